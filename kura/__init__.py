@@ -1,0 +1,1 @@
+"""Kura (蔵): secure intake and OCR for national-pension paperwork."""

@@ -1,0 +1,276 @@
+"""The `kura` command: the one entry point people type."""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from kura.settings import Settings, get_settings
+
+app = typer.Typer(help="Kura (蔵): secure intake and OCR for national-pension paperwork.",
+                  no_args_is_help=True, add_completion=False)
+forms_app = typer.Typer(help="Form definitions (schemas/forms/*.yaml).", no_args_is_help=True)
+db_app = typer.Typer(help="The database.", no_args_is_help=True)
+app.add_typer(forms_app, name="forms")
+app.add_typer(db_app, name="db")
+console = Console()
+
+SCAN_SUFFIXES = {".pdf", ".png", ".jpg", ".jpeg", ".tif", ".tiff"}
+
+
+def _scan_files(paths: list[Path]) -> list[Path]:
+    files: list[Path] = []
+    for path in paths:
+        if path.is_dir():
+            files.extend(sorted(p for p in path.rglob("*")
+                                if p.is_file() and p.suffix.lower() in SCAN_SUFFIXES))
+        elif path.is_file():
+            files.append(path)
+        else:
+            raise typer.BadParameter(f"{path} does not exist")
+    return files
+
+
+def _ready(settings: Settings) -> None:
+    from storage.db import upgrade
+
+    upgrade(settings.sqlalchemy_url)
+
+
+@db_app.command("upgrade")
+def db_upgrade() -> None:
+    """Run the database migrations up to the newest."""
+    _ready(get_settings())
+    console.print("database is up to date")
+
+
+@app.command()
+def ingest(
+    paths: Annotated[list[Path], typer.Argument(help="Files or folders of scans.")],
+    wait: Annotated[bool, typer.Option(help="Wait until every page is read.")] = True,
+    channel: Annotated[str, typer.Option(help="cli | upload | hot_folder")] = "cli",
+) -> None:
+    """Take scans in as one batch: seal the originals, open 受付 entries, read every page."""
+    settings = get_settings()
+    _ready(settings)
+    started = time.perf_counter()
+    batch_id = _ingest(settings, _scan_files(paths), channel, wait)
+    _print_batch(settings, batch_id, time.perf_counter() - started)
+
+
+def _ingest(settings: Settings, files: list[Path], channel: str, wait: bool) -> str:
+    from storage.db import session_scope
+    from storage.runtime import vault_for
+    from workers.intake import Arrival, take_in
+    from workers.runner import run_pages
+
+    arrivals = [Arrival(path.name, path.read_bytes()) for path in files]
+    with session_scope(settings.sqlalchemy_url) as session:
+        result = take_in(session, vault_for(settings), arrivals, channel)
+    run_pages(settings, result.page_ids)
+    if wait and settings.uses_celery:
+        _wait_for_batch(settings, result.batch_id)
+    return result.batch_id
+
+
+def _wait_for_batch(settings: Settings, batch_id: str, timeout_s: float = 3600) -> None:
+    from sqlalchemy import func, select
+
+    from storage.db import session_scope
+    from storage.models import SourceFile
+
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        with session_scope(settings.sqlalchemy_url) as session:
+            busy = session.scalar(select(func.count()).select_from(SourceFile).where(
+                SourceFile.batch_id == batch_id,
+                SourceFile.status.in_(("processing", "assembling"))))
+        if not busy:
+            return
+        time.sleep(0.5)
+    raise typer.Exit(code=3)
+
+
+def _print_batch(settings: Settings, batch_id: str, seconds: float) -> None:
+    from storage.db import session_scope
+    from storage.queries import batch_report
+
+    with session_scope(settings.sqlalchemy_url) as session:
+        report = batch_report(session, batch_id)
+    table = Table(title=f"Batch {batch_id[:8]}")
+    for column in ("#", "file", "pages", "status", "受付番号 / reason"):
+        table.add_column(column)
+    for line in report.files:
+        where = line.reason if line.status == "rejected" else ", ".join(line.receipts)
+        status = "quarantined" if line.status == "rejected" else line.status
+        table.add_row(str(line.position + 1), line.filename, str(line.pages), status, where)
+    console.print(table)
+    rejected = sum(f.status == "rejected" for f in report.files)
+    console.print(
+        f"files {len(report.files)} (quarantined {rejected}) · pages {report.pages} "
+        f"(blank {report.pages_blank}, unrecognised {report.pages_unknown}, "
+        f"failed {report.pages_failed}) · documents {report.documents}\n"
+        f"fields accepted {report.fields_accepted} · fields waiting for review "
+        f"{report.fields_review} · time {seconds:.1f} s"
+    )
+
+
+@app.command()
+def queue(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
+    """Documents waiting for verification (masked: no 個人番号, no full name)."""
+    from storage.db import session_scope
+    from storage.queries import waiting_queue
+    from storage.runtime import vault_for
+
+    settings = get_settings()
+    _ready(settings)
+    with session_scope(settings.sqlalchemy_url) as session:
+        lines = waiting_queue(session, vault_for(settings))
+    if as_json:
+        print(json.dumps([{**line.__dict__, "received_date": line.received_date.isoformat()}
+                          for line in lines], ensure_ascii=False, indent=1))
+        return
+    table = Table(title=f"Verification queue: {len(lines)} documents")
+    for column in ("受付番号", "received", "form", "name", "pages", "to review", "status"):
+        table.add_column(column)
+    for line in lines:
+        table.add_row(line.receipt_number, line.received_date.isoformat(), line.form_id or "?",
+                      line.name_masked, str(line.pages),
+                      f"{line.fields_review}/{line.fields_total}", line.status)
+    console.print(table)
+
+
+@app.command()
+def extract(
+    paths: Annotated[list[Path], typer.Argument(help="Scans to read.")],
+    as_json: Annotated[bool, typer.Option("--json", help="Print the JSON contract.")] = False,
+    engine: Annotated[str | None, typer.Option(help="Force one engine: ppocr | tesseract")] = None,
+) -> None:
+    """Read scans in process and print the fields; stores nothing, needs no service."""
+    from pipeline.extract import extract_file
+
+    documents = []
+    for path in _scan_files(paths):
+        documents.extend(extract_file(path, engine))
+    if as_json:
+        print(json.dumps({"documents": documents}, ensure_ascii=False, indent=1))
+        return
+    for document in documents:
+        console.print(f"[bold]{document['source']}[/] pages {document['pages']} "
+                      f"form {document['form']}")
+        for name, field in document["fields"].items():
+            console.print(f"  {name:22} {field['status']:8} {field['confidence']:.2f} "
+                          f"{field['value']}")
+
+
+@forms_app.command("list")
+def forms_list(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
+    """Every form definition."""
+    from schemas.forms import load_forms
+
+    forms = load_forms()
+    if as_json:
+        print(json.dumps([f.contract() for f in forms.values()], ensure_ascii=False, indent=1))
+        return
+    for form in forms.values():
+        console.print(f"{form.id:32} {form.kind:5} {len(form.fields):3} fields  {form.title}")
+
+
+@forms_app.command("blank")
+def forms_blank(form_id: str,
+                out: Annotated[Path, typer.Option(help="PNG, or PDF for several pages")]) -> None:
+    """Write the blank form at 300 dpi."""
+    from pipeline.template import render_blank
+    from schemas.forms import get_form
+
+    form = get_form(form_id)
+    pages = [render_blank(form, n) for n in range(1, form.pages + 1)]
+    if out.suffix.lower() == ".pdf":
+        pages[0].save(out, save_all=True, append_images=pages[1:], resolution=form.dpi)
+    else:
+        pages[0].save(out, dpi=(form.dpi, form.dpi))
+    console.print(f"wrote {out}")
+
+
+@app.command()
+def original(
+    receipt_number: str,
+    out: Annotated[Path, typer.Option(help="Where to write the original file.")],
+) -> None:
+    """Write a document's original scan, decrypted and checked against its SHA-256."""
+    from sqlalchemy import select
+
+    from storage.db import session_scope
+    from storage.models import Document, SourceFile, StoredObject
+    from storage.runtime import vault_for
+
+    settings = get_settings()
+    with session_scope(settings.sqlalchemy_url) as session:
+        document = session.scalars(
+            select(Document).where(Document.receipt_number == receipt_number)).one_or_none()
+        if document is None:
+            console.print(f"no document {receipt_number}")
+            raise typer.Exit(code=1)
+        source = session.get_one(SourceFile, document.source_file_id)
+        data = vault_for(settings).get_object(session.get_one(StoredObject, source.object_id))
+    out.write_bytes(data)
+    console.print(f"wrote {out} ({len(data)} bytes, SHA-256 verified)")
+
+
+@app.command()
+def worker(concurrency: Annotated[int, typer.Option(help="Worker processes.")] = 2) -> None:
+    """Start a Celery worker that reads pages (needs KURA_BROKER_URL)."""
+    settings = get_settings()
+    if not settings.uses_celery:
+        console.print("KURA_BROKER_URL is not set: nothing to work for")
+        raise typer.Exit(code=2)
+    _ready(settings)
+    from workers.celery_app import app as celery_app
+
+    celery_app.worker_main(["worker", "--loglevel", settings.log_level,
+                            "--concurrency", str(concurrency), "--pool", "prefork"])
+
+
+@app.command()
+def web(host: Annotated[str | None, typer.Option()] = None,
+        port: Annotated[int | None, typer.Option()] = None) -> None:
+    """Serve the web rooms."""
+    import uvicorn
+
+    settings = get_settings()
+    _ready(settings)
+    uvicorn.run("web.app:create_app", factory=True, host=host or settings.web_host,
+                port=port or settings.web_port)
+
+
+@app.command()
+def demo(count: Annotated[int, typer.Option(help="How many sample scans.")] = 6) -> None:
+    """Generate sample scans, take them in and read them, with nothing configured."""
+    from pipeline.synth.corpus import make_sample_scans
+
+    settings = get_settings()
+    _ready(settings)
+    samples = settings.data_dir / "samples" / time.strftime("%Y%m%d-%H%M%S")
+    samples.mkdir(parents=True, exist_ok=True)
+    started = time.perf_counter()
+    files = make_sample_scans(samples, count, seed=int(time.time()))
+    console.print(f"generated {len(files)} sample scans in {samples}")
+    batch_id = _ingest(settings, files, "cli", wait=True)
+    _print_batch(settings, batch_id, time.perf_counter() - started)
+    console.print(f"data lives in {settings.data_dir} (database {settings.sqlalchemy_url}, "
+                  f"sealed objects in {settings.objects_dir}); `kura queue` lists the "
+                  "documents waiting for verification")
+
+
+def main() -> None:
+    try:
+        app()
+    except KeyboardInterrupt:
+        sys.exit(130)

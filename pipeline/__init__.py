@@ -1,0 +1,1 @@
+"""Kura pipeline stages."""

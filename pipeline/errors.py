@@ -1,0 +1,39 @@
+"""Typed errors that speak to the clerk: each names what is wrong with a file or a page."""
+
+from __future__ import annotations
+
+
+class KuraError(Exception):
+    """Base of every error Kura reports to a person."""
+
+    code = "error"
+
+
+class RejectedFile(KuraError):
+    """A file that cannot be taken in; it goes to quarantine with this reason."""
+
+    code = "rejected"
+
+
+class UnsupportedFormat(RejectedFile):
+    code = "unsupported_format"
+
+
+class EncryptedPdf(RejectedFile):
+    code = "encrypted_pdf"
+
+
+class DamagedFile(RejectedFile):
+    code = "damaged_file"
+
+
+class ImageTooLarge(RejectedFile):
+    code = "image_too_large"
+
+
+class EmptyFile(RejectedFile):
+    code = "empty_file"
+
+
+class DuplicateFile(RejectedFile):
+    code = "duplicate"

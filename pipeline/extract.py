@@ -1,0 +1,34 @@
+"""`kura extract`: a file through every stage in process, as the extraction contract."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from pipeline.errors import RejectedFile
+from pipeline.ingest import rasterise
+from pipeline.page import assemble, process_page
+
+
+def extract_file(path: Path, engine: str | None = None) -> list[dict[str, Any]]:
+    try:
+        pages = rasterise(path.read_bytes())
+    except RejectedFile as error:
+        return [{"source": str(path), "pages": [], "form": None, "fields": {}, "rows": None,
+                 "error": {"code": error.code, "message": str(error)}}]
+    results = [process_page(page, engine=engine) for page in pages]
+    return [
+        {
+            "source": str(path),
+            "pages": document.pages,
+            "form": document.form,
+            "fields": {
+                name: {"value": f.value, "raw": f.raw, "confidence": f.confidence,
+                       "status": f.status, "reasons": f.reasons}
+                for name, f in document.fields.items()
+            },
+            "rows": None,
+            "reasons": document.reasons,
+        }
+        for document in assemble(str(path), results)
+    ]

@@ -1,0 +1,139 @@
+"""Normalise what was read into canonical values and validate them, per field type.
+
+Every problem becomes a machine-readable reason; a field with any reason goes to review.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+import unicodedata
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from schemas.forms import FieldDef
+
+DIGITS = "0123456789"
+KATAKANA = "".join(chr(c) for c in range(ord("ァ"), ord("ヺ") + 1)) + "ー"
+
+
+@dataclass(frozen=True)
+class Era:
+    code: int
+    name: str
+    start: dt.date
+    end: dt.date
+
+
+ERAS = (
+    Era(1, "明治", dt.date(1868, 10, 23), dt.date(1912, 7, 29)),
+    Era(3, "大正", dt.date(1912, 7, 30), dt.date(1926, 12, 24)),
+    Era(5, "昭和", dt.date(1926, 12, 25), dt.date(1989, 1, 7)),
+    Era(7, "平成", dt.date(1989, 1, 8), dt.date(2019, 4, 30)),
+    Era(9, "令和", dt.date(2019, 5, 1), dt.date(9999, 12, 31)),
+)
+ERA_BY_CODE = {era.code: era for era in ERAS}
+
+
+def my_number_check_digit(first11: str) -> int:
+    """The 個人番号 check digit (DOMAIN.md §4.1): weights 2..7 then 2..6 from the right."""
+    total = 0
+    for n, digit in enumerate(reversed(first11), start=1):
+        weight = n + 1 if n <= 6 else n - 5
+        total += int(digit) * weight
+    remainder = total % 11
+    return 0 if remainder <= 1 else 11 - remainder
+
+
+def era_to_date(code: int, year: int, month: int, day: int) -> dt.date:
+    """A 和暦 date as written (era code, year of era, month, day); ValueError if impossible."""
+    era = ERA_BY_CODE.get(code)
+    if era is None:
+        raise ValueError("era_code")
+    try:
+        date = dt.date(era.start.year + year - 1, month, day)
+    except ValueError:
+        raise ValueError("date_invalid") from None
+    if year < 1 or not (era.start <= date <= era.end):
+        raise ValueError("date_outside_era")
+    return date
+
+
+def date_to_era(date: dt.date) -> tuple[int, int]:
+    """(era code, year of era) for a Gregorian date."""
+    era = next(e for e in ERAS if e.start <= date <= e.end)
+    return era.code, date.year - era.start.year + 1
+
+
+def to_katakana(text: str) -> str:
+    """Full-width katakana without spaces: half-width and hiragana are converted."""
+    text = unicodedata.normalize("NFKC", text)
+    converted = "".join(
+        chr(ord(ch) + 0x60) if "ぁ" <= ch <= "ゖ" else ch for ch in text
+    )
+    return re.sub(r"[\s・]", "", converted).replace("-", "ー").replace("－", "ー")
+
+
+def _digits(text: str) -> str:
+    return re.sub(r"\D", "", unicodedata.normalize("NFKC", text))
+
+
+@dataclass(frozen=True)
+class Normalised:
+    value: str
+    reasons: tuple[str, ...] = ()
+
+
+def normalise(field: FieldDef, raw: str) -> Normalised:
+    """Canonical value for one field type, with the reasons it cannot be trusted."""
+    text = raw.strip()
+    if not text:
+        return Normalised("", ("empty",) if field.required else ())
+    kind = field.type
+    if kind == "my_number":
+        return _fixed_digits(text, 12, _my_number_reasons)
+    if kind == "bpn":
+        return _fixed_digits(text, 10)
+    if kind == "postal":
+        return _fixed_digits(text, 7)
+    if kind in ("digits", "amount"):
+        value = _digits(text)
+        return Normalised(value, () if value and len(value) == len(text) else ("not_digits",))
+    if kind == "phone":
+        value = _digits(text)
+        ok = value.startswith("0") and len(value) in (10, 11)
+        return Normalised(value, () if ok else ("phone_format",))
+    if kind == "date":
+        return _date(text)
+    if kind == "kana":
+        value = to_katakana(text)
+        ok = bool(value) and all(ch in KATAKANA for ch in value)
+        return Normalised(value, () if ok else ("not_katakana",))
+    if kind == "text":
+        return Normalised(unicodedata.normalize("NFKC", text).strip())
+    return Normalised(text)
+
+
+def _fixed_digits(
+    text: str, length: int, extra: Callable[[str], list[str]] | None = None
+) -> Normalised:
+    value = _digits(text)
+    if len(value) != length:
+        return Normalised(value, (f"length_{len(value)}_of_{length}",))
+    reasons = tuple(extra(value)) if extra else ()
+    return Normalised(value, reasons)
+
+
+def _my_number_reasons(value: str) -> list[str]:
+    return [] if my_number_check_digit(value[:11]) == int(value[11]) else ["check_digit"]
+
+
+def _date(text: str) -> Normalised:
+    digits = _digits(text)
+    if len(digits) != 7:
+        return Normalised("", (f"length_{len(digits)}_of_7",))
+    code, year, month, day = int(digits[0]), int(digits[1:3]), int(digits[3:5]), int(digits[5:7])
+    try:
+        return Normalised(era_to_date(code, year, month, day).isoformat())
+    except ValueError as error:
+        return Normalised("", (str(error),))

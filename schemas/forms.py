@@ -1,0 +1,110 @@
+"""Form definitions as data: one YAML file per form in schemas/forms/."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+import yaml
+from pydantic import BaseModel, Field
+
+FORMS_DIR = Path(__file__).parent / "forms"
+
+FieldType = Literal[
+    "digits", "my_number", "bpn", "kana", "text", "date", "postal", "phone",
+    "choice", "checkbox", "amount",
+]
+"""The documented set of field types; each has one canonical value form (see README)."""
+
+Box = tuple[int, int, int, int]
+
+
+class ChoiceOption(BaseModel):
+    value: str
+    label: str
+    box: Box
+
+
+class FieldDef(BaseModel):
+    name: str
+    label: str
+    type: FieldType
+    page: int = 1
+    box: Box
+    cells: int | None = None
+    options: list[ChoiceOption] | None = None
+    charset: str | None = Field(
+        default=None, description="Character class hint for text fields: name, address."
+    )
+    required: bool = True
+
+
+class ColumnDef(BaseModel):
+    name: str
+    header: str
+    type: FieldType
+
+
+class FormDef(BaseModel):
+    id: str
+    title: str
+    kind: Literal["form", "table"] = "form"
+    document_class: str
+    form_code: str
+    forward_only: bool = False
+    pages: int = 1
+    dpi: int = 300
+    size_px: tuple[int, int]
+    fields: list[FieldDef] = []
+    columns: list[ColumnDef] | None = None
+
+    def field(self, name: str) -> FieldDef:
+        return next(f for f in self.fields if f.name == name)
+
+    def contract(self) -> dict[str, object]:
+        """The stable `kura forms list --json` shape."""
+        return {
+            "id": self.id,
+            "title": self.title,
+            "kind": self.kind,
+            "pages": self.pages,
+            "dpi": self.dpi,
+            "size_px": list(self.size_px),
+            "fields": [
+                {
+                    "name": f.name,
+                    "label": f.label,
+                    "type": f.type,
+                    "page": f.page,
+                    "box": list(f.box),
+                    "cells": f.cells,
+                    "options": (
+                        [{"value": o.value, "label": o.label, "box": list(o.box)}
+                         for o in f.options]
+                        if f.options is not None
+                        else None
+                    ),
+                }
+                for f in self.fields
+            ],
+            "columns": (
+                [c.model_dump() for c in self.columns] if self.columns is not None else None
+            ),
+        }
+
+
+@lru_cache
+def load_forms() -> dict[str, FormDef]:
+    forms = {}
+    for path in sorted(FORMS_DIR.glob("*.yaml")):
+        form = FormDef.model_validate(yaml.safe_load(path.read_text(encoding="utf-8")))
+        forms[form.id] = form
+    return forms
+
+
+def get_form(form_id: str) -> FormDef:
+    forms = load_forms()
+    if form_id not in forms:
+        raise KeyError(f"unknown form {form_id!r}; known: {', '.join(sorted(forms))}")
+    return forms[form_id]

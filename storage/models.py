@@ -1,0 +1,148 @@
+"""The database: batches, files, 受付 entries (documents), pages, field values, objects.
+
+Personal values (what was read from a field) are stored sealed with the document's own data
+key; the rest is bookkeeping that names nobody.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+
+from sqlalchemy import (
+    JSON,
+    DateTime,
+    Float,
+    ForeignKey,
+    Integer,
+    LargeBinary,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+
+def new_id() -> str:
+    return uuid.uuid4().hex
+
+
+def utcnow() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class StoredObject(Base):
+    """One sealed blob in the object store; its data key is wrapped here, not beside it."""
+
+    __tablename__ = "stored_object"
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    kind: Mapped[str] = mapped_column(String(20))
+    """original | page_image | quarantine"""
+    sha256: Mapped[str] = mapped_column(String(64), index=True)
+    """Of the plaintext; checked on every read."""
+    size: Mapped[int] = mapped_column(Integer)
+    wrapped_key: Mapped[bytes] = mapped_column(LargeBinary)
+    kek_id: Mapped[str] = mapped_column(String(16))
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class Batch(Base):
+    __tablename__ = "batch"
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    channel: Mapped[str] = mapped_column(String(20))
+    """cli | upload | hot_folder"""
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    files: Mapped[list[SourceFile]] = relationship(back_populates="batch",
+                                                   order_by="SourceFile.position")
+
+
+class SourceFile(Base):
+    """One file as it arrived; rejected files stay here too, in quarantine, with the reason."""
+
+    __tablename__ = "source_file"
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    batch_id: Mapped[str] = mapped_column(ForeignKey("batch.id"), index=True)
+    position: Mapped[int] = mapped_column(Integer)
+    filename: Mapped[str] = mapped_column(String(255))
+    sha256: Mapped[str] = mapped_column(String(64), index=True)
+    object_id: Mapped[str] = mapped_column(ForeignKey("stored_object.id"))
+    status: Mapped[str] = mapped_column(String(20), default="processing")
+    """processing | done | rejected"""
+    reject_code: Mapped[str | None] = mapped_column(String(40))
+    reject_reason: Mapped[str | None] = mapped_column(Text)
+    page_count: Mapped[int] = mapped_column(Integer, default=0)
+    received_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    batch: Mapped[Batch] = relationship(back_populates="files")
+    pages: Mapped[list[Page]] = relationship(back_populates="source_file",
+                                             order_by="Page.number")
+
+
+class Document(Base):
+    """A 受付 entry: one filed form, from one or more pages of one file."""
+
+    __tablename__ = "document"
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    receipt_number: Mapped[str] = mapped_column(String(20), unique=True)
+    """受付番号, e.g. R20261122-000123."""
+    received_date: Mapped[dt.date] = mapped_column()
+    channel: Mapped[str] = mapped_column(String(20))
+    source_file_id: Mapped[str] = mapped_column(ForeignKey("source_file.id"), index=True)
+    form_id: Mapped[str | None] = mapped_column(String(60))
+    status: Mapped[str] = mapped_column(String(20), default="processing", index=True)
+    """processing | review | ready (no field for review) | verified"""
+    reasons: Mapped[list[str]] = mapped_column(JSON, default=list)
+    wrapped_key: Mapped[bytes] = mapped_column(LargeBinary)
+    kek_id: Mapped[str] = mapped_column(String(16))
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    pages: Mapped[list[Page]] = relationship(back_populates="document", order_by="Page.number")
+    fields: Mapped[list[FieldValue]] = relationship(back_populates="document",
+                                                    order_by="FieldValue.position",
+                                                    cascade="all, delete-orphan")
+
+
+class Page(Base):
+    __tablename__ = "page"
+    __table_args__ = (UniqueConstraint("source_file_id", "number"),)
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    source_file_id: Mapped[str] = mapped_column(ForeignKey("source_file.id"), index=True)
+    document_id: Mapped[str | None] = mapped_column(ForeignKey("document.id"), index=True)
+    number: Mapped[int] = mapped_column(Integer)
+    status: Mapped[str] = mapped_column(String(20), default="pending")
+    """pending | done | failed"""
+    kind: Mapped[str | None] = mapped_column(String(20))
+    """form | blank | unknown"""
+    form_id: Mapped[str | None] = mapped_column(String(60))
+    form_page: Mapped[int | None] = mapped_column(Integer)
+    rotation: Mapped[int] = mapped_column(Integer, default=0)
+    residual_px: Mapped[float | None] = mapped_column(Float)
+    reasons: Mapped[list[str]] = mapped_column(JSON, default=list)
+    image_object_id: Mapped[str | None] = mapped_column(ForeignKey("stored_object.id"))
+    result_sealed: Mapped[bytes | None] = mapped_column(LargeBinary)
+    """The page's field readings, sealed, until the document is assembled."""
+    seconds: Mapped[float | None] = mapped_column(Float)
+    source_file: Mapped[SourceFile] = relationship(back_populates="pages")
+    document: Mapped[Document | None] = relationship(back_populates="pages")
+
+
+class FieldValue(Base):
+    __tablename__ = "field_value"
+    __table_args__ = (UniqueConstraint("document_id", "name"),)
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    document_id: Mapped[str] = mapped_column(ForeignKey("document.id"), index=True)
+    position: Mapped[int] = mapped_column(Integer)
+    name: Mapped[str] = mapped_column(String(60))
+    field_type: Mapped[str] = mapped_column(String(20))
+    value_sealed: Mapped[bytes] = mapped_column(LargeBinary)
+    raw_sealed: Mapped[bytes] = mapped_column(LargeBinary)
+    confidence: Mapped[float] = mapped_column(Float)
+    status: Mapped[str] = mapped_column(String(20))
+    """accepted | review"""
+    reasons: Mapped[list[str]] = mapped_column(JSON, default=list)
+    engine: Mapped[str] = mapped_column(String(20))
+    box: Mapped[list[int] | None] = mapped_column(JSON)
+    page_number: Mapped[int | None] = mapped_column(Integer)
+    document: Mapped[Document] = relationship(back_populates="fields")

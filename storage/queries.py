@@ -1,0 +1,107 @@
+"""Read-side views for people: where each file and page of a batch went, and the queue of
+documents waiting for verification (masked: no 個人番号, no full name)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from storage.models import Batch, Document, FieldValue, SourceFile
+from storage.vault import Vault
+
+WAITING = ("review", "ready")
+
+
+@dataclass(frozen=True)
+class FileLine:
+    position: int
+    filename: str
+    status: str
+    pages: int
+    receipts: list[str]
+    reason: str | None
+
+
+@dataclass(frozen=True)
+class BatchReport:
+    batch_id: str
+    files: list[FileLine]
+    documents: int
+    fields_accepted: int
+    fields_review: int
+    pages_blank: int
+    pages_unknown: int
+    pages_failed: int
+
+    @property
+    def pages(self) -> int:
+        return sum(f.pages for f in self.files)
+
+
+def batch_report(session: Session, batch_id: str) -> BatchReport:
+    batch = session.get_one(Batch, batch_id)
+    lines, accepted, review, documents = [], 0, 0, 0
+    blank = unknown = failed = 0
+    for source in batch.files:
+        receipts = sorted({p.document.receipt_number for p in source.pages if p.document})
+        lines.append(FileLine(source.position, source.filename, source.status,
+                              source.page_count, receipts, source.reject_reason))
+        documents += len(receipts)
+        for page in source.pages:
+            blank += page.kind == "blank"
+            unknown += page.kind == "unknown" and page.status != "failed"
+            failed += page.status == "failed"
+    statuses = session.scalars(
+        select(FieldValue.status).join(Document).join(SourceFile, Document.source_file_id
+                                                      == SourceFile.id)
+        .where(SourceFile.batch_id == batch_id)
+    ).all()
+    accepted = sum(s == "accepted" for s in statuses)
+    review = sum(s == "review" for s in statuses)
+    return BatchReport(batch_id, lines, documents, accepted, review, blank, unknown, failed)
+
+
+@dataclass(frozen=True)
+class QueueLine:
+    receipt_number: str
+    received_date: dt.date
+    form_id: str | None
+    status: str
+    pages: int
+    fields_review: int
+    fields_total: int
+    name_masked: str
+
+
+def mask_name(name: str) -> str:
+    """Only the first character shows, so a clerk can tell documents apart at a glance."""
+    visible = name.replace(" ", "").replace("　", "")
+    return visible[:1] + "＊" * min(max(len(visible) - 1, 0), 3) if visible else ""
+
+
+def waiting_queue(session: Session, vault: Vault) -> list[QueueLine]:
+    documents = session.scalars(
+        select(Document).where(Document.status.in_(WAITING)).order_by(Document.receipt_number)
+    ).all()
+    lines = []
+    for document in documents:
+        name_field = next((f for f in document.fields if f.name == "name"), None)
+        name = (vault.open_value(document, "field:name:value", name_field.value_sealed)
+                if name_field else "")
+        lines.append(QueueLine(
+            document.receipt_number, document.received_date, document.form_id, document.status,
+            len(document.pages), sum(f.status == "review" for f in document.fields),
+            len(document.fields), mask_name(name),
+        ))
+    return lines
+
+
+def document_fields(session: Session, vault: Vault, receipt_number: str) -> dict[str, str]:
+    """Clear values of one document's fields, for roles that may see them."""
+    document = session.scalars(
+        select(Document).where(Document.receipt_number == receipt_number)).one()
+    return {f.name: vault.open_value(document, f"field:{f.name}:value", f.value_sealed)
+            for f in document.fields}

@@ -1,0 +1,74 @@
+"""Envelope encryption and the vault over a directory store."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from sqlalchemy.orm import Session
+
+from storage.crypto import DecryptionError, Kek, new_data_key, open_sealed, seal, unwrap, wrap
+from storage.db import get_engine, upgrade
+from storage.objects import DirectoryStore
+from storage.vault import IntegrityError, Vault
+
+
+def test_sealed_data_opens_only_with_its_key_and_associated_data() -> None:
+    key = new_data_key()
+    sealed = seal(key, b"secret", b"object-1")
+    assert open_sealed(key, sealed, b"object-1") == b"secret"
+    with pytest.raises(DecryptionError):
+        open_sealed(key, sealed, b"object-2")
+    with pytest.raises(DecryptionError):
+        open_sealed(new_data_key(), sealed, b"object-1")
+
+
+def test_a_wrapped_key_is_bound_to_its_owner() -> None:
+    kek, data_key = Kek.generate(), new_data_key()
+    wrapped = wrap(kek, data_key, "doc-1")
+    assert unwrap(kek, wrapped, "doc-1") == data_key
+    with pytest.raises(DecryptionError):
+        unwrap(kek, wrapped, "doc-2")
+    with pytest.raises(DecryptionError):
+        unwrap(Kek.generate(), wrapped, "doc-1")
+
+
+def test_kek_must_be_32_bytes() -> None:
+    with pytest.raises(ValueError, match="32 bytes"):
+        Kek.from_base64("c2hvcnQ=")
+
+
+@pytest.fixture
+def vault_session(tmp_path: Path):  # type: ignore[no-untyped-def]
+    url = f"sqlite:///{tmp_path / 'kura.db'}"
+    upgrade(url)
+    with Session(get_engine(url)) as session:
+        yield Vault(DirectoryStore(tmp_path / "objects"), Kek.generate()), session
+
+
+def test_vault_stores_ciphertext_and_reads_back_identical(vault_session, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    vault, session = vault_session
+    plaintext = b"%PDF-1.4 " + "山田太郎 123456789018".encode() * 20
+    stored = vault.put_object(session, "original", plaintext)
+    on_disk = next((tmp_path / "objects").rglob(stored.id)).read_bytes()
+    assert plaintext not in on_disk and "山田".encode() not in on_disk
+    assert vault.get_object(stored) == plaintext
+
+
+def test_vault_refuses_a_tampered_object(vault_session, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    vault, session = vault_session
+    stored = vault.put_object(session, "original", b"original bytes")
+    path = next((tmp_path / "objects").rglob(stored.id))
+    sealed = bytearray(path.read_bytes())
+    sealed[-1] ^= 1
+    path.write_bytes(bytes(sealed))
+    with pytest.raises(DecryptionError):
+        vault.get_object(stored)
+
+
+def test_vault_checks_the_recorded_sha256(vault_session) -> None:  # type: ignore[no-untyped-def]
+    vault, session = vault_session
+    stored = vault.put_object(session, "original", b"original bytes")
+    stored.sha256 = "0" * 64
+    with pytest.raises(IntegrityError):
+        vault.get_object(stored)

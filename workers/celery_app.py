@@ -1,0 +1,26 @@
+"""The Celery app on Redis. Tasks carry ids only: never image bytes or personal values."""
+
+from __future__ import annotations
+
+from celery import Celery
+
+from kura.settings import get_settings
+from workers import jobs
+
+app = Celery("kura")
+app.conf.update(
+    broker_url=get_settings().broker_url or "redis://127.0.0.1:6379/0",
+    task_serializer="json",
+    accept_content=["json"],
+    task_ignore_result=True,
+    task_acks_late=True,
+    task_reject_on_worker_lost=True,
+    worker_prefetch_multiplier=1,
+    broker_connection_retry_on_startup=True,
+    worker_hijack_root_logger=False,
+)
+
+
+@app.task(name="kura.process_page")
+def process_page(page_id: str) -> None:
+    jobs.process_page_job(get_settings(), page_id)

@@ -1,0 +1,141 @@
+"""Intake: check each arriving file in an ordered chain, seal the original, open its 受付
+entry and its pages. A file that fails a check is sealed into quarantine with the reason."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from pipeline import ingest
+from pipeline.errors import DuplicateFile, RejectedFile
+from storage.models import Batch, Document, Page, SourceFile, new_id
+from storage.vault import Vault
+
+
+@dataclass
+class Arrival:
+    filename: str
+    data: bytes
+    sha256: str = ""
+    page_count: int = 0
+    notes: list[str] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self.sha256 = self.sha256 or hashlib.sha256(self.data).hexdigest()
+
+
+class IntakeCheck(Protocol):
+    name: str
+
+    def able_to_run(self, arrival: Arrival) -> bool: ...
+
+    def run(self, session: Session, arrival: Arrival) -> None:
+        """Raise a RejectedFile to stop the file; may fill in what it learned."""
+
+
+class FormatCheck:
+    name = "format"
+
+    def able_to_run(self, arrival: Arrival) -> bool:
+        return True
+
+    def run(self, session: Session, arrival: Arrival) -> None:
+        arrival.page_count = ingest.count_pages(arrival.data)
+        if arrival.page_count == 0:
+            raise RejectedFile("the file has no pages")
+
+
+class DuplicateCheck:
+    name = "duplicate"
+
+    def able_to_run(self, arrival: Arrival) -> bool:
+        return bool(arrival.sha256)
+
+    def run(self, session: Session, arrival: Arrival) -> None:
+        earlier = session.scalars(
+            select(SourceFile).where(SourceFile.sha256 == arrival.sha256,
+                                     SourceFile.status != "rejected")
+        ).first()
+        if earlier is not None:
+            when = earlier.received_at.strftime("%Y-%m-%d %H:%M")
+            raise DuplicateFile(f"the same file was already received on {when} "
+                                f"(batch {earlier.batch_id[:8]})")
+
+
+INTAKE_CHECKS: tuple[IntakeCheck, ...] = (FormatCheck(), DuplicateCheck())
+
+
+@dataclass(frozen=True)
+class IntakeResult:
+    batch_id: str
+    page_ids: list[str]
+    rejected: list[tuple[str, str]]
+    """(file name, reason) of each quarantined file."""
+
+
+def next_receipt_number(session: Session, day: dt.date) -> str:
+    prefix = f"R{day:%Y%m%d}-"
+    issued = session.scalar(
+        select(func.count()).select_from(Document).where(Document.receipt_number.like(f"{prefix}%"))
+    ) or 0
+    return f"{prefix}{issued + 1:06d}"
+
+
+def open_receipt(session: Session, vault: Vault, source: SourceFile, channel: str) -> Document:
+    """A new 受付 entry for (part of) a file, with its own data key."""
+    document_id = new_id()
+    today = dt.date.today()
+    document = Document(
+        id=document_id, receipt_number=next_receipt_number(session, today), received_date=today,
+        channel=channel, source_file_id=source.id, wrapped_key=vault.new_document_key(document_id),
+        kek_id=vault.kek.id,
+    )
+    session.add(document)
+    session.flush()
+    return document
+
+
+def take_in(session: Session, vault: Vault, arrivals: list[Arrival], channel: str,
+            checks: tuple[IntakeCheck, ...] = INTAKE_CHECKS) -> IntakeResult:
+    batch = Batch(channel=channel)
+    session.add(batch)
+    session.flush()
+    page_ids: list[str] = []
+    rejected: list[tuple[str, str]] = []
+    for position, arrival in enumerate(arrivals):
+        try:
+            for check in checks:
+                if check.able_to_run(arrival):
+                    check.run(session, arrival)
+        except RejectedFile as error:
+            _quarantine(session, vault, batch, position, arrival, error)
+            rejected.append((arrival.filename, str(error)))
+            continue
+        original = vault.put_object(session, "original", arrival.data)
+        source = SourceFile(batch_id=batch.id, position=position, filename=arrival.filename,
+                            sha256=arrival.sha256, object_id=original.id,
+                            page_count=arrival.page_count)
+        session.add(source)
+        session.flush()
+        document = open_receipt(session, vault, source, channel)
+        for number in range(1, arrival.page_count + 1):
+            page = Page(source_file_id=source.id, document_id=document.id, number=number)
+            session.add(page)
+            session.flush()
+            page_ids.append(page.id)
+    return IntakeResult(batch.id, page_ids, rejected)
+
+
+def _quarantine(session: Session, vault: Vault, batch: Batch, position: int, arrival: Arrival,
+                error: RejectedFile) -> None:
+    kept = vault.put_object(session, "quarantine", arrival.data)
+    session.add(SourceFile(
+        batch_id=batch.id, position=position, filename=arrival.filename, sha256=arrival.sha256,
+        object_id=kept.id, status="rejected", reject_code=error.code, reject_reason=str(error),
+    ))
+    session.flush()

@@ -1,0 +1,122 @@
+"""The work of a page and of a finished file, the same in a Celery worker and in process:
+load by id → run the pipeline stage → save. Nothing here knows how it was scheduled."""
+
+from __future__ import annotations
+
+import logging
+import time
+
+from sqlalchemy import exists, select, update
+from sqlalchemy.orm import Session
+
+from kura.settings import Settings
+from pipeline.errors import KuraError
+from pipeline.ingest import rasterise_page
+from pipeline.page import assemble, page_image_jpeg, read_page
+from schemas.contracts import DocumentResult, PageResult
+from schemas.forms import get_form
+from storage.db import session_scope
+from storage.models import Document, FieldValue, Page, SourceFile, StoredObject
+from storage.runtime import vault_for
+from storage.vault import Vault
+from workers.intake import open_receipt
+
+log = logging.getLogger(__name__)
+
+
+def process_page_job(settings: Settings, page_id: str) -> None:
+    """Read one page. Idempotent: a page already done is left as it is. A failure marks the
+    page failed with its error class (never its content) and the worker carries on."""
+    vault = vault_for(settings)
+    with session_scope(settings.sqlalchemy_url) as session:
+        page = session.get(Page, page_id)
+        if page is None or page.status != "pending":
+            return
+        source_file_id = page.source_file_id
+        started = time.perf_counter()
+        try:
+            _read_and_save(session, vault, page)
+        except Exception as error:  # a bad page must not stop the worker
+            code = error.code if isinstance(error, KuraError) else type(error).__name__
+            log.warning("page %s failed: %s", page_id, code)
+            page.status, page.kind, page.reasons = "failed", "unknown", [f"failed: {code}"]
+        page.seconds = round(time.perf_counter() - started, 3)
+    finish_file_job(settings, source_file_id)
+
+
+def _read_and_save(session: Session, vault: Vault, page: Page) -> None:
+    original = session.get_one(StoredObject, page.source_file.object_id)
+    image = rasterise_page(vault.get_object(original), page.number)
+    result, aligned = read_page(image)
+    page.image_object_id = vault.put_object(session, "page_image", page_image_jpeg(aligned)).id
+    page.kind, page.form_id, page.form_page = result.kind, result.form, result.form_page
+    page.rotation, page.residual_px, page.reasons = result.rotation, result.residual_px, \
+        result.reasons
+    assert page.document is not None
+    page.result_sealed = vault.seal_value(page.document, f"page:{page.id}",
+                                          result.model_dump_json())
+    page.status = "done"
+
+
+def finish_file_job(settings: Settings, source_file_id: str) -> None:
+    """Assemble a file's documents once its last page is read — exactly once, even when
+    two workers finish the last pages together (the status change is the lock)."""
+    vault = vault_for(settings)
+    with session_scope(settings.sqlalchemy_url) as session:
+        pending = exists().where(Page.source_file_id == source_file_id, Page.status == "pending")
+        claimed = session.execute(
+            update(SourceFile)
+            .where(SourceFile.id == source_file_id, SourceFile.status == "processing", ~pending)
+            .values(status="assembling")
+        ).rowcount
+        if claimed != 1:
+            return
+        source = session.get_one(SourceFile, source_file_id)
+        _assemble_file(session, vault, source)
+        source.status = "done"
+
+
+def _assemble_file(session: Session, vault: Vault, source: SourceFile) -> None:
+    pages = list(source.pages)
+    receipt = pages[0].document
+    assert receipt is not None
+    results = [_page_result(vault, page, receipt) for page in pages]
+    documents = assemble(source.filename, results)
+    by_number = {page.number: page for page in pages}
+    for index, found in enumerate(documents):
+        document = receipt if index == 0 else open_receipt(session, vault, source, receipt.channel)
+        for number in found.pages:
+            by_number[number].document_id = document.id
+        _save_document(session, vault, document, found)
+
+
+def _page_result(vault: Vault, page: Page, receipt: Document) -> PageResult:
+    if page.status == "failed" or page.result_sealed is None:
+        return PageResult(number=page.number, kind="unknown", reasons=list(page.reasons))
+    return PageResult.model_validate_json(
+        vault.open_value(receipt, f"page:{page.id}", page.result_sealed))
+
+
+def _save_document(session: Session, vault: Vault, document: Document,
+                   found: DocumentResult) -> None:
+    document.form_id = found.form
+    document.reasons = list(found.reasons)
+    form = get_form(found.form) if found.form else None
+    for position, (name, value) in enumerate(found.fields.items()):
+        session.add(FieldValue(
+            document_id=document.id, position=position, name=name,
+            field_type=form.field(name).type if form else "text",
+            value_sealed=vault.seal_value(document, f"field:{name}:value", value.value),
+            raw_sealed=vault.seal_value(document, f"field:{name}:raw", value.raw),
+            confidence=value.confidence, status=value.status, reasons=value.reasons,
+            engine=value.engine, box=list(value.box) if value.box else None,
+            page_number=form.field(name).page if form else None,
+        ))
+    document.status = "review" if found.needs_review else "ready"
+
+
+def pending_pages(session: Session, batch_id: str) -> list[str]:
+    return list(session.scalars(
+        select(Page.id).join(SourceFile).where(SourceFile.batch_id == batch_id,
+                                               Page.status == "pending")
+    ))
