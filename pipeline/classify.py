@@ -31,8 +31,9 @@ class Classification:
 
 
 def _shrink(mask: np.ndarray) -> np.ndarray:
-    small = cv2.resize(mask.astype(np.uint8) * 255, None, fx=SCALE, fy=SCALE,
-                       interpolation=cv2.INTER_AREA)
+    small = cv2.resize(
+        mask.astype(np.uint8) * 255, None, fx=SCALE, fy=SCALE, interpolation=cv2.INTER_AREA
+    )
     return small > 40
 
 

@@ -25,8 +25,9 @@ def ink_ratio(gray: np.ndarray, border: float = 0.05) -> float:
     h, w = gray.shape
     dy, dx = int(h * border), int(w * border)
     inner = gray[dy : h - dy, dx : w - dx]
-    small = cv2.resize(inner, (inner.shape[1] // 4, inner.shape[0] // 4),
-                       interpolation=cv2.INTER_AREA)
+    small = cv2.resize(
+        inner, (inner.shape[1] // 4, inner.shape[0] // 4), interpolation=cv2.INTER_AREA
+    )
     background = cv2.medianBlur(small, 31)
     dark = (background.astype(np.int16) - small.astype(np.int16)) > 60
     return float(dark.mean())
@@ -41,8 +42,9 @@ def skew_angle(gray: np.ndarray) -> float:
     scale = 0.25
     small = cv2.resize(gray, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
     edges = cv2.Canny(small, 50, 150)
-    lines = cv2.HoughLinesP(edges, 1, np.pi / 720, threshold=80,
-                            minLineLength=small.shape[1] // 4, maxLineGap=8)
+    lines = cv2.HoughLinesP(
+        edges, 1, np.pi / 720, threshold=80, minLineLength=small.shape[1] // 4, maxLineGap=8
+    )
     if lines is None:
         return 0.0
     angles = []
@@ -60,6 +62,7 @@ def deskew(rgb: np.ndarray) -> tuple[np.ndarray, float]:
         return rgb, 0.0
     h, w = rgb.shape[:2]
     matrix = cv2.getRotationMatrix2D((w / 2, h / 2), angle, 1.0)
-    turned = cv2.warpAffine(rgb, matrix, (w, h), flags=cv2.INTER_LINEAR,
-                            borderValue=(255, 255, 255))
+    turned = cv2.warpAffine(
+        rgb, matrix, (w, h), flags=cv2.INTER_LINEAR, borderValue=(255, 255, 255)
+    )
     return turned, angle

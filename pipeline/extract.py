@@ -14,8 +14,16 @@ def extract_file(path: Path, engine: str | None = None) -> list[dict[str, Any]]:
     try:
         pages = rasterise(path.read_bytes())
     except RejectedFile as error:
-        return [{"source": str(path), "pages": [], "form": None, "fields": {}, "rows": None,
-                 "error": {"code": error.code, "message": str(error)}}]
+        return [
+            {
+                "source": str(path),
+                "pages": [],
+                "form": None,
+                "fields": {},
+                "rows": None,
+                "error": {"code": error.code, "message": str(error)},
+            }
+        ]
     results = [process_page(page, engine=engine) for page in pages]
     return [
         {
@@ -23,8 +31,13 @@ def extract_file(path: Path, engine: str | None = None) -> list[dict[str, Any]]:
             "pages": document.pages,
             "form": document.form,
             "fields": {
-                name: {"value": f.value, "raw": f.raw, "confidence": f.confidence,
-                       "status": f.status, "reasons": f.reasons}
+                name: {
+                    "value": f.value,
+                    "raw": f.raw,
+                    "confidence": f.confidence,
+                    "status": f.status,
+                    "reasons": f.reasons,
+                }
                 for name, f in document.fields.items()
             },
             "rows": None,

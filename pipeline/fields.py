@@ -68,10 +68,22 @@ def date_to_era(date: dt.date) -> tuple[int, int]:
 def to_katakana(text: str) -> str:
     """Full-width katakana without spaces: half-width and hiragana are converted."""
     text = unicodedata.normalize("NFKC", text)
-    converted = "".join(
-        chr(ord(ch) + 0x60) if "ぁ" <= ch <= "ゖ" else ch for ch in text
-    )
+    converted = "".join(chr(ord(ch) + 0x60) if "ぁ" <= ch <= "ゖ" else ch for ch in text)
     return re.sub(r"[\s・]", "", converted).replace("-", "ー").replace("－", "ー")
+
+
+_HALF_WIDTH_KANA = re.compile("[\uff61-\uff9f]+")
+
+
+def canonical_text(text: str) -> str:
+    """Names and addresses as written, without spaces, full-width ASCII made ASCII and
+    half-width kana made full-width. Ideographs are left alone: NFKC would turn a variant
+    such as 﨑 into 崎, and a person's name must keep the character they wrote."""
+    ascii_folded = "".join(
+        chr(ord(ch) - 0xFEE0) if "\uff01" <= ch <= "\uff5e" else ch for ch in text
+    )
+    widened = _HALF_WIDTH_KANA.sub(lambda m: unicodedata.normalize("NFKC", m.group()), ascii_folded)
+    return re.sub(r"\s+", "", widened)
 
 
 def _digits(text: str) -> str:
@@ -110,7 +122,7 @@ def normalise(field: FieldDef, raw: str) -> Normalised:
         ok = bool(value) and all(ch in KATAKANA for ch in value)
         return Normalised(value, () if ok else ("not_katakana",))
     if kind == "text":
-        return Normalised(unicodedata.normalize("NFKC", text).strip())
+        return Normalised(canonical_text(text))
     return Normalised(text)
 
 

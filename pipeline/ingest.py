@@ -70,8 +70,9 @@ def rasterise_page(data: bytes, number: int) -> PageImage:
     if not 1 <= number <= count:
         raise ValueError(f"page {number} of a {count}-page file")
     if sniff_media_type(data) == "application/pdf":
-        images = convert_from_bytes(data, dpi=TARGET_DPI, first_page=number, last_page=number,
-                                    thread_count=1)
+        images = convert_from_bytes(
+            data, dpi=TARGET_DPI, first_page=number, last_page=number, thread_count=1
+        )
         return PageImage(number, np.asarray(images[0].convert("RGB")), TARGET_DPI)
     with _open_image(data) as image:
         image.seek(number - 1)

@@ -52,7 +52,8 @@ class PaddleEngine:
         options.intra_op_num_threads = threads
         options.inter_op_num_threads = 1
         self._session = ort.InferenceSession(
-            str(models / "small" / "rec" / "rec.onnx"), options,
+            str(models / "small" / "rec" / "rec.onnx"),
+            options,
             providers=["CPUExecutionProvider"],
         )
         self._input = self._session.get_inputs()[0].name
@@ -106,7 +107,7 @@ def _mask(characters: tuple[str, ...], alphabet: str) -> np.ndarray:
 
 def _normalise(gray: np.ndarray, height: int) -> np.ndarray:
     h, w = gray.shape[:2]
-    width = max(height, int(round(w * height / max(h, 1))))
+    width = max(height, round(w * height / max(h, 1)))
     resized = cv2.resize(gray, (width, height), interpolation=cv2.INTER_AREA)
     scaled = resized.astype(np.float32) / 255.0
     normalised = (scaled - 0.5) / 0.5
@@ -129,7 +130,9 @@ class TesseractEngine:
         data = pytesseract.image_to_data(
             image, lang=language, config=config, output_type=pytesseract.Output.DICT
         )
-        words = [(w, float(c)) for w, c in zip(data["text"], data["conf"], strict=True) if w.strip()]
+        words = [
+            (w, float(c)) for w, c in zip(data["text"], data["conf"], strict=True) if w.strip()
+        ]
         text = "".join(w for w, _ in words).replace(" ", "")
         if alphabet is not None:
             text = "".join(ch for ch in text if ch in alphabet)

@@ -13,15 +13,24 @@ from contextlib import contextmanager
 import cv2
 import numpy as np
 
-from pipeline import cleanup, classify, fields, read, register
+from pipeline import classify, cleanup, fields, read, register
 from pipeline.ingest import PageImage
 from pipeline.template import registration_marks
 from schemas.contracts import DocumentResult, FieldResult, PageResult
 from schemas.forms import FieldDef, FormDef, load_forms
 
 ACCEPT_CONFIDENCE: dict[str, float] = {
-    "digits": 0.5, "my_number": 0.5, "bpn": 0.5, "postal": 0.5, "date": 0.5, "amount": 0.5,
-    "phone": 0.5, "kana": 0.5, "text": 0.5, "choice": 0.5, "checkbox": 0.5,
+    "digits": 0.5,
+    "my_number": 0.5,
+    "bpn": 0.5,
+    "postal": 0.5,
+    "date": 0.5,
+    "amount": 0.5,
+    "phone": 0.5,
+    "kana": 0.5,
+    "text": 0.5,
+    "choice": 0.5,
+    "checkbox": 0.5,
 }
 """Lowest confidence accepted without a person, per field type (see docs/benchmarks.md)."""
 
@@ -42,8 +51,9 @@ def decide(field: FieldDef, raw: read.RawField) -> FieldResult:
     )
 
 
-def process_page(page: PageImage, forms: list[FormDef] | None = None,
-                 engine: str | None = None) -> PageResult:
+def process_page(
+    page: PageImage, forms: list[FormDef] | None = None, engine: str | None = None
+) -> PageResult:
     return read_page(page, forms, engine)[0]
 
 
@@ -63,8 +73,9 @@ class StageClock:
             self.seconds[stage] = round(self.seconds.get(stage, 0.0) + elapsed, 5)
 
 
-def read_page(page: PageImage, forms: list[FormDef] | None = None,
-              engine: str | None = None) -> tuple[PageResult, np.ndarray]:
+def read_page(
+    page: PageImage, forms: list[FormDef] | None = None, engine: str | None = None
+) -> tuple[PageResult, np.ndarray]:
     """The page's result and the image it was read from (aligned to its template when it
     was recognised, else as cleaned)."""
     forms = forms if forms is not None else list(load_forms().values())
@@ -80,14 +91,20 @@ def read_page(page: PageImage, forms: list[FormDef] | None = None,
     with clock("register"):
         registration, failure = _register_any(rgb, forms)
     if registration is None:
-        return PageResult(**base, kind="unknown", rotation=rotation,
-                          reasons=[f"not_aligned: {failure}"]), rgb
+        return PageResult(
+            **base, kind="unknown", rotation=rotation, reasons=[f"not_aligned: {failure}"]
+        ), rgb
     with clock("classify"):
         found = classify.classify(registration.image, forms)
     residual = round(registration.residual_px, 2)
     if found.form_id is None or found.page is None:
-        return PageResult(**base, kind="unknown", rotation=rotation, residual_px=residual,
-                          reasons=[f"unknown_form: best match {found.score:.2f}"]), rgb
+        return PageResult(
+            **base,
+            kind="unknown",
+            rotation=rotation,
+            residual_px=residual,
+            reasons=[f"unknown_form: best match {found.score:.2f}"],
+        ), rgb
     registered = registration.image
     if found.upside_down:
         registered = cv2.rotate(registered, cv2.ROTATE_180)
@@ -97,8 +114,15 @@ def read_page(page: PageImage, forms: list[FormDef] | None = None,
         raw = read.read_page_fields(registered, form, found.page, engine)
     with clock("validate"):
         decided = {name: decide(form.field(name), value) for name, value in raw.items()}
-    result = PageResult(**base, kind="form", form=form.id, form_page=found.page,
-                        rotation=rotation, residual_px=residual, fields=decided)
+    result = PageResult(
+        **base,
+        kind="form",
+        form=form.id,
+        form_page=found.page,
+        rotation=rotation,
+        residual_px=residual,
+        fields=decided,
+    )
     return result, registered
 
 
@@ -114,9 +138,7 @@ def _register_any(
     return None, failure
 
 
-def registration_marks_for(
-    size: tuple[int, int], forms: list[FormDef]
-) -> list[tuple[int, int]]:
+def registration_marks_for(size: tuple[int, int], forms: list[FormDef]) -> list[tuple[int, int]]:
     return registration_marks(next(f for f in forms if f.size_px == size))
 
 
@@ -127,16 +149,20 @@ def assemble(source: str, pages: list[PageResult]) -> list[DocumentResult]:
     current: DocumentResult | None = None
     for page in pages:
         if page.kind == "unknown":
-            documents.append(DocumentResult(source=source, pages=[page.number], form=None,
-                                            fields={}, reasons=page.reasons))
+            documents.append(
+                DocumentResult(
+                    source=source, pages=[page.number], form=None, fields={}, reasons=page.reasons
+                )
+            )
             current = None
         elif page.kind == "blank":
             if current is not None:
                 current.pages.append(page.number)
                 current.reasons.append(f"blank_page_{page.number}")
         elif current is None or page.form != current.form or page.form_page == 1:
-            current = DocumentResult(source=source, pages=[page.number], form=page.form,
-                                     fields=dict(page.fields))
+            current = DocumentResult(
+                source=source, pages=[page.number], form=page.form, fields=dict(page.fields)
+            )
             documents.append(current)
         else:
             current.pages.append(page.number)
@@ -146,8 +172,9 @@ def assemble(source: str, pages: list[PageResult]) -> list[DocumentResult]:
 
 def page_image_jpeg(image: np.ndarray, quality: int = 85) -> bytes:
     """The page as people will see it beside its fields."""
-    ok, encoded = cv2.imencode(".jpg", cv2.cvtColor(image, cv2.COLOR_RGB2BGR),
-                               [cv2.IMWRITE_JPEG_QUALITY, quality])
+    ok, encoded = cv2.imencode(
+        ".jpg", cv2.cvtColor(image, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, quality]
+    )
     if not ok:
         raise ValueError("page image could not be encoded")
     return encoded.tobytes()

@@ -15,14 +15,28 @@ from pipeline.template import cell_boxes, template_ink
 from schemas.forms import FieldDef, FormDef
 
 ROUTES: dict[str, str] = {
-    "digits": "ppocr", "my_number": "ppocr", "bpn": "ppocr", "postal": "ppocr",
-    "date": "ppocr", "phone": "ppocr", "amount": "ppocr", "kana": "ppocr", "text": "ppocr",
+    "digits": "ppocr",
+    "my_number": "ppocr",
+    "bpn": "ppocr",
+    "postal": "ppocr",
+    "date": "ppocr",
+    "phone": "ppocr",
+    "amount": "ppocr",
+    "kana": "ppocr",
+    "text": "ppocr",
 }
 """Engine per field type, chosen on `kura bench` (see docs/benchmarks.md)."""
 
 ALPHABETS: dict[str, str | None] = {
-    "digits": DIGITS, "my_number": DIGITS, "bpn": DIGITS, "postal": DIGITS, "date": DIGITS,
-    "amount": DIGITS, "phone": DIGITS + "-", "kana": KATAKANA + " ", "text": None,
+    "digits": DIGITS,
+    "my_number": DIGITS,
+    "bpn": DIGITS,
+    "postal": DIGITS,
+    "date": DIGITS,
+    "amount": DIGITS,
+    "phone": DIGITS + "-",
+    "kana": KATAKANA + " ",
+    "text": None,
 }
 INK_THRESHOLD = 150
 EMPTY_CELL_INK = 0.01
@@ -46,10 +60,13 @@ def handwriting(registered_rgb: np.ndarray, form_id: str, page: int) -> np.ndarr
     1-bit scans that have lost their colour.
     """
     gray = to_gray(registered_rgb).copy()
-    printed = cv2.dilate(
-        template_ink(form_id, page).astype(np.uint8),
-        np.ones((2 * LINE_GUARD_PX + 1, 2 * LINE_GUARD_PX + 1), np.uint8),
-    ) > 0
+    printed = (
+        cv2.dilate(
+            template_ink(form_id, page).astype(np.uint8),
+            np.ones((2 * LINE_GUARD_PX + 1, 2 * LINE_GUARD_PX + 1), np.uint8),
+        )
+        > 0
+    )
     gray[printed] = 255
     if registered_rgb.ndim == 3:
         hsv = cv2.cvtColor(registered_rgb, cv2.COLOR_RGB2HSV)
@@ -124,8 +141,9 @@ def read_choice(gray: np.ndarray, field: FieldDef) -> RawField:
     """The option whose box holds a hand-drawn mark (circle or tick) — exactly one of them."""
     assert field.options is not None
     shares = [_ink_share(_crop(gray, option.box)) for option in field.options]
-    marked = [o.value for o, share in zip(field.options, shares, strict=True)
-              if share >= CHOICE_MARK_INK]
+    marked = [
+        o.value for o, share in zip(field.options, shares, strict=True) if share >= CHOICE_MARK_INK
+    ]
     strongest = max(shares, default=0.0)
     confidence = min(1.0, strongest / (2 * CHOICE_MARK_INK))
     if len(marked) == 1:
@@ -137,8 +155,7 @@ def read_choice(gray: np.ndarray, field: FieldDef) -> RawField:
 def read_checkbox(gray: np.ndarray, field: FieldDef) -> RawField:
     share = _ink_share(_crop(gray, field.box))
     ticked = share >= CHOICE_MARK_INK
-    return RawField("true" if ticked else "false", 1.0 if share < 0.005 or ticked else 0.5,
-                    "omr")
+    return RawField("true" if ticked else "false", 1.0 if share < 0.005 or ticked else 0.5, "omr")
 
 
 def read_field(gray: np.ndarray, field: FieldDef, engine_name: str | None = None) -> RawField:

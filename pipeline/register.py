@@ -40,7 +40,7 @@ def find_marks(gray: np.ndarray) -> list[tuple[float, float] | None]:
     expected = MARK_SIZE * MARK_SIZE
     candidates = []
     for i in range(1, count):
-        x, y, w, h, area = stats[i]
+        _x, _y, w, h, area = stats[i]
         if not (0.35 * expected <= area <= 2.5 * expected):
             continue
         if not (0.6 <= w / h <= 1.6) or area < 0.7 * w * h:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from functools import lru_cache
 
 import numpy as np
@@ -35,7 +36,9 @@ def render_blank(form: FormDef, page: int = 1) -> Image.Image:
     if page == 1:
         draw.text((300, 200), form.title, font=font(PRINTED_FONT, 72), fill=FORM_INK)
     draw.text(
-        (form.size_px[0] - 500, 210), f"様式 {form.form_code}", font=font(PRINTED_FONT, 40),
+        (form.size_px[0] - 500, 210),
+        f"様式 {form.form_code}",
+        font=font(PRINTED_FONT, 40),
         fill=FORM_INK,
     )
     for field in form.fields:
@@ -52,7 +55,10 @@ def _draw_field(draw: ImageDraw.ImageDraw, field: FieldDef) -> None:
         for option in field.options:
             ox, oy, ow, oh = option.box
             draw.text(
-                (ox + ow // 2, oy + oh // 2), option.label, font=label_font, fill=FORM_INK,
+                (ox + ow // 2, oy + oh // 2),
+                option.label,
+                font=label_font,
+                fill=FORM_INK,
                 anchor="mm",
             )
         return
@@ -62,11 +68,16 @@ def _draw_field(draw: ImageDraw.ImageDraw, field: FieldDef) -> None:
             draw.line((left[0], y, left[0], y + h), fill=FORM_INK, width=3)
     if field.type == "date":
         draw.text(
-            (x + w + 30, y + h // 2), ERA_LEGEND, font=font(PRINTED_FONT, 34), fill=FORM_INK,
+            (x + w + 30, y + h // 2),
+            ERA_LEGEND,
+            font=font(PRINTED_FONT, 34),
+            fill=FORM_INK,
             anchor="lm",
         )
         caption_font = font(PRINTED_FONT, 28)
-        for text, cell in zip(("元号", "年", "", "月", "", "日", ""), cell_boxes(field), strict=True):
+        for text, cell in zip(
+            ("元号", "年", "", "月", "", "日", ""), cell_boxes(field), strict=True
+        ):
             if text:
                 draw.text((cell[0] + 8, y + h + 8), text, font=caption_font, fill=FORM_INK)
 
@@ -77,7 +88,7 @@ def cell_boxes(field: FieldDef) -> list[tuple[int, int, int, int]]:
         raise ValueError(f"field {field.name} has no cells")
     x, y, w, h = field.box
     edges = np.linspace(x, x + w, field.cells + 1).round().astype(int)
-    return [(int(a), y, int(b - a), h) for a, b in zip(edges[:-1], edges[1:], strict=True)]
+    return [(int(a), y, int(b - a), h) for a, b in itertools.pairwise(edges)]
 
 
 @lru_cache(maxsize=32)

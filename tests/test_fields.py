@@ -29,8 +29,12 @@ def test_a_my_number_with_a_wrong_check_digit_goes_to_review() -> None:
 
 @pytest.mark.parametrize(
     ("cells", "iso"),
-    [("5580412", "1983-04-12"), ("7010108", "1989-01-08"), ("9010501", "2019-05-01"),
-     ("5640107", "1989-01-07")],
+    [
+        ("5580412", "1983-04-12"),
+        ("7010108", "1989-01-08"),
+        ("9010501", "2019-05-01"),
+        ("5640107", "1989-01-07"),
+    ],
 )
 def test_era_cells_become_iso_dates(cells: str, iso: str) -> None:
     assert normalise(FORM.field("birth_date"), cells).value == iso
@@ -38,8 +42,13 @@ def test_era_cells_become_iso_dates(cells: str, iso: str) -> None:
 
 @pytest.mark.parametrize(
     ("cells", "reason"),
-    [("5650101", "date_outside_era"), ("7310501", "date_outside_era"),
-     ("4580412", "era_code"), ("5580231", "date_invalid"), ("558041", "length_6_of_7")],
+    [
+        ("5650101", "date_outside_era"),
+        ("7310501", "date_outside_era"),
+        ("4580412", "era_code"),
+        ("5580231", "date_invalid"),
+        ("558041", "length_6_of_7"),
+    ],
 )
 def test_impossible_era_dates_are_flagged(cells: str, reason: str) -> None:
     result = normalise(FORM.field("birth_date"), cells)

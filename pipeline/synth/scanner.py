@@ -1,0 +1,251 @@
+"""What an office scanner does to a page: resolution, skew, shift, blur, noise, uneven light,
+JPEG, 1-bit, a page fed upside down — and the nearly blank back of a sheet scanned duplex.
+
+`scan(page, effects, rng)` takes a page drawn at the template's 300 dpi and returns the scan at
+`effects.dpi`, with `image.info["dpi"] == (dpi, dpi)`.
+"""
+
+from __future__ import annotations
+
+import io
+import random
+from dataclasses import asdict, dataclass
+from typing import Literal
+
+import cv2
+import numpy as np
+from PIL import Image, ImageChops, ImageFilter, ImageOps
+
+ColorMode = Literal["rgb", "gray", "bw"]
+TEMPLATE_DPI = 300
+PAPER: tuple[int, int, int] = (250, 249, 244)
+
+
+@dataclass(frozen=True)
+class ScanEffects:
+    """The strength of every effect; the defaults are a perfect 300 dpi colour scan."""
+
+    dpi: int = 300
+    """Output resolution (200–300 in practice); the page is resampled from 300 dpi."""
+    rotation: float = 0.0
+    """Skew in degrees, counter-clockwise (±3 in practice)."""
+    shift: tuple[float, float] = (0.0, 0.0)
+    """Offset of the sheet on the glass, in output pixels (x, y)."""
+    scale: float = 1.0
+    """Slight zoom (0.98–1.02): the scanner's scale is never exact."""
+    blur: float = 0.0
+    """Gaussian blur radius in output pixels."""
+    noise: float = 0.0
+    """Standard deviation of gaussian sensor noise, in grey levels."""
+    illumination: float = 0.0
+    """Uneven background light: 0 none … 1 strong (darkest corner about 25 % darker)."""
+    paper_tone: float = 0.0
+    """How far the paper is from pure white: 0 white … 1 yellowed recycled paper."""
+    jpeg_quality: int | None = None
+    """JPEG round trip at this quality (60–95), none when None or for 1-bit."""
+    color_mode: ColorMode = "rgb"
+    bw_threshold: int = 165
+    """Grey level below which a 1-bit scan makes a pixel black."""
+    upside_down: bool = False
+    """The sheet went through the feeder rotated by 180°."""
+
+    def as_dict(self) -> dict[str, object]:
+        data = asdict(self)
+        data["shift"] = list(self.shift)
+        return data
+
+
+def random_effects(
+    rng: random.Random,
+    strength: float = 1.0,
+    *,
+    dpi: int | None = None,
+    color_mode: ColorMode | None = None,
+    upside_down_rate: float = 0.05,
+    jpeg: bool | None = None,
+) -> ScanEffects:
+    """Effects drawn at `strength` (0 clean … 1 typical office scanner … 1.5 poor).
+
+    `dpi`, `color_mode` fix those choices (a document is scanned with one setting);
+    `jpeg` forces (True) or forbids (False) the JPEG round trip."""
+    s = max(0.0, strength)
+    mode: ColorMode = color_mode or rng.choices(("rgb", "gray", "bw"), weights=(0.45, 0.4, 0.15))[0]
+    use_jpeg = jpeg if jpeg is not None else rng.random() < 0.5
+    quality = None
+    if use_jpeg and mode != "bw":
+        quality = round(95 - rng.uniform(0, 35) * min(1.0, s))
+    return ScanEffects(
+        dpi=dpi or rng.choice((200, 240, 300, 300)),
+        rotation=max(-3.0, min(3.0, rng.gauss(0, 1.1 * s))),
+        shift=(rng.gauss(0, 12 * s), rng.gauss(0, 12 * s)),
+        scale=1 + max(-0.02, min(0.02, rng.gauss(0, 0.007 * s))),
+        blur=rng.uniform(0.0, 1.0) * s,
+        noise=rng.uniform(1.0, 6.0) * s,
+        illumination=rng.uniform(0.0, 0.6) * s,
+        paper_tone=rng.uniform(0.0, 0.7) * s,
+        jpeg_quality=quality,
+        color_mode=mode,
+        bw_threshold=rng.randint(150, 180),
+        upside_down=rng.random() < upside_down_rate,
+    )
+
+
+def _np_rng(rng: np.random.Generator | random.Random) -> np.random.Generator:
+    if isinstance(rng, np.random.Generator):
+        return rng
+    return np.random.default_rng(rng.getrandbits(64))
+
+
+def scan(
+    page: Image.Image,
+    effects: ScanEffects,
+    rng: np.random.Generator | random.Random,
+    *,
+    source_dpi: int = TEMPLATE_DPI,
+) -> Image.Image:
+    """The scan of `page` (drawn at `source_dpi`) with `effects`; deterministic per rng state.
+
+    The pixel work runs in OpenCV on uint8 arrays (a 300 dpi A4 page in well under 0.2 s)."""
+    gen = _np_rng(rng)
+    # Grey and 1-bit scans are processed in grey from the start: three times cheaper.
+    colour = effects.color_mode == "rgb"
+    pixels = np.asarray(page.convert("RGB" if colour else "L"))
+    factor = effects.dpi / source_dpi
+    size = (round(page.width * factor), round(page.height * factor))
+    tone = _paper_colour(effects.paper_tone)
+    paper = tone if colour else (_grey(tone),) * 3
+    pixels = _geometry(pixels, size, effects, paper)
+    if effects.illumination > 0 or tone != (255, 255, 255):
+        light = _light(size, effects.illumination, gen)
+        pixels = _times_paper(pixels, light, tone if colour else (_grey(tone),))
+    if effects.blur > 0:
+        pixels = cv2.GaussianBlur(pixels, (0, 0), effects.blur)
+    if effects.noise > 0:
+        pixels = _add_noise(pixels, effects.noise, gen)
+    image = Image.fromarray(pixels, mode="RGB" if colour else "L")
+    if effects.color_mode == "bw":
+        threshold = effects.bw_threshold
+        image = image.point(lambda v: 255 if v >= threshold else 0, mode="1")
+    elif effects.jpeg_quality is not None:
+        image = jpeg_round_trip(image, effects.jpeg_quality)
+    if effects.upside_down:
+        image = image.transpose(Image.Transpose.ROTATE_180)
+    image.info = {"dpi": (effects.dpi, effects.dpi)}
+    return image
+
+
+def _grey(colour: tuple[int, int, int]) -> int:
+    r, g, b = colour
+    return round(0.299 * r + 0.587 * g + 0.114 * b)
+
+
+def _paper_colour(paper_tone: float) -> tuple[int, int, int]:
+    t = max(0.0, min(1.0, paper_tone))
+    return (round(255 - 7 * t), round(255 - 9 * t), round(255 - 18 * t))
+
+
+def _geometry(
+    pixels: np.ndarray,
+    size: tuple[int, int],
+    effects: ScanEffects,
+    paper: tuple[int, ...],
+) -> np.ndarray:
+    """Resample to the output dpi (area filter), then skew, shift and zoom in one affine pass."""
+    if (pixels.shape[1], pixels.shape[0]) != size:
+        pixels = cv2.resize(pixels, size, interpolation=cv2.INTER_AREA)
+    if effects.rotation == 0 and effects.shift == (0.0, 0.0) and effects.scale == 1.0:
+        return pixels
+    cx, cy = size[0] / 2, size[1] / 2
+    # forward: rotate by `rotation` (counter-clockwise on the page) and zoom about the
+    # centre, then shift
+    matrix = cv2.getRotationMatrix2D((cx, cy), effects.rotation, effects.scale)
+    matrix[:, 2] += np.asarray(effects.shift, dtype=np.float64)
+    return cv2.warpAffine(
+        pixels,
+        matrix,
+        size,
+        flags=cv2.INTER_LINEAR,
+        borderMode=cv2.BORDER_CONSTANT,
+        borderValue=tuple(float(v) for v in paper),
+    )
+
+
+def _light(size: tuple[int, int], strength: float, gen: np.random.Generator) -> np.ndarray:
+    """A smooth illumination field in [0, 255] (255 = full light): a tilted gradient plus a
+    few soft blotches."""
+    grid_w, grid_h = 6, 8
+    ys, xs = np.mgrid[0:grid_h, 0:grid_w].astype(np.float32)
+    direction = gen.uniform(0, 2 * np.pi)
+    gradient = np.cos(direction) * xs / grid_w + np.sin(direction) * ys / grid_h
+    gradient -= gradient.min()
+    field = gradient / max(float(gradient.max()), 1e-6) * 0.6 + gen.random((grid_h, grid_w)) * 0.4
+    light = 255 * (1 - 0.25 * min(1.0, max(0.0, strength)) * field)
+    # cubic to a coarse grid, then linear to full size: smooth, and cheap on uint8
+    coarse = cv2.resize(
+        light.astype(np.float32), (grid_w * 12, grid_h * 12), interpolation=cv2.INTER_CUBIC
+    )
+    coarse = np.clip(coarse, 0, 255).astype(np.uint8)
+    return cv2.resize(coarse, size, interpolation=cv2.INTER_LINEAR)
+
+
+def _times_paper(pixels: np.ndarray, light: np.ndarray, tone: tuple[int, ...]) -> np.ndarray:
+    """pixels · light · paper colour (all on the 0–255 scale)."""
+    if pixels.ndim == 2:
+        return cv2.multiply(pixels, light, scale=tone[0] / 255 / 255)
+    channels = [
+        cv2.multiply(np.ascontiguousarray(pixels[:, :, i]), light, scale=tone[i] / 255 / 255)
+        for i in range(3)
+    ]
+    return cv2.merge(channels)
+
+
+NOISE_TILE = 1024
+
+
+def _add_noise(pixels: np.ndarray, sigma: float, gen: np.random.Generator) -> np.ndarray:
+    """Gaussian sensor noise (luminance).
+
+    The noise is a 1024² tile repeated at a random phase: the same statistics per pixel at a
+    fraction of the cost of drawing a value for every pixel."""
+    height, width = pixels.shape[:2]
+    normal = gen.standard_normal((NOISE_TILE, NOISE_TILE), dtype=np.float32)
+    tile = np.clip(normal * sigma + 128.0, 0, 255).astype(np.uint8)
+    tile = np.roll(tile, (int(gen.integers(NOISE_TILE)), int(gen.integers(NOISE_TILE))), (0, 1))
+    reps = (-(-height // NOISE_TILE), -(-width // NOISE_TILE))
+    grain = np.ascontiguousarray(np.tile(tile, reps)[:height, :width])
+    if pixels.ndim == 3:
+        grain = cv2.cvtColor(grain, cv2.COLOR_GRAY2RGB)
+    return cv2.addWeighted(pixels, 1.0, grain, 1.0, -128.0)
+
+
+def jpeg_round_trip(image: Image.Image, quality: int) -> Image.Image:
+    buffer = io.BytesIO()
+    image.save(buffer, "JPEG", quality=int(quality))
+    buffer.seek(0)
+    with Image.open(buffer) as decoded:
+        decoded.load()
+        return decoded.copy()
+
+
+def blank_back_page(
+    size: tuple[int, int],
+    rng: np.random.Generator | random.Random,
+    *,
+    front: Image.Image | None = None,
+    bleed: float = 0.06,
+) -> Image.Image:
+    """The back of a single-sided sheet at `size` (template dpi): paper texture and, if the
+    front is given, a faint mirrored show-through of its ink; scan it with `scan` like a page."""
+    gen = _np_rng(rng)
+    w, h = size
+    small = (max(1, w // 8), max(1, h // 8))
+    fibres = gen.normal(0.0, 1.0, (small[1], small[0])).astype(np.float32)
+    texture = Image.fromarray(np.clip(250 + fibres * 1.8, 0, 255).astype(np.uint8), mode="L")
+    texture = texture.filter(ImageFilter.GaussianBlur(1.2)).resize(size, Image.Resampling.BICUBIC)
+    if front is not None and bleed > 0:
+        ghost = ImageOps.mirror(front.convert("L")).resize(small, Image.Resampling.BILINEAR)
+        ghost = ghost.filter(ImageFilter.GaussianBlur(2.0)).resize(size, Image.Resampling.BICUBIC)
+        # show-through: darkens the paper by `bleed` of the front's ink darkness
+        keep = ghost.point(lambda v: 255 - round((255 - v) * min(0.3, bleed)))
+        texture = ImageChops.multiply(texture, keep)
+    return Image.merge("RGB", (texture, texture, texture))
