@@ -11,6 +11,7 @@ import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from pipeline import lexicon
 from schemas.forms import FieldDef
 
 DIGITS = "0123456789"
@@ -107,7 +108,7 @@ def normalise(field: FieldDef, raw: str) -> Normalised:
     if kind == "bpn":
         return _fixed_digits(text, 10)
     if kind == "postal":
-        return _fixed_digits(text, 7)
+        return _fixed_digits(text, 7, _postal_reasons)
     if kind in ("digits", "amount"):
         value = _digits(text)
         return Normalised(value, () if value and len(value) == len(text) else ("not_digits",))
@@ -119,10 +120,16 @@ def normalise(field: FieldDef, raw: str) -> Normalised:
         return _date(text)
     if kind == "kana":
         value = to_katakana(text)
-        ok = bool(value) and all(ch in KATAKANA for ch in value)
-        return Normalised(value, () if ok else ("not_katakana",))
+        if not all(ch in KATAKANA for ch in value):
+            return Normalised(value, ("not_katakana",))
+        return Normalised(value, ("small_kana",) if lexicon.misplaced_small_kana(value) else ())
+    if kind == "choice":
+        options = {option.value for option in field.options or []}
+        return Normalised(text if text in options else "")
     if kind == "text":
-        return Normalised(canonical_text(text))
+        value = canonical_text(lexicon.to_japanese_forms(text))
+        variants = lexicon.variant_characters(value) if field.charset == "name" else []
+        return Normalised(value, tuple(f"variant_kanji:{ch}" for ch in variants))
     return Normalised(text)
 
 
@@ -138,6 +145,10 @@ def _fixed_digits(
 
 def _my_number_reasons(value: str) -> list[str]:
     return [] if my_number_check_digit(value[:11]) == int(value[11]) else ["check_digit"]
+
+
+def _postal_reasons(value: str) -> list[str]:
+    return [] if lexicon.towns_for(value) else ["postal_unknown"]
 
 
 def _date(text: str) -> Normalised:

@@ -53,7 +53,7 @@ def sniff_media_type(data: bytes) -> str:
 
 def count_pages(data: bytes) -> int:
     if sniff_media_type(data) == "application/pdf":
-        return int(_pdf_info(data)["Pages"])
+        return int(str(_pdf_info(data)["Pages"]))
     with _open_image(data) as image:
         return getattr(image, "n_frames", 1)
 

@@ -26,6 +26,12 @@ class Reading:
     confidence: float
     """Lowest per-character probability in [0, 1]; 0 for an empty reading."""
     engine: str
+    runners_up: tuple[tuple[str, str, float], ...] = ()
+    """(character read, the character the engine nearly read instead, its probability) where
+    that probability is at least RUNNER_UP_FLOOR."""
+
+
+RUNNER_UP_FLOOR = 0.01
 
 
 class OcrEngine(Protocol):
@@ -61,11 +67,18 @@ class PaddleEngine:
         self.characters = ["", *[c for c in chars if c], " "]
         self._index = {c: i for i, c in enumerate(self.characters) if c}
         self._lock = threading.Lock()
+        self._masks: dict[str, np.ndarray] = {}
 
     def _allowed_mask(self, alphabet: str | None) -> np.ndarray | None:
+        """Which outputs the decoder may choose: the blank and the alphabet's characters."""
         if alphabet is None:
             return None
-        return _mask(tuple(self.characters), alphabet)
+        mask = self._masks.get(alphabet)
+        if mask is None:
+            allowed = set(alphabet)
+            mask = np.array([i == 0 or c in allowed for i, c in enumerate(self.characters)])
+            self._masks[alphabet] = mask
+        return mask
 
     def read_line(self, image: np.ndarray, alphabet: str | None = None) -> Reading:
         return self.read_lines([image], alphabet)[0]
@@ -87,22 +100,23 @@ class PaddleEngine:
         if mask is not None:
             probs = np.where(mask, probs, 0.0)
         best = probs.argmax(axis=1)
-        best_prob = probs.max(axis=1)
-        text, confidences, previous = [], [], 0
-        for index, prob in zip(best, best_prob, strict=True):
+        text, confidences, runners_up, previous = [], [], [], 0
+        for frame, index in enumerate(best):
             if index != 0 and index != previous:
                 text.append(self.characters[index])
-                confidences.append(float(prob))
+                confidences.append(float(probs[frame, index]))
+                runners_up.extend(self._runners_up(probs[frame], int(index)))
             previous = index
         confidence = min(confidences) if confidences else 0.0
-        return Reading("".join(text), confidence, self.name)
+        return Reading("".join(text), confidence, self.name, tuple(runners_up))
 
-
-@lru_cache(maxsize=32)
-def _mask(characters: tuple[str, ...], alphabet: str) -> np.ndarray:
-    allowed = set(alphabet)
-    mask = np.array([i == 0 or c in allowed for i, c in enumerate(characters)])
-    return mask
+    def _runners_up(self, frame: np.ndarray, chosen: int) -> list[tuple[str, str, float]]:
+        others = frame.copy()
+        others[[0, chosen]] = 0.0
+        second = int(others.argmax())
+        if others[second] < RUNNER_UP_FLOOR:
+            return []
+        return [(self.characters[chosen], self.characters[second], float(others[second]))]
 
 
 def _normalise(gray: np.ndarray, height: int) -> np.ndarray:

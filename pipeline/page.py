@@ -13,11 +13,12 @@ from contextlib import contextmanager
 import cv2
 import numpy as np
 
-from pipeline import classify, cleanup, fields, read, register
+from pipeline import classify, cleanup, fields, lexicon, read, register
+from pipeline.crosscheck import cross_check
 from pipeline.ingest import PageImage
 from pipeline.template import registration_marks
 from schemas.contracts import DocumentResult, FieldResult, PageResult
-from schemas.forms import FieldDef, FormDef, load_forms
+from schemas.forms import FieldDef, FormDef, get_form, load_forms
 
 ACCEPT_CONFIDENCE: dict[str, float] = {
     "digits": 0.5,
@@ -38,7 +39,8 @@ ACCEPT_CONFIDENCE: dict[str, float] = {
 def decide(field: FieldDef, raw: read.RawField) -> FieldResult:
     normalised = fields.normalise(field, raw.text)
     reasons = list(raw.notes) + list(normalised.reasons)
-    if normalised.value and raw.confidence < ACCEPT_CONFIDENCE[field.type]:
+    reasons += [f"doubt:{pair}" for pair in lexicon.doubts(raw.runners_up)]
+    if normalised.value and not reasons and raw.confidence < ACCEPT_CONFIDENCE[field.type]:
         reasons.append("low_confidence")
     return FieldResult(
         value=normalised.value,
@@ -80,26 +82,32 @@ def read_page(
     was recognised, else as cleaned)."""
     forms = forms if forms is not None else list(load_forms().values())
     clock = StageClock()
-    base = {"number": page.number, "timings": clock.seconds}
     with clock("cleanup"):
         rgb, rotation = cleanup.to_portrait(page.image)
         blank = cleanup.is_blank(cleanup.to_gray(rgb))
         if not blank:
             rgb, _ = cleanup.deskew(rgb)
     if blank:
-        return PageResult(**base, kind="blank", rotation=rotation), rgb
+        return PageResult(
+            number=page.number, timings=clock.seconds, kind="blank", rotation=rotation
+        ), rgb
     with clock("register"):
         registration, failure = _register_any(rgb, forms)
     if registration is None:
         return PageResult(
-            **base, kind="unknown", rotation=rotation, reasons=[f"not_aligned: {failure}"]
+            number=page.number,
+            timings=clock.seconds,
+            kind="unknown",
+            rotation=rotation,
+            reasons=[f"not_aligned: {failure}"],
         ), rgb
     with clock("classify"):
         found = classify.classify(registration.image, forms)
     residual = round(registration.residual_px, 2)
     if found.form_id is None or found.page is None:
         return PageResult(
-            **base,
+            number=page.number,
+            timings=clock.seconds,
             kind="unknown",
             rotation=rotation,
             residual_px=residual,
@@ -115,7 +123,8 @@ def read_page(
     with clock("validate"):
         decided = {name: decide(form.field(name), value) for name, value in raw.items()}
     result = PageResult(
-        **base,
+        number=page.number,
+        timings=clock.seconds,
         kind="form",
         form=form.id,
         form_page=found.page,
@@ -167,6 +176,9 @@ def assemble(source: str, pages: list[PageResult]) -> list[DocumentResult]:
         else:
             current.pages.append(page.number)
             current.fields.update(page.fields)
+    for document in documents:
+        if document.form is not None:
+            cross_check(get_form(document.form), document.fields)
     return documents
 
 

@@ -8,11 +8,12 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
+from pipeline import lexicon
 from pipeline.cleanup import to_gray
 from pipeline.fields import DIGITS, KATAKANA
 from pipeline.ocr import OcrEngine, Reading, get_engine
 from pipeline.template import cell_boxes, template_ink
-from schemas.forms import FieldDef, FormDef
+from schemas.forms import FieldDef, FormDef, get_form
 
 ROUTES: dict[str, str] = {
     "digits": "ppocr",
@@ -27,7 +28,7 @@ ROUTES: dict[str, str] = {
 }
 """Engine per field type, chosen on `kura bench` (see docs/benchmarks.md)."""
 
-ALPHABETS: dict[str, str | None] = {
+ALPHABETS: dict[str, str] = {
     "digits": DIGITS,
     "my_number": DIGITS,
     "bpn": DIGITS,
@@ -36,11 +37,27 @@ ALPHABETS: dict[str, str | None] = {
     "amount": DIGITS,
     "phone": DIGITS + "-",
     "kana": KATAKANA + " ",
-    "text": None,
 }
+
+
+def alphabet_for(field: FieldDef) -> str:
+    """The characters a field may hold: the engine chooses among these alone."""
+    if field.type != "text":
+        return ALPHABETS[field.type]
+    if field.charset == "address":
+        return lexicon.address_alphabet()
+    return lexicon.name_alphabet()
+
+
 INK_THRESHOLD = 150
 EMPTY_CELL_INK = 0.01
 CHOICE_MARK_INK = 0.025
+CHOICE_MIN_INK = 0.006
+CHOICE_DOMINANCE = 2.5
+CHOICE_MARGIN = 20
+SEAL_RADIUS_PX = (48, 95)
+FREEHAND_MARGIN = 16
+SEAL_SEARCH_RIGHT_PX = 300
 LINE_GUARD_PX = 3
 
 
@@ -50,32 +67,88 @@ class RawField:
     confidence: float
     engine: str
     notes: tuple[str, ...] = ()
+    runners_up: tuple[tuple[str, str, float], ...] = ()
 
 
 def handwriting(registered_rgb: np.ndarray, form_id: str, page: int) -> np.ndarray:
-    """Grayscale page with only the handwriting left: printed form ink and red seals go white.
+    """Grayscale page with only the handwriting left: printed form ink and seals go white.
 
     Colour drop-out removes the green form print and red seals where the scan has colour;
     the template's own lines (widened a little) are removed as well, which also serves
-    1-bit scans that have lost their colour.
+    1-bit scans that have lost their colour. Where a pen stroke crosses a printed line, the
+    stroke is bridged across it, so a character written over the box edge stays whole.
     """
     gray = to_gray(registered_rgb).copy()
+    guard = 2 * LINE_GUARD_PX + 1
     printed = (
-        cv2.dilate(
-            template_ink(form_id, page).astype(np.uint8),
-            np.ones((2 * LINE_GUARD_PX + 1, 2 * LINE_GUARD_PX + 1), np.uint8),
-        )
+        cv2.dilate(template_ink(form_id, page).astype(np.uint8), np.ones((guard, guard), np.uint8))
         > 0
     )
-    gray[printed] = 255
+    dropped = np.zeros_like(printed)
     if registered_rgb.ndim == 3:
         hsv = cv2.cvtColor(registered_rgb, cv2.COLOR_RGB2HSV)
         hue, saturation = hsv[..., 0], hsv[..., 1]
         coloured = saturation > 70
-        green = coloured & (hue > 35) & (hue < 95)
-        red = coloured & ((hue < 12) | (hue > 165))
-        gray[green | red] = 255
+        dropped = coloured & (((hue > 35) & (hue < 95)) | (hue < 12) | (hue > 165))
+    dark = gray < INK_THRESHOLD
+    pen = (dark & ~printed & ~dropped).astype(np.uint8)
+    span = guard + 4
+    down = cv2.morphologyEx(pen, cv2.MORPH_CLOSE, np.ones((span, 1), np.uint8)) > 0
+    along = cv2.morphologyEx(pen, cv2.MORPH_CLOSE, np.ones((1, span), np.uint8)) > 0
+    bridged = (down | along) & printed & dark & ~dropped
+    gray[(printed & ~bridged) | dropped] = 255
+    form = get_form(form_id)
+    for field in form.fields:
+        if field.page == page and field.charset == "name":
+            remove_seals(gray, field.box)
     return gray
+
+
+def remove_seals(gray: np.ndarray, box: tuple[int, int, int, int]) -> None:
+    """Blank out round personal seals (印) stamped at or beside a name box.
+
+    Colour drop-out already removes red seals; this catches them on grey and 1-bit scans.
+    A ring is taken for a seal only when most of its circumference is inked, which
+    handwritten characters of that size are not.
+    """
+    x, y, w, h = box
+    top, left = max(y - 100, 0), max(x + w // 3, 0)
+    region = gray[top : y + h + 100, left : x + w + SEAL_SEARCH_RIGHT_PX]
+    if region.size == 0:
+        return
+    circles = cv2.HoughCircles(
+        cv2.medianBlur(region, 5),
+        cv2.HOUGH_GRADIENT,
+        dp=2,
+        minDist=120,
+        param1=120,
+        param2=45,
+        minRadius=SEAL_RADIUS_PX[0],
+        maxRadius=SEAL_RADIUS_PX[1],
+    )
+    if circles is None:
+        return
+    for cx, cy, radius in circles.reshape(-1, 3):
+        if _ring_coverage(region, cx, cy, radius) >= 0.6:
+            cv2.circle(region, (round(cx), round(cy)), round(radius) + 10, 255, thickness=-1)
+
+
+def _ring_coverage(image: np.ndarray, cx: float, cy: float, radius: float) -> float:
+    angles = np.linspace(0, 2 * np.pi, 90, endpoint=False)
+    inked = 0
+    for angle in angles:
+        hit = False
+        for r in (radius - 5, radius, radius + 5):
+            px, py = round(cx + r * np.cos(angle)), round(cy + r * np.sin(angle))
+            if (
+                0 <= py < image.shape[0]
+                and 0 <= px < image.shape[1]
+                and (image[py, px] < INK_THRESHOLD)
+            ):
+                hit = True
+                break
+        inked += hit
+    return inked / len(angles)
 
 
 def _crop(gray: np.ndarray, box: tuple[int, int, int, int], margin: int = 0) -> np.ndarray:
@@ -102,7 +175,9 @@ def _tight(image: np.ndarray, pad: int = 12) -> np.ndarray | None:
 def read_cells(
     gray: np.ndarray, field: FieldDef, engine: OcrEngine, alphabet: str | None
 ) -> RawField:
-    """One character per cell; an empty cell reads as nothing."""
+    """One character per cell. The written cells are read together as one line — the
+    recogniser is surer of digits in a row than of a digit alone — and cell by cell only
+    when that line does not give one character per written cell."""
     inset = LINE_GUARD_PX + 4
     crops = []
     for x, y, w, h in cell_boxes(field):
@@ -111,12 +186,27 @@ def read_cells(
     written = [c for c in crops if c is not None]
     if not written:
         return RawField("", 1.0, engine.name)
+    notes: tuple[str, ...] = ("cells_empty",) if len(written) != len(crops) else ()
+    line = engine.read_line(_cell_strip(written), alphabet)
+    if len(line.text) == len(written):
+        return RawField(line.text, line.confidence, engine.name, notes, line.runners_up)
     readings = _read_many(engine, written, alphabet)
     text = "".join(r.text[:1] for r in readings)
-    notes = ("cell_unread",) if any(len(r.text) != 1 for r in readings) else ()
-    if len(written) != len(crops):
-        notes += ("cells_empty",)
-    return RawField(text, min(r.confidence for r in readings), engine.name, notes)
+    if any(len(r.text) != 1 for r in readings):
+        notes += ("cell_unread",)
+    runners_up = tuple(pair for r in readings for pair in r.runners_up)
+    return RawField(text, min(r.confidence for r in readings), engine.name, notes, runners_up)
+
+
+def _cell_strip(cells: list[np.ndarray], gap: int = 30) -> np.ndarray:
+    """The cells' writing side by side, centred on one baseline, a gap apart."""
+    height = max(c.shape[0] for c in cells)
+    parts = []
+    for cell in cells:
+        top = (height - cell.shape[0]) // 2
+        bottom = height - cell.shape[0] - top
+        parts.append(cv2.copyMakeBorder(cell, top, bottom, 0, gap, cv2.BORDER_CONSTANT, value=255))
+    return np.hstack(parts)
 
 
 def _read_many(engine: OcrEngine, images: list[np.ndarray], alphabet: str | None) -> list[Reading]:
@@ -129,27 +219,87 @@ def _read_many(engine: OcrEngine, images: list[np.ndarray], alphabet: str | None
 def read_line_field(
     gray: np.ndarray, field: FieldDef, engine: OcrEngine, alphabet: str | None
 ) -> RawField:
-    crop = _crop(gray, field.box)
-    tight = _tight(crop)
-    if tight is None or _ink_share(crop) < 0.002:
+    """A free-writing box, read line by line: a long address often wraps onto a second line."""
+    crop = _crop(gray, field.box, margin=FREEHAND_MARGIN)
+    if _ink_share(crop) < 0.002:
         return RawField("", 1.0, engine.name)
-    reading = engine.read_line(tight, alphabet)
-    return RawField(reading.text, reading.confidence, engine.name)
+    bands = _text_lines(crop, may_wrap=field.charset == "address")
+    lines = [tight for band in bands if (tight := _tight(band)) is not None]
+    if not lines:
+        return RawField("", 1.0, engine.name)
+    readings = [engine.read_line(line, alphabet) for line in lines]
+    runners_up = tuple(pair for r in readings for pair in r.runners_up)
+    return RawField(
+        "".join(r.text for r in readings),
+        min(r.confidence for r in readings),
+        engine.name,
+        (),
+        runners_up,
+    )
+
+
+def _text_lines(
+    crop: np.ndarray, may_wrap: bool, min_gap: int = 6, min_height: int = 24
+) -> list[np.ndarray]:
+    """Horizontal bands of writing separated by rows with (almost) no ink."""
+    ink = (crop < INK_THRESHOLD).sum(axis=1)
+    empty = ink <= max(2, int(0.01 * ink.max()))
+    bands, start, gap = [], None, 0
+    for row, is_empty in enumerate(empty):
+        if not is_empty:
+            if start is None:
+                start = row
+            gap = 0
+        elif start is not None:
+            gap += 1
+            if gap >= min_gap:
+                bands.append((start, row - gap + 1))
+                start, gap = None, 0
+    if start is not None:
+        bands.append((start, len(empty) - gap))
+    tall = [(a, b) for a, b in bands if b - a >= min_height]
+    lines = [crop[max(a - 4, 0) : b + 4] for a, b in tall] or [crop]
+    if not may_wrap:
+        return lines
+    return [part for line in lines for part in _split_touching_lines(line)]
+
+
+def _split_touching_lines(band: np.ndarray) -> list[np.ndarray]:
+    """Two lines of writing that touch: a band much taller than its characters is cut at
+    its emptiest row near the middle."""
+    ink = band < INK_THRESHOLD
+    count, _, stats, _ = cv2.connectedComponentsWithStats(ink.astype(np.uint8))
+    heights = [stats[i][3] for i in range(1, count) if stats[i][4] >= 30]
+    if len(heights) < 4:
+        return [band]
+    char_height = float(np.percentile(heights, 90))
+    rows = np.where(ink.any(axis=1))[0]
+    written = rows[-1] - rows[0] + 1
+    if written < 1.7 * char_height:
+        return [band]
+    middle = slice(rows[0] + written // 3, rows[0] + 2 * written // 3)
+    profile = ink[middle].sum(axis=1)
+    cut = middle.start + int(np.argmin(profile))
+    return [band[:cut], band[cut:]]
 
 
 def read_choice(gray: np.ndarray, field: FieldDef) -> RawField:
-    """The option whose box holds a hand-drawn mark (circle or tick) — exactly one of them."""
+    """The option that holds a hand-drawn mark (a circle round it or a tick beside it).
+
+    The option with the most handwriting wins when it clearly outweighs the next; none, or
+    two of like weight, is for a person to decide.
+    """
     assert field.options is not None
-    shares = [_ink_share(_crop(gray, option.box)) for option in field.options]
-    marked = [
-        o.value for o, share in zip(field.options, shares, strict=True) if share >= CHOICE_MARK_INK
-    ]
-    strongest = max(shares, default=0.0)
-    confidence = min(1.0, strongest / (2 * CHOICE_MARK_INK))
-    if len(marked) == 1:
-        return RawField(marked[0], confidence, "omr")
-    note = "no_choice" if not marked else "several_choices"
-    return RawField(",".join(marked), 0.0, "omr", (note,))
+    shares = [_ink_share(_crop(gray, option.box, CHOICE_MARGIN)) for option in field.options]
+    ranked = sorted(zip(shares, field.options, strict=True), key=lambda p: p[0], reverse=True)
+    top_share, top = ranked[0]
+    second_share = ranked[1][0] if len(ranked) > 1 else 0.0
+    if top_share < CHOICE_MIN_INK:
+        return RawField("", 0.0, "omr", ("no_choice",))
+    if second_share >= CHOICE_MIN_INK and top_share < CHOICE_DOMINANCE * second_share:
+        both = ",".join(o.value for _, o in ranked[:2])
+        return RawField(both, 0.0, "omr", ("several_choices",))
+    return RawField(top.value, 1.0 - second_share / top_share, "omr")
 
 
 def read_checkbox(gray: np.ndarray, field: FieldDef) -> RawField:
@@ -164,7 +314,7 @@ def read_field(gray: np.ndarray, field: FieldDef, engine_name: str | None = None
     if field.type == "checkbox":
         return read_checkbox(gray, field)
     engine = get_engine(engine_name or ROUTES[field.type])
-    alphabet = ALPHABETS[field.type]
+    alphabet = alphabet_for(field)
     if field.cells:
         return read_cells(gray, field, engine, alphabet)
     return read_line_field(gray, field, engine, alphabet)

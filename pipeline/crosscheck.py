@@ -1,0 +1,60 @@
+"""Checks across the fields of one document: what no single field can tell.
+
+The postal code must belong to the town the address names; a birth date comes before the
+day of filing and makes a plausible age; 資格取得 (enrolment) happens from age 20.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from pipeline import lexicon
+from schemas.contracts import FieldResult
+from schemas.forms import FormDef
+
+MAX_AGE = 120
+ENROLMENT_AGES = (20, 75)
+
+
+def _flag(field: FieldResult, reason: str) -> None:
+    field.reasons.append(reason)
+    field.status = "review"
+
+
+def _date(field: FieldResult | None) -> dt.date | None:
+    if field is None or not field.value:
+        return None
+    return dt.date.fromisoformat(field.value)
+
+
+def cross_check(form: FormDef, fields: dict[str, FieldResult]) -> None:
+    """Adds review reasons (and postal-data corrections of the town name) in place."""
+    for field in form.fields:
+        if field.type == "postal" and field.name.endswith("postal_code"):
+            address = fields.get(field.name.removesuffix("postal_code") + "address")
+            postal = fields.get(field.name)
+            if address is not None and postal is not None:
+                _check_postal_address(postal, address)
+    birth, filed = _date(fields.get("birth_date")), _date(fields.get("filed_date"))
+    if birth and filed:
+        age = filed.year - birth.year - ((filed.month, filed.day) < (birth.month, birth.day))
+        if not 0 <= age <= MAX_AGE:
+            _flag(fields["birth_date"], "birth_after_filing" if age < 0 else "age_implausible")
+        kind = fields.get("notification_type")
+        if (
+            kind is not None
+            and kind.value == "acquisition"
+            and not (ENROLMENT_AGES[0] <= age <= ENROLMENT_AGES[1])
+        ):
+            _flag(fields["birth_date"], "age_at_enrolment")
+
+
+def _check_postal_address(postal: FieldResult, address: FieldResult) -> None:
+    if not postal.value or not address.value or postal.status == "review":
+        return
+    checked = lexicon.check_address(postal.value, address.value)
+    if checked.reasons:
+        _flag(address, checked.reasons[0])
+        _flag(postal, checked.reasons[0])
+    else:
+        address.value = checked.address  # the raw reading stays beside it for the verifier

