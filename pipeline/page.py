@@ -85,14 +85,19 @@ def read_page(
     with clock("cleanup"):
         rgb, rotation = cleanup.to_portrait(page.image)
         blank = cleanup.is_blank(cleanup.to_gray(rgb))
-        if not blank:
-            rgb, _ = cleanup.deskew(rgb)
     if blank:
         return PageResult(
             number=page.number, timings=clock.seconds, kind="blank", rotation=rotation
         ), rgb
     with clock("register"):
         registration, failure = _register_any(rgb, forms)
+    if registration is None:
+        # The marks fit any skew they can be found at; deskewing first helps find them
+        # on a page turned far enough to push a mark out of its corner.
+        with clock("cleanup"):
+            rgb, _ = cleanup.deskew(rgb)
+        with clock("register"):
+            registration, failure = _register_any(rgb, forms)
     if registration is None:
         return PageResult(
             number=page.number,
