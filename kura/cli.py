@@ -12,25 +12,39 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from kura.bench.cli import bench_app
+from kura.cli_custody import backup, dispose_app, find, hold_app, keys_app, restore
+from kura.cli_people import audit_app, login, logout, require, users_app, whoami
 from kura.settings import Settings, get_settings
+from storage.audit import Actor
 
 app = typer.Typer(help="Kura (蔵): secure intake and OCR for national-pension paperwork.",
-                  no_args_is_help=True, add_completion=False)
+                  no_args_is_help=True, add_completion=False,
+                  pretty_exceptions_show_locals=False)
 forms_app = typer.Typer(help="Form definitions (schemas/forms/*.yaml).", no_args_is_help=True)
 db_app = typer.Typer(help="The database.", no_args_is_help=True)
 app.add_typer(forms_app, name="forms")
 app.add_typer(db_app, name="db")
+app.add_typer(bench_app, name="bench")
+app.add_typer(users_app, name="users")
+app.add_typer(audit_app, name="audit")
+app.command()(login)
+app.command()(logout)
+app.command()(whoami)
+app.add_typer(keys_app, name="keys")
+app.add_typer(hold_app, name="hold")
+app.add_typer(dispose_app, name="dispose")
+app.command()(find)
+app.command()(backup)
+app.command()(restore)
 console = Console()
-
-SCAN_SUFFIXES = {".pdf", ".png", ".jpg", ".jpeg", ".tif", ".tiff"}
-
 
 def _scan_files(paths: list[Path]) -> list[Path]:
     files: list[Path] = []
     for path in paths:
         if path.is_dir():
             files.extend(sorted(p for p in path.rglob("*")
-                                if p.is_file() and p.suffix.lower() in SCAN_SUFFIXES))
+                                if p.is_file() and not p.name.startswith(".")))
         elif path.is_file():
             files.append(path)
         else:
@@ -57,15 +71,19 @@ def ingest(
     wait: Annotated[bool, typer.Option(help="Wait until every page is read.")] = True,
     channel: Annotated[str, typer.Option(help="cli | upload | hot_folder")] = "cli",
 ) -> None:
-    """Take scans in as one batch: seal the originals, open 受付 entries, read every page."""
+    """Take scans in as one batch: seal the originals, open 受付 entries, read every page
+    (scanning clerk)."""
     settings = get_settings()
-    _ready(settings)
+    actor = require(settings, "intake")
     started = time.perf_counter()
-    batch_id = _ingest(settings, _scan_files(paths), channel, wait)
+    batch_id = _ingest(settings, _scan_files(paths), channel, wait, actor)
     _print_batch(settings, batch_id, time.perf_counter() - started)
 
 
-def _ingest(settings: Settings, files: list[Path], channel: str, wait: bool) -> str:
+def _ingest(settings: Settings, files: list[Path], channel: str, wait: bool,
+            actor: Actor | None = None) -> str:
+    """Take files in as `actor` (a signed-in scanning clerk; default the service identity)."""
+    from storage.audit import checkpoint_if_due
     from storage.db import session_scope
     from storage.runtime import vault_for
     from workers.intake import Arrival, take_in
@@ -73,7 +91,8 @@ def _ingest(settings: Settings, files: list[Path], channel: str, wait: bool) -> 
 
     arrivals = [Arrival(path.name, path.read_bytes()) for path in files]
     with session_scope(settings.sqlalchemy_url) as session:
-        result = take_in(session, vault_for(settings), arrivals, channel)
+        result = take_in(session, vault_for(settings), arrivals, channel, actor=actor)
+    checkpoint_if_due(settings)
     run_pages(settings, result.page_ids)
     if wait and settings.uses_celery:
         _wait_for_batch(settings, result.batch_id)
@@ -125,14 +144,24 @@ def _print_batch(settings: Settings, batch_id: str, seconds: float) -> None:
 @app.command()
 def queue(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
     """Documents waiting for verification (masked: no 個人番号, no full name)."""
+    from sqlalchemy import select
+
+    from storage.audit import append, checkpoint_if_due
     from storage.db import session_scope
+    from storage.models import Document
     from storage.queries import waiting_queue
     from storage.runtime import vault_for
 
     settings = get_settings()
-    _ready(settings)
+    actor = require(settings, "queue.read")
     with session_scope(settings.sqlalchemy_url) as session:
         lines = waiting_queue(session, vault_for(settings))
+        receipts = [line.receipt_number for line in lines]
+        listed = session.scalars(select(Document.id).where(
+            Document.receipt_number.in_(receipts))).all() if receipts else []
+        append(session, actor, "queue.list", listed, result="ok",
+               detail={"documents": len(lines)})
+    checkpoint_if_due(settings)
     if as_json:
         print(json.dumps([{**line.__dict__, "received_date": line.received_date.isoformat()}
                           for line in lines], ensure_ascii=False, indent=1))
@@ -183,6 +212,15 @@ def forms_list(as_json: Annotated[bool, typer.Option("--json")] = False) -> None
         console.print(f"{form.id:32} {form.kind:5} {len(form.fields):3} fields  {form.title}")
 
 
+@forms_app.command("separator")
+def forms_separator(out: Annotated[Path, typer.Option(help="PNG or PDF to print")]) -> None:
+    """Write the separator sheet: put one between documents to start a new one."""
+    from pipeline.separator import render_separator
+
+    render_separator().save(out, dpi=(300, 300), resolution=300)
+    console.print(f"wrote {out}")
+
+
 @forms_app.command("blank")
 def forms_blank(form_id: str,
                 out: Annotated[Path, typer.Option(help="PNG, or PDF for several pages")]) -> None:
@@ -199,27 +237,79 @@ def forms_blank(form_id: str,
     console.print(f"wrote {out}")
 
 
+@forms_app.command("propose")
+def forms_propose(
+    blank: Annotated[Path, typer.Argument(help="A blank form: PDF, TIFF, PNG or JPEG.")],
+    out: Annotated[Path, typer.Option(help="Where to write the draft YAML.")],
+    form_id: Annotated[str, typer.Option("--id", help="The new form's id.")] = "draft",
+    title: Annotated[str, typer.Option(help="The form's printed title.")] = "TODO",
+) -> None:
+    """Detect the boxes and digit cells of a blank form and write a draft definition."""
+    from pipeline.errors import KuraError
+    from pipeline.propose import propose_file
+
+    if not blank.is_file():
+        raise typer.BadParameter(f"{blank} does not exist", param_hint="BLANK")
+    try:
+        text, fields = propose_file(blank, form_id, title)
+    except KuraError as error:
+        console.print(f"cannot read {blank}: {error}")
+        raise typer.Exit(code=2) from None
+    out.write_text(text, encoding="utf-8")
+    cells = sum(1 for f in fields if f.cells)
+    todo = sum(1 for f in fields if f.note)
+    console.print(f"wrote {out}: {len(fields)} fields ({cells} cell fields), {todo} marked TODO")
+
+
 @app.command()
 def original(
     receipt_number: str,
     out: Annotated[Path, typer.Option(help="Where to write the original file.")],
+    reason: Annotated[str, typer.Option(
+        help="Why the original is opened (recorded in the audit log as its purpose): a "
+        "reason and case reference, never a name or number of the person.")],
 ) -> None:
-    """Write a document's original scan, decrypted and checked against its SHA-256."""
+    """Write a document's original scan, decrypted and checked against its SHA-256
+    (records manager; every opening is recorded with its reason)."""
     from sqlalchemy import select
 
+    from storage.audit import append, checkpoint_if_due
     from storage.db import session_scope
     from storage.models import Document, SourceFile, StoredObject
     from storage.runtime import vault_for
 
+    if len(reason.strip()) < 4:
+        raise typer.BadParameter("say why the original is opened", param_hint="--reason")
     settings = get_settings()
+    actor = require(settings, "original.open")
+    data: bytes | None = None
+    failure: str | None = None
     with session_scope(settings.sqlalchemy_url) as session:
         document = session.scalars(
             select(Document).where(Document.receipt_number == receipt_number)).one_or_none()
         if document is None:
-            console.print(f"no document {receipt_number}")
-            raise typer.Exit(code=1)
-        source = session.get_one(SourceFile, document.source_file_id)
-        data = vault_for(settings).get_object(session.get_one(StoredObject, source.object_id))
+            append(session, actor, "original.open", purpose=reason.strip(),
+                   result="not_found", detail={"receipt_number": receipt_number})
+        else:
+            source = session.get_one(SourceFile, document.source_file_id)
+            opened = [document.id, source.id, source.object_id]
+            try:
+                data = vault_for(settings).get_object(
+                    session.get_one(StoredObject, source.object_id))
+            except Exception as error:  # the attempt is recorded too, then reported
+                failure = type(error).__name__
+                append(session, actor, "original.open", opened, purpose=reason.strip(),
+                       result=f"failed:{failure}")
+            else:
+                append(session, actor, "original.open", opened, purpose=reason.strip(),
+                       result="ok")
+    checkpoint_if_due(settings)
+    if failure:
+        console.print(f"cannot open the original of {receipt_number}: {failure}")
+        raise typer.Exit(code=1)
+    if data is None:
+        console.print(f"no document {receipt_number}")
+        raise typer.Exit(code=1)
     out.write_bytes(data)
     console.print(f"wrote {out} ({len(data)} bytes, SHA-256 verified)")
 
@@ -252,17 +342,28 @@ def web(host: Annotated[str | None, typer.Option()] = None,
 
 @app.command()
 def demo(count: Annotated[int, typer.Option(help="How many sample scans.")] = 6) -> None:
-    """Generate sample scans, take them in and read them, with nothing configured."""
+    """Generate sample scans, take them in and read them, with nothing configured. Creates
+    the demo accounts (one per duty, fresh passwords printed) and signs in as the clerk."""
+    from kura.cli_people import demo_people
     from pipeline.synth.corpus import make_sample_scans
 
     settings = get_settings()
     _ready(settings)
+    accounts = demo_people(settings)
+    people = Table(title="Demo accounts (fresh passwords; `kura login NAME` to switch)")
+    for column in ("user", "duty", "password"):
+        people.add_column(column)
+    for username, duties, password in accounts:
+        people.add_row(username, duties, password)
+    console.print(people)
+    actor = require(settings, "intake")
+    console.print(f"signed in as {actor.name}")
     samples = settings.data_dir / "samples" / time.strftime("%Y%m%d-%H%M%S")
     samples.mkdir(parents=True, exist_ok=True)
     started = time.perf_counter()
     files = make_sample_scans(samples, count, seed=int(time.time()))
     console.print(f"generated {len(files)} sample scans in {samples}")
-    batch_id = _ingest(settings, files, "cli", wait=True)
+    batch_id = _ingest(settings, files, "cli", wait=True, actor=actor)
     _print_batch(settings, batch_id, time.perf_counter() - started)
     console.print(f"data lives in {settings.data_dir} (database {settings.sqlalchemy_url}, "
                   f"sealed objects in {settings.objects_dir}); `kura queue` lists the "
@@ -270,7 +371,21 @@ def demo(count: Annotated[int, typer.Option(help="How many sample scans.")] = 6)
 
 
 def main() -> None:
+    import logging
+
+    from storage.logmask import configure, mask
+
+    configure(get_settings().log_level)
     try:
         app()
     except KeyboardInterrupt:
         sys.exit(130)
+    except Exception as error:
+        # What reaches the user names the error, never a personal value; the traceback
+        # goes to the (masked) log at DEBUG.
+        logging.getLogger("kura").debug("command failed", exc_info=True)
+        from rich.markup import escape
+
+        Console(stderr=True).print(f"[bold red]error:[/] {type(error).__name__}: "
+                                   f"{escape(mask(str(error)))}", highlight=False)
+        sys.exit(1)

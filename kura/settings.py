@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -38,9 +39,67 @@ class Settings(BaseSettings):
         description="Key-encryption key, 32 bytes base64. Empty: a key file in data_dir "
         "is created on first use (embedded default only).",
     )
+    kek_previous: str = Field(
+        default="",
+        description="Earlier key-encryption keys, still needed to unwrap data keys until "
+        "`kura keys rotate` has re-wrapped everything: base64 keys separated by commas. "
+        "Remove one once `kura keys retire` has accepted it.",
+    )
+    index_key: str = Field(
+        default="",
+        description="Blind-index key (HMAC-SHA256 for exact-match search), 32 bytes base64, "
+        "never the same as a KEK. Empty: a key file in data_dir (embedded default only).",
+    )
+    retention: str = Field(
+        default="",
+        description="Retention per document class, e.g. 'qualification=10y,exemption=3650d,"
+        "*=keep'. Periods in years (y) or days (d), counted from the 受付 date; 'keep' and any "
+        "class not listed mean keep indefinitely (the default).",
+    )
+    object_lock_mode: Literal["GOVERNANCE", "COMPLIANCE"] = Field(
+        default="GOVERNANCE",
+        description="S3 Object Lock mode for originals' retention: GOVERNANCE (tests, trials) "
+        "or COMPLIANCE (production: nobody, root included, can shorten or lift it).",
+    )
     log_level: str = "INFO"
     web_host: str = "127.0.0.1"
     web_port: int = 8080
+    # --- people and the audit chain (storage.accounts, storage.audit) ---
+    audit_key: str = Field(
+        default="",
+        description="Audit checkpoint signing key (HMAC-SHA256), 32+ bytes base64, held apart "
+        "from the KEK. Empty: a key file in data_dir (embedded default only).",
+    )
+    audit_checkpoint_every: int = Field(
+        default=100, description="Write a signed checkpoint of the audit chain every N entries."
+    )
+    audit_bucket: str = Field(
+        default="", description="S3 bucket for audit checkpoints; empty = '<s3_bucket>-audit'."
+    )
+    audit_lock_mode: Literal["GOVERNANCE", "COMPLIANCE"] = Field(
+        default="GOVERNANCE",
+        description="Object Lock mode of audit checkpoints (COMPLIANCE for production).",
+    )
+    audit_lock_days: int = Field(
+        default=3650, description="Object Lock retention of each audit checkpoint, in days."
+    )
+    session_minutes: int = Field(
+        default=60, description="How long a `kura login` session lasts."
+    )
+    session_file: str = Field(
+        default="",
+        description="Where `kura login` keeps the session token (mode 0600); empty = "
+        "data_dir/session. Set it to a path in the person's home on shared machines.",
+    )
+    login_max_failures: int = Field(
+        default=5, description="Wrong passwords in a row before the account locks for a while."
+    )
+    login_lockout_minutes: int = 15
+    db_app_role: str = Field(
+        default="",
+        description="PostgreSQL role the application runs as (least privilege); migrations "
+        "revoke its UPDATE/DELETE/TRUNCATE on the audit tables. Empty: not managed.",
+    )
 
     @property
     def sqlalchemy_url(self) -> str:

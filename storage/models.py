@@ -11,6 +11,8 @@ import uuid
 
 from sqlalchemy import (
     JSON,
+    Boolean,
+    Date,
     DateTime,
     Float,
     ForeignKey,
@@ -48,6 +50,16 @@ class StoredObject(Base):
     wrapped_key: Mapped[bytes] = mapped_column(LargeBinary)
     kek_id: Mapped[str] = mapped_column(String(16))
     created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    lock_mode: Mapped[str | None] = mapped_column(String(12))
+    """S3 Object Lock mode of the retention below: GOVERNANCE | COMPLIANCE."""
+    retain_until: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    """The store refuses to delete the object before this moment."""
+    legal_hold: Mapped[bool] = mapped_column(Boolean, default=False)
+    """The store refuses to delete the object while this is on (indefinite keep, or a hold)."""
+    destroyed_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    """Set by disposal: the data key is gone (cryptographic erase)."""
+    store_removed: Mapped[bool] = mapped_column(Boolean, default=False)
+    """Set by disposal once every version of the sealed bytes was removed from the store."""
 
 
 class Batch(Base):
@@ -93,11 +105,15 @@ class Document(Base):
     source_file_id: Mapped[str] = mapped_column(ForeignKey("source_file.id"), index=True)
     form_id: Mapped[str | None] = mapped_column(String(60))
     status: Mapped[str] = mapped_column(String(20), default="processing", index=True)
-    """processing | review | ready (no field for review) | verified"""
+    """processing | review | ready (no field for review) | verified | disposed"""
     reasons: Mapped[list[str]] = mapped_column(JSON, default=list)
     wrapped_key: Mapped[bytes] = mapped_column(LargeBinary)
     kek_id: Mapped[str] = mapped_column(String(16))
     created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    retain_until: Mapped[dt.date | None] = mapped_column(Date)
+    """End of the retention period of the document's class; None = keep indefinitely."""
+    disposed_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    disposal_id: Mapped[str | None] = mapped_column(String(32))
     pages: Mapped[list[Page]] = relationship(back_populates="document", order_by="Page.number")
     fields: Mapped[list[FieldValue]] = relationship(back_populates="document",
                                                     order_by="FieldValue.position",
@@ -146,3 +162,77 @@ class FieldValue(Base):
     box: Mapped[list[int] | None] = mapped_column(JSON)
     page_number: Mapped[int | None] = mapped_column(Integer)
     document: Mapped[Document] = relationship(back_populates="fields")
+
+
+# --- Custody: keys, blind indexes, legal holds, disposal (storage/custody.py) -------------
+
+
+class KeyRecord(Base):
+    """A key Kura has used, by id (never the key itself): its purpose and life."""
+
+    __tablename__ = "key_record"
+    id: Mapped[str] = mapped_column(String(16), primary_key=True)
+    purpose: Mapped[str] = mapped_column(String(10))
+    """kek | index"""
+    state: Mapped[str] = mapped_column(String(10))
+    """current | previous | retired"""
+    first_used_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    retired_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    retired_by: Mapped[str | None] = mapped_column(String(64))
+
+
+class BlindIndex(Base):
+    """Keyed HMAC of one normalised personal value, for exact-match search without the value."""
+
+    __tablename__ = "blind_index"
+    __table_args__ = (UniqueConstraint("document_id", "field"),)
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    document_id: Mapped[str] = mapped_column(ForeignKey("document.id"), index=True)
+    field: Mapped[str] = mapped_column(String(40))
+    digest: Mapped[str] = mapped_column(String(64), index=True)
+    key_id: Mapped[str] = mapped_column(String(16))
+
+
+class LegalHold(Base):
+    """A hold on one document: nothing of it may be disposed of until it is released."""
+
+    __tablename__ = "legal_hold"
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    document_id: Mapped[str] = mapped_column(ForeignKey("document.id"), index=True)
+    reason: Mapped[str] = mapped_column(Text)
+    set_by: Mapped[str] = mapped_column(String(64))
+    set_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    released_by: Mapped[str | None] = mapped_column(String(64))
+    released_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    release_reason: Mapped[str | None] = mapped_column(Text)
+
+
+class DisposalRequest(Base):
+    """Disposal by two people: one requests (documents + reason), another approves."""
+
+    __tablename__ = "disposal_request"
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    number: Mapped[str] = mapped_column(String(20), unique=True)
+    """e.g. D20261122-001"""
+    reason: Mapped[str] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(12), default="requested", index=True)
+    """requested | rejected | done"""
+    requested_by: Mapped[str] = mapped_column(String(64))
+    requested_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    decided_by: Mapped[str | None] = mapped_column(String(64))
+    decided_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    certificate: Mapped[str | None] = mapped_column(Text)
+    """The disposal certificate, canonical JSON (ids and checksums, no personal values)."""
+    certificate_sha256: Mapped[str | None] = mapped_column(String(64))
+    items: Mapped[list[DisposalItem]] = relationship(back_populates="request",
+                                                     order_by="DisposalItem.receipt_number")
+
+
+class DisposalItem(Base):
+    __tablename__ = "disposal_item"
+    __table_args__ = (UniqueConstraint("request_id", "document_id"),)
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    request_id: Mapped[str] = mapped_column(ForeignKey("disposal_request.id"), index=True)
+    document_id: Mapped[str] = mapped_column(ForeignKey("document.id"), index=True)
+    receipt_number: Mapped[str] = mapped_column(String(20))
+    request: Mapped[DisposalRequest] = relationship(back_populates="items")

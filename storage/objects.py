@@ -1,30 +1,65 @@
 """Object stores for ciphertext: a directory (embedded default) or an S3 bucket via minio.
 
 Stores only ever see sealed bytes under opaque ids; encryption lives in storage.vault.
+Objects may carry a lock (retention until a moment, and/or a legal hold): an S3 bucket with
+Object Lock enforces it itself; the directory store keeps the same rule in a side file, so
+the embedded default refuses the same deletions.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import io
+import json
 import logging
 import os
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
 from minio import Minio
+from minio.commonconfig import COMPLIANCE, GOVERNANCE
 from minio.error import S3Error
+from minio.retention import Retention
 
 log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Lock:
+    """What protects an object from deletion: retention until a moment (in ``mode``), and a
+    legal hold that lasts until it is turned off."""
+
+    mode: str = "GOVERNANCE"
+    """GOVERNANCE | COMPLIANCE"""
+    retain_until: dt.datetime | None = None
+    legal_hold: bool = False
+
+    def holds(self, now: dt.datetime | None = None) -> bool:
+        now = now or dt.datetime.now(dt.UTC)
+        return self.legal_hold or (self.retain_until is not None and self.retain_until > now)
+
+
+class ObjectLocked(Exception):
+    """The store refuses to delete an object under retention or legal hold."""
 
 
 class ObjectStore(Protocol):
     location: str
 
-    def put(self, object_id: str, data: bytes) -> None: ...
+    def put(self, object_id: str, data: bytes, lock: Lock | None = None) -> None: ...
 
     def get(self, object_id: str) -> bytes: ...
 
-    def delete(self, object_id: str) -> None: ...
+    def delete(self, object_id: str) -> None:
+        """Remove every version of the object; ObjectLocked while a lock holds."""
+
+    def set_lock(self, object_id: str, lock: Lock) -> None:
+        """Extend the retention to at least ``lock.retain_until``; set the legal hold."""
+
+    def get_lock(self, object_id: str) -> Lock: ...
+
+    def is_empty(self) -> bool: ...
 
 
 class DirectoryStore:
@@ -36,25 +71,79 @@ class DirectoryStore:
     def _path(self, object_id: str) -> Path:
         return self.root / object_id[:2] / object_id
 
-    def put(self, object_id: str, data: bytes) -> None:
+    def _lock_path(self, object_id: str) -> Path:
+        return self.root / object_id[:2] / f"{object_id}.lock"
+
+    def put(self, object_id: str, data: bytes, lock: Lock | None = None) -> None:
         path = self._path(object_id)
         path.parent.mkdir(exist_ok=True, mode=0o700)
+        if lock is not None and self.get_lock(object_id).holds():
+            raise ObjectLocked(f"object {object_id} is locked; it cannot be replaced")
         temporary = path.with_suffix(".part")
         temporary.write_bytes(data)
         os.replace(temporary, path)
+        if lock is not None:
+            self._write_lock(object_id, lock)
 
     def get(self, object_id: str) -> bytes:
         return self._path(object_id).read_bytes()
 
     def delete(self, object_id: str) -> None:
+        if self.get_lock(object_id).holds():
+            raise ObjectLocked(f"object {object_id} is under retention or legal hold")
         self._path(object_id).unlink(missing_ok=True)
+        self._lock_path(object_id).unlink(missing_ok=True)
+
+    def set_lock(self, object_id: str, lock: Lock) -> None:
+        current = self.get_lock(object_id)
+        until = lock.retain_until
+        if current.retain_until and (until is None or current.retain_until > until):
+            until = current.retain_until
+        self._write_lock(object_id, Lock(lock.mode, until, lock.legal_hold))
+
+    def get_lock(self, object_id: str) -> Lock:
+        try:
+            saved = json.loads(self._lock_path(object_id).read_text())
+        except FileNotFoundError:
+            return Lock()
+        until = saved.get("retain_until")
+        return Lock(
+            saved["mode"],
+            dt.datetime.fromisoformat(until) if until else None,
+            bool(saved["legal_hold"]),
+        )
+
+    def _write_lock(self, object_id: str, lock: Lock) -> None:
+        path = self._lock_path(object_id)
+        temporary = path.with_suffix(".lock-part")
+        temporary.write_text(
+            json.dumps(
+                {
+                    "mode": lock.mode,
+                    "legal_hold": lock.legal_hold,
+                    "retain_until": lock.retain_until.isoformat() if lock.retain_until else None,
+                }
+            )
+        )
+        os.replace(temporary, path)
+
+    def is_empty(self) -> bool:
+        return not any(p.is_file() for p in self.root.rglob("*"))
 
 
 class S3Store:
-    def __init__(self, endpoint: str, access_key: str, secret_key: str, bucket: str,
-                 region: str = "us-east-1", secure: bool = False) -> None:
-        self.client = Minio(endpoint, access_key=access_key, secret_key=secret_key,
-                            region=region, secure=secure)
+    def __init__(
+        self,
+        endpoint: str,
+        access_key: str,
+        secret_key: str,
+        bucket: str,
+        region: str = "us-east-1",
+        secure: bool = False,
+    ) -> None:
+        self.client = Minio(
+            endpoint, access_key=access_key, secret_key=secret_key, region=region, secure=secure
+        )
         self.bucket = bucket
         self.location = f"s3://{bucket} at {endpoint}"
         self.object_lock = self._ensure_bucket()
@@ -78,8 +167,24 @@ class S3Store:
         except S3Error:
             return False
 
-    def put(self, object_id: str, data: bytes) -> None:
-        self.client.put_object(self.bucket, object_id, io.BytesIO(data), len(data))
+    def put(self, object_id: str, data: bytes, lock: Lock | None = None) -> None:
+        retention = None
+        if lock is not None:
+            if not self.object_lock:
+                raise ObjectLocked(
+                    f"{self.location} has no Object Lock: refusing to store "
+                    "an object that must be locked"
+                )
+            if lock.retain_until is not None:
+                retention = Retention(_mode(lock.mode), lock.retain_until)
+        self.client.put_object(
+            self.bucket,
+            object_id,
+            io.BytesIO(data),
+            len(data),
+            retention=retention,
+            legal_hold=bool(lock and lock.legal_hold),
+        )
 
     def get(self, object_id: str) -> bytes:
         response = self.client.get_object(self.bucket, object_id)
@@ -90,4 +195,68 @@ class S3Store:
             response.release_conn()
 
     def delete(self, object_id: str) -> None:
-        self.client.remove_object(self.bucket, object_id)
+        """Every version goes (a plain DELETE would only add a delete marker)."""
+        versions = [
+            item
+            for item in self.client.list_objects(
+                self.bucket, prefix=object_id, include_version=True
+            )
+            if item.object_name == object_id
+        ]
+        for item in versions:
+            try:
+                self.client.remove_object(self.bucket, object_id, version_id=item.version_id)
+            except S3Error as error:
+                if error.code == "AccessDenied":
+                    raise ObjectLocked(
+                        f"the store refuses to delete object {object_id}: "
+                        "it is under retention or legal hold"
+                    ) from None
+                raise
+
+    def set_lock(self, object_id: str, lock: Lock) -> None:
+        current = self.get_lock(object_id)
+        if lock.retain_until is not None and (
+            current.retain_until is None or current.retain_until < lock.retain_until
+        ):
+            self.client.set_object_retention(
+                self.bucket, object_id, Retention(_mode(lock.mode), lock.retain_until)
+            )
+        if lock.legal_hold and not current.legal_hold:
+            self.client.enable_object_legal_hold(self.bucket, object_id)
+        elif current.legal_hold and not lock.legal_hold:
+            self.client.disable_object_legal_hold(self.bucket, object_id)
+
+    def get_lock(self, object_id: str) -> Lock:
+        mode, until = "GOVERNANCE", None
+        try:
+            retention = self.client.get_object_retention(self.bucket, object_id)
+            if retention is not None and retention.retain_until_date is not None:
+                mode, until = str(retention.mode), retention.retain_until_date
+        except S3Error as error:
+            if error.code not in NO_LOCK_CODES:
+                raise
+        try:
+            hold = self.client.is_object_legal_hold_enabled(self.bucket, object_id)
+        except S3Error as error:
+            if error.code not in NO_LOCK_CODES:
+                raise
+            hold = False
+        return Lock(mode, until, hold)
+
+    def is_empty(self) -> bool:
+        for _item in self.client.list_objects(self.bucket, include_version=True):
+            return False
+        return True
+
+
+NO_LOCK_CODES = ("NoSuchObjectLockConfiguration", "ObjectLockConfigurationNotFoundError",
+                 "NoSuchObjectLegalHold",
+                 "InvalidRequest")
+"""What S3 servers answer for an object that has no retention or legal hold set."""
+
+
+def _mode(mode: str) -> str:
+    if mode not in (GOVERNANCE, COMPLIANCE):
+        raise ValueError(f"Object Lock mode must be {GOVERNANCE} or {COMPLIANCE}, not {mode}")
+    return mode

@@ -47,16 +47,25 @@ def batch_report(session: Session, batch_id: str) -> BatchReport:
     blank = unknown = failed = 0
     for source in batch.files:
         receipts = sorted({p.document.receipt_number for p in source.pages if p.document})
-        lines.append(FileLine(source.position, source.filename, source.status,
-                              source.page_count, receipts, source.reject_reason))
+        lines.append(
+            FileLine(
+                source.position,
+                source.filename,
+                source.status,
+                source.page_count,
+                receipts,
+                source.reject_reason,
+            )
+        )
         documents += len(receipts)
         for page in source.pages:
             blank += page.kind == "blank"
             unknown += page.kind == "unknown" and page.status != "failed"
             failed += page.status == "failed"
     statuses = session.scalars(
-        select(FieldValue.status).join(Document).join(SourceFile, Document.source_file_id
-                                                      == SourceFile.id)
+        select(FieldValue.status)
+        .join(Document)
+        .join(SourceFile, Document.source_file_id == SourceFile.id)
         .where(SourceFile.batch_id == batch_id)
     ).all()
     accepted = sum(s == "accepted" for s in statuses)
@@ -89,19 +98,32 @@ def waiting_queue(session: Session, vault: Vault) -> list[QueueLine]:
     lines = []
     for document in documents:
         name_field = next((f for f in document.fields if f.name == "name"), None)
-        name = (vault.open_value(document, "field:name:value", name_field.value_sealed)
-                if name_field else "")
-        lines.append(QueueLine(
-            document.receipt_number, document.received_date, document.form_id, document.status,
-            len(document.pages), sum(f.status == "review" for f in document.fields),
-            len(document.fields), mask_name(name),
-        ))
+        name = (
+            vault.open_value(document, "field:name:value", name_field.value_sealed)
+            if name_field
+            else ""
+        )
+        lines.append(
+            QueueLine(
+                document.receipt_number,
+                document.received_date,
+                document.form_id,
+                document.status,
+                len(document.pages),
+                sum(f.status == "review" for f in document.fields),
+                len(document.fields),
+                mask_name(name),
+            )
+        )
     return lines
 
 
 def document_fields(session: Session, vault: Vault, receipt_number: str) -> dict[str, str]:
     """Clear values of one document's fields, for roles that may see them."""
     document = session.scalars(
-        select(Document).where(Document.receipt_number == receipt_number)).one()
-    return {f.name: vault.open_value(document, f"field:{f.name}:value", f.value_sealed)
-            for f in document.fields}
+        select(Document).where(Document.receipt_number == receipt_number)
+    ).one()
+    return {
+        f.name: vault.open_value(document, f"field:{f.name}:value", f.value_sealed)
+        for f in document.fields
+    }

@@ -2,42 +2,89 @@
 
 Objects (originals, page images, quarantined files) are sealed with their own data key and
 stored under an opaque id; personal field values are sealed with their document's key.
+Data keys are wrapped by the current key-encryption key; a key wrapped by an earlier one
+(before `kura keys rotate` re-wrapped it) is unwrapped with that one, found by its id.
 """
 
 from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from sqlalchemy.orm import Session
 
-from storage.crypto import Kek, new_data_key, open_sealed, seal, unwrap, wrap
+from storage.crypto import DecryptionError, Kek, new_data_key, open_sealed, seal, unwrap, wrap
 from storage.models import Document, StoredObject, new_id
 from storage.objects import ObjectStore
+
+if TYPE_CHECKING:
+    from storage.custody import BlindIndexer, RetentionPolicy
+
+LOCKED_KINDS = ("original", "quarantine")
+"""Objects written under the retention policy's lock: what arrived, as it arrived."""
 
 
 class IntegrityError(Exception):
     """What was read back is not what was stored."""
 
 
+class KeyUnavailable(DecryptionError):
+    """The data key cannot be unwrapped: its KEK is not configured, or it was destroyed."""
+
+
 @dataclass
 class Vault:
     store: ObjectStore
     kek: Kek
+    """The current key-encryption key: every new data key is wrapped by it."""
+    previous: tuple[Kek, ...] = ()
+    """Earlier KEKs, for data keys not yet re-wrapped by `kura keys rotate`."""
+    indexer: BlindIndexer | None = None
+    retention: RetentionPolicy | None = None
+
+    def kek_for(self, kek_id: str) -> Kek:
+        if kek_id == self.kek.id:
+            return self.kek
+        for kek in self.previous:
+            if kek.id == kek_id:
+                return kek
+        raise KeyUnavailable(
+            f"key-encryption key {kek_id or '(none)'} is not available: "
+            "retired, not configured, or the data key was destroyed"
+        )
+
+    def _unwrap(self, kek_id: str, wrapped: bytes, owner_id: str) -> bytes:
+        if not wrapped:
+            raise KeyUnavailable(f"the data key of {owner_id} was destroyed (disposed)")
+        return unwrap(self.kek_for(kek_id), wrapped, owner_id)
 
     def put_object(self, session: Session, kind: str, data: bytes) -> StoredObject:
         object_id = new_id()
         data_key = new_data_key()
-        self.store.put(object_id, seal(data_key, data, object_id.encode()))
+        lock = (
+            self.retention.intake_lock()
+            if self.retention is not None and kind in LOCKED_KINDS
+            else None
+        )
+        self.store.put(object_id, seal(data_key, data, object_id.encode()), lock)
         stored = StoredObject(
-            id=object_id, kind=kind, sha256=hashlib.sha256(data).hexdigest(), size=len(data),
-            wrapped_key=wrap(self.kek, data_key, object_id), kek_id=self.kek.id,
+            id=object_id,
+            kind=kind,
+            sha256=hashlib.sha256(data).hexdigest(),
+            size=len(data),
+            wrapped_key=wrap(self.kek, data_key, object_id),
+            kek_id=self.kek.id,
+            lock_mode=lock.mode if lock else None,
+            retain_until=lock.retain_until if lock else None,
+            legal_hold=bool(lock and lock.legal_hold),
         )
         session.add(stored)
+        session.flush()  # rows that name this object by id may follow in the same flush
         return stored
 
     def get_object(self, stored: StoredObject) -> bytes:
-        data_key = unwrap(self.kek, stored.wrapped_key, stored.id)
+        data_key = self._unwrap(stored.kek_id, stored.wrapped_key, stored.id)
         data = open_sealed(data_key, self.store.get(stored.id), stored.id.encode())
         if hashlib.sha256(data).hexdigest() != stored.sha256:
             raise IntegrityError(f"object {stored.id} does not match its recorded SHA-256")
@@ -48,9 +95,9 @@ class Vault:
         return wrap(self.kek, new_data_key(), document_id)
 
     def seal_value(self, document: Document, purpose: str, value: str) -> bytes:
-        key = unwrap(self.kek, document.wrapped_key, document.id)
+        key = self._unwrap(document.kek_id, document.wrapped_key, document.id)
         return seal(key, value.encode(), f"{document.id}:{purpose}".encode())
 
     def open_value(self, document: Document, purpose: str, sealed: bytes) -> str:
-        key = unwrap(self.kek, document.wrapped_key, document.id)
+        key = self._unwrap(document.kek_id, document.wrapped_key, document.id)
         return open_sealed(key, sealed, f"{document.id}:{purpose}".encode()).decode()

@@ -9,7 +9,7 @@ from typing import TypeVar
 import pytest
 import redis
 
-from tests.servers import (
+from kura.devservers import (
     ManagedServer,
     PostgresServer,
     RedisServer,

@@ -9,7 +9,9 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from kura.devservers import S3Bucket
 from kura.settings import Settings
+from storage.crypto import Kek
 
 KURA = [sys.executable, "-m", "kura"]
 
@@ -17,20 +19,78 @@ KURA = [sys.executable, "-m", "kura"]
 def kura_env(**settings: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("KURA_")}
     env.update({f"KURA_{k.upper()}": v for k, v in settings.items()})
+    env["COLUMNS"] = "200"  # one summary line per line, whatever the terminal
     return env
 
 
-def run_kura(env: dict[str, str], *args: str, timeout: float = 300) -> str:
-    done = subprocess.run([*KURA, *args], env=env, capture_output=True, text=True,
-                          timeout=timeout, check=False)
+def services_env(
+    data_dir: Path, redis_url: str, postgres_url: str, s3: S3Bucket, **settings: str
+) -> dict[str, str]:
+    """Kura pointed at the throwaway Redis, PostgreSQL and S3 servers, with its own KEK."""
+    return kura_env(
+        data_dir=str(data_dir),
+        database_url=postgres_url,
+        broker_url=redis_url,
+        s3_endpoint=s3.endpoint,
+        s3_access_key=s3.access_key,
+        s3_secret_key=s3.secret_key,
+        s3_bucket=s3.bucket,
+        s3_region=s3.region,
+        kek=Kek.generate().to_base64(),
+        **settings,
+    )
+
+
+def run_kura(
+    env: dict[str, str], *args: str, timeout: float = 300, input: str | None = None
+) -> str:
+    done = subprocess.run(
+        [*KURA, *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+        input=input,
+    )
     assert done.returncode == 0, f"kura {' '.join(args)} failed:\n{done.stdout}\n{done.stderr}"
     return done.stdout + done.stderr
 
 
 def settings_from(env: dict[str, str]) -> Settings:
-    return Settings(**{k.removeprefix("KURA_").lower(): v for k, v in env.items()
-                       if k.startswith("KURA_")})
+    return Settings(
+        **{k.removeprefix("KURA_").lower(): v for k, v in env.items() if k.startswith("KURA_")}
+    )
 
 
 def truth_of(scan: Path) -> dict[str, Any]:
     return json.loads((scan.parent / f"{scan.stem}.truth.json").read_text(encoding="utf-8"))
+
+
+PASSWORD = "a long test passphrase"
+"""Every test account's password (never contains a user name)."""
+
+
+def add_person(env: dict[str, str], username: str, *roles: str) -> None:
+    """An account with `roles` in the installation `env` points at (created in process)."""
+    from storage.accounts import add_person as add
+    from storage.accounts import find
+    from storage.audit import Actor
+    from storage.db import session_scope, upgrade
+
+    url = settings_from(env).sqlalchemy_url
+    upgrade(url)
+    with session_scope(url) as session:
+        if find(session, username) is None:
+            add(session, Actor("test-setup", "-"), username, list(roles), PASSWORD)
+
+
+def sign_in(
+    env: dict[str, str],
+    username: str = "clerk",
+    roles: tuple[str, ...] = ("scanning_clerk", "records_manager"),
+) -> str:
+    """Create the person if needed and `kura login` as them (the session file lives in the
+    installation's data_dir, so later `kura` commands with `env` run as this person)."""
+    add_person(env, username, *roles)
+    return run_kura(env, "login", username, "--password-stdin", input=PASSWORD + "\n")

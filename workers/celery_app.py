@@ -5,7 +5,10 @@ from __future__ import annotations
 from celery import Celery
 
 from kura.settings import get_settings
+from storage import logmask
 from workers import jobs
+
+logmask.install()  # every log record of the worker is masked (個人番号, 基礎年金番号, values)
 
 app = Celery("kura")
 app.conf.update(

@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 
 from pipeline import ingest
 from pipeline.errors import DuplicateFile, RejectedFile
+from storage.audit import SERVICE, Actor, append
 from storage.models import Batch, Document, Page, SourceFile, new_id
 from storage.vault import Vault
 
@@ -58,13 +59,15 @@ class DuplicateCheck:
 
     def run(self, session: Session, arrival: Arrival) -> None:
         earlier = session.scalars(
-            select(SourceFile).where(SourceFile.sha256 == arrival.sha256,
-                                     SourceFile.status != "rejected")
+            select(SourceFile).where(
+                SourceFile.sha256 == arrival.sha256, SourceFile.status != "rejected"
+            )
         ).first()
         if earlier is not None:
             when = earlier.received_at.strftime("%Y-%m-%d %H:%M")
-            raise DuplicateFile(f"the same file was already received on {when} "
-                                f"(batch {earlier.batch_id[:8]})")
+            raise DuplicateFile(
+                f"the same file was already received on {when} (batch {earlier.batch_id[:8]})"
+            )
 
 
 INTAKE_CHECKS: tuple[IntakeCheck, ...] = (FormatCheck(), DuplicateCheck())
@@ -80,9 +83,14 @@ class IntakeResult:
 
 def next_receipt_number(session: Session, day: dt.date) -> str:
     prefix = f"R{day:%Y%m%d}-"
-    issued = session.scalar(
-        select(func.count()).select_from(Document).where(Document.receipt_number.like(f"{prefix}%"))
-    ) or 0
+    issued = (
+        session.scalar(
+            select(func.count())
+            .select_from(Document)
+            .where(Document.receipt_number.like(f"{prefix}%"))
+        )
+        or 0
+    )
     return f"{prefix}{issued + 1:06d}"
 
 
@@ -91,8 +99,12 @@ def open_receipt(session: Session, vault: Vault, source: SourceFile, channel: st
     document_id = new_id()
     today = dt.date.today()
     document = Document(
-        id=document_id, receipt_number=next_receipt_number(session, today), received_date=today,
-        channel=channel, source_file_id=source.id, wrapped_key=vault.new_document_key(document_id),
+        id=document_id,
+        receipt_number=next_receipt_number(session, today),
+        received_date=today,
+        channel=channel,
+        source_file_id=source.id,
+        wrapped_key=vault.new_document_key(document_id),
         kek_id=vault.kek.id,
     )
     session.add(document)
@@ -100,11 +112,22 @@ def open_receipt(session: Session, vault: Vault, source: SourceFile, channel: st
     return document
 
 
-def take_in(session: Session, vault: Vault, arrivals: list[Arrival], channel: str,
-            checks: tuple[IntakeCheck, ...] = INTAKE_CHECKS) -> IntakeResult:
+def take_in(
+    session: Session,
+    vault: Vault,
+    arrivals: list[Arrival],
+    channel: str,
+    checks: tuple[IntakeCheck, ...] = INTAKE_CHECKS,
+    actor: Actor | None = None,
+) -> IntakeResult:
+    """Take files in as `actor` (the signed-in clerk; default the service identity, as for
+    the hot folder). The batch and every file, quarantined ones too, are audit entries that
+    commit with the intake: ids and codes only, never a file name or content."""
+    actor = actor or SERVICE
     batch = Batch(channel=channel)
     session.add(batch)
     session.flush()
+    entries: list[tuple[list[str], str, dict[str, object]]] = []
     page_ids: list[str] = []
     rejected: list[tuple[str, str]] = []
     for position, arrival in enumerate(arrivals):
@@ -113,13 +136,20 @@ def take_in(session: Session, vault: Vault, arrivals: list[Arrival], channel: st
                 if check.able_to_run(arrival):
                     check.run(session, arrival)
         except RejectedFile as error:
-            _quarantine(session, vault, batch, position, arrival, error)
+            kept = _quarantine(session, vault, batch, position, arrival, error)
             rejected.append((arrival.filename, str(error)))
+            entries.append(([batch.id, kept.id, kept.object_id], "quarantined",
+                             {"position": position, "reject_code": error.code}))
             continue
         original = vault.put_object(session, "original", arrival.data)
-        source = SourceFile(batch_id=batch.id, position=position, filename=arrival.filename,
-                            sha256=arrival.sha256, object_id=original.id,
-                            page_count=arrival.page_count)
+        source = SourceFile(
+            batch_id=batch.id,
+            position=position,
+            filename=arrival.filename,
+            sha256=arrival.sha256,
+            object_id=original.id,
+            page_count=arrival.page_count,
+        )
         session.add(source)
         session.flush()
         document = open_receipt(session, vault, source, channel)
@@ -128,14 +158,35 @@ def take_in(session: Session, vault: Vault, arrivals: list[Arrival], channel: st
             session.add(page)
             session.flush()
             page_ids.append(page.id)
+        entries.append(([batch.id, source.id, original.id, document.id], "accepted",
+                         {"position": position, "pages": arrival.page_count}))
+    append(session, actor, "intake.batch", [batch.id], result="ok",
+           detail={"channel": channel, "files": len(arrivals), "quarantined": len(rejected),
+                   "pages": len(page_ids)})
+    for object_ids, result, detail in entries:
+        append(session, actor, "intake.file", object_ids, result=result, detail=detail)
     return IntakeResult(batch.id, page_ids, rejected)
 
 
-def _quarantine(session: Session, vault: Vault, batch: Batch, position: int, arrival: Arrival,
-                error: RejectedFile) -> None:
+def _quarantine(
+    session: Session,
+    vault: Vault,
+    batch: Batch,
+    position: int,
+    arrival: Arrival,
+    error: RejectedFile,
+) -> SourceFile:
     kept = vault.put_object(session, "quarantine", arrival.data)
-    session.add(SourceFile(
-        batch_id=batch.id, position=position, filename=arrival.filename, sha256=arrival.sha256,
-        object_id=kept.id, status="rejected", reject_code=error.code, reject_reason=str(error),
-    ))
+    source = SourceFile(
+        batch_id=batch.id,
+        position=position,
+        filename=arrival.filename,
+        sha256=arrival.sha256,
+        object_id=kept.id,
+        status="rejected",
+        reject_code=error.code,
+        reject_reason=str(error),
+    )
+    session.add(source)
     session.flush()
+    return source

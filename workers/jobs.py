@@ -15,6 +15,9 @@ from pipeline.ingest import rasterise_page
 from pipeline.page import assemble, page_image_jpeg, read_page
 from schemas.contracts import DocumentResult, PageResult
 from schemas.forms import get_form
+from storage import logmask
+from storage.audit import SERVICE, append, checkpoint_if_due
+from storage.custody import document_saved
 from storage.db import session_scope
 from storage.models import Document, FieldValue, Page, SourceFile, StoredObject
 from storage.runtime import vault_for
@@ -34,20 +37,28 @@ def process_page_job(settings: Settings, page_id: str) -> None:
             return
         source_file_id = page.source_file_id
         started = time.perf_counter()
+        outcome = "done"
         try:
             _read_and_save(session, vault, page)
         except Exception as error:  # a bad page must not stop the worker
             code = error.code if isinstance(error, KuraError) else type(error).__name__
             log.warning("page %s failed: %s", page_id, code)
             page.status, page.kind, page.reasons = "failed", "unknown", [f"failed: {code}"]
+            outcome = f"failed:{code}"
         page.seconds = round(time.perf_counter() - started, 3)
+        append(session, SERVICE, "page.read",
+               [page.id, page.document_id or "", page.source_file.object_id,
+                page.image_object_id or ""],
+               result=outcome, detail={"number": page.number, "kind": page.kind})
     finish_file_job(settings, source_file_id)
+    checkpoint_if_due(settings)
 
 
 def _read_and_save(session: Session, vault: Vault, page: Page) -> None:
     original = session.get_one(StoredObject, page.source_file.object_id)
     image = rasterise_page(vault.get_object(original), page.number)
     result, aligned = read_page(image)
+    _remember_personal(result)
     page.image_object_id = vault.put_object(session, "page_image", page_image_jpeg(aligned)).id
     page.kind, page.form_id, page.form_page = result.kind, result.form, result.form_page
     page.rotation, page.residual_px, page.reasons = result.rotation, result.residual_px, \
@@ -68,12 +79,31 @@ def finish_file_job(settings: Settings, source_file_id: str) -> None:
             update(SourceFile)
             .where(SourceFile.id == source_file_id, SourceFile.status == "processing", ~pending)
             .values(status="assembling")
-        ).rowcount
-        if claimed != 1:
+            .returning(SourceFile.id)
+        ).all()
+        if len(claimed) != 1:
             return
         source = session.get_one(SourceFile, source_file_id)
         _assemble_file(session, vault, source)
         source.status = "done"
+        documents = session.scalars(select(Document.id).where(
+            Document.source_file_id == source_file_id)).all()
+        append(session, SERVICE, "document.assemble", [source_file_id, *documents],
+               result="ok", detail={"documents": len(documents)})
+
+
+NOT_PERSONAL_TYPES = frozenset({"choice", "checkbox"})
+
+
+def _remember_personal(result: PageResult) -> None:
+    """Every value read from a personal field is masked in this process's logs from now on."""
+    types = {f.name: f.type for f in get_form(result.form).fields} if result.form else {}
+    logmask.register(
+        value
+        for name, field in result.fields.items()
+        if types.get(name) not in NOT_PERSONAL_TYPES
+        for value in (field.value, field.raw)
+    )
 
 
 def _assemble_file(session: Session, vault: Vault, source: SourceFile) -> None:
@@ -83,6 +113,10 @@ def _assemble_file(session: Session, vault: Vault, source: SourceFile) -> None:
     results = [_page_result(vault, page, receipt) for page in pages]
     documents = assemble(source.filename, results)
     by_number = {page.number: page for page in pages}
+    for page in pages:
+        page.document_id = None  # separator sheets and leading blank pages stay unfiled
+    if not documents:
+        receipt.status, receipt.reasons = "review", ["no_document_pages"]
     for index, found in enumerate(documents):
         document = receipt if index == 0 else open_receipt(session, vault, source, receipt.channel)
         for number in found.pages:
@@ -113,6 +147,7 @@ def _save_document(session: Session, vault: Vault, document: Document,
             page_number=form.field(name).page if form else None,
         ))
     document.status = "review" if found.needs_review else "ready"
+    document_saved(session, vault, document, {n: v.value for n, v in found.fields.items()})
 
 
 def pending_pages(session: Session, batch_id: str) -> list[str]:

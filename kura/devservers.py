@@ -1,4 +1,4 @@
-"""Throwaway Redis, PostgreSQL and S3 (SeaweedFS) servers for tests.
+"""Throwaway Redis, PostgreSQL and S3 (SeaweedFS) servers for tests and `kura bench --services`.
 
 Each server listens on free ports of 127.0.0.1 only, keeps all its files in its own
 temporary directory, and ``stop()`` ends it (terminate, wait, kill) and removes that

@@ -1,0 +1,235 @@
+"""`kura bench run --services`: the corpus through the real worker path.
+
+Throwaway Redis, PostgreSQL and SeaweedFS S3 servers (kura.devservers) are started; for each
+worker count N a fresh database, bucket and Redis, `kura db upgrade`, one
+`kura worker --concurrency N` process, then `kura ingest` of the scans, timed from the
+command's start until every page is read and every file assembled (`ingest` waits).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import secrets
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import IO, Any
+
+import redis
+
+from kura.devservers import ManagedServer, PostgresServer, RedisServer, S3Server, ServerError
+
+KURA = [sys.executable, "-m", "kura"]
+WORKER_READY_TIMEOUT_S = 180.0
+INGEST_TIMEOUT_S = 3600.0
+STOP_TIMEOUT_S = 30.0
+
+
+class ServicesError(RuntimeError):
+    """The worker path could not be measured (a server, the worker or ingest failed)."""
+
+
+def _env(settings: dict[str, str]) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("KURA_")}
+    env.update({f"KURA_{k.upper()}": v for k, v in settings.items()})
+    env["COLUMNS"] = "200"
+    return env
+
+
+def _run_kura(env: dict[str, str], *args: str, timeout: float, stdin: str | None = None) -> str:
+    done = subprocess.run(
+        [*KURA, *args],
+        env=env,
+        input=stdin,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+    if done.returncode != 0:
+        raise ServicesError(
+            f"kura {' '.join(args[:2])} exited {done.returncode}:\n"
+            f"{done.stdout[-2000:]}\n{done.stderr[-2000:]}"
+        )
+    return done.stdout + done.stderr
+
+
+class Worker:
+    """One `kura worker --concurrency N` process group, logging to a file."""
+
+    def __init__(self, env: dict[str, str], concurrency: int, log_path: Path) -> None:
+        self.log_path = log_path
+        self._log: IO[bytes] = log_path.open("wb")
+        self.process = subprocess.Popen(
+            [*KURA, "worker", "--concurrency", str(concurrency)],
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+
+    def wait_ready(self, broker_url: str, timeout_s: float = WORKER_READY_TIMEOUT_S) -> float:
+        """Seconds until the worker answers a remote-control ping on the broker."""
+        from celery import Celery
+
+        control = Celery("kura-bench", broker=broker_url)
+        started = time.monotonic()
+        try:
+            while time.monotonic() - started < timeout_s:
+                if self.process.poll() is not None:
+                    raise ServicesError(
+                        f"the worker exited with {self.process.returncode}:\n{self.log_tail()}"
+                    )
+                if control.control.ping(timeout=1.0):
+                    return time.monotonic() - started
+        finally:
+            control.close()
+        raise ServicesError(f"the worker was not ready after {timeout_s:.0f} s:\n{self.log_tail()}")
+
+    def log_tail(self, lines: int = 30) -> str:
+        text = self.log_path.read_text(errors="replace")
+        return "\n".join(text.splitlines()[-lines:])
+
+    def stop(self) -> None:
+        """Warm shutdown of the worker and its pool children (its own process group)."""
+        if self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGTERM)
+            try:
+                self.process.wait(STOP_TIMEOUT_S)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.process.pid, signal.SIGKILL)
+                self.process.wait(STOP_TIMEOUT_S)
+        self._log.close()
+
+
+def measure_workers(
+    scans: Sequence[Path],
+    pages: int,
+    concurrencies: Sequence[int] = (1, 2),
+    progress: Callable[[str], None] = lambda _: None,
+) -> dict[str, Any]:
+    """Pages per minute of `kura ingest` on Celery workers, per worker count."""
+    results: dict[str, Any] = {}
+    try:
+        redis_server, postgres, s3 = RedisServer(), PostgresServer(), S3Server()
+    except ServerError as error:
+        raise ServicesError(str(error)) from None
+    servers: list[ManagedServer] = [redis_server, postgres, s3]
+    started_servers: list[ManagedServer] = []
+    try:
+        progress("starting Redis, PostgreSQL and SeaweedFS S3")
+        for server in servers:
+            server.start()
+            started_servers.append(server)
+        for concurrency in concurrencies:
+            with redis.Redis.from_url(redis_server.url) as client:
+                client.flushall()
+            work = Path(tempfile.mkdtemp(prefix="kura-bench-services-"))
+            try:
+                results[str(concurrency)] = _measure(
+                    scans, pages, concurrency, work, redis_server, postgres, s3, progress
+                )
+            finally:
+                shutil.rmtree(work, ignore_errors=True)
+    except ServerError as error:
+        raise ServicesError(str(error)) from None
+    finally:
+        for server in reversed(started_servers):
+            server.stop()
+    return {"concurrency": results, "files": len(scans), "pages": pages}
+
+
+def _measure(
+    scans: Sequence[Path],
+    pages: int,
+    concurrency: int,
+    work: Path,
+    redis_server: RedisServer,
+    postgres: PostgresServer,
+    s3: S3Server,
+    progress: Callable[[str], None],
+) -> dict[str, Any]:
+    """One worker count on a fresh database, bucket and data directory."""
+    from storage.crypto import Kek
+
+    database = f"bench_{uuid.uuid4().hex[:12]}"
+    env = _env(
+        {
+            "data_dir": str(work / "data"),
+            "database_url": postgres.create_database(database),
+            "broker_url": redis_server.url,
+            "s3_endpoint": s3.endpoint,
+            "s3_access_key": s3.access_key,
+            "s3_secret_key": s3.secret_key,
+            "s3_region": s3.region,
+            "s3_bucket": f"bench-{uuid.uuid4().hex[:12]}",
+            "kek": Kek.generate().to_base64(),
+            "log_level": "WARNING",
+        }
+    )
+    try:
+        _run_kura(env, "db", "upgrade", timeout=300)
+        _sign_in_clerk(env)
+        worker = Worker(env, concurrency, work / "worker.log")
+        try:
+            ready_s = worker.wait_ready(redis_server.url)
+            progress(
+                f"{concurrency} worker process(es) ready after {ready_s:.1f} s; "
+                f"ingesting {len(scans)} scans"
+            )
+            began = time.perf_counter()
+            output = _run_kura(env, "ingest", *map(str, scans), timeout=INGEST_TIMEOUT_S)
+            seconds = time.perf_counter() - began
+        finally:
+            worker.stop()
+    finally:
+        postgres.drop_database(database)
+    result = _result(concurrency, pages, seconds, ready_s, output)
+    progress(f"{concurrency} worker process(es): {result['pages_per_minute']} pages/min")
+    return result
+
+
+def _sign_in_clerk(env: dict[str, str]) -> None:
+    """A throwaway installation's first account (a security administrator) adds a scanning
+    clerk, who signs in: `kura ingest` runs as that person, as in an office."""
+    for username, role in (("bench-admin", "security_admin"), ("bench-clerk", "scanning_clerk")):
+        password = secrets.token_urlsafe(24)
+        _run_kura(
+            env,
+            "users",
+            "add",
+            username,
+            "--role",
+            role,
+            "--password-stdin",
+            timeout=120,
+            stdin=password + "\n",
+        )
+        _run_kura(env, "login", username, "--password-stdin", timeout=120, stdin=password + "\n")
+
+
+def _result(
+    concurrency: int, pages: int, seconds: float, ready_s: float, output: str
+) -> dict[str, Any]:
+    output = " ".join(output.split())  # rich may have wrapped the summary line
+    stored = re.search(r"pages (\d+) \(blank (\d+), unrecognised (\d+), failed (\d+)\)", output)
+    documents = re.search(r"documents (\d+)", output)
+    return {
+        "worker_processes": concurrency,
+        "pages": pages,
+        "seconds": round(seconds, 2),
+        "pages_per_minute": round(60 * pages / seconds, 2) if seconds else None,
+        "worker_ready_seconds": round(ready_s, 2),
+        "pages_stored": int(stored.group(1)) if stored else None,
+        "pages_failed": int(stored.group(4)) if stored else None,
+        "pages_unrecognised": int(stored.group(3)) if stored else None,
+        "documents": int(documents.group(1)) if documents else None,
+    }

@@ -1,0 +1,612 @@
+"""No copies but backups: one encrypted, checksummed archive of the whole installation, and
+its restore into an empty one.
+
+The archive holds every database row (JSON lines per table, portable between SQLite and
+PostgreSQL) and every object as the store keeps it (sealed), with a manifest of row counts,
+object ids and SHA-256 checksums. The whole stream is encrypted with AES-256-GCM under a
+fresh archive key wrapped by the current KEK, in chunks whose associated data binds the
+header, the chunk number and the end, so a changed, reordered, dropped or appended byte
+stops the restore before anything is written. Keys are never in the archive: a restore needs
+the KEK that wrapped the archive key (and every KEK the rows use) and the same blind-index
+key, kept apart from the backups.
+
+Layout: ``KURA-BACKUP\\n`` · 4-byte header length · header JSON (clear: format, date, KEK id,
+wrapped archive key) · frames of 4-byte length + sealed chunk, the last one marked final.
+Inside the encryption: a tar stream of ``db/<table>.jsonl``, ``objects/<id>`` and, last,
+``manifest.json``. A ``<archive>.sha256`` file beside it lets anyone check a copy without the
+key.
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import hashlib
+import io
+import json
+import os
+import struct
+import tarfile
+import tempfile
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO, Any
+
+from sqlalchemy import (
+    Connection,
+    Date,
+    DateTime,
+    Integer,
+    LargeBinary,
+    MetaData,
+    Table,
+    func,
+    inspect,
+    select,
+    text,
+    update,
+)
+from sqlalchemy.orm import Session
+
+from storage.audit import CheckpointStore
+from storage.crypto import DecryptionError, new_data_key, open_sealed, seal, unwrap, wrap
+from storage.db import get_engine
+from storage.models import StoredObject
+from storage.objects import Lock
+from storage.vault import Vault
+
+MAGIC = b"KURA-BACKUP\n"
+FORMAT = 1
+CHUNK = 1 << 20
+SKIPPED_TABLES = frozenset({"alembic_version"})
+SEED_ROWS: dict[str, tuple[str, Callable[[Mapping[str, Any]], bool]]] = {
+    "audit_head": ("id", lambda row: row.get("seq") == 0),
+    "person": ("username", lambda row: row.get("kind") == "service"),
+}
+"""Rows a fresh migration writes (the audit head at the genesis, the service identity):
+they do not make an installation non-empty, and a restore puts the archived row in their
+place (matched by the key column)."""
+
+
+class BackupError(Exception):
+    """The backup or restore cannot go on; the message says why."""
+
+
+class BackupCorrupt(BackupError):
+    """The archive is not what was written: changed, truncated, or not a Kura backup."""
+
+
+class RestoreRefused(BackupError):
+    """The target is not an empty installation, or lacks a key the archive needs."""
+
+
+# --- The encrypted stream ----------------------------------------------------------------
+
+
+def _chunk_aad(header_digest: bytes, index: int, final: bool) -> bytes:
+    return header_digest + struct.pack(">Q?", index, final)
+
+
+class _SealingWriter:
+    """A write-only file that seals what it is given, chunk by chunk."""
+
+    def __init__(self, raw: IO[bytes], key: bytes, header_digest: bytes) -> None:
+        self.raw, self.key, self.header_digest = raw, key, header_digest
+        self.buffer = bytearray()
+        self.index = 0
+
+    def write(self, data: bytes) -> int:
+        self.buffer += data
+        while len(self.buffer) > CHUNK:
+            self._emit(bytes(self.buffer[:CHUNK]), final=False)
+            del self.buffer[:CHUNK]
+        return len(data)
+
+    def finish(self) -> None:
+        self._emit(bytes(self.buffer), final=True)
+        self.buffer.clear()
+
+    def _emit(self, plain: bytes, final: bool) -> None:
+        sealed = seal(self.key, plain, _chunk_aad(self.header_digest, self.index, final))
+        self.raw.write(struct.pack(">I", len(sealed)) + sealed)
+        self.index += 1
+
+
+class _OpeningReader:
+    """A read-only file over the sealed frames; any mismatch raises BackupCorrupt."""
+
+    def __init__(self, raw: IO[bytes], key: bytes, header_digest: bytes) -> None:
+        self.raw, self.key, self.header_digest = raw, key, header_digest
+        self.buffer = b""
+        self.index = 0
+        self.ended = False
+
+    def read(self, size: int = -1) -> bytes:
+        while not self.ended and (size < 0 or len(self.buffer) < size):
+            self._next_chunk()
+        if size < 0:
+            data, self.buffer = self.buffer, b""
+        else:
+            data, self.buffer = self.buffer[:size], self.buffer[size:]
+        return data
+
+    def _next_chunk(self) -> None:
+        length_bytes = self.raw.read(4)
+        if len(length_bytes) < 4:
+            raise BackupCorrupt("the archive is truncated: its last chunk is missing")
+        (length,) = struct.unpack(">I", length_bytes)
+        sealed = self.raw.read(length)
+        if len(sealed) != length:
+            raise BackupCorrupt("the archive is truncated inside a chunk")
+        for final in (False, True):
+            try:
+                plain = open_sealed(self.key, sealed,
+                                    _chunk_aad(self.header_digest, self.index, final))
+            except DecryptionError:
+                continue
+            self.index += 1
+            self.buffer += plain
+            if final:
+                self.ended = True
+                if self.raw.read(1):
+                    raise BackupCorrupt("the archive has bytes after its final chunk")
+            return
+        raise BackupCorrupt(f"chunk {self.index} of the archive fails its authentication: "
+                            "the archive was changed or damaged")
+
+
+# --- Rows as JSON lines --------------------------------------------------------------------
+
+
+def _encode(value: Any) -> Any:
+    if isinstance(value, bytes | memoryview):
+        return base64.b64encode(bytes(value)).decode()
+    if isinstance(value, dt.datetime):
+        return (value if value.tzinfo else value.replace(tzinfo=dt.UTC)).isoformat()
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    return value
+
+
+def _decoder(column_type: Any) -> Callable[[Any], Any]:
+    if isinstance(column_type, LargeBinary):
+        return lambda v: None if v is None else base64.b64decode(v)
+    if isinstance(column_type, DateTime):
+        def moment(v: Any) -> Any:
+            if v is None:
+                return None
+            parsed = dt.datetime.fromisoformat(v)
+            return (parsed.replace(tzinfo=dt.UTC) if parsed.tzinfo is None
+                    else parsed.astimezone(dt.UTC))
+        return moment
+    if isinstance(column_type, Date):
+        return lambda v: None if v is None else dt.date.fromisoformat(v)
+    return lambda v: v
+
+
+def _tables(connection: Connection) -> list[Table]:
+    metadata = MetaData()
+    metadata.reflect(connection)
+    return [t for t in metadata.sorted_tables if t.name not in SKIPPED_TABLES]
+
+
+def _revisions(connection: Connection) -> list[str]:
+    if not inspect(connection).has_table("alembic_version"):
+        return []
+    return sorted(connection.execute(text("SELECT version_num FROM alembic_version")).scalars())
+
+
+# --- Backup ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class BackupSummary:
+    path: Path
+    sha256: str
+    size: int
+    tables: dict[str, int]
+    objects: int
+    created_at: str
+
+
+class _HashingFile:
+    def __init__(self, raw: IO[bytes]) -> None:
+        self.raw, self.hash, self.size = raw, hashlib.sha256(), 0
+
+    def write(self, data: bytes) -> int:
+        self.raw.write(data)
+        self.hash.update(data)
+        self.size += len(data)
+        return len(data)
+
+
+def _add(tar: tarfile.TarFile, name: str, source: IO[bytes], size: int) -> None:
+    info = tarfile.TarInfo(name)
+    info.size, info.mtime, info.mode = size, 0, 0o600
+    tar.addfile(info, source)
+
+
+def backup(url: str, vault: Vault, out: Path,
+           checkpoints: CheckpointStore | None = None) -> BackupSummary:
+    """Write the archive to ``out`` (and ``out.sha256``), from one consistent snapshot of
+    the database (REPEATABLE READ on PostgreSQL, one read transaction on SQLite), with the
+    sealed objects and the signed audit checkpoints."""
+    engine = get_engine(url)
+    created = dt.datetime.now(dt.UTC).isoformat()
+    archive_key = new_data_key()
+    header = {
+        "kind": "kura-backup", "format": FORMAT, "created_at": created,
+        "source": engine.dialect.name, "kek_id": vault.kek.id,
+        "wrapped_key": base64.b64encode(wrap(vault.kek, archive_key, "backup:" + created))
+        .decode(),
+    }
+    header_bytes = json.dumps(header, sort_keys=True).encode()
+    header_digest = hashlib.sha256(header_bytes).digest()
+    temporary = out.with_name(out.name + ".part")
+    manifest: dict[str, Any] = {"format": FORMAT, "created_at": created, "tables": {},
+                                "objects": {}, "checkpoints": {}}
+    with engine.connect() as connection:
+        if engine.dialect.name == "sqlite":
+            connection.exec_driver_sql("BEGIN")  # one snapshot for every table (WAL)
+        else:
+            connection = connection.execution_options(isolation_level="REPEATABLE READ")
+        fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "wb") as raw:
+            hashing = _HashingFile(raw)
+            hashing.write(MAGIC + struct.pack(">I", len(header_bytes)) + header_bytes)
+            writer = _SealingWriter(hashing, archive_key, header_digest)  # type: ignore[arg-type]
+            with tarfile.open(fileobj=writer, mode="w|") as tar:  # type: ignore[call-overload]
+                manifest["revisions"] = _revisions(connection)
+                for table in _tables(connection):
+                    manifest["tables"][table.name] = _dump_table(connection, table, tar)
+                manifest["key_ids"] = _key_ids(connection)
+                stored = connection.execute(
+                    select(StoredObject.id, StoredObject.destroyed_at, StoredObject.store_removed)
+                    .order_by(StoredObject.id)).all()
+                for object_id, destroyed_at, removed in stored:
+                    if destroyed_at is not None or removed:
+                        continue  # disposed: its key is gone, its bytes are noise
+                    sealed = vault.store.get(object_id)
+                    _add(tar, f"objects/{object_id}", io.BytesIO(sealed), len(sealed))
+                    manifest["objects"][object_id] = {
+                        "size": len(sealed), "sha256": hashlib.sha256(sealed).hexdigest()}
+                for name in checkpoints.names() if checkpoints is not None else []:
+                    signed = checkpoints.get(name)  # type: ignore[union-attr]
+                    _add(tar, f"checkpoints/{name}", io.BytesIO(signed), len(signed))
+                    manifest["checkpoints"][name] = {
+                        "size": len(signed), "sha256": hashlib.sha256(signed).hexdigest()}
+                body = json.dumps(manifest, sort_keys=True, indent=1).encode()
+                _add(tar, "manifest.json", io.BytesIO(body), len(body))
+            writer.finish()
+            raw.flush()
+            os.fsync(raw.fileno())
+        connection.rollback()
+    os.replace(temporary, out)
+    digest = hashing.hash.hexdigest()
+    Path(f"{out}.sha256").write_text(f"{digest}  {out.name}\n")
+    return BackupSummary(out, digest, hashing.size,
+                         {k: v["rows"] for k, v in manifest["tables"].items()},
+                         len(manifest["objects"]), created)
+
+
+def _dump_table(connection: Connection, table: Table, tar: tarfile.TarFile) -> dict[str, Any]:
+    digest, rows = hashlib.sha256(), 0
+    order = list(table.primary_key.columns) or list(table.columns)
+    with tempfile.SpooledTemporaryFile(max_size=32 << 20) as spool:
+        for row in connection.execute(select(table).order_by(*order)).mappings():
+            line = json.dumps({k: _encode(v) for k, v in row.items()}, ensure_ascii=False,
+                              sort_keys=True).encode() + b"\n"
+            spool.write(line)
+            digest.update(line)
+            rows += 1
+        size = spool.tell()
+        spool.seek(0)
+        _add(tar, f"db/{table.name}.jsonl", spool, size)
+    return {"rows": rows, "sha256": digest.hexdigest(),
+            "columns": sorted(c.name for c in table.columns)}
+
+
+def _key_ids(connection: Connection) -> dict[str, list[str]]:
+    """Which KEKs wrap the data keys in the rows, and which key made the blind indexes."""
+    inspector = inspect(connection)
+    keks: set[str] = set()
+    for table in ("stored_object", "document"):
+        if inspector.has_table(table):
+            keks.update(k for k in connection.execute(
+                text(f"SELECT DISTINCT kek_id FROM {table}")).scalars() if k)
+    index: list[str] = []
+    if inspector.has_table("blind_index"):
+        index = sorted(connection.execute(
+            text("SELECT DISTINCT key_id FROM blind_index")).scalars())
+    return {"kek": sorted(keks), "index": index}
+
+
+# --- Reading an archive -------------------------------------------------------------------------
+
+
+@dataclass
+class _Opened:
+    header: dict[str, Any]
+    reader: _OpeningReader
+    raw: IO[bytes]
+
+
+def _open_archive(path: Path, vault: Vault) -> _Opened:
+    raw = path.open("rb")
+    try:
+        if raw.read(len(MAGIC)) != MAGIC:
+            raise BackupCorrupt(f"{path} is not a Kura backup")
+        (length,) = struct.unpack(">I", raw.read(4))
+        header_bytes = raw.read(length)
+        try:
+            header = json.loads(header_bytes)
+        except ValueError:
+            raise BackupCorrupt("the archive header is damaged") from None
+        if header.get("kind") != "kura-backup" or header.get("format") != FORMAT:
+            raise BackupCorrupt("not a Kura backup of a format this version reads")
+        kek = next((k for k in (vault.kek, *vault.previous) if k.id == header["kek_id"]), None)
+        if kek is None:
+            raise RestoreRefused(
+                f"the archive key is wrapped by KEK {header['kek_id']}, which is not "
+                "configured here: set it as KURA_KEK (or in KURA_KEK_PREVIOUS)")
+        try:
+            archive_key = unwrap(kek, base64.b64decode(header["wrapped_key"]),
+                                 "backup:" + header["created_at"])
+        except DecryptionError:
+            raise BackupCorrupt("the archive header was changed: its key does not "
+                                "unwrap") from None
+        reader = _OpeningReader(raw, archive_key, hashlib.sha256(header_bytes).digest())
+        return _Opened(header, reader, raw)
+    except BaseException:
+        raw.close()
+        raise
+
+
+def _members(opened: _Opened) -> Iterator[tuple[tarfile.TarInfo, IO[bytes]]]:
+    try:
+        with tarfile.open(fileobj=opened.reader, mode="r|") as tar:  # type: ignore[call-overload]
+            for member in tar:
+                handle = tar.extractfile(member)
+                if handle is None:
+                    raise BackupCorrupt(f"unexpected entry {member.name} in the archive")
+                yield member, handle
+    except tarfile.TarError as error:
+        raise BackupCorrupt(f"the archive's contents are damaged: {error}") from None
+    # the tar end may leave padding unread: read to the final chunk, which checks it
+    opened.reader.read()
+
+
+def verify_archive(path: Path, vault: Vault) -> dict[str, Any]:
+    """Read the whole archive, check every chunk and every checksum against the manifest;
+    returns the manifest. Raises BackupCorrupt on the first difference."""
+    sidecar = Path(f"{path}.sha256")
+    if sidecar.exists():
+        recorded = sidecar.read_text().split()[0] if sidecar.read_text().split() else ""
+        whole = hashlib.sha256()
+        with path.open("rb") as raw:
+            while chunk := raw.read(1 << 20):
+                whole.update(chunk)
+        if whole.hexdigest() != recorded:
+            raise BackupCorrupt(f"{path} does not match the checksum in {sidecar.name}")
+    opened = _open_archive(path, vault)
+    seen: dict[str, tuple[int, str]] = {}
+    manifest: dict[str, Any] | None = None
+    try:
+        for member, handle in _members(opened):
+            if member.name == "manifest.json":
+                manifest = json.loads(handle.read())
+                continue
+            digest, lines = hashlib.sha256(), 0
+            while block := handle.read(1 << 16):
+                digest.update(block)
+                lines += block.count(b"\n")
+            seen[member.name] = (lines if member.name.startswith("db/") else member.size,
+                                 digest.hexdigest())
+    finally:
+        opened.raw.close()
+    if manifest is None:
+        raise BackupCorrupt("the archive has no manifest")
+    expected = {f"db/{name}.jsonl": (t["rows"], t["sha256"])
+                for name, t in manifest["tables"].items()}
+    expected.update({f"objects/{oid}": (o["size"], o["sha256"])
+                     for oid, o in manifest["objects"].items()})
+    expected.update({f"checkpoints/{name}": (c["size"], c["sha256"])
+                     for name, c in manifest["checkpoints"].items()})
+    for name, (count, digest) in expected.items():
+        if name not in seen:
+            raise BackupCorrupt(f"{name} is listed in the manifest but missing")
+        if seen[name] != (count, digest):
+            raise BackupCorrupt(f"the checksum of {name} does not match the manifest")
+    extra = set(seen) - set(expected)
+    if extra:
+        raise BackupCorrupt(f"entries not in the manifest: {', '.join(sorted(extra))}")
+    return manifest
+
+
+# --- Restore ------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class RestoreSummary:
+    tables: dict[str, int]
+    objects: int
+    created_at: str
+    notes: list[str] = field(default_factory=list)
+
+
+def installation_contents(connection: Connection, vault: Vault,
+                          checkpoints: CheckpointStore | None = None) -> list[str]:
+    """What makes an installation non-empty: rows (other than the migration's seed rows),
+    objects in the store, audit checkpoints."""
+    found = []
+    for table in _tables(connection):
+        if table.name in SEED_ROWS:
+            is_seed = SEED_ROWS[table.name][1]
+            rows = connection.execute(select(table)).mappings()
+            count = sum(1 for row in rows if not is_seed(dict(row)))
+        else:
+            count = connection.execute(select(func.count()).select_from(table)).scalar() or 0
+        if count:
+            found.append(f"{table.name} ({count} rows)")
+    if not vault.store.is_empty():
+        found.append(f"objects in {vault.store.location}")
+    if checkpoints is not None and checkpoints.names():
+        found.append(f"audit checkpoints in {checkpoints.location}")
+    return found
+
+
+def restore(url: str, vault: Vault, archive: Path,
+            confirm: Callable[[Session], None] | None = None,
+            checkpoints: CheckpointStore | None = None) -> RestoreSummary:
+    """Restore ``archive`` into the EMPTY installation at ``url`` + ``vault.store``.
+
+    The archive is read and checked in full first; the target must be migrated to the same
+    revision, hold no rows (but the migration's seed rows) and no objects, and have every key
+    the rows need. Rows go in within one transaction; ``confirm(session)`` then runs inside
+    it (the CLI signs in a backup operator from the restored accounts and records the
+    restore in the audit chain) before the sealed objects are written back with their locks
+    and the checkpoints to their store; the transaction commits last."""
+    from storage.db import upgrade
+
+    manifest = verify_archive(archive, vault)
+    upgrade(url)
+    engine = get_engine(url)
+    with engine.connect() as connection:
+        revisions = _revisions(connection)
+        if revisions != manifest["revisions"]:
+            raise RestoreRefused(f"the archive was made at database revision "
+                                 f"{', '.join(manifest['revisions'])}, this Kura is at "
+                                 f"{', '.join(revisions)}: restore with the same version")
+        present = installation_contents(connection, vault, checkpoints)
+        if present:
+            raise RestoreRefused("restore goes into an empty installation only; this one "
+                                 f"holds {', '.join(present)}")
+        tables = {t.name: t for t in _tables(connection)}
+    missing = set(manifest["tables"]) ^ set(tables)
+    if missing:
+        raise RestoreRefused(f"tables differ between archive and installation: "
+                             f"{', '.join(sorted(missing))}")
+    unknown_keks = [k for k in manifest["key_ids"]["kek"]
+                    if k not in {vault.kek.id, *(p.id for p in vault.previous)}]
+    if unknown_keks:
+        raise RestoreRefused(f"the rows need KEK {', '.join(unknown_keks)}, not configured "
+                             "here (KURA_KEK / KURA_KEK_PREVIOUS)")
+    index_keys = manifest["key_ids"]["index"]
+    if index_keys and (vault.indexer is None or index_keys != [vault.indexer.id]):
+        raise RestoreRefused(f"the blind indexes were made with index key "
+                             f"{', '.join(index_keys)}: configure the same KURA_INDEX_KEY")
+    if manifest["checkpoints"] and checkpoints is None:
+        raise RestoreRefused("the archive holds audit checkpoints but no checkpoint store "
+                             "was given")
+    opened = _open_archive(archive, vault)
+    counts: dict[str, int] = {}
+    objects = 0
+    session = Session(engine)
+    deferred_head: list[dict[str, Any]] = []
+    try:
+        confirmed = False
+        for member, handle in _members(opened):
+            if member.name.startswith("db/"):
+                name = member.name.removeprefix("db/").removesuffix(".jsonl")
+                if name == "audit_head":  # moved forward once the entries are in
+                    deferred_head = [json.loads(line) for line in handle]
+                    counts[name] = len(deferred_head)
+                else:
+                    counts[name] = _load_table(session, tables[name], handle)
+                continue
+            if not confirmed:
+                if deferred_head:
+                    _advance_audit_head(session, tables["audit_head"], deferred_head)
+                session.flush()
+                if confirm is not None:
+                    confirm(session)
+                session.flush()
+                confirmed = True
+            if member.name.startswith("objects/"):
+                object_id = member.name.removeprefix("objects/")
+                stored = session.get_one(StoredObject, object_id)
+                vault.store.put(object_id, handle.read(), _lock_of(stored))
+                objects += 1
+            elif member.name.startswith("checkpoints/") and checkpoints is not None:
+                checkpoints.put(member.name.removeprefix("checkpoints/"), handle.read())
+        if engine.dialect.name == "postgresql":
+            _reset_sequences(session, tables.values())
+        session.commit()
+    except BaseException:
+        session.rollback()
+        raise
+    finally:
+        session.close()
+        opened.raw.close()
+    return RestoreSummary(counts, objects, manifest["created_at"])
+
+
+def _load_table(session: Session, table: Table, handle: IO[bytes]) -> int:
+    decoders = {c.name: _decoder(c.type) for c in table.columns}
+    seed_key = SEED_ROWS[table.name][0] if table.name in SEED_ROWS else None
+    batch: list[dict[str, Any]] = []
+    count = 0
+    for line in handle:
+        raw = json.loads(line)
+        unknown = set(raw) - set(decoders)
+        if unknown:
+            raise RestoreRefused(f"{table.name} has no column {', '.join(sorted(unknown))}")
+        row = {k: decoders[k](v) for k, v in raw.items()}
+        count += 1
+        if seed_key is not None and session.execute(
+                update(table).where(table.c[seed_key] == row[seed_key]).values(row)
+        ).rowcount:  # type: ignore[attr-defined]
+            continue  # the seed row now holds the archived values
+        batch.append(row)
+        if len(batch) >= 500:
+            session.execute(table.insert(), batch)
+            batch = []
+    if batch:
+        session.execute(table.insert(), batch)
+    return count
+
+
+def _advance_audit_head(session: Session, head: Table, rows: list[dict[str, Any]]) -> None:
+    """The head moves entry by entry from the genesis to the archived head (on PostgreSQL a
+    trigger lets it move only to the next entry of the chain), which also proves the
+    restored chain is whole."""
+    for row in rows:
+        target = int(row["seq"])
+        if session.get_bind().dialect.name == "postgresql":
+            session.execute(text(
+                f"DO $$ BEGIN FOR i IN 1..{target} LOOP "
+                "UPDATE audit_head SET seq = seq + 1, entry_hash = (SELECT e.entry_hash "
+                "FROM audit_entry e WHERE e.seq = audit_head.seq + 1) "
+                f"WHERE id = {int(row['id'])}; END LOOP; END $$"))
+        else:
+            session.execute(update(head).where(head.c.id == row["id"])
+                            .values(seq=target, entry_hash=row["entry_hash"]))
+        now = session.execute(select(head.c.seq, head.c.entry_hash)
+                              .where(head.c.id == row["id"])).one()
+        if (now.seq, now.entry_hash) != (target, row["entry_hash"]):
+            raise BackupCorrupt("the restored audit chain does not lead to the archived head")
+
+
+def _lock_of(stored: StoredObject) -> Lock | None:
+    until = stored.retain_until
+    if until is not None and until.tzinfo is None:
+        until = until.replace(tzinfo=dt.UTC)
+    if until is not None and until <= dt.datetime.now(dt.UTC):
+        until = None
+    if until is None and not stored.legal_hold:
+        return None
+    return Lock(stored.lock_mode or "GOVERNANCE", until, stored.legal_hold)
+
+
+def _reset_sequences(session: Session, tables: Any) -> None:
+    for table in tables:
+        for column in table.primary_key.columns:
+            if not isinstance(column.type, Integer):
+                continue
+            sequence = session.execute(text("SELECT pg_get_serial_sequence(:t, :c)"),
+                                       {"t": table.name, "c": column.name}).scalar()
+            if sequence:
+                session.execute(text(
+                    f"SELECT setval(:s, COALESCE((SELECT MAX({column.name}) FROM "
+                    f"{table.name}), 0) + 1, false)"), {"s": sequence})
