@@ -127,9 +127,7 @@ def normalise(field: FieldDef, raw: str) -> Normalised:
         options = {option.value for option in field.options or []}
         return Normalised(text if text in options else "")
     if kind == "text":
-        value = canonical_text(lexicon.to_japanese_forms(text))
-        variants = lexicon.variant_characters(value) if field.charset == "name" else []
-        return Normalised(value, tuple(f"variant_kanji:{ch}" for ch in variants))
+        return _text(field, canonical_text(lexicon.to_japanese_forms(text)))
     return Normalised(text)
 
 
@@ -145,6 +143,17 @@ def _fixed_digits(
 
 def _my_number_reasons(value: str) -> list[str]:
     return [] if my_number_check_digit(value[:11]) == int(value[11]) else ["check_digit"]
+
+
+def _text(field: FieldDef, value: str) -> Normalised:
+    reasons = []
+    if field.charset == "name":
+        reasons += [f"variant_kanji:{ch}" for ch in lexicon.variant_characters(value)]
+    if field.charset == "address" and lexicon.odd_address_numbering(value):
+        reasons.append("address_numbering")
+    if lexicon.repeated_kanji(value):
+        reasons.append("repeated_kanji")
+    return Normalised(value, tuple(reasons))
 
 
 def _postal_reasons(value: str) -> list[str]:

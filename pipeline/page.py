@@ -13,7 +13,7 @@ from contextlib import contextmanager
 import cv2
 import numpy as np
 
-from pipeline import classify, cleanup, fields, lexicon, read, register
+from pipeline import classify, cleanup, fields, lexicon, read, register, separator
 from pipeline.crosscheck import cross_check
 from pipeline.ingest import PageImage
 from pipeline.template import registration_marks
@@ -23,7 +23,7 @@ from schemas.forms import FieldDef, FormDef, get_form, load_forms
 ACCEPT_CONFIDENCE: dict[str, float] = {
     "digits": 0.5,
     "my_number": 0.5,
-    "bpn": 0.5,
+    "bpn": 0.7,
     "postal": 0.5,
     "date": 0.5,
     "amount": 0.5,
@@ -33,7 +33,9 @@ ACCEPT_CONFIDENCE: dict[str, float] = {
     "choice": 0.5,
     "checkbox": 0.5,
 }
-"""Lowest confidence accepted without a person, per field type (see docs/benchmarks.md)."""
+"""Lowest confidence accepted without a person, per field type. Chosen on `kura bench`
+corpora as the lowest value under which no wrong reading was accepted, without sending more
+than a few right ones to review (docs/benchmarks.md, "Choosing the thresholds")."""
 
 
 def decide(field: FieldDef, raw: read.RawField) -> FieldResult:
@@ -98,6 +100,10 @@ def read_page(
             rgb, _ = cleanup.deskew(rgb)
         with clock("register"):
             registration, failure = _register_any(rgb, forms)
+    if registration is None and separator.is_separator(cleanup.to_gray(rgb)):
+        return PageResult(
+            number=page.number, timings=clock.seconds, kind="separator", rotation=rotation
+        ), rgb
     if registration is None:
         return PageResult(
             number=page.number,
@@ -157,17 +163,23 @@ def registration_marks_for(size: tuple[int, int], forms: list[FormDef]) -> list[
 
 
 def assemble(source: str, pages: list[PageResult]) -> list[DocumentResult]:
-    """Split a file's pages into documents at each form's first page; blank pages are
-    kept with the document they follow but hold no fields; unknown pages stand alone."""
+    """Split a file's pages into documents at each form's first page and at separator
+    sheets. A blank page stays with the document it follows and holds no fields; a page of
+    no known form stays with it too, for a person to look at, or stands alone when no
+    document is open."""
     documents: list[DocumentResult] = []
     current: DocumentResult | None = None
     for page in pages:
-        if page.kind == "unknown":
+        if page.kind == "unknown" and current is not None:
+            current.pages.append(page.number)
+            current.reasons.append(f"unknown_page_{page.number}")
+        elif page.kind == "unknown":
             documents.append(
                 DocumentResult(
                     source=source, pages=[page.number], form=None, fields={}, reasons=page.reasons
                 )
             )
+        elif page.kind == "separator":
             current = None
         elif page.kind == "blank":
             if current is not None:

@@ -26,7 +26,7 @@ class FieldResult(BaseModel):
 class PageResult(BaseModel):
     number: int
     """Page number within the scanned file, 1-based."""
-    kind: Literal["form", "blank", "unknown"]
+    kind: Literal["form", "blank", "separator", "unknown"]
     form: str | None = None
     form_page: int | None = None
     rotation: int = 0
@@ -49,4 +49,8 @@ class DocumentResult(BaseModel):
 
     @property
     def needs_review(self) -> bool:
-        return self.form is None or any(f.status == "review" for f in self.fields.values())
+        return (
+            self.form is None
+            or any(reason.startswith("unknown_page") for reason in self.reasons)
+            or any(f.status == "review" for f in self.fields.values())
+        )

@@ -30,6 +30,13 @@ def test_the_town_of_a_postal_code_corrects_small_slips_in_an_address() -> None:
         "postal_address_mismatch",
     )
     assert lexicon.check_address("2841103", "千葉県").reasons == ("postal_unknown",)
+    # a town that keeps its old form (上三條) is taken from the postal data as it is
+    assert lexicon.check_address("4093823", "山梨県中央市上三条3番地").address == (
+        "山梨県中央市上三條3番地"
+    )
+    assert lexicon.check_address("4093823", "山梨県中央市上三條3番地").address == (
+        "山梨県中央市上三條3番地"
+    )
 
 
 def test_small_kana_where_japanese_spelling_puts_none() -> None:
@@ -95,8 +102,9 @@ def hard_page() -> dict[str, FieldResult]:
     _write(draw, (x + 40, y + h - 40), "高橋　和子")
     seal_x, seal_y, r = x + w - 20, y + h // 2, 65
     draw.ellipse((seal_x - r, seal_y - r, seal_x + r, seal_y + r), outline=(200, 30, 30), width=8)
-    draw.text((seal_x, seal_y), "高", font=font(HANDWRITING_FONTS[0], 90), fill=(200, 30, 30),
-              anchor="mm")
+    draw.text(
+        (seal_x, seal_y), "高", font=font(HANDWRITING_FONTS[0], 90), fill=(200, 30, 30), anchor="mm"
+    )
     ox, oy, _, oh = FORM.field("notification_type").options[4].box
     draw.line((ox - 10, oy + oh // 2, ox + 20, oy + oh - 10, ox + 70, oy + 10), fill=PEN, width=7)
     x, y, w, h = FORM.field("address").box
@@ -133,3 +141,38 @@ def test_no_mark_and_two_marks_go_to_a_person() -> None:
     fields = _read(page)
     assert fields["sex"].reasons == ["several_choices"]
     assert fields["notification_type"].reasons == ["no_choice", "empty"]
+
+
+def test_a_separator_sheet_starts_a_new_document_and_belongs_to_none() -> None:
+    from pipeline.page import assemble
+    from pipeline.separator import render_separator
+
+    def page_of(image: Image.Image, number: int) -> PageImage:
+        return PageImage(number, np.asarray(image.convert("RGB")), 300)
+
+    form_page = render_blank(FORM)
+    stray = Image.new("RGB", form_page.size, "white")
+    ImageDraw.Draw(stray).text(
+        (300, 900), "添付書類", font=font(HANDWRITING_FONTS[0], 200), fill=PEN
+    )
+    pages = [
+        page_of(form_page, 1),
+        page_of(stray, 2),
+        page_of(render_separator(), 3),
+        page_of(stray, 4),
+    ]
+    results = [process_page(page) for page in pages]
+    assert [r.kind for r in results] == ["form", "unknown", "separator", "unknown"]
+    first, second = assemble("batch.pdf", results)
+    assert first.pages == [1, 2] and first.needs_review
+    assert "unknown_page_2" in first.reasons
+    assert second.pages == [4] and second.form is None
+
+
+def test_address_numbering_and_doubled_kanji_are_doubts() -> None:
+    assert lexicon.odd_address_numbering("栃木県鹿沼市西茂呂6丁目19看8号")
+    assert not lexicon.odd_address_numbering("栃木県鹿沼市西茂呂6丁目19番8号")
+    assert not lexicon.odd_address_numbering("新潟県妙高市大濁58番地6")
+    assert not lexicon.odd_address_numbering("東京都豊島区東池袋1-2-3")
+    assert lexicon.repeated_kanji("山梨県中央市上三條條3番地")
+    assert not lexicon.repeated_kanji("佐々木")
