@@ -60,8 +60,15 @@ def _ready(settings: Settings) -> None:
 
 @db_app.command("upgrade")
 def db_upgrade() -> None:
-    """Run the database migrations up to the newest."""
-    _ready(get_settings())
+    """Run the database migrations up to the newest, then grant the application role
+    (KURA_DB_APP_ROLE) what it may do."""
+    from storage.db import grant_app_role
+
+    settings = get_settings()
+    _ready(settings)
+    if settings.db_app_role:
+        grant_app_role(settings.sqlalchemy_url, settings.db_app_role)
+        console.print(f"privileges of {settings.db_app_role} brought up to date")
     console.print("database is up to date")
 
 

@@ -97,8 +97,9 @@ class Settings(BaseSettings):
     login_lockout_minutes: int = 15
     db_app_role: str = Field(
         default="",
-        description="PostgreSQL role the application runs as (least privilege); migrations "
-        "revoke its UPDATE/DELETE/TRUNCATE on the audit tables. Empty: not managed.",
+        description="PostgreSQL role the application runs as (least privilege); `kura db "
+        "upgrade` grants it rows but not schema, and only reading and appending on the audit "
+        "tables. Empty: not managed.",
     )
 
     @property

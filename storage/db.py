@@ -10,7 +10,7 @@ from typing import Any
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.orm import Session, sessionmaker
 
 MIGRATIONS = Path(__file__).parent / "migrations"
@@ -61,3 +61,27 @@ def alembic_config(url: str) -> Config:
 def upgrade(url: str) -> None:
     get_engine(url)  # creates the SQLite directory
     command.upgrade(alembic_config(url), "head")
+
+
+AUDIT_TABLES = ("audit_entry", "audit_object", "audit_checkpoint")
+
+
+def grant_app_role(url: str, role: str) -> None:
+    """Give the application's PostgreSQL role what it needs and no more: rows of Kura's
+    tables, never their shape; the audit log it may only read and append to. Run by the
+    migration user after every upgrade, so new tables are covered too."""
+    engine = get_engine(url)
+    if engine.dialect.name != "postgresql":
+        return
+    quoted = '"' + role.replace('"', '""') + '"'
+    audit = ", ".join(AUDIT_TABLES)
+    with engine.begin() as connection:
+        for statement in (
+            f"GRANT USAGE ON SCHEMA public TO {quoted}",
+            f"GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO {quoted}",
+            f"GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA public TO {quoted}",
+            f"REVOKE INSERT, UPDATE, DELETE ON alembic_version FROM {quoted}",
+            f"REVOKE UPDATE, DELETE, TRUNCATE ON {audit}, audit_head FROM {quoted}",
+            f"GRANT UPDATE ON audit_head TO {quoted}",
+        ):
+            connection.execute(text(statement))

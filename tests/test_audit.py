@@ -41,7 +41,8 @@ from storage.audit import (
     verify,
     write_checkpoint,
 )
-from storage.db import get_engine, session_scope, upgrade
+from storage.db import get_engine, grant_app_role, session_scope, upgrade
+from storage.models import Batch
 from storage.runtime import vault_for
 from workers.intake import Arrival, take_in
 
@@ -60,8 +61,14 @@ def _fill(settings: Settings, count: int = ENTRIES) -> None:
     """`count` entries, each in its own transaction, checkpointing as work does."""
     for number in range(count):
         with session_scope(settings.sqlalchemy_url) as session:
-            append(session, Actor(f"person{number % 3}", "verifier"), "record.read",
-                   [f"doc{number:04d}"], result="ok", detail={"n": number})
+            append(
+                session,
+                Actor(f"person{number % 3}", "verifier"),
+                "record.read",
+                [f"doc{number:04d}"],
+                result="ok",
+                detail={"n": number},
+            )
         checkpoint_if_due(settings)
 
 
@@ -76,8 +83,10 @@ def _sqlite(settings: Settings) -> sqlite3.Connection:
     """A raw connection without Kura's pragmas, after dropping the guard triggers: what
     someone holding the database file can do."""
     connection = sqlite3.connect(settings.data_dir / "kura.db", isolation_level=None)
-    names = [row[0] for row in connection.execute(
-        "SELECT name FROM sqlite_master WHERE type = 'trigger'")]
+    names = [
+        row[0]
+        for row in connection.execute("SELECT name FROM sqlite_master WHERE type = 'trigger'")
+    ]
     for name in names:
         connection.execute(f"DROP TRIGGER {name}")
     return connection
@@ -109,8 +118,10 @@ def test_a_clean_chain_verifies_with_its_checkpoints(chain: Settings) -> None:
 
 def test_sqlite_refuses_updates_and_deletes_of_entries(chain: Settings) -> None:
     with get_engine(chain.sqlalchemy_url).connect() as connection:
-        for statement in ("UPDATE audit_entry SET result = 'x' WHERE seq = 3",
-                          "DELETE FROM audit_entry WHERE seq = 3"):
+        for statement in (
+            "UPDATE audit_entry SET result = 'x' WHERE seq = 3",
+            "DELETE FROM audit_entry WHERE seq = 3",
+        ):
             with pytest.raises(DBAPIError, match="append-only"):
                 connection.execute(text(statement))
             connection.rollback()
@@ -124,8 +135,10 @@ def test_a_changed_entry_is_named(chain: Settings) -> None:
 def test_a_changed_entry_with_its_hash_recomputed_is_named(chain: Settings) -> None:
     entry = _entry(chain, 5)
     entry.actor = "someone-else"
-    _sqlite(chain).execute("UPDATE audit_entry SET actor = ?, entry_hash = ? WHERE seq = 5",
-                           (entry.actor, compute_hash(entry)))
+    _sqlite(chain).execute(
+        "UPDATE audit_entry SET actor = ?, entry_hash = ? WHERE seq = 5",
+        (entry.actor, compute_hash(entry)),
+    )
     assert _first(chain) == ("changed", 5)
 
 
@@ -167,9 +180,18 @@ def _make_room_at(connection: sqlite3.Connection, seq: int) -> None:
 
 def test_an_inserted_entry_is_named(chain: Settings) -> None:
     before = _entry(chain, 4)
-    forged = AuditEntry(seq=5, at=before.at, actor="tanaka", role="verifier",
-                        action="record.correct", purpose=None, object_ids=["doc9999"],
-                        result="ok", detail=None, prev_hash=before.entry_hash)
+    forged = AuditEntry(
+        seq=5,
+        at=before.at,
+        actor="tanaka",
+        role="verifier",
+        action="record.correct",
+        purpose=None,
+        object_ids=["doc9999"],
+        result="ok",
+        detail=None,
+        prev_hash=before.entry_hash,
+    )
     forged.entry_hash = compute_hash(forged)  # a well-forged entry that links to entry 4
     connection = _sqlite(chain)
     _make_room_at(connection, 5)
@@ -177,7 +199,8 @@ def test_an_inserted_entry_is_named(chain: Settings) -> None:
         "INSERT INTO audit_entry (seq, at, actor, role, action, purpose, object_ids, result, "
         "detail, prev_hash, entry_hash) VALUES (5, ?, 'tanaka', 'verifier', 'record.correct', "
         "NULL, '[\"doc9999\"]', 'ok', NULL, ?, ?)",
-        (before.at.isoformat(sep=" "), forged.prev_hash, forged.entry_hash))
+        (before.at.isoformat(sep=" "), forged.prev_hash, forged.entry_hash),
+    )
     assert _first(chain) == ("inserted", 5)
 
 
@@ -187,7 +210,9 @@ def test_a_clumsily_inserted_entry_is_named(chain: Settings) -> None:
     connection.execute(
         "INSERT INTO audit_entry (seq, at, actor, role, action, purpose, object_ids, result, "
         "detail, prev_hash, entry_hash) VALUES (5, '2026-01-01 00:00:00', 'tanaka', 'x', "
-        "'login', NULL, '[]', 'ok', NULL, ?, ?)", ("f" * 64, "e" * 64))
+        "'login', NULL, '[]', 'ok', NULL, ?, ?)",
+        ("f" * 64, "e" * 64),
+    )
     assert _first(chain) == ("inserted", 5)
 
 
@@ -202,9 +227,10 @@ def test_a_rewritten_chain_is_caught_by_the_signed_checkpoints(chain: Settings) 
         if seq == 3:
             entry.result = "denied"
         entry.entry_hash = compute_hash(entry)
-        connection.execute("UPDATE audit_entry SET result = ?, prev_hash = ?, entry_hash = ? "
-                           "WHERE seq = ?", (entry.result, entry.prev_hash, entry.entry_hash,
-                                             seq))
+        connection.execute(
+            "UPDATE audit_entry SET result = ?, prev_hash = ?, entry_hash = ? WHERE seq = ?",
+            (entry.result, entry.prev_hash, entry.entry_hash, seq),
+        )
         prev = entry.entry_hash
     connection.execute("UPDATE audit_head SET entry_hash = ?", (prev,))
     connection.execute("UPDATE audit_checkpoint SET head_hash = 'x'")  # even this record
@@ -260,8 +286,12 @@ def _append_concurrently(settings: Settings, threads: int = 4, each: int = 10) -
         try:
             for step in range(each):
                 with session_scope(settings.sqlalchemy_url) as session:
-                    append(session, Actor(f"worker{number}", "service"), "page.read",
-                           [f"page{number}-{step}"])
+                    append(
+                        session,
+                        Actor(f"worker{number}", "service"),
+                        "page.read",
+                        [f"page{number}-{step}"],
+                    )
         except BaseException as error:
             errors.append(error)
 
@@ -282,17 +312,21 @@ def _png() -> bytes:
 def test_search_by_person_record_action_and_time(tmp_path: Path) -> None:
     settings = _settings(tmp_path)
     with session_scope(settings.sqlalchemy_url) as session:
-        result = take_in(session, vault_for(settings), [Arrival("scan.png", _png())], "cli",
-                         actor=CLERK)
+        result = take_in(
+            session, vault_for(settings), [Arrival("scan.png", _png())], "cli", actor=CLERK
+        )
     _fill(settings, 4)
     with session_scope(settings.sqlalchemy_url) as session:
         receipt = session.execute(text("SELECT receipt_number FROM document")).scalar_one()
         intake = search(session, record=receipt)
         assert [(e.action, e.actor, e.role) for e in intake] == [
-            ("intake.file", "tanaka", "scanning_clerk")]
+            ("intake.file", "tanaka", "scanning_clerk")
+        ]
         assert result.batch_id in intake[0].object_ids
         assert [e.action for e in search(session, person="tanaka")] == [
-            "intake.batch", "intake.file"]
+            "intake.batch",
+            "intake.file",
+        ]
         assert len(search(session, action="intake")) == 2
         assert len(search(session, action="record.read")) == 4
         assert [e.object_ids for e in search(session, record="doc0002")] == [["doc0002"]]
@@ -306,8 +340,14 @@ def test_search_by_person_record_action_and_time(tmp_path: Path) -> None:
 def test_the_quarterly_review_report(chain: Settings) -> None:
     with session_scope(chain.sqlalchemy_url) as session:
         append(session, Actor("unknown", "-"), "login", result="denied:no_such_account")
-        append(session, Actor("sato", "records_manager"), "original.open", ["doc0001"],
-               purpose="disclosure request, case 2026-014", result="ok")
+        append(
+            session,
+            Actor("sato", "records_manager"),
+            "original.open",
+            ["doc0001"],
+            purpose="disclosure request, case 2026-014",
+            result="ok",
+        )
         append(session, Actor("admin", "security_admin"), "user.add", ["p1"], result="ok")
         now = session.get_one(AuditEntry, ENTRIES + 1).at
     start, end = quarter_bounds(f"{now.year}Q{(now.month - 1) // 3 + 1}")
@@ -319,13 +359,21 @@ def test_the_quarterly_review_report(chain: Settings) -> None:
     assert report["by_action"]["record.read"] == ENTRIES
     assert report["by_person"]["sato"] == {"original.open": 1}
     assert [r["purpose"] for r in report["originals_opened"]] == [
-        "disclosure request, case 2026-014"]
+        "disclosure request, case 2026-014"
+    ]
     assert [r["result"] for r in report["sign_in_failures"]] == ["denied:no_such_account"]
     assert [r["action"] for r in report["account_changes"]] == ["user.add"]
     rows = list(csv.DictReader(io.StringIO(report_csv(report))))
     sections = {row["section"] for row in rows}
-    assert {"period", "chain", "by_action", "by_person", "originals_opened",
-            "sign_in_failures", "account_changes"} <= sections
+    assert {
+        "period",
+        "chain",
+        "by_action",
+        "by_person",
+        "originals_opened",
+        "sign_in_failures",
+        "account_changes",
+    } <= sections
     chain_row = next(row for row in rows if row["section"] == "chain")
     assert chain_row["result"] == "ok"
 
@@ -333,9 +381,14 @@ def test_the_quarterly_review_report(chain: Settings) -> None:
 def test_purpose_and_detail_never_carry_a_number(tmp_path: Path) -> None:
     settings = _settings(tmp_path)
     with session_scope(settings.sqlalchemy_url) as session:
-        entry = append(session, Actor("sato", "records_manager"), "original.open", ["d"],
-                       purpose="asked by 123456789012 about 1234-567890",
-                       detail={"note": "0312345678"})
+        entry = append(
+            session,
+            Actor("sato", "records_manager"),
+            "original.open",
+            ["d"],
+            purpose="asked by 123456789012 about 1234-567890",
+            detail={"note": "0312345678"},
+        )
     assert "123456789012" not in (entry.purpose or "")
     assert "1234-567890" not in (entry.purpose or "")
     assert entry.detail == {"note": "＊＊＊"}
@@ -384,26 +437,31 @@ def test_postgresql_keeps_one_chain_under_concurrent_appends(pg_chain: Settings)
 
 
 @pytest.mark.services
-def test_the_application_role_may_only_read_and_append(
-    tmp_path: Path, postgres_url: str, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_the_application_role_may_only_read_and_append(tmp_path: Path, postgres_url: str) -> None:
     role = f"kura_app_{tmp_path.name[-8:].lower().replace('-', '_')}"
     database = postgres_url.rsplit("/", 1)[1]
     with psycopg.connect(_psycopg_dsn(postgres_url), autocommit=True) as admin:
         admin.execute(f'CREATE ROLE "{role}" LOGIN')
         admin.execute(f'GRANT CONNECT ON DATABASE "{database}" TO "{role}"')
+    upgrade(postgres_url)
+    with psycopg.connect(_psycopg_dsn(postgres_url), autocommit=True) as admin:
         admin.execute(f'GRANT ALL ON ALL TABLES IN SCHEMA public TO "{role}"')  # too much
-    monkeypatch.setenv("KURA_DB_APP_ROLE", role)
-    upgrade(postgres_url)  # migration 0002 revokes what the role must not do
+    grant_app_role(postgres_url, role)  # takes back what the role must not do
     app_url = postgres_url.replace("//postgres@", f"//{role}@")
     app = Settings(data_dir=tmp_path / "data", database_url=app_url)
     with session_scope(app_url) as session:
+        session.add(Batch(channel="cli"))  # the records are the role's to write
         append(session, CLERK, "queue.list", ["doc1"])
     with psycopg.connect(_psycopg_dsn(app_url), autocommit=True) as connection:
-        for statement in ("UPDATE audit_entry SET result = 'x'", "DELETE FROM audit_entry",
-                          "TRUNCATE audit_entry"):
-            with pytest.raises(psycopg.errors.InsufficientPrivilege,
-                               match="permission denied"):
+        for statement in (
+            "UPDATE audit_entry SET result = 'x'",
+            "DELETE FROM audit_entry",
+            "TRUNCATE audit_entry",
+            "CREATE TABLE intruder (x int)",
+            "DROP TABLE batch",
+            "UPDATE alembic_version SET version_num = 'x'",
+        ):
+            with pytest.raises(psycopg.errors.InsufficientPrivilege):
                 connection.execute(statement)
     assert verify(app).ok
     get_engine(app_url).dispose()
@@ -415,9 +473,15 @@ def test_the_application_role_may_only_read_and_append(
 
 @pytest.mark.services
 def test_checkpoints_on_s3_are_under_object_lock(tmp_path: Path, s3: S3Bucket) -> None:
-    settings = _settings(tmp_path, s3_endpoint=s3.endpoint, s3_access_key=s3.access_key,
-                         s3_secret_key=s3.secret_key, s3_bucket=s3.bucket, s3_region=s3.region,
-                         audit_lock_days=1)
+    settings = _settings(
+        tmp_path,
+        s3_endpoint=s3.endpoint,
+        s3_access_key=s3.access_key,
+        s3_secret_key=s3.secret_key,
+        s3_bucket=s3.bucket,
+        s3_region=s3.region,
+        audit_lock_days=1,
+    )
     _fill(settings)
     store = checkpoint_store(settings)
     assert isinstance(store, S3Checkpoints) and store.object_lock
@@ -434,8 +498,12 @@ def test_checkpoints_on_s3_are_under_object_lock(tmp_path: Path, s3: S3Bucket) -
     # someone with the bucket's keys writes a new version over it: verify sees through it
     raw = json.loads(store.get(checkpoint_name(5)))
     raw["head_hash"] = "0" * 64
-    client.put_object(store.bucket, checkpoint_name(5), io.BytesIO(json.dumps(raw).encode()),
-                      len(json.dumps(raw).encode()))
+    client.put_object(
+        store.bucket,
+        checkpoint_name(5),
+        io.BytesIO(json.dumps(raw).encode()),
+        len(json.dumps(raw).encode()),
+    )
     assert _first(settings) == ("checkpoint_altered", 5)
 
 
@@ -443,4 +511,3 @@ def test_what_verify_reads_is_what_append_wrote(chain: Settings) -> None:
     with session_scope(chain.sqlalchemy_url) as session:
         for entry in session.scalars(select(AuditEntry)):
             assert compute_hash(entry) == entry.entry_hash
-

@@ -5,10 +5,9 @@ Revises: 0001
 Create Date: 2026-11-22 19:00:00
 
 On PostgreSQL the audit tables refuse UPDATE, DELETE and TRUNCATE through triggers (the
-head row may only move forward to an entry that exists), and when KURA_DB_APP_ROLE names
-the role the application runs as, that role is granted only SELECT/INSERT on them (plus
-UPDATE of the head) and its UPDATE/DELETE/TRUNCATE are revoked. The migration user owns the
-tables; the application role must not (an owner can drop triggers).
+head row may only move forward to an entry that exists). The application role's privileges
+are granted by `kura db upgrade` after every migration (storage.db.grant_app_role). The
+migration user owns the tables; the application role must not (an owner can drop triggers).
 On SQLite the same refusals are triggers too: defence in depth for the embedded default,
 where whoever holds the file can remove them — the signed checkpoints catch that.
 """
@@ -16,7 +15,6 @@ where whoever holds the file can remove them — the signed checkpoints catch th
 from __future__ import annotations
 
 import datetime as dt
-import os
 import uuid
 
 import sqlalchemy as sa
@@ -165,19 +163,6 @@ def _postgresql_guards() -> None:
                "FOR EACH ROW EXECUTE FUNCTION kura_audit_head_forward()")
     op.execute("CREATE TRIGGER audit_head_no_truncate BEFORE TRUNCATE ON audit_head "
                "FOR EACH STATEMENT EXECUTE FUNCTION kura_audit_refuse()")
-    role = os.environ.get("KURA_DB_APP_ROLE", "").strip()
-    if role:
-        restrict_app_role(role)
-
-
-def restrict_app_role(role: str) -> None:
-    """The application role may read and append, never change or remove."""
-    quoted = '"' + role.replace('"', '""') + '"'
-    tables = ", ".join(APPEND_ONLY)
-    op.execute(f"REVOKE UPDATE, DELETE, TRUNCATE ON {tables}, audit_head FROM {quoted}")
-    op.execute(f"GRANT SELECT, INSERT ON {tables} TO {quoted}")
-    op.execute(f"GRANT SELECT, UPDATE ON audit_head TO {quoted}")
-    op.execute(f"GRANT SELECT, INSERT, UPDATE ON person, login_session TO {quoted}")
 
 
 def _sqlite_guards() -> None:
