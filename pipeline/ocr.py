@@ -29,6 +29,8 @@ class Reading:
     runners_up: tuple[tuple[str, str, float], ...] = ()
     """(character read, the character the engine nearly read instead, its probability) where
     that probability is at least RUNNER_UP_FLOOR."""
+    positions: tuple[float, ...] = ()
+    """Where each character was read, as a share of the image's width (0 left, 1 right)."""
 
 
 RUNNER_UP_FLOOR = 0.01
@@ -96,21 +98,25 @@ class PaddleEngine:
         with self._lock:
             probs = self._session.run(None, {self._input: batch})[0]
         mask = self._allowed_mask(alphabet)
-        return [self._decode(p, mask) for p in probs]
+        return [
+            self._decode(p, mask, width / t.shape[2]) for p, t in zip(probs, tensors, strict=True)
+        ]
 
-    def _decode(self, probs: np.ndarray, mask: np.ndarray | None) -> Reading:
+    def _decode(self, probs: np.ndarray, mask: np.ndarray | None, stretch: float) -> Reading:
+        """Greedy CTC decoding; `stretch` is the batch width over this image's width."""
         if mask is not None:
             probs = np.where(mask, probs, 0.0)
         best = probs.argmax(axis=1)
-        text, confidences, runners_up, previous = [], [], [], 0
+        text, confidences, runners_up, positions, previous = [], [], [], [], 0
         for frame, index in enumerate(best):
             if index != 0 and index != previous:
                 text.append(self.characters[index])
                 confidences.append(float(probs[frame, index]))
                 runners_up.extend(self._runners_up(probs[frame], int(index)))
+                positions.append((frame + 0.5) / len(best) * stretch)
             previous = index
         confidence = min(confidences) if confidences else 0.0
-        return Reading("".join(text), confidence, self.name, tuple(runners_up))
+        return Reading("".join(text), confidence, self.name, tuple(runners_up), tuple(positions))
 
     def _runners_up(self, frame: np.ndarray, chosen: int) -> list[tuple[str, str, float]]:
         others = frame.copy()

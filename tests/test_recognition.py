@@ -176,3 +176,34 @@ def test_address_numbering_and_doubled_kanji_are_doubts() -> None:
     assert not lexicon.odd_address_numbering("東京都豊島区東池袋1-2-3")
     assert lexicon.repeated_kanji("山梨県中央市上三條條3番地")
     assert not lexicon.repeated_kanji("佐々木")
+
+
+def _kana_line(chars: str, sizes: list[int]) -> tuple[np.ndarray, tuple[float, ...]]:
+    """A handwritten katakana line, each character at its own size on one baseline, and
+    where each character's centre is (as a share of the width)."""
+    step, width = 110, 110 * len(chars) + 40
+    image = Image.new("L", (width, 160), 255)
+    draw = ImageDraw.Draw(image)
+    for index, (char, size) in enumerate(zip(chars, sizes, strict=True)):
+        draw.text((20 + step * index + step // 2, 130), char,
+                  font=font(HANDWRITING_FONTS[0], size), fill=0, anchor="ms")
+    positions = tuple((20 + step * i + step / 2) / width for i in range(len(chars)))
+    return np.asarray(image), positions
+
+
+def test_kana_height_decides_small_against_large() -> None:
+    from pipeline.ocr import Reading
+    from pipeline.read import settle_kana_sizes
+
+    line, positions = _kana_line("キヨシ", [100, 100, 100])
+    misread = Reading("キョシ", 0.92, "ppocr", (("ョ", "ヨ", 0.01),), positions)
+    assert settle_kana_sizes(line, misread).text == "キヨシ"
+    assert settle_kana_sizes(line, misread).runners_up == ()
+
+    line, positions = _kana_line("キョウコ", [100, 60, 100, 100])
+    right = Reading("キョウコ", 0.9, "ppocr", (("ョ", "ヨ", 0.2),), positions)
+    assert settle_kana_sizes(line, right).text == "キョウコ"
+    assert settle_kana_sizes(line, right).runners_up == ()  # the height settles the doubt
+
+    written_small = Reading("キヨウコ", 0.9, "ppocr", (), positions)
+    assert settle_kana_sizes(line, written_small).runners_up == (("ヨ", "ョ", 1.0),)
