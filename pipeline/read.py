@@ -63,6 +63,7 @@ MIN_CHARS_PER_WIDTH = {"name": 0.72, "address": 0.95}
 on the benchmark corpus: right readings of names came below 0.78 once in 80, of addresses
 never below 1.07)."""
 SEAL_SEARCH_RIGHT_PX = 300
+SEAL_CLEARANCE_PX = 30
 LINE_GUARD_PX = 3
 
 
@@ -77,8 +78,9 @@ class RawField:
 
 def handwriting(
     registered_rgb: np.ndarray, form_id: str, page: int, guard_px: int = LINE_GUARD_PX
-) -> np.ndarray:
-    """Grayscale page with only the handwriting left: printed form ink and seals go white.
+) -> tuple[np.ndarray, set[str]]:
+    """Grayscale page with only the handwriting left: printed form ink and seals go white;
+    and the names of the fields whose writing a removed seal touched.
 
     Colour drop-out removes the green form print and red seals where the scan has colour;
     the template's own print (widened by `guard_px`) is removed as well, which also serves
@@ -86,10 +88,12 @@ def handwriting(
     stroke is bridged across it, so a character written over the box edge stays whole.
     """
     gray = _without_print(registered_rgb, template_ink(form_id, page), guard_px)
-    for field in get_form(form_id).fields:
-        if field.page == page and field.charset == "name":
-            remove_seals(gray, field.box)
-    return gray
+    touched = {
+        field.name
+        for field in get_form(form_id).fields
+        if field.page == page and field.charset == "name" and remove_seals(gray, field.box)
+    }
+    return gray, touched
 
 
 def marks(registered_rgb: np.ndarray, form: FormDef, page: int) -> np.ndarray:
@@ -132,18 +136,19 @@ def _without_print(rgb: np.ndarray, printed_ink: np.ndarray, guard_px: int) -> n
     return gray
 
 
-def remove_seals(gray: np.ndarray, box: tuple[int, int, int, int]) -> None:
-    """Blank out round personal seals (印) stamped at or beside a name box.
+def remove_seals(gray: np.ndarray, box: tuple[int, int, int, int]) -> bool:
+    """Blank out round personal seals (印) stamped at or beside a name box; True when a seal
+    sat on the writing itself, so that what was under it is for a person to read.
 
     Colour drop-out already removes red seals; this catches them on grey and 1-bit scans.
-    A ring is taken for a seal only when most of its circumference is inked, which
-    handwritten characters of that size are not.
+    A ring is taken for a seal only when most of its circumference is inked and the paper
+    just outside it is mostly clear, which a dense handwritten kanji is not.
     """
     x, y, w, h = box
     top, left = max(y - 100, 0), max(x + w // 3, 0)
     region = gray[top : y + h + 100, left : x + w + SEAL_SEARCH_RIGHT_PX]
     if region.size == 0:
-        return
+        return False
     circles = cv2.HoughCircles(
         cv2.medianBlur(region, 5),
         cv2.HOUGH_GRADIENT,
@@ -154,28 +159,31 @@ def remove_seals(gray: np.ndarray, box: tuple[int, int, int, int]) -> None:
         minRadius=SEAL_RADIUS_PX[0],
         maxRadius=SEAL_RADIUS_PX[1],
     )
-    if circles is None:
-        return
-    for cx, cy, radius in circles.reshape(-1, 3):
-        if _ring_coverage(region, cx, cy, radius) >= 0.6:
-            cv2.circle(region, (round(cx), round(cy)), round(radius) + 10, 255, thickness=-1)
+    touched = False
+    for cx, cy, radius in [] if circles is None else circles.reshape(-1, 3):
+        ring = _ring_coverage(region, cx, cy, (radius - 5, radius, radius + 5))
+        outside = _ring_coverage(region, cx, cy, (radius + 16, radius + 22))
+        if ring < 0.7 or outside > 0.25:
+            continue
+        disk_left = left + cx - radius - 10
+        cv2.circle(region, (round(cx), round(cy)), round(radius) + 10, 255, thickness=-1)
+        writing = gray[y : y + h, x : x + w] < INK_THRESHOLD
+        columns = np.where(writing.any(axis=0))[0]
+        touched |= bool(columns.size) and x + columns[-1] >= disk_left - SEAL_CLEARANCE_PX
+    return touched
 
 
-def _ring_coverage(image: np.ndarray, cx: float, cy: float, radius: float) -> float:
+def _ring_coverage(image: np.ndarray, cx: float, cy: float, radii: tuple[float, ...]) -> float:
+    """Share of directions round (cx, cy) in which any of the radii meets ink."""
     angles = np.linspace(0, 2 * np.pi, 90, endpoint=False)
+    height, width = image.shape
     inked = 0
     for angle in angles:
-        hit = False
-        for r in (radius - 5, radius, radius + 5):
+        for r in radii:
             px, py = round(cx + r * np.cos(angle)), round(cy + r * np.sin(angle))
-            if (
-                0 <= py < image.shape[0]
-                and 0 <= px < image.shape[1]
-                and (image[py, px] < INK_THRESHOLD)
-            ):
-                hit = True
+            if 0 <= py < height and 0 <= px < width and image[py, px] < INK_THRESHOLD:
+                inked += 1
                 break
-        inked += hit
     return inked / len(angles)
 
 
@@ -268,15 +276,16 @@ SMALL_TO_LARGE = dict(zip("ァィゥェォッャュョ", "アイウエオツヤ�
 LARGE_TO_SMALL = {large: small for small, large in SMALL_TO_LARGE.items()}
 SMALL_KANA_MAX = 0.62
 LARGE_KANA_MIN = 0.80
-"""Height of a kana over the line's median character height: small kana (ャ, ッ) measured at
-most 0.73 on the benchmark corpus, large ones at least 0.76 except the flat ユ (0.63)."""
+TALL_AS_ITS_NEIGHBOURS = 0.90
+"""Height of a kana over the line's median character height: small kana (ャ, ッ) measured
+0.54-0.80 on the benchmark corpora, large ones at least 0.76 except the flat ユ (0.63)."""
 
 
 def settle_kana_sizes(line: np.ndarray, reading: Reading) -> Reading:
     """Decide small against large kana (ョ or ヨ) by how tall the writing is, which the
-    recogniser judges poorly: a 'small' kana as tall as its neighbours is the large one,
-    and where the height agrees with the recogniser, its doubt between the two is settled.
-    A 'large' kana written small stays a doubt for a person."""
+    recogniser judges poorly. A 'small' kana as tall as its neighbours is the large one;
+    where the height agrees with the recogniser, its doubt between the two is settled; where
+    the height and the recogniser disagree, or the height cannot tell, a person decides."""
     chars = list(reading.text)
     if len(reading.positions) != len(chars) or not any(
         c in SMALL_TO_LARGE or c in LARGE_TO_SMALL for c in chars
@@ -288,10 +297,11 @@ def settle_kana_sizes(line: np.ndarray, reading: Reading) -> Reading:
     for index, (char, ratio) in enumerate(zip(chars, ratios, strict=True)):
         if char in SMALL_TO_LARGE:
             large = SMALL_TO_LARGE[char]
-            if ratio >= LARGE_KANA_MIN:
+            settled.add((char, large))
+            if ratio >= TALL_AS_ITS_NEIGHBOURS:
                 chars[index] = large
-            if ratio >= LARGE_KANA_MIN or ratio <= SMALL_KANA_MAX:
-                settled.add((char, large))
+            elif ratio > SMALL_KANA_MAX:
+                doubts.append((char, large, 1.0))
         elif char in LARGE_TO_SMALL:
             small = LARGE_TO_SMALL[char]
             if ratio >= LARGE_KANA_MIN:
@@ -416,10 +426,17 @@ def read_field(
 def read_page_fields(
     registered_rgb: np.ndarray, form: FormDef, page: int, engine_name: str | None = None
 ) -> dict[str, RawField]:
-    gray = handwriting(registered_rgb, form.id, page)
+    gray, under_seals = handwriting(registered_rgb, form.id, page)
     marked = marks(registered_rgb, form, page)
     return {
-        field.name: read_field(gray, marked, field, engine_name)
+        field.name: _noted(
+            read_field(gray, marked, field, engine_name),
+            "seal_over_writing" if field.name in under_seals else None,
+        )
         for field in form.fields
         if field.page == page
     }
+
+
+def _noted(raw: RawField, note: str | None) -> RawField:
+    return replace(raw, notes=(*raw.notes, note)) if note else raw

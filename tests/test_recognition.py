@@ -185,8 +185,13 @@ def _kana_line(chars: str, sizes: list[int]) -> tuple[np.ndarray, tuple[float, .
     image = Image.new("L", (width, 160), 255)
     draw = ImageDraw.Draw(image)
     for index, (char, size) in enumerate(zip(chars, sizes, strict=True)):
-        draw.text((20 + step * index + step // 2, 130), char,
-                  font=font(HANDWRITING_FONTS[0], size), fill=0, anchor="ms")
+        draw.text(
+            (20 + step * index + step // 2, 130),
+            char,
+            font=font(HANDWRITING_FONTS[0], size),
+            fill=0,
+            anchor="ms",
+        )
     positions = tuple((20 + step * i + step / 2) / width for i in range(len(chars)))
     return np.asarray(image), positions
 
@@ -195,10 +200,15 @@ def test_kana_height_decides_small_against_large() -> None:
     from pipeline.ocr import Reading
     from pipeline.read import settle_kana_sizes
 
-    line, positions = _kana_line("キヨシ", [100, 100, 100])
+    line, positions = _kana_line("キヨシ", [100, 115, 100])
     misread = Reading("キョシ", 0.92, "ppocr", (("ョ", "ヨ", 0.01),), positions)
     assert settle_kana_sizes(line, misread).text == "キヨシ"
     assert settle_kana_sizes(line, misread).runners_up == ()
+
+    line, positions = _kana_line("キヨシ", [100, 100, 100])  # ヨ a little short: unclear
+    misread = Reading("キョシ", 0.92, "ppocr", (), positions)
+    assert settle_kana_sizes(line, misread).text == "キョシ"
+    assert settle_kana_sizes(line, misread).runners_up == (("ョ", "ヨ", 1.0),)
 
     line, positions = _kana_line("キョウコ", [100, 60, 100, 100])
     right = Reading("キョウコ", 0.9, "ppocr", (("ョ", "ヨ", 0.2),), positions)
@@ -207,3 +217,15 @@ def test_kana_height_decides_small_against_large() -> None:
 
     written_small = Reading("キヨウコ", 0.9, "ppocr", (), positions)
     assert settle_kana_sizes(line, written_small).runners_up == (("ヨ", "ョ", 1.0),)
+
+
+def test_a_seal_stamped_on_the_writing_sends_the_name_to_a_person() -> None:
+    page = render_blank(FORM)
+    draw = ImageDraw.Draw(page)
+    x, y, _, h = FORM.field("name").box
+    _write(draw, (x + 900, y + h // 2), "佐藤　花子")
+    seal_x, seal_y, r = x + 1330, y + h // 2, 70
+    draw.ellipse((seal_x - r, seal_y - r, seal_x + r, seal_y + r), outline=(200, 30, 30), width=8)
+    fields = _read(page.convert("L"))
+    assert "seal_over_writing" in fields["name"].reasons
+    assert fields["name"].status == "review"
