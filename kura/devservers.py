@@ -16,6 +16,7 @@ import shutil
 import signal
 import socket
 import subprocess
+import sys
 import sysconfig
 import tempfile
 import time
@@ -475,3 +476,29 @@ class S3Server(ManagedServer):
             raise ServerError(f"{error}; the last attempt said: {last_error!r}") from None
         finally:
             http.clear()
+
+
+KURA = [sys.executable, "-m", "kura"]
+
+
+def kura_env(**settings: str) -> dict[str, str]:
+    """This process's environment with KURA_* replaced by `settings` (field names)."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("KURA_")}
+    env.update({f"KURA_{k.upper()}": v for k, v in settings.items()})
+    env["COLUMNS"] = "200"  # one summary line per line, whatever the terminal
+    return env
+
+
+def run_kura(
+    env: dict[str, str], *args: str, timeout: float, stdin: str | None = None
+) -> subprocess.CompletedProcess[str]:
+    """The real `kura` command in a child process, its output captured."""
+    return subprocess.run(
+        [*KURA, *args],
+        env=env,
+        input=stdin,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )

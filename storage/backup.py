@@ -351,9 +351,9 @@ def _open_archive(path: Path, vault: Vault) -> _Opened:
                 f"the archive key is wrapped by KEK {header['kek_id']}, which is not "
                 "configured here: set it as KURA_KEK (or in KURA_KEK_PREVIOUS)")
         try:
-            archive_key = unwrap(kek, base64.b64decode(header["wrapped_key"]),
+            archive_key = unwrap(kek, base64.b64decode(header["wrapped_key"], validate=True),
                                  "backup:" + header["created_at"])
-        except DecryptionError:
+        except (DecryptionError, ValueError, KeyError, TypeError):
             raise BackupCorrupt("the archive header was changed: its key does not "
                                 "unwrap") from None
         reader = _OpeningReader(raw, archive_key, hashlib.sha256(header_bytes).digest())

@@ -19,15 +19,30 @@ from workers.jobs import _save_document
 FORM = "kokunen_hihokensha_todoke"
 
 PEOPLE: list[dict[str, str]] = [
-    {"basic_pension_number": "1234567890", "my_number": "123456789018",
-     "name_kana": "ヤマダタロウ", "name": "山田 太郎", "birth_date": "1965-01-02",
-     "address": "仙台市青葉区国分町3-7-1"},
-    {"basic_pension_number": "9876543210", "my_number": "987654321098",
-     "name_kana": "スズキハナコ", "name": "鈴木 花子", "birth_date": "1990-12-31",
-     "address": "豊島区南池袋2-45-1"},
-    {"basic_pension_number": "5555000011", "my_number": "111122223333",
-     "name_kana": "タナカイチロウ", "name": "田中 一郎", "birth_date": "1958-07-15",
-     "address": "仙台市宮城野区榴岡1-1-1"},
+    {
+        "basic_pension_number": "1234567890",
+        "my_number": "123456789018",
+        "name_kana": "ヤマダタロウ",
+        "name": "山田 太郎",
+        "birth_date": "1965-01-02",
+        "address": "仙台市青葉区国分町3-7-1",
+    },
+    {
+        "basic_pension_number": "9876543210",
+        "my_number": "987654321098",
+        "name_kana": "スズキハナコ",
+        "name": "鈴木 花子",
+        "birth_date": "1990-12-31",
+        "address": "豊島区南池袋2-45-1",
+    },
+    {
+        "basic_pension_number": "5555000011",
+        "my_number": "111122223333",
+        "name_kana": "タナカイチロウ",
+        "name": "田中 一郎",
+        "birth_date": "1958-07-15",
+        "address": "仙台市宮城野区榴岡1-1-1",
+    },
 ]
 
 
@@ -41,25 +56,34 @@ def scan_png(seed: int) -> bytes:
     return buffer.getvalue()
 
 
-def file_documents(session: Session, vault: Vault, people: list[dict[str, str]],
-                   seed: int = 0) -> list[tuple[Document, bytes]]:
+def file_documents(
+    session: Session, vault: Vault, people: list[dict[str, str]], seed: int = 0
+) -> list[tuple[Document, bytes]]:
     """One scan per person, taken in and filed; returns (document, original bytes)."""
     scans = [scan_png(seed * 100 + i) for i in range(len(people))]
-    result = take_in(session, vault, [Arrival(f"scan{i}.png", data)
-                                      for i, data in enumerate(scans)], "cli")
+    result = take_in(
+        session, vault, [Arrival(f"scan{i}.png", data) for i, data in enumerate(scans)], "cli"
+    )
     filed = []
     for page_id, person, data in zip(result.page_ids, people, scans, strict=True):
         page = session.get_one(Page, page_id)
-        page.image_object_id = vault.put_object(session, "page_image",
-                                                b"\xff\xd8 page image " + data[-32:]).id
+        page.image_object_id = vault.put_object(
+            session, "page_image", b"\xff\xd8 page image " + data[-32:]
+        ).id
         page.status, page.kind, page.form_id, page.form_page = "done", "form", FORM, 1
         document = page.document
         assert document is not None
         found = DocumentResult(
-            source=f"scan{page.number}.png", pages=[1], form=FORM,
-            fields={name: FieldResult(value=value, raw=value, confidence=0.99,
-                                      status="accepted", engine="test")
-                    for name, value in person.items()})
+            source=f"scan{page.number}.png",
+            pages=[1],
+            form=FORM,
+            fields={
+                name: FieldResult(
+                    value=value, raw=value, confidence=0.99, status="accepted", engine="test"
+                )
+                for name, value in person.items()
+            },
+        )
         _save_document(session, vault, document, found)
         session.get_one(SourceFile, page.source_file_id).status = "done"
         filed.append((document, data))

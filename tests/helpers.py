@@ -3,24 +3,13 @@
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
-from kura.devservers import S3Bucket
+from kura import devservers
+from kura.devservers import S3Bucket, kura_env
 from kura.settings import Settings
 from storage.crypto import Kek
-
-KURA = [sys.executable, "-m", "kura"]
-
-
-def kura_env(**settings: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("KURA_")}
-    env.update({f"KURA_{k.upper()}": v for k, v in settings.items()})
-    env["COLUMNS"] = "200"  # one summary line per line, whatever the terminal
-    return env
 
 
 def services_env(
@@ -44,15 +33,7 @@ def services_env(
 def run_kura(
     env: dict[str, str], *args: str, timeout: float = 300, input: str | None = None
 ) -> str:
-    done = subprocess.run(
-        [*KURA, *args],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        check=False,
-        input=input,
-    )
+    done = devservers.run_kura(env, *args, timeout=timeout, stdin=input)
     assert done.returncode == 0, f"kura {' '.join(args)} failed:\n{done.stdout}\n{done.stderr}"
     return done.stdout + done.stderr
 

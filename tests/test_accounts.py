@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select, update
 
+from kura.devservers import KURA, kura_env
 from kura.settings import Settings
 from storage import accounts
 from storage.accounts import (
@@ -24,7 +25,7 @@ from storage.accounts import (
 )
 from storage.audit import Actor, AuditEntry, verify
 from storage.db import session_scope, upgrade
-from tests.helpers import KURA, PASSWORD, add_person, kura_env, run_kura, sign_in
+from tests.helpers import PASSWORD, add_person, run_kura, sign_in
 
 ADMIN = Actor("admin", "security_admin")
 
@@ -41,13 +42,20 @@ def _add(settings: Settings, username: str, *roles: str, **kwargs: object) -> No
         accounts.add_person(session, ADMIN, username, list(roles), PASSWORD, **kwargs)  # type: ignore[arg-type]
 
 
-def _sign_in(settings: Settings, username: str, password: str = PASSWORD
-             ) -> accounts.SignedIn | SignInRefused:
+def _sign_in(
+    settings: Settings, username: str, password: str = PASSWORD
+) -> accounts.SignedIn | SignInRefused:
     """Sign in, committing the attempt's audit entry whatever the outcome."""
     with session_scope(settings.sqlalchemy_url) as session:
         try:
-            return accounts.sign_in(session, username, password, settings.session_minutes,
-                                    max_failures=3, lockout_minutes=15)
+            return accounts.sign_in(
+                session,
+                username,
+                password,
+                settings.session_minutes,
+                max_failures=3,
+                lockout_minutes=15,
+            )
         except SignInRefused as refused:
             return refused
 
@@ -73,20 +81,25 @@ def test_a_password_is_kept_only_as_an_argon2id_hash(settings: Settings) -> None
     assert PASSWORD not in json.dumps(entry.detail)
 
 
-@pytest.mark.parametrize(("username", "roles", "password", "message"), [
-    ("x", ["scanning_clerk"], PASSWORD, "user name"),
-    ("svc-scanner", ["scanning_clerk"], PASSWORD, "service identities"),
-    ("sato", ["janitor"], PASSWORD, "unknown duty role janitor"),
-    ("sato", [], PASSWORD, "at least one duty role"),
-    ("sato", ["security_admin", "records_manager"], PASSWORD, "kept apart"),
-    ("sato", ["verifier"], "short", "at least 12"),
-    ("sato", ["verifier"], "sato-sato-sato-1", "must not contain the user name"),
-])
+@pytest.mark.parametrize(
+    ("username", "roles", "password", "message"),
+    [
+        ("x", ["scanning_clerk"], PASSWORD, "user name"),
+        ("svc-scanner", ["scanning_clerk"], PASSWORD, "service identities"),
+        ("sato", ["janitor"], PASSWORD, "unknown duty role janitor"),
+        ("sato", [], PASSWORD, "at least one duty role"),
+        ("sato", ["security_admin", "records_manager"], PASSWORD, "kept apart"),
+        ("sato", ["verifier"], "short", "at least 12"),
+        ("sato", ["verifier"], "sato-sato-sato-1", "must not contain the user name"),
+    ],
+)
 def test_accounts_that_must_not_exist_are_refused(
     settings: Settings, username: str, roles: list[str], password: str, message: str
 ) -> None:
-    with session_scope(settings.sqlalchemy_url) as session, \
-            pytest.raises(AccountError, match=message):
+    with (
+        session_scope(settings.sqlalchemy_url) as session,
+        pytest.raises(AccountError, match=message),
+    ):
         accounts.add_person(session, ADMIN, username, roles, password)
 
 
@@ -122,9 +135,11 @@ def test_an_expired_or_ended_session_is_refused(settings: Settings) -> None:
     first, second = _sign_in(settings, "tanaka"), _sign_in(settings, "tanaka")
     assert isinstance(first, accounts.SignedIn) and isinstance(second, accounts.SignedIn)
     with session_scope(settings.sqlalchemy_url) as session:
-        session.execute(update(LoginSession)
-                        .where(LoginSession.token_sha256 == accounts.token_digest(first.token))
-                        .values(expires_at=dt.datetime.now(dt.UTC) - dt.timedelta(seconds=1)))
+        session.execute(
+            update(LoginSession)
+            .where(LoginSession.token_sha256 == accounts.token_digest(first.token))
+            .values(expires_at=dt.datetime.now(dt.UTC) - dt.timedelta(seconds=1))
+        )
     with session_scope(settings.sqlalchemy_url) as session:
         with pytest.raises(NotSignedIn, match="expired"):
             accounts.current(session, first.token)
@@ -133,8 +148,10 @@ def test_an_expired_or_ended_session_is_refused(settings: Settings) -> None:
         with pytest.raises(NotSignedIn, match="ended"):
             accounts.current(session, "made-up-token")
         assert accounts.sign_out(session, second.token) is not None
-    with session_scope(settings.sqlalchemy_url) as session, \
-            pytest.raises(NotSignedIn, match="ended"):
+    with (
+        session_scope(settings.sqlalchemy_url) as session,
+        pytest.raises(NotSignedIn, match="ended"),
+    ):
         accounts.current(session, second.token)
 
 
@@ -175,17 +192,25 @@ def test_an_account_past_its_expiry_date_stops_working(settings: Settings) -> No
     signed = _sign_in(settings, "contractor")
     assert isinstance(signed, accounts.SignedIn)
     with session_scope(settings.sqlalchemy_url) as session:
-        session.execute(update(Person).where(Person.username == "contractor")
-                        .values(expires_on=dt.date.today() - dt.timedelta(days=1)))
-    with session_scope(settings.sqlalchemy_url) as session, \
-            pytest.raises(NotSignedIn, match="disabled or expired"):
+        session.execute(
+            update(Person)
+            .where(Person.username == "contractor")
+            .values(expires_on=dt.date.today() - dt.timedelta(days=1))
+        )
+    with (
+        session_scope(settings.sqlalchemy_url) as session,
+        pytest.raises(NotSignedIn, match="disabled or expired"),
+    ):
         accounts.current(session, signed.token)
     refused = _sign_in(settings, "contractor")
     assert isinstance(refused, SignInRefused) and refused.reason == "expired"
-    with session_scope(settings.sqlalchemy_url) as session, \
-            pytest.raises(AccountError, match="in the past"):
-        accounts.add_person(session, ADMIN, "late", ["verifier"], PASSWORD,
-                            dt.date.today() - dt.timedelta(days=1))
+    with (
+        session_scope(settings.sqlalchemy_url) as session,
+        pytest.raises(AccountError, match="in the past"),
+    ):
+        accounts.add_person(
+            session, ADMIN, "late", ["verifier"], PASSWORD, dt.date.today() - dt.timedelta(days=1)
+        )
 
 
 def test_the_service_identity_exists_and_cannot_sign_in(settings: Settings) -> None:
@@ -222,26 +247,67 @@ def test_account_changes_keep_the_chain_intact(settings: Settings) -> None:
 # --- the command line ---------------------------------------------------------------------
 
 
-def _kura(env: dict[str, str], *args: str, input: str | None = None
-          ) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([*KURA, *args], env=env, capture_output=True, text=True,
-                          timeout=300, check=False, input=input)
+def _kura(
+    env: dict[str, str], *args: str, input: str | None = None
+) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [*KURA, *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+        input=input,
+    )
 
 
 def test_the_first_account_must_be_a_security_administrator(tmp_path: Path) -> None:
     env = kura_env(data_dir=str(tmp_path / "data"))
-    clerk = _kura(env, "users", "add", "tanaka", "--role", "scanning_clerk",
-                  "--password-stdin", input=PASSWORD + "\n")
+    clerk = _kura(
+        env,
+        "users",
+        "add",
+        "tanaka",
+        "--role",
+        "scanning_clerk",
+        "--password-stdin",
+        input=PASSWORD + "\n",
+    )
     assert clerk.returncode == 2 and "must be a security administrator" in clerk.stderr
-    admin = run_kura(env, "users", "add", "admin", "--role", "security_admin",
-                     "--password-stdin", input=PASSWORD + "\n")
+    admin = run_kura(
+        env,
+        "users",
+        "add",
+        "admin",
+        "--role",
+        "security_admin",
+        "--password-stdin",
+        input=PASSWORD + "\n",
+    )
     assert "added admin (security_admin)" in admin
-    second = _kura(env, "users", "add", "tanaka", "--role", "scanning_clerk",
-                   "--password-stdin", input=PASSWORD + "\n")
+    second = _kura(
+        env,
+        "users",
+        "add",
+        "tanaka",
+        "--role",
+        "scanning_clerk",
+        "--password-stdin",
+        input=PASSWORD + "\n",
+    )
     assert second.returncode == 4 and "not signed in" in second.stderr
     run_kura(env, "login", "admin", "--password-stdin", input=PASSWORD + "\n")
-    created = run_kura(env, "users", "add", "tanaka", "--role", "scanning_clerk",
-                       "--expires", "2099-12-31", "--generate-password")
+    created = run_kura(
+        env,
+        "users",
+        "add",
+        "tanaka",
+        "--role",
+        "scanning_clerk",
+        "--expires",
+        "2099-12-31",
+        "--generate-password",
+    )
     assert "expires after 2099-12-31" in created and "password (shown once" in created
     listing = json.loads(run_kura(env, "users", "list", "--json"))
     by_name = {row["username"]: row for row in listing}
@@ -257,17 +323,21 @@ def test_records_commands_refuse_without_the_duty(tmp_path: Path) -> None:
     scans = tmp_path / "scans"
     scans.mkdir()
     (scans / "a.png").write_bytes(b"not really a png")
-    for args in (["ingest", str(scans)], ["queue"],
-                 ["original", "R20260101-000001", "--out", "x", "--reason", "disclosure"]):
+    for args in (
+        ["ingest", str(scans)],
+        ["queue"],
+        ["original", "R20260101-000001", "--out", "x", "--reason", "disclosure"],
+    ):
         refused = _kura(env, *args)
         assert refused.returncode == 4, refused
         assert "refused: not signed in: run `kura login NAME` first" in refused.stderr
     sign_in(env, "verifier1", ("verifier",))
-    for args, duty in ((["ingest", str(scans)], "scanning clerk"),
-                       (["original", "R20260101-000001", "--out", "x", "--reason", "check"],
-                        "records manager"),
-                       (["users", "list"], "security admin or auditor"),
-                       (["audit", "search"], "auditor")):
+    for args, duty in (
+        (["ingest", str(scans)], "scanning clerk"),
+        (["original", "R20260101-000001", "--out", "x", "--reason", "check"], "records manager"),
+        (["users", "list"], "security admin or auditor"),
+        (["audit", "search"], "auditor"),
+    ):
         refused = _kura(env, *args)
         assert refused.returncode == 4, refused
         assert f"it needs the {duty} duty" in refused.stderr.replace("\n", " ")
@@ -307,16 +377,24 @@ def test_the_session_file_is_private_and_logout_ends_it(tmp_path: Path) -> None:
 def test_demo_creates_one_account_per_duty_and_signs_in_the_clerk(tmp_path: Path) -> None:
     env = kura_env(data_dir=str(tmp_path / "data"))
     output = run_kura(env, "demo", "--count", "1", timeout=600)
-    for username in ("demo-clerk", "demo-verifier", "demo-checker", "demo-records",
-                     "demo-admin", "demo-backup", "demo-auditor"):
+    for username in (
+        "demo-clerk",
+        "demo-verifier",
+        "demo-checker",
+        "demo-records",
+        "demo-admin",
+        "demo-backup",
+        "demo-auditor",
+    ):
         assert username in output
     assert "signed in as demo-clerk" in output
     assert "documents 1" in output
     assert "demo-clerk (scanning_clerk)" in run_kura(env, "whoami")
     settings = Settings(data_dir=tmp_path / "data")
     with session_scope(settings.sqlalchemy_url) as session:
-        intake = session.scalars(select(AuditEntry).where(
-            AuditEntry.action == "intake.batch")).one()
+        intake = session.scalars(
+            select(AuditEntry).where(AuditEntry.action == "intake.batch")
+        ).one()
         assert (intake.actor, intake.role) == ("demo-clerk", "scanning_clerk")
         reads = session.scalars(select(AuditEntry).where(AuditEntry.action == "page.read"))
         assert {(e.actor, e.role) for e in reads} == {("svc-worker", "service")}

@@ -18,6 +18,7 @@ import pytest
 from sqlalchemy import MetaData, select
 from sqlalchemy.orm import Session
 
+from kura.devservers import kura_env
 from kura.settings import Settings
 from storage.backup import (
     MAGIC,
@@ -41,20 +42,29 @@ from storage.db import get_engine, upgrade
 from storage.models import Document, SourceFile, StoredObject
 from storage.runtime import vault_for
 from tests.custody_data import PEOPLE, file_documents
-from tests.helpers import kura_env, settings_from
+from tests.helpers import settings_from
 from tests.test_custody import _kura, add_people, login, password
 
 fresh_vault = vault_for.__wrapped__  # type: ignore[attr-defined]
 
 # Rows written after the archive was made (the backup's own entry, the restore, sign-ins)
 # differ between source and target; everything else must come back identical.
-GROWING = {"audit_entry", "audit_object", "audit_head", "login_session", "audit_checkpoint",
-           "person"}
+GROWING = {
+    "audit_entry",
+    "audit_object",
+    "audit_head",
+    "login_session",
+    "audit_checkpoint",
+    "person",
+}
 
 
 def _keys() -> dict[str, str]:
-    return {"kek": Kek.generate().to_base64(), "index_key": Kek.generate().to_base64(),
-            "audit_key": Kek.generate().to_base64()}
+    return {
+        "kek": Kek.generate().to_base64(),
+        "index_key": Kek.generate().to_base64(),
+        "audit_key": Kek.generate().to_base64(),
+    }
 
 
 def _populate(env: dict[str, str]) -> tuple[Settings, list[tuple[str, bytes]]]:
@@ -85,15 +95,24 @@ def _table_rows(url: str) -> dict[str, list[dict[str, Any]]]:
                 continue
             order = list(table.primary_key.columns)
             rows[table.name] = [
-                {k: (v.astimezone(dt.UTC) if isinstance(v, dt.datetime) and v.tzinfo
-                     else v.replace(tzinfo=dt.UTC) if isinstance(v, dt.datetime) else v)
-                 for k, v in row.items()}
-                for row in connection.execute(select(table).order_by(*order)).mappings()]
+                {
+                    k: (
+                        v.astimezone(dt.UTC)
+                        if isinstance(v, dt.datetime) and v.tzinfo
+                        else v.replace(tzinfo=dt.UTC)
+                        if isinstance(v, dt.datetime)
+                        else v
+                    )
+                    for k, v in row.items()
+                }
+                for row in connection.execute(select(table).order_by(*order)).mappings()
+            ]
     return rows
 
 
-def _backup_and_restore(source_env: dict[str, str], target_env: dict[str, str],
-                        tmp_path: Path) -> None:
+def _backup_and_restore(
+    source_env: dict[str, str], target_env: dict[str, str], tmp_path: Path
+) -> None:
     source, kept = _populate(source_env)
     archive = tmp_path / "kura.backup"
 
@@ -110,12 +129,35 @@ def _backup_and_restore(source_env: dict[str, str], target_env: dict[str, str],
             assert value.encode() not in blob
 
     # a wrong password or a person without the duty: refused, nothing restored
-    _kura(target_env, "restore", str(archive), "--username", "backup", "--password-stdin",
-          stdin="wrong\n", code=4)
-    _kura(target_env, "restore", str(archive), "--username", "records", "--password-stdin",
-          stdin=password("records") + "\n", code=4)
-    out = _kura(target_env, "restore", str(archive), "--username", "backup",
-                "--password-stdin", stdin=password("backup") + "\n")
+    _kura(
+        target_env,
+        "restore",
+        str(archive),
+        "--username",
+        "backup",
+        "--password-stdin",
+        stdin="wrong\n",
+        code=4,
+    )
+    _kura(
+        target_env,
+        "restore",
+        str(archive),
+        "--username",
+        "records",
+        "--password-stdin",
+        stdin=password("records") + "\n",
+        code=4,
+    )
+    out = _kura(
+        target_env,
+        "restore",
+        str(archive),
+        "--username",
+        "backup",
+        "--password-stdin",
+        stdin=password("backup") + "\n",
+    )
     assert "restored" in out
 
     target = settings_from(target_env)
@@ -124,17 +166,20 @@ def _backup_and_restore(source_env: dict[str, str], target_env: dict[str, str],
     assert vault.indexer is not None
     with Session(get_engine(target.sqlalchemy_url)) as session:
         for receipt, scan in kept:
-            document = session.scalars(select(Document).where(
-                Document.receipt_number == receipt)).one()
-            original = session.get_one(StoredObject, session.get_one(
-                SourceFile, document.source_file_id).object_id)
+            document = session.scalars(
+                select(Document).where(Document.receipt_number == receipt)
+            ).one()
+            original = session.get_one(
+                StoredObject, session.get_one(SourceFile, document.source_file_id).object_id
+            )
             assert vault.get_object(original) == scan
             # locks come back with the objects: the held one is held, the other kept
             assert vault.store.get_lock(original.id).legal_hold
-        assert [d.receipt_number for d in find_documents(
-            session, vault.indexer, "my_number", PEOPLE[1]["my_number"])] == [kept[1][0]]
-        disposed = session.scalars(select(Document).where(
-            Document.status == "disposed")).one()
+        assert [
+            d.receipt_number
+            for d in find_documents(session, vault.indexer, "my_number", PEOPLE[1]["my_number"])
+        ] == [kept[1][0]]
+        disposed = session.scalars(select(Document).where(Document.status == "disposed")).one()
         assert disposed.wrapped_key == b""
 
     # the restored audit chain and its checkpoints verify; people can sign in again
@@ -142,8 +187,16 @@ def _backup_and_restore(source_env: dict[str, str], target_env: dict[str, str],
     report = json.loads(_kura(target_env, "audit", "verify", "--json"))
     assert report["problems"] == [], report
     # a second restore is refused: the installation is no longer empty
-    out = _kura(target_env, "restore", str(archive), "--username", "backup",
-                "--password-stdin", stdin=password("backup") + "\n", code=4)
+    out = _kura(
+        target_env,
+        "restore",
+        str(archive),
+        "--username",
+        "backup",
+        "--password-stdin",
+        stdin=password("backup") + "\n",
+        code=4,
+    )
     assert "empty installation only" in out
 
 
@@ -155,8 +208,9 @@ def test_backup_and_restore_on_the_embedded_default(tmp_path: Path) -> None:
 
 
 @pytest.mark.services
-def test_backup_and_restore_on_postgresql_and_s3(tmp_path: Path, postgres_server: Any,
-                                                 s3_server: Any) -> None:
+def test_backup_and_restore_on_postgresql_and_s3(
+    tmp_path: Path, postgres_server: Any, s3_server: Any
+) -> None:
     import uuid
 
     keys = _keys()
@@ -165,10 +219,16 @@ def test_backup_and_restore_on_postgresql_and_s3(tmp_path: Path, postgres_server
         urls.append(postgres_server.create_database(f"test_{uuid.uuid4().hex[:16]}"))
 
     def env(name: str, url: str) -> dict[str, str]:
-        return kura_env(data_dir=str(tmp_path / name), database_url=url,
-                        s3_endpoint=s3_server.endpoint, s3_access_key=s3_server.access_key,
-                        s3_secret_key=s3_server.secret_key, s3_region=s3_server.region,
-                        s3_bucket=f"test-{uuid.uuid4().hex[:16]}", **keys)
+        return kura_env(
+            data_dir=str(tmp_path / name),
+            database_url=url,
+            s3_endpoint=s3_server.endpoint,
+            s3_access_key=s3_server.access_key,
+            s3_secret_key=s3_server.secret_key,
+            s3_region=s3_server.region,
+            s3_bucket=f"test-{uuid.uuid4().hex[:16]}",
+            **keys,
+        )
 
     try:
         _backup_and_restore(env("source", urls[0]), env("target", urls[1]), tmp_path)
@@ -196,17 +256,21 @@ def made(tmp_path: Path) -> tuple[Settings, Path]:
 
 
 def _target(tmp_path: Path, source: Settings, name: str = "target") -> Settings:
-    return Settings(data_dir=tmp_path / name, kek=source.kek, index_key=source.index_key,
-                    audit_key=source.audit_key)
+    return Settings(
+        data_dir=tmp_path / name,
+        kek=source.kek,
+        index_key=source.index_key,
+        audit_key=source.audit_key,
+    )
 
 
-@pytest.mark.parametrize("change", ["flip_body", "flip_header", "truncate", "append",
-                                    "drop_chunk"])
+@pytest.mark.parametrize("change", ["flip_body", "flip_header", "truncate", "append", "drop_chunk"])
 def test_a_changed_archive_is_refused_before_anything_is_written(
-        tmp_path: Path, made: tuple[Settings, Path], change: str) -> None:
+    tmp_path: Path, made: tuple[Settings, Path], change: str
+) -> None:
     source, archive = made
     data = bytearray(archive.read_bytes())
-    header_end = len(MAGIC) + 4 + struct.unpack(">I", data[len(MAGIC):len(MAGIC) + 4])[0]
+    header_end = len(MAGIC) + 4 + struct.unpack(">I", data[len(MAGIC) : len(MAGIC) + 4])[0]
     if change == "flip_body":
         data[(header_end + len(data)) // 2] ^= 0x01
     elif change == "flip_header":
@@ -217,8 +281,8 @@ def test_a_changed_archive_is_refused_before_anything_is_written(
         data += b"\x00" * 16
     elif change == "drop_chunk":
         # one chunk holds everything here: drop its end marker by re-framing a prefix
-        (length,) = struct.unpack(">I", data[header_end:header_end + 4])
-        del data[header_end:header_end + 4 + length]
+        (length,) = struct.unpack(">I", data[header_end : header_end + 4])
+        del data[header_end : header_end + 4 + length]
     archive.write_bytes(bytes(data))
     target = _target(tmp_path, source)
     vault = fresh_vault(target)
@@ -234,7 +298,8 @@ def test_a_changed_archive_is_refused_before_anything_is_written(
 
 
 def test_contents_that_differ_from_the_manifest_are_refused(
-        tmp_path: Path, made: tuple[Settings, Path]) -> None:
+    tmp_path: Path, made: tuple[Settings, Path]
+) -> None:
     """Even someone holding the key, who re-encrypts a changed row, is caught by the
     manifest's checksums."""
     source, archive = made
@@ -242,12 +307,14 @@ def test_contents_that_differ_from_the_manifest_are_refused(
     opened = _open_archive(archive, vault)
     members = [(m, h.read()) for m, h in _members(opened)]
     opened.raw.close()
-    header_bytes = archive.read_bytes()[len(MAGIC) + 4:]
-    header_bytes = header_bytes[:struct.unpack(">I", archive.read_bytes()[
-        len(MAGIC):len(MAGIC) + 4])[0]]
+    header_bytes = archive.read_bytes()[len(MAGIC) + 4 :]
+    header_bytes = header_bytes[
+        : struct.unpack(">I", archive.read_bytes()[len(MAGIC) : len(MAGIC) + 4])[0]
+    ]
     header = json.loads(header_bytes)
-    key = unwrap(vault.kek, base64.b64decode(header["wrapped_key"]),
-                 "backup:" + header["created_at"])
+    key = unwrap(
+        vault.kek, base64.b64decode(header["wrapped_key"]), "backup:" + header["created_at"]
+    )
     forged = io.BytesIO()
     forged.write(MAGIC + struct.pack(">I", len(header_bytes)) + header_bytes)
     writer = _SealingWriter(forged, key, hashlib.sha256(header_bytes).digest())
@@ -267,13 +334,15 @@ def test_contents_that_differ_from_the_manifest_are_refused(
 
 
 def test_restore_needs_the_keys_and_an_empty_installation(
-        tmp_path: Path, made: tuple[Settings, Path]) -> None:
+    tmp_path: Path, made: tuple[Settings, Path]
+) -> None:
     source, archive = made
     other = Settings(data_dir=tmp_path / "other", **_keys())  # type: ignore[arg-type]
     with pytest.raises(RestoreRefused, match="not configured here"):
         restore(other.sqlalchemy_url, fresh_vault(other), archive)
-    wrong_index = Settings(data_dir=tmp_path / "idx", kek=source.kek,
-                           index_key=Kek.generate().to_base64())
+    wrong_index = Settings(
+        data_dir=tmp_path / "idx", kek=source.kek, index_key=Kek.generate().to_base64()
+    )
     with pytest.raises(RestoreRefused, match="KURA_INDEX_KEY"):
         restore(wrong_index.sqlalchemy_url, fresh_vault(wrong_index), archive)
     # the source itself is not empty

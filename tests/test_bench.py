@@ -18,8 +18,8 @@ from kura.bench.metrics import (
     score_file,
     summarise,
 )
+from kura.devservers import KURA, kura_env
 from schemas.contracts import DocumentResult, FieldResult, FieldStatus, PageResult
-from tests.helpers import KURA, kura_env
 
 PageKind = Literal["form", "blank", "unknown"]
 TYPES = {

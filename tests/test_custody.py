@@ -16,7 +16,7 @@ from minio.error import S3Error
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from kura.devservers import S3Bucket
+from kura.devservers import KURA, S3Bucket, kura_env
 from kura.settings import Settings
 from storage.audit import AuditEntry
 from storage.crypto import DecryptionError, Kek
@@ -56,7 +56,6 @@ from storage.objects import Lock, ObjectLocked
 from storage.runtime import vault_for
 from storage.vault import KeyUnavailable, Vault
 from tests.custody_data import FORM, PEOPLE, file_documents
-from tests.helpers import KURA, kura_env
 
 fresh_vault = vault_for.__wrapped__  # type: ignore[attr-defined]
 """vault_for without its cache: the keys on disk change in these tests."""
@@ -79,8 +78,9 @@ def _original(session: Session, document: Document) -> StoredObject:
 
 def _values(session: Session, vault: Vault, document: Document) -> dict[str, str]:
     fields = session.scalars(select(FieldValue).where(FieldValue.document_id == document.id))
-    return {f.name: vault.open_value(document, f"field:{f.name}:value", f.value_sealed)
-            for f in fields}
+    return {
+        f.name: vault.open_value(document, f"field:{f.name}:value", f.value_sealed) for f in fields
+    }
 
 
 # --- Keys -----------------------------------------------------------------------------------
@@ -116,8 +116,7 @@ def test_rotation_rewraps_every_key_and_keeps_everything_readable(tmp_path: Path
             again = session.get_one(Document, document.id)
             assert again.kek_id == keyring.current.id
             assert rotated.get_object(_original(session, again)) == scan
-            assert _values(session, rotated, again)["my_number"] in {
-                p["my_number"] for p in PEOPLE}
+            assert _values(session, rotated, again)["my_number"] in {p["my_number"] for p in PEOPLE}
 
         # unreadable with a wrong key: the old KEK alone, or another key under the same id
         only_old = Vault(rotated.store, old)
@@ -153,8 +152,9 @@ def test_configured_keys_rotate_and_a_key_in_use_cannot_retire(tmp_path: Path) -
         filed = file_documents(session, fresh_vault(before), PEOPLE[:2])
         session.commit()
 
-    during = Settings(data_dir=before.data_dir, kek=new.to_base64(),
-                      kek_previous=old.to_base64(), index_key=index)
+    during = Settings(
+        data_dir=before.data_dir, kek=new.to_base64(), kek_previous=old.to_base64(), index_key=index
+    )
     keyring = load_keyring(during)
     vault = fresh_vault(during)
     with _session(during) as session:
@@ -219,8 +219,10 @@ def test_blind_indexes_find_each_field_and_never_equal_a_plain_hash(tmp_path: Pa
                 value = person[field]
                 normalised = normalise_for_index(field, value)
                 plain = {hashlib.sha256(v.encode()).hexdigest() for v in (value, normalised)}
-                plain |= {hmac.new(vault.kek.key, v.encode(), hashlib.sha256).hexdigest()
-                          for v in (value, normalised)}
+                plain |= {
+                    hmac.new(vault.kek.key, v.encode(), hashlib.sha256).hexdigest()
+                    for v in (value, normalised)
+                }
                 assert not plain & digests
                 assert value not in " ".join(digests)
         # another key gives other digests: the index says nothing without its key
@@ -248,26 +250,36 @@ def test_retention_setting_and_intake_lock() -> None:
     lock = policy.intake_lock(dt.date.today())
     assert lock.mode == "COMPLIANCE" and lock.legal_hold
     assert lock.retain_until == dt.datetime.combine(
-        dt.date.today() + dt.timedelta(days=30), dt.time(0), dt.UTC)
+        dt.date.today() + dt.timedelta(days=30), dt.time(0), dt.UTC
+    )
     assert RetentionPolicy().intake_lock() == Lock("GOVERNANCE", None, True)
     with pytest.raises(ValueError):
         parse_retention("qualification=ten years")
 
 
 def _s3_settings(tmp_path: Path, s3: S3Bucket, retention: str) -> Settings:
-    return _settings(tmp_path, s3_endpoint=s3.endpoint, s3_access_key=s3.access_key,
-                     s3_secret_key=s3.secret_key, s3_bucket=s3.bucket, s3_region=s3.region,
-                     retention=retention, object_lock_mode="GOVERNANCE")
+    return _settings(
+        tmp_path,
+        s3_endpoint=s3.endpoint,
+        s3_access_key=s3.access_key,
+        s3_secret_key=s3.secret_key,
+        s3_bucket=s3.bucket,
+        s3_region=s3.region,
+        retention=retention,
+        object_lock_mode="GOVERNANCE",
+    )
 
 
 def _versions(s3: S3Bucket, object_id: str) -> list[str]:
-    return [v.version_id for v in s3.client().list_objects(
-        s3.bucket, prefix=object_id, include_version=True) if v.object_name == object_id]
+    return [
+        v.version_id
+        for v in s3.client().list_objects(s3.bucket, prefix=object_id, include_version=True)
+        if v.object_name == object_id
+    ]
 
 
 @pytest.mark.services
-def test_a_retained_original_cannot_be_deleted_before_its_end(tmp_path: Path,
-                                                              s3: S3Bucket) -> None:
+def test_a_retained_original_cannot_be_deleted_before_its_end(tmp_path: Path, s3: S3Bucket) -> None:
     settings = _s3_settings(tmp_path, s3, "qualification=1d")
     vault = fresh_vault(settings)
     with _session(settings) as session:
@@ -332,8 +344,9 @@ def test_legal_hold_blocks_deletion_until_released(tmp_path: Path, s3: S3Bucket)
         assert release_hold(session, vault, document, "appeal closed", "records") == 1
         session.commit()
         assert not vault.store.get_lock(original.id).legal_hold
-        request = request_disposal(session, [document.receipt_number], "no longer needed",
-                                   "records")
+        request = request_disposal(
+            session, [document.receipt_number], "no longer needed", "records"
+        )
         certificate = approve_disposal(session, vault, request.number, "admin")
         session.commit()
     assert all(o["store_removed"] for o in certificate["objects"])
@@ -353,19 +366,25 @@ def test_disposal_needs_two_people_and_leaves_a_matching_certificate(tmp_path: P
         target, scan = filed[0]
         pages = session.scalars(select(Page).where(Page.document_id == target.id)).all()
         objects = [_original(session, target)] + [
-            session.get_one(StoredObject, p.image_object_id) for p in pages]
-        expected = {o.id: {"content_sha256": o.sha256,
-                           "sealed_sha256": hashlib.sha256(vault.store.get(o.id)).hexdigest(),
-                           "data_key_sha256": hashlib.sha256(o.wrapped_key).hexdigest()}
-                    for o in objects}
+            session.get_one(StoredObject, p.image_object_id) for p in pages
+        ]
+        expected = {
+            o.id: {
+                "content_sha256": o.sha256,
+                "sealed_sha256": hashlib.sha256(vault.store.get(o.id)).hexdigest(),
+                "data_key_sha256": hashlib.sha256(o.wrapped_key).hexdigest(),
+            }
+            for o in objects
+        }
         assert expected[objects[0].id]["content_sha256"] == hashlib.sha256(scan).hexdigest()
         document_key = hashlib.sha256(target.wrapped_key).hexdigest()
         assert vault.store.get_lock(objects[0].id).legal_hold  # kept until a decision
 
         with pytest.raises(CustodyError, match="needs a reason"):
             request_disposal(session, [target.receipt_number], "  ", "records")
-        request = request_disposal(session, [target.receipt_number],
-                                   "retention decision 2026-3", "records")
+        request = request_disposal(
+            session, [target.receipt_number], "retention decision 2026-3", "records"
+        )
         session.commit()
         with pytest.raises(CustodyError, match="already in an open disposal request"):
             request_disposal(session, [target.receipt_number], "again", "records")
@@ -379,8 +398,7 @@ def test_disposal_needs_two_people_and_leaves_a_matching_certificate(tmp_path: P
         assert certificate["requested_by"] == "records"
         assert certificate["approved_by"] == "admin"
         assert certificate["method"] == ERASE_METHOD
-        assert [d["receipt_number"] for d in certificate["documents"]] == \
-            [target.receipt_number]
+        assert [d["receipt_number"] for d in certificate["documents"]] == [target.receipt_number]
         assert certificate["documents"][0]["data_key_sha256"] == document_key
         assert certificate["documents"][0]["field_values_destroyed"] == len(PEOPLE[0])
         assert certificate["documents"][0]["blind_indexes_removed"] == 4
@@ -401,10 +419,10 @@ def test_disposal_needs_two_people_and_leaves_a_matching_certificate(tmp_path: P
         disposed = session.get_one(Document, target.id)
         assert disposed.status == "disposed" and disposed.disposed_at is not None
         assert disposed.wrapped_key == b""
-        assert not session.scalars(select(FieldValue).where(
-            FieldValue.document_id == target.id)).all()
-        assert find_documents(session, vault.indexer, "my_number",
-                              PEOPLE[0]["my_number"]) == []
+        assert not session.scalars(
+            select(FieldValue).where(FieldValue.document_id == target.id)
+        ).all()
+        assert find_documents(session, vault.indexer, "my_number", PEOPLE[0]["my_number"]) == []
         for stored in objects:
             again = session.get_one(StoredObject, stored.id)
             assert again.wrapped_key == b"" and again.destroyed_at is not None
@@ -418,14 +436,14 @@ def test_disposal_needs_two_people_and_leaves_a_matching_certificate(tmp_path: P
         # the others are untouched
         other, other_scan = filed[1]
         assert vault.get_object(_original(session, other)) == other_scan
-        assert [d.receipt_number for d in find_documents(
-            session, vault.indexer, "my_number", PEOPLE[1]["my_number"])] == \
-            [other.receipt_number]
+        assert [
+            d.receipt_number
+            for d in find_documents(session, vault.indexer, "my_number", PEOPLE[1]["my_number"])
+        ] == [other.receipt_number]
 
 
 @pytest.mark.services
-def test_crypto_erase_when_the_store_still_keeps_the_bytes(tmp_path: Path,
-                                                           s3: S3Bucket) -> None:
+def test_crypto_erase_when_the_store_still_keeps_the_bytes(tmp_path: Path, s3: S3Bucket) -> None:
     """Kura's period ended but the store's lock has not (e.g. a period shortened in the
     settings): the keys are destroyed, the ciphertext stays locked and unreadable."""
     settings = _s3_settings(tmp_path, s3, "qualification=1d")
@@ -460,8 +478,9 @@ def test_a_file_split_into_documents_is_disposed_of_whole(tmp_path: Path) -> Non
         sibling.status = "ready"
         with pytest.raises(CustodyError, match="shares its original scan"):
             request_disposal(session, [document.receipt_number], "r", "records")
-        request = request_disposal(session, [document.receipt_number,
-                                             sibling.receipt_number], "r", "records")
+        request = request_disposal(
+            session, [document.receipt_number, sibling.receipt_number], "r", "records"
+        )
         assert len(request.items) == 2
 
 
@@ -469,8 +488,15 @@ def test_a_file_split_into_documents_is_disposed_of_whole(tmp_path: Path) -> Non
 
 
 def _kura(env: dict[str, str], *args: str, stdin: str = "", code: int = 0) -> str:
-    done = subprocess.run([*KURA, *args], env=env, input=stdin, capture_output=True,
-                          text=True, timeout=300, check=False)
+    done = subprocess.run(
+        [*KURA, *args],
+        env=env,
+        input=stdin,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
     assert done.returncode == code, f"kura {' '.join(args)}:\n{done.stdout}\n{done.stderr}"
     return done.stdout + done.stderr
 
@@ -482,13 +508,32 @@ def password(name: str) -> str:
 def add_people(env: dict[str, str]) -> None:
     """admin (security administrator), records (records manager), backup (operator) and
     clerk (verifier)."""
-    _kura(env, "users", "add", "admin", "--role", "security_admin", "--password-stdin",
-          stdin=password("admin") + "\n")
+    _kura(
+        env,
+        "users",
+        "add",
+        "admin",
+        "--role",
+        "security_admin",
+        "--password-stdin",
+        stdin=password("admin") + "\n",
+    )
     login(env, "admin")
-    for name, role in (("records", "records_manager"), ("backup", "backup_operator"),
-                       ("clerk", "verifier")):
-        _kura(env, "users", "add", name, "--role", role, "--password-stdin",
-              stdin=password(name) + "\n")
+    for name, role in (
+        ("records", "records_manager"),
+        ("backup", "backup_operator"),
+        ("clerk", "verifier"),
+    ):
+        _kura(
+            env,
+            "users",
+            "add",
+            name,
+            "--role",
+            role,
+            "--password-stdin",
+            stdin=password(name) + "\n",
+        )
 
 
 def login(env: dict[str, str], name: str) -> None:
@@ -522,13 +567,13 @@ def test_custody_commands_run_as_people_and_are_audited(tmp_path: Path) -> None:
     # hold, disposal by two people
     login(env, "records")
     _kura(env, "hold", "set", receipts[1], "--reason", "case 7")
-    assert "legal hold" in _kura(env, "dispose", "request", receipts[1], "--reason", "x",
-                                 code=4)
+    assert "legal hold" in _kura(env, "dispose", "request", receipts[1], "--reason", "x", code=4)
     _kura(env, "hold", "release", receipts[1], "--reason", "case 7 closed")
     _kura(env, "dispose", "request", receipts[1], "--reason", "decision 2026-9")
     number = json.loads(_kura(env, "dispose", "list", "--json"))[0]["number"]
-    assert "different person" in _kura(env, "dispose", "approve", number, "--out",
-                                       str(tmp_path / "cert"), code=4)
+    assert "different person" in _kura(
+        env, "dispose", "approve", number, "--out", str(tmp_path / "cert"), code=4
+    )
     login(env, "admin")
     out = _kura(env, "dispose", "approve", number, "--out", str(tmp_path / "cert"))
     assert "data keys destroyed" in out
@@ -548,12 +593,12 @@ def test_custody_commands_run_as_people_and_are_audited(tmp_path: Path) -> None:
         assert ("records", "disposal.request", "refused:RetentionError") in actions
         assert ("records", "disposal.request", "ok") in actions
         assert ("records", "disposal.approve", "refused:FourEyesError") in actions
-        approval = next(e for e in entries if e.action == "disposal.approve"
-                        and e.result == "ok")
+        approval = next(e for e in entries if e.action == "disposal.approve" and e.result == "ok")
         assert approval.detail is not None
         assert approval.detail["certificate_sha256"] == digest
-        dump = json.dumps([(e.purpose, e.detail, e.object_ids) for e in entries],
-                          ensure_ascii=False)
+        dump = json.dumps(
+            [(e.purpose, e.detail, e.object_ids) for e in entries], ensure_ascii=False
+        )
         for person in PEOPLE:
             for field in ("my_number", "basic_pension_number", "name_kana"):
                 assert person[field] not in dump

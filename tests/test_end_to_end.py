@@ -11,14 +11,14 @@ import pytest
 import redis
 from sqlalchemy import select
 
-from kura.devservers import S3Bucket
+from kura.devservers import KURA, S3Bucket, kura_env
 from pipeline.synth.corpus import make_sample_scans
 from storage.audit import AuditEntry, verify
 from storage.db import session_scope
 from storage.models import Document, SourceFile, StoredObject
 from storage.queries import document_fields
 from storage.runtime import vault_for
-from tests.helpers import KURA, kura_env, run_kura, services_env, settings_from, sign_in, truth_of
+from tests.helpers import run_kura, services_env, settings_from, sign_in, truth_of
 
 SAMPLES = 3
 

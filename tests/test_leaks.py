@@ -23,20 +23,12 @@ from sqlalchemy import LargeBinary, inspect, select
 
 import storage.accounts
 import storage.audit  # noqa: F401  (their tables join Base.metadata)
-from kura.devservers import S3Bucket
+from kura.devservers import KURA, S3Bucket
 from pipeline.synth.corpus import make_sample_scans
 from storage import logmask
 from storage.db import get_engine, session_scope
 from storage.models import Base
-from tests.helpers import (
-    KURA,
-    PASSWORD,
-    add_person,
-    run_kura,
-    services_env,
-    sign_in,
-    truth_of,
-)
+from tests.helpers import PASSWORD, add_person, run_kura, services_env, sign_in, truth_of
 
 MY_NUMBER = re.compile(r"(?<![0-9A-Za-z])[0-9]{12}(?![0-9A-Za-z])")
 PENSION_NUMBER = re.compile(r"(?<![0-9A-Za-z])[0-9]{4}-?[0-9]{6}(?![0-9A-Za-z])")

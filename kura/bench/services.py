@@ -14,7 +14,6 @@ import secrets
 import shutil
 import signal
 import subprocess
-import sys
 import tempfile
 import time
 import uuid
@@ -24,9 +23,17 @@ from typing import IO, Any
 
 import redis
 
-from kura.devservers import ManagedServer, PostgresServer, RedisServer, S3Server, ServerError
+from kura.devservers import (
+    KURA,
+    ManagedServer,
+    PostgresServer,
+    RedisServer,
+    S3Server,
+    ServerError,
+    kura_env,
+    run_kura,
+)
 
-KURA = [sys.executable, "-m", "kura"]
 WORKER_READY_TIMEOUT_S = 180.0
 INGEST_TIMEOUT_S = 3600.0
 STOP_TIMEOUT_S = 30.0
@@ -36,23 +43,8 @@ class ServicesError(RuntimeError):
     """The worker path could not be measured (a server, the worker or ingest failed)."""
 
 
-def _env(settings: dict[str, str]) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("KURA_")}
-    env.update({f"KURA_{k.upper()}": v for k, v in settings.items()})
-    env["COLUMNS"] = "200"
-    return env
-
-
 def _run_kura(env: dict[str, str], *args: str, timeout: float, stdin: str | None = None) -> str:
-    done = subprocess.run(
-        [*KURA, *args],
-        env=env,
-        input=stdin,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        check=False,
-    )
+    done = run_kura(env, *args, timeout=timeout, stdin=stdin)
     if done.returncode != 0:
         raise ServicesError(
             f"kura {' '.join(args[:2])} exited {done.returncode}:\n"
@@ -161,19 +153,17 @@ def _measure(
     from storage.crypto import Kek
 
     database = f"bench_{uuid.uuid4().hex[:12]}"
-    env = _env(
-        {
-            "data_dir": str(work / "data"),
-            "database_url": postgres.create_database(database),
-            "broker_url": redis_server.url,
-            "s3_endpoint": s3.endpoint,
-            "s3_access_key": s3.access_key,
-            "s3_secret_key": s3.secret_key,
-            "s3_region": s3.region,
-            "s3_bucket": f"bench-{uuid.uuid4().hex[:12]}",
-            "kek": Kek.generate().to_base64(),
-            "log_level": "WARNING",
-        }
+    env = kura_env(
+        data_dir=str(work / "data"),
+        database_url=postgres.create_database(database),
+        broker_url=redis_server.url,
+        s3_endpoint=s3.endpoint,
+        s3_access_key=s3.access_key,
+        s3_secret_key=s3.secret_key,
+        s3_region=s3.region,
+        s3_bucket=f"bench-{uuid.uuid4().hex[:12]}",
+        kek=Kek.generate().to_base64(),
+        log_level="WARNING",
     )
     try:
         _run_kura(env, "db", "upgrade", timeout=300)
