@@ -83,8 +83,9 @@ def ingest(
     settings = get_settings()
     actor = require(settings, "intake")
     started = time.perf_counter()
-    batch_id = _ingest(settings, _scan_files(paths), channel, wait, actor)
-    _print_batch(settings, batch_id, time.perf_counter() - started)
+    files = _scan_files(paths)
+    batch_id = _ingest(settings, files, channel, wait, actor)
+    _print_batch(settings, batch_id, time.perf_counter() - started, [f.name for f in files])
 
 
 def _ingest(settings: Settings, files: list[Path], channel: str, wait: bool,
@@ -124,7 +125,9 @@ def _wait_for_batch(settings: Settings, batch_id: str, timeout_s: float = 3600) 
     raise typer.Exit(code=3)
 
 
-def _print_batch(settings: Settings, batch_id: str, seconds: float) -> None:
+def _print_batch(settings: Settings, batch_id: str, seconds: float, names: list[str]) -> None:
+    """Where every file went. `names` are the files' names as given, which Kura shows here
+    and does not keep (workers.intake.file_label)."""
     from storage.db import session_scope
     from storage.queries import batch_report
 
@@ -136,7 +139,8 @@ def _print_batch(settings: Settings, batch_id: str, seconds: float) -> None:
     for line in report.files:
         where = line.reason if line.status == "rejected" else ", ".join(line.receipts)
         status = "quarantined" if line.status == "rejected" else line.status
-        table.add_row(str(line.position + 1), line.filename, str(line.pages), status, where)
+        table.add_row(str(line.position + 1), names[line.position], str(line.pages), status,
+                      where)
     console.print(table)
     rejected = sum(f.status == "rejected" for f in report.files)
     console.print(
@@ -371,7 +375,7 @@ def demo(count: Annotated[int, typer.Option(help="How many sample scans.")] = 6)
     files = make_sample_scans(samples, count, seed=int(time.time()))
     console.print(f"generated {len(files)} sample scans in {samples}")
     batch_id = _ingest(settings, files, "cli", wait=True, actor=actor)
-    _print_batch(settings, batch_id, time.perf_counter() - started)
+    _print_batch(settings, batch_id, time.perf_counter() - started, [f.name for f in files])
     console.print(f"data lives in {settings.data_dir} (database {settings.sqlalchemy_url}, "
                   f"sealed objects in {settings.objects_dir}); `kura queue` lists the "
                   "documents waiting for verification")

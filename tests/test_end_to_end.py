@@ -21,6 +21,7 @@ from storage.runtime import vault_for
 from tests.helpers import run_kura, services_env, settings_from, sign_in, truth_of
 
 SAMPLES = 3
+PERSON_IN_A_FILE_NAME = "山田太郎"
 
 
 @pytest.fixture(scope="module")
@@ -31,8 +32,8 @@ def scans(tmp_path_factory: pytest.TempPathFactory) -> list[Path]:
 
 @pytest.fixture(scope="module")
 def intake(scans: list[Path]) -> list[str]:
-    """What a clerk feeds in: the scans and a file that is not a scan."""
-    notes = scans[0].parent / "notes.txt"
+    """What a clerk feeds in: the scans and a file that is not a scan, named after a person."""
+    notes = scans[0].parent / f"{PERSON_IN_A_FILE_NAME}_メモ.txt"
     notes.write_text("not a scan")
     return [str(path) for path in [*scans, notes]]
 
@@ -43,14 +44,15 @@ def _check_stored(env: dict[str, str], scans: list[Path]) -> list[bytes]:
     settings = settings_from(env)
     vault = vault_for(settings)
     with session_scope(settings.sqlalchemy_url) as session:
-        files = {f.filename: f for f in session.scalars(select(SourceFile))}
-        rejected = files.pop("notes.txt")
+        files = {f.position: f for f in session.scalars(select(SourceFile))}
+        assert not any(PERSON_IN_A_FILE_NAME in f.filename for f in files.values())
+        rejected = files.pop(len(scans))
         assert rejected.status == "rejected"
         assert rejected.reject_reason == "not a PDF, TIFF, JPEG or PNG file"
         right = total = 0
-        for scan in scans:
+        for position, scan in enumerate(scans):
             truth = truth_of(scan)
-            source = files[scan.name]
+            source = files[position]
             assert source.status == "done"
             document = session.scalars(
                 select(Document).where(Document.source_file_id == source.id)
@@ -96,6 +98,7 @@ def test_embedded_default(tmp_path: Path, scans: list[Path], intake: list[str]) 
     sign_in(env)  # a scanning clerk who is also the records manager
     output = run_kura(env, "ingest", *intake)
     assert "quarantined 1" in output and f"documents {SAMPLES}" in output
+    assert f"{PERSON_IN_A_FILE_NAME}_メモ.txt" in output  # the clerk sees where it went
     sealed = _check_stored(env, scans)
     _assert_ciphertext(sealed, scans)
     _assert_queue_is_masked(env, scans)  # a new process: the data survived the restart

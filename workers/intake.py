@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Protocol
 
 from sqlalchemy import func, select
@@ -145,7 +146,7 @@ def take_in(
         source = SourceFile(
             batch_id=batch.id,
             position=position,
-            filename=arrival.filename,
+            filename=file_label(position, arrival.filename),
             sha256=arrival.sha256,
             object_id=original.id,
             page_count=arrival.page_count,
@@ -168,6 +169,15 @@ def take_in(
     return IntakeResult(batch.id, page_ids, rejected)
 
 
+def file_label(position: int, filename: str) -> str:
+    """What Kura keeps of a file's name: its place in the batch and its kind. A name as a
+    scanner or a clerk gave it may name the person (山田太郎_届.pdf), so it is shown to the
+    clerk at intake and not kept."""
+    suffix = Path(filename).suffix.lower()
+    kind = suffix if suffix[1:].isalnum() and len(suffix) <= 6 else ""
+    return f"file-{position + 1:03d}{kind}"
+
+
 def _quarantine(
     session: Session,
     vault: Vault,
@@ -180,7 +190,7 @@ def _quarantine(
     source = SourceFile(
         batch_id=batch.id,
         position=position,
-        filename=arrival.filename,
+        filename=file_label(position, arrival.filename),
         sha256=arrival.sha256,
         object_id=kept.id,
         status="rejected",
