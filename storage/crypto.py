@@ -8,6 +8,7 @@ import base64
 import hashlib
 import os
 from dataclasses import dataclass
+from pathlib import Path
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
@@ -62,3 +63,18 @@ def wrap(kek: Kek, data_key: bytes, owner_id: str) -> bytes:
 
 def unwrap(kek: Kek, wrapped: bytes, owner_id: str) -> bytes:
     return open_sealed(kek.key, wrapped, b"wrap:" + owner_id.encode())
+
+
+def key_file_text(path: Path) -> str:
+    """The base64 key kept in `path`, created once (32 random bytes, owner-only) for the
+    embedded default, where no key is configured."""
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        except FileExistsError:
+            pass  # another process made it first
+        else:
+            with os.fdopen(fd, "w") as handle:
+                handle.write(base64.b64encode(os.urandom(KEY_BYTES)).decode())
+    return path.read_text()

@@ -36,7 +36,7 @@ from sqlalchemy import delete, func, select, text
 from sqlalchemy.orm import Session
 
 from kura.settings import Settings
-from storage.crypto import KEY_BYTES, Kek, unwrap, wrap
+from storage.crypto import KEY_BYTES, Kek, key_file_text, unwrap, wrap
 from storage.models import (
     BlindIndex,
     DisposalItem,
@@ -99,17 +99,7 @@ def index_key_file(data_dir: Path) -> Path:
 
 
 def _key_from_file(path: Path) -> bytes:
-    """The key in ``path``, created (32 random bytes, owner-only) if there is none yet."""
-    if not path.exists():
-        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-        try:
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        except FileExistsError:
-            pass  # another process made it first
-        else:
-            with os.fdopen(fd, "w") as handle:
-                handle.write(base64.b64encode(os.urandom(KEY_BYTES)).decode())
-    return _decode_key(path.read_text(), str(path))
+    return _decode_key(key_file_text(path), str(path))
 
 
 def _decode_key(text_value: str, what: str) -> bytes:
@@ -143,18 +133,21 @@ def _shred(path: Path) -> None:
 
 def load_keyring(settings: Settings) -> Keyring:
     """KURA_KEK (+ KURA_KEK_PREVIOUS), or the key files of the embedded default."""
-    configured_previous = [Kek.from_base64(part) for part in settings.kek_previous.split(",")
-                           if part.strip()]
+    configured_previous = [
+        Kek.from_base64(part) for part in settings.kek_previous.split(",") if part.strip()
+    ]
     if settings.kek:
         current = Kek.from_base64(settings.kek)
         previous = configured_previous
         embedded = False
     else:
-        current = Kek.from_base64(base64.b64encode(
-            _key_from_file(kek_file(settings.data_dir))).decode())
+        current = Kek.from_base64(
+            base64.b64encode(_key_from_file(kek_file(settings.data_dir))).decode()
+        )
         folder = previous_kek_dir(settings.data_dir)
-        previous = [Kek.from_base64(path.read_text())
-                    for path in sorted(folder.glob("*.b64"))] + configured_previous
+        previous = [
+            Kek.from_base64(path.read_text()) for path in sorted(folder.glob("*.b64"))
+        ] + configured_previous
         embedded = True
     unique: dict[str, Kek] = {}
     for kek in previous:
@@ -167,8 +160,10 @@ def new_embedded_kek(settings: Settings) -> Keyring:
     """Embedded default: keep the current key file as a previous key, make a new current
     one. Configured installations set KURA_KEK / KURA_KEK_PREVIOUS instead."""
     if settings.kek:
-        raise CustodyError("KURA_KEK is configured: put the new key in KURA_KEK and the old "
-                           "one in KURA_KEK_PREVIOUS, restart the services, then rotate")
+        raise CustodyError(
+            "KURA_KEK is configured: put the new key in KURA_KEK and the old "
+            "one in KURA_KEK_PREVIOUS, restart the services, then rotate"
+        )
     old = load_keyring(settings).current
     _write_key_file(previous_kek_dir(settings.data_dir) / f"{old.id}.b64", old.key)
     _write_key_file(kek_file(settings.data_dir), Kek.generate().key)
@@ -191,16 +186,22 @@ def rotate_keys(session: Session, keyring: Keyring, chunk: int = 500) -> Rotatio
     done = {"objects": 0, "documents": 0}
     models: tuple[tuple[Any, str], ...] = ((StoredObject, "objects"), (Document, "documents"))
     for model, label in models:
-        ids = list(session.scalars(select(model.id).where(
-            model.kek_id != current.id, model.wrapped_key != b"").order_by(model.id)))
+        ids = list(
+            session.scalars(
+                select(model.id)
+                .where(model.kek_id != current.id, model.wrapped_key != b"")
+                .order_by(model.id)
+            )
+        )
         for start in range(0, len(ids), chunk):
-            rows = session.scalars(select(model).where(model.id.in_(ids[start:start + chunk])))
+            rows = session.scalars(select(model).where(model.id.in_(ids[start : start + chunk])))
             for row in rows:
                 old = keyring.get(row.kek_id)
                 if old is None:
                     raise CustodyError(
                         f"{label[:-1]} {row.id} is wrapped by KEK {row.kek_id}, which is not "
-                        "configured: add it to KURA_KEK_PREVIOUS and rotate again")
+                        "configured: add it to KURA_KEK_PREVIOUS and rotate again"
+                    )
                 data_key = unwrap(old, row.wrapped_key, row.id)
                 row.wrapped_key = wrap(current, data_key, row.id)
                 row.kek_id = current.id
@@ -225,33 +226,53 @@ def _record_key(session: Session, key_id: str, purpose: str, state: str) -> KeyR
 
 def wrapped_by(session: Session, kek_id: str) -> tuple[int, int]:
     """How many (objects, documents) still have a data key wrapped by ``kek_id``."""
-    objects = session.scalar(select(func.count()).select_from(StoredObject).where(
-        StoredObject.kek_id == kek_id, StoredObject.wrapped_key != b"")) or 0
-    documents = session.scalar(select(func.count()).select_from(Document).where(
-        Document.kek_id == kek_id, Document.wrapped_key != b"")) or 0
+    objects = (
+        session.scalar(
+            select(func.count())
+            .select_from(StoredObject)
+            .where(StoredObject.kek_id == kek_id, StoredObject.wrapped_key != b"")
+        )
+        or 0
+    )
+    documents = (
+        session.scalar(
+            select(func.count())
+            .select_from(Document)
+            .where(Document.kek_id == kek_id, Document.wrapped_key != b"")
+        )
+        or 0
+    )
     return objects, documents
 
 
-def retire_key(session: Session, settings: Settings, keyring: Keyring, kek_id: str,
-               actor: str) -> str:
+def retire_key(
+    session: Session, settings: Settings, keyring: Keyring, kek_id: str, actor: str
+) -> str:
     """Mark a previous KEK retired once nothing is wrapped by it; an embedded key file is
     overwritten and removed. Returns what the operator still has to do (may be empty)."""
     if kek_id == keyring.current.id:
         raise CustodyError(f"KEK {kek_id} is the current key: rotate to a new one first")
     objects, documents = wrapped_by(session, kek_id)
     if objects or documents:
-        raise CustodyError(f"KEK {kek_id} still wraps {objects} object and {documents} "
-                           "document keys: run `kura keys rotate` first")
+        raise CustodyError(
+            f"KEK {kek_id} still wraps {objects} object and {documents} "
+            "document keys: run `kura keys rotate` first"
+        )
     record = _record_key(session, kek_id, "kek", "retired")
     record.state, record.retired_at, record.retired_by = "retired", utcnow(), actor
     key_path = previous_kek_dir(settings.data_dir) / f"{kek_id}.b64"
     if key_path.exists():
         _shred(key_path)
-    configured = any(Kek.from_base64(part).id == kek_id
-                     for part in settings.kek_previous.split(",") if part.strip())
+    configured = any(
+        Kek.from_base64(part).id == kek_id
+        for part in settings.kek_previous.split(",")
+        if part.strip()
+    )
     if configured:
-        return (f"remove KEK {kek_id} from KURA_KEK_PREVIOUS on every service, and destroy "
-                "its offline copies once the backups it protects have expired")
+        return (
+            f"remove KEK {kek_id} from KURA_KEK_PREVIOUS on every service, and destroy "
+            "its offline copies once the backups it protects have expired"
+        )
     return ""
 
 
@@ -274,14 +295,29 @@ def key_listing(session: Session, keyring: Keyring, indexer: BlindIndexer) -> li
     lines = []
     for record in session.scalars(select(KeyRecord).order_by(KeyRecord.first_used_at)):
         if record.purpose == "index":
-            count = session.scalar(select(func.count()).select_from(BlindIndex).where(
-                BlindIndex.key_id == record.id)) or 0
-            lines.append(KeyLine(record.id, "index", record.state, record.id == indexer.id,
-                                 0, count))
+            count = (
+                session.scalar(
+                    select(func.count())
+                    .select_from(BlindIndex)
+                    .where(BlindIndex.key_id == record.id)
+                )
+                or 0
+            )
+            lines.append(
+                KeyLine(record.id, "index", record.state, record.id == indexer.id, 0, count)
+            )
             continue
         objects, documents = wrapped_by(session, record.id)
-        lines.append(KeyLine(record.id, "kek", record.state, keyring.get(record.id) is not None,
-                             objects, documents))
+        lines.append(
+            KeyLine(
+                record.id,
+                "kek",
+                record.state,
+                keyring.get(record.id) is not None,
+                objects,
+                documents,
+            )
+        )
     return lines
 
 
@@ -296,23 +332,41 @@ INDEXED_FIELDS: dict[str, str] = {
 """Field name → how its value is normalised before it is indexed."""
 
 FIELD_ALIASES: dict[str, str] = {
-    "bpn": "basic_pension_number", "pension_number": "basic_pension_number",
+    "bpn": "basic_pension_number",
+    "pension_number": "basic_pension_number",
     "基礎年金番号": "basic_pension_number",
-    "個人番号": "my_number", "mynumber": "my_number",
-    "kana": "name_kana", "フリガナ": "name_kana", "氏名フリガナ": "name_kana",
-    "birth": "birth_date", "生年月日": "birth_date",
+    "個人番号": "my_number",
+    "mynumber": "my_number",
+    "kana": "name_kana",
+    "フリガナ": "name_kana",
+    "氏名フリガナ": "name_kana",
+    "birth": "birth_date",
+    "生年月日": "birth_date",
 }
 
-_ERAS = {"1": 1868, "3": 1912, "5": 1926, "7": 1989, "9": 2019,
-         "M": 1868, "T": 1912, "S": 1926, "H": 1989, "R": 2019,
-         "明治": 1868, "大正": 1912, "昭和": 1926, "平成": 1989, "令和": 2019}
+_ERAS = {
+    "1": 1868,
+    "3": 1912,
+    "5": 1926,
+    "7": 1989,
+    "9": 2019,
+    "M": 1868,
+    "T": 1912,
+    "S": 1926,
+    "H": 1989,
+    "R": 2019,
+    "明治": 1868,
+    "大正": 1912,
+    "昭和": 1926,
+    "平成": 1989,
+    "令和": 2019,
+}
 
 
 def index_field(name: str) -> str:
     field_name = FIELD_ALIASES.get(name, name)
     if field_name not in INDEXED_FIELDS:
-        raise CustodyError(f"no blind index on {name}: searchable are "
-                           f"{', '.join(INDEXED_FIELDS)}")
+        raise CustodyError(f"no blind index on {name}: searchable are {', '.join(INDEXED_FIELDS)}")
     return field_name
 
 
@@ -331,8 +385,15 @@ def normalise_for_index(field_name: str, value: str) -> str:
 def _normalise_date(text_value: str) -> str:
     """ISO date from 1965-01-02, 1965/1/2, 19650102, S40.1.2, 昭和40年1月2日 or the form's
     7-digit code (era digit + YYMMDD); '' when it is not a date."""
-    parts = [p for p in re.split(r"[^0-9A-Z明治大正昭和平成令和]+|(?<=[A-Z])(?=\d)|"
-                                 r"(?<=[治正和成])(?=\d)", text_value.upper()) if p]
+    parts = [
+        p
+        for p in re.split(
+            r"[^0-9A-Z明治大正昭和平成令和]+|(?<=[A-Z])(?=\d)|"
+            r"(?<=[治正和成])(?=\d)",
+            text_value.upper(),
+        )
+        if p
+    ]
     try:
         if len(parts) == 1 and parts[0].isdigit() and len(parts[0]) == 8:
             day = dt.date(int(parts[0][:4]), int(parts[0][4:6]), int(parts[0][6:]))
@@ -367,8 +428,9 @@ class BlindIndexer:
         message = f"kura-blind-index/v1/{field_name}/{normalised}".encode()
         return hmac.new(self.key, message, hashlib.sha256).hexdigest()
 
-    def index_document(self, session: Session, document: Document,
-                       values: Mapping[str, str]) -> int:
+    def index_document(
+        self, session: Session, document: Document, values: Mapping[str, str]
+    ) -> int:
         """Replace the document's blind indexes with those of ``values`` (clear values of
         its fields, as saved). Call again whenever a verifier changes an indexed field."""
         session.execute(delete(BlindIndex).where(BlindIndex.document_id == document.id))
@@ -378,33 +440,45 @@ class BlindIndexer:
                 continue
             digest = self.digest(name, value)
             if digest:
-                session.add(BlindIndex(document_id=document.id, field=name, digest=digest,
-                                       key_id=self.id))
+                session.add(
+                    BlindIndex(document_id=document.id, field=name, digest=digest, key_id=self.id)
+                )
                 written += 1
         return written
 
 
 def load_indexer(settings: Settings, keyring: Keyring | None = None) -> BlindIndexer:
-    key = (_decode_key(settings.index_key, "KURA_INDEX_KEY") if settings.index_key
-           else _key_from_file(index_key_file(settings.data_dir)))
+    key = (
+        _decode_key(settings.index_key, "KURA_INDEX_KEY")
+        if settings.index_key
+        else _key_from_file(index_key_file(settings.data_dir))
+    )
     keyring = keyring or load_keyring(settings)
     if any(hmac.compare_digest(key, kek.key) for kek in (keyring.current, *keyring.previous)):
         raise ValueError("KURA_INDEX_KEY must not be a key-encryption key: use a key of its own")
     return BlindIndexer(key)
 
 
-def find_documents(session: Session, indexer: BlindIndexer, field_name: str,
-                   value: str) -> list[Document]:
+def find_documents(
+    session: Session, indexer: BlindIndexer, field_name: str, value: str
+) -> list[Document]:
     """Documents whose ``field_name`` has exactly ``value`` (after normalisation)."""
     field_name = index_field(field_name)
     digest = indexer.digest(field_name, value)
     if digest is None:
         return []
-    return list(session.scalars(
-        select(Document).join(BlindIndex, BlindIndex.document_id == Document.id)
-        .where(BlindIndex.field == field_name, BlindIndex.digest == digest,
-               BlindIndex.key_id == indexer.id)
-        .order_by(Document.receipt_number)))
+    return list(
+        session.scalars(
+            select(Document)
+            .join(BlindIndex, BlindIndex.document_id == Document.id)
+            .where(
+                BlindIndex.field == field_name,
+                BlindIndex.digest == digest,
+                BlindIndex.key_id == indexer.id,
+            )
+            .order_by(Document.receipt_number)
+        )
+    )
 
 
 def reindex_all(session: Session, vault: Vault, indexer: BlindIndexer) -> int:
@@ -412,8 +486,11 @@ def reindex_all(session: Session, vault: Vault, indexer: BlindIndexer) -> int:
     count = 0
     documents = session.scalars(select(Document).where(Document.wrapped_key != b""))
     for document in documents:
-        values = {f.name: vault.open_value(document, f"field:{f.name}:value", f.value_sealed)
-                  for f in document.fields if f.name in INDEXED_FIELDS}
+        values = {
+            f.name: vault.open_value(document, f"field:{f.name}:value", f.value_sealed)
+            for f in document.fields
+            if f.name in INDEXED_FIELDS
+        }
         count += indexer.index_document(session, document, values)
     return count
 
@@ -483,8 +560,7 @@ class RetentionPolicy:
         indefinitely. Once the class is known the lock is only ever extended."""
         today = today or dt.date.today()
         finite = [p for p in (*self.periods.values(), self.periods.get("*")) if p]
-        indefinite = "*" not in self.periods or any(
-            p is None for p in self.periods.values())
+        indefinite = "*" not in self.periods or any(p is None for p in self.periods.values())
         until = min((p.after(today) for p in finite), default=None) if finite else None
         return Lock(self.mode, _future(_midnight(until)) if until else None, indefinite)
 
@@ -510,16 +586,24 @@ def document_class(document: Document) -> str:
 
 
 def _active_holds(session: Session, document_ids: Iterable[str]) -> list[LegalHold]:
-    return list(session.scalars(select(LegalHold).where(
-        LegalHold.document_id.in_(list(document_ids)), LegalHold.released_at.is_(None))))
+    return list(
+        session.scalars(
+            select(LegalHold).where(
+                LegalHold.document_id.in_(list(document_ids)), LegalHold.released_at.is_(None)
+            )
+        )
+    )
 
 
 def sync_original_lock(session: Session, vault: Vault, source: SourceFile) -> Lock:
     """Bring the lock of a file's original in line with its documents: retention until the
     latest end of their periods; legal hold while any keeps indefinitely or is held."""
     policy = vault.retention or RetentionPolicy()
-    documents = [d for d in session.scalars(select(Document).where(
-        Document.source_file_id == source.id)) if d.disposed_at is None]
+    documents = [
+        d
+        for d in session.scalars(select(Document).where(Document.source_file_id == source.id))
+        if d.disposed_at is None
+    ]
     stored = session.get_one(StoredObject, source.object_id)
     if not documents or stored.destroyed_at is not None:
         return Lock(stored.lock_mode or policy.mode, stored.retain_until, stored.legal_hold)
@@ -542,46 +626,49 @@ def _aware(moment: dt.datetime | None) -> dt.datetime | None:
     return moment.replace(tzinfo=dt.UTC)
 
 
-def document_saved(session: Session, vault: Vault, document: Document,
-                   values: Mapping[str, str]) -> None:
+def document_saved(
+    session: Session, vault: Vault, document: Document, values: Mapping[str, str]
+) -> None:
     """After a document's fields are saved: its blind indexes and its retention."""
     if vault.indexer is not None:
         vault.indexer.index_document(session, document, values)
     if vault.retention is not None:
-        document.retain_until = vault.retention.retain_until(document_class(document),
-                                                             document.received_date)
+        document.retain_until = vault.retention.retain_until(
+            document_class(document), document.received_date
+        )
         session.flush()
-        sync_original_lock(session, vault, session.get_one(SourceFile,
-                                                           document.source_file_id))
+        sync_original_lock(session, vault, session.get_one(SourceFile, document.source_file_id))
 
 
 # --- Legal hold ---------------------------------------------------------------------------
 
 
 def document_by_receipt(session: Session, receipt_number: str) -> Document:
-    document = session.scalars(select(Document).where(
-        Document.receipt_number == receipt_number)).one_or_none()
+    document = session.scalars(
+        select(Document).where(Document.receipt_number == receipt_number)
+    ).one_or_none()
     if document is None:
         raise CustodyError(f"no document {receipt_number}")
     return document
 
 
-def set_hold(session: Session, vault: Vault, document: Document, reason: str,
-             actor: str) -> LegalHold:
+def set_hold(
+    session: Session, vault: Vault, document: Document, reason: str, actor: str
+) -> LegalHold:
     if not reason.strip():
         raise CustodyError("a legal hold needs a reason")
     if document.disposed_at is not None:
         raise CustodyError(f"{document.receipt_number} was disposed of: nothing to hold")
-    hold = LegalHold(document_id=document.id, reason=reason.strip(), set_by=actor,
-                     set_at=utcnow())
+    hold = LegalHold(document_id=document.id, reason=reason.strip(), set_by=actor, set_at=utcnow())
     session.add(hold)
     session.flush()
     sync_original_lock(session, vault, session.get_one(SourceFile, document.source_file_id))
     return hold
 
 
-def release_hold(session: Session, vault: Vault, document: Document, reason: str,
-                 actor: str) -> int:
+def release_hold(
+    session: Session, vault: Vault, document: Document, reason: str, actor: str
+) -> int:
     if not reason.strip():
         raise CustodyError("releasing a legal hold needs a reason")
     holds = _active_holds(session, [document.id])
@@ -598,8 +685,7 @@ def release_hold(session: Session, vault: Vault, document: Document, reason: str
 # --- Deletion refused before its time ------------------------------------------------------
 
 
-def check_disposable(session: Session, document: Document,
-                     today: dt.date | None = None) -> None:
+def check_disposable(session: Session, document: Document, today: dt.date | None = None) -> None:
     """Raise RetentionError unless the document's retention allows disposal now."""
     today = today or dt.date.today()
     if document.disposed_at is not None:
@@ -607,25 +693,33 @@ def check_disposable(session: Session, document: Document,
     if document.status == "processing":
         raise CustodyError(f"{document.receipt_number} is still being read")
     if document.retain_until is not None and today < document.retain_until:
-        raise RetentionError(f"{document.receipt_number} is under retention until "
-                             f"{document.retain_until.isoformat()}")
+        raise RetentionError(
+            f"{document.receipt_number} is under retention until "
+            f"{document.retain_until.isoformat()}"
+        )
     holds = _active_holds(session, [document.id])
     if holds:
-        raise RetentionError(f"{document.receipt_number} is under legal hold since "
-                             f"{holds[0].set_at.date().isoformat()}")
+        raise RetentionError(
+            f"{document.receipt_number} is under legal hold since "
+            f"{holds[0].set_at.date().isoformat()}"
+        )
 
 
-def delete_object(session: Session, vault: Vault, stored: StoredObject,
-                  now: dt.datetime | None = None) -> None:
+def delete_object(
+    session: Session, vault: Vault, stored: StoredObject, now: dt.datetime | None = None
+) -> None:
     """Remove an object's sealed bytes: Kura refuses while its recorded lock holds (and the
     store refuses on its own as well)."""
     now = now or dt.datetime.now(dt.UTC)
-    recorded = Lock(stored.lock_mode or "GOVERNANCE", _aware(stored.retain_until),
-                    stored.legal_hold)
+    recorded = Lock(
+        stored.lock_mode or "GOVERNANCE", _aware(stored.retain_until), stored.legal_hold
+    )
     if recorded.holds(now):
         until = recorded.retain_until.isoformat() if recorded.retain_until else "released"
-        raise RetentionError(f"object {stored.id} is locked (retention until {until}, "
-                             f"legal hold {'on' if recorded.legal_hold else 'off'})")
+        raise RetentionError(
+            f"object {stored.id} is locked (retention until {until}, "
+            f"legal hold {'on' if recorded.legal_hold else 'off'})"
+        )
     vault.store.delete(stored.id)
     stored.store_removed = True
 
@@ -640,45 +734,69 @@ def _documents_of(session: Session, receipts: Iterable[str]) -> list[Document]:
     return documents
 
 
-def request_disposal(session: Session, receipts: list[str], reason: str, actor: str,
-                     today: dt.date | None = None) -> DisposalRequest:
+def request_disposal(
+    session: Session, receipts: list[str], reason: str, actor: str, today: dt.date | None = None
+) -> DisposalRequest:
     if not reason.strip():
         raise CustodyError("a disposal request needs a reason")
     documents = _documents_of(session, receipts)
     named = {d.id for d in documents}
     for document in documents:
         check_disposable(session, document, today)
-        siblings = session.scalars(select(Document).where(
-            Document.source_file_id == document.source_file_id, Document.id.not_in(named),
-            Document.disposed_at.is_(None))).all()
+        siblings = session.scalars(
+            select(Document).where(
+                Document.source_file_id == document.source_file_id,
+                Document.id.not_in(named),
+                Document.disposed_at.is_(None),
+            )
+        ).all()
         if siblings:
             raise CustodyError(
                 f"{document.receipt_number} shares its original scan with "
-                f"{', '.join(s.receipt_number for s in siblings)}: name them too")
+                f"{', '.join(s.receipt_number for s in siblings)}: name them too"
+            )
     open_items = session.scalars(
-        select(DisposalItem.receipt_number).join(DisposalRequest)
+        select(DisposalItem.receipt_number)
+        .join(DisposalRequest)
         .where(DisposalItem.document_id.in_(named), DisposalRequest.status == "requested")
     ).all()
     if open_items:
         raise CustodyError(f"already in an open disposal request: {', '.join(open_items)}")
     day = today or dt.date.today()
     prefix = f"D{day:%Y%m%d}-"
-    issued = session.scalar(select(func.count()).select_from(DisposalRequest).where(
-        DisposalRequest.number.like(f"{prefix}%"))) or 0
-    request = DisposalRequest(number=f"{prefix}{issued + 1:03d}", reason=reason.strip(),
-                              status="requested", requested_by=actor, requested_at=utcnow())
+    issued = (
+        session.scalar(
+            select(func.count())
+            .select_from(DisposalRequest)
+            .where(DisposalRequest.number.like(f"{prefix}%"))
+        )
+        or 0
+    )
+    request = DisposalRequest(
+        number=f"{prefix}{issued + 1:03d}",
+        reason=reason.strip(),
+        status="requested",
+        requested_by=actor,
+        requested_at=utcnow(),
+    )
     session.add(request)
     session.flush()
     for document in documents:
-        session.add(DisposalItem(request_id=request.id, document_id=document.id,
-                                 receipt_number=document.receipt_number))
+        session.add(
+            DisposalItem(
+                request_id=request.id,
+                document_id=document.id,
+                receipt_number=document.receipt_number,
+            )
+        )
     session.flush()
     return request
 
 
 def disposal_by_number(session: Session, number: str) -> DisposalRequest:
-    request = session.scalars(select(DisposalRequest).where(
-        DisposalRequest.number == number)).one_or_none()
+    request = session.scalars(
+        select(DisposalRequest).where(DisposalRequest.number == number)
+    ).one_or_none()
     if request is None:
         raise CustodyError(f"no disposal request {number}")
     return request
@@ -696,16 +814,18 @@ def _sha256(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
-def approve_disposal(session: Session, vault: Vault, number: str, actor: str,
-                     today: dt.date | None = None) -> dict[str, Any]:
+def approve_disposal(
+    session: Session, vault: Vault, number: str, actor: str, today: dt.date | None = None
+) -> dict[str, Any]:
     """The second person approves: destroy the data keys, remove what the store lets go,
     and return the certificate (also kept on the request, with its SHA-256)."""
     request = disposal_by_number(session, number)
     if request.status != "requested":
         raise CustodyError(f"{number} is {request.status}, not waiting for approval")
     if actor == request.requested_by:
-        raise FourEyesError(f"{number} was requested by {actor}: a different person must "
-                            "approve it")
+        raise FourEyesError(
+            f"{number} was requested by {actor}: a different person must approve it"
+        )
     documents = [session.get_one(Document, item.document_id) for item in request.items]
     for document in documents:
         check_disposable(session, document, today)
@@ -717,26 +837,37 @@ def approve_disposal(session: Session, vault: Vault, number: str, actor: str,
     sources: dict[str, SourceFile] = {}
     for document in documents:
         pages = session.scalars(select(Page).where(Page.document_id == document.id)).all()
-        objects = [session.get_one(StoredObject, p.image_object_id)
-                   for p in pages if p.image_object_id]
+        objects = [
+            session.get_one(StoredObject, p.image_object_id) for p in pages if p.image_object_id
+        ]
         source = session.get_one(SourceFile, document.source_file_id)
         sources[source.id] = source
-        fields = session.scalars(select(FieldValue).where(
-            FieldValue.document_id == document.id)).all()
-        indexes = len(session.scalars(select(BlindIndex.id).where(
-            BlindIndex.document_id == document.id)).all())
+        fields = session.scalars(
+            select(FieldValue).where(FieldValue.document_id == document.id)
+        ).all()
+        indexes = len(
+            session.scalars(
+                select(BlindIndex.id).where(BlindIndex.document_id == document.id)
+            ).all()
+        )
         session.execute(delete(BlindIndex).where(BlindIndex.document_id == document.id))
-        document_lines.append({
-            "receipt_number": document.receipt_number, "document_id": document.id,
-            "form_id": document.form_id, "received_date": document.received_date.isoformat(),
-            "retain_until": document.retain_until.isoformat() if document.retain_until
-            else "indefinite",
-            "data_key_sha256": _sha256(document.wrapped_key),
-            "field_values_destroyed": len(fields),
-            "sealed_values_sha256": _sha256(b"".join(
-                f.value_sealed + f.raw_sealed for f in fields)),
-            "blind_indexes_removed": indexes,
-        })
+        document_lines.append(
+            {
+                "receipt_number": document.receipt_number,
+                "document_id": document.id,
+                "form_id": document.form_id,
+                "received_date": document.received_date.isoformat(),
+                "retain_until": document.retain_until.isoformat()
+                if document.retain_until
+                else "indefinite",
+                "data_key_sha256": _sha256(document.wrapped_key),
+                "field_values_destroyed": len(fields),
+                "sealed_values_sha256": _sha256(
+                    b"".join(f.value_sealed + f.raw_sealed for f in fields)
+                ),
+                "blind_indexes_removed": indexes,
+            }
+        )
         for value in fields:
             session.delete(value)
         for page in pages:
@@ -759,7 +890,8 @@ def approve_disposal(session: Session, vault: Vault, number: str, actor: str,
         "reason": request.reason,
         "requested_by": request.requested_by,
         "requested_at": request.requested_at.replace(tzinfo=dt.UTC).isoformat()
-        if request.requested_at.tzinfo is None else request.requested_at.isoformat(),
+        if request.requested_at.tzinfo is None
+        else request.requested_at.isoformat(),
         "approved_by": actor,
         "approved_at": now.isoformat(),
         "method": ERASE_METHOD,
@@ -772,15 +904,18 @@ def approve_disposal(session: Session, vault: Vault, number: str, actor: str,
     return certificate
 
 
-def _destroy_object(session: Session, vault: Vault, stored: StoredObject,
-                    now: dt.datetime) -> dict[str, Any]:
+def _destroy_object(
+    session: Session, vault: Vault, stored: StoredObject, now: dt.datetime
+) -> dict[str, Any]:
     """Cryptographic erase of one object, then removal of its versions where allowed."""
     try:
         sealed: bytes | None = vault.store.get(stored.id)
     except Exception:  # already gone from the store
         sealed = None
     line: dict[str, Any] = {
-        "object_id": stored.id, "kind": stored.kind, "size": stored.size,
+        "object_id": stored.id,
+        "kind": stored.kind,
+        "size": stored.size,
         "content_sha256": stored.sha256,
         "sealed_sha256": _sha256(sealed) if sealed is not None else None,
         "data_key_sha256": _sha256(stored.wrapped_key),
@@ -794,8 +929,10 @@ def _destroy_object(session: Session, vault: Vault, stored: StoredObject,
         line["store"] = "all versions removed"
     except (RetentionError, ObjectLocked):
         until = _aware(stored.retain_until)
-        line["store"] = ("sealed bytes kept by the store's retention until "
-                         f"{until.isoformat() if until else '?'}; unreadable without the key")
+        line["store"] = (
+            "sealed bytes kept by the store's retention until "
+            f"{until.isoformat() if until else '?'}; unreadable without the key"
+        )
     line["store_removed"] = stored.store_removed
     return line
 
@@ -814,8 +951,10 @@ def purge_remnants(session: Session) -> str:
     if dialect == "sqlite":
         session.execute(text("PRAGMA wal_checkpoint(TRUNCATE)"))
         return "SQLite: secure_delete on, write-ahead log checkpointed and truncated"
-    return ("PostgreSQL: old row versions stay until VACUUM; the database owner runs "
-            "VACUUM on document, stored_object, field_value and blind_index")
+    return (
+        "PostgreSQL: old row versions stay until VACUUM; the database owner runs "
+        "VACUUM on document, stored_object, field_value and blind_index"
+    )
 
 
 def write_certificate(certificate: dict[str, Any], folder: Path) -> tuple[Path, Path]:
@@ -844,26 +983,35 @@ def _certificate_pdf(certificate: dict[str, Any], digest: str, path: Path) -> No
         (34, certificate["title"]),
         (22, f"Certificate {certificate['number']}   date {certificate['date'][:19]}Z"),
         (22, f"Method: {certificate['method']}"),
-        (22, f"Requested by {certificate['requested_by']} at "
-             f"{certificate['requested_at'][:19]}"),
+        (22, f"Requested by {certificate['requested_by']} at {certificate['requested_at'][:19]}"),
         (22, f"Approved by {certificate['approved_by']} at {certificate['approved_at'][:19]}"),
         (22, f"Reason: {certificate['reason']}"),
         (22, ""),
         (26, f"Documents ({len(certificate['documents'])})"),
     ]
     for doc in certificate["documents"]:
-        lines += [(20, f"{doc['receipt_number']}  form {doc['form_id']}  received "
-                       f"{doc['received_date']}  retention {doc['retain_until']}"),
-                  (18, f"   data key sha256 {doc['data_key_sha256']}"),
-                  (18, f"   {doc['field_values_destroyed']} sealed field values, sha256 "
-                       f"{doc['sealed_values_sha256']}")]
+        lines += [
+            (
+                20,
+                f"{doc['receipt_number']}  form {doc['form_id']}  received "
+                f"{doc['received_date']}  retention {doc['retain_until']}",
+            ),
+            (18, f"   data key sha256 {doc['data_key_sha256']}"),
+            (
+                18,
+                f"   {doc['field_values_destroyed']} sealed field values, sha256 "
+                f"{doc['sealed_values_sha256']}",
+            ),
+        ]
     lines += [(22, ""), (26, f"Objects ({len(certificate['objects'])})")]
     for obj in certificate["objects"]:
-        lines += [(20, f"{obj['object_id']}  {obj['kind']}  {obj['size']} bytes"),
-                  (18, f"   content sha256 {obj['content_sha256']}"),
-                  (18, f"   sealed  sha256 {obj['sealed_sha256']}"),
-                  (18, f"   data key sha256 {obj['data_key_sha256']}"),
-                  (18, f"   store: {obj['store']}")]
+        lines += [
+            (20, f"{obj['object_id']}  {obj['kind']}  {obj['size']} bytes"),
+            (18, f"   content sha256 {obj['content_sha256']}"),
+            (18, f"   sealed  sha256 {obj['sealed_sha256']}"),
+            (18, f"   data key sha256 {obj['data_key_sha256']}"),
+            (18, f"   store: {obj['store']}"),
+        ]
     lines += [(22, ""), (20, f"SHA-256 of the JSON certificate: {digest}")]
     width, height, margin = 1240, 1754, 70  # A4 at 150 dpi
     pages: list[Image.Image] = []
@@ -878,5 +1026,11 @@ def _certificate_pdf(certificate: dict[str, Any], digest: str, path: Path) -> No
         assert draw is not None
         draw.text((margin, y), line, fill="black", font=font(size))
         y += size + 12
-    pages[0].save(path, "PDF", save_all=True, append_images=pages[1:], resolution=150,
-                  title=f"Disposal certificate {certificate['number']}")
+    pages[0].save(
+        path,
+        "PDF",
+        save_all=True,
+        append_images=pages[1:],
+        resolution=150,
+        title=f"Disposal certificate {certificate['number']}",
+    )

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import json
+import subprocess
 from pathlib import Path
 from typing import Any
 
 from kura import devservers
-from kura.devservers import S3Bucket, kura_env
+from kura.devservers import KURA, S3Bucket, kura_env
 from kura.settings import Settings
 from storage.crypto import Kek
 
@@ -28,6 +29,27 @@ def services_env(
         kek=Kek.generate().to_base64(),
         **settings,
     )
+
+
+class CeleryWorker:
+    """A real `kura worker` process for the length of a with-block; `log` is its output."""
+
+    def __init__(self, env: dict[str, str]) -> None:
+        self.env, self.log = env, ""
+
+    def __enter__(self) -> CeleryWorker:
+        self.process = subprocess.Popen(
+            [*KURA, "worker", "--concurrency", "1"],
+            env=self.env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.process.terminate()
+        self.log = self.process.communicate(timeout=60)[0]
 
 
 def run_kura(

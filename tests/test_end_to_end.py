@@ -4,21 +4,20 @@ the real services (Celery worker on Redis, PostgreSQL, S3)."""
 from __future__ import annotations
 
 import json
-import subprocess
 from pathlib import Path
 
 import pytest
 import redis
 from sqlalchemy import select
 
-from kura.devservers import KURA, S3Bucket, kura_env
+from kura.devservers import S3Bucket, kura_env
 from pipeline.synth.corpus import make_sample_scans
 from storage.audit import AuditEntry, verify
 from storage.db import session_scope
 from storage.models import Document, SourceFile, StoredObject
 from storage.queries import document_fields
 from storage.runtime import vault_for
-from tests.helpers import run_kura, services_env, settings_from, sign_in, truth_of
+from tests.helpers import CeleryWorker, run_kura, services_env, settings_from, sign_in, truth_of
 
 SAMPLES = 3
 PERSON_IN_A_FILE_NAME = "山田太郎"
@@ -148,18 +147,9 @@ def test_celery_worker_on_redis_postgres_and_s3(
     env = services_env(tmp_path / "data", redis_url, postgres_url, s3)
     run_kura(env, "db", "upgrade")
     sign_in(env)
-    worker = subprocess.Popen(
-        [*KURA, "worker", "--concurrency", "1"],
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-    try:
+    with CeleryWorker(env) as worker:
         output = run_kura(env, "ingest", *intake, timeout=600)
-    finally:
-        worker.terminate()
-        worker_log = worker.communicate(timeout=60)[0]
+    worker_log = worker.log
     assert f"documents {SAMPLES}" in output, output + worker_log
     sealed = _check_stored(env, scans)
     _assert_ciphertext(sealed, scans)

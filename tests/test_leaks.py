@@ -10,7 +10,6 @@ import base64
 import json
 import logging
 import re
-import subprocess
 import threading
 import time
 from collections.abc import Iterator
@@ -23,12 +22,20 @@ from sqlalchemy import LargeBinary, inspect, select
 
 import storage.accounts
 import storage.audit  # noqa: F401  (their tables join Base.metadata)
-from kura.devservers import KURA, S3Bucket
+from kura.devservers import S3Bucket
 from pipeline.synth.corpus import make_sample_scans
 from storage import logmask
 from storage.db import get_engine, session_scope
 from storage.models import Base
-from tests.helpers import PASSWORD, add_person, run_kura, services_env, sign_in, truth_of
+from tests.helpers import (
+    PASSWORD,
+    CeleryWorker,
+    add_person,
+    run_kura,
+    services_env,
+    sign_in,
+    truth_of,
+)
 
 MY_NUMBER = re.compile(r"(?<![0-9A-Za-z])[0-9]{12}(?![0-9A-Za-z])")
 PENSION_NUMBER = re.compile(r"(?<![0-9A-Za-z])[0-9]{4}-?[0-9]{6}(?![0-9A-Za-z])")
@@ -244,19 +251,9 @@ def test_no_personal_value_leaks_into_logs_redis_object_names_or_audit(
     )
     logs: dict[str, str] = {"db upgrade": run_kura(env, "db", "upgrade")}
     logs["login"] = sign_in(env)  # scanning clerk + records manager
-    worker = subprocess.Popen(
-        [*KURA, "worker", "--concurrency", "1"],
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-    try:
-        with RedisRecorder(redis_url) as recorded:
-            logs["ingest"] = run_kura(env, "ingest", *map(str, scans), timeout=600)
-    finally:
-        worker.terminate()
-        logs["worker"] = worker.communicate(timeout=60)[0]
+    with CeleryWorker(env) as worker, RedisRecorder(redis_url) as recorded:
+        logs["ingest"] = run_kura(env, "ingest", *map(str, scans), timeout=600)
+    logs["worker"] = worker.log
     assert f"documents {len(scans)}" in logs["ingest"], logs["ingest"] + logs["worker"]
     assert "DEBUG" in logs["worker"] and "DEBUG" in logs["ingest"]  # really at DEBUG
     assert "kura.process_page" in logs["worker"]
