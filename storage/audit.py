@@ -56,6 +56,7 @@ from kura.settings import Settings
 from storage.crypto import key_file_text
 from storage.logmask import mask_numbers
 from storage.models import Base, Document, Page, SourceFile, utcnow
+from storage.objects import ensure_locked_bucket
 
 log = logging.getLogger(__name__)
 
@@ -316,24 +317,7 @@ class S3Checkpoints:
         self.location = f"s3://{bucket} at {endpoint}"
         self.lock_mode = lock_mode.upper()
         self.lock_days = lock_days
-        self.object_lock = self._ensure_bucket()
-
-    def _ensure_bucket(self) -> bool:
-        from minio.error import S3Error
-
-        if self.client.bucket_exists(self.bucket):
-            try:
-                self.client.get_object_lock_config(self.bucket)
-                return True
-            except S3Error:
-                return False
-        try:
-            self.client.make_bucket(self.bucket, object_lock=True)
-            return True
-        except S3Error as error:
-            log.warning("audit bucket created without Object Lock: server said %s", error.code)
-            self.client.make_bucket(self.bucket)
-            return False
+        self.object_lock = ensure_locked_bucket(self.client, bucket)
 
     def put(self, name: str, data: bytes) -> bool:
         from minio.error import S3Error

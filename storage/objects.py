@@ -131,6 +131,23 @@ class DirectoryStore:
         return not any(p.is_file() for p in self.root.rglob("*"))
 
 
+def ensure_locked_bucket(client: Minio, bucket: str) -> bool:
+    """Create `bucket` with Object Lock where the server supports it; whether it has it."""
+    if client.bucket_exists(bucket):
+        try:
+            client.get_object_lock_config(bucket)
+            return True
+        except S3Error:
+            return False
+    try:
+        client.make_bucket(bucket, object_lock=True)
+        return True
+    except S3Error as error:
+        log.warning("bucket created without Object Lock: server said %s", error.code)
+        client.make_bucket(bucket)
+        return False
+
+
 class S3Store:
     def __init__(
         self,
@@ -146,26 +163,7 @@ class S3Store:
         )
         self.bucket = bucket
         self.location = f"s3://{bucket} at {endpoint}"
-        self.object_lock = self._ensure_bucket()
-
-    def _ensure_bucket(self) -> bool:
-        """Create the bucket with Object Lock where the server supports it."""
-        if self.client.bucket_exists(self.bucket):
-            return self._has_object_lock()
-        try:
-            self.client.make_bucket(self.bucket, object_lock=True)
-            return True
-        except S3Error as error:
-            log.warning("bucket created without Object Lock: server said %s", error.code)
-            self.client.make_bucket(self.bucket)
-            return False
-
-    def _has_object_lock(self) -> bool:
-        try:
-            self.client.get_object_lock_config(self.bucket)
-            return True
-        except S3Error:
-            return False
+        self.object_lock = ensure_locked_bucket(self.client, bucket)
 
     def put(self, object_id: str, data: bytes, lock: Lock | None = None) -> None:
         retention = None
@@ -250,9 +248,12 @@ class S3Store:
         return True
 
 
-NO_LOCK_CODES = ("NoSuchObjectLockConfiguration", "ObjectLockConfigurationNotFoundError",
-                 "NoSuchObjectLegalHold",
-                 "InvalidRequest")
+NO_LOCK_CODES = (
+    "NoSuchObjectLockConfiguration",
+    "ObjectLockConfigurationNotFoundError",
+    "NoSuchObjectLegalHold",
+    "InvalidRequest",
+)
 """What S3 servers answer for an object that has no retention or legal hold set."""
 
 
