@@ -13,7 +13,7 @@ from contextlib import contextmanager
 import cv2
 import numpy as np
 
-from pipeline import classify, cleanup, fields, lexicon, read, register, separator
+from pipeline import classify, cleanup, fields, lexicon, read, readings, register, separator
 from pipeline.crosscheck import cross_check
 from pipeline.ingest import PageImage
 from pipeline.template import registration_marks
@@ -133,6 +133,7 @@ def read_page(
         raw = read.read_page_fields(registered, form, found.page, engine)
     with clock("validate"):
         decided = {name: decide(form.field(name), value) for name, value in raw.items()}
+        readings.settle_kana(form, {name: value.runners_up for name, value in raw.items()}, decided)
     result = PageResult(
         number=page.number,
         timings=clock.seconds,

@@ -272,7 +272,7 @@ def read_line_field(
     return RawField(text, min(r.confidence for r in readings), engine.name, notes, runners_up)
 
 
-SMALL_TO_LARGE = dict(zip("ァィゥェォッャュョ", "アイウエオツヤユヨ", strict=True))
+SMALL_TO_LARGE = lexicon.SMALL_TO_LARGE
 LARGE_TO_SMALL = {large: small for small, large in SMALL_TO_LARGE.items()}
 SMALL_KANA_MAX = 0.62
 LARGE_KANA_MIN = 0.80

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from PIL import Image, ImageDraw
 
-from pipeline import lexicon
+from pipeline import lexicon, readings
 from pipeline.crosscheck import cross_check
 from pipeline.fonts import HANDWRITING_FONTS, font
 from pipeline.ingest import PageImage
@@ -49,9 +49,60 @@ def test_small_kana_where_japanese_spelling_puts_none() -> None:
 
 def test_variant_kanji_and_near_misses_are_doubts() -> None:
     assert lexicon.variant_characters("髙橋") == ["髙"]
+    assert lexicon.variant_characters("渡邊") == ["邊"]
     assert lexicon.variant_characters("田中") == []
+    # the recogniser was measured reading every form of these as written
+    assert lexicon.variant_characters("櫻井廣") == []
+    assert lexicon.doubts((("邊", "邉", 0.03),)) == ["邊/邉"]
     assert lexicon.doubts((("ョ", "ヨ", 0.05), ("1", "2", 0.05))) == ["ョ/ヨ"]
     assert lexicon.doubts((("1", "2", 0.3),)) == ["1/2"]
+
+
+def test_a_kana_reading_must_be_one_the_kanji_name_can_have() -> None:
+    assert readings.kana_fits("サトウタロウ", "佐藤　太郎")
+    assert readings.kana_fits("ヤマザキ ハナコ", "山﨑 花子")  # rendaku, variant kanji
+    assert readings.kana_fits("ハットリ", "服部")
+    assert readings.kana_fits("ヒロト", "大翔")
+    assert readings.kana_fits("サクラ", "さくら")
+    assert not readings.kana_fits("サトウタロ", "佐藤太郎")
+    assert not readings.kana_fits("ダナカ", "田中")  # no rendaku at the start of a name
+    assert not readings.kana_fits("マッモト", "松本")  # no ッ before a voiced sound
+
+
+def _decided(value: str, reasons: list[str], confidence: float = 0.95) -> FieldResult:
+    return FieldResult(
+        value=value,
+        raw=value,
+        confidence=confidence,
+        status="review" if reasons else "accepted",
+        reasons=reasons,
+    )
+
+
+def test_the_name_settles_how_its_kana_was_decided() -> None:
+    form = get_form("kokunen_menjo_shinsei")
+    decided = {
+        # ェ read for エ: only イノウエ is a reading of 井上
+        "name_kana": _decided("イノウェヨウコ", ["small_kana", "doubt:ェ/エ"]),
+        "name": _decided("井上　洋子", []),
+        # ツ nearly read as リ: ミツ is a reading of 光, ミリ is not
+        "spouse_name_kana": _decided("ミツオ", ["doubt:ツ/リ"], confidence=0.4),
+        "spouse_name": _decided("光男", []),
+        # a dropped character fits no reading: both go to a person
+        "householder_name_kana": _decided("スズキハナ", []),
+        "householder_name": _decided("鈴木花子", []),
+    }
+    runners_up = {"spouse_name_kana": (("ツ", "リ", 0.3),)}
+    readings.settle_kana(form, runners_up, decided)
+    assert decided["name_kana"].value == "イノウエヨウコ"
+    assert decided["name_kana"].status == "accepted"
+    assert decided["spouse_name_kana"].status == "accepted"
+    for name in ("householder_name_kana", "householder_name"):
+        assert decided[name].reasons == ["kana_does_not_read_name"]
+    # both ヤマサキ and ヤマザキ read 山崎: the doubt stays for a person
+    both = {"name_kana": _decided("ヤマサキ", ["doubt:サ/ザ"]), "name": _decided("山崎", [])}
+    readings.settle_kana(form, {"name_kana": (("サ", "ザ", 0.3),)}, both)
+    assert both["name_kana"].status == "review"
 
 
 def test_names_may_hold_japanese_characters_only() -> None:
