@@ -7,10 +7,11 @@ import numpy as np
 import pytest
 from PIL import Image, ImageDraw
 
-from pipeline import lexicon, readings
+from pipeline import lexicon, read, readings
 from pipeline.crosscheck import cross_check
 from pipeline.fonts import HANDWRITING_FONTS, font
 from pipeline.ingest import PageImage
+from pipeline.ocr import Reading
 from pipeline.page import process_page
 from pipeline.read import alphabet_for
 from pipeline.template import render_blank
@@ -280,3 +281,30 @@ def test_a_seal_stamped_on_the_writing_sends_the_name_to_a_person() -> None:
     fields = _read(page.convert("L"))
     assert "seal_over_writing" in fields["name"].reasons
     assert fields["name"].status == "review"
+
+
+def test_number_fields_go_to_a_person_when_the_two_recognisers_disagree(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    page = render_blank(FORM)
+    draw = ImageDraw.Draw(page)
+    x, y, _, h = FORM.field("postal_code").box
+    for i, digit in enumerate("1700013"):
+        _write(draw, (x + 110 * i + 30, y + h // 2), digit, 90)
+    agreed = _read(page)["postal_code"]
+    assert agreed.value == "1700013"
+    assert "engines_disagree" not in agreed.reasons
+
+    class ReadsOtherDigits:
+        name = "other"
+
+        def read_line(self, image: np.ndarray, alphabet: str | None = None) -> Reading:
+            return Reading("1700018", 0.99, self.name)
+
+    engines = {"ppocr": read.get_engine("ppocr"), "other": ReadsOtherDigits()}
+    monkeypatch.setattr(read, "get_engine", engines.__getitem__)
+    monkeypatch.setitem(read.SECOND_OPINION, "postal", "other")
+    disputed = _read(page)["postal_code"]
+    assert disputed.value == "1700013"
+    assert disputed.status == "review"
+    assert "engines_disagree" in disputed.reasons
