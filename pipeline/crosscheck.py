@@ -1,7 +1,8 @@
 """Checks across the fields of one document: what no single field can tell.
 
 The postal code must belong to the town the address names; a birth date comes before the
-day of filing and makes a plausible age; 資格取得 (enrolment) happens from age 20.
+day of filing and makes a plausible age; 資格取得 (enrolment) happens from age 20; a section
+that the chosen kind of notification uses is filled, and one it does not use is empty.
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ def cross_check(form: FormDef, fields: dict[str, FieldResult]) -> None:
             postal = fields.get(field.name)
             if address is not None and postal is not None:
                 _check_postal_address(postal, address)
+    _check_sections(form, fields)
     birth, filed = _date(fields.get("birth_date")), _date(fields.get("filed_date"))
     if birth and filed:
         age = filed.year - birth.year - ((filed.month, filed.day) < (birth.month, birth.day))
@@ -47,6 +49,21 @@ def cross_check(form: FormDef, fields: dict[str, FieldResult]) -> None:
             and not (ENROLMENT_AGES[0] <= age <= ENROLMENT_AGES[1])
         ):
             _flag(fields["birth_date"], "age_at_enrolment")
+
+
+def _check_sections(form: FormDef, fields: dict[str, FieldResult]) -> None:
+    """`needed_by:<choice>` on an empty field that the chosen option uses, `not_used_by:<choice>`
+    on a filled one that it does not use; nothing while the choice itself is unsettled."""
+    for field in form.fields:
+        result = fields.get(field.name)
+        for choice_name, values in (field.used_when or {}).items():
+            choice = fields.get(choice_name)
+            if result is None or choice is None or not choice.value or choice.status == "review":
+                continue
+            if choice.value in values and not result.value:
+                _flag(result, f"needed_by:{choice_name}")
+            elif choice.value not in values and result.value:
+                _flag(result, f"not_used_by:{choice_name}")
 
 
 def _check_postal_address(postal: FieldResult, address: FieldResult) -> None:

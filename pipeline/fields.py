@@ -153,6 +153,8 @@ def _text(field: FieldDef, value: str) -> Normalised:
         reasons.append("address_numbering")
     if lexicon.repeated_kanji(value):
         reasons.append("repeated_kanji")
+    if lexicon.misplaced_small_kana_in(value):
+        reasons.append("small_kana")
     return Normalised(value, tuple(reasons))
 
 

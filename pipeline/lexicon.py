@@ -131,15 +131,19 @@ CHINESE_TO_JAPANESE = str.maketrans(
 
 @lru_cache(maxsize=65536)
 def is_japanese_char(ch: str) -> bool:
-    """Whether a Japanese municipal system can hold the character (JIS X 0208/0213 or the
-    vendor extensions of Windows-31J, which carry 髙 and 﨑)."""
-    for encoding in ("cp932", "euc_jis_2004"):
-        try:
-            ch.encode(encoding)
-            return True
-        except UnicodeEncodeError:
-            continue
-    return False
+    """Whether a Japanese municipal system can hold the character: JIS X 0208, the vendor
+    extensions of Windows-31J (which carry 髙 and 﨑), or plane 1 of JIS X 0213. Plane 2
+    (level 4) is left out: it holds rare characters and simplified Chinese forms (达)
+    that the recogniser would otherwise read for their Japanese ones."""
+    try:
+        ch.encode("cp932")
+        return True
+    except UnicodeEncodeError:
+        pass
+    try:
+        return not ch.encode("euc_jis_2004").startswith(b"\x8f")
+    except UnicodeEncodeError:
+        return False
 
 
 NAME_MARKS = "ー・々〆ヵヶ "
@@ -353,6 +357,79 @@ def doubts(runners_up: tuple[tuple[str, str, float], ...]) -> list[str]:
         if probability >= limit:
             found.append(f"{read}/{nearly}")
     return found
+
+
+LOOKALIKE_SCRIPTS = ("ハ八", "エ工", "ロ口", "ー一", "カ力", "タ夕", "ニ二", "ト卜", "チ千", "ヒ匕")
+"""Katakana and kanji drawn alike: which one was written shows in the writing beside it."""
+
+
+@lru_cache(maxsize=1)
+def _lookalikes() -> dict[str, tuple[str, str]]:
+    return {ch: (pair[0], pair[1]) for pair in LOOKALIKE_SCRIPTS for ch in pair}
+
+
+def _script(ch: str) -> str | None:
+    if "ァ" <= ch <= "ヺ" or ch == "ー":
+        return "katakana"
+    if ch.isdigit() or "\u4e00" <= ch <= "\u9fff" or ch == "々":
+        return "kanji"
+    return None
+
+
+def settle_by_script(
+    text: str, runners_up: tuple[tuple[str, str, float], ...]
+) -> tuple[str, tuple[tuple[str, str, float], ...]]:
+    """Settle the recogniser's doubts that the writing around them decides, returning the
+    text and the near misses left open.
+
+    Between katakana and a look-alike kanji (ハ or 八, エ or 工), the character takes the
+    script of the one after it (the one before it at the end): 八丁目, ハイツ, アエル. A small
+    kana where Japanese spelling allows none in a katakana word is the large one (ハイツ805,
+    not ハイッ805).
+    """
+    chars, open_doubts = list(text), []
+    lookalikes = _lookalikes()
+    for read, nearly, probability in runners_up:
+        places = [i for i, ch in enumerate(chars) if ch == read]
+        if read in lookalikes and lookalikes[read] == lookalikes.get(nearly):
+            katakana, kanji = lookalikes[read]
+            scripts = [_neighbour_script(chars, i) for i in places]
+            if places and None not in scripts:
+                for place, script in zip(places, scripts, strict=True):
+                    chars[place] = katakana if script == "katakana" else kanji
+                continue
+        elif SMALL_TO_LARGE.get(read) == nearly or SMALL_TO_LARGE.get(nearly) == read:
+            small = read if read in SMALL_TO_LARGE else nearly
+            runs = [_katakana_run(chars, i, small) for i in places]
+            # between kanji a small ッ or ヶ is how place names are written (一ッ橋, 霞ヶ関)
+            misplaced = [run for run in runs if len(run) > 1 and misplaced_small_kana(run)]
+            if places and len(misplaced) == len(places):
+                for place in places:
+                    chars[place] = SMALL_TO_LARGE[small]
+                continue
+        open_doubts.append((read, nearly, probability))
+    return "".join(chars), tuple(open_doubts)
+
+
+def misplaced_small_kana_in(text: str) -> bool:
+    """A katakana word within mixed writing that holds a small kana where spelling puts none."""
+    words = re.findall(r"[ァ-ヺー]{2,}", text)
+    return any(misplaced_small_kana(word) for word in words)
+
+
+def _neighbour_script(chars: list[str], index: int) -> str | None:
+    after = chars[index + 1] if index + 1 < len(chars) else ""
+    return _script(after) if after else _script(chars[index - 1]) if index else None
+
+
+def _katakana_run(chars: list[str], index: int, put: str) -> str:
+    """The katakana word around `index`, with `put` at that place."""
+    start, end = index, index + 1
+    while start and _script(chars[start - 1]) == "katakana":
+        start -= 1
+    while end < len(chars) and _script(chars[end]) == "katakana":
+        end += 1
+    return "".join(chars[start:index]) + put + "".join(chars[index + 1 : end])
 
 
 ADDRESS_NUMBER_JOINS = frozenset(

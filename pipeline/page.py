@@ -39,9 +39,12 @@ than a few right ones to review (docs/benchmarks.md, "Choosing the thresholds").
 
 
 def decide(field: FieldDef, raw: read.RawField) -> FieldResult:
-    normalised = fields.normalise(field, raw.text)
+    text, runners_up = raw.text, raw.runners_up
+    if field.type == "text":
+        text, runners_up = lexicon.settle_by_script(text, runners_up)
+    normalised = fields.normalise(field, text)
     reasons = list(raw.notes) + list(normalised.reasons)
-    reasons += [f"doubt:{pair}" for pair in lexicon.doubts(raw.runners_up)]
+    reasons += [f"doubt:{pair}" for pair in lexicon.doubts(runners_up)]
     if normalised.value and not reasons and raw.confidence < ACCEPT_CONFIDENCE[field.type]:
         reasons.append("low_confidence")
     return FieldResult(

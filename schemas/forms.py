@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Literal
 
 import yaml
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, model_validator
 
 FORMS_DIR = Path(__file__).parent / "forms"
 
@@ -38,6 +38,9 @@ class FieldDef(BaseModel):
         default=None, description="Character class hint for text fields: name, address."
     )
     required: bool = True
+    used_when: dict[str, list[str]] | None = None
+    """Filled only when the named choice holds one of these values (a section of the form
+    that one kind of notification uses): needed then, and out of place otherwise."""
 
 
 class ColumnDef(BaseModel):
@@ -61,6 +64,19 @@ class FormDef(BaseModel):
 
     def field(self, name: str) -> FieldDef:
         return next(f for f in self.fields if f.name == name)
+
+    @model_validator(mode="after")
+    def _sections_name_real_choices(self) -> FormDef:
+        choices = {f.name: {o.value for o in f.options or []} for f in self.fields}
+        for field in self.fields:
+            for choice, values in (field.used_when or {}).items():
+                unknown = set(values) - choices.get(choice, set())
+                if choice not in choices or unknown:
+                    raise ValueError(
+                        f"{self.id}.{field.name}: used_when names {choice}={sorted(values)}, "
+                        "which is not a choice field of this form with those options"
+                    )
+        return self
 
     def contract(self) -> dict[str, object]:
         """The stable `kura forms list --json` shape."""

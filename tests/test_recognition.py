@@ -16,7 +16,7 @@ from pipeline.page import process_page
 from pipeline.read import alphabet_for
 from pipeline.template import render_blank
 from schemas.contracts import FieldResult
-from schemas.forms import get_form
+from schemas.forms import FormDef, get_form
 
 FORM = get_form("kokunen_hihokensha_todoke")
 PEN = (15, 15, 25)
@@ -106,10 +106,26 @@ def test_the_name_settles_how_its_kana_was_decided() -> None:
     assert both["name_kana"].status == "review"
 
 
+def test_the_writing_around_a_doubt_settles_it() -> None:
+    doubt = 0.1
+    assert lexicon.settle_by_script("柏木ハ丁目21番", (("ハ", "八", doubt),)) == (
+        "柏木八丁目21番",
+        (),
+    )
+    assert lexicon.settle_by_script("14号八イツ", (("八", "ハ", doubt),))[0] == "14号ハイツ"
+    assert lexicon.settle_by_script("コ一ポ山田", (("一", "ー", doubt),))[0] == "コーポ山田"
+    assert lexicon.settle_by_script("ハイッ805", (("ッ", "ツ", doubt),))[0] == "ハイツ805"
+    # both spellings possible, or a small kana between kanji (一ッ橋): the doubt stays
+    assert lexicon.settle_by_script("ヴイラ", (("イ", "ィ", doubt),))[1]
+    assert lexicon.settle_by_script("二ッ沢", (("ッ", "ツ", doubt),))[1]
+    assert lexicon.misplaced_small_kana_in("1号サンシャインハイッ805")
+    assert not lexicon.misplaced_small_kana_in("二ッ沢5番地ヴィラ北山")
+
+
 def test_names_may_hold_japanese_characters_only() -> None:
     alphabet = set(alphabet_for(FORM.field("name")))
     assert {"髙", "﨑", "宮", "渡", "邉"} <= alphabet
-    assert not {"宫", "织", "(", "1"} & alphabet
+    assert not {"宫", "织", "达", "(", "1"} & alphabet
     assert {"1", "-"} <= set(alphabet_for(FORM.field("address")))
 
 
@@ -132,6 +148,31 @@ def test_cross_checks_flag_impossible_combinations() -> None:
     later = {"birth_date": _field("2027-01-01"), "filed_date": _field("2026-04-01")}
     cross_check(FORM, later)
     assert later["birth_date"].reasons == ["birth_after_filing"]
+
+
+def test_a_section_belongs_to_the_kinds_of_notification_that_use_it() -> None:
+    loss = {
+        "notification_type": _field("loss"),
+        "loss_date": _field(""),
+        "new_name": _field("山田　花子"),
+    }
+    cross_check(FORM, loss)
+    assert loss["loss_date"].reasons == ["needed_by:notification_type"]
+    assert loss["new_name"].reasons == ["not_used_by:notification_type"]
+    name_change = {
+        "notification_type": _field("name_change"),
+        "loss_date": _field(""),
+        "new_name": _field("山田　花子"),
+    }
+    cross_check(FORM, name_change)
+    assert all(f.status == "accepted" for f in name_change.values())
+    with pytest.raises(ValueError, match="used_when"):
+        FormDef.model_validate(
+            {
+                **FORM.model_dump(),
+                "fields": [{**f.model_dump(), "used_when": {"sex": ["x"]}} for f in FORM.fields],
+            }
+        )
 
 
 def _write(draw: ImageDraw.ImageDraw, xy: tuple[float, float], text: str, size: int = 88) -> None:
@@ -162,6 +203,8 @@ def hard_page() -> dict[str, FieldResult]:
     x, y, w, h = FORM.field("address").box
     _write(draw, (x + 30, y + 55), "東京都豊島区東池袋一丁目", 76)
     _write(draw, (x + 30, y + 150), "サンシャイン601号", 76)
+    x, y, w, h = FORM.field("phone").box
+    _write(draw, (x + w - 420, y + h // 2), "03-1234-5678", 88)  # runs on past the box
     x, y, w, h = FORM.field("postal_code").box
     for i, digit in enumerate("1700013"):
         _write(draw, (x + 110 * i + 30, y + h // 2), digit, 90)
@@ -177,6 +220,12 @@ def test_a_seal_on_a_grey_scan_is_not_read_as_part_of_the_name(
 def test_a_tick_beside_an_option_chooses_it(hard_page: dict[str, FieldResult]) -> None:
     assert hard_page["notification_type"].value == "address_change"
     assert hard_page["notification_type"].status == "accepted"
+
+
+def test_writing_that_runs_past_its_box_is_read_to_its_end(
+    hard_page: dict[str, FieldResult],
+) -> None:
+    assert hard_page["phone"].value == "0312345678"
 
 
 def test_an_address_on_two_lines_is_read_whole(hard_page: dict[str, FieldResult]) -> None:

@@ -90,13 +90,21 @@ def test_era_boundaries_and_round_trip() -> None:
 def test_generated_values_are_canonical_and_coherent(form: FormDef) -> None:
     given_sex = {given: sex for given, _, sex in GIVEN_NAMES}
     empties = 0
+    sections = {"used": 0, "used_filled": 0, "unused": 0, "unused_filled": 0}
     for seed in range(300):
         values = generate_values(form, random.Random(seed))
         assert set(values) == {f.name for f in form.fields}
         for field in form.fields:
             assert is_canonical(field, values[field.name]), (seed, field.name, values[field.name])
         assert values["notification_type"] != ""
-        empties += sum(v == "" for v in values.values())
+        empties += sum(v == "" for k, v in values.items() if not form.field(k).used_when)
+        for field in (f for f in form.fields if f.used_when):
+            used = values["notification_type"] in field.used_when["notification_type"]
+            key = "used" if used else "unused"
+            sections[key] += 1
+            sections[key + "_filled"] += values[field.name] != ""
+        if values["new_name"] and values["name"]:  # 氏名変更: a new family name, same given name
+            assert str(values["new_name"]).split(NAME_SEPARATOR)[1] == name_given(values["name"])
         birth = dt.date.fromisoformat(str(values["birth_date"] or "1900-01-01"))
         filed = dt.date.fromisoformat(str(values["filed_date"] or "2100-01-01"))
         if values["birth_date"] and values["filed_date"]:
@@ -116,6 +124,13 @@ def test_generated_values_are_canonical_and_coherent(form: FormDef) -> None:
         if values["phone"]:
             assert re.fullmatch(r"0\d{1,3}-\d{3,4}-\d{4}", format_phone(str(values["phone"])))
     assert 0 < empties < 300  # some fields left blank, most filled
+    # a section is filled when the kind of notification uses it, and only rarely otherwise
+    assert sections["used_filled"] > 0.9 * sections["used"]
+    assert 0 < sections["unused_filled"] < 0.1 * sections["unused"]
+
+
+def name_given(name: object) -> str:
+    return str(name).split(NAME_SEPARATOR)[1]
 
 
 def test_postal_code_belongs_to_the_address() -> None:

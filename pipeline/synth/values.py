@@ -520,6 +520,8 @@ class ValueOptions:
     required_empty_rate: float = 0.03
     """Residents leave required fields blank too; validation sends those to review."""
     never_empty: frozenset[str] = frozenset({"notification_type"})
+    stray_section_rate: float = 0.03
+    """A section the chosen kind of notification does not use (`used_when`) filled anyway."""
     local_address_rate: float = 0.5
     mobile_rate: float = 0.6
     filed_reiwa_rate: float = 0.9
@@ -609,6 +611,8 @@ class _Household:
                     drawn = replace(
                         drawn, family=applicant.family, family_kana=applicant.family_kana
                     )
+                if key == "new":  # the applicant under a new family name (氏名変更)
+                    drawn = replace(applicant, family=drawn.family, family_kana=drawn.family_kana)
                 self.people[key] = drawn
         return self.people[key]
 
@@ -711,15 +715,20 @@ def generate_values(
             value = random_amount(rng, field.cells)
         else:  # digits
             value = random_digits(rng, field.cells or rng.randint(4, 8))
-        if field.name not in options.never_empty:
-            if not field.required:
-                if stem not in empty_owner:
-                    empty_owner[stem] = rng.random() < options.optional_empty_rate
-                empty = empty_owner[stem]
-            else:
-                empty = rng.random() < options.required_empty_rate
-            if empty:
-                value = False if kind == "checkbox" else ""
+        if field.used_when:
+            used = all(values.get(choice) in wanted for choice, wanted in field.used_when.items())
+            filled_rate = 1 - options.required_empty_rate if used else options.stray_section_rate
+            empty = rng.random() >= filled_rate
+        elif field.name in options.never_empty:
+            empty = False
+        elif not field.required:
+            if stem not in empty_owner:
+                empty_owner[stem] = rng.random() < options.optional_empty_rate
+            empty = empty_owner[stem]
+        else:
+            empty = rng.random() < options.required_empty_rate
+        if empty:
+            value = False if kind == "checkbox" else ""
         values[field.name] = value
     return values
 
