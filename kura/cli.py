@@ -192,7 +192,7 @@ def queue(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
         )
         return
     table = Table(title=f"Verification queue: {len(lines)} documents")
-    for column in ("受付番号", "received", "form", "name", "pages", "to review", "status"):
+    for column in ("受付番号", "received", "form", "name", "pages", "to review", "why", "status"):
         table.add_column(column)
     for line in lines:
         table.add_row(
@@ -202,6 +202,7 @@ def queue(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
             line.name_masked,
             str(line.pages),
             f"{line.fields_review}/{line.fields_total}",
+            ", ".join(f"{code}×{n}" if n > 1 else code for code, n in line.why.items()),
             line.status,
         )
     console.print(table)

@@ -4,11 +4,13 @@ documents waiting for verification (masked: no 個人番号, no full name)."""
 from __future__ import annotations
 
 import datetime as dt
+from collections import Counter
 from dataclasses import dataclass
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from schemas.reasons import reason_code
 from storage.models import Batch, Document, FieldValue, SourceFile
 from storage.vault import Vault
 
@@ -83,6 +85,9 @@ class QueueLine:
     fields_review: int
     fields_total: int
     name_masked: str
+    why: dict[str, int]
+    """Reason codes of the fields and pages that wait for a person, without their details
+    (a detail may be a character of the name), most frequent first."""
 
 
 def mask_name(name: str) -> str:
@@ -113,9 +118,16 @@ def waiting_queue(session: Session, vault: Vault) -> list[QueueLine]:
                 sum(f.status == "review" for f in document.fields),
                 len(document.fields),
                 mask_name(name),
+                _why(document),
             )
         )
     return lines
+
+
+def _why(document: Document) -> dict[str, int]:
+    reasons = [r for f in document.fields if f.status == "review" for r in f.reasons]
+    codes = Counter(reason_code(r) for r in [*reasons, *(document.reasons or [])])
+    return dict(codes.most_common())
 
 
 def document_fields(session: Session, vault: Vault, receipt_number: str) -> dict[str, str]:

@@ -20,6 +20,7 @@ from kura.bench.metrics import (
 )
 from kura.devservers import KURA, kura_env
 from schemas.contracts import DocumentResult, FieldResult, FieldStatus, PageResult
+from schemas.reasons import describe
 
 PageKind = Literal["form", "blank", "unknown"]
 TYPES = {
@@ -323,6 +324,8 @@ def test_quick_bench_run_end_to_end(tmp_path: Path) -> None:
         assert run["classification"]["pages"] == run["timing"]["pages"]
         assert run["timing"]["pages_per_minute"] > 0
     routed = report["runs"]["routed"]
+    for reason in routed["review_reasons"]:
+        describe(reason)  # every reason has words for the verifier
     assert routed["fields"]["fields"] == sum(len(t["fields"]) for t in truths)
     assert routed["fields"]["exact_rate"] >= 0.5
     assert routed["classification"]["pages"] == pages

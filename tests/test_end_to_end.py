@@ -83,6 +83,9 @@ def _assert_queue_is_masked(env: dict[str, str], scans: list[Path]) -> None:
     listing = run_kura(env, "queue")
     as_json = json.loads(run_kura(env, "queue", "--json"))
     assert len(as_json) == len(scans)
+    for line in as_json:  # why each waits, by reason code only: a detail may be a character
+        assert sum(line["why"].values()) >= line["fields_review"]
+        assert all(":" not in code for code in line["why"])
     for scan in scans:
         fields = truth_of(scan)["fields"]
         for secret in (fields.get("my_number"), fields["name"]):

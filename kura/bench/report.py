@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import json
-import re
 from collections import Counter
 from pathlib import Path
 from typing import Any
 
 from rich.console import Console
 from rich.table import Table
+
+from schemas.reasons import REASONS, reason_code
 
 JSON_NAME = "bench.json"
 MARKDOWN_NAME = "bench.md"
@@ -189,7 +190,10 @@ def markdown(report: dict[str, Any], command: str = "") -> str:
     if reasons:
         lines += [f"## Why fields went to review ({names[0]})", ""]
         grouped = review_reason_groups(reasons)
-        lines += _md_table(["reason", "fields"], [[r, str(n)] for r, n in grouped.items()])
+        lines += _md_table(
+            ["reason", "what it means", "fields"],
+            [[f"`{r}`", REASONS.get(r, ""), str(n)] for r, n in grouped.items()],
+        )
     silent = routed["silent_errors"]
     if silent:
         lines += [
@@ -217,8 +221,7 @@ def review_reason_groups(reasons: dict[str, int]) -> dict[str, int]:
     """Reasons without their details: `doubt:ツ/ッ` → `doubt`, `length_5_of_7` → `length`."""
     grouped: Counter[str] = Counter()
     for reason, count in reasons.items():
-        head = reason.split(":", 1)[0]
-        grouped[re.sub(r"^length_\d+_of_\d+$", "length", head)] += count
+        grouped[reason_code(reason)] += count
     return dict(grouped.most_common())
 
 

@@ -1,0 +1,67 @@
+"""Why a field, page or document waits for a person: every reason code the pipeline gives,
+with the words the verification station shows for it.
+
+A reason is a code, sometimes with a detail after a colon or inside the code
+(`doubt:ツ/ッ`, `variant_kanji:崎`, `length_9_of_10`, `needed_by:notification_type`). The
+detail never holds personal data: it is a character, a field name or a count.
+"""
+
+from __future__ import annotations
+
+import re
+
+REASONS: dict[str, str] = {
+    # reading
+    "empty": "必須欄が空欄です — a required field is empty",
+    "low_confidence": "読取りの確信度が低い — the recogniser was unsure",
+    "doubt": "紛らわしい文字 — a character nearly read as another (detail: read/nearly)",
+    "engines_disagree": "2つの読取りエンジンの結果が異なる — two recognisers read different digits",
+    "characters_missing": "文字の読み落とし — fewer characters read than are written",
+    "cell_unread": "読めない枠 — a cell whose writing was not read",
+    "cells_empty": "一部の枠が空欄 — some cells of the field are empty",
+    "seal_over_writing": "印影が文字に重なっている — a seal is stamped over the writing",
+    "variant_kanji": "異体字の可能性 — a kanji with other written forms (髙/高) to look at",
+    "small_kana": "小書きの仮名の位置が不自然 — a small kana where Japanese spelling puts none",
+    "not_katakana": "カタカナ以外の文字 — the フリガナ holds characters that are not katakana",
+    "kana_does_not_read_name": "フリガナと氏名が合わない — the kana is not a reading of the name",
+    "repeated_kanji": "同じ漢字の連続 — the same kanji twice in a row (one read twice?)",
+    "address_numbering": "番地の書き方が不自然 — an unknown join between address numbers",
+    "no_choice": "選択肢に印がない — no option is marked",
+    "several_choices": "複数の選択肢に印 — more than one option is marked",
+    # validation
+    "check_digit": "個人番号のチェックデジット不一致 — the 個人番号 check digit is wrong",
+    "length": "桁数が違う — wrong number of digits (detail: read_of_expected)",
+    "not_digits": "数字以外の文字 — characters other than digits",
+    "phone_format": "電話番号の形式 — not a Japanese phone number (0 and 10 or 11 digits)",
+    "era_code": "元号コード不明 — the era code is not 1, 3, 5, 7 or 9",
+    "date_invalid": "存在しない日付 — no such day",
+    "date_outside_era": "元号の範囲外 — the date is outside its era",
+    "postal_unknown": "存在しない郵便番号 — no such postal code",
+    "postal_address_mismatch": "郵便番号と住所が合わない — the postal code is not the address's",
+    # across fields
+    "birth_after_filing": "生年月日が届出日より後 — born after the day of filing",
+    "age_implausible": "年齢が不自然 — an age over 120",
+    "age_at_enrolment": "資格取得の年齢外 — enrolment outside ages 20–75",
+    "needed_by": "届出種別に必要な欄が空欄 — the chosen kind of notification needs this field",
+    "not_used_by": "届出種別で使わない欄に記入 — the chosen notification does not use this field",
+    # pages and documents
+    "blank_page": "白紙のページ — a blank page (kept with the original)",
+    "unknown_page": "様式不明のページ — a page of no known form within the document",
+    "unknown_form": "様式不明 — the page matches no known form",
+    "not_aligned": "位置合わせ不可 — the page's registration marks were not found",
+    "failed": "処理エラー — the page could not be processed",
+}
+
+
+def reason_code(reason: str) -> str:
+    """The catalogue code of a reason: `doubt:ツ/ッ` → `doubt`, `length_9_of_10` → `length`,
+    `blank_page_2` → `blank_page`."""
+    head = reason.split(":", 1)[0]
+    return re.sub(r"^(length)_\d+_of_\d+$|^(blank_page|unknown_page)_\d+$", r"\1\2", head)
+
+
+def describe(reason: str) -> str:
+    """What a reason means, in the words a verifier reads; KeyError for an unknown code."""
+    text = REASONS[reason_code(reason)]
+    detail = reason.split(":", 1)[1].strip() if ":" in reason else ""
+    return f"{text} ({detail})" if detail else text
