@@ -1,4 +1,5 @@
-"""Image cleanup on a derived copy: grayscale, orientation to portrait, deskew, blank pages."""
+"""Image cleanup on a derived copy: grayscale, orientation to portrait, dark borders, deskew,
+blank pages."""
 
 from __future__ import annotations
 
@@ -18,6 +19,41 @@ def to_portrait(rgb: np.ndarray) -> tuple[np.ndarray, int]:
     if rgb.shape[1] > rgb.shape[0]:
         return cv2.rotate(rgb, cv2.ROTATE_90_CLOCKWISE), 90
     return rgb, 0
+
+
+DARK_LEVEL = 90
+DARK_ROW_SHARE = 0.6
+MAX_BORDER_SHARE = 0.08
+BORDER_FEATHER_PX = 4
+
+
+def remove_dark_border(rgb: np.ndarray) -> np.ndarray:
+    """White out the dark bands along the edges of a scan (the lid or the feeder belt
+    around a sheet smaller than the scan area), which would otherwise read as ink."""
+    dark = to_gray(rgb) < DARK_LEVEL
+    height, width = dark.shape
+    rows, cols = dark.mean(axis=1) > DARK_ROW_SHARE, dark.mean(axis=0) > DARK_ROW_SHARE
+    top, bottom = _edge_run(rows, height), _edge_run(rows[::-1], height)
+    left, right = _edge_run(cols, width), _edge_run(cols[::-1], width)
+    if not (top or bottom or left or right):
+        return rgb
+    cleaned = rgb.copy()
+    white = 255
+    if top:
+        cleaned[: top + BORDER_FEATHER_PX] = white
+    if bottom:
+        cleaned[height - bottom - BORDER_FEATHER_PX :] = white
+    if left:
+        cleaned[:, : left + BORDER_FEATHER_PX] = white
+    if right:
+        cleaned[:, width - right - BORDER_FEATHER_PX :] = white
+    return cleaned
+
+
+def _edge_run(dark_lines: np.ndarray, length: int) -> int:
+    """How many lines from the edge in are dark, when it is a border's width at most."""
+    run = int(np.argmin(dark_lines)) if not dark_lines.all() else dark_lines.size
+    return run if run <= MAX_BORDER_SHARE * length else 0
 
 
 def ink_ratio(gray: np.ndarray, border: float = 0.05) -> float:

@@ -89,6 +89,7 @@ def read_page(
     clock = StageClock()
     with clock("cleanup"):
         rgb, rotation = cleanup.to_portrait(page.image)
+        rgb = cleanup.remove_dark_border(rgb)
         blank = cleanup.is_blank(cleanup.to_gray(rgb))
     if blank:
         return PageResult(

@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import random
+
 import numpy as np
 import pytest
 from PIL import Image, ImageDraw
@@ -12,8 +14,9 @@ from pipeline.crosscheck import cross_check
 from pipeline.fonts import HANDWRITING_FONTS, font
 from pipeline.ingest import PageImage
 from pipeline.ocr import Reading
-from pipeline.page import process_page
+from pipeline.page import process_page, read_page
 from pipeline.read import alphabet_for
+from pipeline.synth.scanner import ScanEffects, scan
 from pipeline.template import render_blank
 from schemas.contracts import FieldResult
 from schemas.forms import FormDef, get_form
@@ -298,7 +301,6 @@ def _kana_line(chars: str, sizes: list[int]) -> tuple[np.ndarray, tuple[float, .
 
 
 def test_kana_height_decides_small_against_large() -> None:
-    from pipeline.ocr import Reading
     from pipeline.read import settle_kana_sizes
 
     line, positions = _kana_line("キヨシ", [100, 115, 100])
@@ -357,3 +359,18 @@ def test_number_fields_go_to_a_person_when_the_two_recognisers_disagree(
     assert disputed.value == "1700013"
     assert disputed.status == "review"
     assert "engines_disagree" in disputed.reasons
+
+
+def test_a_dark_border_round_the_sheet_is_cleaned_from_the_page_people_see() -> None:
+    page = render_blank(FORM)
+    draw = ImageDraw.Draw(page)
+    x, y, _, h = FORM.field("postal_code").box
+    for i, digit in enumerate("1700013"):
+        _write(draw, (x + 110 * i + 30, y + h // 2), digit, 90)
+    effects = ScanEffects(dpi=200, color_mode="gray", dark_border=(60, 60, 0, 0))
+    scanned = np.asarray(scan(page, effects, random.Random(1)))
+    assert scanned[:50, :50].mean() < 90
+    result, image = read_page(PageImage(1, scanned, 200))
+    assert result.form == FORM.id
+    assert result.fields["postal_code"].value == "1700013"
+    assert image[:60, :].min() > 150 and image[:, :60].min() > 150

@@ -48,10 +48,14 @@ class ScanEffects:
     """Grey level below which a 1-bit scan makes a pixel black."""
     upside_down: bool = False
     """The sheet went through the feeder rotated by 180°."""
+    dark_border: tuple[int, int, int, int] = (0, 0, 0, 0)
+    """Dark bands at the left, top, right and bottom edges, in output pixels: the open lid
+    or the feeder's belt seen around a sheet that does not fill the scan area."""
 
     def as_dict(self) -> dict[str, object]:
         data = asdict(self)
         data["shift"] = list(self.shift)
+        data["dark_border"] = list(self.dark_border)
         return data
 
 
@@ -63,6 +67,7 @@ def random_effects(
     color_mode: ColorMode | None = None,
     upside_down_rate: float = 0.05,
     jpeg: bool | None = None,
+    dark_border_rate: float = 0.15,
 ) -> ScanEffects:
     """Effects drawn at `strength` (0 clean … 1 typical office scanner … 1.5 poor).
 
@@ -87,7 +92,17 @@ def random_effects(
         color_mode=mode,
         bw_threshold=rng.randint(150, 180),
         upside_down=rng.random() < upside_down_rate,
+        dark_border=_random_dark_border(rng, dark_border_rate),
     )
+
+
+def _random_dark_border(rng: random.Random, rate: float) -> tuple[int, int, int, int]:
+    """One or two edges of a scan, now and then, with a dark band 10–60 px wide."""
+    if rng.random() >= rate:
+        return (0, 0, 0, 0)
+    edges = rng.sample(range(4), rng.choice((1, 2)))
+    left, top, right, bottom = (rng.randint(10, 60) if e in edges else 0 for e in range(4))
+    return (left, top, right, bottom)
 
 
 def _np_rng(rng: np.random.Generator | random.Random) -> np.random.Generator:
@@ -115,6 +130,8 @@ def scan(
     tone = _paper_colour(effects.paper_tone)
     paper = tone if colour else (_grey(tone),) * 3
     pixels = _geometry(pixels, size, effects, paper)
+    if any(effects.dark_border):
+        pixels = _dark_border(pixels, effects.dark_border)
     if effects.illumination > 0 or tone != (255, 255, 255):
         light = _light(size, effects.illumination, gen)
         pixels = _times_paper(pixels, light, tone if colour else (_grey(tone),))
@@ -132,6 +149,20 @@ def scan(
         image = image.transpose(Image.Transpose.ROTATE_180)
     image.info = {"dpi": (effects.dpi, effects.dpi)}
     return image
+
+
+def _dark_border(pixels: np.ndarray, widths: tuple[int, int, int, int]) -> np.ndarray:
+    left, top, right, bottom = widths
+    height, width = pixels.shape[:2]
+    shaded = pixels.copy()
+    for band in (
+        (slice(None), slice(0, left)),
+        (slice(0, top), slice(None)),
+        (slice(None), slice(width - right, width)),
+        (slice(height - bottom, height), slice(None)),
+    ):
+        shaded[band] = 35
+    return shaded
 
 
 def _grey(colour: tuple[int, int, int]) -> int:
