@@ -70,8 +70,10 @@ def _check_postal_address(postal: FieldResult, address: FieldResult) -> None:
     if not postal.value or not address.value or postal.status == "review":
         return
     checked = lexicon.check_address(postal.value, address.value)
-    if checked.reasons:
-        _flag(address, checked.reasons[0])
-        _flag(postal, checked.reasons[0])
-    else:
-        address.value = checked.address  # the raw reading stays beside it for the verifier
+    if "postal_address_mismatch" in checked.reasons:
+        _flag(address, "postal_address_mismatch")
+        _flag(postal, "postal_address_mismatch")
+        return
+    address.value = checked.address  # the raw reading stays beside it for the verifier
+    for reason in checked.reasons:
+        _flag(address, reason)

@@ -251,8 +251,9 @@ def towns_for(postal_code: str) -> list[str]:
 
 def check_address(postal_code: str, address: str) -> AddressCheck:
     """The address must begin with the town its postal code belongs to. A small slip of the
-    engine in the town name (宫城→宮城, 豐島→豊島) is corrected from the postal data; more
-    than that is a review reason, never a guess."""
+    engine in the town name (宫城→宮城, 豐島→豊島) is corrected from the postal data; a
+    larger one (up to a third of the name) is corrected as a proposal for a person to
+    confirm; more than that is a mismatch, never a guess."""
     towns = towns_for(postal_code)
     if not towns:
         return AddressCheck(address, ("postal_unknown",))
@@ -271,6 +272,8 @@ def check_address(postal_code: str, address: str) -> AddressCheck:
         return AddressCheck(address, ())
     if distance <= max(1, len(town) // 6):
         return AddressCheck(town + address[length:], ())
+    if distance <= len(town) // 3:
+        return AddressCheck(town + address[length:], ("town_from_postal_code",))
     return AddressCheck(address, ("postal_address_mismatch",))
 
 

@@ -25,7 +25,7 @@ ACCEPT_CONFIDENCE: dict[str, float] = {
     "my_number": 0.5,
     "bpn": 0.7,
     "postal": 0.5,
-    "date": 0.5,
+    "date": 0.75,
     "amount": 0.5,
     "phone": 0.5,
     "kana": 0.5,

@@ -69,7 +69,7 @@ CHOICE_MIN_INK = 0.003
 CHOICE_DOMINANCE = 2.5
 CHOICE_MARGIN = 20
 SEAL_RADIUS_PX = (48, 95)
-FREEHAND_MARGIN = 16
+FREEHAND_MARGIN = 30
 TIGHT_PAD = 12
 MIN_CHARS_PER_WIDTH = {"name": 0.72, "address": 0.95}
 """Below this many characters per line-height of writing, characters were dropped (measured

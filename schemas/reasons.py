@@ -38,6 +38,7 @@ REASONS: dict[str, str] = {
     "date_outside_era": "元号の範囲外 — the date is outside its era",
     "postal_unknown": "存在しない郵便番号 — no such postal code",
     "postal_address_mismatch": "郵便番号と住所が合わない — the postal code is not the address's",
+    "town_from_postal_code": "住所を郵便番号で補正 — a misread town, proposed from the postal code",
     # across fields
     "birth_after_filing": "生年月日が届出日より後 — born after the day of filing",
     "age_implausible": "年齢が不自然 — an age over 120",

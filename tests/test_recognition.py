@@ -34,6 +34,10 @@ def test_the_town_of_a_postal_code_corrects_small_slips_in_an_address() -> None:
         "postal_address_mismatch",
     )
     assert lexicon.check_address("2841103", "千葉県").reasons == ("postal_unknown",)
+    # a worse slip is corrected too, as a proposal a person confirms
+    proposed = lexicon.check_address("9893203", "主呂城県仙台市育葉区中山吉成5番")
+    assert proposed.address.startswith("宮城県仙台市青葉区中山")
+    assert proposed.reasons == ("town_from_postal_code",)
     # a town that keeps its old form (上三條) is taken from the postal data as it is
     assert lexicon.check_address("4093823", "山梨県中央市上三条3番地").address == (
         "山梨県中央市上三條3番地"
