@@ -18,7 +18,7 @@ from pipeline.page import process_page, read_page
 from pipeline.read import alphabet_for
 from pipeline.synth.scanner import ScanEffects, scan
 from pipeline.template import render_blank
-from schemas.contracts import FieldResult
+from schemas.contracts import FieldResult, FieldStatus
 from schemas.forms import FormDef, get_form
 
 FORM = get_form("kokunen_hihokensha_todoke")
@@ -77,28 +77,26 @@ def test_a_kana_reading_must_be_one_the_kanji_name_can_have() -> None:
     assert not readings.kana_fits("マッモト", "松本")  # no ッ before a voiced sound
 
 
-def _decided(value: str, reasons: list[str], confidence: float = 0.95) -> FieldResult:
+def _field(value: str, reasons: tuple[str, ...] = (), confidence: float = 1.0) -> FieldResult:
+    """A field as `decide` leaves it: in review when it has reasons."""
+    status: FieldStatus = "review" if reasons else "accepted"
     return FieldResult(
-        value=value,
-        raw=value,
-        confidence=confidence,
-        status="review" if reasons else "accepted",
-        reasons=reasons,
+        value=value, raw=value, confidence=confidence, status=status, reasons=list(reasons)
     )
 
 
-def test_the_name_settles_how_its_kana_was_decided() -> None:
+def test_the_name_settles_how_its_kana_was_read() -> None:
     form = get_form("kokunen_menjo_shinsei")
     decided = {
         # ェ read for エ: only イノウエ is a reading of 井上
-        "name_kana": _decided("イノウェヨウコ", ["small_kana", "doubt:ェ/エ"]),
-        "name": _decided("井上　洋子", []),
+        "name_kana": _field("イノウェヨウコ", ("small_kana", "doubt:ェ/エ")),
+        "name": _field("井上　洋子"),
         # ツ nearly read as リ: ミツ is a reading of 光, ミリ is not
-        "spouse_name_kana": _decided("ミツオ", ["doubt:ツ/リ"], confidence=0.4),
-        "spouse_name": _decided("光男", []),
+        "spouse_name_kana": _field("ミツオ", ("doubt:ツ/リ",), confidence=0.4),
+        "spouse_name": _field("光男"),
         # a dropped character fits no reading: both go to a person
-        "householder_name_kana": _decided("スズキハナ", []),
-        "householder_name": _decided("鈴木花子", []),
+        "householder_name_kana": _field("スズキハナ"),
+        "householder_name": _field("鈴木花子"),
     }
     runners_up = {"spouse_name_kana": (("ツ", "リ", 0.3),)}
     readings.settle_kana(form, runners_up, decided)
@@ -108,7 +106,7 @@ def test_the_name_settles_how_its_kana_was_decided() -> None:
     for name in ("householder_name_kana", "householder_name"):
         assert decided[name].reasons == ["kana_does_not_read_name"]
     # both ヤマサキ and ヤマザキ read 山崎: the doubt stays for a person
-    both = {"name_kana": _decided("ヤマサキ", ["doubt:サ/ザ"]), "name": _decided("山崎", [])}
+    both = {"name_kana": _field("ヤマサキ", ("doubt:サ/ザ",)), "name": _field("山崎")}
     readings.settle_kana(form, {"name_kana": (("サ", "ザ", 0.3),)}, both)
     assert both["name_kana"].status == "review"
 
@@ -134,10 +132,6 @@ def test_names_may_hold_japanese_characters_only() -> None:
     assert {"髙", "﨑", "宮", "渡", "邉"} <= alphabet
     assert not {"宫", "织", "达", "(", "1"} & alphabet
     assert {"1", "-"} <= set(alphabet_for(FORM.field("address")))
-
-
-def _field(value: str) -> FieldResult:
-    return FieldResult(value=value, raw=value, confidence=1.0, status="accepted")
 
 
 def test_cross_checks_flag_impossible_combinations() -> None:
