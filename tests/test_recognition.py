@@ -3,19 +3,21 @@
 
 from __future__ import annotations
 
+import io
 import random
 
 import numpy as np
 import pytest
 from PIL import Image, ImageDraw
 
-from pipeline import lexicon, read, readings
+from pipeline import cleanup, lexicon, read, readings
 from pipeline.crosscheck import cross_check
 from pipeline.fonts import HANDWRITING_FONTS, font
-from pipeline.ingest import PageImage
+from pipeline.ingest import PageImage, rasterise
 from pipeline.ocr import Reading
 from pipeline.page import process_page, read_page
 from pipeline.read import alphabet_for
+from pipeline.register import find_marks
 from pipeline.synth.scanner import ScanEffects, scan
 from pipeline.template import render_blank
 from schemas.contracts import FieldResult, FieldStatus
@@ -372,3 +374,29 @@ def test_a_dark_border_round_the_sheet_is_cleaned_from_the_page_people_see() -> 
     assert result.form == FORM.id
     assert result.fields["postal_code"].value == "1700013"
     assert image[:60, :].min() > 150 and image[:, :60].min() > 150
+
+
+@pytest.mark.parametrize("rotation", [-5.0, 5.0])
+def test_a_turned_shifted_low_resolution_scan_that_lost_a_corner_is_aligned(
+    rotation: float,
+) -> None:
+    page = render_blank(FORM)
+    draw = ImageDraw.Draw(page)
+    x, y, _, h = FORM.field("postal_code").box
+    for i, digit in enumerate("1700013"):
+        _write(draw, (x + 110 * i + 30, y + h // 2), digit, 90)
+    # turned 5° on the glass, one corner mark falls outside the scanned area
+    effects = ScanEffects(dpi=200, rotation=rotation, shift=(25.0, -20.0), color_mode="gray")
+    png = io.BytesIO()
+    scan(page, effects, random.Random(3)).save(png, format="PNG", dpi=(200, 200))
+    scanned = next(iter(rasterise(png.getvalue())))
+    assert round(scanned.source_dpi) == 200 and scanned.image.shape[1] == 2480
+    assert find_marks(cleanup.to_gray(scanned.image)).count(None) == 1
+    result = process_page(scanned)
+    assert result.form == FORM.id
+    assert result.residual_px is not None and result.residual_px < 6
+    assert result.fields["postal_code"].value == "1700013"
+    image = scanned.image.copy()
+    image[:400, :400] = image[-400:, -400:] = 250  # two more marks gone: no alignment
+    lost = process_page(PageImage(1, image, 300))
+    assert lost.kind == "unknown" and lost.reasons[0].startswith("not_aligned")
