@@ -182,6 +182,14 @@ def _write(draw: ImageDraw.ImageDraw, xy: tuple[float, float], text: str, size: 
     draw.text(xy, text, font=font(HANDWRITING_FONTS[0], size), fill=PEN, anchor="lm")
 
 
+def _with_postal_code(page: Image.Image, code: str = "1700013") -> Image.Image:
+    x, y, _, h = FORM.field("postal_code").box
+    draw = ImageDraw.Draw(page)
+    for i, digit in enumerate(code):
+        _write(draw, (x + 110 * i + 30, y + h // 2), digit, 90)
+    return page
+
+
 def _read(page: Image.Image) -> dict[str, FieldResult]:
     result = process_page(PageImage(1, np.asarray(page.convert("RGB")), 300))
     assert result.form == FORM.id
@@ -208,10 +216,7 @@ def hard_page() -> dict[str, FieldResult]:
     _write(draw, (x + 30, y + 150), "サンシャイン601号", 76)
     x, y, w, h = FORM.field("phone").box
     _write(draw, (x + w - 420, y + h // 2), "03-1234-5678", 88)  # runs on past the box
-    x, y, w, h = FORM.field("postal_code").box
-    for i, digit in enumerate("1700013"):
-        _write(draw, (x + 110 * i + 30, y + h // 2), digit, 90)
-    return _read(page.convert("L"))
+    return _read(_with_postal_code(page).convert("L"))
 
 
 def test_a_seal_on_a_grey_scan_is_not_read_as_part_of_the_name(
@@ -337,11 +342,7 @@ def test_a_seal_stamped_on_the_writing_sends_the_name_to_a_person() -> None:
 def test_number_fields_go_to_a_person_when_the_two_recognisers_disagree(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    page = render_blank(FORM)
-    draw = ImageDraw.Draw(page)
-    x, y, _, h = FORM.field("postal_code").box
-    for i, digit in enumerate("1700013"):
-        _write(draw, (x + 110 * i + 30, y + h // 2), digit, 90)
+    page = _with_postal_code(render_blank(FORM))
     agreed = _read(page)["postal_code"]
     assert agreed.value == "1700013"
     assert "engines_disagree" not in agreed.reasons
@@ -362,11 +363,7 @@ def test_number_fields_go_to_a_person_when_the_two_recognisers_disagree(
 
 
 def test_a_dark_border_round_the_sheet_is_cleaned_from_the_page_people_see() -> None:
-    page = render_blank(FORM)
-    draw = ImageDraw.Draw(page)
-    x, y, _, h = FORM.field("postal_code").box
-    for i, digit in enumerate("1700013"):
-        _write(draw, (x + 110 * i + 30, y + h // 2), digit, 90)
+    page = _with_postal_code(render_blank(FORM))
     effects = ScanEffects(dpi=200, color_mode="gray", dark_border=(60, 60, 0, 0))
     scanned = np.asarray(scan(page, effects, random.Random(1)))
     assert scanned[:50, :50].mean() < 90
@@ -380,11 +377,7 @@ def test_a_dark_border_round_the_sheet_is_cleaned_from_the_page_people_see() -> 
 def test_a_turned_shifted_low_resolution_scan_that_lost_a_corner_is_aligned(
     rotation: float,
 ) -> None:
-    page = render_blank(FORM)
-    draw = ImageDraw.Draw(page)
-    x, y, _, h = FORM.field("postal_code").box
-    for i, digit in enumerate("1700013"):
-        _write(draw, (x + 110 * i + 30, y + h // 2), digit, 90)
+    page = _with_postal_code(render_blank(FORM))
     # turned 5° on the glass, one corner mark falls outside the scanned area
     effects = ScanEffects(dpi=200, rotation=rotation, shift=(25.0, -20.0), color_mode="gray")
     png = io.BytesIO()
