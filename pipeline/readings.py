@@ -13,7 +13,7 @@ import itertools
 from functools import lru_cache
 from typing import Any
 
-from pipeline import lexicon
+from pipeline import fields, lexicon
 from schemas.contracts import FieldResult
 from schemas.forms import FormDef
 
@@ -29,7 +29,6 @@ HANDAKU = dict(zip("ハヒフヘホ", "パピプペポ", strict=True))
 UNVOICED = {voiced: plain for plain, voiced in (*RENDAKU.items(), *HANDAKU.items())}
 GEMINATING_ENDS = "ツチクキ"
 BEFORE_GEMINATION = set("カキクケコサシスセソタチツテトパピプペポ")
-HIRAGANA_TO_KATAKANA = {c: c + 0x60 for c in range(ord("ぁ"), ord("ゖ") + 1)}
 
 
 @lru_cache(maxsize=1)
@@ -44,8 +43,9 @@ def readings_of(piece: str, first: bool = False) -> frozenset[str]:
     """Every katakana reading the dictionary gives this exact piece of writing. At the
     start of a name, not a suffix's reading, nor a voiced one listed beside its unvoiced
     form (田 as ダ, 林 as バヤシ: the sound that only changes inside a compound)."""
-    if all("ぁ" <= ch <= "ゖ" or "ァ" <= ch <= "ヺ" or ch == "ー" for ch in piece):
-        return frozenset({piece.translate(HIRAGANA_TO_KATAKANA)})
+    kana = fields.to_katakana(piece)
+    if all(ch in fields.KATAKANA for ch in kana):  # written in kana: it reads as written
+        return frozenset({kana})
     entries = [m for m in _dictionary().lookup(piece) if m.reading_form()]
     found = {m.reading_form() for m in entries if not (first and m.part_of_speech()[0] == "接尾辞")}
     if first:

@@ -56,7 +56,7 @@ from kura.settings import Settings
 from storage.crypto import key_file_text
 from storage.logmask import mask_numbers
 from storage.models import Base, Document, Page, SourceFile, utcnow
-from storage.objects import ensure_locked_bucket
+from storage.objects import ensure_locked_bucket, read_object
 
 log = logging.getLogger(__name__)
 
@@ -344,12 +344,7 @@ class S3Checkpoints:
         return True
 
     def get(self, name: str) -> bytes:
-        response = self.client.get_object(self.bucket, name)
-        try:
-            return response.read()
-        finally:
-            response.close()
-            response.release_conn()
+        return read_object(self.client, self.bucket, name)
 
     def names(self) -> list[str]:
         return sorted(
@@ -778,17 +773,10 @@ def search(
 
 
 def as_row(entry: AuditEntry) -> dict[str, Any]:
-    return {
-        "seq": entry.seq,
-        "at": _utc(entry.at).isoformat(timespec="seconds"),
-        "actor": entry.actor,
-        "role": entry.role,
-        "action": entry.action,
-        "purpose": entry.purpose,
-        "object_ids": list(entry.object_ids or []),
-        "result": entry.result,
-        "detail": entry.detail,
-    }
+    """An entry as people read it: to the second, without the chain's hash."""
+    row = entry_fields(entry)
+    del row["prev_hash"]
+    return {**row, "at": _utc(entry.at).isoformat(timespec="seconds")}
 
 
 def quarter_bounds(quarter: str) -> tuple[dt.datetime, dt.datetime]:

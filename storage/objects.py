@@ -131,6 +131,16 @@ class DirectoryStore:
         return not any(p.is_file() for p in self.root.rglob("*"))
 
 
+def read_object(client: Minio, bucket: str, name: str) -> bytes:
+    """An object's bytes, with its connection handed back to the pool."""
+    response = client.get_object(bucket, name)
+    try:
+        return response.read()
+    finally:
+        response.close()
+        response.release_conn()
+
+
 def ensure_locked_bucket(client: Minio, bucket: str) -> bool:
     """Create `bucket` with Object Lock where the server supports it; whether it has it."""
     if client.bucket_exists(bucket):
@@ -185,12 +195,7 @@ class S3Store:
         )
 
     def get(self, object_id: str) -> bytes:
-        response = self.client.get_object(self.bucket, object_id)
-        try:
-            return response.read()
-        finally:
-            response.close()
-            response.release_conn()
+        return read_object(self.client, self.bucket, object_id)
 
     def delete(self, object_id: str) -> None:
         """Every version goes (a plain DELETE would only add a delete marker)."""
