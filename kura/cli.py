@@ -15,7 +15,7 @@ from rich.table import Table
 from kura.bench.cli import bench_app
 from kura.cli_custody import backup, dispose_app, find, hold_app, keys_app, restore
 from kura.cli_people import audit_app, login, logout, ready, require, users_app, whoami
-from kura.settings import Settings, get_settings
+from schemas.settings import Settings, get_settings
 from storage.audit import Actor
 
 app = typer.Typer(
@@ -411,8 +411,8 @@ def web(
 def demo(count: Annotated[int, typer.Option(help="How many sample scans.")] = 6) -> None:
     """Generate sample scans, take them in and read them, with nothing configured. Creates
     the demo accounts (one per duty, fresh passwords printed) and signs in as the clerk."""
+    from kura.bench.synth.corpus import make_sample_scans
     from kura.cli_people import demo_people
-    from pipeline.synth.corpus import make_sample_scans
 
     settings = get_settings()
     ready(settings)

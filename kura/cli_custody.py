@@ -16,7 +16,7 @@ from rich.console import Console
 from rich.table import Table
 
 from kura.cli_people import EXIT_REFUSED, require
-from kura.settings import Settings, get_settings
+from schemas.settings import Settings, get_settings
 from storage.audit import Actor
 
 keys_app = typer.Typer(help="Key-encryption keys: list, rotate, retire; blind-index rebuild.",

@@ -18,7 +18,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from kura.settings import Settings, get_settings
+from schemas.settings import Settings, get_settings
 from storage.audit import Actor
 
 EXIT_REFUSED = 4

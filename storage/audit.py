@@ -52,7 +52,7 @@ from sqlalchemy import (
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
-from kura.settings import Settings
+from schemas.settings import Settings
 from storage.crypto import key_file_text
 from storage.logmask import mask_numbers
 from storage.models import Base, Document, Page, SourceFile, utcnow

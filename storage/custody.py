@@ -35,7 +35,7 @@ from typing import Any
 from sqlalchemy import delete, func, select, text
 from sqlalchemy.orm import Session
 
-from kura.settings import Settings
+from schemas.settings import Settings
 from storage.crypto import KEY_BYTES, Kek, key_file_text, unwrap, wrap
 from storage.models import (
     BlindIndex,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 
-from kura.settings import Settings
+from schemas.settings import Settings
 from storage.objects import DirectoryStore, ObjectStore, S3Store
 from storage.vault import Vault
 

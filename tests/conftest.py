@@ -9,7 +9,7 @@ from typing import TypeVar
 import pytest
 import redis
 
-from kura.devservers import (
+from kura.bench.servers import (
     ManagedServer,
     PostgresServer,
     RedisServer,

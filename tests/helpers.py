@@ -7,9 +7,9 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
-from kura import devservers
-from kura.devservers import KURA, S3Bucket, kura_env
-from kura.settings import Settings
+from kura.bench import servers
+from kura.bench.servers import KURA, S3Bucket, kura_env
+from schemas.settings import Settings
 from storage.crypto import Kek
 
 
@@ -55,7 +55,7 @@ class CeleryWorker:
 def run_kura(
     env: dict[str, str], *args: str, timeout: float = 300, input: str | None = None
 ) -> str:
-    done = devservers.run_kura(env, *args, timeout=timeout, stdin=input)
+    done = servers.run_kura(env, *args, timeout=timeout, stdin=input)
     assert done.returncode == 0, f"kura {' '.join(args)} failed:\n{done.stdout}\n{done.stderr}"
     return done.stdout + done.stderr
 

@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select, update
 
-from kura.devservers import KURA, kura_env
-from kura.settings import Settings
+from kura.bench.servers import KURA, kura_env
+from schemas.settings import Settings
 from storage import accounts
 from storage.accounts import (
     AccountError,

@@ -21,8 +21,8 @@ from PIL import Image
 from sqlalchemy import select, text
 from sqlalchemy.exc import DBAPIError
 
-from kura.devservers import S3Bucket
-from kura.settings import Settings
+from kura.bench.servers import S3Bucket
+from schemas.settings import Settings
 from storage.audit import (
     GENESIS,
     Actor,

@@ -18,8 +18,8 @@ import pytest
 from sqlalchemy import MetaData, select
 from sqlalchemy.orm import Session
 
-from kura.devservers import kura_env
-from kura.settings import Settings
+from kura.bench.servers import kura_env
+from schemas.settings import Settings
 from storage.backup import (
     MAGIC,
     BackupCorrupt,

@@ -18,7 +18,7 @@ from kura.bench.metrics import (
     score_file,
     summarise,
 )
-from kura.devservers import KURA, kura_env
+from kura.bench.servers import KURA, kura_env
 from schemas.contracts import DocumentResult, FieldResult, FieldStatus, PageResult
 from schemas.reasons import describe
 

@@ -19,7 +19,7 @@ import typer.core
 import typer.main
 import yaml
 
-from kura.settings import Settings
+from schemas.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[1]
 COMPOSE_TEXT = (ROOT / "docker-compose.yml").read_text(encoding="utf-8")

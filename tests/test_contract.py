@@ -13,8 +13,8 @@ from typing import Any
 import pytest
 from PIL import Image
 
-from kura.devservers import KURA, kura_env
-from pipeline.synth.corpus import generate_corpus
+from kura.bench.servers import KURA, kura_env
+from kura.bench.synth.corpus import generate_corpus
 
 FIELD_TYPES = {
     "digits",

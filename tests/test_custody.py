@@ -16,8 +16,8 @@ from minio.error import S3Error
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from kura.devservers import KURA, S3Bucket, kura_env
-from kura.settings import Settings
+from kura.bench.servers import KURA, S3Bucket, kura_env
+from schemas.settings import Settings
 from storage.audit import AuditEntry
 from storage.crypto import DecryptionError, Kek
 from storage.custody import (

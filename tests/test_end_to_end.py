@@ -10,8 +10,8 @@ import pytest
 import redis
 from sqlalchemy import select
 
-from kura.devservers import S3Bucket, kura_env
-from pipeline.synth.corpus import make_sample_scans
+from kura.bench.servers import S3Bucket, kura_env
+from kura.bench.synth.corpus import make_sample_scans
 from storage.audit import AuditEntry, verify
 from storage.db import session_scope
 from storage.models import Document, SourceFile, StoredObject

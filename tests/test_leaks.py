@@ -22,8 +22,8 @@ from sqlalchemy import LargeBinary, inspect, select
 
 import storage.accounts
 import storage.audit  # noqa: F401  (their tables join Base.metadata)
-from kura.devservers import S3Bucket
-from pipeline.synth.corpus import make_sample_scans
+from kura.bench.servers import S3Bucket
+from kura.bench.synth.corpus import make_sample_scans
 from storage import logmask
 from storage.db import get_engine, session_scope
 from storage.models import Base

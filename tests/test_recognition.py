@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 from PIL import Image, ImageDraw
 
+from kura.bench.synth.scanner import ScanEffects, scan
 from pipeline import cleanup, lexicon, read, readings
 from pipeline.crosscheck import cross_check
 from pipeline.fonts import HANDWRITING_FONTS, font
@@ -18,7 +19,6 @@ from pipeline.ocr import Reading
 from pipeline.page import process_page, read_page
 from pipeline.read import alphabet_for
 from pipeline.register import find_marks
-from pipeline.synth.scanner import ScanEffects, scan
 from pipeline.template import render_blank
 from schemas.contracts import FieldResult, FieldStatus
 from schemas.forms import FormDef, get_form

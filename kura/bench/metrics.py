@@ -1,6 +1,6 @@
 """Scoring a pipeline run against the corpus ground truth. Pure functions, no I/O.
 
-One scanned file has one truth record (`NAME.truth.json`, see `pipeline.synth.corpus`) and,
+One scanned file has one truth record (`NAME.truth.json`, see `kura.bench.synth.corpus`) and,
 from the pipeline, one `PageResult` per page and the `DocumentResult`s `assemble` made of them.
 `score_file` turns that into outcomes per field, per page and for the document;
 `summarise` aggregates the outcomes of many files into the numbers `kura bench` reports.

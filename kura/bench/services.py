@@ -1,6 +1,6 @@
 """`kura bench run --services`: the corpus through the real worker path.
 
-Throwaway Redis, PostgreSQL and SeaweedFS S3 servers (kura.devservers) are started; for each
+Throwaway Redis, PostgreSQL and SeaweedFS S3 servers (kura.bench.servers) are started; for each
 worker count N a fresh database, bucket and Redis, `kura db upgrade`, one
 `kura worker --concurrency N` process, then `kura ingest` of the scans, timed from the
 command's start until every page is read and every file assembled (`ingest` waits).
@@ -23,7 +23,7 @@ from typing import IO, Any
 
 import redis
 
-from kura.devservers import (
+from kura.bench.servers import (
     KURA,
     ManagedServer,
     PostgresServer,

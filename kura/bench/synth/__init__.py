@@ -11,10 +11,10 @@ pages, same truth.
 
 from __future__ import annotations
 
-from pipeline.synth.corpus import generate_corpus, make_sample_scans, truth_path
-from pipeline.synth.handwriting import HandStyle, fill_form
-from pipeline.synth.scanner import ScanEffects, blank_back_page, random_effects, scan
-from pipeline.synth.values import (
+from kura.bench.synth.corpus import generate_corpus, make_sample_scans, truth_path
+from kura.bench.synth.handwriting import HandStyle, fill_form
+from kura.bench.synth.scanner import ScanEffects, blank_back_page, random_effects, scan
+from kura.bench.synth.values import (
     generate_values,
 )
 

@@ -18,7 +18,7 @@ beside it:
 }
 ```
 
-Canonical field values are described in `pipeline.synth.values`.
+Canonical field values are described in `kura.bench.synth.values`.
 """
 
 from __future__ import annotations
@@ -33,16 +33,16 @@ from typing import Any, Literal
 
 from PIL import Image
 
-from pipeline.fields import canonical_text
-from pipeline.synth.handwriting import HandStyle, fill_form
-from pipeline.synth.scanner import (
+from kura.bench.synth.handwriting import HandStyle, fill_form
+from kura.bench.synth.scanner import (
     ColorMode,
     ScanEffects,
     blank_back_page,
     random_effects,
     scan,
 )
-from pipeline.synth.values import Value, ValueOptions, generate_values
+from kura.bench.synth.values import Value, ValueOptions, generate_values
+from pipeline.fields import canonical_text
 from schemas.forms import FormDef, get_form, load_forms
 
 Format = Literal["png", "jpg", "pdf", "tif"]

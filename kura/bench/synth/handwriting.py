@@ -19,14 +19,14 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageChops, ImageDraw, ImageFilter, ImageFont
 
-from pipeline.fonts import HANDWRITING_FONTS, PRINTED_FONT, font
-from pipeline.synth.values import (
+from kura.bench.synth.values import (
     NAME_SEPARATOR,
     Value,
     era_cells,
     format_phone,
     split_kana,
 )
+from pipeline.fonts import HANDWRITING_FONTS, PRINTED_FONT, font
 from pipeline.template import cell_boxes, render_blank
 from schemas.forms import FieldDef, FormDef
 
