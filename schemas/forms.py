@@ -43,10 +43,43 @@ class FieldDef(BaseModel):
     that one kind of notification uses): needed then, and out of place otherwise."""
 
 
+ColumnType = Literal["digits", "bpn", "kana", "date", "period", "text"]
+"""Cell types of a printed list: `date` is any printed 和暦 or Gregorian date, `period` a
+span of months or days printed `A～B` (canonical `START/END`, ISO)."""
+
+
 class ColumnDef(BaseModel):
+    """One column of a printed list, found on the page by its header text, never by place."""
+
     name: str
     header: str
-    type: FieldType
+    """The header as printed."""
+    type: ColumnType
+    aliases: list[str] = []
+    """Other headers the same column is printed under (届出区分 for 届書区分)."""
+    required: bool = True
+    """Every row has a value here; an empty cell goes to review."""
+    marks_row: bool = False
+    """A printed line with this cell filled starts a new row; the lines between are the
+    wrapped rest of the row above."""
+    vocabulary: list[str] = []
+    """The values this column prints (a code table's labels); another reading goes to
+    review, and the reader only chooses among these values' characters."""
+    default_era: str | None = None
+    """The era a date printed without one (7.6.1) is read in; without it, such a date goes
+    to review."""
+
+
+HeaderType = Literal["municipality_code", "text", "date", "period", "page"]
+
+
+class HeaderFieldDef(BaseModel):
+    """A value printed above the table on every page, found by its label."""
+
+    name: str
+    label: str
+    type: HeaderType
+    aliases: list[str] = []
 
 
 class FormDef(BaseModel):
@@ -61,6 +94,9 @@ class FormDef(BaseModel):
     size_px: tuple[int, int]
     fields: list[FieldDef] = []
     columns: list[ColumnDef] | None = None
+    header: list[HeaderFieldDef] | None = None
+    title_words: list[str] = []
+    """Printed words that name a list page (its title), for telling it from other paper."""
 
     def field(self, name: str) -> FieldDef:
         return next(f for f in self.fields if f.name == name)
@@ -76,7 +112,14 @@ class FormDef(BaseModel):
                         f"{self.id}.{field.name}: used_when names {choice}={sorted(values)}, "
                         "which is not a choice field of this form with those options"
                     )
+        if self.kind == "table" and not self.columns:
+            raise ValueError(f"{self.id}: a table has columns")
+        if self.kind == "table" and sum(c.marks_row for c in self.columns or []) != 1:
+            raise ValueError(f"{self.id}: exactly one column marks where a row starts")
         return self
+
+    def column(self, name: str) -> ColumnDef:
+        return next(c for c in self.columns or [] if c.name == name)
 
     def contract(self) -> dict[str, object]:
         """The stable `kura forms list --json` shape."""
@@ -105,7 +148,15 @@ class FormDef(BaseModel):
                 for f in self.fields
             ],
             "columns": (
-                [c.model_dump() for c in self.columns] if self.columns is not None else None
+                [{"name": c.name, "header": c.header, "type": c.type, "aliases": c.aliases}
+                 for c in self.columns]
+                if self.columns is not None
+                else None
+            ),
+            "header": (
+                [{"name": h.name, "label": h.label, "type": h.type} for h in self.header]
+                if self.header is not None
+                else None
             ),
         }
 
