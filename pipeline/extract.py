@@ -8,6 +8,17 @@ from typing import Any
 from pipeline.errors import RejectedFile
 from pipeline.ingest import rasterise
 from pipeline.page import assemble, process_page
+from schemas.contracts import FieldResult
+
+
+def _cell(f: FieldResult) -> dict[str, Any]:
+    return {
+        "value": f.value,
+        "raw": f.raw,
+        "confidence": f.confidence,
+        "status": f.status,
+        "reasons": f.reasons,
+    }
 
 
 def extract_file(path: Path, engine: str | None = None) -> list[dict[str, Any]]:
@@ -30,17 +41,12 @@ def extract_file(path: Path, engine: str | None = None) -> list[dict[str, Any]]:
             "source": str(path),
             "pages": document.pages,
             "form": document.form,
-            "fields": {
-                name: {
-                    "value": f.value,
-                    "raw": f.raw,
-                    "confidence": f.confidence,
-                    "status": f.status,
-                    "reasons": f.reasons,
-                }
-                for name, f in document.fields.items()
-            },
-            "rows": None,
+            "fields": {name: _cell(f) for name, f in document.fields.items()},
+            "rows": (
+                [{name: _cell(cell) for name, cell in row.items()} for row in document.rows]
+                if document.rows is not None
+                else None
+            ),
             "reasons": document.reasons,
         }
         for document in assemble(str(path), results)

@@ -87,6 +87,12 @@ class PaddleEngine:
         return self.read_lines([image], alphabet)[0]
 
     def read_lines(self, images: list[np.ndarray], alphabet: str | None = None) -> list[Reading]:
+        mask = self._allowed_mask(alphabet)
+        return [self._decode(p, mask, stretch) for p, stretch in self.probabilities(images)]
+
+    def probabilities(self, images: list[np.ndarray]) -> list[tuple[np.ndarray, float]]:
+        """Per image, the recogniser's output (frames × `characters`, softmax) and the
+        batch's width over the image's own width (the image fills that share of frames)."""
         if not images:
             return []
         tensors = [_normalise(img, self.HEIGHT) for img in images]
@@ -96,10 +102,7 @@ class PaddleEngine:
             batch[i, :, :, : t.shape[2]] = t
         with self._lock:
             probs = self._session.run(None, {self._input: batch})[0]
-        mask = self._allowed_mask(alphabet)
-        return [
-            self._decode(p, mask, width / t.shape[2]) for p, t in zip(probs, tensors, strict=True)
-        ]
+        return [(p, width / t.shape[2]) for p, t in zip(probs, tensors, strict=True)]
 
     def _decode(self, probs: np.ndarray, mask: np.ndarray | None, stretch: float) -> Reading:
         """Greedy CTC decoding; `stretch` is the batch width over this image's width."""

@@ -13,7 +13,17 @@ from contextlib import contextmanager
 import cv2
 import numpy as np
 
-from pipeline import classify, cleanup, fields, lexicon, read, readings, register, separator
+from pipeline import (
+    classify,
+    cleanup,
+    fields,
+    lexicon,
+    read,
+    readings,
+    register,
+    separator,
+    tables,
+)
 from pipeline.crosscheck import cross_check
 from pipeline.ingest import PageImage
 from pipeline.template import registration_marks
@@ -85,7 +95,9 @@ def read_page(
 ) -> tuple[PageResult, np.ndarray]:
     """The page's result and the image it was read from (aligned to its template when it
     was recognised, else as cleaned)."""
-    forms = forms if forms is not None else list(load_forms().values())
+    known = forms if forms is not None else list(load_forms().values())
+    forms = [f for f in known if f.kind == "form"]
+    lists = [f for f in known if f.kind == "table"]
     clock = StageClock()
     with clock("cleanup"):
         rgb, rotation = cleanup.to_portrait(page.image)
@@ -108,6 +120,14 @@ def read_page(
         return PageResult(
             number=page.number, timings=clock.seconds, kind="separator", rotation=rotation
         ), rgb
+    if registration is None and lists:
+        # A printed list has no registration marks: read it as a table, as printed (a
+        # landscape list is read the long way, not turned to portrait).
+        with clock("table"):
+            listed = _read_list(page, lists)
+        if listed is not None:
+            listed.timings = clock.seconds
+            return listed, rgb
     if registration is None:
         return PageResult(
             number=page.number,
@@ -151,6 +171,23 @@ def read_page(
     return result, registered
 
 
+def _read_list(page: PageImage, lists: list[FormDef]) -> PageResult | None:
+    """The page read as the first list whose header row it prints, or None. Lists are read
+    by PP-OCR whatever engine forms are read with: the reader needs its CTC readings."""
+    image = cleanup.remove_dark_border(page.image)
+    for form in lists:
+        try:
+            found = tables.read_list_page(image, form)
+        except tables.ListLayoutError:
+            continue
+        return PageResult(
+            number=page.number, kind="table", form=form.id, rotation=found.rotation,
+            reasons=found.reasons, fields=found.header, rows=found.rows,
+            list_page=found.page, list_pages=found.of, printed_total=found.printed_total,
+        )
+    return None
+
+
 def _register_any(
     rgb: np.ndarray, forms: list[FormDef]
 ) -> tuple[register.Registration | None, str]:
@@ -174,8 +211,11 @@ def assemble(source: str, pages: list[PageResult]) -> list[DocumentResult]:
     document is open."""
     documents: list[DocumentResult] = []
     current: DocumentResult | None = None
+    list_pages: dict[int, list[PageResult]] = {}
     for page in pages:
-        if page.kind == "unknown" and current is not None:
+        if page.kind == "table":
+            current = tables.add_list_page(documents, list_pages, source, page)
+        elif page.kind == "unknown" and current is not None:
             current.pages.append(page.number)
             current.reasons.append(f"unknown_page_{page.number}")
         elif page.kind == "unknown":
@@ -198,8 +238,13 @@ def assemble(source: str, pages: list[PageResult]) -> list[DocumentResult]:
         else:
             current.pages.append(page.number)
             current.fields.update(page.fields)
-    for document in documents:
-        if document.form is not None:
+    for index, document in enumerate(documents):
+        if index in list_pages:
+            mine = document.pages
+            others = [p.number for i, ps in list_pages.items() if i != index for p in ps
+                      if mine[0] < p.number < mine[-1]]
+            tables.check_list(document, list_pages[index], others)
+        elif document.form is not None:
             cross_check(get_form(document.form), document.fields)
     return documents
 

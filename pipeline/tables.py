@@ -22,15 +22,16 @@ import difflib
 import re
 import unicodedata
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 import cv2
 import numpy as np
 
-from pipeline import listcells
+from pipeline import lexicon, listcells
 from pipeline.cleanup import to_gray
 from pipeline.fields import KATAKANA, Normalised, canonical_text
 from pipeline.ocr import PaddleEngine, Reading, get_engine
-from schemas.contracts import FieldResult
+from schemas.contracts import DocumentResult, FieldResult, PageResult
 from schemas.forms import ColumnDef, FormDef, HeaderFieldDef
 
 ACCEPT_CONFIDENCE: dict[str, float] = {
@@ -42,9 +43,23 @@ HEADER_MATCH = 0.6
 """How alike a read header must be to a column's printed header to name that column."""
 MIN_HEADER_SHARE = 0.5
 """A header row names at least this share of the list's columns."""
+VOCABULARY_LIKENESS = 0.5
+"""How alike the unconstrained reading must be to the likeliest value of a code column."""
+TABLE_END_GAP = 2.6
+"""A gap between printed lines this many times their spacing ends the table."""
 HEADER_SEARCH_LINES = 14
+LABEL_MATCH = 0.74
+"""How alike printed text must be to a header block's label (対象期間 read 对象期間)."""
 HALF_WIDTH_KANA = "".join(chr(c) for c in range(0xFF66, 0xFFA0))
 DATE_CHARACTERS = "0123456789元年月日明治大正昭和平成令和MTSHR./"
+VOICING_MARKS = "゛゜”\"°"
+"""What the recogniser reads a half-width kana's separate (han)dakuten as."""
+WORD_GAP = 0.55
+"""A gap in a name at least this share of the text's height is the space between words."""
+HALF_WIDTH_STRETCH = 2.0
+HALF_WIDTH_RATIO = 0.8
+"""Printed width over height per character under which kana are half-width (about 0.55;
+full-width about 1.1)."""
 TOTAL_WORDS = re.compile(r"合計|総件数|件数|計")
 TOTAL_COUNT = re.compile(r"(\d+)件")
 
@@ -114,11 +129,16 @@ def _rotate(image: np.ndarray, angle: float, fill: int) -> np.ndarray:
 
 
 def _rules(ink: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(horizontal, vertical) ruling: runs of ink far longer than any character."""
+    """(horizontal, vertical) ruling: runs of ink far longer than any character, found on
+    ink thickened across the rule so that a rule a little off level still runs unbroken,
+    and widened to cover its whole stroke."""
     mask = ink.astype(np.uint8)
-    horizontal = cv2.morphologyEx(mask, cv2.MORPH_OPEN, np.ones((1, 120), np.uint8))
-    vertical = cv2.morphologyEx(mask, cv2.MORPH_OPEN, np.ones((100, 1), np.uint8))
-    return horizontal > 0, vertical > 0
+    across = cv2.dilate(mask, np.ones((3, 1), np.uint8))
+    horizontal = cv2.morphologyEx(across, cv2.MORPH_OPEN, np.ones((1, 120), np.uint8))
+    along = cv2.dilate(mask, np.ones((1, 3), np.uint8))
+    vertical = cv2.morphologyEx(along, cv2.MORPH_OPEN, np.ones((70, 1), np.uint8))
+    grow = np.ones((3, 3), np.uint8)
+    return cv2.dilate(horizontal, grow) > 0, cv2.dilate(vertical, grow) > 0
 
 
 def _lines(text: np.ndarray) -> list[Line]:
@@ -145,7 +165,23 @@ def _lines(text: np.ndarray) -> list[Line]:
     if not heights:
         return []
     tall = float(np.median([h for h in heights if h >= 8] or heights))
-    return [ln for ln in merged if ln.bottom - ln.top >= max(8, 0.35 * tall)]
+    kept = [ln for ln in merged if ln.bottom - ln.top >= max(8, 0.35 * tall)]
+    return [part for ln in kept for part in _split_touching(ln, profile, tall)]
+
+
+def _split_touching(line: Line, profile: np.ndarray, tall: float) -> list[Line]:
+    """Two printed lines that smudged print or dots joined: cut at the thinnest row."""
+    height = line.bottom - line.top
+    if height < 1.7 * tall:
+        return [line]
+    parts = round(height / tall)
+    cuts = [line.top]
+    for k in range(1, parts):
+        centre = line.top + round(k * height / parts)
+        window = profile[centre - int(tall * 0.3) : centre + int(tall * 0.3)]
+        cuts.append(centre - int(tall * 0.3) + int(np.argmin(window)))
+    cuts.append(line.bottom)
+    return [Line(a, b) for a, b in zip(cuts, cuts[1:], strict=False) if b - a >= 0.35 * tall]
 
 
 def _spans(columns_on: np.ndarray, gap: int) -> list[tuple[int, int]]:
@@ -190,12 +226,170 @@ def column_alphabet(column: ColumnDef) -> str | None:
     if column.type == "bpn":
         return "0123456789-"
     if column.type == "kana":
-        return KATAKANA + HALF_WIDTH_KANA + "゛゜"
+        return KATAKANA + HALF_WIDTH_KANA + VOICING_MARKS + " "
     if column.type == "date":
         return DATE_CHARACTERS
     if column.type == "period":
         return DATE_CHARACTERS + "～"
-    return None
+    return japanese_alphabet()
+
+
+@lru_cache(maxsize=1)
+def japanese_alphabet() -> str:
+    """What a Japanese system prints: the recogniser's characters a municipal system can
+    hold (no simplified Chinese forms such as 济 for 済)."""
+    characters = get_engine("ppocr")
+    assert isinstance(characters, PaddleEngine)
+    return "".join(c for c in characters.characters if c and lexicon.is_japanese_char(c))
+
+
+def compose_voicing(text: str) -> str:
+    """Kana with the (han)dakuten read as a separate mark joined to the kana before it."""
+    out: list[str] = []
+    for ch in text:
+        mark = "\u3099" if ch in "゛”\"ﾞ" else "\u309a" if ch in "゜°ﾟ" else None
+        if mark is None:
+            out.append(ch)
+            continue
+        if out and out[-1] != _unvoiced(out[-1]):
+            continue  # the recogniser read the voiced kana and its mark besides
+        if out:
+            base = unicodedata.normalize("NFKC", out[-1])
+            joined = unicodedata.normalize("NFC", base + mark)
+            if len(joined) == 1:
+                out[-1] = joined
+                continue
+        out.append(ch)
+    return "".join(out)
+
+
+def _unvoiced(text: str) -> str:
+    return unicodedata.normalize(
+        "NFC", unicodedata.normalize("NFD", text).replace("\u3099", "").replace("\u309a", ""))
+
+
+def _printed_half_width(crops: list[np.ndarray], readings: list[Reading]) -> bool:
+    """The list prints its kana half-width: over all the column's cells, the characters are
+    about half as wide as they are tall. (One printer prints the whole list one way.)"""
+    width = height = 0.0
+    for crop, reading in zip(crops, readings, strict=True):
+        ink = np.argwhere(crop < 128)
+        count = len(_unvoiced(compose_voicing(reading.text)))
+        if ink.size == 0 or count == 0:
+            continue
+        width += float(ink[:, 1].max() - ink[:, 1].min() + 1)
+        height += float(ink[:, 0].max() - ink[:, 0].min() + 1) * count
+    return height > 0 and width / height < HALF_WIDTH_RATIO
+
+
+def _voicing_from(base: str, seen: str) -> str:
+    """`base` with the (han)dakuten that `seen` (another reading of the same print) has on
+    the characters both read alike."""
+    chars = list(base)
+    matcher = difflib.SequenceMatcher(None, _unvoiced(base), _unvoiced(seen), autojunk=False)
+    for block in matcher.get_matching_blocks():
+        for k in range(block.size):
+            mine, theirs = chars[block.a + k], seen[block.b + k]
+            if mine == _unvoiced(mine) and theirs != _unvoiced(theirs):
+                chars[block.a + k] = theirs
+    return "".join(chars)
+
+
+def _words(crop: np.ndarray) -> list[np.ndarray]:
+    """A name's crop cut at the space between family and given name, which the recogniser
+    would read as a long-vowel mark (ー)."""
+    ink = crop < 128
+    rows = np.flatnonzero(ink.any(axis=1))
+    if rows.size == 0:
+        return [crop]
+    height = int(rows[-1] - rows[0] + 1)
+    spans = _spans(ink.any(axis=0), int(height * WORD_GAP))
+    if len(spans) < 2:
+        return [crop]
+    pad = max(2, height // 4)
+    return [crop[:, max(0, a - pad) : min(crop.shape[1], b + pad)] for a, b in spans]
+
+
+def _read_kana(engine: PaddleEngine, crops: list[np.ndarray], alphabet: str | None
+               ) -> list[Reading]:
+    """Each name read word by word (see `_read_kana_words`), the words joined."""
+    words = [_words(crop) for crop in crops]
+    flat = [w for pieces in words for w in pieces]
+    read = iter(_read_kana_words(engine, flat, alphabet))
+    joined = []
+    for pieces in words:
+        parts = [next(read) for _ in pieces]
+        joined.append(Reading("".join(p.text for p in parts), min(p.confidence for p in parts),
+                              parts[0].engine))
+    return joined
+
+
+def _read_kana_words(engine: PaddleEngine, crops: list[np.ndarray], alphabet: str | None
+                     ) -> list[Reading]:
+    """Kana as printed; half-width kana again stretched to full-width proportions, which
+    the recogniser reads far better, except for the separate (han)dakuten, which the plain
+    reading sees and lends it."""
+    plain = engine.read_lines(crops, alphabet)
+    narrow = list(range(len(crops))) if _printed_half_width(crops, plain) else []
+    wide = engine.read_lines(
+        [cv2.resize(crops[i], None, fx=HALF_WIDTH_STRETCH, fy=1.0,
+                    interpolation=cv2.INTER_CUBIC) for i in narrow], alphabet)
+    chosen = [Reading(compose_voicing(r.text), r.confidence, r.engine) for r in plain]
+    for i, stretched in zip(narrow, wide, strict=True):
+        voiced = _voicing_from(compose_voicing(stretched.text), chosen[i].text)
+        chosen[i] = Reading(voiced, stretched.confidence, stretched.engine)
+    return chosen
+
+
+def ctc_log_likelihood(log_probs: np.ndarray, labels: list[int]) -> float:
+    """log P(labels | frames) under CTC (blank = output 0): the forward algorithm."""
+    extended = [0]
+    for label in labels:
+        extended += [label, 0]
+    ext = np.array(extended)
+    size = len(ext)
+    can_skip = np.zeros(size, bool)
+    can_skip[2:] = (ext[2:] != 0) & (ext[2:] != ext[:-2])
+    alpha = np.full(size, -np.inf)
+    alpha[0] = log_probs[0, 0]
+    if size > 1:
+        alpha[1] = log_probs[0, ext[1]]
+    for frame in log_probs[1:]:
+        stay = alpha
+        step = np.concatenate(([-np.inf], alpha[:-1]))
+        skip = np.where(can_skip, np.concatenate(([-np.inf, -np.inf], alpha[:-2])), -np.inf)
+        alpha = np.logaddexp(np.logaddexp(stay, step), skip) + frame[ext]
+    return float(np.logaddexp(alpha[-1], alpha[-2]) if size > 1 else alpha[-1])
+
+
+def _greedy(probs: np.ndarray, characters: list[str]) -> str:
+    best = probs.argmax(axis=1)
+    out, previous = [], 0
+    for index in best:
+        if index != 0 and index != previous:
+            out.append(characters[index])
+        previous = index
+    return "".join(out)
+
+
+def _read_vocabulary(engine: PaddleEngine, crops: list[np.ndarray], column: ColumnDef
+                     ) -> list[Reading]:
+    """A code column read as the one of its printed values the print is likeliest to be
+    (CTC likelihood of each value); the confidence is that value's share of the likelihood
+    of all values. When the unconstrained reading is not like the chosen value, the print is
+    something this column is not known to print: that reading is kept, for a person."""
+    index = {ch: i for i, ch in enumerate(engine.characters)}
+    values = [v for v in column.vocabulary if all(ch in index for ch in v)]
+    readings = []
+    for probs, _ in engine.probabilities(crops):
+        log_probs = np.log(np.maximum(probs, 1e-12))
+        scores = np.array([ctc_log_likelihood(log_probs, [index[c] for c in v]) for v in values])
+        best = int(scores.argmax())
+        share = float(np.exp(scores[best] - np.logaddexp.reduce(scores)))
+        free = lexicon.to_japanese_forms(_greedy(probs, engine.characters))
+        alike = difflib.SequenceMatcher(None, free, values[best]).ratio() >= VOCABULARY_LIKENESS
+        readings.append(Reading(values[best] if alike else free, share, engine.name))
+    return readings
 
 
 def _similarity(read: str, column: ColumnDef) -> float:
@@ -287,12 +481,30 @@ def _decide(column: ColumnDef, reading: Reading | None) -> FieldResult:
     )
 
 
-def _joined(readings: list[Reading]) -> Reading | None:
-    """A wrapped cell's lines as one reading (its lowest confidence)."""
-    if not readings:
-        return None
-    return Reading("".join(r.text for r in readings), min(r.confidence for r in readings),
-                   readings[0].engine)
+def _side_by_side(pieces: list[np.ndarray]) -> np.ndarray:
+    """Crops of one cell's printed lines joined left to right, as one line to read."""
+    if len(pieces) == 1:
+        return pieces[0]
+    height = max(p.shape[0] for p in pieces)
+    gap = np.full((height, max(4, height // 3)), 255, np.uint8)
+    padded = [cv2.copyMakeBorder(p, 0, height - p.shape[0], 0, 0, cv2.BORDER_CONSTANT,
+                                 value=255) for p in pieces]
+    joined = [padded[0]]
+    for piece in padded[1:]:
+        joined += [gap, piece]
+    return np.hstack(joined)
+
+
+def _table_lines(body: list[Line]) -> tuple[list[Line], list[Line]]:
+    """The lines of the table and those below it (a page number, a note): the table ends
+    at the first gap much wider than its line spacing."""
+    if len(body) < 3:
+        return body, []
+    pitch = float(np.median([b.top - a.top for a, b in zip(body, body[1:], strict=False)]))
+    for index, (a, b) in enumerate(zip(body, body[1:], strict=False)):
+        if b.top - a.top > TABLE_END_GAP * pitch:
+            return body[: index + 1], body[index + 1 :]
+    return body, []
 
 
 def read_list_page(rgb: np.ndarray, form: FormDef, engine_name: str = "ppocr"
@@ -334,49 +546,49 @@ def _read_upright(engine: PaddleEngine, gray: np.ndarray, form: FormDef, rotatio
     if marker.name not in places:
         raise ListLayoutError(f"the {marker.header} column was not found")
 
-    crops: dict[tuple[int, str], np.ndarray] = {}
-    for index, line in enumerate(body):
-        for name, (left, right) in places.items():
-            crop = _crop(gray, text, line, left, right)
-            if crop is not None:
-                crops[(index, name)] = crop
-    readings: dict[tuple[int, str], Reading] = {}
-    for name, column in by_name.items():
-        keys = [key for key in crops if key[1] == name]
-        alphabet = column_alphabet(column)
-        for key, reading in zip(keys, engine.read_lines([crops[k] for k in keys], alphabet),
-                                strict=True):
-            readings[key] = reading
-    marker_keys = [key for key in crops if key[1] == marker.name]
-    free = dict(zip(marker_keys, engine.read_lines([crops[k] for k in marker_keys]),
-                    strict=True))
-
-    rows: list[dict[str, list[Reading]]] = []
+    body, footer = _table_lines(body)
+    marks = {i: c for i, line in enumerate(body)
+             if (c := _crop(gray, text, line, *places[marker.name])) is not None}
+    free = dict(zip(marks, engine.read_lines(list(marks.values())), strict=True))
+    row_lines: list[list[int]] = []
     printed_total = None
-    end = len(body)
     for index, line in enumerate(body):
-        first = free.get((index, marker.name))
-        if first is not None and TOTAL_WORDS.search(first.text):
+        if index in free and TOTAL_WORDS.search(free[index].text):
             whole = engine.read_lines([gray[line.top : line.bottom, :]])[0].text
             count = TOTAL_COUNT.search(unicodedata.normalize("NFKC", whole).replace(" ", ""))
             printed_total = int(count[1]) if count else None
             if count is None:
                 reasons.append("total_unreadable")
-            end = index
+            footer = body[index + 1 :] + footer
             break
-        if (index, marker.name) in readings:
-            rows.append({})
-        elif not rows:
-            continue  # print between the header and the first row: not part of a row
-        for name in places:
-            if (index, name) in readings:
-                rows[-1].setdefault(name, []).append(readings[(index, name)])
-    footer = body[end + 1 :] if printed_total is not None or end < len(body) else []
+        if index in marks:
+            row_lines.append([index])
+        elif row_lines:  # the wrapped rest of the row above
+            row_lines[-1].append(index)
+    # A wrapped cell is read as one line: its printed lines side by side.
+    cells: dict[tuple[int, str], np.ndarray] = {}
+    for row, indices in enumerate(row_lines):
+        for name, (left, right) in places.items():
+            pieces = [c for i in indices
+                      if (c := _crop(gray, text, body[i], left, right)) is not None]
+            if pieces:
+                cells[(row, name)] = _side_by_side(pieces)
+    readings: dict[tuple[int, str], Reading] = {}
+    for name, column in by_name.items():
+        keys = [key for key in cells if key[1] == name]
+        images = [cells[k] for k in keys]
+        if column.vocabulary:
+            read = _read_vocabulary(engine, images, column)
+        elif column.type == "kana":
+            read = _read_kana(engine, images, column_alphabet(column))
+        else:
+            read = engine.read_lines(images, column_alphabet(column))
+        readings.update(zip(keys, read, strict=True))
     header_values, page, of = _header_block(
         engine, gray, text, lines[: header_row.index] + footer, form.header or [])
     decided = [
-        {c.name: _decide(c, _joined(row.get(c.name, []))) for c in columns if c.name in places}
-        for row in rows
+        {c.name: _decide(c, readings.get((row, c.name))) for c in columns if c.name in places}
+        for row in range(len(row_lines))
     ]
     return ListPageRead(header_values, decided, page, of, printed_total, rotation, reasons)
 
@@ -421,23 +633,38 @@ def _header_block(
     return values, page, of
 
 
+def _find_label(token: str, label: str) -> int:
+    """Where `label` is printed in `token` (a character or so misread allowed), else -1."""
+    exact = token.find(label)
+    if exact >= 0 or len(label) < 3:
+        return exact
+    for at in range(0, max(1, len(token) - len(label) + 1)):
+        window = token[at : at + len(label)]
+        if difflib.SequenceMatcher(None, window, label).ratio() >= LABEL_MATCH:
+            return at
+    return -1
+
+
 def _after_label(tokens: list[str], definition: HeaderFieldDef, labels: list[str]
                  ) -> tuple[str, int] | None:
     """The text after the field's label up to the next label (and which token held it), or
-    None when the label is not printed."""
-    for label in (definition.label, *definition.aliases):
-        label = unicodedata.normalize("NFKC", label)
-        for index, token in enumerate(tokens):
-            at = token.find(label)
-            if at < 0 or any(len(other) > len(label) and other in token and
-                             token.find(other) <= at for other in labels):
-                continue
-            rest = token[at + len(label) :].lstrip(":")
-            if not rest and index + 1 < len(tokens):
-                index += 1
-                rest = tokens[index]
-            stops = [s for s in (rest.find(other) for other in labels) if s > 0]
-            return (rest[: min(stops)] if stops else rest).strip(":"), index
+    None when the label is not printed. Labels printed exactly are looked for first, so a
+    misread one is never found inside another label (市区町村名 in 市区町村コード)."""
+    names = [unicodedata.normalize("NFKC", n) for n in (definition.label, *definition.aliases)]
+    for exact in (True, False):
+        for label in names:
+            for index, token in enumerate(tokens):
+                at = token.find(label) if exact else _find_label(token, label)
+                if at < 0 or any(other not in names and other in token and
+                                 token.find(other) <= at < token.find(other) + len(other)
+                                 for other in labels):
+                    continue
+                rest = token[at + len(label) :].lstrip(":")
+                if not rest and index + 1 < len(tokens):
+                    index += 1
+                    rest = tokens[index]
+                stops = [s for s in (rest.find(other) for other in labels) if s > 0]
+                return (rest[: min(stops)] if stops else rest).strip(":"), index
     return None
 
 
@@ -460,3 +687,93 @@ def _decide_header(definition: HeaderFieldDef, text: str, confidence: float) -> 
     return FieldResult(value=value, raw=text, confidence=round(confidence, 4),
                        status="review" if reasons else "accepted", reasons=reasons,
                        engine="ppocr")
+
+
+# --- Pages into lists ------------------------------------------------------------------------
+
+LIST_KEY = ("municipality_code", "created_date", "period")
+"""Header values that name one list: a page whose accepted values differ is another list's."""
+
+
+def same_list(header: dict[str, FieldResult], page: PageResult, pages: list[PageResult]
+              ) -> bool:
+    """Whether `page` belongs with a list whose header is `header` and pages `pages` so far:
+    the same printed page count and no accepted header value that differs."""
+    if pages and page.list_pages is not None and pages[0].list_pages is not None and (
+        page.list_pages != pages[0].list_pages
+    ):
+        return False
+    for name in LIST_KEY:
+        mine, theirs = header.get(name), page.fields.get(name)
+        if (mine and theirs and mine.status == theirs.status == "accepted"
+                and mine.value != theirs.value):
+            return False
+    return True
+
+
+def add_list_page(documents: list[DocumentResult], pages_of: dict[int, list[PageResult]],
+                  source: str, page: PageResult) -> DocumentResult:
+    """Put a list page with the list it belongs to (the latest open one of its form with the
+    same header), or start a list; returns the list's document."""
+    for index in range(len(documents) - 1, -1, -1):
+        document = documents[index]
+        pages = pages_of.get(index)
+        if pages is None or document.form != page.form:
+            continue
+        starts_again = page.list_page == 1 and any(p.list_page == 1 for p in pages)
+        if same_list(document.fields, page, pages) and not starts_again:
+            document.pages.append(page.number)
+            (document.rows or []).extend(page.rows)
+            for name, value in page.fields.items():
+                if document.fields.get(name) is None or (
+                    document.fields[name].status != "accepted" and value.status == "accepted"
+                ):
+                    document.fields[name] = value
+            pages.append(page)
+            return document
+    document = DocumentResult(source=source, pages=[page.number], form=page.form,
+                              fields=dict(page.fields), rows=list(page.rows),
+                              reasons=list(page.reasons))
+    documents.append(document)
+    pages_of[len(documents) - 1] = [page]
+    return document
+
+
+def check_list(document: DocumentResult, pages: list[PageResult], others: list[int]) -> None:
+    """Page numbers, row numbers and the printed total of one assembled list; every gap,
+    repeat or mismatch becomes a reason on the document. `others`: file pages of other lists
+    met in the same file."""
+    reasons = document.reasons
+    count = next((p.list_pages for p in pages if p.list_pages), None)
+    printed = [p.list_page for p in pages]
+    for page in pages:
+        if page.list_page is None:
+            reasons.append(f"list_page_number_unread:{page.number}")
+    seen = [n for n in printed if n is not None]
+    for number in sorted({n for n in seen if seen.count(n) > 1}):
+        reasons.append(f"list_page_duplicate:{number}")
+    if count is not None and len(seen) == len(pages):
+        for number in range(1, count + 1):
+            if number not in seen:
+                reasons.append(f"list_page_missing:{number}")
+    if seen != sorted(seen):
+        reasons.append("list_page_order")
+    reasons.extend(f"list_page_of_another_list:{n}" for n in others)
+    numbers = [row["number"].value for row in document.rows or [] if "number" in row]
+    previous: int | None = None
+    for value in numbers:
+        if not value.isdigit():
+            previous = None
+            continue
+        current = int(value)
+        if previous is not None and current == previous:
+            reasons.append(f"list_row_number_repeated:{current}")
+        elif previous is not None and current != previous + 1:
+            reasons.append(f"list_row_number_gap:{previous}")
+        previous = current
+    if numbers and numbers[0].isdigit() and int(numbers[0]) != 1 and 1 in seen:
+        reasons.append("list_row_number_gap:0")
+    totals = [p.printed_total for p in pages if p.printed_total is not None]
+    rows = len(document.rows or [])
+    if totals and totals[-1] != rows:
+        reasons.append(f"list_row_count:{rows}/{totals[-1]}")

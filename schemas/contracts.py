@@ -26,7 +26,8 @@ class FieldResult(BaseModel):
 class PageResult(BaseModel):
     number: int
     """Page number within the scanned file, 1-based."""
-    kind: Literal["form", "blank", "separator", "unknown"]
+    kind: Literal["form", "table", "blank", "separator", "unknown"]
+    """`table`: a page of a printed list (`form` names its definition, `rows` its rows)."""
     form: str | None = None
     form_page: int | None = None
     rotation: int = 0
@@ -35,6 +36,15 @@ class PageResult(BaseModel):
     """Registration error after alignment, template pixels (RMS over the marks)."""
     reasons: list[str] = []
     fields: dict[str, FieldResult] = {}
+    """A form's fields; on a list page, its header block (市区町村コード, 作成年月日 …)."""
+    rows: list[dict[str, FieldResult]] = []
+    """A list page's rows in printed order: column name → cell."""
+    list_page: int | None = None
+    """A list page's printed page number (n of n/m), None when not printed or not read."""
+    list_pages: int | None = None
+    """The page count the list page prints (m of n/m)."""
+    printed_total: int | None = None
+    """The row count of a totals line (合計 N件) on this page."""
     timings: dict[str, float] = {}
     """Seconds per stage (cleanup, register, classify, read, validate)."""
 
@@ -45,12 +55,14 @@ class DocumentResult(BaseModel):
     form: str | None
     fields: dict[str, FieldResult]
     rows: list[dict[str, FieldResult]] | None = None
+    """A printed list's rows, in printed order over all its pages (None for a form)."""
     reasons: list[str] = []
 
     @property
     def needs_review(self) -> bool:
         return (
             self.form is None
-            or any(reason.startswith("unknown_page") for reason in self.reasons)
+            or any(reason.startswith(("unknown_page", "list_")) for reason in self.reasons)
             or any(f.status == "review" for f in self.fields.values())
+            or any(c.status == "review" for row in self.rows or [] for c in row.values())
         )

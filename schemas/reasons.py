@@ -39,6 +39,26 @@ REASONS: dict[str, str] = {
     "postal_unknown": "存在しない郵便番号 — no such postal code",
     "postal_address_mismatch": "郵便番号と住所が合わない — the postal code is not the address's",
     "town_from_postal_code": "住所を郵便番号で補正 — a misread town, proposed from the postal code",
+    "era_missing": "元号のない日付 — a date printed without its era, in a column of no default era",
+    "date_format": "日付の形式 — not a date in any printed form (和暦, R07.06.01, 9070601 …)",
+    "period_format": "期間の形式 — not a span printed A～B",
+    "period_reversed": "期間の終わりが始まりより前 — the span ends before it starts",
+    "municipality_code_format": "市区町村コードの形式 — not 6 digits",
+    "not_in_vocabulary": "既知の区分にない値 — a value this column is not known to print",
+    "not_found": "見出しの項目が見つからない — the label was not found above the list",
+    # printed lists (処理結果一覧表)
+    "column_not_found": "列が見つからない — a column's header was not found (detail: column)",
+    "total_unreadable": "合計件数が読めない — the totals line's count was not read",
+    "list_page_missing": "頁の欠落 — a page of the list is missing (detail: page)",
+    "list_page_duplicate": "頁の重複 — a page of the list is there twice (detail: page)",
+    "list_page_number_unread": "頁番号が読めない — a page's n/m was not read (detail: file page)",
+    "list_page_order": "頁の順序 — the pages are not in printed order",
+    "list_page_of_another_list": "別の一覧表の頁 — a page of another list in this file "
+    "(detail: file page)",
+    "list_row_number_gap": "番号の欠け — the row numbers skip (detail: after number)",
+    "list_row_number_repeated": "番号の重複 — a row number is printed twice (detail: number)",
+    "list_row_count": "件数の不一致 — rows read differ from the printed total "
+    "(detail: read/printed)",
     # across fields
     "birth_after_filing": "生年月日が届出日より後 — born after the day of filing",
     "age_implausible": "年齢が不自然 — an age over 120",

@@ -98,3 +98,28 @@ def run(
     )
     if failed:
         raise typer.Exit(code=1)
+
+
+@bench_app.command("lists")
+def lists(
+    corpus: Annotated[Path, typer.Argument(help="Folder of lists (written when empty).")],
+    count: Annotated[int, typer.Option(min=1, help="Lists to write when the folder is empty.")
+                     ] = 20,
+    seed: Annotated[int, typer.Option(help="Seed of the lists written.")] = 2,
+    out: Annotated[Path | None, typer.Option(help="Where to write lists.json.")] = None,
+) -> None:
+    """Printed result lists (処理結果一覧表): rows exact, silent cell errors, pages/min."""
+    import json
+
+    from kura.bench.lists import print_lists_summary, run_lists
+    from kura.bench.synth.lists import write_lists
+
+    if not any(corpus.glob("list_*.truth.json")):
+        console.print(f"writing {count} lists (seed {seed}) to {corpus}")
+        write_lists(corpus, count, seed)
+    report = run_lists(corpus, progress=lambda message: console.log(message))
+    report["command"] = " ".join(["kura", *map(shlex.quote, sys.argv[1:])])
+    if out is not None:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(json.dumps(report, ensure_ascii=False, indent=1), encoding="utf-8")
+    print_lists_summary(report, console.print)
