@@ -48,12 +48,17 @@ VOCABULARY_LIKENESS = 0.5
 TABLE_END_GAP = 2.6
 """A gap between printed lines this many times their spacing ends the table."""
 HEADER_SEARCH_LINES = 14
+MAX_HEADER_WIDTH = 12
+"""No column header is wider than this many times its height (a longer run is a rule or
+a line of text)."""
 LABEL_MATCH = 0.74
 """How alike printed text must be to a header block's label (対象期間 read 对象期間)."""
 HALF_WIDTH_KANA = "".join(chr(c) for c in range(0xFF66, 0xFFA0))
 DATE_CHARACTERS = "0123456789元年月日明治大正昭和平成令和MTSHR./"
 VOICING_MARKS = "゛゜”\"°"
 """What the recogniser reads a half-width kana's separate (han)dakuten as."""
+UNSURE_VOICING = 0.3
+"""The confidence of a half-width name whose voicing marks and kana do not add up."""
 WORD_GAP = 0.55
 """A gap in a name at least this share of the text's height is the space between words."""
 HALF_WIDTH_STRETCH = 2.0
@@ -282,17 +287,50 @@ def _printed_half_width(crops: list[np.ndarray], readings: list[Reading]) -> boo
     return height > 0 and width / height < HALF_WIDTH_RATIO
 
 
-def _voicing_from(base: str, seen: str) -> str:
-    """`base` with the (han)dakuten that `seen` (another reading of the same print) has on
-    the characters both read alike."""
-    chars = list(base)
-    matcher = difflib.SequenceMatcher(None, _unvoiced(base), _unvoiced(seen), autojunk=False)
-    for block in matcher.get_matching_blocks():
-        for k in range(block.size):
-            mine, theirs = chars[block.a + k], seen[block.b + k]
-            if mine == _unvoiced(mine) and theirs != _unvoiced(theirs):
-                chars[block.a + k] = theirs
-    return "".join(chars)
+def voicing_marks(crop: np.ndarray) -> list[tuple[float, str]]:
+    """The separate (han)dakuten of half-width kana (ｶﾞ, ﾊﾟ), found by their shape: a
+    narrow piece of print in a cell of its own, in the top half of the line only. Each is
+    (centre as a share of the crop's width, the combining mark)."""
+    ink = crop < 128
+    rows = np.flatnonzero(ink.any(axis=1))
+    if rows.size == 0:
+        return []
+    top, height = int(rows[0]), int(rows[-1] - rows[0] + 1)
+    marks = []
+    for left, right in _spans(ink.any(axis=0), 0):
+        piece = ink[:, left:right]
+        ys = np.flatnonzero(piece.any(axis=1))
+        if (right - left > 0.6 * height or ys[-1] > top + 0.5 * height
+                or ys[0] > top + 0.2 * height):
+            continue
+        contours, hierarchy = cv2.findContours(piece.astype(np.uint8), cv2.RETR_CCOMP,
+                                               cv2.CHAIN_APPROX_SIMPLE)
+        ring = len(contours) == 1 and hierarchy is not None and hierarchy[0][0][2] >= 0
+        marks.append(((left + right) / 2 / crop.shape[1], "\u309a" if ring else "\u3099"))
+    return marks
+
+
+def _voiced(reading: Reading, marks: list[tuple[float, str]]) -> Reading:
+    """`reading` (with its characters' positions) with each mark put on the character to
+    its left; unsure when a mark has no character it can voice."""
+    chars, confidence = list(reading.text), reading.confidence
+    for x, mark in marks:
+        before = [i for i, p in enumerate(reading.positions) if p < x]
+        if not before:
+            confidence = min(confidence, UNSURE_VOICING)
+            continue
+        index = before[-1]
+        if chars[index] != _unvoiced(chars[index]):
+            continue  # the recogniser read the voiced kana itself
+        joined = unicodedata.normalize("NFC", unicodedata.normalize("NFKC", chars[index]) + mark)
+        if len(joined) == 1:
+            chars[index] = joined
+        else:
+            confidence = min(confidence, UNSURE_VOICING)
+    text = "".join(chars)
+    if sum(ch != _unvoiced(ch) for ch in text) != len(marks):
+        confidence = min(confidence, UNSURE_VOICING)
+    return Reading(text, confidence, reading.engine, positions=reading.positions)
 
 
 def _words(crop: np.ndarray) -> list[np.ndarray]:
@@ -327,8 +365,8 @@ def _read_kana(engine: PaddleEngine, crops: list[np.ndarray], alphabet: str | No
 def _read_kana_words(engine: PaddleEngine, crops: list[np.ndarray], alphabet: str | None
                      ) -> list[Reading]:
     """Kana as printed; half-width kana again stretched to full-width proportions, which
-    the recogniser reads far better, except for the separate (han)dakuten, which the plain
-    reading sees and lends it."""
+    the recogniser reads far better, except for the separate (han)dakuten, which it drops:
+    those are found by their shape and put back."""
     plain = engine.read_lines(crops, alphabet)
     narrow = list(range(len(crops))) if _printed_half_width(crops, plain) else []
     wide = engine.read_lines(
@@ -336,8 +374,7 @@ def _read_kana_words(engine: PaddleEngine, crops: list[np.ndarray], alphabet: st
                     interpolation=cv2.INTER_CUBIC) for i in narrow], alphabet)
     chosen = [Reading(compose_voicing(r.text), r.confidence, r.engine) for r in plain]
     for i, stretched in zip(narrow, wide, strict=True):
-        voiced = _voicing_from(compose_voicing(stretched.text), chosen[i].text)
-        chosen[i] = Reading(voiced, stretched.confidence, stretched.engine)
+        chosen[i] = _voiced(stretched, voicing_marks(crops[i]))
     return chosen
 
 
@@ -418,7 +455,8 @@ def _find_header_row(
     for index, line in enumerate(lines[:HEADER_SEARCH_LINES]):
         height = line.bottom - line.top
         chunks = _spans(text[line.top : line.bottom].sum(axis=0) > 0, int(height * 0.9))
-        crops = [_crop(gray, text, line, a, b) for a, b in chunks]
+        crops = [_crop(gray, text, line, a, b) if b - a < MAX_HEADER_WIDTH * height else None
+                 for a, b in chunks]
         kept = [(span, crop) for span, crop in zip(chunks, crops, strict=True)
                 if crop is not None]
         if len(kept) < len(columns) * MIN_HEADER_SHARE:
@@ -516,7 +554,12 @@ def read_list_page(rgb: np.ndarray, form: FormDef, engine_name: str = "ppocr"
         raise ValueError("lists are read with a PP-OCR engine")
     gray = to_gray(rgb)
     failure = ListLayoutError("no header row of the list was found")
-    for rotation in (0, 180):
+    # A list fills its pages from the top: the way up with more print in the top half is
+    # tried first.
+    dark = gray < 128
+    half = dark.shape[0] // 2
+    ways = (0, 180) if dark[:half].sum() >= dark[half:].sum() else (180, 0)
+    for rotation in ways:
         turned = gray if rotation == 0 else cv2.rotate(gray, cv2.ROTATE_180)
         try:
             return _read_upright(engine, turned, form, rotation)
@@ -534,6 +577,7 @@ def _read_upright(engine: PaddleEngine, gray: np.ndarray, form: FormDef, rotatio
     ink = _ink(gray)
     horizontal, vertical = _rules(ink)
     text = ink & ~horizontal & ~vertical
+    gray = np.where(horizontal | vertical, 255, gray).astype(np.uint8)  # rules out of crops
     lines = _lines(text)
     header_row = _find_header_row(engine, gray, text, lines, columns)
     if header_row is None:

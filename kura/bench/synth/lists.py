@@ -214,7 +214,7 @@ def printed_cells(row: dict[str, Any], style: ListStyle) -> dict[str, str]:
     bpn = row["basic_pension_number"]
     return {
         "number": row["number"],
-        "basic_pension_number": f"{bpn[:4]}-{bpn[4:]}",
+        "basic_pension_number": f"{bpn[:4]}-{bpn[4:]}" if len(bpn) == 10 else bpn,
         "name_kana": name,
         "birth_date": print_date(row["birth_date"], style.date_style, False),
         "notification_type": row["notification_type"],
@@ -369,14 +369,14 @@ def _rules(draw: ImageDraw.ImageDraw, geometry: Layout, top: int, row_lines: lis
 
 
 def _on_paper(ink: Image.Image, impact: bool) -> Image.Image:
-    """Black print on white paper; an impact printer's characters are made of dots and its
-    ribbon leaves them grey."""
+    """Black print on white paper; an impact printer's characters are made of overlapping
+    dots (the gaps between them show) and its ribbon leaves them grey."""
     mask = np.asarray(ink) > 127
     if impact:
         yy, xx = np.mgrid[0 : mask.shape[0], 0 : mask.shape[1]]
-        dots = ((yy % 3) < 2) & ((xx % 3) < 2)
-        mask = mask & dots
-        level = 45
+        between_dots = ((yy % 4) == 3) & ((xx % 4) == 3)
+        mask = mask & ~between_dots
+        level = 60
     else:
         level = 20
     page = np.full(mask.shape, 255, np.uint8)
@@ -387,17 +387,29 @@ def _on_paper(ink: Image.Image, impact: bool) -> Image.Image:
 # --- Whole lists ----------------------------------------------------------------------------
 
 def render_list(
-    seed: int, *, strength: float = 0.8, pages: int | None = None
+    seed: int, *, strength: float = 0.8, pages: int | None = None,
+    rows_per_page: int | None = None, short_bpn_row: int | None = None,
+    **style_choices: Any,
 ) -> tuple[list[Image.Image], dict[str, Any]]:
-    """Scanned pages of one list and its truth."""
+    """Scanned pages of one list and its truth. `pages`, `rows_per_page` and any field of
+    `ListStyle` fix those choices; `short_bpn_row` prints that row's 基礎年金番号 one digit
+    short (a row whose number fails its format: its truth keeps the 9 digits printed)."""
     rng = random.Random(seed)
     style = random_style(rng)
     page_count = pages if pages is not None else rng.choice((1, 1, 2, 2, 3, 4, 6, 20))
     if page_count > 6:
         style = ListStyle(**{**asdict(style), "rows_per_page": rng.randint(10, 14)})
+    if rows_per_page is not None:
+        style_choices["rows_per_page"] = rows_per_page
+    style = ListStyle(**{**asdict(style), **style_choices})
     count = style.rows_per_page * (page_count - 1) + rng.randint(1, style.rows_per_page)
+    if rows_per_page is not None:
+        count = rows_per_page * page_count
     week_end = dt.date(2025, 6, 6) + dt.timedelta(weeks=rng.randint(0, 40))
     rows = random_rows(rng, count, week_end)
+    if short_bpn_row is not None:
+        rows[short_bpn_row]["basic_pension_number"] = rows[short_bpn_row][
+            "basic_pension_number"][:9]
     code, name = rng.choice(MUNICIPALITIES)
     created = week_end + dt.timedelta(days=rng.randint(3, 7))
     start = week_end - dt.timedelta(days=4)

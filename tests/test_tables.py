@@ -1,0 +1,192 @@
+"""The 処理結果一覧表 read as a table: its definition, its cells' canonical values, a printed and
+scanned list through `kura extract --json`, and bad lists (a page missing, twice, of another
+list; a 基礎年金番号 that fails its format) that say why and lose nothing."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from typer.testing import CliRunner
+
+from kura.bench.synth.lists import LIST_FORM, render_list, to_half_width
+from kura.cli import app
+from pipeline.ingest import PageImage
+from pipeline.listcells import municipality_code_reasons, parse_date, parse_period
+from pipeline.page import assemble, process_page
+from pipeline.tables import check_list, compose_voicing, ctc_log_likelihood
+from schemas.contracts import FieldResult, PageResult
+from schemas.forms import get_form
+
+runner = CliRunner()
+
+
+# --- The definition -------------------------------------------------------------------------
+
+def test_the_list_is_published_as_a_table_with_its_columns_and_header_block() -> None:
+    result = runner.invoke(app, ["forms", "list", "--json"])
+    assert result.exit_code == 0, result.output
+    table = next(f for f in json.loads(result.output) if f["id"] == LIST_FORM)
+    assert table["kind"] == "table"
+    headers = {c["header"] for c in table["columns"]}
+    assert {"番号", "基礎年金番号", "氏名（カナ）", "生年月日", "届書区分", "受付年月日", "処理年月日",
+            "処理結果", "免除区分", "免除期間", "備考"} <= headers
+    assert all({"name", "header", "type"} <= set(c) for c in table["columns"])
+    labels = {h["label"] for h in table["header"]}
+    assert {"市区町村コード", "市区町村名", "作成年月日", "対象期間", "頁"} <= labels
+
+
+# --- Cells ----------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("printed", [
+    "令和7年6月1日", "R07.06.01", "R7.6.1", "9070601", "2025/06/01", "７．６．１", "令和 7年 6月 1日",
+])
+def test_every_printed_date_form_is_one_iso_date(printed: str) -> None:
+    assert parse_date(printed, "令和").value == "2025-06-01"
+
+
+def test_dates_that_cannot_be_trusted_say_why() -> None:
+    assert parse_date("7.6.1").reasons == ("era_missing",)  # a birth date needs its era
+    assert parse_date("H31.05.01").reasons == ("date_outside_era",)
+    assert parse_date("R07.02.30").reasons == ("date_invalid",)
+    assert parse_date("令和七年").reasons == ("date_format",)
+    assert parse_date("令和元年5月1日").value == "2019-05-01"
+
+
+def test_periods_of_months_and_days() -> None:
+    assert parse_period("令和7年7月～令和8年6月").value == "2025-07/2026-06"
+    assert parse_period("R07.07〜R08.06").value == "2025-07/2026-06"
+    assert parse_period("7.7～8.6", "令和").value == "2025-07/2026-06"
+    assert parse_period("R07.06.02～R07.06.06").value == "2025-06-02/2025-06-06"
+    assert parse_period("R08.06～R07.07").reasons == ("period_reversed",)
+
+
+def test_municipality_code_check_digit() -> None:
+    assert municipality_code_reasons("041009") == []
+    assert municipality_code_reasons("041008") == ["check_digit"]
+    assert municipality_code_reasons("04100") == ["municipality_code_format"]
+
+
+def test_half_width_kana_and_their_separate_voicing_marks() -> None:
+    assert to_half_width("ヤマダ　タロウ") == "ﾔﾏﾀﾞ\u3000ﾀﾛｳ"
+    assert compose_voicing("タカキ”シュンスケ") == "タカギシュンスケ"
+    assert compose_voicing("ハ°ク") == "パク"
+    assert compose_voicing("ギ”") == "ギ"  # read both the voiced kana and its mark
+
+
+def test_ctc_likelihood_prefers_the_printed_value() -> None:
+    # three outputs: blank, A, B; frames that say "A A blank B"
+    frames = np.array([[0.1, 0.8, 0.1], [0.1, 0.8, 0.1], [0.8, 0.1, 0.1], [0.1, 0.1, 0.8]])
+    logs = np.log(frames)
+    assert ctc_log_likelihood(logs, [1, 2]) > ctc_log_likelihood(logs, [2, 1])
+    assert ctc_log_likelihood(logs, [1, 2]) > ctc_log_likelihood(logs, [1])
+
+
+# --- Page and row checks (pure) ---------------------------------------------------------------
+
+def _cell(value: str) -> FieldResult:
+    return FieldResult(value=value, raw=value, confidence=1.0, status="accepted")
+
+
+def _page(number: int, printed: int | None, of: int, rows: list[int], *,
+          created: str = "2025-06-10", total: int | None = None) -> PageResult:
+    return PageResult(
+        number=number, kind="table", form=LIST_FORM, list_page=printed, list_pages=of,
+        printed_total=total,
+        fields={"municipality_code": _cell("041009"), "created_date": _cell(created),
+                "period": _cell("2025-06-02/2025-06-06")},
+        rows=[{"number": _cell(str(n))} for n in rows])
+
+
+def test_a_complete_list_assembles_into_one_document_without_reasons() -> None:
+    pages = [_page(1, 1, 2, [1, 2]), _page(2, 2, 2, [3], total=3)]
+    documents = assemble("list.tif", pages)
+    assert len(documents) == 1
+    assert documents[0].pages == [1, 2] and documents[0].reasons == []
+    assert [r["number"].value for r in documents[0].rows or []] == ["1", "2", "3"]
+    assert not documents[0].needs_review
+
+
+def test_missing_duplicated_and_foreign_pages_are_reported_and_kept() -> None:
+    pages = [
+        _page(1, 1, 3, [1, 2]),
+        _page(2, 3, 3, [5, 6], total=6),
+        _page(3, 1, 1, [1], created="2025-06-17"),  # a page of another list
+        _page(4, 3, 3, [5, 6], total=6),  # page 3 scanned twice
+    ]
+    documents = assemble("list.tif", pages)
+    assert [d.pages for d in documents] == [[1, 2, 4], [3]]
+    first = documents[0]
+    assert "list_page_missing:2" in first.reasons
+    assert "list_page_duplicate:3" in first.reasons
+    assert "list_page_of_another_list:3" in first.reasons
+    assert "list_row_number_gap:2" in first.reasons
+    assert "list_row_number_repeated:5" not in first.reasons  # pages repeat, not rows
+    assert len(first.rows or []) == 6  # nothing dropped: the person sees every row
+    assert first.needs_review
+
+
+def test_a_total_that_disagrees_with_the_rows_read() -> None:
+    document = assemble("list.tif", [_page(1, 1, 1, [1, 2], total=3)])[0]
+    assert "list_row_count:2/3" in document.reasons
+    assert document.needs_review
+
+
+def test_a_row_number_printed_twice() -> None:
+    document = assemble("list.tif", [_page(1, 1, 1, [1, 2, 2, 3], total=4)])[0]
+    assert document.reasons == ["list_row_number_repeated:2"]
+    again = document.model_copy(update={"reasons": []})
+    check_list(again, [_page(1, 1, 1, [1, 2, 2, 3], total=4)], [])
+    assert again.reasons == document.reasons
+
+
+# --- A printed, scanned list ---------------------------------------------------------------
+
+def _as_tiff(images: list, path: Path) -> Path:
+    images[0].save(path, save_all=True, append_images=images[1:],
+                   dpi=images[0].info.get("dpi", (300, 300)))
+    return path
+
+
+def test_a_scanned_list_reads_through_kura_extract(tmp_path: Path) -> None:
+    """Columns in another order under other headers, half-width names, a ruled list, and a
+    row whose 基礎年金番号 is a digit short: that cell waits for a person with its reason."""
+    images, truth = render_list(
+        7, pages=1, rows_per_page=6, strength=0.5, short_bpn_row=2, half_width_names=True,
+        ruled=True, face="gothic", impact=False,
+        columns=("number", "name_kana", "basic_pension_number", "birth_date",
+                 "notification_type", "received_date", "processed_date", "result",
+                 "exemption_type", "exemption_period", "remarks"),
+        headers=("番号", "氏名カナ", "基礎年金番号", "生年月日", "届出区分", "受付日", "処理日",
+                 "処理結果", "免除区分", "免除期間", "備考"))
+    path = _as_tiff(images, tmp_path / "list.tif")
+    result = runner.invoke(app, ["extract", str(path), "--json"])
+    assert result.exit_code == 0, result.output
+    documents = json.loads(result.output)["documents"]
+    assert len(documents) == 1
+    document = documents[0]
+    assert document["form"] == LIST_FORM
+    rows = document["rows"]
+    assert len(rows) == len(truth["rows"]) == 6
+    exact = sum(all(row[k]["value"] == v for k, v in want.items())
+                for row, want in zip(rows, truth["rows"], strict=True))
+    assert exact >= 5
+    short = rows[2]["basic_pension_number"]
+    assert short["value"] == truth["rows"][2]["basic_pension_number"]
+    assert short["status"] == "review" and short["reasons"] == ["length_9_of_10"]
+    assert all({"value", "confidence", "status"} <= set(cell) for row in rows
+               for cell in row.values())
+    assert document["fields"]["municipality_code"]["value"] == truth["header"][
+        "municipality_code"]
+
+
+def test_a_list_page_is_classified_as_a_table_either_way_up() -> None:
+    images, truth = render_list(3, pages=1, rows_per_page=4, strength=0.3)
+    page = np.asarray(images[0].convert("RGB"))[::-1, ::-1].copy()
+    result = process_page(PageImage(1, page, 300))
+    assert result.kind == "table" and result.form == LIST_FORM
+    assert result.rotation == (0 if truth["effects"]["upside_down"] else 180)
+    assert len(result.rows) == 4
+    assert get_form(LIST_FORM).kind == "table"
