@@ -1,0 +1,127 @@
+"""進達 package: the 送付書 and 送付内容内訳書 as PDF in Japanese, and the records as CSV in an
+AES-256 ZIP built in memory under a generated password."""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+import struct
+import subprocess
+import zipfile
+from pathlib import Path
+
+import pytest
+import pyzipper
+from PIL import Image
+
+from pipeline.transmittal import (
+    PASSWORD_ALPHABET,
+    Transmittal,
+    TransmittalItem,
+    build_package,
+    encrypted_zip,
+    generate_password,
+    records_csv,
+    wareki,
+)
+
+ITEMS = tuple(
+    TransmittalItem(
+        receipt_number=f"2025-{n:05d}", form_title="国民年金被保険者関係届書",
+        notification_type="資格取得", basic_pension_number=f"{1234000000 + n}",
+        name_kana="ヤマダタロウ", received_date=dt.date(2025, 6, 2) + dt.timedelta(days=n % 5),
+        pages=1 + n % 2)
+    for n in range(35)
+)
+BATCH = Transmittal(
+    batch_id="2025-W23-01", prepared_on=dt.date(2025, 6, 10),
+    addressee="日本年金機構 仙台東年金事務所", sender="仙台市青葉区 保険年金課",
+    municipality_code="041017", items=ITEMS)
+
+
+def _aes_strength(archive: bytes) -> list[int]:
+    """The AES strength byte of every member's 0x9901 extra field (3 = 256-bit)."""
+    strengths = []
+    with zipfile.ZipFile(io.BytesIO(archive)) as plain:
+        for info in plain.infolist():
+            assert info.compress_type == 99  # AES, not deflate under ZipCrypto
+            extra = info.extra
+            while extra:
+                header, size = struct.unpack("<HH", extra[:4])
+                if header == 0x9901:
+                    strengths.append(extra[4 + 4])
+                extra = extra[4 + size :]
+    return strengths
+
+
+def test_the_records_open_only_with_the_password_and_are_aes_256() -> None:
+    package = build_package(BATCH)
+    assert _aes_strength(package.archive) == [3, 3]
+    with pyzipper.AESZipFile(io.BytesIO(package.archive)) as archive:
+        archive.setpassword(package.password.encode())
+        text = archive.read("records.csv").decode("utf-8-sig")
+        assert archive.read("itemised_list.pdf").startswith(b"%PDF")
+    assert text.splitlines()[0].startswith("receipt_number,form_title")
+    assert "ヤマダタロウ" in text and len(text.splitlines()) == 1 + len(ITEMS)
+    with pyzipper.AESZipFile(io.BytesIO(package.archive)) as archive:
+        archive.setpassword(b"wrong-password-123")
+        with pytest.raises(RuntimeError):
+            archive.read("records.csv")
+    with zipfile.ZipFile(io.BytesIO(package.archive)) as plain, pytest.raises(
+        (NotImplementedError, RuntimeError)
+    ):
+        plain.read("records.csv")  # no ZipCrypto: a plain ZIP reader cannot open it
+    assert "ヤマダ".encode() not in package.archive
+    assert len(package.archive_sha256) == 64
+
+
+def test_passwords_are_generated_fresh_from_an_unambiguous_alphabet() -> None:
+    passwords = {generate_password() for _ in range(50)}
+    assert len(passwords) == 50
+    assert all(len(p) == 20 and set(p) <= set(PASSWORD_ALPHABET) for p in passwords)
+    assert build_package(BATCH).password != build_package(BATCH).password
+    with pytest.raises(ValueError):
+        encrypted_zip({"a.csv": b"x"}, "short")
+
+
+def test_csv_for_excel_in_utf8_with_bom_or_cp932() -> None:
+    rows = [{"name": "髙橋", "kana": "タカハシ"}]
+    assert records_csv(rows, ["name", "kana"]).startswith(b"\xef\xbb\xbfname,kana\r\n")
+    assert records_csv(rows, ["name", "kana"], "cp932").decode("cp932").splitlines()[1] == (
+        "髙橋,タカハシ")
+    with pytest.raises(UnicodeEncodeError):
+        records_csv([{"name": "𠮷"}], ["name"], "cp932")  # never a silent '?'
+
+
+def _render(pdf: bytes, tmp_path: Path, name: str) -> list[Image.Image]:
+    source = tmp_path / f"{name}.pdf"
+    source.write_bytes(pdf)
+    subprocess.run(["pdftoppm", "-r", "60", "-png", str(source), str(tmp_path / name)],
+                   check=True)
+    return [Image.open(p) for p in sorted(tmp_path.glob(f"{name}-*.png"))]
+
+
+def _text(pdf: bytes, tmp_path: Path) -> str:
+    source = tmp_path / "text.pdf"
+    source.write_bytes(pdf)
+    return subprocess.run(["pdftotext", "-layout", str(source), "-"], check=True,
+                          capture_output=True, text=True).stdout
+
+
+def test_the_cover_note_and_the_itemised_list_print_in_japanese(tmp_path: Path) -> None:
+    package = build_package(BATCH)
+    cover = _render(package.cover_note_pdf, tmp_path, "cover")
+    assert len(cover) == 1
+    assert cover[0].convert("L").getextrema()[0] < 100  # something is printed
+    text = _text(package.cover_note_pdf, tmp_path)
+    assert "送　付　書" in text or "送 付 書" in text
+    sheets = sum(item.pages for item in ITEMS)
+    assert f"35 件（{sheets} 枚）" in text and "日本年金機構 仙台東年金事務所" in text
+    assert wareki(BATCH.prepared_on) == "令和7年6月10日" and "令和7年6月10日" in text
+    assert "ヤマダ" not in text  # the cover note carries no personal data
+    with pyzipper.AESZipFile(io.BytesIO(package.archive)) as archive:
+        archive.setpassword(package.password.encode())
+        itemised = archive.read("itemised_list.pdf")
+    assert len(_render(itemised, tmp_path, "items")) == 2  # 35 items, 28 a page
+    listed = _text(itemised, tmp_path)
+    assert "送付内容内訳書" in listed and "1234-000034" in listed and "35 件 52 枚" in listed
