@@ -19,6 +19,7 @@ Every cell becomes a canonical value with a confidence and a status, as a form f
 from __future__ import annotations
 
 import difflib
+import itertools
 import re
 import unicodedata
 from dataclasses import dataclass, field
@@ -186,13 +187,13 @@ def _split_touching(line: Line, profile: np.ndarray, tall: float) -> list[Line]:
         window = profile[centre - int(tall * 0.3) : centre + int(tall * 0.3)]
         cuts.append(centre - int(tall * 0.3) + int(np.argmin(window)))
     cuts.append(line.bottom)
-    return [Line(a, b) for a, b in zip(cuts, cuts[1:], strict=False) if b - a >= 0.35 * tall]
+    return [Line(a, b) for a, b in itertools.pairwise(cuts) if b - a >= 0.35 * tall]
 
 
-def _spans(columns_on: np.ndarray, gap: int) -> list[tuple[int, int]]:
+def _spans(columns_on: np.ndarray | np.bool_, gap: int) -> list[tuple[int, int]]:
     """Runs of True in a 1-D mask, joined across gaps of at most `gap` False."""
     spans: list[tuple[int, int]] = []
-    xs = np.flatnonzero(columns_on)
+    xs = np.flatnonzero(np.asarray(columns_on))
     if xs.size == 0:
         return spans
     start = prev = int(xs[0])
@@ -489,7 +490,7 @@ def _boundaries(
     bottom = body[-1].bottom if body else text.shape[0]
     rule_x = vertical[top:bottom].sum(axis=0) > 0.5 * max(1, bottom - top)
     cuts = [0]
-    for (_, (a_left, a_right)), (_, (b_left, b_right)) in zip(order, order[1:], strict=False):
+    for (_, (a_left, a_right)), (_, (b_left, b_right)) in itertools.pairwise(order):
         window = slice(max((a_left + a_right) // 2, cuts[-1] + 1),
                        max((b_left + b_right) // 2, cuts[-1] + 2))
         rules = np.flatnonzero(rule_x[window])
@@ -538,8 +539,8 @@ def _table_lines(body: list[Line]) -> tuple[list[Line], list[Line]]:
     at the first gap much wider than its line spacing."""
     if len(body) < 3:
         return body, []
-    pitch = float(np.median([b.top - a.top for a, b in zip(body, body[1:], strict=False)]))
-    for index, (a, b) in enumerate(zip(body, body[1:], strict=False)):
+    pitch = float(np.median([b.top - a.top for a, b in itertools.pairwise(body)]))
+    for index, (a, b) in enumerate(itertools.pairwise(body)):
         if b.top - a.top > TABLE_END_GAP * pitch:
             return body[: index + 1], body[index + 1 :]
     return body, []
@@ -637,7 +638,11 @@ def _read_upright(engine: PaddleEngine, gray: np.ndarray, form: FormDef, rotatio
     return ListPageRead(header_values, decided, page, of, printed_total, rotation, reasons)
 
 
-PAGE_NUMBER = (re.compile(r"^-?(\d{1,3})/(\d{1,3})頁?-?$"), re.compile(r"^頁:?(\d{1,3})/(\d{1,3})$"))
+PAGE_NUMBER = (
+    re.compile(r"^-?(\d{1,3})/(\d{1,3})頁?-?$"),
+    re.compile(r"^頁:?(\d{1,3})/(\d{1,3})$"),
+)
+"""A printed page number: 1/3頁, - 1 / 3 -, 頁：1/3 (spaces and full-width already folded)."""
 
 
 def _header_block(
@@ -672,8 +677,8 @@ def _header_block(
             values[definition.name] = FieldResult(
                 value="", raw="", confidence=0.0, status="review", reasons=["not_found"])
         else:
-            text, index = found
-            values[definition.name] = _decide_header(definition, text, confidences[index])
+            value, index = found
+            values[definition.name] = _decide_header(definition, value, confidences[index])
     return values, page, of
 
 

@@ -162,9 +162,10 @@ def cover_note_pdf(transmittal: Transmittal) -> bytes:
     page.text(25, 108, "下記のとおり送付しますので、ご査収くださいますようお願いします。")
     page.text(105, 122, "記", size=12, align="center")
     pages = max(1, -(-len(transmittal.items) // ITEMS_PER_PAGE))
+    sheets = sum(i.pages for i in transmittal.items)
     lines = (
         ("件　　名", transmittal.purpose),
-        ("件　　数", f"{len(transmittal.items)} 件（{sum(i.pages for i in transmittal.items)} 枚）"),
+        ("件　　数", f"{len(transmittal.items)} 件（{sheets} 枚）"),
         ("媒　　体", transmittal.medium),
         ("送付方法", transmittal.carrier),
         ("添付書類", f"送付内容内訳書 {pages} 枚（暗号化 ZIP 内）"),

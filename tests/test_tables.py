@@ -31,8 +31,8 @@ def test_the_list_is_published_as_a_table_with_its_columns_and_header_block() ->
     table = next(f for f in json.loads(result.output) if f["id"] == LIST_FORM)
     assert table["kind"] == "table"
     headers = {c["header"] for c in table["columns"]}
-    assert {"番号", "基礎年金番号", "氏名（カナ）", "生年月日", "届書区分", "受付年月日", "処理年月日",
-            "処理結果", "免除区分", "免除期間", "備考"} <= headers
+    assert {"番号", "基礎年金番号", "氏名（カナ）", "生年月日", "届書区分", "受付年月日",
+            "処理年月日", "処理結果", "免除区分", "免除期間", "備考"} <= headers
     assert all({"name", "header", "type"} <= set(c) for c in table["columns"])
     labels = {h["label"] for h in table["header"]}
     assert {"市区町村コード", "市区町村名", "作成年月日", "対象期間", "頁"} <= labels
@@ -41,7 +41,8 @@ def test_the_list_is_published_as_a_table_with_its_columns_and_header_block() ->
 # --- Cells ----------------------------------------------------------------------------------
 
 @pytest.mark.parametrize("printed", [
-    "令和7年6月1日", "R07.06.01", "R7.6.1", "9070601", "2025/06/01", "７．６．１", "令和 7年 6月 1日",
+    "令和7年6月1日", "R07.06.01", "R7.6.1", "9070601", "2025/06/01", "７．６．１",
+    "令和 7年 6月 1日",
 ])
 def test_every_printed_date_form_is_one_iso_date(printed: str) -> None:
     assert parse_date(printed, "令和").value == "2025-06-01"

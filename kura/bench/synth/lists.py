@@ -334,7 +334,7 @@ def render_pages(
         printer.draw(draw, (MARGIN, y), f"対象期間：{header['period']}")
         y += geometry.line_px + 40
         top = y
-        for name, text, left in zip(style.columns, style.headers, geometry.lefts, strict=True):
+        for _name, text, left in zip(style.columns, style.headers, geometry.lefts, strict=True):
             printer.draw(draw, (left + pad, y + pad // 2), text)
         y += geometry.line_px + pad
         row_lines = [y]
