@@ -36,7 +36,7 @@ from schemas.contracts import DocumentResult, FieldResult, PageResult
 from schemas.forms import ColumnDef, FormDef, HeaderFieldDef
 
 ACCEPT_CONFIDENCE: dict[str, float] = {
-    "digits": 0.6, "bpn": 0.7, "kana": 0.6, "date": 0.6, "period": 0.6, "text": 0.7,
+    "digits": 0.6, "bpn": 0.7, "kana": 0.75, "date": 0.6, "period": 0.6, "text": 0.7,
 }
 """Lowest confidence accepted without a person, per column type (docs/benchmarks.md,
 "Result lists")."""
@@ -59,7 +59,8 @@ DATE_CHARACTERS = "0123456789元年月日明治大正昭和平成令和MTSHR./"
 VOICING_MARKS = "゛゜”\"°"
 """What the recogniser reads a half-width kana's separate (han)dakuten as."""
 UNSURE_VOICING = 0.3
-"""The confidence of a half-width name whose voicing marks and kana do not add up."""
+"""The confidence of a half-width name whose voicing marks and kana do not add up, or
+whose two readings count different characters."""
 WORD_GAP = 0.55
 """A gap in a name at least this share of the text's height is the space between words."""
 HALF_WIDTH_STRETCH = 2.0
@@ -249,6 +250,12 @@ def japanese_alphabet() -> str:
     return "".join(c for c in characters.characters if c and lexicon.is_japanese_char(c))
 
 
+def _dark(crop: np.ndarray) -> np.ndarray:
+    """The print of a cell's crop, however grey (a worn ribbon): Otsu's threshold."""
+    level, _ = cv2.threshold(crop, 0, 255, cv2.THRESH_BINARY + cv2.THRESH_OTSU)
+    return np.asarray(crop < min(level, 200))
+
+
 def compose_voicing(text: str) -> str:
     """Kana with the (han)dakuten read as a separate mark joined to the kana before it."""
     out: list[str] = []
@@ -279,7 +286,7 @@ def _printed_half_width(crops: list[np.ndarray], readings: list[Reading]) -> boo
     about half as wide as they are tall. (One printer prints the whole list one way.)"""
     width = height = 0.0
     for crop, reading in zip(crops, readings, strict=True):
-        ink = np.argwhere(crop < 128)
+        ink = np.argwhere(_dark(crop))
         count = len(_unvoiced(compose_voicing(reading.text)))
         if ink.size == 0 or count == 0:
             continue
@@ -292,7 +299,7 @@ def voicing_marks(crop: np.ndarray) -> list[tuple[float, str]]:
     """The separate (han)dakuten of half-width kana (ｶﾞ, ﾊﾟ), found by their shape: a
     narrow piece of print in a cell of its own, in the top half of the line only. Each is
     (centre as a share of the crop's width, the combining mark)."""
-    ink = crop < 128
+    ink = _dark(crop)
     rows = np.flatnonzero(ink.any(axis=1))
     if rows.size == 0:
         return []
@@ -337,7 +344,7 @@ def _voiced(reading: Reading, marks: list[tuple[float, str]]) -> Reading:
 def _words(crop: np.ndarray) -> list[np.ndarray]:
     """A name's crop cut at the space between family and given name, which the recogniser
     would read as a long-vowel mark (ー)."""
-    ink = crop < 128
+    ink = _dark(crop)
     rows = np.flatnonzero(ink.any(axis=1))
     if rows.size == 0:
         return [crop]
@@ -370,12 +377,18 @@ def _read_kana_words(engine: PaddleEngine, crops: list[np.ndarray], alphabet: st
     those are found by their shape and put back."""
     plain = engine.read_lines(crops, alphabet)
     narrow = list(range(len(crops))) if _printed_half_width(crops, plain) else []
+    # Stretched, a mark reads as nothing or as noise: it is left to `voicing_marks`.
+    unmarked = "".join(ch for ch in alphabet or "" if ch not in VOICING_MARKS + "ﾞﾟ") or None
     wide = engine.read_lines(
         [cv2.resize(crops[i], None, fx=HALF_WIDTH_STRETCH, fy=1.0,
-                    interpolation=cv2.INTER_CUBIC) for i in narrow], alphabet)
+                    interpolation=cv2.INTER_CUBIC) for i in narrow], unmarked)
     chosen = [Reading(compose_voicing(r.text), r.confidence, r.engine) for r in plain]
     for i, stretched in zip(narrow, wide, strict=True):
-        chosen[i] = _voiced(stretched, voicing_marks(crops[i]))
+        voiced = _voiced(stretched, voicing_marks(crops[i]))
+        if len(_unvoiced(chosen[i].text)) != len(voiced.text):
+            # the plain reading counts other characters: one of the two dropped or added one
+            voiced = Reading(voiced.text, min(voiced.confidence, UNSURE_VOICING), voiced.engine)
+        chosen[i] = voiced
     return chosen
 
 
@@ -731,7 +744,8 @@ def _decide_header(definition: HeaderFieldDef, text: str, confidence: float) -> 
         value, reasons = canonical_text(text), []
     if not value and not reasons:
         reasons = ["empty"]
-    if value and not reasons and confidence < ACCEPT_CONFIDENCE["text"]:
+    kind = "date" if definition.type in ("date", "period") else "text"
+    if value and not reasons and confidence < ACCEPT_CONFIDENCE[kind]:
         reasons.append("low_confidence")
     return FieldResult(value=value, raw=text, confidence=round(confidence, 4),
                        status="review" if reasons else "accepted", reasons=reasons,
