@@ -135,3 +135,46 @@ def print_lists_summary(report: dict[str, Any], say: Callable[[str], None]) -> N
         f"header {report['header_right_rate']:.2%}, {report['pages_per_minute']} pages/min")
     say(f"wrong cells by column: {report['wrong_by_column']}")
     say(f"silent cells by column: {report['silent_by_column']}")
+
+
+def time_reconciliation(rows: int = 2000, seed: int = 3) -> dict[str, Any]:
+    """A register and a list of `rows` rows with every outcome planted (most rows match,
+    some differ in name, some were never received, some are another municipality's), and
+    the seconds `reconcile` takes over them."""
+    import datetime as dt
+    import hashlib
+    import random
+
+    from pipeline.reconcile import ListRow, RegisterEntry, reconcile
+
+    rng = random.Random(seed)
+    office, today = "041009", dt.date(2025, 10, 1)
+
+    def digest(text: str) -> str:
+        return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+    entries, list_rows, planted = [], [], Counter[str]()
+    for n in range(rows + rows // 10):
+        received = dt.date(2025, 6, 1) + dt.timedelta(days=rng.randint(0, 60))
+        kind = rng.choice(("資格取得", "免除申請"))
+        entries.append(RegisterEntry(
+            f"E{n}", office, f"{rng.randint(10**9, 10**10 - 1)}", kind, received,
+            digest(f"kana{n}"), digest(f"birth{n}"), forwarded_date=received + dt.timedelta(days=3)))
+    for index in range(rows):
+        entry, roll = entries[index], rng.random()
+        kind = ("matched" if roll < 0.9 else "matched_with_differences" if roll < 0.95
+                else "result_without_entry" if roll < 0.98 else "other_municipality")
+        planted[kind] += 1
+        list_rows.append(ListRow(
+            index, entry.basic_pension_number if kind != "result_without_entry"
+            else f"{rng.randint(10**9, 10**10 - 1)}",
+            entry.notification_type, entry.received_date + dt.timedelta(days=rng.randint(2, 20)),
+            digest(f"other{index}") if kind == "matched_with_differences"
+            else entry.name_kana_digest,
+            entry.birth_date_digest, "131164" if kind == "other_municipality" else office))
+    started = time.perf_counter()
+    result = reconcile(list_rows, entries, municipality_code=office, today=today)
+    seconds = time.perf_counter() - started
+    found = Counter(match.outcome for match in result.rows)
+    return {"rows": rows, "entries": len(entries), "seconds": round(seconds, 4),
+            "planted": dict(planted), "found": dict(found), "overdue": len(result.overdue)}
