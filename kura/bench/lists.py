@@ -159,7 +159,8 @@ def time_reconciliation(rows: int = 2000, seed: int = 3) -> dict[str, Any]:
         kind = rng.choice(("資格取得", "免除申請"))
         entries.append(RegisterEntry(
             f"E{n}", office, f"{rng.randint(10**9, 10**10 - 1)}", kind, received,
-            digest(f"kana{n}"), digest(f"birth{n}"), forwarded_date=received + dt.timedelta(days=3)))
+            digest(f"kana{n}"), digest(f"birth{n}"),
+            forwarded_date=received + dt.timedelta(days=3)))
     for index in range(rows):
         entry, roll = entries[index], rng.random()
         kind = ("matched" if roll < 0.9 else "matched_with_differences" if roll < 0.95
