@@ -264,6 +264,9 @@ def forms_blank(
     from schemas.forms import get_form
 
     form = get_form(form_id)
+    if form.kind == "table":
+        console.print(f"{form_id} is a printed list (kind: table): it has no blank form")
+        raise typer.Exit(code=2)
     pages = [render_blank(form, n) for n in range(1, form.pages + 1)]
     if out.suffix.lower() == ".pdf":
         pages[0].save(out, save_all=True, append_images=pages[1:], resolution=form.dpi)

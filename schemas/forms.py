@@ -95,8 +95,6 @@ class FormDef(BaseModel):
     fields: list[FieldDef] = []
     columns: list[ColumnDef] | None = None
     header: list[HeaderFieldDef] | None = None
-    title_words: list[str] = []
-    """Printed words that name a list page (its title), for telling it from other paper."""
 
     def field(self, name: str) -> FieldDef:
         return next(f for f in self.fields if f.name == name)
@@ -148,8 +146,7 @@ class FormDef(BaseModel):
                 for f in self.fields
             ],
             "columns": (
-                [{"name": c.name, "header": c.header, "type": c.type, "aliases": c.aliases}
-                 for c in self.columns]
+                [{"name": c.name, "header": c.header, "type": c.type} for c in self.columns]
                 if self.columns is not None
                 else None
             ),

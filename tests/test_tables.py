@@ -191,3 +191,9 @@ def test_a_list_page_is_classified_as_a_table_either_way_up() -> None:
     assert result.rotation == (0 if truth["effects"]["upside_down"] else 180)
     assert len(result.rows) == 4
     assert get_form(LIST_FORM).kind == "table"
+
+
+def test_a_list_has_no_blank_form(tmp_path: Path) -> None:
+    result = runner.invoke(app, ["forms", "blank", LIST_FORM, "--out", str(tmp_path / "x.png")])
+    assert result.exit_code == 2 and "kind: table" in result.output
+    assert not (tmp_path / "x.png").exists()
