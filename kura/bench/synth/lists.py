@@ -80,6 +80,19 @@ class ListStyle:
     """The name column is narrower than long names: they wrap onto a second line."""
 
 
+MIN_FONT_PX = 26
+"""About 6 pt at 300 dpi: the smallest print a list uses here."""
+
+
+def page_capacity(font_px: int) -> int:
+    """Rows that fit below the header block at this print size, with room for a third of
+    them to wrap onto a second line and for the totals line."""
+    line = round(font_px * 1.45)
+    row = line + font_px // 2
+    free = PAGE_SIZE[1] - 2 * MARGIN - 110 - 3 * line - 120 - 2 * row
+    return int(free / (row + line / 3))
+
+
 def municipality_check_digit(five: str) -> str:
     total = sum(int(d) * w for d, w in zip(five, (6, 5, 4, 3, 2), strict=True))
     return str((11 - total % 11) % 10)
@@ -347,6 +360,8 @@ def render_pages(
             y += geometry.line_px * max(len(lines) for lines in wrapped) + pad
             row_lines.append(y)
         bottom = y
+        if bottom > PAGE_SIZE[1] - MARGIN:
+            raise ValueError("the rows run off the page")
         if page_index == page_count - 1:
             printer.draw(draw, (geometry.lefts[0] + pad, y + pad), f"合計　{total}件")
         if style.ruled:
@@ -402,6 +417,12 @@ def render_list(
     if rows_per_page is not None:
         style_choices["rows_per_page"] = rows_per_page
     style = ListStyle(**{**asdict(style), **style_choices})
+    if style.rows_per_page > page_capacity(style.font_px):  # a smaller print fits more rows
+        style = ListStyle(**{**asdict(style), "font_px": max(
+            size for size in range(MIN_FONT_PX, style.font_px + 1)
+            if page_capacity(size) >= style.rows_per_page or size == MIN_FONT_PX)})
+        style = ListStyle(**{**asdict(style), "rows_per_page": min(
+            style.rows_per_page, page_capacity(style.font_px))})
     count = style.rows_per_page * (page_count - 1) + rng.randint(1, style.rows_per_page)
     if rows_per_page is not None:
         count = rows_per_page * page_count
