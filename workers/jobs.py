@@ -104,6 +104,9 @@ def _remember_personal(result: PageResult) -> None:
         if types.get(name) not in NOT_PERSONAL_TYPES
         for value in (field.value, field.raw)
     )
+    logmask.register(  # a printed list's rows: every cell may name a person
+        value for row in result.rows for cell in row.values() for value in (cell.value, cell.raw)
+    )
 
 
 def _assemble_file(session: Session, vault: Vault, source: SourceFile) -> None:
