@@ -48,6 +48,10 @@ VOCABULARY_LIKENESS = 0.5
 """How alike the unconstrained reading must be to the likeliest value of a code column."""
 TABLE_END_GAP = 2.6
 """A gap between printed lines this many times their spacing ends the table."""
+SURE_HEADER_SHARE = 0.8
+"""A line that names this share of the columns is the header row: the search stops."""
+BATCH = 16
+"""Crops read together by the recogniser (sorted by width, so little is padding)."""
 HEADER_SEARCH_LINES = 14
 MAX_HEADER_WIDTH = 12
 """No column header is wider than this many times its height (a longer run is a rule or
@@ -250,6 +254,31 @@ def japanese_alphabet() -> str:
     return "".join(c for c in characters.characters if c and lexicon.is_japanese_char(c))
 
 
+def _by_width(images: list[np.ndarray]) -> list[list[int]]:
+    """Indices of `images` in batches of like widths: a batch is padded to its widest."""
+    order = sorted(range(len(images)), key=lambda i: images[i].shape[1] / images[i].shape[0])
+    return [order[i : i + BATCH] for i in range(0, len(order), BATCH)]
+
+
+def read_lines(engine: PaddleEngine, images: list[np.ndarray], alphabet: str | None = None
+               ) -> list[Reading]:
+    """`engine.read_lines` over batches of like widths, in the order given."""
+    found: dict[int, Reading] = {}
+    for batch in _by_width(images):
+        found.update(zip(batch, engine.read_lines([images[i] for i in batch], alphabet),
+                         strict=True))
+    return [found[i] for i in range(len(images))]
+
+
+def probabilities(engine: PaddleEngine, images: list[np.ndarray]
+                  ) -> list[tuple[np.ndarray, float]]:
+    """`engine.probabilities` over batches of like widths, in the order given."""
+    found: dict[int, tuple[np.ndarray, float]] = {}
+    for batch in _by_width(images):
+        found.update(zip(batch, engine.probabilities([images[i] for i in batch]), strict=True))
+    return [found[i] for i in range(len(images))]
+
+
 def _dark(crop: np.ndarray) -> np.ndarray:
     """The print of a cell's crop, however grey (a worn ribbon): Otsu's threshold."""
     level, _ = cv2.threshold(crop, 0, 255, cv2.THRESH_BINARY + cv2.THRESH_OTSU)
@@ -375,12 +404,12 @@ def _read_kana_words(engine: PaddleEngine, crops: list[np.ndarray], alphabet: st
     """Kana as printed; half-width kana again stretched to full-width proportions, which
     the recogniser reads far better, except for the separate (han)dakuten, which it drops:
     those are found by their shape and put back."""
-    plain = engine.read_lines(crops, alphabet)
+    plain = read_lines(engine, crops, alphabet)
     narrow = list(range(len(crops))) if _printed_half_width(crops, plain) else []
     # Stretched, a mark reads as nothing or as noise: it is left to `voicing_marks`.
     unmarked = "".join(ch for ch in alphabet or "" if ch not in VOICING_MARKS + "ﾞﾟ") or None
-    wide = engine.read_lines(
-        [cv2.resize(crops[i], None, fx=HALF_WIDTH_STRETCH, fy=1.0,
+    wide = read_lines(
+        engine, [cv2.resize(crops[i], None, fx=HALF_WIDTH_STRETCH, fy=1.0,
                     interpolation=cv2.INTER_CUBIC) for i in narrow], unmarked)
     chosen = [Reading(compose_voicing(r.text), r.confidence, r.engine) for r in plain]
     for i, stretched in zip(narrow, wide, strict=True):
@@ -432,7 +461,7 @@ def _read_vocabulary(engine: PaddleEngine, crops: list[np.ndarray], column: Colu
     index = {ch: i for i, ch in enumerate(engine.characters)}
     values = [v for v in column.vocabulary if all(ch in index for ch in v)]
     readings = []
-    for probs, _ in engine.probabilities(crops):
+    for probs, _ in probabilities(engine, crops):
         log_probs = np.log(np.maximum(probs, 1e-12))
         scores = np.array([ctc_log_likelihood(log_probs, [index[c] for c in v]) for v in values])
         best = int(scores.argmax())
@@ -475,7 +504,7 @@ def _find_header_row(
                 if crop is not None]
         if len(kept) < len(columns) * MIN_HEADER_SHARE:
             continue
-        readings = engine.read_lines([crop for _, crop in kept])
+        readings = read_lines(engine, [crop for _, crop in kept])
         places: dict[str, tuple[int, int]] = {}
         scores: dict[str, float] = {}
         for (span, _), reading in zip(kept, readings, strict=True):
@@ -487,6 +516,8 @@ def _find_header_row(
             best is None or len(places) > len(best.places)
         ):
             best = HeaderRow(index, places)
+        if best is not None and len(best.places) >= len(columns) * SURE_HEADER_SHARE:
+            break  # the rows below will not name more columns
     return best
 
 
@@ -607,12 +638,14 @@ def _read_upright(engine: PaddleEngine, gray: np.ndarray, form: FormDef, rotatio
     body, footer = _table_lines(body)
     marks = {i: c for i, line in enumerate(body)
              if (c := _crop(gray, text, line, *places[marker.name])) is not None}
-    free = dict(zip(marks, engine.read_lines(list(marks.values())), strict=True))
+    free = dict(zip(marks, read_lines(engine, list(marks.values())), strict=True))
     row_lines: list[list[int]] = []
     printed_total = None
     for index, line in enumerate(body):
         if index in free and TOTAL_WORDS.search(free[index].text):
-            whole = engine.read_lines([gray[line.top : line.bottom, :]])[0].text
+            inked = np.flatnonzero(text[line.top : line.bottom].any(axis=0))
+            whole = engine.read_lines(
+                [gray[line.top : line.bottom, inked[0] : inked[-1] + 1]])[0].text
             count = TOTAL_COUNT.search(unicodedata.normalize("NFKC", whole).replace(" ", ""))
             printed_total = int(count[1]) if count else None
             if count is None:
@@ -640,7 +673,7 @@ def _read_upright(engine: PaddleEngine, gray: np.ndarray, form: FormDef, rotatio
         elif column.type == "kana":
             read = _read_kana(engine, images, column_alphabet(column))
         else:
-            read = engine.read_lines(images, column_alphabet(column))
+            read = read_lines(engine, images, column_alphabet(column))
         readings.update(zip(keys, read, strict=True))
     header_values, page, of = _header_block(
         engine, gray, text, lines[: header_row.index] + footer, form.header or [])
@@ -671,7 +704,7 @@ def _header_block(
             crop = _crop(gray, text, line, left, right)
             if crop is not None:
                 crops.append(crop)
-    readings = engine.read_lines(crops)
+    readings = read_lines(engine, crops)
     tokens = [unicodedata.normalize("NFKC", r.text).replace(" ", "") for r in readings]
     confidences = [r.confidence for r in readings]
     labels = [unicodedata.normalize("NFKC", lab) for f in fields
