@@ -45,7 +45,10 @@ HEADER_MATCH = 0.6
 MIN_HEADER_SHARE = 0.5
 """A header row names at least this share of the list's columns."""
 VOCABULARY_LIKENESS = 0.5
-"""How alike the unconstrained reading must be to the likeliest value of a code column."""
+"""How alike the unconstrained reading must be to the likeliest value of a code column…"""
+VOCABULARY_GAP = 4.0
+"""…or how close (log-likelihood per character) that value comes to the unconstrained best
+path: a value the print does not hold falls far short of it."""
 TABLE_END_GAP = 2.6
 """A gap between printed lines this many times their spacing ends the table."""
 SURE_HEADER_SHARE = 0.8
@@ -71,7 +74,9 @@ HALF_WIDTH_STRETCH = 2.0
 HALF_WIDTH_RATIO = 0.8
 """Printed width over height per character under which kana are half-width (about 0.55;
 full-width about 1.1)."""
-TOTAL_WORDS = re.compile(r"合計|総件数|件数|計")
+TOTAL_WORDS = re.compile(r"[合計総件]")
+TOTAL_ALPHABET = "0123456789合計総件数"
+"""The row-marking column is read with these first: digits, or the words of a totals line."""
 TOTAL_COUNT = re.compile(r"(\d+)件")
 
 
@@ -456,8 +461,9 @@ def _read_vocabulary(engine: PaddleEngine, crops: list[np.ndarray], column: Colu
                      ) -> list[Reading]:
     """A code column read as the one of its printed values the print is likeliest to be
     (CTC likelihood of each value); the confidence is that value's share of the likelihood
-    of all values. When the unconstrained reading is not like the chosen value, the print is
-    something this column is not known to print: that reading is kept, for a person."""
+    of all values. When the unconstrained reading is neither like the chosen value nor much
+    likelier, the print is something this column is not known to print: that reading is
+    kept, for a person."""
     index = {ch: i for i, ch in enumerate(engine.characters)}
     values = [v for v in column.vocabulary if all(ch in index for ch in v)]
     readings = []
@@ -467,7 +473,10 @@ def _read_vocabulary(engine: PaddleEngine, crops: list[np.ndarray], column: Colu
         best = int(scores.argmax())
         share = float(np.exp(scores[best] - np.logaddexp.reduce(scores)))
         free = lexicon.to_japanese_forms(_greedy(probs, engine.characters))
-        alike = difflib.SequenceMatcher(None, free, values[best]).ratio() >= VOCABULARY_LIKENESS
+        greedy_path = float(log_probs.max(axis=1).sum())
+        gap = (greedy_path - scores[best]) / len(values[best])
+        alike = (difflib.SequenceMatcher(None, free, values[best]).ratio() >= VOCABULARY_LIKENESS
+                 or gap <= VOCABULARY_GAP)
         readings.append(Reading(values[best] if alike else free, share, engine.name))
     return readings
 
@@ -480,6 +489,13 @@ def _similarity(read: str, column: ColumnDef) -> float:
         .ratio()
         for n in names
     )
+
+
+def header_alphabet(columns: list[ColumnDef]) -> str:
+    """The characters column headers are printed in: a header row is read with these only
+    (so 番号 is not read 器号)."""
+    names = [n for c in columns for n in (c.header, *c.aliases)]
+    return "".join(sorted({ch for n in names for ch in n} | set("()（）")))
 
 
 @dataclass(frozen=True)
@@ -504,7 +520,7 @@ def _find_header_row(
                 if crop is not None]
         if len(kept) < len(columns) * MIN_HEADER_SHARE:
             continue
-        readings = read_lines(engine, [crop for _, crop in kept])
+        readings = read_lines(engine, [crop for _, crop in kept], header_alphabet(columns))
         places: dict[str, tuple[int, int]] = {}
         scores: dict[str, float] = {}
         for (span, _), reading in zip(kept, readings, strict=True):
@@ -638,7 +654,8 @@ def _read_upright(engine: PaddleEngine, gray: np.ndarray, form: FormDef, rotatio
     body, footer = _table_lines(body)
     marks = {i: c for i, line in enumerate(body)
              if (c := _crop(gray, text, line, *places[marker.name])) is not None}
-    free = dict(zip(marks, read_lines(engine, list(marks.values())), strict=True))
+    free = dict(zip(marks, read_lines(engine, list(marks.values()), TOTAL_ALPHABET),
+                    strict=True))
     row_lines: list[list[int]] = []
     printed_total = None
     for index, line in enumerate(body):
@@ -685,8 +702,8 @@ def _read_upright(engine: PaddleEngine, gray: np.ndarray, form: FormDef, rotatio
 
 
 PAGE_NUMBER = (
-    re.compile(r"^-?(\d{1,3})/(\d{1,3})頁?-?$"),
-    re.compile(r"^頁:?(\d{1,3})/(\d{1,3})$"),
+    re.compile(r"^-?(\d{1,3})/(\d{1,3})[頁页]?-?$"),
+    re.compile(r"^[頁页]:?(\d{1,3})/(\d{1,3})$"),
 )
 """A printed page number: 1/3頁, - 1 / 3 -, 頁：1/3 (spaces and full-width already folded)."""
 
@@ -719,6 +736,8 @@ def _header_block(
         if definition.type == "page":
             continue
         found = _after_label(tokens, definition, labels)
+        if found is None and definition.type == "municipality_code":
+            found = _valid_municipality_code(tokens)
         if found is None:
             values[definition.name] = FieldResult(
                 value="", raw="", confidence=0.0, status="review", reasons=["not_found"])
@@ -738,6 +757,15 @@ def _find_label(token: str, label: str) -> int:
         if difflib.SequenceMatcher(None, window, label).ratio() >= LABEL_MATCH:
             return at
     return -1
+
+
+def _valid_municipality_code(tokens: list[str]) -> tuple[str, int] | None:
+    """A 6-digit number with a right check digit, where the label itself was misread."""
+    for index, token in enumerate(tokens):
+        for code in re.findall(r"(?<!\d)\d{6}(?!\d)", token):
+            if not listcells.municipality_code_reasons(code):
+                return code, index
+    return None
 
 
 def _after_label(tokens: list[str], definition: HeaderFieldDef, labels: list[str]
