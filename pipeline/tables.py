@@ -36,7 +36,7 @@ from schemas.contracts import DocumentResult, FieldResult, PageResult
 from schemas.forms import ColumnDef, FormDef, HeaderFieldDef
 
 ACCEPT_CONFIDENCE: dict[str, float] = {
-    "digits": 0.6, "bpn": 0.7, "kana": 0.75, "date": 0.6, "period": 0.6, "text": 0.7,
+    "digits": 0.6, "bpn": 0.7, "kana": 0.75, "date": 0.6, "period": 0.6, "text": 0.97,
 }
 """Lowest confidence accepted without a person, per column type (docs/benchmarks.md,
 "Result lists")."""
