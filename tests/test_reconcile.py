@@ -115,3 +115,11 @@ def test_two_thousand_rows_reconcile_in_well_under_a_second() -> None:
     assert result.count("matched") == 2000
     assert len(result.overdue) == 400
     assert seconds < 1.0
+
+
+def test_the_benchmark_finds_every_planted_outcome() -> None:
+    from kura.bench.lists import time_reconciliation
+
+    report = time_reconciliation(300, seed=1)
+    assert report["found"] == report["planted"]
+    assert report["overdue"] > 0
