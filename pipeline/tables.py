@@ -33,6 +33,7 @@ from pipeline.cleanup import to_gray
 from pipeline.fields import KATAKANA, Normalised, canonical_text
 from pipeline.ocr import PaddleEngine, Reading, get_engine
 from schemas.contracts import DocumentResult, FieldResult, PageResult
+from schemas.errors import InvalidInput
 from schemas.forms import ColumnDef, FormDef, HeaderFieldDef
 
 ACCEPT_CONFIDENCE: dict[str, float] = {
@@ -80,8 +81,10 @@ TOTAL_ALPHABET = "0123456789合計総件数"
 TOTAL_COUNT = re.compile(r"(\d+)件")
 
 
-class ListLayoutError(ValueError):
+class ListLayoutError(InvalidInput):
     """A page that looks like no list: no header row was found on it."""
+
+    code = "not_a_list"
 
 
 @dataclass

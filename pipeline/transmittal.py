@@ -27,6 +27,7 @@ from matplotlib.lines import Line2D
 
 from pipeline.fields import ERAS, date_to_era
 from pipeline.fonts import PRINTED_FONT
+from schemas.errors import InvalidInput
 
 A4_INCHES = (8.27, 11.69)
 ITEMS_PER_PAGE = 28
@@ -103,7 +104,7 @@ def records_csv(
 def encrypted_zip(files: dict[str, bytes], password: str) -> bytes:
     """A ZIP whose every member is AES-256 encrypted (WinZip AE-2), built in memory."""
     if len(password) < 12:
-        raise ValueError("the archive's password is too short")
+        raise InvalidInput("the archive's password is too short (12 characters at least)")
     buffer = io.BytesIO()
     with pyzipper.AESZipFile(buffer, "w", compression=pyzipper.ZIP_DEFLATED,
                              encryption=pyzipper.WZ_AES) as archive:

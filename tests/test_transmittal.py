@@ -24,6 +24,7 @@ from pipeline.transmittal import (
     records_csv,
     wareki,
 )
+from schemas.errors import InvalidInput
 
 ITEMS = tuple(
     TransmittalItem(
@@ -80,7 +81,7 @@ def test_passwords_are_generated_fresh_from_an_unambiguous_alphabet() -> None:
     assert len(passwords) == 50
     assert all(len(p) == 20 and set(p) <= set(PASSWORD_ALPHABET) for p in passwords)
     assert build_package(BATCH).password != build_package(BATCH).password
-    with pytest.raises(ValueError):
+    with pytest.raises(InvalidInput):
         encrypted_zip({"a.csv": b"x"}, "short")
 
 
