@@ -21,6 +21,12 @@ def _cell(f: FieldResult) -> dict[str, Any]:
     }
 
 
+def _row(row: dict[str, FieldResult], page: int) -> dict[str, Any]:
+    """A list row: its cells, each with where it is printed (file page, box in pixels)."""
+    return {name: {**_cell(cell), "page": page, "box": list(cell.box) if cell.box else None}
+            for name, cell in row.items()}
+
+
 def extract_file(path: Path, engine: str | None = None) -> list[dict[str, Any]]:
     try:
         pages = rasterise(path.read_bytes())
@@ -43,7 +49,8 @@ def extract_file(path: Path, engine: str | None = None) -> list[dict[str, Any]]:
             "form": document.form,
             "fields": {name: _cell(f) for name, f in document.fields.items()},
             "rows": (
-                [{name: _cell(cell) for name, cell in row.items()} for row in document.rows]
+                [_row(row, page) for row, page in
+                 zip(document.rows, document.row_pages or [], strict=True)]
                 if document.rows is not None
                 else None
             ),

@@ -569,7 +569,8 @@ def _boundaries(
     return {name: (cuts[i], cuts[i + 1]) for i, (name, _) in enumerate(order)}
 
 
-def _decide(column: ColumnDef, reading: Reading | None) -> FieldResult:
+def _decide(column: ColumnDef, reading: Reading | None,
+            box: tuple[int, int, int, int] | None = None) -> FieldResult:
     raw = reading.text if reading else ""
     normalised: Normalised = listcells.normalise_cell(column, raw)
     reasons = list(normalised.reasons)
@@ -579,7 +580,7 @@ def _decide(column: ColumnDef, reading: Reading | None) -> FieldResult:
     return FieldResult(
         value=normalised.value, raw=raw, confidence=round(confidence, 4),
         status="review" if reasons else "accepted", reasons=reasons,
-        engine=reading.engine if reading else "",
+        engine=reading.engine if reading else "", box=box,
     )
 
 
@@ -697,8 +698,19 @@ def _read_upright(engine: PaddleEngine, gray: np.ndarray, form: FormDef, rotatio
         readings.update(zip(keys, read, strict=True))
     header_values, page, of = _header_block(
         engine, gray, text, lines[: header_row.index] + footer, form.header or [])
+    height, width = gray.shape
+
+    def box(row: int, name: str) -> tuple[int, int, int, int]:
+        """The cell on the page as scanned (turned back if it was read upside down)."""
+        left, right = places[name]
+        top, bottom = body[row_lines[row][0]].top, body[row_lines[row][-1]].bottom
+        if rotation == 180:
+            left, right, top, bottom = width - right, width - left, height - bottom, height - top
+        return (left, top, right - left, bottom - top)
+
     decided = [
-        {c.name: _decide(c, readings.get((row, c.name))) for c in columns if c.name in places}
+        {c.name: _decide(c, readings.get((row, c.name)), box(row, c.name))
+         for c in columns if c.name in places}
         for row in range(len(row_lines))
     ]
     return ListPageRead(header_values, decided, page, of, printed_total, rotation, reasons)
@@ -851,6 +863,7 @@ def add_list_page(documents: list[DocumentResult], pages_of: dict[int, list[Page
         if same_list(document.fields, page, pages) and not starts_again:
             document.pages.append(page.number)
             (document.rows or []).extend(page.rows)
+            (document.row_pages or []).extend([page.number] * len(page.rows))
             for name, value in page.fields.items():
                 if document.fields.get(name) is None or (
                     document.fields[name].status != "accepted" and value.status == "accepted"
@@ -860,6 +873,7 @@ def add_list_page(documents: list[DocumentResult], pages_of: dict[int, list[Page
             return document
     document = DocumentResult(source=source, pages=[page.number], form=page.form,
                               fields=dict(page.fields), rows=list(page.rows),
+                              row_pages=[page.number] * len(page.rows),
                               reasons=list(page.reasons))
     documents.append(document)
     pages_of[len(documents) - 1] = [page]

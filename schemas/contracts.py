@@ -55,7 +55,10 @@ class DocumentResult(BaseModel):
     form: str | None
     fields: dict[str, FieldResult]
     rows: list[dict[str, FieldResult]] | None = None
-    """A printed list's rows, in printed order over all its pages (None for a form)."""
+    """A printed list's rows, in printed order over all its pages (None for a form); each
+    cell's `box` is where it is printed on its page."""
+    row_pages: list[int] | None = None
+    """The file page each row of `rows` is printed on."""
     reasons: list[str] = []
 
     @property

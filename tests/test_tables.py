@@ -126,6 +126,7 @@ def test_missing_duplicated_and_foreign_pages_are_reported_and_kept() -> None:
     assert "list_row_number_gap:2" in first.reasons
     assert "list_row_number_repeated:5" not in first.reasons  # pages repeat, not rows
     assert len(first.rows or []) == 6  # nothing dropped: the person sees every row
+    assert first.row_pages == [1, 1, 2, 2, 4, 4]
     assert first.needs_review
 
 
@@ -179,6 +180,10 @@ def test_a_scanned_list_reads_through_kura_extract(tmp_path: Path) -> None:
     assert short["status"] == "review" and short["reasons"] == ["length_9_of_10"]
     assert all({"value", "confidence", "status"} <= set(cell) for row in rows
                for cell in row.values())
+    # every cell links back to its page and box; rows lie one below the other
+    assert {cell["page"] for row in rows for cell in row.values()} == {1}
+    tops = [row["number"]["box"][1] for row in rows]
+    assert tops == sorted(tops) and all(row["number"]["box"][3] > 0 for row in rows)
     assert document["fields"]["municipality_code"]["value"] == truth["header"][
         "municipality_code"]
 
