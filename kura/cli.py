@@ -15,6 +15,7 @@ from rich.table import Table
 from kura.bench.cli import bench_app
 from kura.cli_custody import backup, dispose_app, find, hold_app, keys_app, restore
 from kura.cli_people import audit_app, login, logout, ready, require, users_app, whoami
+from schemas.errors import ExitCode, KuraError
 from schemas.settings import Settings, get_settings
 from storage.audit import Actor
 
@@ -449,6 +450,17 @@ def main() -> None:
         app()
     except KeyboardInterrupt:
         sys.exit(130)
+    except KuraError as error:
+        # The one place an error becomes what a person reads and the exit status: its
+        # message (masked: never a personal value), its hint, and its exit code.
+        from rich.markup import escape
+
+        label = "refused" if error.exit_code == ExitCode.refused else "error"
+        hint = f"\n{escape(mask(error.hint))}" if error.hint else ""
+        Console(stderr=True).print(
+            f"[bold red]{label}:[/] {escape(mask(error.message))}{hint}", highlight=False
+        )
+        sys.exit(int(error.exit_code))
     except Exception as error:
         # What reaches the user names the error, never a personal value; the traceback
         # goes to the (masked) log at DEBUG.

@@ -29,6 +29,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
+from schemas.errors import ExitCode, InvalidInput, NotAllowed, NotSignedIn
 from storage.audit import SERVICE as SERVICE  # the service identity acts as this
 from storage.audit import SERVICE_NAME, Actor, append
 from storage.models import Base, new_id, utcnow
@@ -87,25 +88,22 @@ _hasher = PasswordHasher()
 _DUMMY_HASH = _hasher.hash(secrets.token_urlsafe(16))
 
 
-class AccountError(Exception):
+class AccountError(InvalidInput):
     """A request about accounts that cannot be done; the message is for the user."""
+
+    code = "account"
 
 
 class SignInRefused(AccountError):
     """Wrong name or password, or the account may not sign in now (reason kept for audit)."""
 
+    code = "sign_in_refused"
+    exit_code = ExitCode.refused
+
     def __init__(self, reason: str) -> None:
         super().__init__("sign-in refused: wrong user name or password, or the account is "
                          "disabled, expired or locked")
         self.reason = reason
-
-
-class NotSignedIn(AccountError):
-    pass
-
-
-class NotAllowed(AccountError):
-    pass
 
 
 # --- Tables -------------------------------------------------------------------------------

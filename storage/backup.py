@@ -49,6 +49,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Session
 
+from schemas.errors import ExitCode, KuraError
 from storage.audit import CheckpointStore
 from storage.crypto import DecryptionError, new_data_key, open_sealed, seal, unwrap, wrap
 from storage.db import get_engine
@@ -69,16 +70,24 @@ they do not make an installation non-empty, and a restore puts the archived row 
 place (matched by the key column)."""
 
 
-class BackupError(Exception):
+class BackupError(KuraError):
     """The backup or restore cannot go on; the message says why."""
+
+    code = "backup"
 
 
 class BackupCorrupt(BackupError):
     """The archive is not what was written: changed, truncated, or not a Kura backup."""
 
+    code = "backup_corrupt"
+    exit_code = ExitCode.damaged
+
 
 class RestoreRefused(BackupError):
     """The target is not an empty installation, or lacks a key the archive needs."""
+
+    code = "restore_refused"
+    exit_code = ExitCode.refused
 
 
 # --- The encrypted stream ----------------------------------------------------------------

@@ -35,6 +35,7 @@ from typing import Any
 from sqlalchemy import delete, func, select, text
 from sqlalchemy.orm import Session
 
+from schemas.errors import Conflict, ExitCode
 from schemas.settings import Settings
 from storage.crypto import KEY_BYTES, Kek, key_file_text, unwrap, wrap
 from storage.models import (
@@ -56,16 +57,23 @@ from storage.vault import Vault
 ERASE_METHOD = "cryptographic erase (NIST SP 800-88 Purge)"
 
 
-class CustodyError(Exception):
+class CustodyError(Conflict):
     """A custody rule refuses the operation; the message says which and why."""
+
+    code = "custody"
+    exit_code = ExitCode.refused
 
 
 class RetentionError(CustodyError):
     """The retention period has not ended, or a legal hold is set."""
 
+    code = "retention"
+
 
 class FourEyesError(CustodyError):
     """The same person may not both request and approve."""
+
+    code = "four_eyes"
 
 
 # --- Keys ---------------------------------------------------------------------------------

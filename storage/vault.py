@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 
 from sqlalchemy.orm import Session
 
+from schemas.errors import Damaged, ExitCode
 from storage.crypto import DecryptionError, Kek, new_data_key, open_sealed, seal, unwrap, wrap
 from storage.models import Document, StoredObject, new_id
 from storage.objects import ObjectStore
@@ -25,12 +26,17 @@ LOCKED_KINDS = ("original", "quarantine")
 """Objects written under the retention policy's lock: what arrived, as it arrived."""
 
 
-class IntegrityError(Exception):
+class IntegrityError(Damaged):
     """What was read back is not what was stored."""
+
+    code = "integrity"
 
 
 class KeyUnavailable(DecryptionError):
     """The data key cannot be unwrapped: its KEK is not configured, or it was destroyed."""
+
+    code = "key_unavailable"
+    exit_code = ExitCode.unavailable
 
 
 @dataclass

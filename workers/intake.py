@@ -13,7 +13,8 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from pipeline import ingest
-from pipeline.errors import DuplicateFile, RejectedFile
+from pipeline.errors import RejectedFile
+from schemas.errors import Rejected
 from storage.audit import SERVICE, Actor, append
 from storage.models import Batch, Document, Page, SourceFile, new_id
 from storage.vault import Vault
@@ -29,6 +30,12 @@ class Arrival:
 
     def __post_init__(self) -> None:
         self.sha256 = self.sha256 or hashlib.sha256(self.data).hexdigest()
+
+
+class DuplicateFile(Rejected):
+    """The same file (by SHA-256) was taken in before."""
+
+    code = "duplicate"
 
 
 class IntakeCheck(Protocol):
@@ -136,7 +143,7 @@ def take_in(
             for check in checks:
                 if check.able_to_run(arrival):
                     check.run(session, arrival)
-        except RejectedFile as error:
+        except Rejected as error:
             kept = _quarantine(session, vault, batch, position, arrival, error)
             rejected.append((arrival.filename, str(error)))
             entries.append(([batch.id, kept.id, kept.object_id], "quarantined",
@@ -184,7 +191,7 @@ def _quarantine(
     batch: Batch,
     position: int,
     arrival: Arrival,
-    error: RejectedFile,
+    error: Rejected,
 ) -> SourceFile:
     kept = vault.put_object(session, "quarantine", arrival.data)
     source = SourceFile(
