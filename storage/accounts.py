@@ -30,7 +30,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from schemas.errors import ExitCode, InvalidInput, NotAllowed, NotSignedIn
-from storage.audit import SERVICE as SERVICE  # the service identity acts as this
+from storage.audit import SERVICE as SERVICE
 from storage.audit import SERVICE_NAME, Actor, append
 from storage.models import Base, new_id, utcnow
 
@@ -54,7 +54,6 @@ ROLES: dict[str, str] = {
     AUDITOR: "reads, searches and verifies the audit log; quarterly review report",
 }
 BUSINESS_ROLES = frozenset({SCANNING_CLERK, VERIFIER, CHECKER, RECORDS_MANAGER})
-SERVICE_ROLE = "service"
 """The duty of the service identity; never given to a person."""
 
 PERMISSIONS: dict[str, frozenset[str]] = {
@@ -194,17 +193,6 @@ def people(session: Session) -> list[Person]:
 def has_people(session: Session) -> bool:
     return session.scalars(select(Person.id).where(Person.kind == "person").limit(1)).first() \
         is not None
-
-
-def ensure_service_identity(session: Session) -> Person:
-    """The service identity exists from migration 0002 on; this recreates it if missing."""
-    found = find(session, SERVICE_NAME)
-    if found is None:
-        found = Person(username=SERVICE_NAME, kind="service", roles=[SERVICE_ROLE],
-                       password_hash=None, created_by="migration")
-        session.add(found)
-        session.flush()
-    return found
 
 
 # --- Account changes (each one an audit entry) ----------------------------------------------
