@@ -12,11 +12,12 @@ import datetime as dt
 import re
 import unicodedata
 
-from pipeline.fields import ERAS, KATAKANA, Normalised, canonical_text, era_to_date, to_katakana
+from pipeline.fields import KATAKANA, Normalised, canonical_text
 from schemas.forms import ColumnDef
+from schemas.normalise import ERAS, era_to_date, to_katakana
 
 ERA_CODE_BY_NAME = {era.name: era.code for era in ERAS}
-ERA_CODE_BY_LETTER = {"M": 1, "T": 3, "S": 5, "H": 7, "R": 9}
+ERA_CODE_BY_LETTER = {era.letter: era.code for era in ERAS}
 _ERA_NAMES = "|".join(ERA_CODE_BY_NAME)
 
 _WAREKI = re.compile(rf"^({_ERA_NAMES})(元|\d{{1,2}})年(\d{{1,2}})月(?:(\d{{1,2}})日)?$")

@@ -25,9 +25,9 @@ from matplotlib.figure import Figure
 from matplotlib.font_manager import FontProperties
 from matplotlib.lines import Line2D
 
-from pipeline.fields import ERAS, date_to_era
 from pipeline.fonts import PRINTED_FONT
 from schemas.errors import InvalidInput
+from schemas.normalise import ERAS, date_to_era
 
 A4_INCHES = (8.27, 11.69)
 ITEMS_PER_PAGE = 28

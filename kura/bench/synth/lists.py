@@ -36,9 +36,10 @@ from PIL import Image, ImageDraw, ImageFont
 
 from kura.bench.synth.scanner import random_effects, scan
 from kura.bench.synth.values import random_birth_date, random_person
-from pipeline.fields import canonical_text, date_to_era
+from pipeline.fields import canonical_text
 from pipeline.fonts import PRINTED_FONT, font
 from schemas.forms import ColumnDef, get_form
+from schemas.normalise import ERAS, date_to_era
 
 LIST_FORM = "shori_kekka_ichiranhyo"
 MINCHO_FONT = Path("/usr/share/fonts/opentype/ipaexfont-mincho/ipaexm.ttf")
@@ -57,8 +58,8 @@ NOTIFICATIONS = {
 RESULTS = ("処理済", "承認", "却下", "返戻", "保留")
 REMARKS = ("書類不備", "添付書類不足のため返戻", "所得確認中", "前年所得超過のため却下",
            "住所地確認済", "再提出分", "本人申出により取下げ予定、後日再提出の予定あり")
-ERA_LETTERS = {1: "M", 3: "T", 5: "S", 7: "H", 9: "R"}
-ERA_NAMES = {1: "明治", 3: "大正", 5: "昭和", 7: "平成", 9: "令和"}
+ERA_LETTERS = {era.code: era.letter for era in ERAS}
+ERA_NAMES = {era.code: era.name for era in ERAS}
 
 
 @dataclass(frozen=True)
