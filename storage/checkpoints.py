@@ -27,7 +27,7 @@ from sqlalchemy.exc import IntegrityError
 
 from schemas.settings import Settings
 from storage.audit import AuditCheckpoint, canonical, head
-from storage.crypto import key_file_text
+from storage.keys import audit_key_file, embedded_key
 from storage.models import utcnow
 from storage.objects import Lock, S3Store
 
@@ -52,16 +52,12 @@ class AuditKey:
         return hmac.new(self.key, message, hashlib.sha256).hexdigest()
 
 
-def audit_key_file(data_dir: Path) -> Path:
-    return data_dir / "keys" / "audit.b64"
-
-
 @lru_cache(maxsize=8)
-def load_audit_key(configured: str, data_dir: Path) -> AuditKey:
+def load_audit_key(settings: Settings) -> AuditKey:
     """The checkpoint key: from configuration, or (embedded default) a key file of its own."""
-    if configured:
-        return AuditKey.from_base64(configured)
-    return AuditKey.from_base64(key_file_text(audit_key_file(data_dir)))
+    if settings.audit_key:
+        return AuditKey.from_base64(settings.audit_key)
+    return AuditKey.from_base64(base64.b64encode(embedded_key(settings, audit_key_file)).decode())
 
 
 class CheckpointStore(Protocol):
@@ -140,7 +136,7 @@ def checkpoint_store(settings: Settings) -> CheckpointStore:
             settings.s3_secure,
         )
         return S3Checkpoints(store, settings.audit_lock_mode, settings.audit_lock_days)
-    return DirectoryCheckpoints(settings.data_dir / "audit-checkpoints")
+    return DirectoryCheckpoints(settings.keys_dir / "audit-checkpoints")
 
 
 def checkpoint_name(seq: int) -> str:
@@ -202,7 +198,7 @@ def write_checkpoint(settings: Settings, force: bool = False) -> Checkpoint | No
     if seq == 0 or seq == last or (not force and seq - last < every):
         return None
     checkpoint = sign_checkpoint(
-        load_audit_key(settings.audit_key, settings.data_dir), seq, head_hash
+        load_audit_key(settings), seq, head_hash
     )
     name = checkpoint_name(seq)
     checkpoint_store(settings).put(name, checkpoint.to_bytes())
