@@ -77,7 +77,12 @@ class Settings(BaseSettings):
         "from the KEK. Empty: a key file in key_dir (embedded default only).",
     )
     audit_checkpoint_every: int = Field(
-        default=100, description="Write a signed checkpoint of the audit chain every N entries."
+        default=100, description="Write a signed checkpoint of the audit chain every N entries "
+        "of the pipeline's own work (every person's operation is anchored at once)."
+    )
+    audit_checkpoint_seconds: int = Field(
+        default=60, description="Write one at least this often (seconds) while entries are "
+        "appended."
     )
     audit_bucket: str = Field(
         default="", description="S3 bucket for audit checkpoints; empty = '<s3_bucket>-audit'."

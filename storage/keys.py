@@ -65,7 +65,7 @@ def key_from_file(path: Path) -> bytes:
 def installation_is_new(settings: Settings) -> bool:
     """Nothing has been sealed or signed yet (no key folder with its signed checkpoints, no
     stored object): the only moment an installation may make its keys."""
-    if settings.keys_dir.exists():
+    if any(path.is_file() for path in settings.keys_dir.rglob("*")):
         return False
     try:
         with get_engine(settings.sqlalchemy_url).connect() as connection:
@@ -89,7 +89,7 @@ def init_keys(settings: Settings) -> Path:
             hint="restore the key folder from its backup instead; `kura doctor` shows where "
             "each key is looked for",
         )
-    settings.keys_dir.mkdir(parents=True, mode=0o700)
+    settings.keys_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
     for key_file, configured in _configured(settings).items():
         if not configured:
             _write_key_file(key_file(settings.keys_dir), os.urandom(KEY_BYTES))

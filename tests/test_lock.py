@@ -10,14 +10,20 @@ import subprocess
 from pathlib import Path
 
 import pytest
+from sqlalchemy import update
 
 from kura.bench.servers import KURA, kura_env
 from kura.bench.synth import make_sample_scans
 from schemas.errors import ExitCode
 from schemas.settings import Settings
+from storage.audit import AuditEntry, AuditHead, compute_hash, head
+from storage.audit_verify import verify
+from storage.checkpoints import checkpoint_name, checkpoint_store
 from storage.crypto import MissingKey
+from storage.db import get_engine, session_scope, upgrade
 from storage.keys import kek_file
 from storage.runtime import vault_for
+from storage.usecases import people
 from tests.helpers import PASSWORD, run_kura, settings_from, sign_in
 
 
@@ -121,3 +127,89 @@ def test_identifiers_are_never_command_line_arguments(tmp_path: Path) -> None:
     done = _kura(env, "find", "my_number", "968798962676")
     assert done.returncode == ExitCode.bad_input
     assert "unexpected extra argument" in done.stderr
+
+
+def _office(tmp_path: Path) -> tuple[Settings, str]:
+    """An embedded installation where a security administrator has done a few things."""
+    settings = Settings(data_dir=tmp_path / "data")
+    people.add_account(settings, None, "admin", ["security_admin", "auditor"], PASSWORD,
+                       os_user="tester")
+    token = people.sign_in(settings, "admin", PASSWORD).token
+    people.add_account(settings, token, "records", ["records_manager"], PASSWORD)
+    people.list_accounts(settings, token)
+    return settings, token
+
+
+def _head(settings: Settings) -> int:
+    with session_scope(settings.sqlalchemy_url) as session:
+        return head(session)[0]
+
+
+def test_every_operation_of_a_person_is_anchored_at_once(tmp_path: Path) -> None:
+    settings, _ = _office(tmp_path)
+    seq = _head(settings)
+    assert seq < settings.audit_checkpoint_every
+    assert checkpoint_name(seq) in checkpoint_store(settings).names()
+    assert str(settings.keys_dir) in checkpoint_store(settings).location
+
+
+@pytest.mark.parametrize("database", ["sqlite", "postgresql"])
+def test_the_tail_cannot_be_cut_with_the_head_rolled_back(
+    tmp_path: Path, database: str, request: pytest.FixtureRequest
+) -> None:
+    if database == "sqlite":
+        settings, _ = _office(tmp_path)
+    else:
+        url = request.getfixturevalue("postgres_url")
+        settings = Settings(data_dir=tmp_path / "data", database_url=url)
+        upgrade(url)
+        people.add_account(settings, None, "admin", ["security_admin", "auditor"], PASSWORD,
+                           os_user="tester")
+        token = people.sign_in(settings, "admin", PASSWORD).token
+        people.add_account(settings, token, "records", ["records_manager"], PASSWORD)
+    seq = _head(settings)
+    kept = seq - 2
+    with get_engine(settings.sqlalchemy_url).begin() as connection:
+        if database == "sqlite":
+            for (name,) in connection.exec_driver_sql(
+                    "SELECT name FROM sqlite_master WHERE type = 'trigger'").all():
+                connection.exec_driver_sql(f"DROP TRIGGER {name}")
+        else:
+            for table in ("audit_entry", "audit_object", "audit_head", "audit_checkpoint"):
+                connection.exec_driver_sql(f"ALTER TABLE {table} DISABLE TRIGGER USER")
+        hash_kept = connection.exec_driver_sql(
+            f"SELECT entry_hash FROM audit_entry WHERE seq = {kept}").scalar()
+        connection.exec_driver_sql(f"DELETE FROM audit_object WHERE seq > {kept}")
+        connection.exec_driver_sql(f"DELETE FROM audit_entry WHERE seq > {kept}")
+        connection.exec_driver_sql(f"DELETE FROM audit_checkpoint WHERE seq > {kept}")
+        connection.exec_driver_sql(
+            f"UPDATE audit_head SET seq = {kept}, entry_hash = '{hash_kept}'")
+
+    report = verify(settings)
+    assert not report.ok
+    assert report.first is not None and report.first.kind == "removed"
+    assert {p.seq for p in report.problems if p.kind == "removed"} == {kept + 1, seq}
+
+
+def test_rewriting_the_newest_entry_is_caught(tmp_path: Path) -> None:
+    settings, _ = _office(tmp_path)
+    seq = _head(settings)
+    with get_engine(settings.sqlalchemy_url).begin() as connection:
+        for (name,) in connection.exec_driver_sql(
+                "SELECT name FROM sqlite_master WHERE type = 'trigger'").all():
+            connection.exec_driver_sql(f"DROP TRIGGER {name}")
+    with session_scope(settings.sqlalchemy_url) as session:
+        entry = session.get_one(AuditEntry, seq)
+        entry.result = "denied:duty"
+        entry.entry_hash = compute_hash(entry)
+        session.execute(update(AuditHead).values(entry_hash=entry.entry_hash))
+    report = verify(settings)
+    assert report.first is not None and report.first.kind == "checkpoint_mismatch"
+
+
+def test_a_deleted_checkpoint_is_caught(tmp_path: Path) -> None:
+    settings, _ = _office(tmp_path)
+    seq = _head(settings)
+    (settings.keys_dir / "audit-checkpoints" / checkpoint_name(seq)).unlink()
+    report = verify(settings)
+    assert report.first is not None and report.first.kind == "checkpoint_missing"

@@ -14,10 +14,9 @@ from schemas.settings import Settings
 from storage import accounts
 from storage.accounts import SignedIn, SignInRefused
 from storage.audit import SERVICE_NAME, Actor
-from storage.checkpoints import checkpoint_if_due
 from storage.db import session_scope
 from storage.models import StoredObject
-from storage.usecases.base import Token, acting, ready
+from storage.usecases.base import Token, acting, anchor, ready
 
 
 @dataclass(frozen=True)
@@ -54,7 +53,7 @@ def sign_in(settings: Settings, username: str, password: str) -> SignedIn:
                                       settings.login_lockout_minutes)
         except SignInRefused as error:
             refused = error  # the refusal's audit entry commits with this transaction
-    checkpoint_if_due(settings)
+    anchor(settings)
     if refused is not None:
         raise refused
     return signed
@@ -66,7 +65,7 @@ def sign_out(settings: Settings, token: str) -> str | None:
     with session_scope(settings.sqlalchemy_url) as session:
         person = accounts.sign_out(session, token)
         username = person.username if person else None
-    checkpoint_if_due(settings)
+    anchor(settings)
     return username
 
 
@@ -93,7 +92,7 @@ def add_account(settings: Settings, token: Token, username: str, roles: list[str
                 session, Actor("bootstrap", f"os-user:{os_user}"), username, roles, password,
                 expires_on))
     if first:
-        checkpoint_if_due(settings)
+        anchor(settings)
         return account
     with acting(settings, token, "users.manage") as work:
         return Account.of(accounts.add_person(work.session, work.actor, username, roles,
@@ -196,6 +195,6 @@ def demo_people(settings: Settings, os_user: str) -> DemoPeople:
                     accounts.enable(session, by, username)
             shown.append((username, ", ".join(roles), password))
         signed = accounts.sign_in(session, "demo-clerk", shown[0][2], settings.session_minutes)
-    checkpoint_if_due(settings)
+    anchor(settings)
     return DemoPeople(shown, signed)
 
