@@ -236,3 +236,32 @@ class DisposalItem(Base):
     document_id: Mapped[str] = mapped_column(ForeignKey("document.id"), index=True)
     receipt_number: Mapped[str] = mapped_column(String(20))
     request: Mapped[DisposalRequest] = relationship(back_populates="items")
+
+
+# --- Verification: every value a field ever had, and who said so (storage/usecases/verification.py)
+
+
+class VerificationEvent(Base):
+    """One step in the life of a field or a document under verification. Nothing is ever
+    updated or deleted here: the machine reading, each correction, each blind entry, each
+    acceptance, confirmation or return, and each 疑義 and its decision are rows of their own."""
+
+    __tablename__ = "verification_event"
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    document_id: Mapped[str] = mapped_column(ForeignKey("document.id"), index=True)
+    field_id: Mapped[str | None] = mapped_column(ForeignKey("field_value.id"), index=True)
+    """None for steps of the whole document (疑義, decision, rescan, verified)."""
+    kind: Mapped[str] = mapped_column(String(20))
+    """read | correct | accept | key | confirm | return | investigate | decide | rescan |
+    verified"""
+    value_sealed: Mapped[bytes | None] = mapped_column(LargeBinary)
+    """The value this step proposes or settles, sealed with the document's key."""
+    note_sealed: Mapped[bytes | None] = mapped_column(LargeBinary)
+    """Why (free text may name a person, so it is sealed too)."""
+    reason: Mapped[str | None] = mapped_column(String(40))
+    """A code for why: misread, wrong_on_paper, … (no personal data)."""
+    answers: Mapped[str | None] = mapped_column(String(32))
+    """The event a confirmation or return settles."""
+    by: Mapped[str] = mapped_column(String(40))
+    duty: Mapped[str] = mapped_column(String(40))
+    at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow, index=True)

@@ -1,0 +1,80 @@
+"""An installation with documents waiting for verification and the people who work them,
+for the verification and web tests (no OCR: fields are filed as read, some flagged)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from sqlalchemy import select
+
+from schemas.settings import Settings
+from storage.accounts import add_person, sign_in
+from storage.audit import Actor, AuditEntry
+from storage.db import session_scope, upgrade
+from storage.models import Document
+from storage.runtime import vault_for
+from tests.custody_data import PEOPLE, file_documents
+from tests.helpers import PASSWORD
+
+FLAGS: dict[str, list[str]] = {
+    "name_kana": ["doubt:ツ/ッ"],
+    "birth_date": ["date_invalid"],
+    "my_number": ["check_digit"],
+}
+"""The fields of every document that wait for a person, with the pipeline's reasons."""
+
+STAFF: dict[str, tuple[str, ...]] = {
+    "vera": ("verifier",),
+    "vito": ("verifier",),
+    "vanna": ("verifier",),
+    "chika": ("checker",),
+    "both": ("verifier", "checker"),
+    "rima": ("records_manager",),
+    "sakura": ("scanning_clerk",),
+    "sam": ("security_admin",),
+}
+
+
+@dataclass
+class Office:
+    settings: Settings
+    receipts: list[str]
+
+    def token(self, username: str) -> str:
+        with session_scope(self.settings.sqlalchemy_url) as session:
+            return sign_in(session, username, PASSWORD, 60).token
+
+    def audit(self, action: str) -> list[AuditEntry]:
+        with session_scope(self.settings.sqlalchemy_url) as session:
+            return list(session.scalars(
+                select(AuditEntry).where(AuditEntry.action == action)
+                .order_by(AuditEntry.seq)))
+
+
+def open_office(settings: Settings, documents: int = 3) -> Office:
+    """Migrated database, the staff above, and `documents` filed documents in review."""
+    upgrade(settings.sqlalchemy_url)
+    vault = vault_for(settings)
+    receipts = []
+    with session_scope(settings.sqlalchemy_url) as session:
+        for username, roles in STAFF.items():
+            add_person(session, Actor("test-setup", "-"), username, list(roles), PASSWORD)
+        people = (PEOPLE * (documents // len(PEOPLE) + 1))[:documents]
+        for document, _ in file_documents(session, vault, people):
+            for field in document.fields:
+                if field.name in FLAGS:
+                    field.status, field.reasons = "review", FLAGS[field.name]
+            document.status = "review"
+            receipts.append(document.receipt_number)
+    return Office(settings, receipts)
+
+
+def fresh_settings(tmp_path: Path) -> Settings:
+    return Settings(data_dir=tmp_path / "data")  # type: ignore[call-arg]
+
+
+def status_of(office: Office, receipt: str) -> str:
+    with session_scope(office.settings.sqlalchemy_url) as session:
+        return session.scalars(
+            select(Document.status).where(Document.receipt_number == receipt)).one()
