@@ -86,6 +86,8 @@ class FieldView:
     """Characters the recogniser nearly read as another (from `doubt:ツ/ッ` reasons)."""
     box: list[int] | None
     page_number: int
+    page_size: tuple[int, int] | None
+    """The form's page size in pixels, which `box` is given in."""
     blind: bool
     history: list[Step]
 
@@ -270,6 +272,7 @@ def _view(work: Work, document: Document) -> DocumentView:
     by_field: dict[str, list[VerificationEvent]] = {}
     for event in events:
         by_field.setdefault(event.field_id or "", []).append(event)
+    size = (form.size_px[0], form.size_px[1]) if form else None
     fields = []
     for f in document.fields:
         blind = _is_blind(f)
@@ -291,7 +294,8 @@ def _view(work: Work, document: Document) -> DocumentView:
             reason_words=[_words(r) for r in f.reasons],
             doubtful=[r.split(":", 1)[1].split("/")[0] for r in f.reasons
                       if reason_code(r) == "doubt" and ":" in r],
-            box=f.box, page_number=f.page_number or 1, blind=blind, history=history))
+            box=f.box, page_number=f.page_number or 1, page_size=size, blind=blind,
+            history=history))
     fields.sort(key=lambda v: not v.for_review)  # stable: the form's order within each group
     steps = []
     for event in by_field.get("", []):
@@ -300,7 +304,7 @@ def _view(work: Work, document: Document) -> DocumentView:
     return DocumentView(
         receipt_number=document.receipt_number, received_date=document.received_date,
         form_id=document.form_id, form_title=form.title if form else "",
-        size_px=tuple(form.size_px) if form else None,  # type: ignore[arg-type]
+        size_px=size,
         status=document.status, pages=[p.number for p in document.pages], fields=fields,
         verified_by=sorted({e.by for e in events if e.kind in ("correct", "accept", "key")}),
         confirmed_by=sorted({e.by for e in events if e.kind == "confirm"

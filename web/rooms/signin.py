@@ -1,0 +1,106 @@
+"""Signing in and out, the person's language, and the page each duty starts on."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Form, Request
+from starlette.responses import Response
+
+from storage.accounts import SignInRefused, sign_in, sign_out
+from storage.audit import checkpoint_if_due
+from storage.db import session_scope
+from web import i18n
+from web.i18n import N_
+from web.rooms.common import (
+    SignInFirst,
+    back_to,
+    check_csrf,
+    render,
+    settings_of,
+    signed_in,
+    token_of,
+)
+from web.security import LANG_COOKIE, PRE_COOKIE, SESSION_COOKIE, new_pre_value, set_cookie
+
+router = APIRouter()
+
+
+def start_page(roles: list[str]) -> str:
+    if "verifier" in roles or "checker" in roles:
+        return "/station"
+    if "records_manager" in roles:
+        return "/records"
+    return "/home"
+
+
+@router.get("/")
+def root(request: Request) -> Response:
+    try:
+        return back_to(start_page(signed_in(request).roles))
+    except SignInFirst:
+        return back_to("/signin")
+
+
+@router.get("/home")
+def home(request: Request) -> Response:
+    return render(request, "signin/home.html", signed_in(request))
+
+
+@router.get("/signin")
+def signin_page(request: Request, locked: int = 0) -> Response:
+    pre = new_pre_value()
+    response = render(request, "signin/signin.html", binding=pre, locked=bool(locked))
+    set_cookie(response, PRE_COOKIE, pre)
+    return response
+
+
+@router.post("/signin", dependencies=[Depends(check_csrf)])
+def signin(request: Request, username: Annotated[str, Form()],
+           password: Annotated[str, Form()]) -> Response:
+    settings = settings_of(request)
+    client = request.client.host if request.client else "-"
+    if not request.app.state.guard.may_try(client):
+        return _refused(request, N_("Too many attempts. Wait a minute and try again."), 429)
+    refused = None
+    with session_scope(settings.sqlalchemy_url) as session:
+        try:
+            signed = sign_in(session, username.strip(), password, settings.session_minutes,
+                             settings.login_max_failures, settings.login_lockout_minutes)
+        except SignInRefused as error:
+            refused = error  # its audit entry commits with this transaction
+    checkpoint_if_due(settings)
+    if refused is not None:
+        return _refused(request, N_("Wrong user name or password, or the account is disabled, "
+                        "expired or locked."), 401)
+    response = back_to(start_page(signed.roles))
+    set_cookie(response, SESSION_COOKIE, signed.token, settings.session_minutes * 60)
+    response.delete_cookie(PRE_COOKIE, path="/")
+    return response
+
+
+def _refused(request: Request, message: str, status: int) -> Response:
+    pre = new_pre_value()
+    response = render(request, "signin/signin.html", binding=pre, status_code=status,
+                      error=message)
+    set_cookie(response, PRE_COOKIE, pre)
+    return response
+
+
+@router.post("/signout", dependencies=[Depends(check_csrf)])
+def signout(request: Request, locked: Annotated[int, Form()] = 0) -> Response:
+    token = token_of(request)
+    if token:
+        with session_scope(settings_of(request).sqlalchemy_url) as session:
+            sign_out(session, token)
+    response = back_to("/signin?locked=1" if locked else "/signin")
+    response.delete_cookie(SESSION_COOKIE, path="/")
+    return response
+
+
+@router.post("/lang", dependencies=[Depends(check_csrf)])
+def choose_language(request: Request, lang: Annotated[str, Form()],
+                    back: Annotated[str, Form()] = "/") -> Response:
+    response = back_to(back if back.startswith("/") and not back.startswith("//") else "/")
+    set_cookie(response, LANG_COOKIE, i18n.pick(lang), 365 * 24 * 3600)
+    return response
