@@ -8,6 +8,7 @@ from pathlib import Path
 
 from sqlalchemy import select
 
+from schemas.forms import get_form
 from schemas.settings import Settings
 from storage.accounts import add_person, sign_in
 from storage.audit import Actor, AuditEntry
@@ -18,7 +19,7 @@ from tests.custody_data import PEOPLE, file_documents
 from tests.helpers import PASSWORD
 
 FLAGS: dict[str, list[str]] = {
-    "name_kana": ["doubt:ツ/ッ"],
+    "name_kana": ["doubt:ダ/タ"],
     "birth_date": ["date_invalid"],
     "my_number": ["check_digit"],
 }
@@ -62,7 +63,9 @@ def open_office(settings: Settings, documents: int = 3) -> Office:
             add_person(session, Actor("test-setup", "-"), username, list(roles), PASSWORD)
         people = (PEOPLE * (documents // len(PEOPLE) + 1))[:documents]
         for document, _ in file_documents(session, vault, people):
+            form = get_form(document.form_id or "")
             for field in document.fields:
+                field.box, field.page_number = list(form.field(field.name).box), 1
                 if field.name in FLAGS:
                     field.status, field.reasons = "review", FLAGS[field.name]
             document.status = "review"
@@ -78,3 +81,39 @@ def status_of(office: Office, receipt: str) -> str:
     with session_scope(office.settings.sqlalchemy_url) as session:
         return session.scalars(
             select(Document.status).where(Document.receipt_number == receipt)).one()
+
+
+FONT = "/usr/share/fonts/opentype/ipaexfont-gothic/ipaexg.ttf"
+
+
+def draw_pages(office: Office, scale: float = 0.25) -> None:
+    """Give each document a page image a person can look at: the form's boxes with the
+    values written in them (the filed test pages are not images)."""
+    import io
+
+    from PIL import Image, ImageDraw, ImageFont
+
+    vault = vault_for(office.settings)
+    with session_scope(office.settings.sqlalchemy_url) as session:
+        for receipt in office.receipts:
+            document = session.scalars(
+                select(Document).where(Document.receipt_number == receipt)).one()
+            form = get_form(document.form_id or "")
+            width, height = (int(n * scale) for n in form.size_px)
+            image = Image.new("RGB", (width, height), "white")
+            draw = ImageDraw.Draw(image)
+            font = ImageFont.truetype(FONT, int(90 * scale))
+            draw.text((int(200 * scale), int(200 * scale)), form.title, fill="black", font=font)
+            for field in document.fields:
+                if not field.box:
+                    continue
+                x, y, w, h = (int(n * scale) for n in field.box)
+                draw.rectangle((x, y, x + w, y + h), outline="black")
+                value = vault.open_value(document, f"field:{field.name}:value",
+                                         field.value_sealed)
+                draw.text((x + 6, y + h // 4), value, fill="#123", font=font)
+            data = io.BytesIO()
+            image.save(data, "JPEG", quality=80)
+            for page in document.pages:
+                page.image_object_id = vault.put_object(session, "page_image",
+                                                        data.getvalue()).id

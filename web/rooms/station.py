@@ -28,7 +28,7 @@ def queue(request: Request, form: str = "", reason: str = "") -> Response:
 def document(request: Request, receipt: str) -> Response:
     me = signed_in(request)
     view = v.open_document(settings_of(request), token_of(request), receipt)
-    checking = me.may("record.confirm")
+    checking = me.may("record.confirm") and not me.may("record.correct")
     todo = [f.name for f in view.fields if _mine_to_do(f, me.username, checking)]
     return render(request, "station/document.html", me, doc=view, checking=checking,
                   todo=todo, first=todo[0] if todo else None,

@@ -1,0 +1,187 @@
+"""The rooms in a real browser (Debian's Chromium driven by Playwright): a verifier works a
+document with the keyboard only, a second verifier keys the 個人番号 blind, a checker confirms
+(and is refused confirming their own change), a document goes to 疑義 and back. Each step
+asserts on the page and on the audit entries; screenshots of each room are saved."""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import uvicorn
+from playwright.sync_api import Browser, Page, expect, sync_playwright
+
+from tests.custody_data import PEOPLE
+from tests.helpers import PASSWORD
+from tests.verification_data import Office, draw_pages, fresh_settings, open_office, status_of
+from web.app import create_app
+
+CHROMIUM = "/usr/bin/chromium"
+ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[Browser]:
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        yield browser
+        browser.close()
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+@pytest.fixture
+def office(tmp_path: Path) -> Iterator[tuple[Office, str]]:
+    """An office with three documents waiting, and the rooms served on a free port."""
+    office = open_office(fresh_settings(tmp_path))
+    draw_pages(office)
+    port = _free_port()
+    server = uvicorn.Server(uvicorn.Config(create_app(office.settings), host="127.0.0.1",
+                                           port=port, log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 20
+    while not server.started and time.monotonic() < deadline:
+        time.sleep(0.05)
+    yield office, f"http://127.0.0.1:{port}"
+    server.should_exit = True
+    thread.join(10)
+
+
+@pytest.fixture
+def shots(tmp_path: Path) -> Path:
+    folder = tmp_path / "screenshots"
+    folder.mkdir()
+    return folder
+
+
+def _sign_in(browser: Browser, base: str, username: str) -> Page:
+    page = browser.new_context(base_url=base, locale="ja-JP").new_page()
+    page.goto("/signin")
+    expect(page.locator("#recorded")).to_contain_text("監査ログに記録")
+    page.keyboard.type(username)  # the user name field has the focus
+    page.keyboard.press("Tab")
+    page.keyboard.type(PASSWORD)
+    page.keyboard.press("Enter")
+    page.wait_for_url("**/station")
+    return page
+
+
+def _settled(page: Page) -> None:
+    page.wait_for_load_state("load")
+    page.wait_for_function("Array.from(document.images).every(i => i.complete)")
+
+
+def test_a_document_verified_with_the_keyboard_and_confirmed_by_a_second_person(
+    browser: Browser, office: tuple[Office, str], shots: Path
+) -> None:
+    office_, base = office
+    receipt, number = office_.receipts[0], PEOPLE[0]["my_number"]
+    vera = _sign_in(browser, base, "vera")
+    expect(vera.locator("table.queue")).to_contain_text(receipt)
+    expect(vera.locator("table.queue")).not_to_contain_text("山田")  # masked: 山＊＊＊
+    vera.screenshot(path=shots / "station-queue.png", full_page=True)
+
+    vera.goto(f"/station/doc/{receipt}")
+    _settled(vera)
+    vera.screenshot(path=shots / "station-document.png", full_page=True)
+    expect(vera.locator("[data-field=name_kana] .reason")).to_contain_text("紛らわしい文字")
+    expect(vera.locator("[data-field=name_kana] mark")).to_have_text("ダ")
+    expect(vera.locator("[data-field=my_number]")).not_to_contain_text(number)
+    # the 個人番号 is keyed blind; Enter saves and the next field for review has the focus
+    vera.keyboard.type(number)
+    vera.keyboard.press("Enter")
+    expect(vera.locator("[data-field=name_kana] input.entry")).to_be_focused()
+    vera.keyboard.press("Enter")  # accept the kana as read
+    expect(vera.locator("[data-field=birth_date] input.entry")).to_be_focused()
+    vera.keyboard.press("Control+a")
+    vera.keyboard.type("1965-01-03")  # typing replaces
+    vera.keyboard.press("Enter")
+    expect(vera.locator("#finish")).to_be_focused()
+    expect(vera.locator("[data-field=birth_date]")).to_contain_text("点検待ち")
+    assert [(e.actor, e.result) for e in office_.audit("field.key")] == [("vera", "keying")]
+    assert [e.actor for e in office_.audit("field.accept")] == ["vera"]
+    assert [e.actor for e in office_.audit("field.correct")] == ["vera"]
+
+    # a second verifier keys the number without seeing the reading or vera's entry
+    vito = _sign_in(browser, base, "vito")
+    vito.goto(f"/station/doc/{receipt}")
+    expect(vito.locator("[data-field=my_number] input.entry")).to_be_focused()
+    assert number not in vito.content()
+    vito.keyboard.type(number)
+    vito.keyboard.press("Enter")
+    expect(vito.locator("[data-field=my_number]")).to_contain_text("確定（点検済）")
+    assert [e.result for e in office_.audit("field.key")] == ["keying", "confirmed"]
+
+    # vera cannot confirm (no checker duty); the checker confirms with Enter twice
+    chika = _sign_in(browser, base, "chika")
+    chika.goto(f"/station/doc/{receipt}")
+    _settled(chika)
+    expect(chika.locator("[data-field=birth_date] .proposed")).to_have_text("1965-01-03")
+    chika.screenshot(path=shots / "station-checker.png", full_page=True)
+    expect(chika.locator("[data-field=name_kana] button.confirm")).to_be_focused()
+    chika.keyboard.press("Enter")
+    expect(chika.locator("[data-field=birth_date] button.confirm")).to_be_focused()
+    chika.keyboard.press("Enter")
+    expect(chika.locator("#doc-status")).to_have_attribute("data-status", "verified")
+    expect(chika.locator("body")).to_contain_text("照合者: vera, vito")
+    assert status_of(office_, receipt) == "verified"
+    assert [e.actor for e in office_.audit("field.confirm")] == ["chika", "chika"]
+    assert [e.actor for e in office_.audit("record.verified")] == ["chika"]
+
+
+def test_no_one_confirms_their_own_change(
+    browser: Browser, office: tuple[Office, str], shots: Path
+) -> None:
+    office_, base = office
+    receipt = office_.receipts[1]
+    both = _sign_in(browser, base, "both")
+    both.goto(f"/station/doc/{receipt}")
+    both.locator("[data-field=name_kana] input.entry").fill("スズキハナコー")
+    both.keyboard.press("Enter")
+    both.wait_for_load_state("load")
+    expect(both.locator("[data-field=name_kana] .hint")).to_contain_text("点検待ち")
+    response = both.request.post(
+        f"/station/doc/{receipt}/field/name_kana",
+        form={"step": "confirm", "csrf": both.locator("body").get_attribute("data-csrf") or ""})
+    assert response.status == 403 and "自分の訂正は確認できません" in response.text()
+    assert [e.result for e in office_.audit("field.confirm")] == ["denied:four_eyes"]
+    # and without the CSRF token nothing is done at all
+    forged = both.request.post(f"/station/doc/{receipt}/field/name_kana",
+                               form={"step": "confirm"})
+    assert forged.status == 403
+    assert len(office_.audit("field.confirm")) == 1
+
+
+def test_a_document_goes_to_investigation_and_back_by_a_decision(
+    browser: Browser, office: tuple[Office, str], shots: Path
+) -> None:
+    office_, base = office
+    receipt = office_.receipts[2]
+    vera = _sign_in(browser, base, "vera")
+    vera.goto(f"/station/doc/{receipt}")
+    vera.keyboard.press("F9")
+    vera.keyboard.type("届出日が2つ書かれている")
+    vera.keyboard.press("Enter")
+    expect(vera.locator("#doc-status")).to_have_attribute("data-status", "investigation")
+    assert [e.actor for e in office_.audit("record.investigate")] == ["vera"]
+
+    chika = _sign_in(browser, base, "chika")
+    chika.goto(f"/station/doc/{receipt}")
+    expect(chika.locator("#decide-note")).to_be_focused()
+    chika.screenshot(path=shots / "station-investigation.png", full_page=True)
+    chika.keyboard.type("本人に電話で確認した")
+    chika.keyboard.press("Enter")
+    expect(chika.locator("#doc-status")).to_have_attribute("data-status", "in_verification")
+    expect(chika.locator(".steps")).to_contain_text("届出日が2つ書かれている")
+    assert [(e.actor, e.detail) for e in office_.audit("record.decide")] == [
+        ("chika", {"decision": "resume"})]
