@@ -1,0 +1,91 @@
+"""Every route of the rooms, walked with every duty and with no session: each is allowed
+exactly to the duties the one permission table (storage/accounts.py PERMISSIONS) gives."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from fastapi.routing import APIRoute
+from fastapi.testclient import TestClient
+
+from storage.accounts import PERMISSIONS
+from tests.helpers import PASSWORD
+from tests.verification_data import STAFF, fresh_settings, open_office
+from web.app import create_app
+
+OPEN = None
+"""Routes anyone may reach (sign-in, language, health check)."""
+SIGNED_IN = "signed_in"
+"""Routes any signed-in person may reach."""
+
+EXPECTED: dict[tuple[str, str], str | None] = {
+    ("GET", "/healthz"): OPEN,
+    ("GET", "/"): OPEN,
+    ("GET", "/signin"): OPEN,
+    ("POST", "/signin"): OPEN,
+    ("POST", "/lang"): OPEN,
+    ("POST", "/signout"): OPEN,
+    ("GET", "/home"): SIGNED_IN,
+    ("GET", "/station"): "queue.read",
+    ("GET", "/station/doc/{receipt}"): "record.read",
+    ("GET", "/station/doc/{receipt}/page/{number}"): "record.read",
+    ("POST", "/station/doc/{receipt}/field/{name}"): "record.correct",
+    ("POST", "/station/doc/{receipt}/step"): "record.correct",
+    ("GET", "/station/group"): "record.read",
+    ("POST", "/station/group/field"): "record.correct",
+}
+
+
+def _routes(app: object) -> set[tuple[str, str]]:
+    routes = []
+    for route in app.routes:  # type: ignore[attr-defined]
+        included = getattr(route, "original_router", None)  # an included router
+        routes += included.routes if included is not None else [route]
+    return {(method, route.path) for route in routes
+            if isinstance(route, APIRoute) for method in route.methods}
+
+
+def _sign_in(client: TestClient, username: str) -> str:
+    page = client.get("/signin").text
+    csrf = re.search(r'name="csrf" value="([^"]+)"', page)
+    assert csrf is not None
+    client.post("/signin", data={"csrf": csrf.group(1), "username": username,
+                                 "password": PASSWORD}, follow_redirects=False)
+    home = client.get("/home").text
+    token = re.search(r'data-csrf="([^"]+)"', home)
+    assert token is not None
+    return token.group(1)
+
+
+def test_every_route_with_every_duty_and_with_no_session(tmp_path: Path) -> None:
+    office = open_office(fresh_settings(tmp_path), documents=1)
+    app = create_app(office.settings)
+    assert _routes(app) == set(EXPECTED), "a route without an expectation here"
+    receipt = office.receipts[0]
+    people: list[tuple[str | None, tuple[str, ...]]] = [(None, ())]
+    people += [(name, roles) for name, roles in STAFF.items() if name != "both"]
+    for username, roles in people:
+        client = TestClient(app, base_url="https://testserver")
+        csrf = _sign_in(client, username) if username else ""
+        for (method, path), permission in EXPECTED.items():
+            if permission is OPEN or path == "/signout":
+                continue
+            url = path.format(receipt=receipt, number=1, name="name_kana")
+            if method == "GET":
+                response = client.get(url, follow_redirects=False)
+            else:
+                step = "investigate" if path.endswith("/step") else "accept"
+                response = client.post(url, data={"csrf": csrf, "step": step, "note": "x",
+                                                  "receipt": receipt, "name": "name_kana",
+                                                  "field_type": "kana"},
+                                       follow_redirects=False)
+            if username is None:
+                allowed = False
+            elif permission == SIGNED_IN:
+                allowed = True
+            else:
+                allowed = bool(PERMISSIONS[permission] & set(roles))
+            refused = (response.status_code in (401, 403)
+                       or response.headers.get("location", "").startswith("/signin"))
+            assert refused != allowed, (username, method, path, response.status_code)
