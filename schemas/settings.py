@@ -95,7 +95,7 @@ class Settings(BaseSettings):
         default=5, description="Wrong passwords in a row before the account locks for a while."
     )
     login_lockout_minutes: int = 15
-    idle_minutes: int = Field(
+    idle_minutes: float = Field(
         default=5, description="The rooms lock a screen left alone this long (control 58): "
         "personal data is hidden until the person signs in again."
     )

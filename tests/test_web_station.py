@@ -9,6 +9,7 @@ import socket
 import threading
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -43,6 +44,12 @@ def _free_port() -> int:
 def office(tmp_path: Path) -> Iterator[tuple[Office, str]]:
     """An office with three documents waiting, and the rooms served on a free port."""
     office = open_office(fresh_settings(tmp_path))
+    with _served(office) as base:
+        yield office, base
+
+
+@contextmanager
+def _served(office: Office) -> Iterator[str]:
     draw_pages(office)
     port = _free_port()
     server = uvicorn.Server(uvicorn.Config(create_app(office.settings), host="127.0.0.1",
@@ -52,7 +59,7 @@ def office(tmp_path: Path) -> Iterator[tuple[Office, str]]:
     deadline = time.monotonic() + 20
     while not server.started and time.monotonic() < deadline:
         time.sleep(0.05)
-    yield office, f"http://127.0.0.1:{port}"
+    yield f"http://127.0.0.1:{port}"
     server.should_exit = True
     thread.join(10)
 
@@ -185,3 +192,34 @@ def test_a_document_goes_to_investigation_and_back_by_a_decision(
     expect(chika.locator(".steps")).to_contain_text("届出日が2つ書かれている")
     assert [(e.actor, e.detail) for e in office_.audit("record.decide")] == [
         ("chika", {"decision": "resume"})]
+
+
+def test_an_idle_screen_locks_and_hides_the_record(
+    browser: Browser, tmp_path: Path, shots: Path
+) -> None:
+    settings = fresh_settings(tmp_path).model_copy(update={"idle_minutes": 0.05})  # 3 s
+    office_ = open_office(settings, documents=1)
+    with _served(office_) as base:
+        vera = _sign_in(browser, base, "vera")
+        vera.goto(f"/station/doc/{office_.receipts[0]}")
+        expect(vera.locator("[data-field=name]")).to_contain_text("山田")
+        vera.wait_for_url("**/signin?locked=1", timeout=15000)
+        expect(vera.locator(".warning")).to_contain_text("画面をロックしました")
+        assert "山田" not in vera.content()
+        vera.screenshot(path=shots / "signin-locked.png", full_page=True)
+        vera.goto(f"/station/doc/{office_.receipts[0]}")
+        vera.wait_for_url("**/signin")  # the session ended: signed in again first
+    assert [e.result for e in office_.audit("logout")] == ["ok"]
+
+
+def test_the_rooms_speak_english_on_request(browser: Browser, office: tuple[Office, str],
+                                            shots: Path) -> None:
+    office_, base = office
+    vera = _sign_in(browser, base, "vera")
+    expect(vera.locator("h1")).to_have_text("照合待ちの受付")
+    vera.get_by_role("button", name="English").press("Enter")
+    expect(vera.locator("h1")).to_have_text("Documents waiting for verification")
+    vera.goto(f"/station/doc/{office_.receipts[0]}")
+    expect(vera.locator("[data-field=birth_date] .reason")).to_have_text("no such day")
+    _settled(vera)
+    vera.screenshot(path=shots / "station-document-en.png", full_page=True)

@@ -28,7 +28,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     logmask.install()
     app = FastAPI(title="Kura", docs_url=None, redoc_url=None, openapi_url=None)
     app.state.settings = settings or get_settings()
-    app.state.guard = Guard(idle_seconds=app.state.settings.idle_minutes * 60)
+    app.state.guard = Guard(idle_seconds=round(app.state.settings.idle_minutes * 60))
 
     @app.middleware("http")
     async def safe_headers(request: Request,

@@ -16,6 +16,8 @@ from babel.messages.pofile import read_po
 from babel.support import Translations
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
+from schemas.reasons import REASONS, reason_code
+
 LOCALE = Path(__file__).parent / "locale"
 TEMPLATES = Path(__file__).parent / "templates"
 LANGUAGES = ("ja", "en")
@@ -50,7 +52,17 @@ def environment(lang: str) -> Environment:
         lstrip_blocks=True,
     )
     env.install_gettext_translations(translations(lang), newstyle=True)  # type: ignore[attr-defined]
+    env.filters["reason_words"] = lambda reason: reason_words(reason, lang)
     return env
+
+
+def reason_words(reason: str, lang: str) -> str:
+    """A review reason in the person's language: schemas/reasons.py keeps both, as
+    "日本語 — English", with the detail (a character, a count) after a colon in the code."""
+    ja, _, en = REASONS.get(reason_code(reason), reason).partition(" — ")
+    words = en if lang == "en" and en else ja
+    detail = reason.split(":", 1)[1].strip() if ":" in reason else ""
+    return f"{words}（{detail}）" if detail else words
 
 
 def gettext(lang: str, message: str) -> str:

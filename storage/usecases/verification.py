@@ -24,7 +24,7 @@ from sqlalchemy.orm import Session
 
 from schemas.errors import Conflict, InvalidInput, NotAllowed, NotFound
 from schemas.forms import get_form
-from schemas.reasons import describe, reason_code
+from schemas.reasons import reason_code
 from schemas.settings import Settings
 from storage.accounts import CHECKER, VERIFIER, Person
 from storage.custody import document_saved
@@ -81,7 +81,7 @@ class FieldView:
     """The value waiting for a checker (after a correction or acceptance)."""
     proposed_by: str | None
     reasons: list[str]
-    reason_words: list[str]
+    """Codes of schemas/reasons.py (the rooms say them in words)."""
     doubtful: list[str]
     """Characters the recogniser nearly read as another (from `doubt:ツ/ッ` reasons)."""
     box: list[int] | None
@@ -291,7 +291,6 @@ def _view(work: Work, document: Document) -> DocumentView:
             field_type=f.field_type, status=f.status,
             value=None if blind else _current(work, document, f),
             proposed=proposed, proposed_by=proposed_by, reasons=list(f.reasons),
-            reason_words=[_words(r) for r in f.reasons],
             doubtful=[r.split(":", 1)[1].split("/")[0] for r in f.reasons
                       if reason_code(r) == "doubt" and ":" in r],
             box=f.box, page_number=f.page_number or 1, page_size=size, blind=blind,
@@ -310,13 +309,6 @@ def _view(work: Work, document: Document) -> DocumentView:
         confirmed_by=sorted({e.by for e in events if e.kind == "confirm"
                              and e.duty == CHECKER}),
         steps=steps)
-
-
-def _words(reason: str) -> str:
-    try:
-        return describe(reason)
-    except KeyError:
-        return reason
 
 
 def page_image(settings: Settings, token: str | None, receipt_number: str,

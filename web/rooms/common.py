@@ -83,7 +83,7 @@ def render(request: Request, template: str, someone: Someone | None = None,
     settings = settings_of(request)
     html = i18n.environment(lang).get_template(template).render(
         lang=lang, me=someone, csrf=csrf_token(binding or csrf_binding(request)),
-        idle_seconds=settings.idle_minutes * 60, **context)
+        idle_seconds=round(settings.idle_minutes * 60), **context)
     return HTMLResponse(html, status_code=status_code)
 
 
