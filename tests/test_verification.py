@@ -167,3 +167,28 @@ def test_verification_on_postgresql(tmp_path: Path, postgres_url: str) -> None:
     with session_scope(settings.sqlalchemy_url) as session:
         kinds = session.scalars(select(VerificationEvent.kind)).all()
     assert sorted(set(kinds)) == ["accept", "confirm", "correct", "key", "read", "verified"]
+
+
+def test_disposal_of_a_never_verified_document_needs_a_stated_why(office: Office) -> None:
+    from storage.usecases import records
+
+    rima = office.token("rima")
+    unverified = office.receipts[1]
+    with pytest.raises(records.RecordsError, match=f"never verified: {unverified}"):
+        records.request_disposal(office.settings, rima, [unverified], "retention ended")
+    assert office.audit("disposal.request") == []
+    number = records.request_disposal(office.settings, rima, [unverified], "retention ended",
+                                      unverified_why="duplicate of a verified filing")
+    [why] = office.audit("disposal.unverified")
+    assert why.actor == "rima" and why.purpose == "duplicate of a verified filing"
+    assert why.detail == {"documents": [unverified]}
+    assert [e.detail["number"] for e in office.audit("disposal.request")  # type: ignore[index]
+            ] == [number]
+
+    verified = office.receipts[0]
+    _work_through(office, verified)
+    chika = office.token("chika")
+    v.confirm(office.settings, chika, verified, "name_kana")
+    v.confirm(office.settings, chika, verified, "birth_date")
+    records.request_disposal(office.settings, rima, [verified], "retention ended")
+    assert len(office.audit("disposal.unverified")) == 1

@@ -5,87 +5,13 @@ asserts on the page and on the audit entries; screenshots of each room are saved
 
 from __future__ import annotations
 
-import socket
-import threading
-import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
-import pytest
-import uvicorn
-from playwright.sync_api import Browser, Page, expect, sync_playwright
+from playwright.sync_api import Browser, expect
 
 from tests.custody_data import PEOPLE
-from tests.helpers import PASSWORD
-from tests.verification_data import Office, draw_pages, fresh_settings, open_office, status_of
-from web.app import create_app
-
-CHROMIUM = "/usr/bin/chromium"
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
-
-
-@pytest.fixture(scope="session")
-def browser() -> Iterator[Browser]:
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        yield browser
-        browser.close()
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
-
-
-@pytest.fixture
-def office(tmp_path: Path) -> Iterator[tuple[Office, str]]:
-    """An office with three documents waiting, and the rooms served on a free port."""
-    office = open_office(fresh_settings(tmp_path))
-    with _served(office) as base:
-        yield office, base
-
-
-@contextmanager
-def _served(office: Office) -> Iterator[str]:
-    draw_pages(office)
-    port = _free_port()
-    server = uvicorn.Server(uvicorn.Config(create_app(office.settings), host="127.0.0.1",
-                                           port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started and time.monotonic() < deadline:
-        time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    thread.join(10)
-
-
-@pytest.fixture
-def shots(tmp_path: Path) -> Path:
-    folder = tmp_path / "screenshots"
-    folder.mkdir()
-    return folder
-
-
-def _sign_in(browser: Browser, base: str, username: str) -> Page:
-    page = browser.new_context(base_url=base, locale="ja-JP").new_page()
-    page.goto("/signin")
-    expect(page.locator("#recorded")).to_contain_text("監査ログに記録")
-    page.keyboard.type(username)  # the user name field has the focus
-    page.keyboard.press("Tab")
-    page.keyboard.type(PASSWORD)
-    page.keyboard.press("Enter")
-    page.wait_for_url("**/station")
-    return page
-
-
-def _settled(page: Page) -> None:
-    page.wait_for_load_state("load")
-    page.wait_for_function("Array.from(document.images).every(i => i.complete)")
+from tests.verification_data import Office, fresh_settings, open_office, status_of
+from tests.web_browser import office_fixture, served, settled, shots_fixture, sign_in  # noqa: F401
 
 
 def test_a_document_verified_with_the_keyboard_and_confirmed_by_a_second_person(
@@ -93,13 +19,13 @@ def test_a_document_verified_with_the_keyboard_and_confirmed_by_a_second_person(
 ) -> None:
     office_, base = office
     receipt, number = office_.receipts[0], PEOPLE[0]["my_number"]
-    vera = _sign_in(browser, base, "vera")
+    vera = sign_in(browser, base, "vera")
     expect(vera.locator("table.queue")).to_contain_text(receipt)
     expect(vera.locator("table.queue")).not_to_contain_text("山田")  # masked: 山＊＊＊
     vera.screenshot(path=shots / "station-queue.png", full_page=True)
 
     vera.goto(f"/station/doc/{receipt}")
-    _settled(vera)
+    settled(vera)
     vera.screenshot(path=shots / "station-document.png", full_page=True)
     expect(vera.locator("[data-field=name_kana] .reason")).to_contain_text("紛らわしい文字")
     expect(vera.locator("[data-field=name_kana] mark")).to_have_text("ダ")
@@ -120,7 +46,7 @@ def test_a_document_verified_with_the_keyboard_and_confirmed_by_a_second_person(
     assert [e.actor for e in office_.audit("field.correct")] == ["vera"]
 
     # a second verifier keys the number without seeing the reading or vera's entry
-    vito = _sign_in(browser, base, "vito")
+    vito = sign_in(browser, base, "vito")
     vito.goto(f"/station/doc/{receipt}")
     expect(vito.locator("[data-field=my_number] input.entry")).to_be_focused()
     assert number not in vito.content()
@@ -130,9 +56,9 @@ def test_a_document_verified_with_the_keyboard_and_confirmed_by_a_second_person(
     assert [e.result for e in office_.audit("field.key")] == ["keying", "confirmed"]
 
     # vera cannot confirm (no checker duty); the checker confirms with Enter twice
-    chika = _sign_in(browser, base, "chika")
+    chika = sign_in(browser, base, "chika")
     chika.goto(f"/station/doc/{receipt}")
-    _settled(chika)
+    settled(chika)
     expect(chika.locator("[data-field=birth_date] .proposed")).to_have_text("1965-01-03")
     chika.screenshot(path=shots / "station-checker.png", full_page=True)
     expect(chika.locator("[data-field=name_kana] button.confirm")).to_be_focused()
@@ -151,7 +77,7 @@ def test_no_one_confirms_their_own_change(
 ) -> None:
     office_, base = office
     receipt = office_.receipts[1]
-    both = _sign_in(browser, base, "both")
+    both = sign_in(browser, base, "both")
     both.goto(f"/station/doc/{receipt}")
     both.locator("[data-field=name_kana] input.entry").fill("スズキハナコー")
     both.keyboard.press("Enter")
@@ -174,7 +100,7 @@ def test_a_document_goes_to_investigation_and_back_by_a_decision(
 ) -> None:
     office_, base = office
     receipt = office_.receipts[2]
-    vera = _sign_in(browser, base, "vera")
+    vera = sign_in(browser, base, "vera")
     vera.goto(f"/station/doc/{receipt}")
     vera.keyboard.press("F9")
     vera.keyboard.type("届出日が2つ書かれている")
@@ -182,7 +108,7 @@ def test_a_document_goes_to_investigation_and_back_by_a_decision(
     expect(vera.locator("#doc-status")).to_have_attribute("data-status", "investigation")
     assert [e.actor for e in office_.audit("record.investigate")] == ["vera"]
 
-    chika = _sign_in(browser, base, "chika")
+    chika = sign_in(browser, base, "chika")
     chika.goto(f"/station/doc/{receipt}")
     expect(chika.locator("#decide-note")).to_be_focused()
     chika.screenshot(path=shots / "station-investigation.png", full_page=True)
@@ -199,8 +125,8 @@ def test_an_idle_screen_locks_and_hides_the_record(
 ) -> None:
     settings = fresh_settings(tmp_path).model_copy(update={"idle_minutes": 0.05})  # 3 s
     office_ = open_office(settings, documents=1)
-    with _served(office_) as base:
-        vera = _sign_in(browser, base, "vera")
+    with served(office_) as base:
+        vera = sign_in(browser, base, "vera")
         vera.goto(f"/station/doc/{office_.receipts[0]}")
         expect(vera.locator("[data-field=name]")).to_contain_text("山田")
         vera.wait_for_url("**/signin?locked=1", timeout=15000)
@@ -215,11 +141,11 @@ def test_an_idle_screen_locks_and_hides_the_record(
 def test_the_rooms_speak_english_on_request(browser: Browser, office: tuple[Office, str],
                                             shots: Path) -> None:
     office_, base = office
-    vera = _sign_in(browser, base, "vera")
+    vera = sign_in(browser, base, "vera")
     expect(vera.locator("h1")).to_have_text("照合待ちの受付")
     vera.get_by_role("button", name="English").press("Enter")
     expect(vera.locator("h1")).to_have_text("Documents waiting for verification")
     vera.goto(f"/station/doc/{office_.receipts[0]}")
     expect(vera.locator("[data-field=birth_date] .reason")).to_have_text("no such day")
-    _settled(vera)
+    settled(vera)
     vera.screenshot(path=shots / "station-document-en.png", full_page=True)
