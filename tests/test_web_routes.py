@@ -44,6 +44,9 @@ EXPECTED: dict[tuple[str, str], str | None] = {
     ("GET", "/records/disposal"): "disposal.approve",
     ("POST", "/records/disposal/request"): "disposal.request",
     ("POST", "/records/disposal/{number}"): "disposal.approve",
+    ("GET", "/desk"): SIGNED_IN,
+    ("POST", "/desk/upload"): "intake",
+    ("GET", "/desk/batch/{batch_id}"): "intake",
 }
 
 
@@ -74,6 +77,7 @@ def test_every_route_with_every_duty_and_with_no_session(tmp_path: Path) -> None
     app = create_app(office.settings)
     assert _routes(app) == set(EXPECTED), "a route without an expectation here"
     receipt = office.receipts[0]
+    batch_id = office.batch_id
     people: list[tuple[str | None, tuple[str, ...]]] = [(None, ())]
     people += [(name, roles) for name, roles in STAFF.items() if name != "both"]
     for username, roles in people:
@@ -82,11 +86,14 @@ def test_every_route_with_every_duty_and_with_no_session(tmp_path: Path) -> None
         for (method, path), permission in EXPECTED.items():
             if permission is OPEN or path == "/signout":
                 continue
-            url = path.format(receipt=receipt, number=1, name="name_kana")
+            url = path.format(receipt=receipt, number=1, name="name_kana", batch_id=batch_id)
             if path == "/records/doc/{receipt}/page/{number}":
                 continue  # served only after an open (checked just below)
             if method == "GET":
                 response = client.get(url, follow_redirects=False)
+            elif path == "/desk/upload":
+                response = client.post(url, headers={"X-CSRF-Token": csrf},
+                                       files=[("files", ("walk.txt", b"not a scan"))])
             else:
                 step = "investigate" if path.endswith("/step") else "accept"
                 response = client.post(url, data={"csrf": csrf, "step": step, "note": "x",

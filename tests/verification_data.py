@@ -13,7 +13,7 @@ from schemas.settings import Settings
 from storage.accounts import add_person, sign_in
 from storage.audit import Actor, AuditEntry
 from storage.db import session_scope, upgrade
-from storage.models import Document
+from storage.models import Batch, Document
 from storage.runtime import vault_for
 from tests.custody_data import PEOPLE, file_documents
 from tests.helpers import PASSWORD
@@ -41,6 +41,7 @@ STAFF: dict[str, tuple[str, ...]] = {
 class Office:
     settings: Settings
     receipts: list[str]
+    batch_id: str
 
     def token(self, username: str) -> str:
         with session_scope(self.settings.sqlalchemy_url) as session:
@@ -70,7 +71,8 @@ def open_office(settings: Settings, documents: int = 3) -> Office:
                     field.status, field.reasons = "review", FLAGS[field.name]
             document.status = "review"
             receipts.append(document.receipt_number)
-    return Office(settings, receipts)
+        batch_id = session.scalars(select(Batch.id)).first() or ""
+    return Office(settings, receipts, batch_id)
 
 
 def fresh_settings(tmp_path: Path) -> Settings:

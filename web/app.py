@@ -17,7 +17,7 @@ from storage import logmask
 from storage.accounts import AccountError
 from storage.accounts import NotAllowed as DutyMissing
 from storage.accounts import NotSignedIn as SessionMissing
-from web.rooms import records, signin, station
+from web.rooms import desk, records, signin, station
 from web.rooms.common import SignInFirst, back_to, render
 from web.security import HEADERS, Guard
 
@@ -65,6 +65,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(signin.router)
     app.include_router(station.router)
     app.include_router(records.router)
+    app.include_router(desk.router)
     return app
 
 

@@ -100,3 +100,9 @@ ERROR_WORDS = (
     N_("unavailable"), N_("error"),
 )
 """Error codes, said in words on the error page (the use case's own message is English)."""
+
+QUARANTINE_WORDS = (
+    N_("rejected"), N_("unsupported_format"), N_("encrypted_pdf"), N_("damaged_file"),
+    N_("image_too_large"), N_("empty_file"), N_("duplicate"),
+)
+"""Why the intake desk put a file in quarantine (pipeline/errors.py codes)."""

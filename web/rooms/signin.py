@@ -31,6 +31,8 @@ def start_page(roles: list[str]) -> str:
         return "/station"
     if "records_manager" in roles:
         return "/records"
+    if "scanning_clerk" in roles:
+        return "/desk"
     return "/home"
 
 

@@ -107,3 +107,57 @@
     ...options, headers: { ...(options.headers || {}), "X-CSRF-Token": csrf },
     credentials: "same-origin" });
 })();
+
+// --- The intake desk: upload many files, then follow the batch without reloading --------
+(function () {
+  const drop = document.getElementById("drop");
+  if (!drop) { return; }
+  const picker = document.getElementById("files");
+  const words = document.getElementById("words").dataset;
+  const csrf = document.body.dataset.csrf;
+  const set = (id, text) => { document.getElementById(id).textContent = text; };
+
+  async function follow(batchId) {
+    const answer = await fetch(`/desk/batch/${batchId}`, { credentials: "same-origin" });
+    if (!answer.ok) { return; }
+    const b = await answer.json();
+    set("n-files", b.files);
+    set("n-pages", b.pages);
+    set("n-read", b.pages_read);
+    set("n-failed", b.pages_failed);
+    set("n-documents", b.documents);
+    set("n-review", b.fields_review);
+    set("n-left", b.seconds_left === null ? "—" : `${Math.ceil(b.seconds_left)} ${words.seconds}`);
+    const list = document.getElementById("quarantined");
+    list.replaceChildren(...b.quarantined.map(([label, code]) => {
+      const item = document.createElement("li");
+      item.textContent = `${label}: ${code}`;
+      return item;
+    }));
+    set("batch-state", b.finished ? words.finished : words.reading);
+    document.getElementById("batch").dataset.finished = b.finished ? "1" : "0";
+    if (!b.finished) { setTimeout(() => follow(batchId), 1000); }
+  }
+
+  async function send(files) {
+    if (!files.length) { return; }
+    const body = new FormData();
+    Array.from(files).forEach((file) => body.append("files", file));
+    const answer = await fetch("/desk/upload", {
+      method: "POST", body, credentials: "same-origin", headers: { "X-CSRF-Token": csrf } });
+    if (!answer.ok) { return; }
+    const { batch } = await answer.json();
+    document.getElementById("batch").hidden = false;
+    set("batch-id", batch.slice(0, 8));
+    follow(batch);
+  }
+
+  picker.addEventListener("change", () => send(picker.files));
+  drop.addEventListener("dragover", (event) => { event.preventDefault(); drop.classList.add("over"); });
+  drop.addEventListener("dragleave", () => drop.classList.remove("over"));
+  drop.addEventListener("drop", (event) => {
+    event.preventDefault();
+    drop.classList.remove("over");
+    send(event.dataTransfer.files);
+  });
+})();
