@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+import pyotp
 from fastapi.routing import APIRoute
 from fastapi.testclient import TestClient
 
@@ -24,6 +25,8 @@ EXPECTED: dict[tuple[str, str], str | None] = {
     ("GET", "/"): OPEN,
     ("GET", "/signin"): OPEN,
     ("POST", "/signin"): OPEN,
+    ("GET", "/signin/second"): OPEN,
+    ("POST", "/signin/second"): OPEN,
     ("POST", "/lang"): OPEN,
     ("POST", "/signout"): OPEN,
     ("GET", "/home"): SIGNED_IN,
@@ -47,6 +50,11 @@ EXPECTED: dict[tuple[str, str], str | None] = {
     ("GET", "/desk"): SIGNED_IN,
     ("POST", "/desk/upload"): "intake",
     ("GET", "/desk/batch/{batch_id}"): "intake",
+    ("GET", "/admin"): "users.read",
+    ("POST", "/admin/accounts"): "users.manage",
+    ("POST", "/admin/accounts/{username}"): "users.manage",
+    ("GET", "/admin/review"): "users.read",
+    ("POST", "/admin/review"): "users.manage",
 }
 
 
@@ -63,8 +71,14 @@ def _sign_in(client: TestClient, username: str) -> str:
     page = client.get("/signin").text
     csrf = re.search(r'name="csrf" value="([^"]+)"', page)
     assert csrf is not None
-    client.post("/signin", data={"csrf": csrf.group(1), "username": username,
-                                 "password": PASSWORD}, follow_redirects=False)
+    answer = client.post("/signin", data={"csrf": csrf.group(1), "username": username,
+                                          "password": PASSWORD}, follow_redirects=False)
+    if answer.headers["location"] == "/signin/second":
+        second = client.get("/signin/second").text
+        secret = re.search(r'id="totp-secret">([A-Z2-7]+)<', second)
+        assert secret is not None
+        client.post("/signin/second", data={"csrf": csrf.group(1),
+                                            "code": pyotp.TOTP(secret.group(1)).now()})
     home = client.get("/home").text
     token = re.search(r'data-csrf="([^"]+)"', home)
     assert token is not None
@@ -86,7 +100,8 @@ def test_every_route_with_every_duty_and_with_no_session(tmp_path: Path) -> None
         for (method, path), permission in EXPECTED.items():
             if permission is OPEN or path == "/signout":
                 continue
-            url = path.format(receipt=receipt, number=1, name="name_kana", batch_id=batch_id)
+            url = path.format(receipt=receipt, number=1, name="name_kana", batch_id=batch_id,
+                              username="vito")
             if path == "/records/doc/{receipt}/page/{number}":
                 continue  # served only after an open (checked just below)
             if method == "GET":
@@ -102,7 +117,9 @@ def test_every_route_with_every_duty_and_with_no_session(tmp_path: Path) -> None
                                                   "value": "1965-01-02", "purpose": "audit",
                                                   "why": "route walk", "on": "1",
                                                   "reason": "route walk",
-                                                  "receipts": receipt, "decision": "reject"},
+                                                  "receipts": receipt, "decision": "reject",
+                                                  "username": "walker", "change": "expiry",
+                                                  "month": "2026-11"},
                                        follow_redirects=False)
             if username is None:
                 allowed = False

@@ -34,6 +34,7 @@ STAFF: dict[str, tuple[str, ...]] = {
     "rima": ("records_manager",),
     "sakura": ("scanning_clerk",),
     "sam": ("security_admin",),
+    "audra": ("auditor",),
 }
 
 

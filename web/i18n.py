@@ -90,7 +90,7 @@ WORDS_FROM_CODE = (
     # what the records room searches by, why an original is opened, disposal states
     N_("receipt_number"), N_("basic_pension_number"), N_("my_number"), N_("name_kana"),
     N_("birth_date"), N_("disclosure_request"), N_("inquiry"), N_("correction"), N_("audit"),
-    N_("legal"), N_("requested"), N_("rejected"), N_("done"), N_("records"),
+    N_("legal"), N_("requested"), N_("rejected"), N_("done"), N_("records"), N_("access"),
 )
 """Codes the rooms show in words: listed here so extraction finds them."""
 

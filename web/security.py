@@ -19,6 +19,8 @@ SESSION_COOKIE = "kura_session"
 PRE_COOKIE = "kura_pre"
 """Before sign-in: a random value the sign-in form's CSRF token is bound to."""
 LANG_COOKIE = "kura_lang"
+PENDING_COOKIE = "kura_pending"
+"""Between the password and the TOTP code: names the sign-in waiting on the server."""
 
 CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' blob:; "
        "connect-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'; "

@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import time
+from dataclasses import dataclass
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Form, Request
 from starlette.responses import Response
 
+from schemas.settings import Settings
 from storage.accounts import SignInRefused, sign_in, sign_out
 from storage.audit import checkpoint_if_due
 from storage.db import session_scope
+from storage.usecases import access
 from web import i18n
 from web.i18n import N_
 from web.rooms.common import (
@@ -21,9 +25,18 @@ from web.rooms.common import (
     signed_in,
     token_of,
 )
-from web.security import LANG_COOKIE, PRE_COOKIE, SESSION_COOKIE, new_pre_value, set_cookie
+from web.security import (
+    LANG_COOKIE,
+    PENDING_COOKIE,
+    PRE_COOKIE,
+    SESSION_COOKIE,
+    new_pre_value,
+    set_cookie,
+)
 
 router = APIRouter()
+SECOND_FACTOR_SECONDS = 300
+"""How long a checked password waits for its TOTP code."""
 
 
 def start_page(roles: list[str]) -> str:
@@ -33,6 +46,8 @@ def start_page(roles: list[str]) -> str:
         return "/records"
     if "scanning_clerk" in roles:
         return "/desk"
+    if "security_admin" in roles or "auditor" in roles:
+        return "/admin"
     return "/home"
 
 
@@ -75,10 +90,69 @@ def signin(request: Request, username: Annotated[str, Form()],
     if refused is not None:
         return _refused(request, N_("Wrong user name or password, or the account is disabled, "
                         "expired or locked."), 401)
-    response = back_to(start_page(signed.roles))
-    set_cookie(response, SESSION_COOKIE, signed.token, settings.session_minutes * 60)
+    if access.needs_second_factor(signed.roles):
+        # the session is held here until the code is typed: the browser does not have it yet
+        waiting = new_pre_value()
+        request.app.state.pending[waiting] = Pending(signed.token, signed.roles,
+                                                     time.monotonic() + SECOND_FACTOR_SECONDS)
+        response = back_to("/signin/second")
+        set_cookie(response, PENDING_COOKIE, waiting, SECOND_FACTOR_SECONDS)
+        return response
+    return _signed_in(response_for=signed.roles, token=signed.token, settings=settings)
+
+
+def _signed_in(response_for: list[str], token: str, settings: Settings) -> Response:
+    response = back_to(start_page(response_for))
+    set_cookie(response, SESSION_COOKIE, token, settings.session_minutes * 60)
     response.delete_cookie(PRE_COOKIE, path="/")
+    response.delete_cookie(PENDING_COOKIE, path="/")
     return response
+
+
+@dataclass
+class Pending:
+    """A password checked, a TOTP code not yet: the session token waits on the server."""
+
+    token: str
+    roles: list[str]
+    until: float
+    enrolment: access.Enrolment | None = None
+
+
+def _pending(request: Request) -> Pending | None:
+    waiting: Pending | None = request.app.state.pending.get(
+        request.cookies.get(PENDING_COOKIE, ""))
+    return waiting if waiting is not None and time.monotonic() < waiting.until else None
+
+
+@router.get("/signin/second")
+def second_factor_page(request: Request) -> Response:
+    waiting = _pending(request)
+    if waiting is None:
+        return back_to("/signin")
+    settings = settings_of(request)
+    if waiting.enrolment is None and not access.second_factor_enrolled(settings, waiting.token):
+        waiting.enrolment = access.begin_enrolment(settings, waiting.token)
+    return render(request, "signin/second.html", enrolment=waiting.enrolment)
+
+
+@router.post("/signin/second", dependencies=[Depends(check_csrf)])
+def second_factor(request: Request, code: Annotated[str, Form()]) -> Response:
+    waiting = _pending(request)
+    if waiting is None:
+        return back_to("/signin")
+    settings = settings_of(request)
+    client = request.client.host if request.client else "-"
+    if not request.app.state.guard.may_try(client):
+        return render(request, "signin/second.html", status_code=429,
+                      enrolment=waiting.enrolment,
+                      error=N_("Too many attempts. Wait a minute and try again."))
+    if not access.check_second_factor(settings, waiting.token, code):
+        return render(request, "signin/second.html", status_code=401,
+                      enrolment=waiting.enrolment,
+                      error=N_("That code is not right. Type the 6 digits your app shows now."))
+    del request.app.state.pending[request.cookies.get(PENDING_COOKIE, "")]
+    return _signed_in(response_for=waiting.roles, token=waiting.token, settings=settings)
 
 
 def _refused(request: Request, message: str, status: int) -> Response:

@@ -1,4 +1,5 @@
-"""verification: the history of every field value, four-eyes and double-blind keying
+"""verification and the admin room: the history of every field value, four-eyes and
+double-blind keying; second factors (TOTP) and the monthly access review
 
 Revision ID: 0006
 Revises: 0003
@@ -39,6 +40,32 @@ def upgrade() -> None:
         batch_op.create_index("ix_verification_event_field_id", ["field_id"])
         batch_op.create_index("ix_verification_event_at", ["at"])
 
+    op.create_table(
+        "second_factor",
+        sa.Column("person_id", sa.String(length=32), nullable=False),
+        sa.Column("wrapped_secret", sa.LargeBinary(), nullable=False),
+        sa.Column("kek_id", sa.String(length=16), nullable=False),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("enrolled_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("last_step", sa.Integer(), nullable=False),
+        sa.ForeignKeyConstraint(["person_id"], ["person.id"]),
+        sa.PrimaryKeyConstraint("person_id"),
+    )
+    op.create_table(
+        "access_review",
+        sa.Column("id", sa.String(length=32), nullable=False),
+        sa.Column("month", sa.String(length=7), nullable=False),
+        sa.Column("content", sa.Text(), nullable=False),
+        sa.Column("sha256", sa.String(length=64), nullable=False),
+        sa.Column("note", sa.Text(), nullable=False),
+        sa.Column("signed_by", sa.String(length=40), nullable=False),
+        sa.Column("signed_at", sa.DateTime(timezone=True), nullable=False),
+        sa.PrimaryKeyConstraint("id"),
+        sa.UniqueConstraint("month"),
+    )
+
 
 def downgrade() -> None:
+    op.drop_table("access_review")
+    op.drop_table("second_factor")
     op.drop_table("verification_event")
