@@ -69,6 +69,11 @@
   });
 
   // --- The station's keyboard -------------------------------------------------------------
+  // A field's value is selected when it gets the focus, so typing replaces it.
+  document.querySelectorAll("input.entry").forEach((entry) => {
+    entry.addEventListener("focus", () => entry.select());
+    if (document.activeElement === entry) { entry.select(); }
+  });
   // Enter in a field: unchanged → accept (for a field flagged for review), changed → correct.
   document.querySelectorAll("form.step[data-accepts]").forEach((form) => {
     form.addEventListener("submit", () => {
