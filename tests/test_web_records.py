@@ -58,6 +58,17 @@ def test_search_by_basic_pension_number_and_open_the_original_with_a_purpose(
     expect(rima.locator("table.results")).to_contain_text(receipt)
     assert office_.audit("record.search")[-1].purpose == "年金事務所からの照会"
 
+    # a person's whole file for a disclosure request, found by the 基礎年金番号
+    rima.goto("/records")
+    person = rima.locator("form[action='/records/person']")
+    person.locator("input[name=value]").fill(PEOPLE[1]["basic_pension_number"])
+    person.locator("input[name=purpose]").fill("開示請求 第12号 2026-11-20")
+    person.locator("input[name=purpose]").press("Enter")
+    expect(rima.locator("section.filed")).to_have_count(1)
+    expect(rima.locator("section.filed")).to_contain_text("鈴木 花子")
+    [disclosed] = office_.audit("record.disclosure")
+    assert disclosed.purpose == "disclosure_request: 開示請求 第12号 2026-11-20"
+
 
 def test_a_clerk_cannot_open_the_records_room(
     browser: Browser, office: tuple[Office, str]

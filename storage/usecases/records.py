@@ -87,6 +87,40 @@ def _found(work: Work, document: Document) -> Found:
                  form.title if form else "", document.status, held is not None)
 
 
+@dataclass(frozen=True)
+class FiledDocument:
+    found: Found
+    fields: list[tuple[str, str]]
+    """(label, current value) in the order of the form."""
+
+
+def person_file(settings: Settings, token: str | None, field: str, value: str,
+                purpose_text: str) -> list[FiledDocument]:
+    """Everything filed about one person, for a disclosure request (開示請求): every
+    document found by the identifier, with its current values. Opens values, so it is the
+    original.open duty with a stated purpose, and recorded."""
+    if field not in ("basic_pension_number", "my_number"):
+        raise InvalidInput("a person's file is found by 基礎年金番号 or 個人番号")
+    purpose = _purpose("disclosure_request", purpose_text)
+    with acting(settings, token, "original.open") as work:
+        indexer = work.vault.indexer
+        if indexer is None:
+            raise NotFound("this installation has no blind-index key")
+        with _custody_errors():
+            documents = [d for d in custody.find_documents(work.session, indexer, field, value)
+                         if d.disposed_at is None]
+        filed = []
+        for document in documents:
+            form = get_form(document.form_id) if document.form_id else None
+            filed.append(FiledDocument(_found(work, document), [
+                (form.field(f.name).label if form else f.name,
+                 work.vault.open_value(document, f"field:{f.name}:value", f.value_sealed))
+                for f in document.fields]))
+        work.audit("record.disclosure", [d.id for d in documents], result="ok",
+                   purpose=purpose, detail={"field": field, "documents": len(documents)})
+        return filed
+
+
 def _purpose(code: str, text: str) -> str:
     if code not in PURPOSES:
         raise InvalidInput(f"choose a purpose: {', '.join(PURPOSES)}")

@@ -42,6 +42,16 @@ def search(request: Request, field: Annotated[str, Form()], value: Annotated[str
                   field=field, searched=True, back="/records")
 
 
+@router.post("/person", dependencies=Csrf)
+def person_file(request: Request, field: Annotated[str, Form()], value: Annotated[str, Form()],
+                purpose: Annotated[str, Form()]) -> Response:
+    """A person's whole file for a disclosure request (開示請求)."""
+    me = signed_in(request)
+    filed = r.person_file(settings_of(request), token_of(request), field, value, purpose)
+    return render(request, "records/person.html", me, filed=filed, purpose=purpose,
+                  back="/records")
+
+
 def _day(text: str) -> dt.date | None:
     return dt.date.fromisoformat(text) if text.strip() else None
 
