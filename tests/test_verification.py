@@ -192,3 +192,17 @@ def test_disposal_of_a_never_verified_document_needs_a_stated_why(office: Office
     v.confirm(office.settings, chika, verified, "birth_date")
     records.request_disposal(office.settings, rima, [verified], "retention ended")
     assert len(office.audit("disposal.unverified")) == 1
+
+
+def test_a_document_goes_back_to_the_scanning_desk_with_a_reason(office: Office) -> None:
+    receipt = office.receipts[1]
+    vera = office.token("vera")
+    with pytest.raises(InvalidInput):
+        v.rescan(office.settings, vera, receipt, "")
+    v.rescan(office.settings, vera, receipt, "page cut at the bottom")
+    assert status_of(office, receipt) == "rescan"
+    with pytest.raises(v.VerificationError):
+        v.accept(office.settings, vera, receipt, "name_kana")
+    view = v.open_document(office.settings, vera, receipt)
+    assert [(s.kind, s.note) for s in view.steps] == [("rescan", "page cut at the bottom")]
+    assert [e.actor for e in office.audit("record.rescan")] == ["vera"]
