@@ -29,7 +29,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
-from storage.audit import SERVICE as SERVICE  # the service identity acts as this
+from schemas.errors import ExitCode, InvalidInput, NotAllowed, NotSignedIn
+from storage.audit import SERVICE as SERVICE
 from storage.audit import SERVICE_NAME, Actor, append
 from storage.models import Base, new_id, utcnow
 
@@ -53,7 +54,6 @@ ROLES: dict[str, str] = {
     AUDITOR: "reads, searches and verifies the audit log; quarterly review report",
 }
 BUSINESS_ROLES = frozenset({SCANNING_CLERK, VERIFIER, CHECKER, RECORDS_MANAGER})
-SERVICE_ROLE = "service"
 """The duty of the service identity; never given to a person."""
 
 PERMISSIONS: dict[str, frozenset[str]] = {
@@ -88,25 +88,22 @@ _hasher = PasswordHasher()
 _DUMMY_HASH = _hasher.hash(secrets.token_urlsafe(16))
 
 
-class AccountError(Exception):
+class AccountError(InvalidInput):
     """A request about accounts that cannot be done; the message is for the user."""
+
+    code = "account"
 
 
 class SignInRefused(AccountError):
     """Wrong name or password, or the account may not sign in now (reason kept for audit)."""
 
+    code = "sign_in_refused"
+    exit_code = ExitCode.refused
+
     def __init__(self, reason: str) -> None:
         super().__init__("sign-in refused: wrong user name or password, or the account is "
                          "disabled, expired or locked")
         self.reason = reason
-
-
-class NotSignedIn(AccountError):
-    pass
-
-
-class NotAllowed(AccountError):
-    pass
 
 
 # --- Tables -------------------------------------------------------------------------------
@@ -197,17 +194,6 @@ def people(session: Session) -> list[Person]:
 def has_people(session: Session) -> bool:
     return session.scalars(select(Person.id).where(Person.kind == "person").limit(1)).first() \
         is not None
-
-
-def ensure_service_identity(session: Session) -> Person:
-    """The service identity exists from migration 0002 on; this recreates it if missing."""
-    found = find(session, SERVICE_NAME)
-    if found is None:
-        found = Person(username=SERVICE_NAME, kind="service", roles=[SERVICE_ROLE],
-                       password_hash=None, created_by="migration")
-        session.add(found)
-        session.flush()
-    return found
 
 
 # --- Account changes (each one an audit entry) ----------------------------------------------

@@ -11,10 +11,10 @@ from sqlalchemy import select
 from schemas.errors import InvalidInput
 from schemas.settings import Settings
 from storage.accounts import NotAllowed
-from storage.custody import find_documents
+from storage.blind_index import find_documents
 from storage.db import session_scope
 from storage.models import Document, VerificationEvent
-from storage.runtime import vault_for
+from storage.runtime import indexer_for
 from storage.usecases import verification as v
 from tests.custody_data import PEOPLE
 from tests.verification_data import Office, fresh_settings, open_office, status_of
@@ -53,9 +53,8 @@ def test_a_document_is_verified_by_two_people_and_every_value_is_kept(office: Of
     assert birth.history[1].reason == "misread"
     # search follows the confirmed value
     with session_scope(office.settings.sqlalchemy_url) as session:
-        indexer = vault_for(office.settings).indexer
-        assert indexer is not None
-        found = find_documents(session, indexer, "birth_date", "1965-01-03")
+        found = find_documents(session, indexer_for(office.settings), "birth_date",
+                               "1965-01-03")
         assert [d.receipt_number for d in found] == [receipt]
     assert [e.result for e in office.audit("field.correct")] == ["pending"]
     assert [e.actor for e in office.audit("record.verified")] == ["chika"]
@@ -74,7 +73,8 @@ def test_the_server_refuses_a_confirmation_by_the_changer_or_by_both_duties(
         v.confirm(office.settings, both, receipt, "birth_date")
     with pytest.raises(NotAllowed):
         v.confirm(office.settings, office.token("vito"), receipt, "birth_date")
-    assert [e.result for e in office.audit("field.confirm")] == ["denied:four_eyes"] * 2
+    assert [e.result for e in office.audit("field.confirm")] == [
+        "refused:FourEyesRefused"] * 2
     assert status_of(office, receipt) == "in_verification"
     # a return sends it back to review with a note
     v.return_change(office.settings, office.token("chika"), receipt, "birth_date",
@@ -105,7 +105,8 @@ def test_double_blind_keying_hides_the_reading_and_sends_differences_to_a_third(
         == "disputed"
     assert v.key(office.settings, office.token("vanna"), receipt, "my_number", number) \
         == "confirmed"
-    assert [e.result for e in office.audit("field.key")] == ["keying", "disputed", "confirmed"]
+    assert [e.result for e in office.audit("field.key")] == [
+        "keying", "refused:FourEyesRefused", "disputed", "confirmed"]
 
 
 def test_equal_blind_entries_with_a_wrong_check_digit_are_not_accepted(office: Office) -> None:
@@ -170,7 +171,7 @@ def test_verification_on_postgresql(tmp_path: Path, postgres_url: str) -> None:
 
 
 def test_disposal_of_a_never_verified_document_needs_a_stated_why(office: Office) -> None:
-    from storage.usecases import records
+    from storage.usecases import records_room as records
 
     rima = office.token("rima")
     unverified = office.receipts[1]

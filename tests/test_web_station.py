@@ -86,7 +86,7 @@ def test_no_one_confirms_their_own_change(
         f"/station/doc/{receipt}/field/name_kana",
         form={"step": "confirm", "csrf": both.locator("body").get_attribute("data-csrf") or ""})
     assert response.status == 403 and "自分の訂正は確認できません" in response.text()
-    assert [e.result for e in office_.audit("field.confirm")] == ["denied:four_eyes"]
+    assert [e.result for e in office_.audit("field.confirm")] == ["refused:FourEyesRefused"]
     # and without the CSRF token nothing is done at all
     forged = both.request.post(f"/station/doc/{receipt}/field/name_kana",
                                form={"step": "confirm"})

@@ -64,7 +64,7 @@ def open_office(settings: Settings, documents: int = 3) -> Office:
         for username, roles in STAFF.items():
             add_person(session, Actor("test-setup", "-"), username, list(roles), PASSWORD)
         people = (PEOPLE * (documents // len(PEOPLE) + 1))[:documents]
-        for document, _ in file_documents(session, vault, people):
+        for document, _ in file_documents(session, settings, vault, people):
             form = get_form(document.form_id or "")
             for field in document.fields:
                 field.box, field.page_number = list(form.field(field.name).box), 1

@@ -1,6 +1,6 @@
-"""The admin room's work: accounts, duties and expiry; the TOTP second factor the security
-administrator and the records manager sign in with; the monthly access review (DOMAIN §6.1:
-controls 1–13; §8.2 privileged IDs)."""
+"""The admin room's own work, beside storage/usecases/people.py (accounts, duties, expiry):
+the TOTP second factor the security administrator and the records manager sign in with, and
+the monthly access review, signed off and kept (DOMAIN §6.1: controls 1–13; §8.2)."""
 
 from __future__ import annotations
 
@@ -8,15 +8,13 @@ import datetime as dt
 import hashlib
 import json
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 
 import pyotp
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from schemas.errors import Conflict, InvalidInput, NotSignedIn
+from schemas.errors import Conflict, InvalidInput
 from schemas.settings import Settings
 from storage import accounts
 from storage.audit import Actor, append, canonical
@@ -36,14 +34,6 @@ ISSUER = "Kura"
 
 class AccessError(Conflict):
     code = "access"
-
-
-@contextmanager
-def _account_errors() -> Iterator[None]:
-    try:
-        yield
-    except accounts.AccountError as error:
-        raise InvalidInput(str(error)) from None
 
 
 def needs_second_factor(roles: list[str]) -> bool:
@@ -115,10 +105,7 @@ def check_second_factor(settings: Settings, token: str | None, code: str) -> boo
 
 
 def _person(session: Session, token: str | None) -> accounts.Person:
-    try:
-        return accounts.current(session, token)
-    except accounts.NotSignedIn as error:
-        raise NotSignedIn(str(error)) from None
+    return accounts.current(session, token)
 
 
 # --- Accounts -----------------------------------------------------------------------------
@@ -157,29 +144,6 @@ def _accounts(session: Session) -> list[Account]:
             last.strftime("%Y-%m-%d %H:%M") if last else None, dormant and not person.disabled,
             person.id in enrolled))
     return lines
-
-
-def add_account(settings: Settings, token: str | None, username: str, roles: list[str],
-                expires_on: dt.date | None) -> str:
-    """A new account; returns its first password, to be handed over and changed."""
-    password = accounts.new_password()
-    with acting(settings, token, "users.manage") as work, _account_errors():
-        accounts.add_person(work.session, work.actor, username, roles, password, expires_on)
-    return password
-
-
-def change_account(settings: Settings, token: str | None, username: str, *,
-                   roles: list[str] | None = None, expires_on: dt.date | None = None,
-                   clear_expiry: bool = False, disabled: bool | None = None) -> None:
-    with acting(settings, token, "users.manage") as work, _account_errors():
-        if roles is not None:
-            accounts.set_roles(work.session, work.actor, username, roles)
-        if expires_on is not None or clear_expiry:
-            accounts.set_expiry(work.session, work.actor, username, expires_on)
-        if disabled is True:
-            accounts.disable(work.session, work.actor, username)
-        elif disabled is False:
-            accounts.enable(work.session, work.actor, username)
 
 
 # --- The monthly access review --------------------------------------------------------------

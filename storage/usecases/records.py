@@ -1,244 +1,101 @@
-"""The records room's work: search through the blind indexes, opening an original for a stated
-purpose, downloading it, legal holds, and disposal by two people (DOMAIN §6: controls 16,
-27, 31, 73). Each function is one audited use case over storage/custody.py."""
+"""Records: the verification queue, opening an original with a reason, and exact-match
+search through the blind indexes."""
 
 from __future__ import annotations
 
-import datetime as dt
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 
 from sqlalchemy import select
 
-from schemas.errors import Conflict, InvalidInput, NotFound
-from schemas.forms import get_form
+from schemas.errors import InvalidInput, KuraError, NotFound
 from schemas.settings import Settings
-from storage import custody
-from storage.models import Document, LegalHold, SourceFile, StoredObject
-from storage.usecases.base import Work, acting
-from storage.usecases.verification import never_verified
+from storage.blind_index import find_documents, index_field
+from storage.models import Document, SourceFile, StoredObject
+from storage.queries import QueueLine, waiting_queue
+from storage.usecases.base import Token, acting
 
-SEARCHABLE = ("receipt_number", "basic_pension_number", "my_number", "name_kana",
-              "birth_date")
-PURPOSE_NEEDED = ("my_number",)
-"""A search by 個人番号 states why (control 16: the number is used only for what the law
-allows, and each use is recorded)."""
-PURPOSES = ("disclosure_request", "inquiry", "correction", "audit", "legal", "other")
-"""Why an original is opened: 開示請求, 照会対応, 訂正の確認, 監査, 法的対応, その他."""
+MIN_REASON = 4
+"""The shortest reason accepted for opening an original (a word and a case number)."""
 
 
-class RecordsError(Conflict):
-    code = "records"
-
-
-@contextmanager
-def _custody_errors() -> Iterator[None]:
-    try:
-        yield
-    except custody.CustodyError as error:
-        raise RecordsError(str(error)) from None
+def verification_queue(settings: Settings, token: Token) -> list[QueueLine]:
+    """Documents waiting for verification, masked: no 個人番号, no full name."""
+    with acting(settings, token, "queue.read", "queue.list") as work:
+        lines = waiting_queue(work.session, work.vault)
+        receipts = [line.receipt_number for line in lines]
+        listed = (
+            work.session.scalars(
+                select(Document.id).where(Document.receipt_number.in_(receipts))
+            ).all()
+            if receipts
+            else []
+        )
+        work.audit("queue.list", listed, result="ok", detail={"documents": len(lines)})
+    return lines
 
 
 @dataclass(frozen=True)
-class Found:
+class Original:
     receipt_number: str
-    received_date: dt.date
-    form_id: str | None
-    form_title: str
+    data: bytes
+    """The original scan as it arrived, decrypted and checked against its SHA-256."""
+
+
+def open_original(settings: Settings, token: Token, receipt_number: str,
+                  reason: str) -> Original:
+    """A document's original scan (records manager). Every opening is recorded with its
+    reason as its purpose, attempts that fail included; the failure is raised after."""
+    purpose = reason.strip()
+    if len(purpose) < MIN_REASON:
+        raise InvalidInput("say why the original is opened",
+                           hint="--reason: a reason and case reference, never a name or "
+                           "number of the person")
+    failure: KuraError | None = None
+    data = b""
+    with acting(settings, token, "original.open") as work:
+        document = work.session.scalars(
+            select(Document).where(Document.receipt_number == receipt_number)
+        ).one_or_none()
+        if document is None:
+            work.audit("original.open", purpose=purpose, result="not_found",
+                       detail={"receipt_number": receipt_number})
+            failure = NotFound(f"no document {receipt_number}")
+        else:
+            source = work.session.get_one(SourceFile, document.source_file_id)
+            opened = [document.id, source.id, source.object_id]
+            try:
+                data = work.vault.get_object(
+                    work.session.get_one(StoredObject, source.object_id))
+            except Exception as error:  # the attempt is recorded too, then reported
+                work.audit("original.open", opened, purpose=purpose,
+                           result=f"failed:{type(error).__name__}")
+                failure = error if isinstance(error, KuraError) else KuraError(
+                    f"cannot open the original of {receipt_number}: {type(error).__name__}")
+            else:
+                work.audit("original.open", opened, purpose=purpose, result="ok")
+    if failure is not None:
+        raise failure
+    return Original(receipt_number, data)
+
+
+def searchable_field(name: str) -> str:
+    """The indexed field a name or alias stands for (基礎年金番号 → basic_pension_number)."""
+    return index_field(name)
+
+
+@dataclass(frozen=True)
+class FoundRecord:
+    receipt_number: str
     status: str
-    held: bool
+    form_id: str
 
 
-def search(settings: Settings, token: str | None, field: str, value: str, purpose: str = "",
-           form_id: str = "", received_from: dt.date | None = None,
-           received_to: dt.date | None = None) -> list[Found]:
-    """Documents whose `field` is `value` (exactly, after normalisation), narrowed by form and
-    receipt dates. Identifiers are matched by their blind index, never by opening values."""
-    if field not in SEARCHABLE:
-        raise InvalidInput(f"search by one of {', '.join(SEARCHABLE)}")
-    if field in PURPOSE_NEEDED and not purpose.strip():
-        raise InvalidInput("a search by 個人番号 needs a stated purpose")
-    with acting(settings, token, "record.read") as work:
-        if field == "receipt_number":
-            documents = list(work.session.scalars(
-                select(Document).where(Document.receipt_number == value.strip())))
-        else:
-            indexer = work.vault.indexer
-            if indexer is None:
-                raise NotFound("this installation has no blind-index key")
-            with _custody_errors():
-                documents = custody.find_documents(work.session, indexer, field, value)
-        documents = [d for d in documents if d.disposed_at is None
-                     and (not form_id or d.form_id == form_id)
-                     and (received_from is None or d.received_date >= received_from)
-                     and (received_to is None or d.received_date <= received_to)]
-        work.audit("record.search", [d.id for d in documents], result="ok",
-                   purpose=purpose.strip() or None,
-                   detail={"field": field, "found": len(documents)})
-        return [_found(work, d) for d in documents]
-
-
-def _found(work: Work, document: Document) -> Found:
-    form = get_form(document.form_id) if document.form_id else None
-    held = work.session.scalars(select(LegalHold.id).where(
-        LegalHold.document_id == document.id, LegalHold.released_at.is_(None))).first()
-    return Found(document.receipt_number, document.received_date, document.form_id,
-                 form.title if form else "", document.status, held is not None)
-
-
-@dataclass(frozen=True)
-class FiledDocument:
-    found: Found
-    fields: list[tuple[str, str]]
-    """(label, current value) in the order of the form."""
-
-
-def person_file(settings: Settings, token: str | None, field: str, value: str,
-                purpose_text: str) -> list[FiledDocument]:
-    """Everything filed about one person, for a disclosure request (開示請求): every
-    document found by the identifier, with its current values. Opens values, so it is the
-    original.open duty with a stated purpose, and recorded."""
-    if field not in ("basic_pension_number", "my_number"):
-        raise InvalidInput("a person's file is found by 基礎年金番号 or 個人番号")
-    purpose = _purpose("disclosure_request", purpose_text)
-    with acting(settings, token, "original.open") as work:
-        indexer = work.vault.indexer
-        if indexer is None:
-            raise NotFound("this installation has no blind-index key")
-        with _custody_errors():
-            documents = [d for d in custody.find_documents(work.session, indexer, field, value)
-                         if d.disposed_at is None]
-        filed = []
-        for document in documents:
-            form = get_form(document.form_id) if document.form_id else None
-            filed.append(FiledDocument(_found(work, document), [
-                (form.field(f.name).label if form else f.name,
-                 work.vault.open_value(document, f"field:{f.name}:value", f.value_sealed))
-                for f in document.fields]))
-        work.audit("record.disclosure", [d.id for d in documents], result="ok",
-                   purpose=purpose, detail={"field": field, "documents": len(documents)})
-        return filed
-
-
-def _purpose(code: str, text: str) -> str:
-    if code not in PURPOSES:
-        raise InvalidInput(f"choose a purpose: {', '.join(PURPOSES)}")
-    if not text.strip():
-        raise InvalidInput("say in a few words why the original is opened")
-    return f"{code}: {text.strip()}"
-
-
-@dataclass(frozen=True)
-class Opened:
-    found: Found
-    pages: list[int]
-    opened_by: str
-    opened_at: dt.datetime
-    purpose: str
-
-
-def open_original(settings: Settings, token: str | None, receipt_number: str,
-                  purpose_code: str, purpose_text: str) -> Opened:
-    """Open a document's original for a stated purpose; each page is then shown with
-    `original_page` under the same purpose."""
-    purpose = _purpose(purpose_code, purpose_text)
-    with acting(settings, token, "original.open") as work:
-        document = _document(work, receipt_number)
-        work.audit("original.open", [document.id, document.source_file_id], result="ok",
-                   purpose=purpose, detail={"pages": len(document.pages)})
-        return Opened(_found(work, document), [p.number for p in document.pages],
-                      work.actor.name, dt.datetime.now(dt.UTC), purpose)
-
-
-def original_page(settings: Settings, token: str | None, receipt_number: str, number: int,
-                  purpose: str) -> tuple[bytes, str]:
-    """One page of an opened original (JPEG) and who is looking, for the watermark."""
-    with acting(settings, token, "original.open") as work:
-        document = _document(work, receipt_number)
-        page = next((p for p in document.pages if p.number == number), None)
-        if page is None or page.image_object_id is None:
-            raise NotFound(f"{receipt_number} has no page {number}")
-        data = work.vault.get_object(work.session.get_one(StoredObject, page.image_object_id))
-        work.audit("original.view", [document.id, page.id], result="ok", purpose=purpose,
-                   detail={"page": number})
-        return data, work.actor.name
-
-
-def download_original(settings: Settings, token: str | None, receipt_number: str,
-                      purpose_code: str, purpose_text: str) -> bytes:
-    """The original file as it arrived, checked against its SHA-256: a permission of its own."""
-    purpose = _purpose(purpose_code, purpose_text)
-    with acting(settings, token, "original.download") as work:
-        document = _document(work, receipt_number)
-        source = work.session.get_one(SourceFile, document.source_file_id)
-        data = work.vault.get_object(work.session.get_one(StoredObject, source.object_id))
-        work.audit("original.download", [document.id, source.id], result="ok",
-                   purpose=purpose, detail={"bytes": len(data)})
-        return data
-
-
-def _document(work: Work, receipt_number: str) -> Document:
-    with _custody_errors():
-        document = custody.document_by_receipt(work.session, receipt_number)
-    if document.disposed_at is not None:
-        raise NotFound(f"{receipt_number} was disposed of")
-    return document
-
-
-def hold(settings: Settings, token: str | None, receipt_number: str, on: bool,
-         reason: str) -> None:
-    """Legal hold on or off (off says why too)."""
-    with acting(settings, token, "retention.manage") as work, _custody_errors():
-        document = _document(work, receipt_number)
-        if on:
-            custody.set_hold(work.session, work.vault, document, reason, work.actor.name)
-        else:
-            custody.release_hold(work.session, work.vault, document, reason, work.actor.name)
-        work.audit("hold.set" if on else "hold.release",
-                   [document.id, document.source_file_id], purpose=reason.strip(),
-                   result="ok")
-
-
-def request_disposal(settings: Settings, token: str | None, receipts: list[str], reason: str,
-                     unverified_why: str = "") -> str:
-    """Ask for documents to be disposed of. A document nobody ever verified is refused
-    unless the records manager says why it goes anyway (recorded)."""
-    with acting(settings, token, "disposal.request") as work, _custody_errors():
-        request = custody.request_disposal(work.session, receipts, reason, work.actor.name)
-        ids = [item.document_id for item in request.items]
-        unverified = never_verified(work.session, ids)
-        if unverified and not unverified_why.strip():
-            raise RecordsError(f"never verified: {', '.join(unverified)}. Say why they may be "
-                               "disposed of anyway, or have them verified first")
-        if unverified:
-            work.audit("disposal.unverified", ids, purpose=unverified_why.strip(),
-                       result="ok", detail={"documents": unverified})
-        work.audit("disposal.request", [request.id, *ids], purpose=reason.strip(),
-                   result="ok", detail={"number": request.number, "documents": len(ids)})
-        return request.number
-
-
-def disposal_requests(settings: Settings, token: str | None) -> list[tuple[str, str, str,
-                                                                           list[str]]]:
-    """(number, status, requested by, 受付番号) of every disposal request, newest first."""
-    with acting(settings, token, "disposal.approve") as work:
-        lines = [(r.number, r.status, r.requested_by, [i.receipt_number for i in r.items])
-                 for r in custody.disposal_lines(work.session)]
-        work.audit("disposal.list", result="ok", detail={"requests": len(lines)})
-        return lines
-
-
-def decide_disposal(settings: Settings, token: str | None, number: str, approve: bool) -> str:
-    """The second person approves (keys destroyed, certificate kept) or rejects."""
-    with acting(settings, token, "disposal.approve") as work, _custody_errors():
-        if not approve:
-            request = custody.reject_disposal(work.session, number, work.actor.name)
-            work.audit("disposal.reject", [request.id], result="ok", detail={"number": number})
-            return request.status
-        certificate = custody.approve_disposal(work.session, work.vault, number,
-                                               work.actor.name)
-        work.audit("disposal.approve", [d["document_id"] for d in certificate["documents"]],
-                   result="ok", detail={"number": number,
-                                        "documents": len(certificate["documents"])})
-        return "done"
+def find_records(settings: Settings, token: Token, field: str, value: str) -> list[FoundRecord]:
+    """Exact-match search through the blind indexes (a record reader); names 受付番号
+    only. The value is never recorded, the field and the count are."""
+    field = searchable_field(field)
+    with acting(settings, token, "record.read", "record.search") as work:
+        found = find_documents(work.session, work.indexer, field, value)
+        work.audit("record.search", [d.id for d in found], result="ok",
+                   detail={"field": field, "found": len(found)})
+        return [FoundRecord(d.receipt_number, d.status, d.form_id or "") for d in found]

@@ -27,9 +27,9 @@ from schemas.forms import get_form
 from schemas.reasons import reason_code
 from schemas.settings import Settings
 from storage.accounts import CHECKER, VERIFIER, Person
-from storage.custody import document_saved
 from storage.models import Document, FieldValue, StoredObject, VerificationEvent
 from storage.queries import QueueLine, waiting_queue
+from storage.retention import document_saved
 from storage.usecases.base import Work, acting
 
 WAITING = ("review", "ready", "in_verification")
@@ -212,7 +212,8 @@ def _settle(work: Work, document: Document, field: FieldValue, value: str,
     field.status = "confirmed"
     _record(work, document, "confirm", field, value, answers=answers)
     document_saved(work.session, work.vault, document,
-                   {f.name: _current(work, document, f) for f in document.fields})
+                   {f.name: _current(work, document, f) for f in document.fields},
+                   work.indexer, work.retention)
     if all(f.status in SETTLED for f in document.fields):
         document.status = "verified"
         _record(work, document, "verified")
@@ -345,7 +346,7 @@ def group(settings: Settings, token: str | None, field_type: str) -> list[tuple[
 
 def accept(settings: Settings, token: str | None, receipt_number: str, field_name: str) -> str:
     """Take the reading of a field flagged for review as it is: waits for a checker."""
-    with acting(settings, token, "record.correct") as work:
+    with acting(settings, token, "record.correct", "field.accept") as work:
         document = _document(work.session, receipt_number)
         field = _field(document, field_name)
         _workable(document)
@@ -367,7 +368,7 @@ def correct(settings: Settings, token: str | None, receipt_number: str, field_na
     """Propose a new value for a field (or an empty one: a deletion); waits for a checker."""
     if reason not in CORRECTION_REASONS:
         raise InvalidInput(f"say why with one of {', '.join(CORRECTION_REASONS)}")
-    with acting(settings, token, "record.correct") as work:
+    with acting(settings, token, "record.correct", "field.correct") as work:
         document = _document(work.session, receipt_number)
         field = _field(document, field_name)
         _workable(document)
@@ -391,10 +392,11 @@ def key(settings: Settings, token: str | None, receipt_number: str, field_name: 
         value: str) -> str:
     """One blind entry of a flagged 個人番号 or 基礎年金番号. Two people type it without
     seeing the reading or each other; equal → confirmed, different → a third person."""
-    with acting(settings, token, "record.correct") as work:
+    with acting(settings, token, "record.correct", "field.key") as work:
         document = _document(work.session, receipt_number)
         field = _field(document, field_name)
         _workable(document)
+        work.subject_ids = [document.id, field.id]
         if not _is_blind(field):
             raise VerificationError(f"{field_name} of {receipt_number} is not keyed blind")
         typed = value.strip()
@@ -431,7 +433,7 @@ def investigate(settings: Settings, token: str | None, receipt_number: str, note
     """Send the document to 疑義 (under investigation, control 31), with a note."""
     if not note.strip():
         raise InvalidInput("say what is doubtful: a 疑義 needs a note")
-    with acting(settings, token, "record.correct") as work:
+    with acting(settings, token, "record.correct", "record.investigate") as work:
         document = _document(work.session, receipt_number)
         _workable(document)
         document.status = "investigation"
@@ -443,7 +445,7 @@ def rescan(settings: Settings, token: str | None, receipt_number: str, note: str
     """Send the document back to the scanning desk (the page is unreadable, cut, skewed)."""
     if not note.strip():
         raise InvalidInput("say why the page must be scanned again")
-    with acting(settings, token, "record.correct") as work:
+    with acting(settings, token, "record.correct", "record.rescan") as work:
         document = _document(work.session, receipt_number)
         _workable(document)
         document.status = "rescan"
@@ -453,7 +455,7 @@ def rescan(settings: Settings, token: str | None, receipt_number: str, note: str
 
 def finish(settings: Settings, token: str | None, receipt_number: str) -> str:
     """A verifier has looked at a document none of whose fields waits: it is verified."""
-    with acting(settings, token, "record.correct") as work:
+    with acting(settings, token, "record.correct", "record.verified") as work:
         document = _document(work.session, receipt_number)
         _workable(document)
         waiting = [f.name for f in document.fields if f.status not in SETTLED]
@@ -490,17 +492,12 @@ def _second_person(work: Work, change: VerificationEvent) -> None:
 def confirm(settings: Settings, token: str | None, receipt_number: str,
             field_name: str) -> str:
     """The second person agrees with a correction, deletion or acceptance."""
-    with acting(settings, token, "record.confirm") as work:
+    with acting(settings, token, "record.confirm", "field.confirm") as work:
         document = _document(work.session, receipt_number)
         field = _field(document, field_name)
+        work.subject_ids = [document.id, field.id]  # a refusal below is recorded with these
         change = _pending(work, document, field)
-        try:
-            _second_person(work, change)
-        except FourEyesRefused:
-            work.audit("field.confirm", [document.id, field.id], result="denied:four_eyes",
-                       detail={"field": field_name})
-            work.session.commit()
-            raise
+        _second_person(work, change)
         value, _ = _open(work, document, change)
         _settle(work, document, field, value or "", change.id)
         work.audit("field.confirm", [document.id, field.id], result="ok",
@@ -513,9 +510,10 @@ def return_change(settings: Settings, token: str | None, receipt_number: str,
     """The second person disagrees: the field goes back to the verifiers, with a note."""
     if not note.strip():
         raise InvalidInput("say why the change goes back")
-    with acting(settings, token, "record.confirm") as work:
+    with acting(settings, token, "record.confirm", "field.return") as work:
         document = _document(work.session, receipt_number)
         field = _field(document, field_name)
+        work.subject_ids = [document.id, field.id]
         change = _pending(work, document, field)
         _second_person(work, change)
         field.status = "review"
@@ -532,10 +530,11 @@ def decide(settings: Settings, token: str | None, receipt_number: str, decision:
         raise InvalidInput(f"decide one of {', '.join(DECISIONS)}")
     if not note.strip():
         raise InvalidInput("a decision on a 疑義 says why")
-    with acting(settings, token, "record.confirm") as work:
+    with acting(settings, token, "record.confirm", "record.decide") as work:
         document = _document(work.session, receipt_number)
         if document.status != "investigation":
             raise VerificationError(f"{receipt_number} is not under investigation")
+        work.subject_ids = [document.id]
         raised = [e for e in _events(work.session, document) if e.kind == "investigate"][-1]
         if raised.by == work.actor.name:
             raise FourEyesRefused("you raised this 疑義: another person decides it")

@@ -9,8 +9,8 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Form, Request
 from starlette.responses import Response
 
-from storage.accounts import PERMISSIONS, ROLES
-from storage.usecases import access
+from storage.accounts import PERMISSIONS, ROLES, new_password
+from storage.usecases import access, people
 from web.rooms.common import back_to, check_csrf, render, settings_of, signed_in, token_of
 
 router = APIRouter(prefix="/admin")
@@ -30,8 +30,9 @@ async def add_account(request: Request, username: Annotated[str, Form()],
                       expires_on: Annotated[str, Form()] = "") -> Response:
     me = signed_in(request)
     roles = [r for r in (await request.form()).getlist("roles") if isinstance(r, str)]
-    password = access.add_account(settings_of(request), token_of(request), username.strip(),
-                                  roles, _day(expires_on))
+    password = new_password()
+    people.add_account(settings_of(request), token_of(request), username.strip(), roles,
+                       password, _day(expires_on))
     lines = access.account_list(settings_of(request), token_of(request))
     # the first password is shown once, in this answer, never in a URL or a log
     return render(request, "admin/accounts.html", me, accounts=lines, roles=list(ROLES),
@@ -47,13 +48,13 @@ async def change_account(request: Request, username: str,
     settings, token = settings_of(request), token_of(request)
     if change == "roles":
         roles = [r for r in (await request.form()).getlist("roles") if isinstance(r, str)]
-        access.change_account(settings, token, username, roles=roles)
+        people.set_roles(settings, token, username, roles)
     elif change == "expiry":
-        day = _day(expires_on)
-        access.change_account(settings, token, username, expires_on=day,
-                              clear_expiry=day is None)
-    elif change in ("disable", "enable"):
-        access.change_account(settings, token, username, disabled=change == "disable")
+        people.set_expiry(settings, token, username, _day(expires_on))
+    elif change == "disable":
+        people.disable_account(settings, token, username)
+    elif change == "enable":
+        people.enable_account(settings, token, username)
     else:
         return Response(status_code=400)
     return back_to("/admin")

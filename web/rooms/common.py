@@ -10,9 +10,10 @@ from fastapi import HTTPException, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 from starlette.responses import Response
 
+from schemas.errors import NotSignedIn
 from schemas.settings import Settings
-from storage.accounts import PERMISSIONS, NotSignedIn, current
-from storage.db import session_scope
+from storage.accounts import PERMISSIONS
+from storage.usecases import people
 from web import i18n
 from web.security import (
     LANG_COOKIE,
@@ -58,11 +59,10 @@ def signed_in(request: Request) -> Someone:
     if not token or not guard.touch(token):
         raise SignInFirst()
     try:
-        with session_scope(settings_of(request).sqlalchemy_url) as session:
-            person = current(session, token)
-            return Someone(person.username, list(person.roles))
+        account = people.whoami(settings_of(request), token)
     except NotSignedIn:
         raise SignInFirst() from None
+    return Someone(account.username, account.roles)
 
 
 async def check_csrf(request: Request) -> None:

@@ -10,11 +10,11 @@ from fastapi import APIRouter, BackgroundTasks, Depends, Request
 from starlette.datastructures import UploadFile
 from starlette.responses import JSONResponse, Response
 
-from storage.usecases import desk
-from storage.usecases.base import acting
+from storage.intake import Arrival
+from storage.usecases import desk, intake
 from web import i18n
 from web.rooms.common import check_csrf, lang_of, render, settings_of, signed_in, token_of
-from workers.intake import Arrival, take_in
+from workers.intake import INTAKE_CHECKS
 from workers.runner import run_pages
 
 router = APIRouter(prefix="/desk")
@@ -36,9 +36,8 @@ async def upload(request: Request, background: BackgroundTasks) -> Response:
     if not arrivals:
         return JSONResponse({"error": "no_files"}, status_code=400)
     settings = settings_of(request)
-    # the intake use case: the clerk's duty checked, the batch and every file audited
-    with acting(settings, token_of(request), "intake") as work:
-        result = take_in(work.session, work.vault, arrivals, "upload", actor=work.actor)
+    result = intake.take_in_batch(settings, token_of(request), arrivals, "upload",
+                                  INTAKE_CHECKS)
     background.add_task(run_pages, settings, result.page_ids)
     return JSONResponse({"batch": result.batch_id, "files": len(arrivals)})
 

@@ -13,7 +13,8 @@ from fastapi import APIRouter, Depends, Form, Request
 from PIL import Image, ImageDraw, ImageFont
 from starlette.responses import Response
 
-from storage.usecases import records as r
+from storage.usecases import disposal, holds
+from storage.usecases import records_room as r
 from web.rooms.common import back_to, check_csrf, render, settings_of, signed_in, token_of
 
 router = APIRouter(prefix="/records")
@@ -122,14 +123,15 @@ def download(request: Request, receipt: str, purpose: Annotated[str, Form()],
 def hold(request: Request, receipt: str, on: Annotated[int, Form()],
          reason: Annotated[str, Form()]) -> Response:
     signed_in(request)
-    r.hold(settings_of(request), token_of(request), receipt, bool(on), reason)
+    change = holds.set_hold if on else holds.release_hold
+    change(settings_of(request), token_of(request), receipt, reason)
     return back_to(f"/records/doc/{receipt}")
 
 
 @router.get("/disposal")
 def disposals(request: Request) -> Response:
     me = signed_in(request)
-    lines = r.disposal_requests(settings_of(request), token_of(request))
+    lines = disposal.list_disposals(settings_of(request), token_of(request))
     return render(request, "records/disposal.html", me, lines=lines, back="/records/disposal")
 
 
@@ -147,5 +149,8 @@ def request_disposal(request: Request, receipts: Annotated[str, Form()],
 def decide_disposal(request: Request, number: str,
                     decision: Annotated[str, Form()]) -> Response:
     signed_in(request)
-    r.decide_disposal(settings_of(request), token_of(request), number, decision == "approve")
+    if decision == "approve":
+        disposal.approve_disposal(settings_of(request), token_of(request), number)
+    else:
+        disposal.reject_disposal(settings_of(request), token_of(request), number)
     return back_to("/records/disposal")

@@ -10,10 +10,8 @@ from fastapi import APIRouter, Depends, Form, Request
 from starlette.responses import Response
 
 from schemas.settings import Settings
-from storage.accounts import SignInRefused, sign_in, sign_out
-from storage.audit import checkpoint_if_due
-from storage.db import session_scope
-from storage.usecases import access
+from storage.accounts import SignInRefused
+from storage.usecases import access, people
 from web import i18n
 from web.i18n import N_
 from web.rooms.common import (
@@ -79,15 +77,9 @@ def signin(request: Request, username: Annotated[str, Form()],
     client = request.client.host if request.client else "-"
     if not request.app.state.guard.may_try(client):
         return _refused(request, N_("Too many attempts. Wait a minute and try again."), 429)
-    refused = None
-    with session_scope(settings.sqlalchemy_url) as session:
-        try:
-            signed = sign_in(session, username.strip(), password, settings.session_minutes,
-                             settings.login_max_failures, settings.login_lockout_minutes)
-        except SignInRefused as error:
-            refused = error  # its audit entry commits with this transaction
-    checkpoint_if_due(settings)
-    if refused is not None:
+    try:
+        signed = people.sign_in(settings, username.strip(), password)
+    except SignInRefused:
         return _refused(request, N_("Wrong user name or password, or the account is disabled, "
                         "expired or locked."), 401)
     if access.needs_second_factor(signed.roles):
@@ -167,8 +159,7 @@ def _refused(request: Request, message: str, status: int) -> Response:
 def signout(request: Request, locked: Annotated[int, Form()] = 0) -> Response:
     token = token_of(request)
     if token:
-        with session_scope(settings_of(request).sqlalchemy_url) as session:
-            sign_out(session, token)
+        people.sign_out(settings_of(request), token)
     response = back_to("/signin?locked=1" if locked else "/signin")
     response.delete_cookie(SESSION_COOKIE, path="/")
     return response
