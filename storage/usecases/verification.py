@@ -431,26 +431,27 @@ def _valid(field: FieldValue, value: str) -> bool:
 
 def investigate(settings: Settings, token: str | None, receipt_number: str, note: str) -> None:
     """Send the document to 疑義 (under investigation, control 31), with a note."""
-    if not note.strip():
-        raise InvalidInput("say what is doubtful: a 疑義 needs a note")
-    with acting(settings, token, "record.correct", "record.investigate") as work:
-        document = _document(work.session, receipt_number)
-        _workable(document)
-        document.status = "investigation"
-        _record(work, document, "investigate", note=note.strip())
-        work.audit("record.investigate", [document.id], result="ok")
+    _set_aside(settings, token, receipt_number, "investigate", "investigation", note,
+               "say what is doubtful: a 疑義 needs a note")
 
 
 def rescan(settings: Settings, token: str | None, receipt_number: str, note: str) -> None:
     """Send the document back to the scanning desk (the page is unreadable, cut, skewed)."""
+    _set_aside(settings, token, receipt_number, "rescan", "rescan", note,
+               "say why the page must be scanned again")
+
+
+def _set_aside(settings: Settings, token: str | None, receipt_number: str, kind: str,
+               status: str, note: str, ask: str) -> None:
+    """A verifier takes a document out of verification, saying why in a note."""
     if not note.strip():
-        raise InvalidInput("say why the page must be scanned again")
-    with acting(settings, token, "record.correct", "record.rescan") as work:
+        raise InvalidInput(ask)
+    with acting(settings, token, "record.correct", f"record.{kind}") as work:
         document = _document(work.session, receipt_number)
         _workable(document)
-        document.status = "rescan"
-        _record(work, document, "rescan", note=note.strip())
-        work.audit("record.rescan", [document.id], result="ok")
+        document.status = status
+        _record(work, document, kind, note=note.strip())
+        work.audit(f"record.{kind}", [document.id], result="ok")
 
 
 def finish(settings: Settings, token: str | None, receipt_number: str) -> str:
