@@ -148,3 +148,23 @@ def test_the_rooms_speak_english_on_request(browser: Browser, office: tuple[Offi
     expect(vera.locator("[data-field=birth_date] .reason")).to_have_text("no such day")
     settled(vera)
     vera.screenshot(path=shots / "station-document-en.png", full_page=True)
+
+
+def test_group_verification_shows_one_type_across_documents(
+    browser: Browser, office: tuple[Office, str], shots: Path
+) -> None:
+    office_, base = office
+    vera = sign_in(browser, base, "vera")
+    vera.goto("/station/group?type=date")
+    settled(vera)
+    expect(vera.locator("ol.group li.field")).to_have_count(3)
+    expect(vera.locator("ol.group li.field").first).to_contain_text("存在しない日付")
+    vera.screenshot(path=shots / "station-group.png", full_page=True)
+    vera.keyboard.type("1965-01-03")  # the first date has the focus; typing replaces
+    vera.keyboard.press("Enter")
+    expect(vera.locator("ol.group li.field")).to_have_count(2)
+    vera.keyboard.press("Enter")  # the next one accepted as read
+    expect(vera.locator("ol.group li.field")).to_have_count(1)
+    assert [(e.actor, e.detail) for e in office_.audit("field.correct")] == [
+        ("vera", {"field": "birth_date", "reason": "misread", "deleted": False})]
+    assert [e.actor for e in office_.audit("field.accept")] == ["vera"]

@@ -91,6 +91,8 @@ WORDS_FROM_CODE = (
     N_("receipt_number"), N_("basic_pension_number"), N_("my_number"), N_("name_kana"),
     N_("birth_date"), N_("disclosure_request"), N_("inquiry"), N_("correction"), N_("audit"),
     N_("legal"), N_("requested"), N_("rejected"), N_("done"), N_("records"), N_("access"),
+    # field types (group verification)
+    N_("text"), N_("kana"), N_("date"), N_("bpn"), N_("postal"), N_("phone"), N_("choice"),
 )
 """Codes the rooms show in words: listed here so extraction finds them."""
 
