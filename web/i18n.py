@@ -3,7 +3,8 @@ by default, English with KURA_LANG=en or the person's own choice (a cookie).
 
 The catalogues are compiled when the app starts (Babel, in memory), so the .po files are the
 only source and there is no build step. Message ids are English; `ja` must translate each
-one (tests/test_web_i18n.py fails otherwise)."""
+one (tests/test_web_i18n.py fails otherwise). New messages: the two pybabel commands at the
+top of web/babel.cfg, then write the Japanese."""
 
 from __future__ import annotations
 
