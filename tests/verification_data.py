@@ -3,6 +3,8 @@ for the verification and web tests (no OCR: fields are filed as read, some flagg
 
 from __future__ import annotations
 
+import shutil
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -12,7 +14,7 @@ from schemas.forms import get_form
 from schemas.settings import Settings
 from storage.accounts import add_person, sign_in
 from storage.audit import Actor, AuditEntry
-from storage.db import session_scope, upgrade
+from storage.db import get_engine, session_scope, upgrade
 from storage.models import Batch, Document
 from storage.runtime import vault_for
 from tests.custody_data import PEOPLE, file_documents
@@ -56,7 +58,26 @@ class Office:
 
 
 def open_office(settings: Settings, documents: int = 3) -> Office:
-    """Migrated database, the staff above, and `documents` filed documents in review."""
+    """Migrated database, the staff above, and `documents` filed documents in review. On the
+    embedded default (SQLite and files) the office is built once per test run and copied:
+    hashing the staff's passwords is most of the time it takes."""
+    if settings.database_url:
+        return _build(settings, documents)
+    if documents not in _TEMPLATES:
+        built = Path(_TEMPLATE_ROOT.name) / str(documents)
+        office = _build(Settings(data_dir=built), documents)  # type: ignore[call-arg]
+        get_engine(office.settings.sqlalchemy_url).dispose()  # the WAL folded in, closed
+        _TEMPLATES[documents] = office
+    template = _TEMPLATES[documents]
+    shutil.copytree(template.settings.data_dir, settings.data_dir)
+    return Office(settings, list(template.receipts), template.batch_id)
+
+
+_TEMPLATE_ROOT = tempfile.TemporaryDirectory(prefix="kura-office-")
+_TEMPLATES: dict[int, Office] = {}
+
+
+def _build(settings: Settings, documents: int) -> Office:
     upgrade(settings.sqlalchemy_url)
     vault = vault_for(settings)
     receipts = []
