@@ -6,7 +6,7 @@ import json
 import sys
 import time
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
@@ -17,7 +17,9 @@ from kura.cli_custody import backup, dispose_app, find, hold_app, keys_app, rest
 from kura.cli_people import audit_app, login, logout, token, users_app, whoami, write_session
 from schemas.errors import ExitCode, KuraError, Unavailable
 from schemas.settings import Settings, get_settings
-from storage.usecases.base import Token, ready
+
+if TYPE_CHECKING:
+    from storage.usecases.base import Token
 
 app = typer.Typer(
     help="Kura (蔵): secure intake and OCR for national-pension paperwork.",
@@ -289,6 +291,8 @@ def worker(concurrency: Annotated[int, typer.Option(help="Worker processes.")] =
     settings = get_settings()
     if not settings.uses_celery:
         raise Unavailable("KURA_BROKER_URL is not set: nothing to work for")
+    from storage.usecases.base import ready
+
     ready(settings)
     from workers.celery_app import app as celery_app
 
@@ -314,6 +318,8 @@ def web(
     import uvicorn
 
     settings = get_settings()
+    from storage.usecases.base import ready
+
     ready(settings)
     uvicorn.run(
         "web.app:create_app",

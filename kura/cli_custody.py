@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
@@ -19,8 +19,9 @@ from rich.table import Table
 
 from kura.cli_people import token
 from schemas.settings import get_settings
-from storage.usecases import backup as backup_cases
-from storage.usecases import disposal, holds, keys, records
+
+if TYPE_CHECKING:
+    from storage.usecases.disposal import Certificate
 
 keys_app = typer.Typer(help="Key-encryption keys: list, rotate, retire; blind-index rebuild.",
                        no_args_is_help=True)
@@ -36,6 +37,8 @@ console = Console()
 @keys_app.command("list")
 def keys_list() -> None:
     """Every key by id (never the key): purpose, state, and what it still wraps."""
+    from storage.usecases import keys
+
     lines = keys.list_keys(get_settings(), token)
     table = Table(title="Keys")
     for column in ("id", "purpose", "state", "configured here", "objects", "documents"):
@@ -53,6 +56,8 @@ def keys_rotate() -> None:
     Embedded default: makes a new key file and keeps the old one as a previous key.
     Configured: first put the new key in KURA_KEK and the old one in KURA_KEK_PREVIOUS on
     every service, then run this. Retire the old key afterwards with `kura keys retire`."""
+    from storage.usecases import keys
+
     rotation = keys.rotate_keys(get_settings(), token)
     report, keyring = rotation.report, rotation.keyring
     console.print(f"re-wrapped {report.objects} object keys and {report.documents} document "
@@ -68,6 +73,8 @@ def keys_rotate() -> None:
 @keys_app.command("retire")
 def keys_retire(kek_id: str) -> None:
     """Retire a previous KEK; refused while any data key is still wrapped by it."""
+    from storage.usecases import keys
+
     todo = keys.retire_key(get_settings(), token, kek_id)
     console.print(f"KEK {kek_id} retired")
     if todo:
@@ -77,6 +84,8 @@ def keys_retire(kek_id: str) -> None:
 @keys_app.command("reindex")
 def keys_reindex() -> None:
     """Rebuild every blind index with the configured index key (after changing it)."""
+    from storage.usecases import keys
+
     done = keys.rebuild_indexes(get_settings(), token)
     console.print(f"{done.indexes} blind indexes written with index key {done.index_key_id}")
 
@@ -93,6 +102,8 @@ def find(
     as_json: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
     """Exact-match search through the blind indexes; prints 受付番号 only."""
+    from storage.usecases import records
+
     field = records.searchable_field(field)
     if value is None:
         value = str(typer.prompt(field, hide_input=True))
@@ -114,6 +125,8 @@ def hold_set(receipt_number: str,
              reason: Annotated[str, typer.Option(help="Why (a case reference, no personal "
                                                       "values).")]) -> None:
     """Put a document under legal hold: no disposal, and the store keeps its original."""
+    from storage.usecases import holds
+
     holds.set_hold(get_settings(), token, receipt_number, reason)
     console.print(f"legal hold set on {receipt_number}")
 
@@ -122,6 +135,8 @@ def hold_set(receipt_number: str,
 def hold_release(receipt_number: str,
                  reason: Annotated[str, typer.Option(help="Why the hold ends.")]) -> None:
     """Release a document's legal hold."""
+    from storage.usecases import holds
+
     holds.release_hold(get_settings(), token, receipt_number, reason)
     console.print(f"legal hold released on {receipt_number}")
 
@@ -129,6 +144,8 @@ def hold_release(receipt_number: str,
 @hold_app.command("list")
 def hold_list() -> None:
     """Documents under legal hold now."""
+    from storage.usecases import holds
+
     held = holds.list_holds(get_settings(), token)
     for hold in held:
         console.print(f"{hold.receipt_number}  held by {hold.set_by} since {hold.set_at:%Y-%m-%d}")
@@ -144,12 +161,14 @@ def dispose_request(
     reason: Annotated[str, typer.Option(help="Why (e.g. end of the retention period).")],
 ) -> None:
     """Ask for documents to be disposed of; a different person must approve."""
+    from storage.usecases import disposal
+
     request = disposal.request_disposal(get_settings(), token, receipt_numbers, reason)
     console.print(f"disposal request {request.number}: {request.documents} documents, "
                   "waiting for a second person's approval (`kura dispose approve`)")
 
 
-def _write_certificate(certificate: disposal.Certificate, folder: Path) -> tuple[Path, Path]:
+def _write_certificate(certificate: Certificate, folder: Path) -> tuple[Path, Path]:
     """The certificate as JSON (canonical: the bytes its SHA-256 is over) and as PDF."""
     from pipeline.render import certificate_pdf
 
@@ -168,6 +187,8 @@ def dispose_approve(
 ) -> None:
     """Approve (as a second person) and carry out a disposal: destroy the data keys, remove
     the object versions the store lets go, write the certificate."""
+    from storage.usecases import disposal
+
     disposed = disposal.approve_disposal(get_settings(), token, number)
     certificate = disposed.certificate
     json_path, pdf_path = _write_certificate(certificate, out)
@@ -185,6 +206,8 @@ def dispose_approve(
 @dispose_app.command("reject")
 def dispose_reject(number: str) -> None:
     """Turn a disposal request down."""
+    from storage.usecases import disposal
+
     disposal.reject_disposal(get_settings(), token, number)
     console.print(f"disposal request {number} rejected")
 
@@ -192,6 +215,8 @@ def dispose_reject(number: str) -> None:
 @dispose_app.command("list")
 def dispose_list(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
     """Disposal requests and what became of them."""
+    from storage.usecases import disposal
+
     lines = disposal.list_disposals(get_settings(), token)
     if as_json:
         print(json.dumps([{
@@ -215,6 +240,8 @@ def dispose_certificate(
     out: Annotated[Path, typer.Option(help="Folder for the certificate (JSON and PDF).")],
 ) -> None:
     """Write a finished disposal's certificate again, from the copy kept in the database."""
+    from storage.usecases import disposal
+
     certificate = disposal.kept_certificate(get_settings(), token, number)
     json_path, pdf_path = _write_certificate(certificate, out)
     console.print(f"certificate {json_path} and {pdf_path} (SHA-256 {certificate.sha256})")
@@ -228,6 +255,8 @@ def backup(
 ) -> None:
     """Write an encrypted, checksummed archive of the whole installation (backup
     operator). The keys are not in it: keep them apart."""
+    from storage.usecases import backup as backup_cases
+
     summary = backup_cases.make_backup(get_settings(), token, out)
     console.print(f"wrote {out} ({summary.size} bytes): {sum(summary.tables.values())} rows, "
                   f"{summary.objects} objects\nSHA-256 {summary.sha256} (also in {out}.sha256)")
@@ -242,6 +271,8 @@ def restore(
     """Restore an archive into this EMPTY installation (refused otherwise). The keys must be
     configured first: the KEK that wrapped the archive and the rows, and the same index and
     audit keys. A backup operator of the archived accounts signs in to confirm."""
+    from storage.usecases import backup as backup_cases
+
     if not archive.is_file():
         raise typer.BadParameter(f"{archive} does not exist", param_hint="ARCHIVE")
     password = (sys.stdin.readline().rstrip("\r\n") if password_stdin

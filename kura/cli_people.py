@@ -12,7 +12,7 @@ import os
 import stat
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
@@ -20,8 +20,9 @@ from rich.table import Table
 
 from schemas.errors import Damaged, NotSignedIn
 from schemas.settings import Settings, get_settings
-from storage.usecases import audit as audit_cases
-from storage.usecases import people
+
+if TYPE_CHECKING:
+    from storage.accounts import SignedIn
 
 users_app = typer.Typer(help="Accounts: one per person, with duty roles.", no_args_is_help=True)
 audit_app = typer.Typer(help="The audit chain: verify, search, review report.",
@@ -37,7 +38,7 @@ def session_path(settings: Settings) -> Path:
         settings.data_dir / "session"
 
 
-def write_session(settings: Settings, signed: people.SignedIn) -> Path:
+def write_session(settings: Settings, signed: SignedIn) -> Path:
     path = session_path(settings)
     path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
@@ -92,6 +93,8 @@ def login(
         "--password-stdin", help="Read the password from standard input.")] = False,
 ) -> None:
     """Sign in: keeps a short-lived session token (mode 0600) for the next commands."""
+    from storage.usecases import people
+
     settings = get_settings()
     signed = people.sign_in(settings, username, _password(password_stdin, confirm=False))
     write_session(settings, signed)
@@ -103,6 +106,8 @@ def login(
 
 def logout() -> None:
     """Sign out: the session ends in the database and the token file is removed."""
+    from storage.usecases import people
+
     settings = get_settings()
     try:
         session_token = read_token(settings)
@@ -115,6 +120,8 @@ def logout() -> None:
 
 def whoami() -> None:
     """Who is signed in here, with which duties."""
+    from storage.usecases import people
+
     account = people.whoami(get_settings(), token)
     console.print(f"{account.username} ({', '.join(account.roles)})")
 
@@ -137,6 +144,7 @@ def users_add(
     """Add a person's account (security administrator). The very first account of an
     installation must be a security administrator and needs no sign-in."""
     from storage.accounts import new_password
+    from storage.usecases import people
 
     password = new_password() if generate else _password(password_stdin, confirm=True)
     account = people.add_account(get_settings(), token, username, role, password,
@@ -150,6 +158,8 @@ def users_add(
 @users_app.command("disable")
 def users_disable(username: str) -> None:
     """Disable an account at once (transfer, leaving); its sessions end."""
+    from storage.usecases import people
+
     people.disable_account(get_settings(), token, username)
     console.print(f"disabled {username}")
 
@@ -157,6 +167,8 @@ def users_disable(username: str) -> None:
 @users_app.command("enable")
 def users_enable(username: str) -> None:
     """Enable an account again (also lifts a lock after wrong passwords)."""
+    from storage.usecases import people
+
     people.enable_account(get_settings(), token, username)
     console.print(f"enabled {username}")
 
@@ -164,6 +176,8 @@ def users_enable(username: str) -> None:
 @users_app.command("roles")
 def users_roles(username: str, role: Annotated[list[str], typer.Option("--role")]) -> None:
     """Replace an account's duty roles; its sessions end."""
+    from storage.usecases import people
+
     people.set_roles(get_settings(), token, username, role)
     console.print(f"{username} now has {', '.join(role)}")
 
@@ -172,6 +186,8 @@ def users_roles(username: str, role: Annotated[list[str], typer.Option("--role")
 def users_expire(username: str, on: Annotated[str, typer.Option(
         help="Last day (YYYY-MM-DD), or 'never'.")]) -> None:
     """Set or clear an account's expiry date."""
+    from storage.usecases import people
+
     people.set_expiry(get_settings(), token, username, None if on == "never" else _date(on))
     console.print(f"{username} expires after {on}")
 
@@ -181,6 +197,8 @@ def users_password(username: str,
                    password_stdin: Annotated[bool, typer.Option("--password-stdin")] = False,
                    ) -> None:
     """Set a new password for an account (security administrator); its sessions end."""
+    from storage.usecases import people
+
     settings = get_settings()
     people.set_password(settings, token, username, _password(password_stdin, confirm=True))
     console.print(f"password of {username} changed")
@@ -189,6 +207,8 @@ def users_password(username: str,
 @users_app.command("list")
 def users_list(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
     """Every account with duties, expiry and last sign-in (the monthly access review)."""
+    from storage.usecases import people
+
     found = people.list_accounts(get_settings(), token)
     if as_json:
         print(json.dumps([{
@@ -233,6 +253,8 @@ def _moment(text: str | None, end: bool = False) -> dt.datetime | None:
 def audit_verify(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
     """Walk the hash chain and the signed checkpoints; name the first entry that was
     changed, removed, reordered or inserted. Exit code 5 when anything does not hold."""
+    from storage.usecases import audit as audit_cases
+
     report = audit_cases.verify_chain(get_settings(), token)
     if as_json:
         print(json.dumps(report.as_dict(), ensure_ascii=False, indent=1))
@@ -259,6 +281,8 @@ def audit_search(
     as_json: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
     """Search the log by person, record, action and time (auditor)."""
+    from storage.usecases import audit as audit_cases
+
     found = audit_cases.search_log(
         get_settings(), token, person=person, record=record, action=action,
         since=_moment(since), until=_moment(until, end=True), limit=limit)
@@ -286,6 +310,7 @@ def audit_report(
     """The quarterly log-review report (control 22): activity per person, sign-in failures,
     refusals, originals opened and why, account changes, off-hours work, chain status."""
     from storage.audit_reports import quarter_bounds, report_csv
+    from storage.usecases import audit as audit_cases
 
     if fmt not in ("csv", "json"):
         raise typer.BadParameter("--format is csv or json")
@@ -309,6 +334,8 @@ def audit_report(
 @audit_app.command("checkpoint")
 def audit_checkpoint() -> None:
     """Sign the head of the chain now and write it to the checkpoint store."""
+    from storage.usecases import audit as audit_cases
+
     checkpoint, location = audit_cases.checkpoint_now(get_settings(), token)
     if checkpoint is None:
         console.print("the head is already checkpointed")

@@ -14,6 +14,7 @@ import hashlib
 import re
 import secrets
 from dataclasses import dataclass
+from functools import lru_cache
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
@@ -85,7 +86,6 @@ MIN_PASSWORD = 12
 # Parameters are the argon2-cffi defaults (RFC 9106 low-memory profile): argon2id, t=3,
 # m=64 MiB, p=4. They are stored in each hash, so raising them later needs no migration.
 _hasher = PasswordHasher()
-_DUMMY_HASH = _hasher.hash(secrets.token_urlsafe(16))
 
 
 class AccountError(InvalidInput):
@@ -341,10 +341,16 @@ def sign_in(session: Session, username: str, password: str, minutes: int,
     return SignedIn(token, person.username, list(person.roles), expires_at)
 
 
+@lru_cache(maxsize=1)
+def _dummy_hash() -> str:
+    """A hash of nothing, made when first needed (hashing takes a while on purpose)."""
+    return _hasher.hash(secrets.token_urlsafe(16))
+
+
 def _spend_time() -> None:
     """As long as a real check, so timing does not tell which names exist."""
     with contextlib.suppress(VerificationError):
-        _hasher.verify(_DUMMY_HASH, "not the password")
+        _hasher.verify(_dummy_hash(), "not the password")
 
 
 def _refuse(session: Session, actor: Actor, object_ids: list[str], reason: str) -> None:

@@ -11,10 +11,10 @@ import hashlib
 from collections.abc import Iterable
 from typing import Any
 
-from sqlalchemy import delete, func, select, text
+from sqlalchemy import delete, select, text
 from sqlalchemy.orm import Session
 
-from schemas.normalise import canonical_json, dated_number, dated_prefix
+from schemas.normalise import canonical_json
 from storage.custody import CustodyError, FourEyesError, RetentionError
 from storage.models import (
     BlindIndex,
@@ -25,6 +25,7 @@ from storage.models import (
     Page,
     SourceFile,
     StoredObject,
+    next_dated_number,
     utcnow,
 )
 from storage.objects import Lock, ObjectLocked
@@ -75,18 +76,10 @@ def request_disposal(
     ).all()
     if open_items:
         raise CustodyError(f"already in an open disposal request: {', '.join(open_items)}")
-    day = today or dt.date.today()
-    prefix = dated_prefix("D", day)
-    issued = (
-        session.scalar(
-            select(func.count())
-            .select_from(DisposalRequest)
-            .where(DisposalRequest.number.like(f"{prefix}%"))
-        )
-        or 0
-    )
     request = DisposalRequest(
-        number=dated_number("D", day, issued, 3),
+        number=next_dated_number(
+            session, DisposalRequest.number, "D", today or dt.date.today(), 3
+        ),
         reason=reason.strip(),
         status="requested",
         requested_by=actor,

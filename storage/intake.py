@@ -12,13 +12,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from schemas.errors import Rejected
-from schemas.normalise import dated_number, dated_prefix
 from storage.audit import SERVICE, Actor, append
-from storage.models import Batch, Document, Page, SourceFile, new_id
+from storage.models import Batch, Document, Page, SourceFile, new_id, next_dated_number
 from storage.vault import Vault
 
 
@@ -78,15 +77,7 @@ class IntakeResult:
 
 
 def next_receipt_number(session: Session, day: dt.date) -> str:
-    issued = (
-        session.scalar(
-            select(func.count())
-            .select_from(Document)
-            .where(Document.receipt_number.like(f"{dated_prefix('R', day)}%"))
-        )
-        or 0
-    )
-    return dated_number("R", day, issued, 6)
+    return next_dated_number(session, Document.receipt_number, "R", day, 6)
 
 
 def open_receipt(session: Session, vault: Vault, source: SourceFile, channel: str) -> Document:

@@ -4,6 +4,7 @@ call them, and the embedded database that upgrades itself once."""
 from __future__ import annotations
 
 import inspect
+from contextlib import closing
 from pathlib import Path
 
 import pytest
@@ -16,6 +17,8 @@ import storage.crypto
 import storage.custody
 import storage.intake
 import storage.vault
+from kura.bench import servers
+from kura.bench.servers import kura_env
 from schemas.errors import ExitCode, KuraError, NotAllowed, NotSignedIn
 from schemas.settings import Settings
 from storage.audit import AuditEntry
@@ -23,6 +26,8 @@ from storage.custody import CustodyError
 from storage.db import current_revision, ensure_current, head_revision, session_scope
 from storage.usecases import holds, keys, people, records
 from storage.usecases.people import Account
+from tests.helpers import settings_from, sign_in
+from tests.test_audit import _sqlite
 
 PASSWORD = "a long enough password 2026"
 
@@ -92,3 +97,24 @@ def test_use_cases_check_the_duty_act_audit_and_return_typed_results(settings: S
     # a refusal by a custody rule: the work is rolled back, the refusal recorded
     assert ("records", "hold.set", "refused:CustodyError") in actions
     assert ("records", "hold.list", "ok") in actions
+
+
+def test_the_cli_maps_each_error_to_its_message_hint_and_exit_code(tmp_path: Path) -> None:
+    env = kura_env(data_dir=str(tmp_path / "data"))
+    sign_in(env, "auditor1", ("auditor", "records_manager"))
+    short = servers.run_kura(env, "original", "R20260101-000001", "--out", "x",
+                             "--reason", "ab", timeout=120)
+    assert short.returncode == ExitCode.bad_input
+    assert "error: say why the original is opened" in short.stderr
+    assert "--reason: a reason and case reference" in short.stderr
+    missing = servers.run_kura(env, "original", "R20260101-000001", "--out", "x",
+                               "--reason", "disclosure request 12", timeout=120)
+    assert missing.returncode == ExitCode.failed
+    assert "no document R20260101-000001" in missing.stderr
+    # someone rewrites an entry behind Kura's back: verify says so and exits "damaged"
+    with closing(_sqlite(settings_from(env))) as connection:
+        connection.execute("UPDATE audit_entry SET result = 'x' WHERE seq = 1")
+    broken = servers.run_kura(env, "audit", "verify", timeout=120)
+    assert broken.returncode == ExitCode.damaged
+    assert "audit chain broken" in broken.stdout
+    assert "error: the audit chain does not verify" in broken.stderr
