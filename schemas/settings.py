@@ -106,6 +106,14 @@ class Settings(BaseSettings):
         default=5, description="Wrong passwords in a row before the account locks for a while."
     )
     login_lockout_minutes: int = 15
+    idle_minutes: float = Field(
+        default=5, description="The rooms lock a screen left alone this long (control 58): "
+        "personal data is hidden until the person signs in again."
+    )
+    lang: str = Field(
+        default="ja", description="Language of the rooms: ja (default) or en; each person "
+        "may choose their own in the rooms."
+    )
     db_app_role: str = Field(
         default="",
         description="PostgreSQL role the application runs as (least privilege); `kura db "
