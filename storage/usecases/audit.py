@@ -10,9 +10,9 @@ from schemas.settings import Settings
 from storage import audit_reports
 from storage.audit import append
 from storage.audit_verify import VerifyReport, verify
-from storage.checkpoints import Checkpoint, checkpoint_if_due, checkpoint_store, write_checkpoint
+from storage.checkpoints import Checkpoint, checkpoint_store, write_checkpoint
 from storage.db import session_scope
-from storage.usecases.base import Token, acting, signed_in
+from storage.usecases.base import Token, acting, anchor, signed_in
 
 
 def verify_chain(settings: Settings, token: Token) -> VerifyReport:
@@ -26,7 +26,7 @@ def verify_chain(settings: Settings, token: Token) -> VerifyReport:
                result="ok" if report.ok else f"problems:{len(report.problems)}",
                detail={"entries": report.entries, "checkpoints": report.checkpoints,
                        "first": f"{first.kind}@{first.seq}" if first else None})
-    checkpoint_if_due(settings)
+    anchor(settings)
     return report
 
 

@@ -14,10 +14,10 @@ from storage import backup
 from storage.accounts import duty_for, find, sign_in
 from storage.audit import Actor, append
 from storage.backup import BackupSummary, RestoreSummary
-from storage.checkpoints import checkpoint_if_due, checkpoint_store
+from storage.checkpoints import checkpoint_store
 from storage.db import session_scope
 from storage.runtime import indexer_for, vault_for
-from storage.usecases.base import Token, signed_in
+from storage.usecases.base import Token, anchor, signed_in
 
 
 def make_backup(settings: Settings, token: Token, out: Path) -> BackupSummary:
@@ -34,7 +34,7 @@ def make_backup(settings: Settings, token: Token, out: Path) -> BackupSummary:
         append(session, actor, "backup", result="ok",
                detail={"sha256": summary.sha256, "size": summary.size,
                        "rows": sum(summary.tables.values()), "objects": summary.objects})
-    checkpoint_if_due(settings)
+    anchor(settings)
     return summary
 
 
@@ -56,7 +56,7 @@ def restore_backup(settings: Settings, archive: Path, username: str,
 
     summary = backup.restore(settings.sqlalchemy_url, vault_for(settings), archive, confirm,
                              checkpoint_store(settings), indexer_for(settings).id)
-    checkpoint_if_due(settings)
+    anchor(settings)
     return summary
 
 

@@ -68,6 +68,13 @@ class Work:
         return append(self.session, self.actor, action, object_ids, **details)
 
 
+def anchor(settings: Settings) -> None:
+    """Sign the chain's head into the checkpoint store now. Every person's operation is
+    anchored at once, outside the database: nothing a person did can be cut from the tail
+    or rewritten without `kura audit verify` noticing."""
+    checkpoint_if_due(settings, force=True)
+
+
 def ready(settings: Settings) -> None:
     """The database is at this version of Kura (the embedded default upgrades itself)."""
     ensure_current(settings.sqlalchemy_url)
@@ -94,7 +101,7 @@ def signed_in(settings: Settings, token: Token, permission: str) -> tuple[Actor,
             append(session, Actor(person.username, ",".join(person.roles)), "access",
                    [person.id], result="denied:duty", detail={"permission": permission})
     if refusal is not None:
-        checkpoint_if_due(settings)
+        anchor(settings)
         raise refusal
     return actor, person_id
 
@@ -120,9 +127,9 @@ def acting(
             with session_scope(settings.sqlalchemy_url) as session:
                 append(session, actor, work.action, work.subject_ids,
                        result=f"refused:{type(error).__name__}")
-        checkpoint_if_due(settings)
+        anchor(settings)
         raise
-    checkpoint_if_due(settings)
+    anchor(settings)
 
 
 @contextmanager
