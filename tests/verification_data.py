@@ -70,6 +70,7 @@ def open_office(settings: Settings, documents: int = 3) -> Office:
         _TEMPLATES[documents] = office
     template = _TEMPLATES[documents]
     shutil.copytree(template.settings.data_dir, settings.data_dir)
+    shutil.copytree(template.settings.keys_dir, settings.keys_dir)
     return Office(settings, list(template.receipts), template.batch_id)
 
 
