@@ -442,10 +442,20 @@ def read_choice(gray: np.ndarray, field: FieldDef) -> RawField:
     return RawField(top.value, 1.0 - second_share / top_share, "omr")
 
 
+CHECKBOX_CLEAR_INK = 0.005
+"""Below this share of ink a checkbox is clear; between it and `CHOICE_MARK_INK` the mark is
+too faint or too small to call (a stray dot, a tick that barely touches the box)."""
+
+
 def read_checkbox(gray: np.ndarray, field: FieldDef) -> RawField:
+    """Ticked or clear; a mark between the two goes to a person with its reason, whatever
+    the accept threshold is."""
     share = _ink_share(_crop(gray, field.box))
-    ticked = share >= CHOICE_MARK_INK
-    return RawField("true" if ticked else "false", 1.0 if share < 0.005 or ticked else 0.5, "omr")
+    if share >= CHOICE_MARK_INK:
+        return RawField("true", 1.0, "omr")
+    if share < CHECKBOX_CLEAR_INK:
+        return RawField("false", 1.0, "omr")
+    return RawField("false", 0.5, "omr", ("unsure_mark",))
 
 
 def read_field(

@@ -393,3 +393,21 @@ def test_a_turned_shifted_low_resolution_scan_that_lost_a_corner_is_aligned(
     image[:400, :400] = image[-400:, -400:] = 250  # two more marks gone: no alignment
     lost = process_page(PageImage(1, image, 300))
     assert lost.kind == "unknown" and lost.reasons[0].startswith("not_aligned")
+
+
+def test_an_unsure_checkbox_goes_to_a_person_not_to_false() -> None:
+    from pipeline.page import decide
+    from schemas.forms import load_forms
+
+    form = next(f for f in load_forms().values() if any(d.type == "checkbox" for d in f.fields))
+    box = next(d for d in form.fields if d.type == "checkbox")
+    x, y, w, h = box.box
+    gray = np.full((y + h + 50, x + w + 50), 255, np.uint8)
+    assert decide(box, read.read_checkbox(gray, box)).value == "false"
+    assert decide(box, read.read_checkbox(gray, box)).status == "accepted"
+    # a short stroke inside the box: more than a speck, less than a tick
+    gray[y + h // 2 : y + h // 2 + 4, x + w // 3 : x + w // 3 + max(w // 6, 8)] = 0
+    share = float((gray[y : y + h, x : x + w] < read.INK_THRESHOLD).mean())
+    assert read.CHECKBOX_CLEAR_INK <= share < read.CHOICE_MARK_INK
+    unsure = decide(box, read.read_checkbox(gray, box))
+    assert unsure.status == "review" and "unsure_mark" in unsure.reasons
