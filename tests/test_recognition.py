@@ -5,13 +5,15 @@ from __future__ import annotations
 
 import io
 import random
+from dataclasses import replace
 
 import numpy as np
 import pytest
 from PIL import Image, ImageDraw
 
+from kura.bench.synth.corpus import without_marks
 from kura.bench.synth.scanner import ScanEffects, scan
-from pipeline import cleanup, lexicon, read, readings
+from pipeline import align, cleanup, lexicon, read, readings
 from pipeline.crosscheck import cross_check
 from pipeline.fonts import HANDWRITING_FONTS, font
 from pipeline.ingest import PageImage, rasterise
@@ -390,9 +392,43 @@ def test_a_turned_shifted_low_resolution_scan_that_lost_a_corner_is_aligned(
     assert result.residual_px is not None and result.residual_px < 6
     assert result.fields["postal_code"].value == "1700013"
     image = scanned.image.copy()
-    image[:400, :400] = image[-400:, -400:] = 250  # two more marks gone: no alignment
-    lost = process_page(PageImage(1, image, 300))
-    assert lost.kind == "unknown" and lost.reasons[0].startswith("not_aligned")
+    image[:400, :400] = image[-400:, -400:] = 250  # two more marks gone: the print aligns it
+    by_print = process_page(PageImage(1, image, 300))
+    assert by_print.form == FORM.id and by_print.fields["postal_code"].value == "1700013"
+
+
+def _effects(**changes: object) -> ScanEffects:
+    return replace(ScanEffects(dpi=200, color_mode="gray"), **changes)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    "effects",
+    [
+        # printed from another PDF (no marks of ours), not lying flat, fed unevenly
+        _effects(perspective=(0.012, -0.01, -0.008, 0.0, 0.0, 0.014, 0.01, -0.012), feed=0.02),
+        # a copy with its top margin cut off (both top marks lost), turned and shrunk
+        _effects(cut=(0, 160, 0, 0), rotation=-4.0, scale=0.95, shift=(60.0, -50.0)),
+    ],
+    ids=["no_marks_perspective_feed", "cut_margin_turned_shrunk"],
+)
+def test_a_page_without_our_marks_is_aligned_by_its_print(effects: ScanEffects) -> None:
+    page = _with_postal_code(render_blank(FORM))
+    if not any(effects.cut):
+        page = without_marks(page, FORM)
+    scanned = np.asarray(scan(page, effects, random.Random(5)))
+    result = process_page(PageImage(1, scanned, 200))
+    assert result.form == FORM.id, result.reasons
+    assert result.residual_px is not None and result.residual_px < align.MAX_CONTENT_RESIDUAL_PX
+    assert result.fields["postal_code"].value == "1700013"
+
+
+def test_a_page_whose_print_does_not_fit_its_form_is_not_aligned_with_its_residual() -> None:
+    page = np.asarray(_with_postal_code(render_blank(FORM)).convert("L")).copy()
+    # the middle of the sheet moved 12 mm down against its corners (a torn, re-taped copy)
+    page[1100:2700] = page[960:2560].copy()
+    result = process_page(PageImage(1, np.dstack([page] * 3), 300))
+    assert result.kind == "unknown"
+    assert result.reasons[0].startswith("not_aligned: page does not fit the form (residual")
 
 
 def test_an_unsure_checkbox_goes_to_a_person_not_to_false() -> None:

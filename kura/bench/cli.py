@@ -23,12 +23,20 @@ def generate(
     forms: Annotated[int, typer.Option(min=1, help="How many documents.")] = 40,
     seed: Annotated[int, typer.Option(help="Same seed, same corpus.")] = 1,
     quick: Annotated[bool, typer.Option(help="Faster, less realistic scans.")] = False,
+    wide: Annotated[
+        bool,
+        typer.Option(
+            help="The widened scanner model: each document gets one named effect in turn "
+            "(rotation ±5°, quarter turns, scale 94–103 %, perspective, uneven feed, shift, "
+            "cut-off margin, 150–600 dpi, no corner marks, all of them)."
+        ),
+    ] = False,
 ) -> None:
     """Write filled-in, scanned forms with their ground truth."""
     from kura.bench.synth.corpus import generate_corpus
 
     started = time.perf_counter()
-    paths = generate_corpus(out, forms, seed, quick=quick)
+    paths = generate_corpus(out, forms, seed, quick=quick, wide=wide)
     console.print(
         f"wrote {len(paths)} documents with their truth to {out} "
         f"in {time.perf_counter() - started:.1f} s"
