@@ -9,6 +9,7 @@ import cv2
 import numpy as np
 
 from pipeline import lexicon
+from pipeline import marks as mark_reader
 from pipeline.cleanup import to_gray
 from pipeline.fields import DIGITS, KATAKANA
 from pipeline.ocr import OcrEngine, Reading, get_engine
@@ -66,9 +67,6 @@ def alphabet_for(field: FieldDef) -> str:
 INK_THRESHOLD = 150
 EMPTY_CELL_INK = 0.01
 CHOICE_MARK_INK = 0.025
-CHOICE_MIN_INK = 0.003
-CHOICE_DOMINANCE = 2.5
-CHOICE_MARGIN = 20
 SEAL_RADIUS_PX = (48, 95)
 FREEHAND_MARGIN = 30
 TIGHT_PAD = 12
@@ -120,7 +118,7 @@ def marks(registered_rgb: np.ndarray, form: FormDef, page: int) -> np.ndarray:
     boxes = [f.box for f in form.fields if f.page == page and f.type in ("choice", "checkbox")]
     if not boxes:
         return canvas
-    margin = CHOICE_MARGIN + 10
+    margin = mark_reader.REACH_PX + 10
     x0 = max(min(b[0] for b in boxes) - margin, 0)
     y0 = max(min(b[1] for b in boxes) - margin, 0)
     x1 = max(b[0] + b[2] for b in boxes) + margin
@@ -423,23 +421,25 @@ def _split_touching_lines(band: np.ndarray) -> list[np.ndarray]:
     return [band[:cut], band[cut:]]
 
 
-def read_choice(gray: np.ndarray, field: FieldDef) -> RawField:
-    """The option that holds a hand-drawn mark (a circle round it or a tick beside it).
-
-    The option with the most handwriting wins when it clearly outweighs the next; none, or
-    two of like weight, is for a person to decide.
-    """
+def read_choice(gray: np.ndarray, field: FieldDef, form_id: str) -> RawField:
+    """The option a person marked: the label a circle encloses, or the option a tick is
+    drawn on or beside (`pipeline.marks`). None marked, two marked (two circles, or one
+    struck through and another drawn), or a mark that could be either is for a person."""
     assert field.options is not None
-    shares = [_ink_share(_crop(gray, option.box, CHOICE_MARGIN)) for option in field.options]
-    ranked = sorted(zip(shares, field.options, strict=True), key=lambda p: p[0], reverse=True)
-    top_share, top = ranked[0]
-    second_share = ranked[1][0] if len(ranked) > 1 else 0.0
-    if top_share < CHOICE_MIN_INK:
+    options = [option.box for option in field.options]
+    found = mark_reader.find_marks(
+        gray, options, mark_reader.label_boxes(form_id, field.page, field)
+    )
+    chosen = sorted({m.option for m in found})
+    if not chosen:
         return RawField("", 0.0, "omr", ("no_choice",))
-    if second_share >= CHOICE_MIN_INK and top_share < CHOICE_DOMINANCE * second_share:
-        both = ",".join(o.value for _, o in ranked[:2])
+    if len(chosen) > 1:
+        both = ",".join(field.options[k].value for k in chosen)
         return RawField(both, 0.0, "omr", ("several_choices",))
-    return RawField(top.value, 1.0 - second_share / top_share, "omr")
+    value = field.options[chosen[0]].value
+    if not all(m.certain for m in found):
+        return RawField(value, 0.5, "omr", ("unsure_mark",))
+    return RawField(value, 1.0, "omr")
 
 
 CHECKBOX_CLEAR_INK = 0.005
@@ -459,10 +459,14 @@ def read_checkbox(gray: np.ndarray, field: FieldDef) -> RawField:
 
 
 def read_field(
-    gray: np.ndarray, marked: np.ndarray, field: FieldDef, engine_name: str | None = None
+    gray: np.ndarray,
+    marked: np.ndarray,
+    field: FieldDef,
+    form_id: str,
+    engine_name: str | None = None,
 ) -> RawField:
     if field.type == "choice":
-        return read_choice(marked, field)
+        return read_choice(marked, field, form_id)
     if field.type == "checkbox":
         return read_checkbox(marked, field)
     alphabet = alphabet_for(field)
@@ -494,7 +498,7 @@ def read_page_fields(
     marked = marks(registered_rgb, form, page)
     return {
         field.name: _noted(
-            read_field(gray, marked, field, engine_name),
+            read_field(gray, marked, field, form.id, engine_name),
             "seal_over_writing" if field.name in under_seals else None,
         )
         for field in form.fields

@@ -252,6 +252,8 @@ REPORT_KEYS = {
     "corpus",
     "routes",
     "runs",
+    "by_effect",
+    "by_handwriting",
     "baseline",
     "overhead",
     "services",
