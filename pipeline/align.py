@@ -28,6 +28,7 @@ import numpy as np
 
 from pipeline.cleanup import skew_angle, to_gray
 from pipeline.template import MARK_SIZE, registration_marks, render_blank
+from schemas.calibration import calibration
 from schemas.forms import FormDef, get_form
 
 COARSE_WIDTH = 310
@@ -52,7 +53,7 @@ RESIDUAL_SCALE = 0.5
 RESIDUAL_CAP_PX = 24.0
 SETTLED_PX = 0.3
 """A page whose print lies this close to the template's is not refined further."""
-MAX_CONTENT_RESIDUAL_PX = 5.0
+MAX_CONTENT_RESIDUAL_PX = calibration().max_content_residual_px
 """Mean distance (template pixels at 300 dpi) from the printed ink of the template to ink on
 the page, above which the page does not fit its form. Aligned pages of the benchmark measure
 0.5–2.5 (handwriting and 1-bit scans included); a page off by 3 mm measures over 8."""

@@ -28,25 +28,13 @@ from pipeline import (
 from pipeline.crosscheck import cross_check
 from pipeline.ingest import PageImage
 from pipeline.template import registration_marks
+from schemas.calibration import calibration
 from schemas.contracts import DocumentResult, FieldResult, PageResult
 from schemas.forms import FieldDef, FormDef, get_form, load_forms
 
-ACCEPT_CONFIDENCE: dict[str, float] = {
-    "digits": 0.5,
-    "my_number": 0.5,
-    "bpn": 0.7,
-    "postal": 0.5,
-    "date": 0.75,
-    "amount": 0.5,
-    "phone": 0.5,
-    "kana": 0.5,
-    "text": 0.5,
-    "choice": 0.5,
-    "checkbox": 0.5,
-}
-"""Lowest confidence accepted without a person, per field type. Chosen on `kura bench`
-corpora as the lowest value under which no wrong reading was accepted, without sending more
-than a few right ones to review (docs/benchmarks.md, "Choosing the thresholds")."""
+ACCEPT_CONFIDENCE: dict[str, float] = calibration().accept_confidence
+"""Lowest confidence accepted without a person, per field type: the data and its provenance
+are in schemas/calibration.yaml; `kura bench calibrate` re-derives them from a corpus."""
 
 
 def decide(field: FieldDef, raw: read.RawField) -> FieldResult:

@@ -8,40 +8,24 @@ from dataclasses import dataclass, replace
 import cv2
 import numpy as np
 
+from pipeline import digits as digit_model
 from pipeline import lexicon
 from pipeline import marks as mark_reader
 from pipeline.cleanup import to_gray
 from pipeline.fields import DIGITS, KATAKANA
 from pipeline.ocr import OcrEngine, Reading, get_engine
 from pipeline.template import cell_boxes, template_ink
+from schemas.calibration import calibration
 from schemas.forms import FieldDef, FormDef, get_form
 
-ROUTES: dict[str, str] = {
-    "digits": "ppocr",
-    "my_number": "ppocr",
-    "bpn": "ppocr",
-    "postal": "ppocr",
-    "date": "ppocr",
-    "phone": "ppocr",
-    "amount": "ppocr",
-    "kana": "ppocr",
-    "text": "ppocr",
-}
-"""Engine per field type, chosen on `kura bench` (see docs/benchmarks.md)."""
+ROUTES: dict[str, str] = calibration().routes
+"""Engine per field type, chosen on `kura bench` (schemas/calibration.yaml)."""
 
-SECOND_OPINION: dict[str, str] = {
-    "digits": "ppocr5",
-    "my_number": "ppocr5",
-    "bpn": "ppocr5",
-    "postal": "ppocr5",
-    "date": "ppocr5",
-    "phone": "ppocr5",
-    "amount": "ppocr5",
-}
-"""A second recogniser for the number fields, whose silent errors cost most and which no
-lexicon can check: where the two read different digits, a person decides. On the 150-document
-`kura bench` corpus it flags 9 of 1,020 number fields, 6 of them misread; on an earlier draw
-of that corpus it caught a 28 read as 23 at 0.99 that nothing else caught."""
+SECOND_OPINION: dict[str, str] = calibration().second_opinion
+"""A second recogniser for the number fields written freehand, whose silent errors cost
+most and which no lexicon can check: where the two read different digits, a person decides
+(schemas/calibration.yaml says on which corpus it earned its place). Digit cells have the
+single-cell digit model as their second opinion instead (`pipeline.digits`)."""
 
 ALPHABETS: dict[str, str] = {
     "digits": DIGITS,
@@ -472,10 +456,38 @@ def read_field(
     alphabet = alphabet_for(field)
     reader = read_cells if field.cells else read_line_field
     raw = reader(gray, field, get_engine(engine_name or ROUTES[field.type]), alphabet)
-    second = SECOND_OPINION.get(field.type) if engine_name is None else None
-    if second and raw.text and _digits_of(raw.text) != _second_opinion(gray, field, second):
+    if engine_name is not None or not raw.text:
+        return raw
+    if field.cells and field.type in DIGIT_CELLS:
+        return _with_digit_model(gray, field, raw)
+    second = SECOND_OPINION.get(field.type)
+    if second and _digits_of(raw.text) != _second_opinion(gray, field, second):
         raw = replace(raw, notes=(*raw.notes, "engines_disagree"))
     return raw
+
+
+DIGIT_CELLS = ("digits", "my_number", "bpn", "postal", "date", "amount")
+MODEL_SURE = calibration().digit_model_sure
+"""Where the digit model and PP-OCR differ on a cell, the model's digit is proposed (for the
+person who decides) when it is at least this sure."""
+
+
+def _with_digit_model(gray: np.ndarray, field: FieldDef, raw: RawField) -> RawField:
+    """The single-cell digit model's opinion on each written cell (`pipeline.digits`): where
+    it reads the same digits as PP-OCR the reading stands; where they differ, a person
+    decides, shown the surer reading of each cell."""
+    written = [crop for crop in _cell_crops(gray, field) if crop is not None]
+    opinion = digit_model.read_cells(written)
+    model_text = "".join(d for d, _ in opinion)
+    if model_text == raw.text:
+        return raw
+    if len(raw.text) != len(opinion):
+        return replace(raw, notes=(*raw.notes, "engines_disagree"))
+    proposed = "".join(
+        model if model != ours and sure >= MODEL_SURE else ours
+        for ours, (model, sure) in zip(raw.text, opinion, strict=True)
+    )
+    return replace(raw, text=proposed, notes=(*raw.notes, "engines_disagree"))
 
 
 def _second_opinion(gray: np.ndarray, field: FieldDef, engine_name: str) -> str:

@@ -38,6 +38,10 @@ def write_report(report: dict[str, Any], out_dir: Path, command: str = "") -> di
     )
     paths["markdown"].write_text(markdown(report, command), encoding="utf-8")
     chart(report, paths["chart"])
+    if report.get("reliability"):
+        from kura.bench.calibrate import reliability_chart
+
+        paths["reliability"] = reliability_chart(report["reliability"], out_dir / "reliability.png")
     return paths
 
 

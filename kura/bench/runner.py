@@ -19,6 +19,7 @@ from typing import Any
 import cv2
 import numpy as np
 
+from kura.bench.calibrate import reliability
 from kura.bench.metrics import FileScore, field_stats, median, score_file, summarise
 from pipeline.errors import RejectedFile
 from pipeline.ingest import PageImage, rasterise
@@ -344,6 +345,7 @@ def run_benchmark(
         "runs": runs,
         "by_effect": grouped(routed.scores, truths, scanner_effect),
         "by_handwriting": grouped(routed.scores, truths, digit_source),
+        "reliability": reliability(f for s in routed.scores for f in s.fields),
         "baseline": baseline.result(),
         "overhead": ratio,
         "services": None,

@@ -70,6 +70,8 @@ class Plan:
     """Demo quality: light scanner effects, grey or colour, no required field left blank."""
     effect: str | None = None
     """A named scanner effect (`scanner.SCANNER_EFFECTS`) on top of the office scan."""
+    digits: str = "font"
+    """What writes the digits: the handwriting font, or real samples ("mnist")."""
 
 
 # The first documents of every corpus cover each format and page kind, so that even a small
@@ -108,7 +110,7 @@ def render_document(
     values = generate_values(
         form, rng, ValueOptions(required_empty_rate=0.0) if plan.mild else None
     )
-    style = HandStyle().resolve(rng)
+    style = HandStyle(digits=plan.digits).resolve(rng)
     sheets = fill_form(form, values, rng, style)
 
     fmt = plan.format or _pick_format(rng)
@@ -304,6 +306,7 @@ def generate_corpus(
     form_ids: list[str] | None = None,
     quick: bool = False,
     wide: bool = False,
+    digits: str = "font",
 ) -> list[Path]:
     """Write `forms` documents (and their truth JSON) into `out_dir`; returns the documents.
 
@@ -311,7 +314,9 @@ def generate_corpus(
     a few pages upside down. The first four documents are always a PDF with a blank back page,
     a TIFF whose form page is upside down, a PNG and a JPEG. `quick` trades realism for speed
     (200 dpi grey/1-bit, no blur): for tests and smoke runs. `wide` adds to each document
-    one named scanner effect in turn (`SCANNER_EFFECTS`), recorded in its truth."""
+    one named scanner effect in turn (`SCANNER_EFFECTS`), recorded in its truth; `digits`
+    "mnist" writes every digit with real handwritten samples (the MNIST part kept for
+    measuring)."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     ids = (
@@ -328,6 +333,7 @@ def generate_corpus(
         plan = GUARANTEED[index] if index < len(GUARANTEED) else Plan()
         if wide:
             plan = replace(plan, effect=SCANNER_EFFECTS[index % len(SCANNER_EFFECTS)])
+        plan = replace(plan, digits=digits)
         doc_seed = document_seed(seed, index)
         pages, truth = render_document(form, doc_seed, plan=plan, quick=quick)
         truth["corpus_seed"] = seed

@@ -82,6 +82,9 @@ class HandStyle:
     running into the neighbouring options."""
     correction_rate: float = 0.03
     """Choices: chance that another option was circled first and struck through."""
+    digits: str = "font"
+    """What writes the digits: "font" (the handwriting font) or "mnist" (real handwritten
+    samples of the MNIST part kept for measuring, `kura.bench.synth.mnist`)."""
     seal_rate: float = 0.6
     seal_overlap_rate: float = 0.35
     """Chance that the seal overlaps the end of the name box."""
@@ -201,9 +204,25 @@ class _Pen:
         x, y = round(left), round(top)
         page.paste(self.ink, (x, y, x + mask.width, y + mask.height), mask)
 
+    def real_digit(self, ch: str, size: float) -> Image.Image:
+        """A real handwritten digit as an ink mask about as tall as the font's would be."""
+        from kura.bench.synth.mnist import digit_mask
+
+        sample = digit_mask(ch, self.rng)
+        height = size * self.rng.uniform(0.62, 0.8)
+        width = max(2, round(sample.width * height / sample.height))
+        mask = sample.resize((width, max(2, round(height))), Image.Resampling.BICUBIC)
+        pad = round(size / 2)
+        tile = Image.new("L", (mask.width + 2 * pad, mask.height + 2 * pad), 0)
+        tile.paste(mask, (pad, pad))
+        return tile
+
     def char_centered(self, page: Image.Image, ch: str, size: float, cx: float, cy: float) -> None:
         """Draw `ch` with its ink box centred on (cx, cy): digits in cells."""
-        mask, _ = self.glyph(ch, size)
+        if self.style.digits == "mnist" and ch.isdigit():
+            mask = self.real_digit(ch, size)
+        else:
+            mask, _ = self.glyph(ch, size)
         box = mask.getbbox()
         if box is None:
             return
@@ -228,7 +247,10 @@ class _Pen:
             advance = font(Path(path), max(8, round(size / 2) * 2)).getlength(ch)
             advance *= 0.96 + (self.gauss(st.spacing_jitter) if draw else 0.0)
             if draw:
-                mask, _ = self.glyph(ch, s)
+                if st.digits == "mnist" and ch.isdigit():
+                    mask = self.real_digit(ch, s)
+                else:
+                    mask, _ = self.glyph(ch, s)
                 y = cy - slope * (x - start) + self.gauss(st.baseline_jitter) * size
                 self.put(page, mask, x + advance / 2 - mask.width / 2, y - mask.height / 2)
             x += advance
