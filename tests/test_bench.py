@@ -347,7 +347,9 @@ def test_calibration_thresholds_sit_just_above_the_surest_wrong_reading() -> Non
     from kura.bench.calibrate import FLOOR, derive_thresholds, reliability
     from kura.bench.metrics import FieldOutcome
 
-    def outcome(kind: str, truth: str, value: str, confidence: float, *reasons: str) -> FieldOutcome:
+    def outcome(
+        kind: str, truth: str, value: str, confidence: float, *reasons: str
+    ) -> FieldOutcome:
         status = "review" if reasons else "accepted"
         return FieldOutcome("d", "f", kind, truth, value, status, confidence, "ppocr", reasons)
 

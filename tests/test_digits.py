@@ -52,7 +52,9 @@ def test_where_the_digit_model_and_pp_ocr_differ_a_person_decides() -> None:
     cells = read.cell_boxes(field)
     rng = random.Random(3)
     for digit, (cx, cy, cw, ch) in zip(wanted, cells, strict=True):
-        index = next(i for i in mnist.split("measure")[rng.randrange(50) :] if str(labels[i]) == digit)
+        index = next(
+            i for i in mnist.split("measure")[rng.randrange(50) :] if str(labels[i]) == digit
+        )
         cell = _cell(images[index], side=min(cw, ch) - 20)
         gray[cy + 10 : cy + 10 + cell.shape[0], cx + 10 : cx + 10 + cell.shape[1]] = cell
     agreed = read._with_digit_model(gray, field, RawField(wanted, 0.9, "ppocr"))
@@ -67,7 +69,9 @@ def test_generate_writes_real_handwritten_digits_on_request(tmp_path: Path) -> N
     assert truth["effects"]["handwriting"]["digits"] == "mnist"
 
 
-def test_mnist_missing_says_where_to_put_it(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+def test_mnist_missing_says_where_to_put_it(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
     monkeypatch.setenv("KURA_MNIST_DIR", str(tmp_path))
     mnist.load.cache_clear()
     try:
