@@ -289,8 +289,26 @@ def read_line_field(
         readings = [settle_kana_sizes(line, r) for line, r in zip(lines, readings, strict=True)]
     runners_up = tuple(pair for r in readings for pair in r.runners_up)
     text = "".join(r.text for r in readings)
-    notes = ("characters_missing",) if _too_short(text, lines, field) else ()
+    notes: tuple[str, ...] = ("characters_missing",) if _too_short(text, lines, field) else ()
+    if field.charset == "address" and (trimmed := _without_stray_marks(text)) != text:
+        text, notes = trimmed, (*notes, "stray_marks")
     return RawField(text, min(r.confidence for r in readings), engine.name, notes, runners_up)
+
+
+STRAY_MARKS = "ー・-－‐.。、"
+
+
+def _without_stray_marks(text: str) -> str:
+    """An address does not end in dots, nor in a dash after its last number: such marks
+    came from specks or lines past the writing, which a person looks at. (A building's
+    name may end in a long vowel: タワー keeps its ー.)"""
+    trimmed = text.rstrip(STRAY_MARKS)
+    run = text[len(trimmed) :]
+    if not run or not trimmed:
+        return text
+    if set(run) - {"ー"} or trimmed[-1].isdigit() or trimmed[-1] == "号":
+        return trimmed
+    return text
 
 
 SMALL_TO_LARGE = lexicon.SMALL_TO_LARGE

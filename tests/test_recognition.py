@@ -443,3 +443,13 @@ def test_an_unsure_checkbox_goes_to_a_person_not_to_false() -> None:
     assert read.CHECKBOX_CLEAR_INK <= share < read.CHOICE_MARK_INK
     unsure = decide(box, read.read_checkbox(gray, box))
     assert unsure.status == "review" and "unsure_mark" in unsure.reasons
+
+
+def test_dots_and_dashes_past_the_end_of_an_address_go_to_a_person() -> None:
+    assert read._without_stray_marks("仙台市青葉区中山台5丁目21番11号アーバンコート506ー・・") == (
+        "仙台市青葉区中山台5丁目21番11号アーバンコート506"
+    )
+    assert read._without_stray_marks("豊島区東池袋3丁目1番1号サンシャインタワー") == (
+        "豊島区東池袋3丁目1番1号サンシャインタワー"
+    )
+    assert read._without_stray_marks("中野区中野4丁目2番3号ー") == "中野区中野4丁目2番3号"
