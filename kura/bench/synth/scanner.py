@@ -202,7 +202,8 @@ def _geometry(
     effects: ScanEffects,
     paper: tuple[int, ...],
 ) -> np.ndarray:
-    """Resample to the output dpi (area filter), then skew, shift and zoom in one affine pass."""
+    """Resample to the output dpi (area filter), then skew, shift, zoom and perspective in
+    one pass, then the uneven feed."""
     if (pixels.shape[1], pixels.shape[0]) != size:
         pixels = cv2.resize(pixels, size, interpolation=cv2.INTER_AREA)
     flat = not any(effects.perspective) and effects.feed == 0
@@ -223,38 +224,25 @@ def _geometry(
             [w, h], np.float32
         )
         matrix = cv2.getPerspectiveTransform(corners, corners + offsets) @ matrix
-    if effects.feed:
-        # the feed: a row at y (output) shows the sheet's row y' with y = y' + feed·y'²/2h
-        pixels = cv2.warpPerspective(
-            pixels,
-            matrix,
-            size,
-            flags=cv2.INTER_LINEAR,
-            borderMode=cv2.BORDER_CONSTANT,
-            borderValue=border,
-        )
-        h = size[1]
-        ys = np.arange(h, dtype=np.float64)
-        # invert y = y' + feed·y'²/(2h) for y'
-        a = effects.feed / (2 * h)
-        source = (-1 + np.sqrt(1 + 4 * a * ys)) / (2 * a) if a else ys
-        map_y = np.repeat(source.astype(np.float32)[:, None], size[0], axis=1)
-        map_x = np.repeat(np.arange(size[0], dtype=np.float32)[None, :], h, axis=0)
-        return cv2.remap(
-            pixels,
-            map_x,
-            map_y,
-            cv2.INTER_LINEAR,
-            borderMode=cv2.BORDER_CONSTANT,
-            borderValue=border,
-        )
-    return cv2.warpPerspective(
+    pixels = cv2.warpPerspective(
         pixels,
         matrix,
         size,
         flags=cv2.INTER_LINEAR,
         borderMode=cv2.BORDER_CONSTANT,
         borderValue=border,
+    )
+    if not effects.feed:
+        return pixels
+    # the feed: a row at y (output) shows the sheet's row y' with y = y' + feed·y'²/2h
+    h = size[1]
+    a = effects.feed / (2 * h)
+    ys = np.arange(h, dtype=np.float64)
+    source = (-1 + np.sqrt(1 + 4 * a * ys)) / (2 * a)  # y' for each y
+    map_y = np.repeat(source.astype(np.float32)[:, None], size[0], axis=1)
+    map_x = np.repeat(np.arange(size[0], dtype=np.float32)[None, :], h, axis=0)
+    return cv2.remap(
+        pixels, map_x, map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT, borderValue=border
     )
 
 
