@@ -117,6 +117,13 @@ def run(
             help="Also through Celery workers on Redis, PostgreSQL and S3 (1 and 2 workers)."
         ),
     ] = False,
+    baseline_pages: Annotated[
+        int | None,
+        typer.Option(
+            help="Time the plain OCR engine on the first N pages only (it takes 5–20× the "
+            "pipeline's time per page); all pages when not given."
+        ),
+    ] = None,
 ) -> None:
     """Run the pipeline on a corpus and report accuracy, silent errors and speed."""
     from kura.bench.report import print_summary, write_report
@@ -132,7 +139,11 @@ def run(
         generate_corpus(corpus, QUICK_DOCUMENTS, QUICK_SEED, quick=True)
 
     report = run_benchmark(
-        corpus, quick=quick, engines=engines, progress=lambda message: console.log(message)
+        corpus,
+        quick=quick,
+        engines=engines,
+        progress=lambda message: console.log(message),
+        baseline_pages=baseline_pages,
     )
     failed = False
     if services:

@@ -305,6 +305,7 @@ def run_benchmark(
     quick: bool = False,
     engines: bool = True,
     progress: Progress = _quiet,
+    baseline_pages: int | None = None,
 ) -> dict[str, Any]:
     """The whole in-process benchmark; returns the report (see docs/benchmarks.md)."""
     started = time.perf_counter()
@@ -315,7 +316,7 @@ def run_benchmark(
     rasterised = rasterise_corpus(files)
     warm_up(rasterised, forms)
 
-    baseline = BaselineRun(QUICK_BASELINE_PAGES if quick else None, progress)
+    baseline = BaselineRun(QUICK_BASELINE_PAGES if quick else baseline_pages, progress)
     passes = [run_pass(rasterised, None, forms, progress, after_page=baseline)]
     if engines:
         for engine in ENGINES:
