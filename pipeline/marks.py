@@ -29,6 +29,7 @@ still point at it (a tick below an option is the checkbox's under it, not this o
 MIN_MARK_PX = 25
 """Least extent of a stroke taken for a mark (smaller: noise, remnants of the print)."""
 MIN_MARK_INK = 80
+PIECES_APART_PX = 13
 ENCLOSES = 0.55
 """Share of a label's box inside a mark's hull from which the mark encloses that label."""
 ALSO_ENCLOSES = 0.45
@@ -85,22 +86,31 @@ def find_marks(
         return []
     # a stroke broken by the removed print (a circle crossing a box line) joins up again
     joined = cv2.morphologyEx(region.astype(np.uint8), cv2.MORPH_CLOSE, np.ones((7, 7), np.uint8))
-    count, labelled, stats, centroids = cv2.connectedComponentsWithStats(joined, connectivity=8)
+    # a tick drawn across a label is cut into short pieces where the label's print was
+    # taken out: pieces a few pixels apart are one mark
+    near = cv2.dilate(joined, np.ones((PIECES_APART_PX, PIECES_APART_PX), np.uint8))
+    count, labelled, stats, _ = cv2.connectedComponentsWithStats(near, connectivity=8)
+    labelled[joined == 0] = 0
+    areas = np.bincount(labelled.ravel(), minlength=count)
+    grown = PIECES_APART_PX // 2  # the dilation's growth on each side
     marks: list[Mark] = []
     ticks: list[tuple[Mark, int, int]] = []
     circled = np.zeros_like(joined)
     for i in range(1, count):
-        left, top, width, height, area = stats[i]
+        left, top, width, height, _ = stats[i]
+        left, top, width, height = left + grown, top + grown, width - 2 * grown, height - 2 * grown
+        area = int(areas[i])
         if max(width, height) < MIN_MARK_PX or area < MIN_MARK_INK:
             continue
         if (
-            left == 0
-            or top == 0
-            or left + width >= joined.shape[1]
-            or top + height >= joined.shape[0]
+            left <= grown
+            or top <= grown
+            or left + width + grown >= joined.shape[1]
+            or top + height + grown >= joined.shape[0]
         ):
             continue  # runs on out of the options' surroundings: another field's writing
         points = np.column_stack(np.where(labelled == i)[::-1]).astype(np.int32)
+        cx, cy = float(points[:, 0].mean()) + x0, float(points[:, 1].mean()) + y0
         hull = np.zeros_like(joined)
         cv2.fillConvexPoly(hull, cv2.convexHull(points), 1)
         enclosed = [_inside(hull, (lx - x0, ly - y0, lw, lh)) for lx, ly, lw, lh in labels]
@@ -111,7 +121,6 @@ def find_marks(
             marks.append(Mark(best, "circle", second < ALSO_ENCLOSES))
             circled = cv2.bitwise_or(circled, hull)
             continue
-        cx, cy = centroids[i][0] + x0, centroids[i][1] + y0
         pointed = _pointed_at(options, cx, cy)
         if pointed is not None:
             ticks.append((Mark(pointed[0], "tick", pointed[1]), round(cx - x0), round(cy - y0)))

@@ -453,3 +453,44 @@ def test_dots_and_dashes_past_the_end_of_an_address_go_to_a_person() -> None:
         "豊島区東池袋3丁目1番1号サンシャインタワー"
     )
     assert read._without_stray_marks("中野区中野4丁目2番3号ー") == "中野区中野4丁目2番3号"
+
+
+def _choice_of(page: Image.Image, form: FormDef, name: str) -> read.RawField:
+    registered = np.asarray(page.convert("RGB"))
+    return read.read_choice(read.marks(registered, form, 1), form.field(name), form.id)
+
+
+def test_a_loose_circle_running_into_the_neighbours_chooses_the_label_it_encloses() -> None:
+    form = get_form("kokunen_menjo_shinsei")
+    page = render_blank(form)
+    ox, oy, ow, oh = form.field("exemption_level").options[1].box  # 4分の3免除
+    # large, off-centre, open: it reaches 90 px into each neighbour's box
+    ImageDraw.Draw(page).arc(
+        (ox - 90, oy - 40, ox + ow + 90, oy + oh + 30), start=120, end=420, fill=PEN, width=6
+    )
+    read_as = _choice_of(page, form, "exemption_level")
+    assert (read_as.text, read_as.notes) == ("three_quarter", ())
+
+
+def test_a_tick_drawn_across_its_label_chooses_it() -> None:
+    form = get_form("kokunen_menjo_shinsei")
+    page = render_blank(form)
+    ox, oy, ow, oh = form.field("exemption_level").options[3].box
+    cx, cy = ox + ow // 2 - 70, oy + oh // 2  # over the label's first characters
+    ImageDraw.Draw(page).line(
+        (cx - 25, cy, cx - 5, cy + 22, cx + 35, cy - 30), fill=PEN, width=5, joint="curve"
+    )
+    read_as = _choice_of(page, form, "exemption_level")
+    assert (read_as.text, read_as.notes) == ("quarter", ())
+
+
+def test_a_circle_struck_through_and_another_drawn_goes_to_a_person() -> None:
+    form = get_form("kokunen_menjo_shinsei")
+    page = render_blank(form)
+    draw = ImageDraw.Draw(page)
+    for index in (0, 2):
+        ox, oy, ow, oh = form.field("exemption_level").options[index].box
+        draw.ellipse((ox + 40, oy, ox + ow - 40, oy + oh), outline=PEN, width=6)
+    ox, oy, ow, oh = form.field("exemption_level").options[0].box
+    draw.line((ox, oy + oh // 2, ox + ow, oy + oh // 2 + 6), fill=PEN, width=6)
+    assert _choice_of(page, form, "exemption_level").notes == ("several_choices",)
