@@ -22,10 +22,10 @@ ROUTES: dict[str, str] = calibration().routes
 """Engine per field type, chosen on `kura bench` (schemas/calibration.yaml)."""
 
 SECOND_OPINION: dict[str, str] = calibration().second_opinion
-"""A second recogniser for the number fields written freehand, whose silent errors cost
-most and which no lexicon can check: where the two read different digits, a person decides
+"""A second recogniser for the number fields, whose silent errors cost most and which no
+lexicon can check: where the two read different digits, a person decides
 (schemas/calibration.yaml says on which corpus it earned its place). Digit cells have the
-single-cell digit model as their second opinion instead (`pipeline.digits`)."""
+single-cell digit model (`pipeline.digits`) as a third opinion: all must agree."""
 
 ALPHABETS: dict[str, str] = {
     "digits": DIGITS,
@@ -477,14 +477,21 @@ def read_field(
     if engine_name is not None or not raw.text:
         return raw
     if field.cells and field.type in DIGIT_CELLS:
-        return _with_digit_model(gray, field, raw)
+        raw = _with_digit_model(gray, field, raw)
     second = SECOND_OPINION.get(field.type)
-    if second and _digits_of(raw.text) != _second_opinion(gray, field, second):
+    if (
+        second
+        and "engines_disagree" not in raw.notes
+        and _digits_of(raw.text) != _second_opinion(gray, field, second)
+    ):
         raw = replace(raw, notes=(*raw.notes, "engines_disagree"))
     return raw
 
 
 DIGIT_CELLS = ("digits", "my_number", "bpn", "postal", "date", "amount")
+MODEL_TRUSTED = calibration().digit_model_trusted
+"""The digit model's agreement counts only where it is at least this sure of every cell: a 9
+written like a q was read 7 by both PP-OCR models, and 7 by the digit model at 0.78."""
 MODEL_SURE = calibration().digit_model_sure
 """Where the digit model and PP-OCR differ on a cell, the model's digit is proposed (for the
 person who decides) when it is at least this sure."""
@@ -498,6 +505,8 @@ def _with_digit_model(gray: np.ndarray, field: FieldDef, raw: RawField) -> RawFi
     opinion = digit_model.read_cells(written)
     model_text = "".join(d for d, _ in opinion)
     if model_text == raw.text:
+        if min(sure for _, sure in opinion) < MODEL_TRUSTED:
+            return replace(raw, notes=(*raw.notes, "low_confidence"))
         return raw
     if len(raw.text) != len(opinion):
         return replace(raw, notes=(*raw.notes, "engines_disagree"))

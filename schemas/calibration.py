@@ -24,6 +24,7 @@ class Calibration(BaseModel):
     second_opinion: dict[str, str]
     accept_confidence: dict[str, float]
     digit_model_sure: float
+    digit_model_trusted: float
     max_content_residual_px: float
     confusable_sets: list[str]
     confusable_doubt: float
