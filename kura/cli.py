@@ -374,8 +374,10 @@ def main() -> None:
     import logging
 
     from storage.logmask import configure, mask
+    from storage.runtime import keep_private
 
     configure(get_settings().log_level)
+    keep_private(get_settings())
     try:
         app()
     except KeyboardInterrupt:

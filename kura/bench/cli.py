@@ -171,3 +171,37 @@ def run(
     )
     if failed:
         raise typer.Exit(code=1)
+
+
+@bench_app.command("station")
+def station(
+    documents: Annotated[int, typer.Option(min=1, help="Documents in the database.")] = 10_000,
+    samples: Annotated[int, typer.Option(min=1, help="Documents opened and corrected.")] = 200,
+    out: Annotated[Path | None, typer.Option(help="Write the numbers here as JSON.")] = None,
+) -> None:
+    """The verification station's numbers on a throwaway PostgreSQL: server time to open a
+    document (target: median under 100 ms) and to save a correction; keystrokes per 100
+    forms."""
+    import json
+    import tempfile
+
+    from kura.bench.servers import PostgresServer
+    from kura.bench.station import fill, measure
+    from schemas.settings import Settings
+
+    server = PostgresServer()
+    server.start()
+    try:
+        with tempfile.TemporaryDirectory() as data_dir:
+            settings = Settings(data_dir=Path(data_dir),
+                                database_url=server.create_database("bench_station"))
+            started = time.perf_counter()
+            fill(settings, documents, progress=lambda message: console.log(message))
+            console.log(f"filled in {time.perf_counter() - started:.0f} s")
+            numbers = measure(settings, samples).as_dict()
+    finally:
+        server.stop()
+    text = json.dumps(numbers, indent=1)
+    print(text)
+    if out is not None:
+        out.write_text(text + "\n", encoding="utf-8")
