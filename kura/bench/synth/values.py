@@ -418,7 +418,11 @@ def random_phone(
 ) -> str:
     if rng.random() < mobile_rate:
         return rng.choice(MOBILE_PREFIXES) + "".join(str(rng.randrange(10)) for _ in range(8))
-    area = AREA_CODES.get(prefecture or "") or "0" + str(rng.randint(11, 99))
+    area = AREA_CODES.get(prefecture or "")
+    if not area:
+        number = rng.randint(11, 99)
+        # 020, 050, 070, 080 and 090 are not area codes: 11-digit numbers begin so
+        area = "0" + str(number + 1 if number in (20, 50, 70, 80, 90) else number)
     local = str(rng.randint(2, 9)) + "".join(str(rng.randrange(10)) for _ in range(9 - len(area)))
     return area + local
 
