@@ -21,6 +21,7 @@ from sqlalchemy.exc import OperationalError, ProgrammingError
 from sqlalchemy.orm import Session
 
 from schemas.settings import Settings
+from storage.audit_words import AuditWords, words_wrapped_by
 from storage.crypto import KEY_BYTES, Kek, key_file_text, unwrap, wrap
 from storage.custody import CustodyError
 from storage.db import get_engine
@@ -183,8 +184,9 @@ def rotate_keys(session: Session, keyring: Keyring, chunk: int = 500) -> Rotatio
     not touched: only the small wrapped keys change. Destroyed keys (disposal) stay gone."""
     current = keyring.current
     counts: dict[str, int] = {}
-    done = {"objects": 0, "documents": 0}
-    models: tuple[tuple[Any, str], ...] = ((StoredObject, "objects"), (Document, "documents"))
+    done = {"objects": 0, "documents": 0, "words": 0}
+    models: tuple[tuple[Any, str], ...] = (
+        (StoredObject, "objects"), (Document, "documents"), (AuditWords, "words"))
     for model, label in models:
         ids = list(
             session.scalars(
@@ -253,10 +255,11 @@ def retire_key(
     if kek_id == keyring.current.id:
         raise CustodyError(f"KEK {kek_id} is the current key: rotate to a new one first")
     objects, documents = wrapped_by(session, kek_id)
-    if objects or documents:
+    words = words_wrapped_by(session, kek_id)
+    if objects or documents or words:
         raise CustodyError(
-            f"KEK {kek_id} still wraps {objects} object and {documents} "
-            "document keys: run `kura keys rotate` first"
+            f"KEK {kek_id} still wraps {objects} object, {documents} document and {words} "
+            "audit-words keys: run `kura keys rotate` first"
         )
     record = _record_key(session, kek_id, "kek", "retired")
     record.state, record.retired_at, record.retired_by = "retired", utcnow(), actor

@@ -4,13 +4,15 @@ identifiers on the command line."""
 
 from __future__ import annotations
 
+import json
 import shutil
 import stat
 import subprocess
 from pathlib import Path
+from typing import Any
 
 import pytest
-from sqlalchemy import update
+from sqlalchemy import select, update
 
 from kura.bench.servers import KURA, kura_env
 from kura.bench.synth import make_sample_scans
@@ -23,7 +25,8 @@ from storage.crypto import MissingKey
 from storage.db import get_engine, session_scope, upgrade
 from storage.keys import kek_file
 from storage.runtime import vault_for
-from storage.usecases import people
+from storage.usecases import audit, people
+from storage.usecases.base import acting
 from tests.helpers import PASSWORD, run_kura, settings_from, sign_in
 
 
@@ -68,8 +71,7 @@ def test_kura_demo_refuses_a_configured_database(tmp_path: Path) -> None:
 def test_another_local_user_reads_nothing(tmp_path: Path) -> None:
     data = tmp_path / "data"
     env = kura_env(data_dir=str(data))
-    _first_admin(env)
-    run_kura(env, "keys", "init")
+    _first_admin(env)  # its audit entry is anchored: the installation's keys are made
     settings = settings_from(env)
 
     assert stat.S_IMODE(data.stat().st_mode) == 0o700
@@ -213,3 +215,35 @@ def test_a_deleted_checkpoint_is_caught(tmp_path: Path) -> None:
     (settings.keys_dir / "audit-checkpoints" / checkpoint_name(seq)).unlink()
     report = verify(settings)
     assert report.first is not None and report.first.kind == "checkpoint_missing"
+
+
+SPOKEN = "開示請求 鈴木博 様 TEL 090-1234-5678"
+
+
+def test_a_persons_words_in_the_log_are_sealed_and_can_be_erased(tmp_path: Path) -> None:
+    settings, admin = _office(tmp_path)
+    records = people.sign_in(settings, "records", PASSWORD).token
+    with acting(settings, records, "original.open") as work:
+        work.audit("original.open", ["doc-1", "file-1"], purpose=SPOKEN,
+                   detail={"note": "本人より電話", "pages": 2})
+    with session_scope(settings.sqlalchemy_url) as session:
+        stored = session.scalars(select(AuditEntry).where(
+            AuditEntry.action == "original.open")).one()
+        assert stored.purpose is not None and stored.purpose.startswith("sealed:")
+        assert "鈴木" not in stored.purpose and "鈴木" not in json.dumps(stored.detail)
+        assert stored.detail is not None and stored.detail["pages"] == 2
+
+    def opened() -> dict[str, Any]:
+        found = audit.search_log(settings, admin, record="doc-1", action="original.open")
+        assert len(found) == 1
+        return found[0]
+
+    entry = opened()
+    assert entry["purpose"] == "開示請求 鈴木博 様 TEL 090-1234-5678"
+    assert entry["detail"]["note"] == "本人より電話"
+
+    assert audit.erase_words(settings, records, "doc-1", "開示請求 2026-41") == 2
+    entry = opened()
+    assert entry["purpose"] == "(erased)" and entry["detail"]["note"] == "(erased)"
+    assert entry["detail"]["pages"] == 2
+    assert verify(settings).ok

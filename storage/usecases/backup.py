@@ -10,12 +10,13 @@ from sqlalchemy.orm import Session
 
 from schemas.errors import InvalidInput
 from schemas.settings import Settings
-from storage import backup
+from storage import backup, restore
 from storage.accounts import duty_for, find, sign_in
 from storage.audit import Actor, append
-from storage.backup import BackupSummary, RestoreSummary
+from storage.backup import BackupSummary
 from storage.checkpoints import checkpoint_store
 from storage.db import session_scope
+from storage.restore import RestoreSummary
 from storage.runtime import indexer_for, vault_for
 from storage.usecases.base import Token, anchor, signed_in
 
@@ -54,7 +55,7 @@ def restore_backup(settings: Settings, archive: Path, username: str,
         actor = Actor(person.username, duty_for(person, "restore"))
         append(session, actor, "restore", result="ok", detail={"archive_sha256": archive_sha256})
 
-    summary = backup.restore(settings.sqlalchemy_url, vault_for(settings), archive, confirm,
+    summary = restore.restore(settings.sqlalchemy_url, vault_for(settings), archive, confirm,
                              checkpoint_store(settings), indexer_for(settings).id)
     anchor(settings)
     return summary

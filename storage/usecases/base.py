@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 from schemas.errors import ExitCode, KuraError, NotAllowed, NotSignedIn
 from schemas.settings import Settings
 from storage.audit import SERVICE, Actor, AuditEntry, append
+from storage.audit_words import FREE_TEXT, seal_detail, seal_words
 from storage.blind_index import BlindIndexer
 from storage.checkpoints import checkpoint_if_due
 from storage.db import ensure_current, session_scope
@@ -64,8 +65,17 @@ class Work:
 
         return retention_for(self.settings)
 
-    def audit(self, action: str, object_ids: Iterable[str] = (), **details: Any) -> AuditEntry:
-        return append(self.session, self.actor, action, object_ids, **details)
+    def audit(self, action: str, object_ids: Iterable[str] = (), *,
+              purpose: str | None = None, detail: dict[str, Any] | None = None,
+              result: str = "ok") -> AuditEntry:
+        """Append an entry; the person's own words (the purpose, notes and reasons in the
+        detail) enter the chain sealed, so they can be erased without breaking it."""
+        if purpose:
+            purpose = seal_words(self.session, self.vault, purpose)
+        if detail and any(detail.get(key) for key in FREE_TEXT):
+            detail = seal_detail(self.session, self.vault, detail)
+        return append(self.session, self.actor, action, object_ids, result=result,
+                      purpose=purpose, detail=detail)
 
 
 def anchor(settings: Settings) -> None:
