@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
 import time
 from pathlib import Path
@@ -278,7 +279,7 @@ def forms_propose(
 @app.command()
 def original(
     receipt_number: str,
-    out: Annotated[Path, typer.Option(help="Where to write the original file.")],
+    out: Annotated[Path, typer.Option(help="Where to write the original (an encrypted ZIP).")],
     reason: Annotated[
         str,
         typer.Option(
@@ -286,14 +287,41 @@ def original(
             "reason and case reference, never a name or number of the person."
         ),
     ],
+    plain: Annotated[str | None, typer.Option(
+        "--plain", help="Write the file as it is, unencrypted: takes the download permission; "
+        "say why (recorded).")] = None,
 ) -> None:
-    """Write a document's original scan, decrypted and checked against its SHA-256
-    (records manager; every opening is recorded with its reason)."""
+    """Write a document's original scan, checked against its SHA-256, inside an AES-256
+    encrypted ZIP whose password is shown once (records manager; every opening is recorded
+    with its reason). Example:
+    kura original R20261129-000001 --out original.zip --reason "開示請求 2026-41"
+    """
+    from pipeline.ingest import sniff_media_type
+    from pipeline.transmittal import encrypted_zip, generate_password
     from storage.usecases.records import open_original
 
-    opened = open_original(get_settings(), token, receipt_number, reason)
-    out.write_bytes(opened.data)
-    console.print(f"wrote {out} ({len(opened.data)} bytes, SHA-256 verified)")
+    opened = open_original(get_settings(), token, receipt_number, reason, plain)
+    if plain is not None:
+        write_private(out, opened.data)
+        console.print(f"wrote {out} ({len(opened.data)} bytes, SHA-256 verified, unencrypted)")
+        return
+    suffix = SUFFIXES.get(sniff_media_type(opened.data), "")
+    password = generate_password()
+    write_private(out, encrypted_zip({f"{receipt_number}{suffix}": opened.data}, password))
+    console.print(f"wrote {out}: the original ({len(opened.data)} bytes, SHA-256 verified) in "
+                  "a ZIP encrypted with AES-256")
+    console.print(f"its password, shown this once: {password}")
+
+
+SUFFIXES = {"application/pdf": ".pdf", "image/png": ".png", "image/jpeg": ".jpg",
+            "image/tiff": ".tif"}
+
+
+def write_private(path: Path, data: bytes) -> None:
+    """Write `data` readable by its owner only."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "wb") as handle:
+        handle.write(data)
 
 
 @app.command()

@@ -4,9 +4,11 @@ the real services (Celery worker on Redis, PostgreSQL, S3)."""
 from __future__ import annotations
 
 import json
+import stat
 from pathlib import Path
 
 import pytest
+import pyzipper
 import redis
 from sqlalchemy import select
 
@@ -107,9 +109,21 @@ def test_embedded_default(tmp_path: Path, scans: list[Path], intake: list[str]) 
     _assert_ciphertext(sealed, scans)
     _assert_queue_is_masked(env, scans)  # a new process: the data survived the restart
     receipt = json.loads(run_kura(env, "queue", "--json"))[0]["receipt_number"]
-    out = tmp_path / "original.bin"
-    run_kura(env, "original", receipt, "--out", str(out), "--reason", "test: compare with scan")
-    assert out.read_bytes() in [s.read_bytes() for s in scans]
+    out = tmp_path / "original.zip"
+    printed = run_kura(env, "original", receipt, "--out", str(out), "--reason",
+                       "test: compare with scan")
+    password = printed.split("shown this once: ")[1].split()[0]
+    assert stat.S_IMODE(out.stat().st_mode) == 0o600
+    with pyzipper.AESZipFile(out) as archive:
+        [member] = archive.infolist()
+        assert member.filename.startswith(receipt) and member.flag_bits & 0x1  # encrypted
+        archive.setpassword(password.encode())
+        original = archive.read(member)
+    assert original in [s.read_bytes() for s in scans]
+    plain = tmp_path / "original.bin"
+    run_kura(env, "original", receipt, "--out", str(plain), "--reason", "test: compare again",
+             "--plain", "the scanner's vendor asked for the file")
+    assert plain.read_bytes() == original
     _assert_audited(env, SAMPLES)
 
 
@@ -139,6 +153,8 @@ def _assert_audited(env: dict[str, str], documents: int) -> None:
         "test: compare with scan",
         "ok",
     )
+    (downloaded,) = by_action["original.download"]
+    assert (downloaded.actor, purposes[downloaded.seq]) == ("clerk", "test: compare again")
     assert verify(settings).ok
 
 

@@ -42,23 +42,30 @@ class Original:
 
 
 def open_original(settings: Settings, token: Token, receipt_number: str,
-                  reason: str) -> Original:
+                  reason: str, plain_why: str | None = None) -> Original:
     """A document's original scan (records manager). Every opening is recorded with its
-    reason as its purpose, attempts that fail included; the failure is raised after."""
+    reason as its purpose, attempts that fail included; the failure is raised after. With
+    `plain_why` the caller may write it unencrypted: that takes the download permission,
+    and why is recorded too."""
     purpose = reason.strip()
+    if plain_why is not None and len(plain_why.strip()) < MIN_REASON:
+        raise InvalidInput("say why the original leaves Kura unencrypted",
+                           hint="--plain WHY: the case that needs the file as it is")
     if len(purpose) < MIN_REASON:
         raise InvalidInput("say why the original is opened",
                            hint="--reason: a reason and case reference, never a name or "
                            "number of the person")
     failure: KuraError | None = None
     data = b""
-    with acting(settings, token, "original.open") as work:
+    action = "original.open" if plain_why is None else "original.download"
+    why = {} if plain_why is None else {"why": plain_why.strip()}
+    with acting(settings, token, action) as work:
         document = work.session.scalars(
             select(Document).where(Document.receipt_number == receipt_number)
         ).one_or_none()
         if document is None:
-            work.audit("original.open", purpose=purpose, result="not_found",
-                       detail={"receipt_number": receipt_number})
+            work.audit(action, purpose=purpose, result="not_found",
+                       detail={"receipt_number": receipt_number, **why})
             failure = NotFound(f"no document {receipt_number}")
         else:
             source = work.session.get_one(SourceFile, document.source_file_id)
@@ -67,12 +74,12 @@ def open_original(settings: Settings, token: Token, receipt_number: str,
                 data = work.vault.get_object(
                     work.session.get_one(StoredObject, source.object_id))
             except Exception as error:  # the attempt is recorded too, then reported
-                work.audit("original.open", opened, purpose=purpose,
-                           result=f"failed:{type(error).__name__}")
+                work.audit(action, opened, purpose=purpose,
+                           result=f"failed:{type(error).__name__}", detail=why or None)
                 failure = error if isinstance(error, KuraError) else KuraError(
                     f"cannot open the original of {receipt_number}: {type(error).__name__}")
             else:
-                work.audit("original.open", opened, purpose=purpose, result="ok")
+                work.audit(action, opened, purpose=purpose, result="ok", detail=why or None)
     if failure is not None:
         raise failure
     return Original(receipt_number, data)
