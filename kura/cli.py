@@ -13,6 +13,7 @@ from rich.console import Console
 from rich.table import Table
 
 from kura.bench.cli import bench_app
+from kura.cli_batch import batch_app
 from kura.cli_custody import backup, dispose_app, find, hold_app, keys_app, restore
 from kura.cli_people import audit_app, login, logout, ready, require, users_app, whoami
 from schemas.settings import Settings, get_settings
@@ -29,6 +30,7 @@ db_app = typer.Typer(help="The database.", no_args_is_help=True)
 app.add_typer(forms_app, name="forms")
 app.add_typer(db_app, name="db")
 app.add_typer(bench_app, name="bench")
+app.add_typer(batch_app, name="batch")
 app.add_typer(users_app, name="users")
 app.add_typer(audit_app, name="audit")
 app.command()(login)
@@ -95,11 +97,13 @@ def _ingest(
     from storage.db import session_scope
     from storage.runtime import vault_for
     from workers.intake import Arrival, take_in
-    from workers.runner import run_pages
+    from workers.runner import resume_interrupted, run_pages
 
+    resume_interrupted(settings)  # what a killed command or a lost message left unfinished
     arrivals = [Arrival(path.name, path.read_bytes()) for path in files]
     with session_scope(settings.sqlalchemy_url) as session:
-        result = take_in(session, vault_for(settings), arrivals, channel, actor=actor)
+        result = take_in(session, vault_for(settings), arrivals, channel, actor=actor,
+                         municipality=settings.municipality_code)
     checkpoint_if_due(settings)
     run_pages(settings, result.page_ids)
     if wait and settings.uses_celery:
@@ -367,7 +371,12 @@ def original(
 
 
 @app.command()
-def worker(concurrency: Annotated[int, typer.Option(help="Worker processes.")] = 2) -> None:
+def worker(
+    concurrency: Annotated[int, typer.Option(help="Worker processes.")] = 2,
+    beat: Annotated[bool, typer.Option(
+        help="Also run the sweeper every KURA_SWEEP_EVERY_S (one worker of the fabric).")
+    ] = False,
+) -> None:
     """Start a Celery worker that reads pages (needs KURA_BROKER_URL)."""
     settings = get_settings()
     if not settings.uses_celery:
@@ -385,6 +394,7 @@ def worker(concurrency: Annotated[int, typer.Option(help="Worker processes.")] =
             str(concurrency),
             "--pool",
             "prefork",
+            *(["--beat"] if beat else []),
         ]
     )
 

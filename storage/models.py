@@ -140,8 +140,24 @@ class Page(Base):
     result_sealed: Mapped[bytes | None] = mapped_column(LargeBinary)
     """The page's field readings, sealed, until the document is assembled."""
     seconds: Mapped[float | None] = mapped_column(Float)
+    queued_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    """When the page was last sent to a worker or started; the sweeper sends again a page
+    left pending long after this."""
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    """Times a worker started reading the page; past a limit it fails for good."""
     source_file: Mapped[SourceFile] = relationship(back_populates="pages")
     document: Mapped[Document | None] = relationship(back_populates="pages")
+
+
+class ReceiptCounter(Base):
+    """The last 受付番号 given per municipality and fiscal year, locked while it is moved on so
+    two intakes at once never take the same number (a row lock on PostgreSQL, the database's
+    write lock on SQLite)."""
+
+    __tablename__ = "receipt_counter"
+    municipality: Mapped[str] = mapped_column(String(6), primary_key=True)
+    fiscal_year: Mapped[int] = mapped_column(Integer, primary_key=True)
+    last: Mapped[int] = mapped_column(Integer, default=0)
 
 
 class FieldValue(Base):
