@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import signal
 import subprocess
 from pathlib import Path
 from typing import Any
@@ -32,24 +34,36 @@ def services_env(
 
 
 class CeleryWorker:
-    """A real `kura worker` process for the length of a with-block; `log` is its output."""
+    """A real `kura worker` process for the length of a with-block; `log` is its output.
+    `args` are more options of `kura worker` (e.g. `--beat`)."""
 
-    def __init__(self, env: dict[str, str]) -> None:
-        self.env, self.log = env, ""
+    def __init__(self, env: dict[str, str], *args: str) -> None:
+        self.env, self.args, self.log = env, args, ""
 
     def __enter__(self) -> CeleryWorker:
+        self._start()
+        return self
+
+    def _start(self) -> None:
         self.process = subprocess.Popen(
-            [*KURA, "worker", "--concurrency", "1"],
+            [*KURA, "worker", "--concurrency", "1", *self.args],
             env=self.env,
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
             text=True,
+            start_new_session=True,  # its own process group: kill() reaches its pool too
         )
-        return self
+
+    def kill_and_restart(self) -> None:
+        """SIGKILL the worker and its pool processes at once (a machine that died), then
+        start a new worker."""
+        os.killpg(self.process.pid, signal.SIGKILL)
+        self.log += self.process.communicate(timeout=60)[0]
+        self._start()
 
     def __exit__(self, *_: object) -> None:
         self.process.terminate()
-        self.log = self.process.communicate(timeout=60)[0]
+        self.log += self.process.communicate(timeout=60)[0]
 
 
 def run_kura(

@@ -173,6 +173,25 @@ class ManagedServer:
             self._log_file = None
         shutil.rmtree(self.tmp_dir, ignore_errors=True)
 
+    def restart(self, down_s: float = 0.0) -> None:
+        """Stop the server process, keeping its files and ports, and start it again after
+        `down_s` seconds (for tests that break things)."""
+        self._halt()
+        time.sleep(down_s)
+        self._relaunch()
+        self._wait_until_ready()
+
+    def _halt(self) -> None:
+        if self._process is not None:
+            stop_process(self._process)
+            self._process = None
+        if self._log_file is not None:
+            self._log_file.close()
+            self._log_file = None
+
+    def _relaunch(self) -> None:
+        self._launch()
+
     def log_tail(self, lines: int = 40) -> str:
         try:
             text = self.log_path.read_text(errors="replace")
@@ -291,6 +310,12 @@ class PostgresServer(ManagedServer):
                     os.kill(postmaster_pid, signal.SIGKILL)
         super().stop()
 
+    def _halt(self) -> None:
+        self._pg_ctl("stop", "-m", "fast")
+
+    def _relaunch(self) -> None:
+        self._pg_ctl("start", "-o", self._server_options(), "-l", str(self.log_path))
+
     def _postmaster_pid(self) -> int | None:
         try:
             return int((self.data_dir / "postmaster.pid").read_text().split()[0])
@@ -334,10 +359,10 @@ class PostgresServer(ManagedServer):
                 "--no-sync",
             ]
         )  # fmt: skip
-        server_options = (
-            f"-p {self.port} -k {self.tmp_dir} -c listen_addresses={LOOPBACK} -c fsync=off"
-        )
-        self._pg_ctl("start", "-o", server_options, "-l", str(self.log_path))
+        self._relaunch()
+
+    def _server_options(self) -> str:
+        return f"-p {self.port} -k {self.tmp_dir} -c listen_addresses={LOOPBACK} -c fsync=off"
 
     def _wait_until_ready(self) -> None:
         """Nothing to do: `pg_ctl start -w` returns once the server accepts connections."""
@@ -425,7 +450,7 @@ class S3Server(ManagedServer):
         ]
 
     def _launch(self) -> None:
-        (self.tmp_dir / "data").mkdir()
+        (self.tmp_dir / "data").mkdir(exist_ok=True)
         identity = {
             "name": "kura-tests",
             "credentials": [{"accessKey": self.access_key, "secretKey": self.secret_key}],

@@ -49,14 +49,14 @@ class BatchProgress:
 def progress_of(session: Session, batch_id: str) -> BatchProgress:
     files = dict(session.execute(
         select(SourceFile.status, func.count()).where(SourceFile.batch_id == batch_id)
-        .group_by(SourceFile.status)).tuples().all())
+        .group_by(SourceFile.status)))
     pages = dict(session.execute(
         select(Page.status, func.count()).join(SourceFile)
-        .where(SourceFile.batch_id == batch_id).group_by(Page.status)).tuples().all())
+        .where(SourceFile.batch_id == batch_id).group_by(Page.status)))
     failed = session.execute(
         select(SourceFile.filename, Page.number, Page.reasons).join(SourceFile)
         .where(SourceFile.batch_id == batch_id, Page.status == "failed")
-        .order_by(SourceFile.position, Page.number)).tuples().all()
+        .order_by(SourceFile.position, Page.number)).all()
     return BatchProgress(
         batch_id=batch_id,
         files=sum(files.values()),
