@@ -44,17 +44,23 @@ def page_counts(env: dict[str, str]) -> dict[str, int]:
     try:
         with session_scope(settings_from(env).sqlalchemy_url) as session:
             return dict(session.execute(
-                select(Page.status, func.count()).group_by(Page.status)))
+                select(Page.status, func.count()).group_by(Page.status)).all())
     except OperationalError:
         return {}
 
 
 def wait_for(condition: Callable[[], bool], timeout_s: float, what: str) -> None:
+    if not comes_true(condition, timeout_s):
+        raise AssertionError(f"waited {timeout_s:.0f} s for {what}")
+
+
+def comes_true(condition: Callable[[], bool], timeout_s: float) -> bool:
     deadline = time.monotonic() + timeout_s
     while not condition():
         if time.monotonic() > deadline:
-            raise AssertionError(f"waited {timeout_s:.0f} s for {what}")
+            return False
         time.sleep(0.3)
+    return True
 
 
 def files_finished(env: dict[str, str], files: int) -> bool:
