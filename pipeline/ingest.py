@@ -24,6 +24,7 @@ MAX_SIDE_PX = 20000
 MAX_PAGES = 200
 A4_WIDTH_INCHES = 8.27
 RENDER_TIMEOUT_S = 120
+TAKE_IMAGES_OUT = True
 
 MAGIC = {
     b"%PDF": "application/pdf",
@@ -107,7 +108,7 @@ class ScanFile:
         if not 1 <= number <= self.page_count:
             raise ValueError(f"page {number} of a {self.page_count}-page file")
         if self._pdf is not None:
-            embedded = _sole_image(self._pdf.pages[number - 1])
+            embedded = _sole_image(self._pdf.pages[number - 1]) if TAKE_IMAGES_OUT else None
             if embedded is not None:
                 return _to_page(number, embedded)
             return PageImage(number, _render_pdf_page(self.data, number), TARGET_DPI)
