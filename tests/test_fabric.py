@@ -211,3 +211,26 @@ def test_a_killed_ingest_is_finished_by_the_next_command(tmp_path: Path) -> None
     assert "already received" in again
     status = run_kura(env, "batch", "status")
     assert "quarantined 1" in " ".join(status.split())
+
+
+def test_a_page_that_fails_for_good_is_set_aside_and_its_file_goes_on(tmp_path: Path) -> None:
+    """A page that stopped its worker MAX_ATTEMPTS times is not tried again: it is failed
+    with its reason, the file's other pages are read and the file is finished."""
+    env = kura_env(data_dir=str(tmp_path / "data"))
+    settings = settings_from(env)
+    upgrade(settings.sqlalchemy_url)
+    with session_scope(settings.sqlalchemy_url) as session:
+        arrival = Arrival("a.pdf", paper_pdf(tmp_path / "a.pdf", 2, seed=4).read_bytes())
+        result = take_in(session, vault_for(settings), [arrival], "cli")
+        session.get_one(Page, result.page_ids[0]).attempts = jobs.MAX_ATTEMPTS
+    for page_id in result.page_ids:
+        jobs.process_page_job(settings, page_id)
+    with session_scope(settings.sqlalchemy_url) as session:
+        first, second = (session.get_one(Page, page_id) for page_id in result.page_ids)
+        assert (first.status, first.reasons) == ("failed", ["failed: too_many_attempts"])
+        assert second.status == "done"
+        assert session.get_one(SourceFile, first.source_file_id).status == "done"
+    sign_in(env)
+    status = " ".join(run_kura(env, "batch", "status", result.batch_id[:8]).split())
+    assert "read 1, failed 1" in status
+    assert "file-001.pdf page 1 — failed: too_many_attempts" in status
