@@ -24,7 +24,6 @@ MAX_SIDE_PX = 20000
 MAX_PAGES = 200
 A4_WIDTH_INCHES = 8.27
 RENDER_TIMEOUT_S = 120
-TAKE_IMAGES_OUT = True
 
 MAGIC = {
     b"%PDF": "application/pdf",
@@ -73,12 +72,16 @@ class ScanFile:
     """A file opened and measured once, then drawn page by page: each page is its own unit
     of work, but a batch of a file's pages shares one opening (one decryption, one parse).
 
-    Nothing of it is written to disk: a PDF page is taken out of the PDF as it is when it is
-    one embedded image (as scanners write them), else drawn by `pdftoppm` reading the PDF
-    from stdin and writing the picture to stdout."""
+    Nothing of it is written to disk: a PDF page is drawn by `pdftoppm` reading the PDF from
+    stdin and writing the picture to stdout. With `take_images_out`, a page that is one
+    embedded image (as scanners write them) is taken out of the PDF as it is instead, about
+    three times faster; it is off because poppler's drawing of a scan differs from the scan
+    itself by a few grey levels (1-bit pages are smoothed), and recognition was tuned on the
+    drawn pages: on the yardstick's PDFs it moved 3 of 165 fields (docs/benchmarks.md)."""
 
-    def __init__(self, data: bytes) -> None:
+    def __init__(self, data: bytes, take_images_out: bool = False) -> None:
         self.data = data
+        self.take_images_out = take_images_out
         self.media_type = sniff_media_type(data)
         self._pdf: pikepdf.Pdf | None = None
         self._image: Image.Image | None = None
@@ -108,7 +111,8 @@ class ScanFile:
         if not 1 <= number <= self.page_count:
             raise ValueError(f"page {number} of a {self.page_count}-page file")
         if self._pdf is not None:
-            embedded = _sole_image(self._pdf.pages[number - 1]) if TAKE_IMAGES_OUT else None
+            page = self._pdf.pages[number - 1]
+            embedded = _sole_image(page) if self.take_images_out else None
             if embedded is not None:
                 return _to_page(number, embedded)
             return PageImage(number, _render_pdf_page(self.data, number), TARGET_DPI)
