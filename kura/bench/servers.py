@@ -165,12 +165,7 @@ class ManagedServer:
 
     def stop(self) -> None:
         """Stop the server and remove its files; safe to call more than once."""
-        if self._process is not None:
-            stop_process(self._process)
-            self._process = None
-        if self._log_file is not None:
-            self._log_file.close()
-            self._log_file = None
+        ManagedServer._halt(self)  # the process only: a subclass's stop has done the rest
         shutil.rmtree(self.tmp_dir, ignore_errors=True)
 
     def restart(self, down_s: float = 0.0) -> None:
