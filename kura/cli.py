@@ -6,7 +6,7 @@ import json
 import sys
 import time
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
@@ -15,9 +15,12 @@ from rich.table import Table
 from kura.bench.cli import bench_app
 from kura.cli_batch import batch_app
 from kura.cli_custody import backup, dispose_app, find, hold_app, keys_app, restore
-from kura.cli_people import audit_app, login, logout, ready, require, users_app, whoami
+from kura.cli_people import audit_app, login, logout, token, users_app, whoami, write_session
+from schemas.errors import ExitCode, KuraError, Unavailable
 from schemas.settings import Settings, get_settings
-from storage.audit import Actor
+
+if TYPE_CHECKING:
+    from storage.usecases.base import Token
 
 app = typer.Typer(
     help="Kura (蔵): secure intake and OCR for national-pension paperwork.",
@@ -63,10 +66,10 @@ def _scan_files(paths: list[Path]) -> list[Path]:
 def db_upgrade() -> None:
     """Run the database migrations up to the newest, then grant the application role
     (KURA_DB_APP_ROLE) what it may do."""
-    from storage.db import grant_app_role
+    from storage.db import grant_app_role, upgrade
 
     settings = get_settings()
-    ready(settings)
+    upgrade(settings.sqlalchemy_url)
     if settings.db_app_role:
         grant_app_role(settings.sqlalchemy_url, settings.db_app_role)
         console.print(f"privileges of {settings.db_app_role} brought up to date")
@@ -82,66 +85,52 @@ def ingest(
     """Take scans in as one batch: seal the originals, open 受付 entries, read every page
     (scanning clerk)."""
     settings = get_settings()
-    actor = require(settings, "intake")
     started = time.perf_counter()
     files = _scan_files(paths)
-    batch_id = _ingest(settings, files, channel, wait, actor)
+    batch_id = _ingest(settings, token, files, channel, wait)
     _print_batch(settings, batch_id, time.perf_counter() - started, [f.name for f in files])
 
 
-def _ingest(
-    settings: Settings, files: list[Path], channel: str, wait: bool, actor: Actor | None = None
-) -> str:
-    """Take files in as `actor` (a signed-in scanning clerk; default the service identity)."""
-    from storage.audit import checkpoint_if_due
-    from storage.db import session_scope
-    from storage.runtime import vault_for
-    from workers.intake import Arrival, take_in
+def _ingest(settings: Settings, session_token: Token, files: list[Path], channel: str,
+            wait: bool) -> str:
+    """Take files in as the signed-in scanning clerk, then have their pages read."""
+    from storage.intake import Arrival
+    from storage.usecases.intake import take_in_batch
+    from workers.intake import INTAKE_CHECKS
     from workers.runner import resume_interrupted, run_pages
 
     resume_interrupted(settings)  # what a killed command or a lost message left unfinished
     arrivals = [Arrival(path.name, path.read_bytes()) for path in files]
-    with session_scope(settings.sqlalchemy_url) as session:
-        result = take_in(session, vault_for(settings), arrivals, channel, actor=actor,
-                         municipality=settings.municipality_code)
-    checkpoint_if_due(settings)
+    result = take_in_batch(settings, session_token, arrivals, channel, INTAKE_CHECKS)
     run_pages(settings, result.page_ids)
     if wait and settings.uses_celery:
         _wait_for_batch(settings, result.batch_id)
     return result.batch_id
 
 
-def _wait_for_batch(settings: Settings, batch_id: str, timeout_s: float = 3600) -> None:
-    from sqlalchemy import func, select
+class TimedOut(KuraError):
+    code = "timed_out"
+    exit_code = ExitCode.timed_out
 
-    from storage.db import session_scope
-    from storage.models import SourceFile
+
+def _wait_for_batch(settings: Settings, batch_id: str, timeout_s: float = 3600) -> None:
+    from storage.usecases.intake import batch_busy
 
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
-        with session_scope(settings.sqlalchemy_url) as session:
-            busy = session.scalar(
-                select(func.count())
-                .select_from(SourceFile)
-                .where(
-                    SourceFile.batch_id == batch_id,
-                    SourceFile.status.in_(("processing", "assembling")),
-                )
-            )
-        if not busy:
+        if not batch_busy(settings, batch_id):
             return
         time.sleep(0.5)
-    raise typer.Exit(code=3)
+    raise TimedOut(f"batch {batch_id[:8]} is still being read after {timeout_s:.0f} s",
+                   hint="the workers go on; `kura queue` shows what is done")
 
 
 def _print_batch(settings: Settings, batch_id: str, seconds: float, names: list[str]) -> None:
     """Where every file went. `names` are the files' names as given, which Kura shows here
-    and does not keep (workers.intake.file_label)."""
-    from storage.db import session_scope
-    from storage.queries import batch_report
+    and does not keep (storage.intake.file_label)."""
+    from storage.usecases.intake import report_of_batch
 
-    with session_scope(settings.sqlalchemy_url) as session:
-        report = batch_report(session, batch_id)
+    report = report_of_batch(settings, batch_id)
     table = Table(title=f"Batch {batch_id[:8]}")
     for column in ("#", "file", "pages", "status", "受付番号 / reason"):
         table.add_column(column)
@@ -163,26 +152,9 @@ def _print_batch(settings: Settings, batch_id: str, seconds: float, names: list[
 @app.command()
 def queue(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
     """Documents waiting for verification (masked: no 個人番号, no full name)."""
-    from sqlalchemy import select
+    from storage.usecases.records import verification_queue
 
-    from storage.audit import append, checkpoint_if_due
-    from storage.db import session_scope
-    from storage.models import Document
-    from storage.queries import waiting_queue
-    from storage.runtime import vault_for
-
-    settings = get_settings()
-    actor = require(settings, "queue.read")
-    with session_scope(settings.sqlalchemy_url) as session:
-        lines = waiting_queue(session, vault_for(settings))
-        receipts = [line.receipt_number for line in lines]
-        listed = (
-            session.scalars(select(Document.id).where(Document.receipt_number.in_(receipts))).all()
-            if receipts
-            else []
-        )
-        append(session, actor, "queue.list", listed, result="ok", detail={"documents": len(lines)})
-    checkpoint_if_due(settings)
+    lines = verification_queue(get_settings(), token)
     if as_json:
         print(
             json.dumps(
@@ -284,16 +256,11 @@ def forms_propose(
     title: Annotated[str, typer.Option(help="The form's printed title.")] = "TODO",
 ) -> None:
     """Detect the boxes and digit cells of a blank form and write a draft definition."""
-    from pipeline.errors import KuraError
     from pipeline.propose import propose_file
 
     if not blank.is_file():
         raise typer.BadParameter(f"{blank} does not exist", param_hint="BLANK")
-    try:
-        text, fields = propose_file(blank, form_id, title)
-    except KuraError as error:
-        console.print(f"cannot read {blank}: {error}")
-        raise typer.Exit(code=2) from None
+    text, fields = propose_file(blank, form_id, title)
     out.write_text(text, encoding="utf-8")
     cells = sum(1 for f in fields if f.cells)
     todo = sum(1 for f in fields if f.note)
@@ -314,60 +281,11 @@ def original(
 ) -> None:
     """Write a document's original scan, decrypted and checked against its SHA-256
     (records manager; every opening is recorded with its reason)."""
-    from sqlalchemy import select
+    from storage.usecases.records import open_original
 
-    from storage.audit import append, checkpoint_if_due
-    from storage.db import session_scope
-    from storage.models import Document, SourceFile, StoredObject
-    from storage.runtime import vault_for
-
-    if len(reason.strip()) < 4:
-        raise typer.BadParameter("say why the original is opened", param_hint="--reason")
-    settings = get_settings()
-    actor = require(settings, "original.open")
-    data: bytes | None = None
-    failure: str | None = None
-    with session_scope(settings.sqlalchemy_url) as session:
-        document = session.scalars(
-            select(Document).where(Document.receipt_number == receipt_number)
-        ).one_or_none()
-        if document is None:
-            append(
-                session,
-                actor,
-                "original.open",
-                purpose=reason.strip(),
-                result="not_found",
-                detail={"receipt_number": receipt_number},
-            )
-        else:
-            source = session.get_one(SourceFile, document.source_file_id)
-            opened = [document.id, source.id, source.object_id]
-            try:
-                data = vault_for(settings).get_object(
-                    session.get_one(StoredObject, source.object_id)
-                )
-            except Exception as error:  # the attempt is recorded too, then reported
-                failure = type(error).__name__
-                append(
-                    session,
-                    actor,
-                    "original.open",
-                    opened,
-                    purpose=reason.strip(),
-                    result=f"failed:{failure}",
-                )
-            else:
-                append(session, actor, "original.open", opened, purpose=reason.strip(), result="ok")
-    checkpoint_if_due(settings)
-    if failure:
-        console.print(f"cannot open the original of {receipt_number}: {failure}")
-        raise typer.Exit(code=1)
-    if data is None:
-        console.print(f"no document {receipt_number}")
-        raise typer.Exit(code=1)
-    out.write_bytes(data)
-    console.print(f"wrote {out} ({len(data)} bytes, SHA-256 verified)")
+    opened = open_original(get_settings(), token, receipt_number, reason)
+    out.write_bytes(opened.data)
+    console.print(f"wrote {out} ({len(opened.data)} bytes, SHA-256 verified)")
 
 
 @app.command()
@@ -380,8 +298,9 @@ def worker(
     """Start a Celery worker that reads pages (needs KURA_BROKER_URL)."""
     settings = get_settings()
     if not settings.uses_celery:
-        console.print("KURA_BROKER_URL is not set: nothing to work for")
-        raise typer.Exit(code=2)
+        raise Unavailable("KURA_BROKER_URL is not set: nothing to work for")
+    from storage.usecases.base import ready
+
     ready(settings)
     from workers.celery_app import app as celery_app
 
@@ -408,6 +327,8 @@ def web(
     import uvicorn
 
     settings = get_settings()
+    from storage.usecases.base import ready
+
     ready(settings)
     uvicorn.run(
         "web.app:create_app",
@@ -421,26 +342,27 @@ def web(
 def demo(count: Annotated[int, typer.Option(help="How many sample scans.")] = 6) -> None:
     """Generate sample scans, take them in and read them, with nothing configured. Creates
     the demo accounts (one per duty, fresh passwords printed) and signs in as the clerk."""
+    import getpass
+
     from kura.bench.synth.corpus import make_sample_scans
-    from kura.cli_people import demo_people
+    from storage.usecases.people import demo_people
 
     settings = get_settings()
-    ready(settings)
-    accounts = demo_people(settings)
+    demo = demo_people(settings, getpass.getuser())
+    write_session(settings, demo.clerk)
     people = Table(title="Demo accounts (fresh passwords; `kura login NAME` to switch)")
     for column in ("user", "duty", "password"):
         people.add_column(column)
-    for username, duties, password in accounts:
+    for username, duties, password in demo.accounts:
         people.add_row(username, duties, password)
     console.print(people)
-    actor = require(settings, "intake")
-    console.print(f"signed in as {actor.name}")
+    console.print(f"signed in as {demo.clerk.username}")
     samples = settings.data_dir / "samples" / time.strftime("%Y%m%d-%H%M%S")
     samples.mkdir(parents=True, exist_ok=True)
     started = time.perf_counter()
     files = make_sample_scans(samples, count, seed=int(time.time()))
     console.print(f"generated {len(files)} sample scans in {samples}")
-    batch_id = _ingest(settings, files, "cli", wait=True, actor=actor)
+    batch_id = _ingest(settings, demo.clerk.token, files, "cli", wait=True)
     _print_batch(settings, batch_id, time.perf_counter() - started, [f.name for f in files])
     console.print(
         f"data lives in {settings.data_dir} (database {settings.sqlalchemy_url}, "
@@ -459,6 +381,17 @@ def main() -> None:
         app()
     except KeyboardInterrupt:
         sys.exit(130)
+    except KuraError as error:
+        # The one place an error becomes what a person reads and the exit status: its
+        # message (masked: never a personal value), its hint, and its exit code.
+        from rich.markup import escape
+
+        label = "refused" if error.exit_code == ExitCode.refused else "error"
+        hint = f"\n{escape(mask(error.hint))}" if error.hint else ""
+        Console(stderr=True).print(
+            f"[bold red]{label}:[/] {escape(mask(error.message))}{hint}", highlight=False
+        )
+        sys.exit(int(error.exit_code))
     except Exception as error:
         # What reaches the user names the error, never a personal value; the traceback
         # goes to the (masked) log at DEBUG.

@@ -8,8 +8,7 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
-from kura.cli_people import _read_token, ready
-from schemas.errors import KuraError
+from kura.cli_people import token
 from schemas.settings import get_settings
 
 batch_app = typer.Typer(help="Batches of scans taken in.", no_args_is_help=True)
@@ -27,7 +26,6 @@ def status(
     from storage.usecases.batches import BatchProgress, batch_status
 
     settings = get_settings()
-    ready(settings)
     with Progress(TextColumn("batch {task.fields[batch]}"), BarColumn(), MofNCompleteColumn(),
                   TextColumn("pages · {task.fields[counts]}"), console=console) as bar:
         task = bar.add_task("pages", total=None, batch="", counts="")
@@ -38,13 +36,7 @@ def status(
                        counts=f"queued {progress.queued}, read {progress.read}, "
                               f"failed {progress.failed}")
 
-        try:
-            final = batch_status(settings, _read_token(settings), batch_id,
-                                 follow=show if follow else None)
-        except KuraError as error:
-            bar.stop()
-            console.print(f"[bold red]{error.message}[/]")
-            raise typer.Exit(code=int(error.exit_code)) from None
+        final = batch_status(settings, token, batch_id, follow=show if follow else None)
         show(final)
     console.print(
         f"files {final.files} (finished {final.files_finished}, quarantined "

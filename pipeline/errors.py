@@ -1,15 +1,15 @@
-"""Typed errors that speak to the clerk: each names what is wrong with a file or a page."""
+"""Typed errors that speak to the clerk: each names what is wrong with a file or a page.
+
+They belong to the one error family of schemas/errors.py."""
 
 from __future__ import annotations
 
+from schemas.errors import KuraError, Rejected
 
-class KuraError(Exception):
-    """Base of every error Kura reports to a person."""
-
-    code = "error"
+__all__ = ["KuraError", "RejectedFile"]
 
 
-class RejectedFile(KuraError):
+class RejectedFile(Rejected):
     """A file that cannot be taken in; it goes to quarantine with this reason."""
 
     code = "rejected"
@@ -34,6 +34,3 @@ class ImageTooLarge(RejectedFile):
 class EmptyFile(RejectedFile):
     code = "empty_file"
 
-
-class DuplicateFile(RejectedFile):
-    code = "duplicate"

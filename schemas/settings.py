@@ -127,10 +127,6 @@ class Settings(BaseSettings):
         return self.data_dir / "objects"
 
     @property
-    def quarantine_dir(self) -> Path:
-        return self.data_dir / "quarantine"
-
-    @property
     def uses_celery(self) -> bool:
         return bool(self.broker_url)
 

@@ -49,7 +49,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Session
 
-from storage.audit import CheckpointStore
+from schemas.errors import ExitCode, KuraError
+from storage.checkpoints import CheckpointStore
 from storage.crypto import DecryptionError, new_data_key, open_sealed, seal, unwrap, wrap
 from storage.db import get_engine
 from storage.models import StoredObject
@@ -69,16 +70,24 @@ they do not make an installation non-empty, and a restore puts the archived row 
 place (matched by the key column)."""
 
 
-class BackupError(Exception):
+class BackupError(KuraError):
     """The backup or restore cannot go on; the message says why."""
+
+    code = "backup"
 
 
 class BackupCorrupt(BackupError):
     """The archive is not what was written: changed, truncated, or not a Kura backup."""
 
+    code = "backup_corrupt"
+    exit_code = ExitCode.damaged
+
 
 class RestoreRefused(BackupError):
     """The target is not an empty installation, or lacks a key the archive needs."""
+
+    code = "restore_refused"
+    exit_code = ExitCode.refused
 
 
 # --- The encrypted stream ----------------------------------------------------------------
@@ -458,12 +467,14 @@ def installation_contents(connection: Connection, vault: Vault,
 
 def restore(url: str, vault: Vault, archive: Path,
             confirm: Callable[[Session], None] | None = None,
-            checkpoints: CheckpointStore | None = None) -> RestoreSummary:
+            checkpoints: CheckpointStore | None = None,
+            index_key_id: str | None = None) -> RestoreSummary:
     """Restore ``archive`` into the EMPTY installation at ``url`` + ``vault.store``.
 
     The archive is read and checked in full first; the target must be migrated to the same
     revision, hold no rows (but the migration's seed rows) and no objects, and have every key
-    the rows need. Rows go in within one transaction; ``confirm(session)`` then runs inside
+    the rows need (``index_key_id``: the blind-index key configured here). Rows go in
+    within one transaction; ``confirm(session)`` then runs inside
     it (the CLI signs in a backup operator from the restored accounts and records the
     restore in the audit chain) before the sealed objects are written back with their locks
     and the checkpoints to their store; the transaction commits last."""
@@ -493,7 +504,7 @@ def restore(url: str, vault: Vault, archive: Path,
         raise RestoreRefused(f"the rows need KEK {', '.join(unknown_keks)}, not configured "
                              "here (KURA_KEK / KURA_KEK_PREVIOUS)")
     index_keys = manifest["key_ids"]["index"]
-    if index_keys and (vault.indexer is None or index_keys != [vault.indexer.id]):
+    if index_keys and index_keys != [index_key_id]:
         raise RestoreRefused(f"the blind indexes were made with index key "
                              f"{', '.join(index_keys)}: configure the same KURA_INDEX_KEY")
     if manifest["checkpoints"] and checkpoints is None:

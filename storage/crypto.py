@@ -13,12 +13,16 @@ from pathlib import Path
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
+from schemas.errors import Damaged
+
 NONCE_BYTES = 12
 KEY_BYTES = 32
 
 
-class DecryptionError(Exception):
+class DecryptionError(Damaged):
     """Ciphertext, key or associated data do not match; nothing is returned."""
+
+    code = "decryption_failed"
 
 
 @dataclass(frozen=True)

@@ -21,8 +21,19 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    func,
+    select,
 )
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+from sqlalchemy.orm import (
+    DeclarativeBase,
+    InstrumentedAttribute,
+    Mapped,
+    Session,
+    mapped_column,
+    relationship,
+)
+
+from schemas.normalise import dated_number, dated_prefix
 
 
 def new_id() -> str:
@@ -31,6 +42,20 @@ def new_id() -> str:
 
 def utcnow() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
+
+
+def next_dated_number(
+    session: Session, column: InstrumentedAttribute[str], letter: str, day: dt.date, width: int
+) -> str:
+    """The next number of the day in `column` (受付番号 R20261129-000001, disposal request
+    D20261129-001): one more than those already issued that day."""
+    issued = (
+        session.scalar(
+            select(func.count()).where(column.like(f"{dated_prefix(letter, day)}%"))
+        )
+        or 0
+    )
+    return dated_number(letter, day, issued, width)
 
 
 class Base(DeclarativeBase):

@@ -1,11 +1,15 @@
-"""Storage built from settings: the database URL, the object store and the vault."""
+"""Storage built from settings: the object store, the vault, the blind indexer and the
+retention policy."""
 
 from __future__ import annotations
 
 from functools import lru_cache
 
 from schemas.settings import Settings
+from storage.blind_index import BlindIndexer, load_indexer
+from storage.keys import load_keyring
 from storage.objects import DirectoryStore, ObjectStore, S3Store
+from storage.retention import RetentionPolicy
 from storage.vault import Vault
 
 
@@ -24,11 +28,18 @@ def object_store(settings: Settings) -> ObjectStore:
 
 @lru_cache(maxsize=8)
 def vault_for(settings: Settings) -> Vault:
-    """The vault with the keyring (current + previous KEKs), the blind-index key and the
-    retention policy (storage/custody.py)."""
-    from storage.custody import RetentionPolicy, load_indexer, load_keyring
-
+    """The vault with the keyring (current + previous KEKs); originals are locked on
+    arrival under the retention policy."""
     keyring = load_keyring(settings)
     return Vault(object_store(settings), keyring.current, keyring.previous,
-                 indexer=load_indexer(settings, keyring),
-                 retention=RetentionPolicy.from_settings(settings))
+                 intake_lock=retention_for(settings).intake_lock)
+
+
+@lru_cache(maxsize=8)
+def indexer_for(settings: Settings) -> BlindIndexer:
+    return load_indexer(settings)
+
+
+@lru_cache(maxsize=8)
+def retention_for(settings: Settings) -> RetentionPolicy:
+    return RetentionPolicy.from_settings(settings)

@@ -23,22 +23,15 @@ from sqlalchemy.exc import DBAPIError
 
 from kura.bench.servers import S3Bucket
 from schemas.settings import Settings
-from storage.audit import (
-    GENESIS,
-    Actor,
-    AuditEntry,
+from storage.audit import GENESIS, Actor, AuditEntry, append, compute_hash
+from storage.audit_reports import quarter_bounds, report_csv, review_report, search
+from storage.audit_verify import verify
+from storage.checkpoints import (
     Checkpoint,
     S3Checkpoints,
-    append,
     checkpoint_if_due,
     checkpoint_name,
     checkpoint_store,
-    compute_hash,
-    quarter_bounds,
-    report_csv,
-    review_report,
-    search,
-    verify,
     write_checkpoint,
 )
 from storage.db import get_engine, grant_app_role, session_scope, upgrade

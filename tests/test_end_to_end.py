@@ -12,7 +12,8 @@ from sqlalchemy import select
 
 from kura.bench.servers import S3Bucket, kura_env
 from kura.bench.synth.corpus import make_sample_scans
-from storage.audit import AuditEntry, verify
+from storage.audit import AuditEntry
+from storage.audit_verify import verify
 from storage.db import session_scope
 from storage.models import Document, SourceFile, StoredObject
 from storage.queries import document_fields

@@ -143,7 +143,7 @@ def test_a_page_read_twice_is_kept_once(tmp_path: Path) -> None:
 ALLOCATE = textwrap.dedent("""
     import datetime as dt, sys
     from storage.db import session_scope
-    from workers.intake import next_receipt_number
+    from storage.intake import next_receipt_number
     numbers = []
     for _ in range(int(sys.argv[2])):
         with session_scope(sys.argv[1]) as session:

@@ -10,9 +10,12 @@ from __future__ import annotations
 import datetime as dt
 
 from celery import Celery
+from sqlalchemy import update
 
-from schemas.settings import get_settings
+from schemas.settings import Settings, get_settings
 from storage import logmask
+from storage.db import session_scope
+from storage.models import Page, utcnow
 from workers import jobs
 
 logmask.install()  # every log record of the worker is masked (個人番号, 基礎年金番号, values)
@@ -56,8 +59,16 @@ def process_page(page_id: str) -> None:
 
 @app.task(name="kura.sweep", ignore_result=True)
 def sweep() -> None:
-    from workers.runner import send_pages
-
     current = get_settings()
     jobs.sweep(current, dt.timedelta(seconds=current.sweep_after_s),
                lambda page_ids: send_pages(current, page_ids))
+
+
+def send_pages(settings: Settings, page_ids: list[str]) -> None:
+    """Each page its own task (ids only), marked as sent for the sweeper."""
+    if not page_ids:
+        return
+    with session_scope(settings.sqlalchemy_url) as session:
+        session.execute(update(Page).where(Page.id.in_(page_ids)).values(queued_at=utcnow()))
+    for page_id in page_ids:
+        process_page.delay(page_id)

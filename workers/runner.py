@@ -15,13 +15,13 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 from schemas.settings import Settings
-from storage.db import session_scope
-from storage.models import Page, utcnow
 from workers import jobs
 
 
 def run_pages(settings: Settings, page_ids: list[str]) -> None:
     if settings.uses_celery:
+        from workers.celery_app import send_pages
+
         send_pages(settings, page_ids)
         return
     with _reading(settings):
@@ -29,24 +29,12 @@ def run_pages(settings: Settings, page_ids: list[str]) -> None:
             jobs.process_page_job(settings, page_id)
 
 
-def send_pages(settings: Settings, page_ids: list[str]) -> None:
-    """Each page its own Celery task (ids only), marked as sent for the sweeper."""
-    from sqlalchemy import update
-
-    from workers.celery_app import process_page
-
-    if not page_ids:
-        return
-    with session_scope(settings.sqlalchemy_url) as session:
-        session.execute(update(Page).where(Page.id.in_(page_ids)).values(queued_at=utcnow()))
-    for page_id in page_ids:
-        process_page.delay(page_id)
-
-
 def resume_interrupted(settings: Settings) -> int:
     """At the start of a command: finish the pages and files an earlier command left (the
     embedded default) or send again what the broker lost (workers). Returns the pages."""
     if settings.uses_celery:
+        from workers.celery_app import send_pages
+
         return jobs.sweep(settings, dt.timedelta(seconds=settings.sweep_after_s),
                           lambda ids: send_pages(settings, ids))
     stale: list[str] = []

@@ -11,6 +11,8 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
+from schemas.errors import InvalidInput
+
 bench_app = typer.Typer(help="The synthetic scan corpus and the benchmark.", no_args_is_help=True)
 console = Console(stderr=True)
 
@@ -64,8 +66,8 @@ def run(
 
     if not any(corpus.glob("*.truth.json")):
         if not quick:
-            console.print(f"no corpus in {corpus}: run `kura bench generate --out {corpus}`")
-            raise typer.Exit(code=2)
+            raise InvalidInput(f"no corpus in {corpus}",
+                               hint=f"run `kura bench generate --out {corpus}`")
         from kura.bench.synth.corpus import generate_corpus
 
         console.print(f"no corpus in {corpus}: generating {QUICK_DOCUMENTS} quick documents")

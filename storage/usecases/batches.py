@@ -13,7 +13,7 @@ from schemas.errors import NotFound
 from schemas.settings import Settings
 from storage.db import session_scope
 from storage.models import Batch, Page, SourceFile
-from storage.usecases.base import acting
+from storage.usecases.base import Token, acting
 
 
 class BatchNotFound(NotFound):
@@ -49,10 +49,10 @@ class BatchProgress:
 def progress_of(session: Session, batch_id: str) -> BatchProgress:
     files = dict(session.execute(
         select(SourceFile.status, func.count()).where(SourceFile.batch_id == batch_id)
-        .group_by(SourceFile.status)))
+        .group_by(SourceFile.status)).all())
     pages = dict(session.execute(
         select(Page.status, func.count()).join(SourceFile)
-        .where(SourceFile.batch_id == batch_id).group_by(Page.status)))
+        .where(SourceFile.batch_id == batch_id).group_by(Page.status)).all())
     failed = session.execute(
         select(SourceFile.filename, Page.number, Page.reasons).join(SourceFile)
         .where(SourceFile.batch_id == batch_id, Page.status == "failed")
@@ -73,7 +73,7 @@ def progress_of(session: Session, batch_id: str) -> BatchProgress:
 
 def batch_status(
     settings: Settings,
-    token: str | None,
+    token: Token,
     batch_id: str | None = None,
     follow: Callable[[BatchProgress], None] | None = None,
     every_s: float = 1.0,
