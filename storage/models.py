@@ -47,8 +47,9 @@ def utcnow() -> dt.datetime:
 def next_dated_number(
     session: Session, column: InstrumentedAttribute[str], letter: str, day: dt.date, width: int
 ) -> str:
-    """The next number of the day in `column` (受付番号 R20261129-000001, disposal request
-    D20261129-001): one more than those already issued that day."""
+    """The next number of the day in `column` (disposal request D20261129-001): one more
+    than those already issued that day. 受付番号, taken by intakes running at once, come from
+    a locked counter instead (storage.intake.next_receipt_number)."""
     issued = (
         session.scalar(
             select(func.count()).where(column.like(f"{dated_prefix(letter, day)}%"))
