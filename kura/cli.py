@@ -99,9 +99,9 @@ def _ingest(settings: Settings, session_token: Token, files: list[Path], channel
     from workers.intake import INTAKE_CHECKS
     from workers.runner import resume_interrupted, run_pages
 
-    resume_interrupted(settings)  # what a killed command or a lost message left unfinished
     arrivals = [Arrival(path.name, path.read_bytes()) for path in files]
     result = take_in_batch(settings, session_token, arrivals, channel, INTAKE_CHECKS)
+    resume_interrupted(settings)  # what a killed command or a lost message left unfinished
     run_pages(settings, result.page_ids)
     if wait and settings.uses_celery:
         _wait_for_batch(settings, result.batch_id)
