@@ -34,6 +34,17 @@ console = Console()
 # --- kura keys ------------------------------------------------------------------------------
 
 
+@keys_app.command("init")
+def keys_init() -> None:
+    """Make the keys of a new embedded installation in their own folder (KURA_KEY_DIR):
+    the key-encryption key, the blind-index key and the audit key. Refused once anything
+    exists: a lost key is restored from its backup, never replaced."""
+    from storage.usecases import keys
+
+    folder = keys.init_keys(get_settings())
+    console.print(f"keys made in {folder} (owner only): back this folder up apart from the data")
+
+
 @keys_app.command("list")
 def keys_list() -> None:
     """Every key by id (never the key): purpose, state, and what it still wraps."""
@@ -97,16 +108,18 @@ def find(
     field: Annotated[str, typer.Argument(
         help="basic_pension_number (基礎年金番号), my_number (個人番号), name_kana, "
         "birth_date")],
-    value: Annotated[str | None, typer.Argument(
-        help="The exact value; leave out to type it unseen.")] = None,
+    from_stdin: Annotated[bool, typer.Option(
+        "--stdin", help="Read the value from standard input (for scripts).")] = False,
     as_json: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
-    """Exact-match search through the blind indexes; prints 受付番号 only."""
+    """Exact-match search through the blind indexes; prints 受付番号 only. The value is typed
+    unseen (or piped with --stdin), never given on the command line, where `ps` and the
+    shell history would keep it."""
     from storage.usecases import records
 
     field = records.searchable_field(field)
-    if value is None:
-        value = str(typer.prompt(field, hide_input=True))
+    value = (sys.stdin.readline().strip() if from_stdin
+             else str(typer.prompt(field, hide_input=True)))
     found = records.find_records(get_settings(), token, field, value)
     if as_json:
         print(json.dumps([{"receipt_number": r.receipt_number, "status": r.status,

@@ -331,6 +331,21 @@ def audit_report(
                   f"{end:%Y-%m-%d}, chain {'intact' if report['chain']['ok'] else 'BROKEN'}")
 
 
+@audit_app.command("erase")
+def audit_erase(
+    record: Annotated[str, typer.Argument(help="受付番号 (or any object id) of the record.")],
+    why: Annotated[str, typer.Option(help="The case: a disclosure request's reference.")],
+) -> None:
+    """Erase every purpose, note and reason recorded about a record (records manager): their
+    keys are destroyed, the chain and its checkpoints stay intact. Example:
+    kura audit erase R20261129-000001 --why "開示請求 2026-41"
+    """
+    from storage.usecases import audit as audit_cases
+
+    erased = audit_cases.erase_words(get_settings(), token, record, why)
+    console.print(f"erased {erased} recorded purposes, notes and reasons about {record}")
+
+
 @audit_app.command("checkpoint")
 def audit_checkpoint() -> None:
     """Sign the head of the chain now and write it to the checkpoint store."""

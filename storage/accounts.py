@@ -65,6 +65,8 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "record.correct": frozenset({VERIFIER}),
     "record.confirm": frozenset({CHECKER}),
     "original.open": frozenset({RECORDS_MANAGER}),
+    "audit.erase": frozenset({RECORDS_MANAGER}),
+    "original.download": frozenset({RECORDS_MANAGER}),
     "disposal.request": frozenset({RECORDS_MANAGER}),
     "disposal.approve": frozenset({SECURITY_ADMIN, RECORDS_MANAGER}),
     "retention.manage": frozenset({RECORDS_MANAGER}),

@@ -126,10 +126,14 @@ def compute_hash(entry: AuditEntry, seq: int | None = None) -> str:
     return hashlib.sha256(HASH_DOMAIN + canonical(entry_fields(entry, seq))).hexdigest()
 
 
+SEALED = "sealed:"
+"""The prefix of a person's words sealed by storage/audit_words.py (masked before sealing)."""
+
+
 def _clean(value: Any) -> Any:
     """Strings in purpose/detail pass the number mask: no 個人番号 or 基礎年金番号."""
     if isinstance(value, str):
-        return mask_numbers(value)
+        return value if value.startswith(SEALED) else mask_numbers(value)
     if isinstance(value, dict):
         return {str(k): _clean(v) for k, v in value.items()}
     if isinstance(value, list | tuple):

@@ -217,7 +217,7 @@ def _check_checkpoints(
 ) -> Iterator[Problem]:
     by_seq = {e.seq: e for e in entries}
     store = checkpoint_store(settings)
-    key = load_audit_key(settings.audit_key, settings.data_dir)
+    key = load_audit_key(settings)
     names = store.names()
     recorded = {c.object_name: c for c in session.scalars(select(AuditCheckpoint))}
     report.checkpoints = len(set(names) | set(recorded))

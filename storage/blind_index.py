@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session
 from schemas.normalise import ERA_BY_MARK, to_katakana
 from schemas.settings import Settings
 from storage.custody import UnsearchableField
-from storage.keys import Keyring, decode_key, index_key_file, key_from_file, load_keyring
+from storage.keys import Keyring, decode_key, embedded_key, index_key_file, load_keyring
 from storage.models import BlindIndex, Document
 from storage.vault import Vault
 
@@ -135,7 +135,7 @@ def load_indexer(settings: Settings, keyring: Keyring | None = None) -> BlindInd
     key = (
         decode_key(settings.index_key, "KURA_INDEX_KEY")
         if settings.index_key
-        else key_from_file(index_key_file(settings.data_dir))
+        else embedded_key(settings, index_key_file)
     )
     keyring = keyring or load_keyring(settings)
     if any(hmac.compare_digest(key, kek.key) for kek in (keyring.current, *keyring.previous)):

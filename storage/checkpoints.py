@@ -22,12 +22,12 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Protocol
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from schemas.settings import Settings
 from storage.audit import AuditCheckpoint, canonical, head
-from storage.crypto import key_file_text
+from storage.keys import audit_key_file, embedded_key
 from storage.models import utcnow
 from storage.objects import Lock, S3Store
 
@@ -52,16 +52,12 @@ class AuditKey:
         return hmac.new(self.key, message, hashlib.sha256).hexdigest()
 
 
-def audit_key_file(data_dir: Path) -> Path:
-    return data_dir / "keys" / "audit.b64"
-
-
 @lru_cache(maxsize=8)
-def load_audit_key(configured: str, data_dir: Path) -> AuditKey:
+def load_audit_key(settings: Settings) -> AuditKey:
     """The checkpoint key: from configuration, or (embedded default) a key file of its own."""
-    if configured:
-        return AuditKey.from_base64(configured)
-    return AuditKey.from_base64(key_file_text(audit_key_file(data_dir)))
+    if settings.audit_key:
+        return AuditKey.from_base64(settings.audit_key)
+    return AuditKey.from_base64(base64.b64encode(embedded_key(settings, audit_key_file)).decode())
 
 
 class CheckpointStore(Protocol):
@@ -140,7 +136,7 @@ def checkpoint_store(settings: Settings) -> CheckpointStore:
             settings.s3_secure,
         )
         return S3Checkpoints(store, settings.audit_lock_mode, settings.audit_lock_days)
-    return DirectoryCheckpoints(settings.data_dir / "audit-checkpoints")
+    return DirectoryCheckpoints(settings.keys_dir / "audit-checkpoints")
 
 
 def checkpoint_name(seq: int) -> str:
@@ -191,18 +187,24 @@ def sign_checkpoint(key: AuditKey, seq: int, head_hash: str) -> Checkpoint:
 
 def write_checkpoint(settings: Settings, force: bool = False) -> Checkpoint | None:
     """Sign the committed head and write it to the store: when `audit_checkpoint_every`
-    entries have passed since the last checkpoint, or at once with `force`. Runs after the
-    appending transaction committed, so a checkpoint never names an entry rolled back."""
+    entries or `audit_checkpoint_seconds` have passed since the last checkpoint, or at once
+    with `force`. Runs after the appending transaction committed, so a checkpoint never
+    names an entry rolled back."""
     from storage.db import session_scope
 
     with session_scope(settings.sqlalchemy_url) as session:
         seq, head_hash = head(session)
-        last = session.scalar(select(func.max(AuditCheckpoint.seq))) or 0
+        last, last_at = session.execute(
+            select(AuditCheckpoint.seq, AuditCheckpoint.at)
+            .order_by(AuditCheckpoint.seq.desc()).limit(1)
+        ).first() or (0, None)
     every = max(settings.audit_checkpoint_every, 1)
-    if seq == 0 or seq == last or (not force and seq - last < every):
+    stale = last_at is not None and utcnow() - _aware(last_at) >= dt.timedelta(
+        seconds=settings.audit_checkpoint_seconds)
+    if seq == 0 or seq == last or (not force and not stale and seq - last < every):
         return None
     checkpoint = sign_checkpoint(
-        load_audit_key(settings.audit_key, settings.data_dir), seq, head_hash
+        load_audit_key(settings), seq, head_hash
     )
     name = checkpoint_name(seq)
     checkpoint_store(settings).put(name, checkpoint.to_bytes())
@@ -221,11 +223,15 @@ def write_checkpoint(settings: Settings, force: bool = False) -> Checkpoint | No
     return checkpoint
 
 
-def checkpoint_if_due(settings: Settings) -> None:
+def _aware(moment: dt.datetime) -> dt.datetime:
+    return moment if moment.tzinfo else moment.replace(tzinfo=dt.UTC)
+
+
+def checkpoint_if_due(settings: Settings, force: bool = False) -> None:
     """Called after work that appended entries; never lets a store failure stop that work
     (a missed checkpoint is written by the next caller)."""
     try:
-        write_checkpoint(settings)
+        write_checkpoint(settings, force)
     except Exception as error:
         log.warning("audit checkpoint not written: %s", type(error).__name__)
 

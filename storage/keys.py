@@ -11,16 +11,20 @@ from __future__ import annotations
 
 import base64
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import func, select
+from sqlalchemy.exc import OperationalError, ProgrammingError
 from sqlalchemy.orm import Session
 
 from schemas.settings import Settings
+from storage.audit_words import AuditWords, words_wrapped_by
 from storage.crypto import KEY_BYTES, Kek, key_file_text, unwrap, wrap
 from storage.custody import CustodyError
+from storage.db import get_engine
 from storage.models import BlindIndex, Document, KeyRecord, StoredObject, utcnow
 
 
@@ -39,20 +43,66 @@ class Keyring:
         return [self.current.id, *(k.id for k in self.previous)]
 
 
-def kek_file(data_dir: Path) -> Path:
-    return data_dir / "keys" / "kek.b64"
+def kek_file(keys_dir: Path) -> Path:
+    return keys_dir / "kek.b64"
 
 
-def previous_kek_dir(data_dir: Path) -> Path:
-    return data_dir / "keys" / "previous"
+def previous_kek_dir(keys_dir: Path) -> Path:
+    return keys_dir / "previous"
 
 
-def index_key_file(data_dir: Path) -> Path:
-    return data_dir / "keys" / "index.b64"
+def index_key_file(keys_dir: Path) -> Path:
+    return keys_dir / "index.b64"
+
+
+def audit_key_file(keys_dir: Path) -> Path:
+    return keys_dir / "audit.b64"
 
 
 def key_from_file(path: Path) -> bytes:
     return decode_key(key_file_text(path), str(path))
+
+
+def installation_is_new(settings: Settings) -> bool:
+    """Nothing has been sealed or signed yet (no key folder with its signed checkpoints, no
+    stored object): the only moment an installation may make its keys."""
+    if any(path.is_file() for path in settings.keys_dir.rglob("*")):
+        return False
+    try:
+        with get_engine(settings.sqlalchemy_url).connect() as connection:
+            return connection.execute(select(StoredObject.id).limit(1)).first() is None
+    except (OperationalError, ProgrammingError):  # no database or no tables yet
+        return True
+
+
+def _configured(settings: Settings) -> dict[Callable[[Path], Path], str]:
+    return {kek_file: settings.kek, index_key_file: settings.index_key,
+            audit_key_file: settings.audit_key}
+
+
+def init_keys(settings: Settings) -> Path:
+    """Make the keys that are not configured (KEK, blind-index key, audit key) as files in
+    a folder of their own, once, for a new installation; refused otherwise."""
+    if not installation_is_new(settings):
+        raise CustodyError(
+            f"keys are made only for a new installation, and {settings.keys_dir} or data "
+            "sealed under earlier keys exists",
+            hint="restore the key folder from its backup instead; `kura doctor` shows where "
+            "each key is looked for",
+        )
+    settings.keys_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+    for key_file, configured in _configured(settings).items():
+        if not configured:
+            _write_key_file(key_file(settings.keys_dir), os.urandom(KEY_BYTES))
+    return settings.keys_dir
+
+
+def embedded_key(settings: Settings, key_file: Callable[[Path], Path]) -> bytes:
+    """A key of the embedded default; a new installation gets its keys on first use."""
+    path = key_file(settings.keys_dir)
+    if not path.exists() and installation_is_new(settings):
+        init_keys(settings)
+    return key_from_file(path)
 
 
 def decode_key(text_value: str, what: str) -> bytes:
@@ -94,10 +144,8 @@ def load_keyring(settings: Settings) -> Keyring:
         previous = configured_previous
         embedded = False
     else:
-        current = Kek.from_base64(
-            base64.b64encode(key_from_file(kek_file(settings.data_dir))).decode()
-        )
-        folder = previous_kek_dir(settings.data_dir)
+        current = Kek.from_base64(base64.b64encode(embedded_key(settings, kek_file)).decode())
+        folder = previous_kek_dir(settings.keys_dir)
         previous = [
             Kek.from_base64(path.read_text()) for path in sorted(folder.glob("*.b64"))
         ] + configured_previous
@@ -118,8 +166,8 @@ def new_embedded_kek(settings: Settings) -> Keyring:
             "one in KURA_KEK_PREVIOUS, restart the services, then rotate"
         )
     old = load_keyring(settings).current
-    _write_key_file(previous_kek_dir(settings.data_dir) / f"{old.id}.b64", old.key)
-    _write_key_file(kek_file(settings.data_dir), Kek.generate().key)
+    _write_key_file(previous_kek_dir(settings.keys_dir) / f"{old.id}.b64", old.key)
+    _write_key_file(kek_file(settings.keys_dir), Kek.generate().key)
     return load_keyring(settings)
 
 
@@ -136,8 +184,9 @@ def rotate_keys(session: Session, keyring: Keyring, chunk: int = 500) -> Rotatio
     not touched: only the small wrapped keys change. Destroyed keys (disposal) stay gone."""
     current = keyring.current
     counts: dict[str, int] = {}
-    done = {"objects": 0, "documents": 0}
-    models: tuple[tuple[Any, str], ...] = ((StoredObject, "objects"), (Document, "documents"))
+    done = {"objects": 0, "documents": 0, "words": 0}
+    models: tuple[tuple[Any, str], ...] = (
+        (StoredObject, "objects"), (Document, "documents"), (AuditWords, "words"))
     for model, label in models:
         ids = list(
             session.scalars(
@@ -206,14 +255,15 @@ def retire_key(
     if kek_id == keyring.current.id:
         raise CustodyError(f"KEK {kek_id} is the current key: rotate to a new one first")
     objects, documents = wrapped_by(session, kek_id)
-    if objects or documents:
+    words = words_wrapped_by(session, kek_id)
+    if objects or documents or words:
         raise CustodyError(
-            f"KEK {kek_id} still wraps {objects} object and {documents} "
-            "document keys: run `kura keys rotate` first"
+            f"KEK {kek_id} still wraps {objects} object, {documents} document and {words} "
+            "audit-words keys: run `kura keys rotate` first"
         )
     record = _record_key(session, kek_id, "kek", "retired")
     record.state, record.retired_at, record.retired_by = "retired", utcnow(), actor
-    key_path = previous_kek_dir(settings.data_dir) / f"{kek_id}.b64"
+    key_path = previous_kek_dir(settings.keys_dir) / f"{kek_id}.b64"
     if key_path.exists():
         _shred(key_path)
     configured = any(

@@ -7,7 +7,7 @@ import datetime as dt
 from collections import Counter
 from dataclasses import dataclass
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from schemas.reasons import reason_code
@@ -96,9 +96,11 @@ def mask_name(name: str) -> str:
     return visible[:1] + "＊" * min(max(len(visible) - 1, 0), 3) if visible else ""
 
 
-def waiting_queue(session: Session, vault: Vault) -> list[QueueLine]:
+def waiting_queue(
+    session: Session, vault: Vault, statuses: tuple[str, ...] = WAITING
+) -> list[QueueLine]:
     documents = session.scalars(
-        select(Document).where(Document.status.in_(WAITING)).order_by(Document.receipt_number)
+        select(Document).where(Document.status.in_(statuses)).order_by(Document.receipt_number)
     ).all()
     lines = []
     for document in documents:
@@ -139,3 +141,13 @@ def document_fields(session: Session, vault: Vault, receipt_number: str) -> dict
         f.name: vault.open_value(document, f"field:{f.name}:value", f.value_sealed)
         for f in document.fields
     }
+
+
+def document_count(session: Session) -> int:
+    return session.scalar(select(func.count()).select_from(Document)) or 0
+
+
+def receipts_in_review(session: Session, form_id: str) -> list[str]:
+    """受付番号 of the documents of one form that wait for verification."""
+    return list(session.scalars(select(Document.receipt_number).where(
+        Document.form_id == form_id, Document.status == "review")))

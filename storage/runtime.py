@@ -3,6 +3,7 @@ retention policy."""
 
 from __future__ import annotations
 
+import os
 from functools import lru_cache
 
 from schemas.settings import Settings
@@ -11,6 +12,15 @@ from storage.keys import load_keyring
 from storage.objects import DirectoryStore, ObjectStore, S3Store
 from storage.retention import RetentionPolicy
 from storage.vault import Vault
+
+
+def keep_private(settings: Settings) -> None:
+    """Whatever this process writes is its owner's alone (files 0600, folders 0700), and the
+    data and key folders admit nobody else, even if an older version made them readable."""
+    os.umask(0o077)
+    for folder in (settings.data_dir, settings.keys_dir):
+        if folder.is_dir() and folder.stat().st_mode & 0o077:
+            folder.chmod(0o700)
 
 
 def object_store(settings: Settings) -> ObjectStore:

@@ -24,12 +24,10 @@ from storage.backup import (
     MAGIC,
     BackupCorrupt,
     RestoreRefused,
-    RestoreSummary,
     _members,
     _open_archive,
     _SealingWriter,
     backup,
-    restore,
     verify_archive,
 )
 from storage.blind_index import find_documents, load_indexer
@@ -37,6 +35,7 @@ from storage.crypto import Kek, unwrap
 from storage.db import get_engine, upgrade
 from storage.disposal import approve_disposal, request_disposal
 from storage.models import Document, SourceFile, StoredObject
+from storage.restore import RestoreSummary, restore
 from storage.retention import set_hold
 from storage.runtime import vault_for
 from storage.vault import Vault

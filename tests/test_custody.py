@@ -126,7 +126,7 @@ def test_rotation_rewraps_every_key_and_keeps_everything_readable(tmp_path: Path
             retire_key(session, settings, keyring, keyring.current.id, "admin")
         assert retire_key(session, settings, keyring, old.id, "admin") == ""
         session.commit()
-    assert not list((settings.data_dir / "keys" / "previous").glob("*.b64"))
+    assert not list((settings.keys_dir / "previous").glob("*.b64"))
     after = load_keyring(settings)
     assert after.previous == ()
     with _session(settings) as session:
@@ -549,7 +549,7 @@ def test_custody_commands_run_as_people_and_are_audited(tmp_path: Path) -> None:
 
     # search: a record reader; prints receipt numbers, never values
     login(env, "clerk")
-    found = json.loads(_kura(env, "find", "birth_date", "S40.1.2", "--json"))
+    found = json.loads(_kura(env, "find", "birth_date", "--stdin", "--json", stdin="S40.1.2\n"))
     assert [f["receipt_number"] for f in found] == [receipts[0]]
 
     # hold, disposal by two people

@@ -6,13 +6,15 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
+from schemas.errors import InvalidInput
 from schemas.settings import Settings
-from storage import audit_reports
+from storage import audit_reports, audit_words
 from storage.audit import append
 from storage.audit_verify import VerifyReport, verify
-from storage.checkpoints import Checkpoint, checkpoint_if_due, checkpoint_store, write_checkpoint
+from storage.audit_words import open_entry
+from storage.checkpoints import Checkpoint, checkpoint_store, write_checkpoint
 from storage.db import session_scope
-from storage.usecases.base import Token, acting, signed_in
+from storage.usecases.base import Token, acting, anchor, signed_in
 
 
 def verify_chain(settings: Settings, token: Token) -> VerifyReport:
@@ -26,7 +28,7 @@ def verify_chain(settings: Settings, token: Token) -> VerifyReport:
                result="ok" if report.ok else f"problems:{len(report.problems)}",
                detail={"entries": report.entries, "checkpoints": report.checkpoints,
                        "first": f"{first.kind}@{first.seq}" if first else None})
-    checkpoint_if_due(settings)
+    anchor(settings)
     return report
 
 
@@ -44,7 +46,8 @@ def search_log(
     """Entries by person, record (受付番号 or any id), action and time, as people read
     them. The search itself is an entry naming what was searched for."""
     with acting(settings, token, "audit.read", "audit.search") as work:
-        found = [audit_reports.as_row(e) for e in audit_reports.search(
+        found = [open_entry(work.session, work.vault, audit_reports.as_row(e))
+                 for e in audit_reports.search(
             work.session, person=person, record=record, action=action, since=since,
             until=until, limit=limit)]
         work.audit("audit.search",
@@ -61,11 +64,26 @@ def review(settings: Settings, token: Token, start: dt.datetime, end: dt.datetim
            fmt: str) -> dict[str, Any]:
     """The quarterly log-review report (control 22) for [start, end)."""
     with acting(settings, token, "audit.read", "audit.report") as work:
-        report = audit_reports.review_report(settings, work.session, start, end)
+        report = audit_reports.review_report(
+            settings, work.session, start, end,
+            reader=lambda row: open_entry(work.session, work.vault, row))
         work.audit("audit.report", result="ok",
                    detail={"from": start.isoformat(), "until": end.isoformat(), "format": fmt,
                            "entries": report["entries"]})
     return report
+
+
+def erase_words(settings: Settings, token: Token, record: str, why: str) -> int:
+    """Erase every purpose, note and reason recorded about a record (a disclosure request
+    that asks for it, a disposal): their keys are destroyed, the chain stays intact."""
+    if len(why.strip()) < 4:
+        raise InvalidInput("say why the words are erased", hint="--why: a case reference")
+    with acting(settings, token, "audit.erase") as work:
+        ids = audit_reports.record_ids(work.session, record)
+        erased = audit_words.erase_words_about(work.session, ids)
+        work.audit("audit.erase", sorted(ids), purpose=why.strip(), result="ok",
+                   detail={"erased": erased})
+    return erased
 
 
 def checkpoint_now(settings: Settings, token: Token) -> tuple[Checkpoint | None, str]:

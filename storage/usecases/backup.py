@@ -10,14 +10,15 @@ from sqlalchemy.orm import Session
 
 from schemas.errors import InvalidInput
 from schemas.settings import Settings
-from storage import backup
+from storage import backup, restore
 from storage.accounts import duty_for, find, sign_in
 from storage.audit import Actor, append
-from storage.backup import BackupSummary, RestoreSummary
-from storage.checkpoints import checkpoint_if_due, checkpoint_store
+from storage.backup import BackupSummary
+from storage.checkpoints import checkpoint_store
 from storage.db import session_scope
+from storage.restore import RestoreSummary
 from storage.runtime import indexer_for, vault_for
-from storage.usecases.base import Token, signed_in
+from storage.usecases.base import Token, anchor, signed_in
 
 
 def make_backup(settings: Settings, token: Token, out: Path) -> BackupSummary:
@@ -34,7 +35,7 @@ def make_backup(settings: Settings, token: Token, out: Path) -> BackupSummary:
         append(session, actor, "backup", result="ok",
                detail={"sha256": summary.sha256, "size": summary.size,
                        "rows": sum(summary.tables.values()), "objects": summary.objects})
-    checkpoint_if_due(settings)
+    anchor(settings)
     return summary
 
 
@@ -54,9 +55,9 @@ def restore_backup(settings: Settings, archive: Path, username: str,
         actor = Actor(person.username, duty_for(person, "restore"))
         append(session, actor, "restore", result="ok", detail={"archive_sha256": archive_sha256})
 
-    summary = backup.restore(settings.sqlalchemy_url, vault_for(settings), archive, confirm,
+    summary = restore.restore(settings.sqlalchemy_url, vault_for(settings), archive, confirm,
                              checkpoint_store(settings), indexer_for(settings).id)
-    checkpoint_if_due(settings)
+    anchor(settings)
     return summary
 
 

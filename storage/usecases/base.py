@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 from schemas.errors import ExitCode, KuraError, NotAllowed, NotSignedIn
 from schemas.settings import Settings
 from storage.audit import SERVICE, Actor, AuditEntry, append
+from storage.audit_words import FREE_TEXT, seal_detail, seal_words
 from storage.blind_index import BlindIndexer
 from storage.checkpoints import checkpoint_if_due
 from storage.db import ensure_current, session_scope
@@ -64,8 +65,24 @@ class Work:
 
         return retention_for(self.settings)
 
-    def audit(self, action: str, object_ids: Iterable[str] = (), **details: Any) -> AuditEntry:
-        return append(self.session, self.actor, action, object_ids, **details)
+    def audit(self, action: str, object_ids: Iterable[str] = (), *,
+              purpose: str | None = None, detail: dict[str, Any] | None = None,
+              result: str = "ok") -> AuditEntry:
+        """Append an entry; the person's own words (the purpose, notes and reasons in the
+        detail) enter the chain sealed, so they can be erased without breaking it."""
+        if purpose:
+            purpose = seal_words(self.session, self.vault, purpose)
+        if detail and any(detail.get(key) for key in FREE_TEXT):
+            detail = seal_detail(self.session, self.vault, detail)
+        return append(self.session, self.actor, action, object_ids, result=result,
+                      purpose=purpose, detail=detail)
+
+
+def anchor(settings: Settings) -> None:
+    """Sign the chain's head into the checkpoint store now. Every person's operation is
+    anchored at once, outside the database: nothing a person did can be cut from the tail
+    or rewritten without `kura audit verify` noticing."""
+    checkpoint_if_due(settings, force=True)
 
 
 def ready(settings: Settings) -> None:
@@ -94,7 +111,7 @@ def signed_in(settings: Settings, token: Token, permission: str) -> tuple[Actor,
             append(session, Actor(person.username, ",".join(person.roles)), "access",
                    [person.id], result="denied:duty", detail={"permission": permission})
     if refusal is not None:
-        checkpoint_if_due(settings)
+        anchor(settings)
         raise refusal
     return actor, person_id
 
@@ -120,9 +137,9 @@ def acting(
             with session_scope(settings.sqlalchemy_url) as session:
                 append(session, actor, work.action, work.subject_ids,
                        result=f"refused:{type(error).__name__}")
-        checkpoint_if_due(settings)
+        anchor(settings)
         raise
-    checkpoint_if_due(settings)
+    anchor(settings)
 
 
 @contextmanager

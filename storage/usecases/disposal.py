@@ -13,6 +13,7 @@ from schemas.errors import Damaged
 from schemas.normalise import canonical_json
 from schemas.settings import Settings
 from storage import disposal
+from storage.audit_words import erase_words_about
 from storage.custody import CustodyError
 from storage.db import session_scope
 from storage.usecases.base import Token, acting
@@ -64,10 +65,11 @@ def approve_disposal(settings: Settings, token: Token, number: str) -> Disposed:
         digest = hashlib.sha256(text.encode()).hexdigest()
         ids = [d["document_id"] for d in content["documents"]] + \
               [o["object_id"] for o in content["objects"]]
+        erased = erase_words_about(work.session, ids)
         work.audit("disposal.approve", ids, result="ok",
                    detail={"number": number, "certificate_sha256": digest,
                            "documents": len(content["documents"]),
-                           "objects": len(content["objects"])})
+                           "objects": len(content["objects"]), "words_erased": erased})
     with session_scope(settings.sqlalchemy_url) as session:
         note = disposal.purge_remnants(session)
     return Disposed(Certificate(content, text, digest), note)

@@ -4,12 +4,19 @@ one, rebuild the blind indexes. Ids only, never a key, in results and audit entr
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 from schemas.settings import Settings
 from storage import keys
 from storage.blind_index import reindex_all
 from storage.keys import KeyLine, Keyring, RotationReport, load_keyring, new_embedded_kek
 from storage.usecases.base import Token, acting
+
+
+def init_keys(settings: Settings) -> Path:
+    """The embedded default's keys, made once for a new installation (no sign-in: there is
+    nobody yet, and there is nothing to protect)."""
+    return keys.init_keys(settings)
 
 
 def list_keys(settings: Settings, token: Token) -> list[KeyLine]:

@@ -6,14 +6,17 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
-from schemas.errors import InvalidInput
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from schemas.errors import Conflict, InvalidInput
 from schemas.settings import Settings
 from storage import accounts
 from storage.accounts import SignedIn, SignInRefused
 from storage.audit import SERVICE_NAME, Actor
-from storage.checkpoints import checkpoint_if_due
 from storage.db import session_scope
-from storage.usecases.base import Token, acting, ready
+from storage.models import StoredObject
+from storage.usecases.base import Token, acting, anchor, ready
 
 
 @dataclass(frozen=True)
@@ -50,7 +53,7 @@ def sign_in(settings: Settings, username: str, password: str) -> SignedIn:
                                       settings.login_lockout_minutes)
         except SignInRefused as error:
             refused = error  # the refusal's audit entry commits with this transaction
-    checkpoint_if_due(settings)
+    anchor(settings)
     if refused is not None:
         raise refused
     return signed
@@ -62,7 +65,7 @@ def sign_out(settings: Settings, token: str) -> str | None:
     with session_scope(settings.sqlalchemy_url) as session:
         person = accounts.sign_out(session, token)
         username = person.username if person else None
-    checkpoint_if_due(settings)
+    anchor(settings)
     return username
 
 
@@ -89,7 +92,7 @@ def add_account(settings: Settings, token: Token, username: str, roles: list[str
                 session, Actor("bootstrap", f"os-user:{os_user}"), username, roles, password,
                 expires_on))
     if first:
-        checkpoint_if_due(settings)
+        anchor(settings)
         return account
     with acting(settings, token, "users.manage") as work:
         return Account.of(accounts.add_person(work.session, work.actor, username, roles,
@@ -135,6 +138,14 @@ def list_accounts(settings: Settings, token: Token) -> list[Account]:
     return found
 
 
+DEMO_MARKER = "demo-installation"
+"""Left in the data directory by `kura demo`: the demo may come back to a directory it made."""
+
+
+def _holds_records(session: Session) -> bool:
+    return session.scalars(select(StoredObject.id).limit(1)).first() is not None
+
+
 DEMO_ACCOUNTS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("demo-clerk", ("scanning_clerk",)),
     ("demo-verifier", ("verifier",)),
@@ -157,10 +168,22 @@ class DemoPeople:
 def demo_people(settings: Settings, os_user: str) -> DemoPeople:
     """Create (or reset) the demo accounts with fresh passwords and sign in the demo clerk
     (`kura demo` on the embedded default)."""
+    if settings.database_url or settings.s3_endpoint:
+        raise Conflict("kura demo runs only on the embedded default, never on a configured "
+                       "installation", hint="unset KURA_DATABASE_URL and KURA_S3_ENDPOINT and "
+                       "point KURA_DATA_DIR at an empty folder to try the demo")
+    marker = settings.data_dir / DEMO_MARKER
     ready(settings)
     by = Actor("kura-demo", f"os-user:{os_user}")
     shown: list[tuple[str, str, str]] = []
     with session_scope(settings.sqlalchemy_url) as session:
+        if not marker.exists() and (accounts.has_people(session) or _holds_records(session)):
+            raise Conflict(
+                "kura demo runs only on a new installation or on one it made itself: this "
+                "one has accounts or records of its own",
+                hint="point KURA_DATA_DIR at an empty folder to try the demo",
+            )
+        marker.touch()
         for username, roles in DEMO_ACCOUNTS:
             password = accounts.new_password()
             person = accounts.find(session, username)
@@ -172,6 +195,6 @@ def demo_people(settings: Settings, os_user: str) -> DemoPeople:
                     accounts.enable(session, by, username)
             shown.append((username, ", ".join(roles), password))
         signed = accounts.sign_in(session, "demo-clerk", shown[0][2], settings.session_minutes)
-    checkpoint_if_due(settings)
+    anchor(settings)
     return DemoPeople(shown, signed)
 
