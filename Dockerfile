@@ -12,7 +12,7 @@ COPY . .
 RUN /opt/kura/bin/pip install .
 
 FROM python:3.11-slim-bookworm
-# OCR engine with Japanese data, PDF rasteriser (pdf2image calls poppler), Japanese fonts
+# OCR engine with Japanese data, PDF rasteriser (pdftoppm of poppler), Japanese fonts
 # for rendering reports and page images, and tini to forward signals and reap children.
 RUN apt-get update \
     && apt-get install -y --no-install-recommends \

@@ -14,6 +14,7 @@ from rich.console import Console
 from rich.table import Table
 
 from kura.bench.cli import bench_app
+from kura.cli_batch import batch_app
 from kura.cli_custody import backup, dispose_app, find, hold_app, keys_app, restore
 from kura.cli_people import audit_app, login, logout, token, users_app, whoami, write_session
 from schemas.errors import ExitCode, KuraError, Unavailable
@@ -33,6 +34,7 @@ db_app = typer.Typer(help="The database.", no_args_is_help=True)
 app.add_typer(forms_app, name="forms")
 app.add_typer(db_app, name="db")
 app.add_typer(bench_app, name="bench")
+app.add_typer(batch_app, name="batch")
 app.add_typer(users_app, name="users")
 app.add_typer(audit_app, name="audit")
 app.command()(login)
@@ -96,10 +98,11 @@ def _ingest(settings: Settings, session_token: Token, files: list[Path], channel
     from storage.intake import Arrival
     from storage.usecases.intake import take_in_batch
     from workers.intake import INTAKE_CHECKS
-    from workers.runner import run_pages
+    from workers.runner import resume_interrupted, run_pages
 
     arrivals = [Arrival(path.name, path.read_bytes()) for path in files]
     result = take_in_batch(settings, session_token, arrivals, channel, INTAKE_CHECKS)
+    resume_interrupted(settings)  # what a killed command or a lost message left unfinished
     run_pages(settings, result.page_ids)
     if wait and settings.uses_celery:
         _wait_for_batch(settings, result.batch_id)
@@ -325,7 +328,12 @@ def write_private(path: Path, data: bytes) -> None:
 
 
 @app.command()
-def worker(concurrency: Annotated[int, typer.Option(help="Worker processes.")] = 2) -> None:
+def worker(
+    concurrency: Annotated[int, typer.Option(help="Worker processes.")] = 2,
+    beat: Annotated[bool, typer.Option(
+        help="Also run the sweeper every KURA_SWEEP_EVERY_S (one worker of the fabric).")
+    ] = False,
+) -> None:
     """Start a Celery worker that reads pages (needs KURA_BROKER_URL)."""
     settings = get_settings()
     if not settings.uses_celery:
@@ -344,6 +352,7 @@ def worker(concurrency: Annotated[int, typer.Option(help="Worker processes.")] =
             str(concurrency),
             "--pool",
             "prefork",
+            *(["--beat"] if beat else []),
         ]
     )
 

@@ -67,6 +67,22 @@ class Settings(BaseSettings):
         description="S3 Object Lock mode for originals' retention: GOVERNANCE (tests, trials) "
         "or COMPLIANCE (production: nobody, root included, can shorten or lift it).",
     )
+    municipality_code: str = Field(
+        default="000000",
+        description="The office's 全国地方公共団体コード (6 digits): 受付番号 are counted per "
+        "municipality and fiscal year.",
+    )
+    page_soft_time_limit_s: int = Field(
+        default=240, description="A page still being read after this long is stopped and "
+        "marked failed (time_limit) so its file goes on.")
+    page_time_limit_s: int = Field(
+        default=300, description="A worker process still on one page after this long is "
+        "killed and replaced; the page is read again elsewhere.")
+    sweep_after_s: int = Field(
+        default=600, description="A page left pending this long after it was sent or started "
+        "(a lost message, a dead worker or command) is sent again by the sweeper.")
+    sweep_every_s: int = Field(
+        default=60, description="How often `kura worker --beat` runs the sweeper.")
     log_level: str = "INFO"
     web_host: str = "127.0.0.1"
     web_port: int = 8080

@@ -12,12 +12,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
-from sqlalchemy import select
+from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from schemas.errors import Rejected
+from schemas.normalise import dated_number
 from storage.audit import SERVICE, Actor, append
-from storage.models import Batch, Document, Page, SourceFile, new_id, next_dated_number
+from storage.models import Batch, Document, Page, ReceiptCounter, SourceFile, new_id
 from storage.vault import Vault
 
 
@@ -76,17 +78,58 @@ class IntakeResult:
     """(file name, reason) of each quarantined file."""
 
 
-def next_receipt_number(session: Session, day: dt.date) -> str:
-    return next_dated_number(session, Document.receipt_number, "R", day, 6)
+def fiscal_year(day: dt.date) -> int:
+    """年度: the fiscal year runs from 1 April to 31 March."""
+    return day.year if day.month >= 4 else day.year - 1
 
 
-def open_receipt(session: Session, vault: Vault, source: SourceFile, channel: str) -> Document:
+def next_receipt_number(session: Session, day: dt.date, municipality: str = "000000") -> str:
+    """The next 受付番号 of the municipality's fiscal year, dated `day`. The counter row is
+    moved on by one UPDATE, which locks it until this transaction ends: an intake running at
+    the same time waits for it and takes the next number (PostgreSQL locks the row, SQLite
+    the database)."""
+    year = fiscal_year(day)
+    number = _advance(session, municipality, year)
+    if number is None:
+        _create_counter(session, municipality, year)
+        number = _advance(session, municipality, year)
+        assert number is not None
+    return dated_number("R", day, number - 1, 6)
+
+
+def _advance(session: Session, municipality: str, year: int) -> int | None:
+    moved: int | None = session.execute(
+        update(ReceiptCounter)
+        .where(ReceiptCounter.municipality == municipality, ReceiptCounter.fiscal_year == year)
+        .values(last=ReceiptCounter.last + 1)
+        .returning(ReceiptCounter.last)
+    ).scalar_one_or_none()
+    return moved
+
+
+def _create_counter(session: Session, municipality: str, year: int) -> None:
+    """The fiscal year's first number: the counter starts after every number already given
+    in that year (a database numbered before the counter existed)."""
+    start, end = dt.date(year, 4, 1), dt.date(year + 1, 3, 31)
+    given = session.scalars(
+        select(Document.receipt_number).where(Document.received_date.between(start, end))
+    ).all()
+    last = max((int(number.rsplit("-", 1)[1]) for number in given), default=0)
+    try:
+        with session.begin_nested():
+            session.add(ReceiptCounter(municipality=municipality, fiscal_year=year, last=last))
+    except IntegrityError:
+        pass  # another intake created it first: take a number from theirs
+
+
+def open_receipt(session: Session, vault: Vault, source: SourceFile, channel: str,
+                 municipality: str = "000000") -> Document:
     """A new 受付 entry for (part of) a file, with its own data key."""
     document_id = new_id()
     today = dt.date.today()
     document = Document(
         id=document_id,
-        receipt_number=next_receipt_number(session, today),
+        receipt_number=next_receipt_number(session, today, municipality),
         received_date=today,
         channel=channel,
         source_file_id=source.id,
@@ -105,6 +148,7 @@ def take_in(
     channel: str,
     checks: tuple[IntakeCheck, ...],
     actor: Actor | None = None,
+    municipality: str = "000000",
 ) -> IntakeResult:
     """Take files in as `actor` (the signed-in clerk; default the service identity, as for
     the hot folder). The batch and every file, quarantined ones too, are audit entries that
@@ -138,7 +182,7 @@ def take_in(
         )
         session.add(source)
         session.flush()
-        document = open_receipt(session, vault, source, channel)
+        document = open_receipt(session, vault, source, channel, municipality)
         for number in range(1, arrival.page_count + 1):
             page = Page(source_file_id=source.id, document_id=document.id, number=number)
             session.add(page)

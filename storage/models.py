@@ -47,8 +47,9 @@ def utcnow() -> dt.datetime:
 def next_dated_number(
     session: Session, column: InstrumentedAttribute[str], letter: str, day: dt.date, width: int
 ) -> str:
-    """The next number of the day in `column` (受付番号 R20261129-000001, disposal request
-    D20261129-001): one more than those already issued that day."""
+    """The next number of the day in `column` (disposal request D20261129-001): one more
+    than those already issued that day. 受付番号, taken by intakes running at once, come from
+    a locked counter instead (storage.intake.next_receipt_number)."""
     issued = (
         session.scalar(
             select(func.count()).where(column.like(f"{dated_prefix(letter, day)}%"))
@@ -165,8 +166,24 @@ class Page(Base):
     result_sealed: Mapped[bytes | None] = mapped_column(LargeBinary)
     """The page's field readings, sealed, until the document is assembled."""
     seconds: Mapped[float | None] = mapped_column(Float)
+    queued_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    """When the page was last sent to a worker or started; the sweeper sends again a page
+    left pending long after this."""
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    """Times a worker started reading the page; past a limit it fails for good."""
     source_file: Mapped[SourceFile] = relationship(back_populates="pages")
     document: Mapped[Document | None] = relationship(back_populates="pages")
+
+
+class ReceiptCounter(Base):
+    """The last 受付番号 given per municipality and fiscal year, locked while it is moved on so
+    two intakes at once never take the same number (a row lock on PostgreSQL, the database's
+    write lock on SQLite)."""
+
+    __tablename__ = "receipt_counter"
+    municipality: Mapped[str] = mapped_column(String(6), primary_key=True)
+    fiscal_year: Mapped[int] = mapped_column(Integer, primary_key=True)
+    last: Mapped[int] = mapped_column(Integer, default=0)
 
 
 class FieldValue(Base):

@@ -103,3 +103,13 @@ class Vault:
     def open_value(self, document: Document, purpose: str, sealed: bytes) -> str:
         key = self._unwrap(document.kek_id, document.wrapped_key, document.id)
         return open_sealed(key, sealed, f"{document.id}:{purpose}".encode()).decode()
+
+    def seal_for_object(self, stored: StoredObject, purpose: str, value: str) -> bytes:
+        """A value derived from an object (a page's readings, from its original), sealed
+        with that object's data key: it does not depend on which document it ends in."""
+        key = self._unwrap(stored.kek_id, stored.wrapped_key, stored.id)
+        return seal(key, value.encode(), f"{stored.id}:{purpose}".encode())
+
+    def open_for_object(self, stored: StoredObject, purpose: str, sealed: bytes) -> str:
+        key = self._unwrap(stored.kek_id, stored.wrapped_key, stored.id)
+        return open_sealed(key, sealed, f"{stored.id}:{purpose}".encode()).decode()

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import json
+import os
+import signal
 import subprocess
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -35,24 +38,40 @@ def services_env(
 
 
 class CeleryWorker:
-    """A real `kura worker` process for the length of a with-block; `log` is its output."""
+    """A real `kura worker` process for the length of a with-block; `log` is its output
+    (written to a file as it comes: a pipe nobody reads would stop a talkative worker).
+    `args` are more options of `kura worker` (e.g. `--beat`)."""
 
-    def __init__(self, env: dict[str, str]) -> None:
-        self.env, self.log = env, ""
+    def __init__(self, env: dict[str, str], *args: str) -> None:
+        self.env, self.args, self.log = env, args, ""
+        self._output = tempfile.TemporaryFile()  # noqa: SIM115 - closed in __exit__
 
     def __enter__(self) -> CeleryWorker:
-        self.process = subprocess.Popen(
-            [*KURA, "worker", "--concurrency", "1"],
-            env=self.env,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            text=True,
-        )
+        self._start()
         return self
+
+    def _start(self) -> None:
+        self.process = subprocess.Popen(
+            [*KURA, "worker", "--concurrency", "1", *self.args],
+            env=self.env,
+            stdout=self._output,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,  # its own process group: kill() reaches its pool too
+        )
+
+    def kill_and_restart(self) -> None:
+        """SIGKILL the worker and its pool processes at once (a machine that died), then
+        start a new worker."""
+        os.killpg(self.process.pid, signal.SIGKILL)
+        self.process.wait(60)
+        self._start()
 
     def __exit__(self, *_: object) -> None:
         self.process.terminate()
-        self.log = self.process.communicate(timeout=60)[0]
+        self.process.wait(60)
+        self._output.seek(0)
+        self.log = self._output.read().decode(errors="replace")
+        self._output.close()
 
 
 def run_kura(

@@ -1,16 +1,28 @@
 """The work of a page and of a finished file, the same in a Celery worker and in process:
-load by id → run the pipeline stage → save. Nothing here knows how it was scheduled."""
+load by id → run the pipeline stage → save. Nothing here knows how it was scheduled.
+
+A page is read in three steps so that a failure of the services around it (database, object
+store) is told apart from a page that cannot be read: loading and saving raise the service's
+error (the caller retries later; nothing of the page was kept), reading never does (a page
+that cannot be read is marked failed with its reason, and the rest of its file goes on).
+Saving claims the page with a conditional update, so a page read twice (a redelivered task, a
+resent one) is kept once: the second reading changes nothing."""
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 import time
+from collections.abc import Callable
+from dataclasses import dataclass
 
+import sqlalchemy.exc
+import urllib3.exceptions
 from sqlalchemy import exists, select, update
 from sqlalchemy.orm import Session
 
 from pipeline.errors import KuraError
-from pipeline.ingest import rasterise_page
+from pipeline.ingest import ScanFile
 from pipeline.page import assemble, page_image_jpeg, read_page
 from schemas.contracts import DocumentResult, PageResult
 from schemas.forms import get_form
@@ -21,59 +33,156 @@ from storage.blind_index import BlindIndexer
 from storage.checkpoints import checkpoint_if_due
 from storage.db import session_scope
 from storage.intake import open_receipt
-from storage.models import Document, FieldValue, Page, SourceFile, StoredObject
+from storage.models import Document, FieldValue, Page, SourceFile, StoredObject, utcnow
 from storage.retention import RetentionPolicy, document_saved
 from storage.runtime import indexer_for, retention_for, vault_for
 from storage.vault import Vault
 
 log = logging.getLogger(__name__)
 
+MAX_ATTEMPTS = 5
 
-def process_page_job(settings: Settings, page_id: str) -> None:
-    """Read one page. Idempotent: a page already done is left as it is. A failure marks the
-    page failed with its error class (never its content) and the worker carries on."""
+TRANSIENT_ERRORS: tuple[type[BaseException], ...] = (
+    sqlalchemy.exc.OperationalError,
+    sqlalchemy.exc.InterfaceError,
+    urllib3.exceptions.HTTPError,
+    ConnectionError,
+    TimeoutError,
+)
+"""A service around the page is down for a moment (database, object store, broker): the page
+is tried again later, never marked failed for it."""
+
+
+@dataclass(frozen=True)
+class _Claim:
+    """What a page task needs to know before reading, copied out of the loading session."""
+
+    page_id: str
+    number: int
+    source_file_id: str
+    original: StoredObject
+    """Detached from its session: its id and wrapped key are all that is read."""
+
+
+class OpenFiles:
+    """The file whose pages are being read, decrypted and measured once for all its pages in
+    this process (one slot: pages arrive file by file). The plaintext stays in memory."""
+
+    def __init__(self) -> None:
+        self._key: str | None = None
+        self._scan: ScanFile | None = None
+
+    def get(self, vault: Vault, original: StoredObject) -> ScanFile:
+        if self._key != original.id or self._scan is None:
+            self.close()
+            data = vault.get_object(original)
+            self._scan = ScanFile(data)
+            self._key = original.id
+        return self._scan
+
+    def close(self) -> None:
+        if self._scan is not None:
+            self._scan.close()
+        self._key, self._scan = None, None
+
+
+OPEN_FILES = OpenFiles()
+
+
+def process_page_job(settings: Settings, page_id: str, files: OpenFiles = OPEN_FILES) -> None:
+    """Read one page and, if it was its file's last, assemble the file. Idempotent."""
     vault = vault_for(settings)
+    claim = _load(settings, page_id)
+    if claim is None:
+        return
+    scan = files.get(vault, claim.original)
+    if not _start(settings, claim):
+        failure: str | None = "too_many_attempts"
+        result = PageResult(number=claim.number, kind="unknown", reasons=[f"failed: {failure}"])
+        image: bytes | None = None
+        seconds = 0.0
+    else:
+        started = time.perf_counter()
+        result, image, failure = _read(claim, scan)
+        seconds = round(time.perf_counter() - started, 3)
+    _remember_personal(result)
+    _save(settings, vault, claim, result, image, failure, seconds)
+    finish_file_job(settings, claim.source_file_id)
+
+
+def _load(settings: Settings, page_id: str) -> _Claim | None:
     with session_scope(settings.sqlalchemy_url) as session:
         page = session.get(Page, page_id)
         if page is None or page.status != "pending":
-            return
-        source_file_id = page.source_file_id
-        started = time.perf_counter()
-        outcome = "done"
-        try:
-            _read_and_save(session, vault, page)
-        except Exception as error:  # a bad page must not stop the worker
-            code = error.code if isinstance(error, KuraError) else type(error).__name__
-            log.warning("page %s failed: %s", page_id, code)
-            page.status, page.kind, page.reasons = "failed", "unknown", [f"failed: {code}"]
-            outcome = f"failed:{code}"
-        page.seconds = round(time.perf_counter() - started, 3)
+            return None  # read already (a redelivered or resent task): nothing to do
+        original = session.get_one(StoredObject, page.source_file.object_id)
+        session.expunge(original)
+        return _Claim(page.id, page.number, page.source_file_id, original)
+
+
+def _start(settings: Settings, claim: _Claim) -> bool:
+    """Count this attempt; a page that killed or stalled its worker MAX_ATTEMPTS times is
+    not tried again (it fails for good, and its file goes on)."""
+    with session_scope(settings.sqlalchemy_url) as session:
+        page = session.get_one(Page, claim.page_id)
+        page.attempts += 1
+        page.queued_at = utcnow()  # started: the sweeper leaves it alone for a while
+        return page.attempts <= MAX_ATTEMPTS
+
+
+def _read(claim: _Claim, scan: ScanFile) -> tuple[PageResult, bytes | None, str | None]:
+    """The page's readings and its aligned image, or the code of why it cannot be read."""
+    try:
+        result, aligned = read_page(scan.page(claim.number))
+        return result, page_image_jpeg(aligned), None
+    except TRANSIENT_ERRORS:
+        raise
+    except Exception as error:  # a bad page (or its time limit) must not stop its file
+        code = error.code if isinstance(error, KuraError) else type(error).__name__
+        log.warning("page %s failed: %s", claim.page_id, code)
+        failed = PageResult(number=claim.number, kind="unknown", reasons=[f"failed: {code}"])
+        return failed, None, code
+
+
+def _save(
+    settings: Settings,
+    vault: Vault,
+    claim: _Claim,
+    result: PageResult,
+    image: bytes | None,
+    failure: str | None,
+    seconds: float,
+) -> None:
+    status = "failed" if failure else "done"
+    with session_scope(settings.sqlalchemy_url) as session:
+        claimed = session.execute(
+            update(Page)
+            .where(Page.id == claim.page_id, Page.status == "pending")
+            .values(status=status, seconds=seconds)
+            .returning(Page.id)
+        ).all()
+        if len(claimed) != 1:
+            return  # another worker kept its reading of this page first
+        page = session.get_one(Page, claim.page_id)
+        page.kind, page.reasons = result.kind, list(result.reasons)
+        if failure is None:
+            assert image is not None
+            page.image_object_id = vault.put_object(session, "page_image", image).id
+            page.form_id, page.form_page = result.form, result.form_page
+            page.rotation, page.residual_px = result.rotation, result.residual_px
+            page.result_sealed = vault.seal_for_object(
+                claim.original, f"page:{page.id}", result.model_dump_json())
         append(session, SERVICE, "page.read",
-               [page.id, page.document_id or "", page.source_file.object_id,
+               [page.id, page.document_id or "", claim.original.id,
                 page.image_object_id or ""],
-               result=outcome, detail={"number": page.number, "kind": page.kind})
-    finish_file_job(settings, source_file_id)
-    checkpoint_if_due(settings)
-
-
-def _read_and_save(session: Session, vault: Vault, page: Page) -> None:
-    original = session.get_one(StoredObject, page.source_file.object_id)
-    image = rasterise_page(vault.get_object(original), page.number)
-    result, aligned = read_page(image)
-    _remember_personal(result)
-    page.image_object_id = vault.put_object(session, "page_image", page_image_jpeg(aligned)).id
-    page.kind, page.form_id, page.form_page = result.kind, result.form, result.form_page
-    page.rotation, page.residual_px, page.reasons = result.rotation, result.residual_px, \
-        result.reasons
-    assert page.document is not None
-    page.result_sealed = vault.seal_value(page.document, f"page:{page.id}",
-                                          result.model_dump_json())
-    page.status = "done"
+               result=f"failed:{failure}" if failure else "done",
+               detail={"number": page.number, "kind": page.kind})
 
 
 def finish_file_job(settings: Settings, source_file_id: str) -> None:
     """Assemble a file's documents once its last page is read — exactly once, even when
-    two workers finish the last pages together (the status change is the lock)."""
+    two workers finish the last pages together (the status change is the lock). The audit
+    checkpoint is considered here, once per file, not after every page."""
     vault = vault_for(settings)
     with session_scope(settings.sqlalchemy_url) as session:
         pending = exists().where(Page.source_file_id == source_file_id, Page.status == "pending")
@@ -86,12 +195,15 @@ def finish_file_job(settings: Settings, source_file_id: str) -> None:
         if len(claimed) != 1:
             return
         source = session.get_one(SourceFile, source_file_id)
-        _assemble_file(session, vault, source, indexer_for(settings), retention_for(settings))
+        _assemble_file(session, vault, source, indexer_for(settings), retention_for(settings),
+                       settings.municipality_code)
         source.status = "done"
         documents = session.scalars(select(Document.id).where(
             Document.source_file_id == source_file_id)).all()
+        failed = sum(page.status == "failed" for page in source.pages)
         append(session, SERVICE, "document.assemble", [source_file_id, *documents],
-               result="ok", detail={"documents": len(documents)})
+               result="ok", detail={"documents": len(documents), "failed_pages": failed})
+    checkpoint_if_due(settings)
 
 
 NOT_PERSONAL_TYPES = frozenset({"choice", "checkbox"})
@@ -112,11 +224,12 @@ def _remember_personal(result: PageResult) -> None:
 
 
 def _assemble_file(session: Session, vault: Vault, source: SourceFile, indexer: BlindIndexer,
-                   policy: RetentionPolicy) -> None:
+                   policy: RetentionPolicy, municipality: str) -> None:
     pages = list(source.pages)
     receipt = pages[0].document
     assert receipt is not None
-    results = [_page_result(vault, page, receipt) for page in pages]
+    original = session.get_one(StoredObject, source.object_id)
+    results = [_page_result(vault, page, original) for page in pages]
     documents = assemble(source.filename, results)
     by_number = {page.number: page for page in pages}
     for page in pages:
@@ -124,17 +237,18 @@ def _assemble_file(session: Session, vault: Vault, source: SourceFile, indexer: 
     if not documents:
         receipt.status, receipt.reasons = "review", ["no_document_pages"]
     for index, found in enumerate(documents):
-        document = receipt if index == 0 else open_receipt(session, vault, source, receipt.channel)
+        document = receipt if index == 0 else open_receipt(
+            session, vault, source, receipt.channel, municipality)
         for number in found.pages:
             by_number[number].document_id = document.id
         _save_document(session, vault, document, found, indexer, policy)
 
 
-def _page_result(vault: Vault, page: Page, receipt: Document) -> PageResult:
+def _page_result(vault: Vault, page: Page, original: StoredObject) -> PageResult:
     if page.status == "failed" or page.result_sealed is None:
         return PageResult(number=page.number, kind="unknown", reasons=list(page.reasons))
     return PageResult.model_validate_json(
-        vault.open_value(receipt, f"page:{page.id}", page.result_sealed))
+        vault.open_for_object(original, f"page:{page.id}", page.result_sealed))
 
 
 def _save_document(session: Session, vault: Vault, document: Document,
@@ -157,8 +271,36 @@ def _save_document(session: Session, vault: Vault, document: Document,
                    indexer, policy)
 
 
-def pending_pages(session: Session, batch_id: str) -> list[str]:
-    return list(session.scalars(
-        select(Page.id).join(SourceFile).where(SourceFile.batch_id == batch_id,
-                                               Page.status == "pending")
-    ))
+# --- The sweeper --------------------------------------------------------------------------
+
+
+def sweep(settings: Settings, older_than: dt.timedelta,
+          send: Callable[[list[str]], None]) -> int:
+    """Pages left `pending` longer than `older_than` since they were last sent or started
+    (a lost message, a worker that died, a command that was killed) are sent again with
+    `send`; files whose pages are all read but which were never assembled are assembled.
+    Returns the number of pages sent again."""
+    cutoff = utcnow() - older_than
+    with session_scope(settings.sqlalchemy_url) as session:
+        stale = list(session.scalars(
+            select(Page.id).join(SourceFile)
+            .where(SourceFile.status == "processing", Page.status == "pending",
+                   (Page.queued_at <= cutoff)
+                   | (Page.queued_at.is_(None) & (SourceFile.received_at <= cutoff)))
+            .order_by(Page.source_file_id, Page.number)
+        ))
+        if stale:
+            session.execute(update(Page).where(Page.id.in_(stale)).values(queued_at=utcnow()))
+        unassembled = list(session.scalars(
+            select(SourceFile.id).where(
+                SourceFile.status == "processing",
+                ~exists().where(Page.source_file_id == SourceFile.id, Page.status == "pending"),
+            )
+        ))
+    if stale:
+        log.warning("sweeper: %d page(s) left pending were sent again", len(stale))
+        send(stale)
+    for source_file_id in unassembled:
+        finish_file_job(settings, source_file_id)
+    return len(stale)
+

@@ -163,13 +163,27 @@ class ManagedServer:
 
     def stop(self) -> None:
         """Stop the server and remove its files; safe to call more than once."""
+        ManagedServer._halt(self)  # the process only: a subclass's stop has done the rest
+        shutil.rmtree(self.tmp_dir, ignore_errors=True)
+
+    def restart(self, down_s: float = 0.0) -> None:
+        """Stop the server process, keeping its files and ports, and start it again after
+        `down_s` seconds (for tests that break things)."""
+        self._halt()
+        time.sleep(down_s)
+        self._relaunch()
+        self._wait_until_ready()
+
+    def _halt(self) -> None:
         if self._process is not None:
             stop_process(self._process)
             self._process = None
         if self._log_file is not None:
             self._log_file.close()
             self._log_file = None
-        shutil.rmtree(self.tmp_dir, ignore_errors=True)
+
+    def _relaunch(self) -> None:
+        self._launch()
 
     def log_tail(self, lines: int = 40) -> str:
         try:
@@ -290,6 +304,12 @@ class PostgresServer(ManagedServer):
                     os.kill(postmaster_pid, signal.SIGKILL)
         super().stop()
 
+    def _halt(self) -> None:
+        self._pg_ctl("stop", "-m", "fast")
+
+    def _relaunch(self) -> None:
+        self._pg_ctl("start", "-o", self._server_options(), "-l", str(self.log_path))
+
     def _postmaster_pid(self) -> int | None:
         try:
             return int((self.data_dir / "postmaster.pid").read_text().split()[0])
@@ -332,10 +352,10 @@ class PostgresServer(ManagedServer):
                 "--no-sync",
             ]
         )  # fmt: skip
-        server_options = (
-            f"-p {self.port} -k {self.tmp_dir} -c listen_addresses={LOOPBACK} -c fsync=off"
-        )
-        self._pg_ctl("start", "-o", server_options, "-l", str(self.log_path))
+        self._relaunch()
+
+    def _server_options(self) -> str:
+        return f"-p {self.port} -k {self.tmp_dir} -c listen_addresses={LOOPBACK} -c fsync=off"
 
     def _wait_until_ready(self) -> None:
         """Nothing to do: `pg_ctl start -w` returns once the server accepts connections."""
@@ -423,7 +443,7 @@ class S3Server(ManagedServer):
         ]
 
     def _launch(self) -> None:
-        (self.tmp_dir / "data").mkdir()
+        (self.tmp_dir / "data").mkdir(exist_ok=True)
         identity = {
             "name": "kura-tests",
             "credentials": [{"accessKey": self.access_key, "secretKey": self.secret_key}],

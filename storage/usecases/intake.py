@@ -21,7 +21,8 @@ def take_in_batch(settings: Settings, token: Token, arrivals: list[Arrival], cha
     every file are audit entries that commit with it. Reading the pages is the caller's
     next step (workers.runner.run_pages)."""
     with acting(settings, token, "intake", "intake.batch") as work:
-        return intake.take_in(work.session, work.vault, arrivals, channel, checks, work.actor)
+        return intake.take_in(work.session, work.vault, arrivals, channel, checks, work.actor,
+                              settings.municipality_code)
 
 
 def batch_busy(settings: Settings, batch_id: str) -> bool:
