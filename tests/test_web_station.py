@@ -163,6 +163,7 @@ def test_group_verification_shows_one_type_across_documents(
     vera.keyboard.type("1965-01-03")  # the first date has the focus; typing replaces
     vera.keyboard.press("Enter")
     expect(vera.locator("ol.group li.field")).to_have_count(2)
+    expect(vera.locator("ol.group li.field input.entry").first).to_be_focused()
     vera.keyboard.press("Enter")  # the next one accepted as read
     expect(vera.locator("ol.group li.field")).to_have_count(1)
     assert [(e.actor, e.detail) for e in office_.audit("field.correct")] == [
