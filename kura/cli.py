@@ -5,18 +5,23 @@ from __future__ import annotations
 import json
 import sys
 import time
+from collections import Counter
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 from kura.bench.cli import bench_app
 from kura.cli_custody import backup, dispose_app, find, hold_app, keys_app, restore
 from kura.cli_people import audit_app, login, logout, ready, require, users_app, whoami
 from schemas.settings import Settings, get_settings
 from storage.audit import Actor
+
+if TYPE_CHECKING:
+    from workers.intake import Answer, Arrival, TurnedAway
 
 app = typer.Typer(
     help="Kura (蔵): secure intake and OCR for national-pension paperwork.",
@@ -43,18 +48,15 @@ app.command()(restore)
 console = Console()
 
 
-def _scan_files(paths: list[Path]) -> list[Path]:
-    files: list[Path] = []
+def _gather(paths: list[Path]) -> list[Arrival | TurnedAway]:
+    """Every entry of the files and folders given (workers.intake.gather); a path given on
+    the command line must exist."""
+    from workers.intake import gather, shown_name
+
     for path in paths:
-        if path.is_dir():
-            files.extend(
-                sorted(p for p in path.rglob("*") if p.is_file() and not p.name.startswith("."))
-            )
-        elif path.is_file():
-            files.append(path)
-        else:
-            raise typer.BadParameter(f"{path} does not exist")
-    return files
+        if not path.exists() and not path.is_symlink():
+            raise typer.BadParameter(f"{shown_name(str(path))} does not exist")
+    return gather(paths)
 
 
 @db_app.command("upgrade")
@@ -82,29 +84,32 @@ def ingest(
     settings = get_settings()
     actor = require(settings, "intake")
     started = time.perf_counter()
-    files = _scan_files(paths)
-    batch_id = _ingest(settings, files, channel, wait, actor)
-    _print_batch(settings, batch_id, time.perf_counter() - started, [f.name for f in files])
+    entries = _gather(paths)
+    batch_id, answers = _ingest(settings, entries, channel, wait, actor)
+    _print_batch(settings, batch_id, time.perf_counter() - started, answers)
 
 
 def _ingest(
-    settings: Settings, files: list[Path], channel: str, wait: bool, actor: Actor | None = None
-) -> str:
+    settings: Settings,
+    entries: list[Arrival | TurnedAway],
+    channel: str,
+    wait: bool,
+    actor: Actor | None = None,
+) -> tuple[str, list[Answer]]:
     """Take files in as `actor` (a signed-in scanning clerk; default the service identity)."""
     from storage.audit import checkpoint_if_due
     from storage.db import session_scope
     from storage.runtime import vault_for
-    from workers.intake import Arrival, take_in
+    from workers.intake import take_in
     from workers.runner import run_pages
 
-    arrivals = [Arrival(path.name, path.read_bytes()) for path in files]
     with session_scope(settings.sqlalchemy_url) as session:
-        result = take_in(session, vault_for(settings), arrivals, channel, actor=actor)
+        result = take_in(session, vault_for(settings), entries, channel, actor=actor)
     checkpoint_if_due(settings)
     run_pages(settings, result.page_ids)
     if wait and settings.uses_celery:
         _wait_for_batch(settings, result.batch_id)
-    return result.batch_id
+    return result.batch_id, result.answers
 
 
 def _wait_for_batch(settings: Settings, batch_id: str, timeout_s: float = 3600) -> None:
@@ -130,29 +135,44 @@ def _wait_for_batch(settings: Settings, batch_id: str, timeout_s: float = 3600) 
     raise typer.Exit(code=3)
 
 
-def _print_batch(settings: Settings, batch_id: str, seconds: float, names: list[str]) -> None:
-    """Where every file went. `names` are the files' names as given, which Kura shows here
-    and does not keep (workers.intake.file_label)."""
+def _print_batch(settings: Settings, batch_id: str, seconds: float,
+                 answers: list[Answer]) -> None:
+    """Where every entry went. File names are shown here as given (made printable, never
+    read as markup) and not kept (workers.intake.file_label)."""
+    from schemas.reasons import REASONS
     from storage.db import session_scope
     from storage.queries import batch_report
+    from workers.intake import shown_name
 
     with session_scope(settings.sqlalchemy_url) as session:
         report = batch_report(session, batch_id)
+    stored = {line.position: line for line in report.files}
     table = Table(title=f"Batch {batch_id[:8]}")
     for column in ("#", "file", "pages", "status", "受付番号 / reason"):
         table.add_column(column)
-    for line in report.files:
-        where = line.reason if line.status == "rejected" else ", ".join(line.receipts)
-        status = "quarantined" if line.status == "rejected" else line.status
-        table.add_row(str(line.position + 1), names[line.position], str(line.pages), status, where)
+    for answer in answers:
+        line = stored.get(answer.position)
+        if line is None:  # skipped or refused: nothing of it was stored
+            status, pages, where = answer.outcome, "", answer.reason
+        elif line.status == "rejected":
+            status, pages, where = "quarantined", str(line.pages), line.reason or ""
+        else:
+            notes = [REASONS[flag].split(" — ")[-1] for flag in line.flags]
+            status, pages = line.status, str(line.pages)
+            where = "; ".join([", ".join(line.receipts), *filter(None, [line.reason]), *notes])
+        table.add_row(str(answer.position + 1), Text(shown_name(answer.filename)), pages,
+                      status, Text(where))
     console.print(table)
-    rejected = sum(f.status == "rejected" for f in report.files)
+    counted = Counter(answer.outcome for answer in answers)
     console.print(
-        f"files {len(report.files)} (quarantined {rejected}) · pages {report.pages} "
+        f"entries {len(answers)} (taken {counted['taken']}, quarantined "
+        f"{counted['quarantined']}, refused {counted['refused']}, skipped "
+        f"{counted['skipped']}) · pages {report.pages} "
         f"(blank {report.pages_blank}, unrecognised {report.pages_unknown}, "
         f"failed {report.pages_failed}) · documents {report.documents}\n"
         f"fields accepted {report.fields_accepted} · fields waiting for review "
-        f"{report.fields_review} · time {seconds:.1f} s"
+        f"{report.fields_review} · time {seconds:.1f} s",
+        highlight=False,
     )
 
 
@@ -214,18 +234,32 @@ def extract(
     as_json: Annotated[bool, typer.Option("--json", help="Print the JSON contract.")] = False,
     engine: Annotated[str | None, typer.Option(help="Force one engine: ppocr | tesseract")] = None,
 ) -> None:
-    """Read scans in process and print the fields; stores nothing, needs no service."""
-    from pipeline.extract import extract_file
+    """Read scans in process and print the fields; stores nothing, needs no service.
+    Every file gets an entry, one that gives no document with its `error`; the exit status
+    is 0 once the command ran (README: `kura extract`)."""
+    from pipeline.errors import RejectedFile
+    from pipeline.extract import extract_data, refusal
+    from workers.intake import TurnedAway, shown_name
 
     documents = []
-    for path in _scan_files(paths):
-        documents.extend(extract_file(path, engine))
+    for entry in _gather(paths):
+        source = str(entry.path or entry.filename)
+        if isinstance(entry, TurnedAway):
+            documents.append(refusal(source, entry.code, entry.reason, outcome=entry.outcome))
+            continue
+        try:
+            documents.extend(extract_data(source, entry.load(), engine))
+        except RejectedFile as error:
+            documents.append(refusal(source, error.code, error.message, outcome="refused"))
     if as_json:
         print(json.dumps({"documents": documents}, ensure_ascii=False, indent=1))
         return
     for document in documents:
         console.print(
-            f"[bold]{document['source']}[/] pages {document['pages']} form {document['form']}"
+            Text(shown_name(document["source"]), style="bold"),
+            f"pages {document['pages']} form {document['form']}",
+            Text(f"{document['error']['message']}") if "error" in document else "",
+            highlight=False,
         )
         for name, field in document["fields"].items():
             console.print(
@@ -430,8 +464,8 @@ def demo(count: Annotated[int, typer.Option(help="How many sample scans.")] = 6)
     started = time.perf_counter()
     files = make_sample_scans(samples, count, seed=int(time.time()))
     console.print(f"generated {len(files)} sample scans in {samples}")
-    batch_id = _ingest(settings, files, "cli", wait=True, actor=actor)
-    _print_batch(settings, batch_id, time.perf_counter() - started, [f.name for f in files])
+    batch_id, answers = _ingest(settings, _gather(files), "cli", wait=True, actor=actor)
+    _print_batch(settings, batch_id, time.perf_counter() - started, answers)
     console.print(
         f"data lives in {settings.data_dir} (database {settings.sqlalchemy_url}, "
         f"sealed objects in {settings.objects_dir}); `kura queue` lists the "

@@ -1,18 +1,19 @@
-"""Typed errors that speak to the clerk: each names what is wrong with a file or a page."""
+"""Typed errors that speak to the clerk: each names what is wrong with a file or a page.
+
+They belong to the one error family of Kura (schemas/errors.py)."""
 
 from __future__ import annotations
 
+from schemas.errors import ExitCode, KuraError
 
-class KuraError(Exception):
-    """Base of every error Kura reports to a person."""
-
-    code = "error"
+__all__ = ["KuraError"]
 
 
 class RejectedFile(KuraError):
     """A file that cannot be taken in; it goes to quarantine with this reason."""
 
     code = "rejected"
+    exit_code = ExitCode.bad_input
 
 
 class UnsupportedFormat(RejectedFile):
@@ -29,6 +30,20 @@ class DamagedFile(RejectedFile):
 
 class ImageTooLarge(RejectedFile):
     code = "image_too_large"
+
+
+class ImageTooSmall(RejectedFile):
+    code = "image_too_small"
+
+
+class TooManyPages(RejectedFile):
+    code = "too_many_pages"
+
+
+class FileTooLarge(RejectedFile):
+    """Too large to be read into the storehouse at all: refused, left where it was."""
+
+    code = "file_too_large"
 
 
 class EmptyFile(RejectedFile):

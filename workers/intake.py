@@ -1,34 +1,173 @@
-"""Intake: check each arriving file in an ordered chain, seal the original, open its 受付
-entry and its pages. A file that fails a check is sealed into quarantine with the reason."""
+"""Intake: account for every entry given (a file taken, a file skipped with the reason, or a
+file refused), check each file in an ordered chain, seal the original, open its 受付 entry
+and its pages. A file that fails a check is sealed into quarantine with the reason; a
+duplicate is reported and not sealed again; nothing a check raises stops the batch."""
 
 from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import os
+import stat
+import unicodedata
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Protocol
+from typing import Literal, Protocol
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from pipeline import ingest
-from pipeline.errors import DuplicateFile, RejectedFile
+from pipeline.errors import DamagedFile, DuplicateFile, FileTooLarge, RejectedFile
+from pipeline.triage import MAX_FILE_BYTES, triage
 from storage.audit import SERVICE, Actor, append
 from storage.models import Batch, Document, Page, SourceFile, new_id
 from storage.vault import Vault
 
+TEMPORARY_SUFFIXES = (".tmp", ".temp", ".part", ".partial", ".crdownload", ".download",
+                      ".swp", "~")
+TEMPORARY_PREFIXES = ("~$", ".~")
+
+
+class NotTaken(RejectedFile):
+    """An entry that is not a file to read: skipped (hidden, temporary) or refused (a
+    symbolic link, a FIFO, a device, unreadable, too large to keep)."""
+
+    code = "not_taken"
+
+
+@dataclass
+class TurnedAway:
+    """An entry not read at all: nothing of it is stored, it stays where it was."""
+
+    filename: str
+    outcome: Literal["skipped", "refused"]
+    code: str
+    reason: str
+    path: Path | None = None
+
 
 @dataclass
 class Arrival:
+    """A file to take in: from a path (opened once, never through a symbolic link, its size
+    checked before it is read) or already in memory (an upload)."""
+
     filename: str
-    data: bytes
+    data: bytes | None = None
+    path: Path | None = None
     sha256: str = ""
     page_count: int = 0
-    notes: list[str] = field(default_factory=list)
+    flags: list[str] = field(default_factory=list)
+    earlier: SourceFile | None = None
+    """The file this one duplicates, once DuplicateCheck found it."""
 
-    def __post_init__(self) -> None:
+    def load(self) -> bytes:
+        """The file's bytes, read once; raises FileTooLarge or DamagedFile (refused: nothing
+        of it can be kept)."""
+        if self.data is None:
+            assert self.path is not None
+            self.data = read_regular_file(self.path)
+        if len(self.data) > MAX_FILE_BYTES:
+            raise FileTooLarge(f"the file is {len(self.data):,} bytes, limit {MAX_FILE_BYTES:,}")
         self.sha256 = self.sha256 or hashlib.sha256(self.data).hexdigest()
+        return self.data
+
+
+def read_regular_file(path: Path) -> bytes:
+    """A regular file's bytes, opened without following a symbolic link and without blocking
+    on a FIFO; its size is checked before anything is read, and nothing past the limit is."""
+    try:
+        descriptor = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+    except OSError as error:
+        if os.path.islink(path):
+            raise NotTaken("a symbolic link (not followed)") from None
+        raise NotTaken(f"cannot be opened ({error.strerror or 'I/O error'})") from None
+    with os.fdopen(descriptor, "rb") as stream:
+        facts = os.fstat(stream.fileno())
+        if not stat.S_ISREG(facts.st_mode):
+            raise NotTaken(f"not a regular file ({kind_of(facts.st_mode)})")
+        if facts.st_size > MAX_FILE_BYTES:
+            raise FileTooLarge(
+                f"the file is {facts.st_size:,} bytes, limit {MAX_FILE_BYTES:,}: not stored, "
+                "left where it is"
+            )
+        try:
+            data = stream.read(MAX_FILE_BYTES + 1)
+        except OSError as error:
+            raise NotTaken(f"cannot be read ({error.strerror or 'I/O error'})") from None
+    if len(data) > MAX_FILE_BYTES:
+        raise FileTooLarge(f"the file grew past the limit of {MAX_FILE_BYTES:,} bytes")
+    return data
+
+
+def kind_of(mode: int) -> str:
+    for test, name in ((stat.S_ISFIFO, "a FIFO"), (stat.S_ISSOCK, "a socket"),
+                       (stat.S_ISCHR, "a character device"), (stat.S_ISBLK, "a block device"),
+                       (stat.S_ISDIR, "a folder"), (stat.S_ISLNK, "a symbolic link")):
+        if test(mode):
+            return name
+    return "not a file"
+
+
+def why_not_taken(name: str) -> str | None:
+    """Why a name is passed over in a folder: hidden files and a scanner's or an editor's
+    files still being written."""
+    if name.startswith(TEMPORARY_PREFIXES) or name.lower().endswith(TEMPORARY_SUFFIXES):
+        return "a temporary file"
+    if name.startswith("."):
+        return "a hidden file"
+    return None
+
+
+def gather(paths: Sequence[Path]) -> list[Arrival | TurnedAway]:
+    """Every entry of the paths given, each with what is to become of it; folders are walked
+    without following a symbolic link, so no path leads out of them. Names are shown
+    relative to the folder given."""
+    entries: list[Arrival | TurnedAway] = []
+    for path in paths:
+        entries.extend(_entries(path, path.name or str(path), "", top=True))
+    return entries
+
+
+def _entries(path: Path, name: str, prefix: str,
+             top: bool = False) -> Iterator[Arrival | TurnedAway]:
+    shown = prefix + name
+    try:
+        facts = path.lstat()
+    except OSError as error:
+        yield TurnedAway(shown, "refused", "not_found", error.strerror or "cannot be read", path)
+        return
+    if stat.S_ISLNK(facts.st_mode):
+        dangling = "a symbolic link" if path.exists() else "a dangling symbolic link"
+        yield TurnedAway(shown, "refused", "symlink", f"{dangling} (not followed)", path)
+    elif not top and (why := why_not_taken(name)):
+        yield TurnedAway(shown, "skipped", "hidden_or_temporary", why, path)
+    elif stat.S_ISDIR(facts.st_mode):
+        try:
+            children = sorted(entry.name for entry in os.scandir(path))
+        except OSError as error:
+            yield TurnedAway(shown, "refused", "unreadable", error.strerror or "cannot be read",
+                             path)
+            return
+        inside = "" if top else f"{shown}/"
+        for child in children:
+            yield from _entries(path / child, child, inside)
+    elif stat.S_ISREG(facts.st_mode):
+        yield Arrival(shown, path=path)
+    else:
+        yield TurnedAway(shown, "refused", "not_regular",
+                         f"not a regular file ({kind_of(facts.st_mode)})", path)
+
+
+def shown_name(name: str) -> str:
+    """A file name as it may be printed: control and format characters (escape sequences,
+    right-to-left overrides) written as \\x.. / \\u.... The name is text, never markup:
+    print it with markup off."""
+    return "".join(
+        char if unicodedata.category(char)[0] != "C" else
+        (f"\\x{ord(char):02x}" if ord(char) < 0x100 else f"\\u{ord(char):04x}")
+        for char in name
+    )
 
 
 class IntakeCheck(Protocol):
@@ -40,19 +179,9 @@ class IntakeCheck(Protocol):
         """Raise a RejectedFile to stop the file; may fill in what it learned."""
 
 
-class FormatCheck:
-    name = "format"
-
-    def able_to_run(self, arrival: Arrival) -> bool:
-        return True
-
-    def run(self, session: Session, arrival: Arrival) -> None:
-        arrival.page_count = ingest.count_pages(arrival.data)
-        if arrival.page_count == 0:
-            raise RejectedFile("the file has no pages")
-
-
 class DuplicateCheck:
+    """First, so that a file already in quarantine is counted there, not sealed again."""
+
     name = "duplicate"
 
     def able_to_run(self, arrival: Arrival) -> bool:
@@ -61,25 +190,60 @@ class DuplicateCheck:
     def run(self, session: Session, arrival: Arrival) -> None:
         earlier = session.scalars(
             select(SourceFile).where(
-                SourceFile.sha256 == arrival.sha256, SourceFile.status != "rejected"
-            )
+                SourceFile.sha256 == arrival.sha256,
+                (SourceFile.status != "rejected") | SourceFile.quarantine_state.in_(
+                    ("held", "disposal_requested")),
+            ).order_by(SourceFile.received_at)
         ).first()
-        if earlier is not None:
-            when = earlier.received_at.strftime("%Y-%m-%d %H:%M")
+        if earlier is None:
+            return
+        arrival.earlier = earlier
+        when = earlier.received_at.strftime("%Y-%m-%d %H:%M")
+        if earlier.status == "rejected":
             raise DuplicateFile(
-                f"the same file was already received on {when} (batch {earlier.batch_id[:8]})"
+                f"the same file is already in quarantine since {when} "
+                f"({earlier.reject_reason}); counted there, not kept again"
             )
+        raise DuplicateFile(
+            f"the same file was already received on {when} (batch {earlier.batch_id[:8]})"
+        )
 
 
-INTAKE_CHECKS: tuple[IntakeCheck, ...] = (FormatCheck(), DuplicateCheck())
+class FormatCheck:
+    name = "format"
+
+    def able_to_run(self, arrival: Arrival) -> bool:
+        return True
+
+    def run(self, session: Session, arrival: Arrival) -> None:
+        found = triage(arrival.load())
+        arrival.page_count, arrival.flags = found.pages, found.flags
+
+
+INTAKE_CHECKS: tuple[IntakeCheck, ...] = (DuplicateCheck(), FormatCheck())
+
+
+@dataclass(frozen=True)
+class Answer:
+    """What became of one entry: taken, quarantined, skipped or refused."""
+
+    position: int
+    filename: str
+    outcome: str
+    code: str = ""
+    reason: str = ""
 
 
 @dataclass(frozen=True)
 class IntakeResult:
     batch_id: str
     page_ids: list[str]
-    rejected: list[tuple[str, str]]
-    """(file name, reason) of each quarantined file."""
+    answers: list[Answer]
+
+    @property
+    def rejected(self) -> list[tuple[str, str]]:
+        """(file name, reason) of each quarantined file."""
+        return [(a.filename, a.reason) for a in self.answers if a.outcome == "quarantined"]
 
 
 def next_receipt_number(session: Session, day: dt.date) -> str:
@@ -116,33 +280,53 @@ def open_receipt(session: Session, vault: Vault, source: SourceFile, channel: st
 def take_in(
     session: Session,
     vault: Vault,
-    arrivals: list[Arrival],
+    arrivals: Sequence[Arrival | TurnedAway],
     channel: str,
     checks: tuple[IntakeCheck, ...] = INTAKE_CHECKS,
     actor: Actor | None = None,
 ) -> IntakeResult:
     """Take files in as `actor` (the signed-in clerk; default the service identity, as for
-    the hot folder). The batch and every file, quarantined ones too, are audit entries that
-    commit with the intake: ids and codes only, never a file name or content."""
+    the hot folder). The batch and every entry, quarantined and refused ones too, are audit
+    entries that commit with the intake: ids and codes only, never a file name or content.
+    Whatever a check raises is that file's answer: it never rolls back the others."""
     actor = actor or SERVICE
     batch = Batch(channel=channel)
     session.add(batch)
     session.flush()
     entries: list[tuple[list[str], str, dict[str, object]]] = []
     page_ids: list[str] = []
-    rejected: list[tuple[str, str]] = []
+    answers: list[Answer] = []
     for position, arrival in enumerate(arrivals):
+        if isinstance(arrival, TurnedAway):
+            answers.append(Answer(position, arrival.filename, arrival.outcome, arrival.code,
+                                  arrival.reason))
+            entries.append(([batch.id], arrival.outcome,
+                            {"position": position, "code": arrival.code}))
+            continue
+        try:
+            arrival.load()
+        except RejectedFile as error:  # nothing of it can be kept: it stays where it was
+            answers.append(Answer(position, arrival.filename, "refused", error.code, str(error)))
+            entries.append(([batch.id], "refused", {"position": position, "code": error.code}))
+            continue
         try:
             for check in checks:
                 if check.able_to_run(arrival):
                     check.run(session, arrival)
-        except RejectedFile as error:
-            kept = _quarantine(session, vault, batch, position, arrival, error)
-            rejected.append((arrival.filename, str(error)))
+        except Exception as failure:
+            reason = failure if isinstance(failure, RejectedFile) else DamagedFile(
+                f"the file could not be checked ({type(failure).__name__})")
+            kept = _quarantine(session, vault, batch, position, arrival, reason)
+            answers.append(Answer(position, arrival.filename, "quarantined", reason.code,
+                                  str(reason)))
             entries.append(([batch.id, kept.id, kept.object_id], "quarantined",
-                             {"position": position, "reject_code": error.code}))
+                            {"position": position, "reject_code": reason.code}))
             continue
-        original = vault.put_object(session, "original", arrival.data)
+        finally:
+            data_seen = arrival.data
+            arrival.data = None  # one file in memory at a time
+        assert data_seen is not None
+        original = vault.put_object(session, "original", data_seen)
         source = SourceFile(
             batch_id=batch.id,
             position=position,
@@ -150,6 +334,7 @@ def take_in(
             sha256=arrival.sha256,
             object_id=original.id,
             page_count=arrival.page_count,
+            flags=list(arrival.flags),
         )
         session.add(source)
         session.flush()
@@ -159,14 +344,18 @@ def take_in(
             session.add(page)
             session.flush()
             page_ids.append(page.id)
+        answers.append(Answer(position, arrival.filename, "taken"))
         entries.append(([batch.id, source.id, original.id, document.id], "accepted",
-                         {"position": position, "pages": arrival.page_count}))
+                         {"position": position, "pages": arrival.page_count,
+                          "flags": list(arrival.flags)}))
+    counts = {outcome: sum(a.outcome == outcome for a in answers)
+              for outcome in ("quarantined", "refused", "skipped")}
     append(session, actor, "intake.batch", [batch.id], result="ok",
-           detail={"channel": channel, "files": len(arrivals), "quarantined": len(rejected),
+           detail={"channel": channel, "files": len(arrivals), **counts,
                    "pages": len(page_ids)})
     for object_ids, result, detail in entries:
         append(session, actor, "intake.file", object_ids, result=result, detail=detail)
-    return IntakeResult(batch.id, page_ids, rejected)
+    return IntakeResult(batch.id, page_ids, answers)
 
 
 def file_label(position: int, filename: str) -> str:
@@ -186,16 +375,27 @@ def _quarantine(
     arrival: Arrival,
     error: RejectedFile,
 ) -> SourceFile:
-    kept = vault.put_object(session, "quarantine", arrival.data)
+    """Keep a rejected file sealed in quarantine with its reason. A duplicate is not sealed
+    again: its line names the earlier file's sealed object, and a duplicate of a file in
+    quarantine is counted there."""
+    earlier = arrival.earlier if isinstance(error, DuplicateFile) else None
+    if earlier is not None:
+        object_id = earlier.object_id
+        if earlier.status == "rejected":
+            earlier.times_received += 1
+    else:
+        assert arrival.data is not None
+        object_id = vault.put_object(session, "quarantine", arrival.data).id
     source = SourceFile(
         batch_id=batch.id,
         position=position,
         filename=file_label(position, arrival.filename),
         sha256=arrival.sha256,
-        object_id=kept.id,
+        object_id=object_id,
         status="rejected",
         reject_code=error.code,
         reject_reason=str(error),
+        quarantine_state=None if earlier is not None else "held",
     )
     session.add(source)
     session.flush()
