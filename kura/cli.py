@@ -7,7 +7,7 @@ import sys
 import time
 from collections import Counter
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
@@ -21,6 +21,7 @@ from schemas.settings import Settings, get_settings
 from storage.audit import Actor
 
 if TYPE_CHECKING:
+    from storage.queries import BatchReport
     from workers.intake import Answer, Arrival, TurnedAway
 
 app = typer.Typer(
@@ -78,15 +79,18 @@ def ingest(
     paths: Annotated[list[Path], typer.Argument(help="Files or folders of scans.")],
     wait: Annotated[bool, typer.Option(help="Wait until every page is read.")] = True,
     channel: Annotated[str, typer.Option(help="cli | upload | hot_folder")] = "cli",
+    as_json: Annotated[bool, typer.Option("--json", help="Print every entry as JSON.")] = False,
 ) -> None:
     """Take scans in as one batch: seal the originals, open 受付 entries, read every page
-    (scanning clerk)."""
+    (scanning clerk). Every entry of a folder is answered: taken, quarantined (sealed, with
+    the reason), refused (not stored: a symbolic link, not a regular file, too large) or
+    skipped (hidden and temporary files)."""
     settings = get_settings()
     actor = require(settings, "intake")
     started = time.perf_counter()
     entries = _gather(paths)
     batch_id, answers = _ingest(settings, entries, channel, wait, actor)
-    _print_batch(settings, batch_id, time.perf_counter() - started, answers)
+    _print_batch(settings, batch_id, time.perf_counter() - started, answers, as_json)
 
 
 def _ingest(
@@ -135,37 +139,56 @@ def _wait_for_batch(settings: Settings, batch_id: str, timeout_s: float = 3600) 
     raise typer.Exit(code=3)
 
 
-def _print_batch(settings: Settings, batch_id: str, seconds: float,
-                 answers: list[Answer]) -> None:
-    """Where every entry went. File names are shown here as given (made printable, never
-    read as markup) and not kept (workers.intake.file_label)."""
-    from schemas.reasons import REASONS
+def _batch_entries(settings: Settings, batch_id: str,
+                   answers: list[Answer]) -> tuple[BatchReport, list[dict[str, Any]]]:
+    """Where every entry of a batch went: what was stored (storage.queries.batch_report)
+    beside what was not (skipped, refused), in the order given."""
     from storage.db import session_scope
     from storage.queries import batch_report
-    from workers.intake import shown_name
 
     with session_scope(settings.sqlalchemy_url) as session:
         report = batch_report(session, batch_id)
     stored = {line.position: line for line in report.files}
+    entries = []
+    for answer in answers:
+        line = stored.get(answer.position)
+        entry: dict[str, Any] = {"position": answer.position + 1, "file": answer.filename,
+                                 "outcome": answer.outcome, "code": answer.code or None,
+                                 "reason": answer.reason or None, "pages": 0, "receipts": [],
+                                 "flags": []}
+        if line is not None:
+            entry.update(status=line.status, pages=line.pages, receipts=line.receipts,
+                         flags=line.flags, reason=line.reason)
+        entries.append(entry)
+    return report, entries
+
+
+def _print_batch(settings: Settings, batch_id: str, seconds: float, answers: list[Answer],
+                 as_json: bool = False) -> None:
+    """Where every entry went. File names are shown here as given (made printable, never
+    read as markup) and not kept (workers.intake.file_label)."""
+    from schemas.reasons import REASONS
+    from workers.intake import shown_name
+
+    report, entries = _batch_entries(settings, batch_id, answers)
+    if as_json:
+        print(json.dumps({"batch": batch_id, "entries": entries}, ensure_ascii=False, indent=1))
+        return
     table = Table(title=f"Batch {batch_id[:8]}")
     for column in ("#", "file", "pages", "status", "受付番号 / reason"):
         table.add_column(column)
-    for answer in answers:
-        line = stored.get(answer.position)
-        if line is None:  # skipped or refused: nothing of it was stored
-            status, pages, where = answer.outcome, "", answer.reason
-        elif line.status == "rejected":
-            status, pages, where = "quarantined", str(line.pages), line.reason or ""
-        else:
-            notes = [REASONS[flag].split(" — ")[-1] for flag in line.flags]
-            status, pages = line.status, str(line.pages)
-            where = "; ".join([", ".join(line.receipts), *filter(None, [line.reason]), *notes])
-        table.add_row(str(answer.position + 1), Text(shown_name(answer.filename)), pages,
-                      status, Text(where))
+    for entry in entries:
+        status = entry.get("status", entry["outcome"])
+        status = "quarantined" if status == "rejected" else status
+        notes = [REASONS[flag].split(" — ")[-1] for flag in entry["flags"]]
+        where = "; ".join([", ".join(entry["receipts"]), *filter(None, [entry["reason"]]),
+                           *notes]).strip("; ")
+        table.add_row(str(entry["position"]), Text(shown_name(entry["file"])),
+                      str(entry["pages"] or ""), status, Text(where))
     console.print(table)
-    counted = Counter(answer.outcome for answer in answers)
+    counted = Counter(entry["outcome"] for entry in entries)
     console.print(
-        f"entries {len(answers)} (taken {counted['taken']}, quarantined "
+        f"entries {len(entries)} (taken {counted['taken']}, quarantined "
         f"{counted['quarantined']}, refused {counted['refused']}, skipped "
         f"{counted['skipped']}) · pages {report.pages} "
         f"(blank {report.pages_blank}, unrecognised {report.pages_unknown}, "

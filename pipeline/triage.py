@@ -235,7 +235,7 @@ def _check_image_size(where: str, image: Image.Image) -> None:
     if inches > MAX_PAGE_INCHES:
         raise ImageTooLarge(
             f"{where} is {width / dpi:.1f} × {height / dpi:.1f} in ({width} × {height} px at "
-            f"{dpi:g} dpi: {round(width * TARGET_DPI / dpi)} × "
+            f"{dpi:.0f} dpi: {round(width * TARGET_DPI / dpi)} × "
             f"{round(height * TARGET_DPI / dpi)} px at {TARGET_DPI} dpi), limit "
             f"{MAX_PAGE_INCHES:g} in on the long side"
         )
