@@ -65,6 +65,7 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "record.confirm": frozenset({CHECKER}),
     "original.open": frozenset({RECORDS_MANAGER}),
     "disposal.request": frozenset({RECORDS_MANAGER}),
+    "quarantine.manage": frozenset({RECORDS_MANAGER}),
     "disposal.approve": frozenset({SECURITY_ADMIN, RECORDS_MANAGER}),
     "retention.manage": frozenset({RECORDS_MANAGER}),
     "users.manage": frozenset({SECURITY_ADMIN}),
