@@ -135,3 +135,45 @@ def quarantine_dispose(
     _, line = _call(request_disposal, ident, reason)
     console.print(f"disposal of quarantined file {line.id[:8]} requested; another person "
                   f"approves it with `kura quarantine dispose {line.id[:8]} --approve`")
+
+
+def watch(
+    folder: Annotated[Path | None, typer.Argument(
+        help="The hot folder (default KURA_WATCH_DIR).")] = None,
+    archive: Annotated[Path | None, typer.Option(
+        help="Move files taken in here (default KURA_WATCH_ARCHIVE_DIR; none: remove them).")
+    ] = None,
+    quarantine: Annotated[Path | None, typer.Option(
+        help="Move refused files here, with a .reason.txt beside each (default "
+        "KURA_WATCH_QUARANTINE_DIR, else '<folder>-quarantine').")] = None,
+    settle: Annotated[float | None, typer.Option(
+        help="Seconds a file's size and time must stand still (KURA_WATCH_SETTLE_SECONDS).")
+    ] = None,
+    poll: Annotated[bool | None, typer.Option(
+        "--poll/--events", help="Look every few seconds (network shares) or wait for the "
+        "system's change events (local disks); KURA_WATCH_POLL.")] = None,
+) -> None:
+    """Watch a hot folder: take in every file once it is complete, then archive or remove
+    it; refused files go to the quarantine folder with their reason. Stops on Ctrl-C or
+    SIGTERM; a restart finishes what was half taken in."""
+    import signal
+    import threading
+
+    from workers.watch import Folders, HotFolder
+
+    settings = get_settings()
+    ready(settings)
+    with _spoken():
+        named = Folders.from_settings(settings, folder)
+        folders = Folders(named.inbox, archive or named.archive,
+                          quarantine or named.quarantine).check()
+    stop = threading.Event()
+    for number in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(number, lambda *_: stop.set())
+    hot = HotFolder(settings, folders, settings.watch_settle_seconds if settle is None
+                    else settle)
+    archived = folders.archive or "none: files taken in are removed"
+    console.print(Text(f"watching {folders.inbox} (archive {archived}, quarantine "
+                       f"{folders.quarantine})"))
+    hot.run(stop, settings.watch_poll if poll is None else poll, settings.watch_poll_seconds)
+    console.print("stopped")
