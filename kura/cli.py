@@ -16,7 +16,7 @@ from rich.text import Text
 
 from kura.bench.cli import bench_app
 from kura.cli_custody import backup, dispose_app, find, hold_app, keys_app, restore
-from kura.cli_intake import quarantine_app, watch
+from kura.cli_intake import doctor, quarantine_app, watch
 from kura.cli_people import audit_app, login, logout, ready, require, users_app, whoami
 from schemas.settings import Settings, get_settings
 from storage.audit import Actor
@@ -49,6 +49,7 @@ app.command()(backup)
 app.command()(restore)
 app.add_typer(quarantine_app, name="quarantine")
 app.command()(watch)
+app.command()(doctor)
 console = Console()
 
 

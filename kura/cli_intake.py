@@ -21,8 +21,8 @@ from schemas.settings import Settings, get_settings
 quarantine_app = typer.Typer(
     help="The quarantine room: files intake refused to read, each with its reason "
     "(records manager).", no_args_is_help=True)
-console = Console(highlight=False)
-err = Console(stderr=True, highlight=False)
+console = Console(highlight=False, soft_wrap=True)
+err = Console(stderr=True, highlight=False, soft_wrap=True)
 T = TypeVar("T")
 
 
@@ -177,3 +177,32 @@ def watch(
                        f"{folders.quarantine})"))
     hot.run(stop, settings.watch_poll if poll is None else poll, settings.watch_poll_seconds)
     console.print("stopped")
+
+
+def doctor(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
+    """Check the configuration and every dependency (Tesseract and its languages, the OCR
+    models, the database and its migrations, Redis, S3 and Object Lock, keys and their file
+    modes, the hot folder); say what is wrong and how to fix it. Exit status 1 when
+    anything is."""
+    from pydantic import ValidationError
+
+    from workers.doctor import examine
+
+    try:
+        settings = Settings()
+    except ValidationError as error:
+        for problem in error.errors():
+            where = "KURA_" + "_".join(str(p) for p in problem["loc"]).upper()
+            err.print(Text(f"✗ settings: {where}: {problem['msg']}"))
+        raise typer.Exit(code=1) from None
+    findings = examine(settings)
+    if as_json:
+        print(json.dumps([f.__dict__ for f in findings], ensure_ascii=False, indent=1))
+    else:
+        for finding in findings:
+            mark = "✓" if finding.ok else "✗"
+            console.print(Text(f"{mark} {finding.check}: {finding.detail}"))
+            if finding.fix:
+                console.print(Text(f"    fix: {finding.fix}"))
+    if not all(finding.ok for finding in findings):
+        raise typer.Exit(code=1)

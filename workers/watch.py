@@ -79,9 +79,9 @@ class Folders:
     def taking(self) -> Path:
         return self.inbox / WORK_DIR / TAKING
 
-    def check(self) -> Folders:
+    def check(self, create: bool = True) -> Folders:
         """The folders, resolved: the inbox must exist; archive and quarantine are made if
-        missing; no two may be the same folder or sit inside each other."""
+        missing (with `create`); no two may be the same folder or sit inside each other."""
         if not self.inbox.is_dir():
             raise InvalidInput(f"the hot folder {self.inbox} is not a folder",
                                hint="create it, or give the folder the scanners write into")
@@ -98,11 +98,11 @@ class Folders:
                         f"the {first} folder ({a}) and the {second} folder ({b}) overlap",
                         hint="input, archive and quarantine must be three separate folders, "
                         "none inside another")
-        for name in ("archive", "quarantine"):
-            if name in resolved:
-                resolved[name].mkdir(parents=True, exist_ok=True)
         checked = Folders(resolved["input"], resolved.get("archive"), resolved["quarantine"])
-        checked.taking.mkdir(parents=True, exist_ok=True)
+        if create:
+            for folder in (checked.archive, checked.quarantine, checked.taking):
+                if folder is not None:
+                    folder.mkdir(parents=True, exist_ok=True)
         return checked
 
 
