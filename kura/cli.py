@@ -505,7 +505,7 @@ def main() -> None:
 
     from storage.logmask import configure, mask
 
-    configure(get_settings().log_level)
+    configure(get_settings().log_level, get_settings().log_json)
     try:
         app()
     except KeyboardInterrupt:

@@ -177,6 +177,19 @@ class FieldValue(Base):
     document: Mapped[Document] = relationship(back_populates="fields")
 
 
+class StageLatency(Base):
+    """How long the pages' stages took, as the buckets of a Prometheus histogram: one row
+    per stage and upper bound (seconds; +Inf last), counted by every worker in the page's
+    own transaction (workers/metrics.py)."""
+
+    __tablename__ = "stage_latency"
+    stage: Mapped[str] = mapped_column(String(30), primary_key=True)
+    le: Mapped[str] = mapped_column(String(10), primary_key=True)
+    count: Mapped[int] = mapped_column(Integer, default=0)
+    total_seconds: Mapped[float] = mapped_column(Float, default=0.0)
+    """Only on the +Inf row: the sum of every observation."""
+
+
 # --- Custody: keys, blind indexes, legal holds, disposal (storage/custody.py) -------------
 
 

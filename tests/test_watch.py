@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import io
+import json
 import subprocess
 import time
 from collections.abc import Callable
@@ -59,7 +60,7 @@ def _files(env: dict[str, str]) -> list[SourceFile]:
 def test_a_hot_folder_takes_complete_files_and_sorts_the_rest(tmp_path: Path) -> None:
     inbox, archive, quarantine = (tmp_path / n for n in ("inbox", "archive", "quarantine"))
     inbox.mkdir()
-    env = kura_env(data_dir=str(tmp_path / "data"), watch_poll_seconds="0.2")
+    env = kura_env(data_dir=str(tmp_path / "data"), watch_poll_seconds="0.2", log_json="true")
     (inbox / ".hidden.png").write_bytes(_page(1))
     (inbox / "scan.tmp").write_bytes(_page(2))
     watcher = _watcher(env, str(inbox), "--archive", str(archive), "--quarantine",
@@ -87,6 +88,12 @@ def test_a_hot_folder_takes_complete_files_and_sorts_the_rest(tmp_path: Path) ->
     assert [(f.status, f.sha256) for f in files if f.status != "rejected"] == [
         ("done", hashlib.sha256(page).hexdigest())], output
     assert [f.reject_code for f in files if f.status == "rejected"] == ["unsupported_format"]
+    logged = [json.loads(line) for line in output.splitlines() if line.startswith("{")]
+    messages = [line["message"] for line in logged]
+    assert "hot folder: a file was taken in" in messages, output
+    assert "hot folder: a file went to quarantine: unsupported_format" in messages
+    # File names never reach the log (a scanner's name may name the person).
+    assert not any(name in m for m in messages for name in ("slow.png", "notes.txt"))
 
 
 def test_a_restart_takes_a_half_taken_file_exactly_once(tmp_path: Path) -> None:

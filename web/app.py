@@ -6,11 +6,13 @@ from __future__ import annotations
 from fastapi import FastAPI
 
 from storage import logmask
+from web import metrics
 
 
 def create_app() -> FastAPI:
     logmask.install()
     app = FastAPI(title="Kura")
+    app.include_router(metrics.router)
 
     @app.get("/healthz")
     def healthz() -> dict[str, str]:

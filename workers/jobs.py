@@ -23,6 +23,7 @@ from storage.models import Document, FieldValue, Page, SourceFile, StoredObject
 from storage.runtime import vault_for
 from storage.vault import Vault
 from workers.intake import open_receipt
+from workers.metrics import record_stage_seconds
 
 log = logging.getLogger(__name__)
 
@@ -58,6 +59,7 @@ def _read_and_save(session: Session, vault: Vault, page: Page) -> None:
     original = session.get_one(StoredObject, page.source_file.object_id)
     image = rasterise_page(vault.get_object(original), page.number)
     result, aligned = read_page(image)
+    record_stage_seconds(session, result.timings)
     _remember_personal(result)
     page.image_object_id = vault.put_object(session, "page_image", page_image_jpeg(aligned)).id
     page.kind, page.form_id, page.form_page = result.kind, result.form, result.form_page

@@ -1,5 +1,6 @@
 """intake triage and the quarantine room: flags on a file, duplicates of a quarantined file
-counted, and the quarantine's own decisions (release, disposal by two people)
+counted, and the quarantine's own decisions (release, disposal by two people); stage
+latency buckets for the metrics
 
 Revision ID: 0005
 Revises: 0003
@@ -33,9 +34,18 @@ def upgrade() -> None:
                                       nullable=True))
         batch_op.create_index("ix_source_file_quarantine_state", ["quarantine_state"])
     op.execute("UPDATE source_file SET quarantine_state = 'held' WHERE status = 'rejected'")
+    op.create_table(
+        "stage_latency",
+        sa.Column("stage", sa.String(length=30), nullable=False),
+        sa.Column("le", sa.String(length=10), nullable=False),
+        sa.Column("count", sa.Integer(), nullable=False),
+        sa.Column("total_seconds", sa.Float(), nullable=False),
+        sa.PrimaryKeyConstraint("stage", "le"),
+    )
 
 
 def downgrade() -> None:
+    op.drop_table("stage_latency")
     with op.batch_alter_table("source_file", schema=None) as batch_op:
         batch_op.drop_index("ix_source_file_quarantine_state")
         for column in ("quarantine_decided_at", "quarantine_decided_by",
