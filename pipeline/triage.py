@@ -244,12 +244,12 @@ def _check_image_size(where: str, image: Image.Image) -> None:
 def _check_complete(where: str, image: Image.Image, stream: BinaryIO, media_type: str) -> None:
     """A truncated or broken image is refused here, not when its page is read. The sizes
     were checked first, so what is decoded here is bounded."""
+    stream.seek(0)
     try:
         if media_type == "image/png":
             with Image.open(stream) as again:
                 again.verify()  # every chunk's CRC and the closing IEND, without decoding
         elif media_type == "image/jpeg":
-            stream.seek(0)
             with Image.open(stream) as again:
                 again.draft(again.mode, (again.width // 8, again.height // 8))
                 again.load()  # the whole entropy-coded stream, at an eighth of the size

@@ -120,6 +120,8 @@ class HotFolder:
         """Finish what a watcher that died left in `.kura/taking/`."""
         for path in sorted(self.folders.taking.iterdir()):
             if path.name.endswith(NOTE_SUFFIX):
+                if not path.with_name(path.name.removesuffix(NOTE_SUFFIX)).exists():
+                    path.unlink(missing_ok=True)  # died between note and rename: nothing to do
                 continue
             note = path.with_name(path.name + NOTE_SUFFIX)
             started = _note_time(note)
@@ -189,6 +191,8 @@ class HotFolder:
             while not stop.is_set():
                 (self.folders.inbox / WORK_DIR / HEARTBEAT).touch()
                 try:
+                    if any(self.folders.taking.iterdir()):
+                        self.recover()  # a file whose intake failed is tried again
                     self.scan()
                 except Exception:  # the database or the store is away: try again soon
                     log.warning("hot folder: a look at the folder failed; trying again",
