@@ -284,14 +284,14 @@ def extract(
     for document in documents:
         console.print(
             Text(shown_name(document["source"]), style="bold"),
-            f"pages {document['pages']} form {document['form']}",
+            Text(f"pages {document['pages']} form {document['form']}"),
             Text(f"{document['error']['message']}") if "error" in document else "",
             highlight=False,
         )
         for name, field in document["fields"].items():
-            console.print(
+            console.print(Text(
                 f"  {name:22} {field['status']:8} {field['confidence']:.2f} {field['value']}"
-            )
+            ))
 
 
 @forms_app.command("list")
