@@ -156,8 +156,8 @@ class JsonLines(logging.Formatter):
 
 def configure(level: str, json_lines: bool = False) -> None:
     """Logging for the `kura` command: masked, to stderr, at `level`, as text or as JSON
-    lines. SQLAlchemy's statement log and Alembic's chatter stay off unless the level is
-    DEBUG."""
+    lines. SQLAlchemy's statement log and the chatter of Alembic and pikepdf stay off
+    unless the level is DEBUG."""
     install()
     logging.basicConfig(level=level.upper(),
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
@@ -165,5 +165,5 @@ def configure(level: str, json_lines: bool = False) -> None:
         for handler in logging.getLogger().handlers:
             handler.setFormatter(JsonLines())
     if level.upper() != "DEBUG":
-        for noisy in ("sqlalchemy", "alembic"):
+        for noisy in ("sqlalchemy", "alembic", "pikepdf"):
             logging.getLogger(noisy).setLevel(logging.WARNING)
