@@ -5,9 +5,8 @@ from __future__ import annotations
 import json
 import sys
 import time
-from collections import Counter
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import Annotated
 
 import typer
 from rich.console import Console
@@ -16,14 +15,10 @@ from rich.text import Text
 
 from kura.bench.cli import bench_app
 from kura.cli_custody import backup, dispose_app, find, hold_app, keys_app, restore
-from kura.cli_intake import doctor, quarantine_app, watch
-from kura.cli_people import audit_app, login, logout, ready, require, users_app, whoami
-from schemas.settings import Settings, get_settings
-from storage.audit import Actor
-
-if TYPE_CHECKING:
-    from storage.queries import BatchReport
-    from workers.intake import Answer, Arrival, TurnedAway
+from kura.cli_intake import _gather, _ingest, _print_batch, doctor, quarantine_app, watch
+from kura.cli_people import audit_app, login, logout, token, users_app, whoami, write_session
+from schemas.errors import ExitCode, KuraError, Unavailable
+from schemas.settings import get_settings
 
 app = typer.Typer(
     help="Kura (蔵): secure intake and OCR for national-pension paperwork.",
@@ -53,25 +48,14 @@ app.command()(doctor)
 console = Console()
 
 
-def _gather(paths: list[Path]) -> list[Arrival | TurnedAway]:
-    """Every entry of the files and folders given (workers.intake.gather); a path given on
-    the command line must exist."""
-    from workers.intake import gather, shown_name
-
-    for path in paths:
-        if not path.exists() and not path.is_symlink():
-            raise typer.BadParameter(f"{shown_name(str(path))} does not exist")
-    return gather(paths)
-
-
 @db_app.command("upgrade")
 def db_upgrade() -> None:
     """Run the database migrations up to the newest, then grant the application role
     (KURA_DB_APP_ROLE) what it may do."""
-    from storage.db import grant_app_role
+    from storage.db import grant_app_role, upgrade
 
     settings = get_settings()
-    ready(settings)
+    upgrade(settings.sqlalchemy_url)
     if settings.db_app_role:
         grant_app_role(settings.sqlalchemy_url, settings.db_app_role)
         console.print(f"privileges of {settings.db_app_role} brought up to date")
@@ -90,142 +74,18 @@ def ingest(
     the reason), refused (not stored: a symbolic link, not a regular file, too large) or
     skipped (hidden and temporary files)."""
     settings = get_settings()
-    actor = require(settings, "intake")
     started = time.perf_counter()
     entries = _gather(paths)
-    batch_id, answers = _ingest(settings, entries, channel, wait, actor)
+    batch_id, answers = _ingest(settings, token, entries, channel, wait)
     _print_batch(settings, batch_id, time.perf_counter() - started, answers, as_json)
-
-
-def _ingest(
-    settings: Settings,
-    entries: list[Arrival | TurnedAway],
-    channel: str,
-    wait: bool,
-    actor: Actor | None = None,
-) -> tuple[str, list[Answer]]:
-    """Take files in as `actor` (a signed-in scanning clerk; default the service identity)."""
-    from storage.audit import checkpoint_if_due
-    from storage.db import session_scope
-    from storage.runtime import vault_for
-    from workers.intake import take_in
-    from workers.runner import run_pages
-
-    with session_scope(settings.sqlalchemy_url) as session:
-        result = take_in(session, vault_for(settings), entries, channel, actor=actor)
-    checkpoint_if_due(settings)
-    run_pages(settings, result.page_ids)
-    if wait and settings.uses_celery:
-        _wait_for_batch(settings, result.batch_id)
-    return result.batch_id, result.answers
-
-
-def _wait_for_batch(settings: Settings, batch_id: str, timeout_s: float = 3600) -> None:
-    from sqlalchemy import func, select
-
-    from storage.db import session_scope
-    from storage.models import SourceFile
-
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        with session_scope(settings.sqlalchemy_url) as session:
-            busy = session.scalar(
-                select(func.count())
-                .select_from(SourceFile)
-                .where(
-                    SourceFile.batch_id == batch_id,
-                    SourceFile.status.in_(("processing", "assembling")),
-                )
-            )
-        if not busy:
-            return
-        time.sleep(0.5)
-    raise typer.Exit(code=3)
-
-
-def _batch_entries(settings: Settings, batch_id: str,
-                   answers: list[Answer]) -> tuple[BatchReport, list[dict[str, Any]]]:
-    """Where every entry of a batch went: what was stored (storage.queries.batch_report)
-    beside what was not (skipped, refused), in the order given."""
-    from storage.db import session_scope
-    from storage.queries import batch_report
-
-    with session_scope(settings.sqlalchemy_url) as session:
-        report = batch_report(session, batch_id)
-    stored = {line.position: line for line in report.files}
-    entries = []
-    for answer in answers:
-        line = stored.get(answer.position)
-        entry: dict[str, Any] = {"position": answer.position + 1, "file": answer.filename,
-                                 "outcome": answer.outcome, "code": answer.code or None,
-                                 "reason": answer.reason or None, "pages": 0, "receipts": [],
-                                 "flags": []}
-        if line is not None:
-            entry.update(status=line.status, pages=line.pages, receipts=line.receipts,
-                         flags=line.flags, reason=line.reason)
-        entries.append(entry)
-    return report, entries
-
-
-def _print_batch(settings: Settings, batch_id: str, seconds: float, answers: list[Answer],
-                 as_json: bool = False) -> None:
-    """Where every entry went. File names are shown here as given (made printable, never
-    read as markup) and not kept (workers.intake.file_label)."""
-    from schemas.reasons import REASONS
-    from workers.intake import shown_name
-
-    report, entries = _batch_entries(settings, batch_id, answers)
-    if as_json:
-        print(json.dumps({"batch": batch_id, "entries": entries}, ensure_ascii=False, indent=1))
-        return
-    table = Table(title=f"Batch {batch_id[:8]}")
-    for column in ("#", "file", "pages", "status", "受付番号 / reason"):
-        table.add_column(column)
-    for entry in entries:
-        status = entry.get("status", entry["outcome"])
-        status = "quarantined" if status == "rejected" else status
-        notes = [REASONS[flag].split(" — ")[-1] for flag in entry["flags"]]
-        where = "; ".join([", ".join(entry["receipts"]), *filter(None, [entry["reason"]]),
-                           *notes]).strip("; ")
-        table.add_row(str(entry["position"]), Text(shown_name(entry["file"])),
-                      str(entry["pages"] or ""), status, Text(where))
-    console.print(table)
-    counted = Counter(entry["outcome"] for entry in entries)
-    console.print(
-        f"entries {len(entries)} (taken {counted['taken']}, quarantined "
-        f"{counted['quarantined']}, refused {counted['refused']}, skipped "
-        f"{counted['skipped']}) · pages {report.pages} "
-        f"(blank {report.pages_blank}, unrecognised {report.pages_unknown}, "
-        f"failed {report.pages_failed}) · documents {report.documents}\n"
-        f"fields accepted {report.fields_accepted} · fields waiting for review "
-        f"{report.fields_review} · time {seconds:.1f} s",
-        highlight=False,
-    )
 
 
 @app.command()
 def queue(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
     """Documents waiting for verification (masked: no 個人番号, no full name)."""
-    from sqlalchemy import select
+    from storage.usecases.records import verification_queue
 
-    from storage.audit import append, checkpoint_if_due
-    from storage.db import session_scope
-    from storage.models import Document
-    from storage.queries import waiting_queue
-    from storage.runtime import vault_for
-
-    settings = get_settings()
-    actor = require(settings, "queue.read")
-    with session_scope(settings.sqlalchemy_url) as session:
-        lines = waiting_queue(session, vault_for(settings))
-        receipts = [line.receipt_number for line in lines]
-        listed = (
-            session.scalars(select(Document.id).where(Document.receipt_number.in_(receipts))).all()
-            if receipts
-            else []
-        )
-        append(session, actor, "queue.list", listed, result="ok", detail={"documents": len(lines)})
-    checkpoint_if_due(settings)
+    lines = verification_queue(get_settings(), token)
     if as_json:
         print(
             json.dumps(
@@ -341,16 +201,11 @@ def forms_propose(
     title: Annotated[str, typer.Option(help="The form's printed title.")] = "TODO",
 ) -> None:
     """Detect the boxes and digit cells of a blank form and write a draft definition."""
-    from pipeline.errors import KuraError
     from pipeline.propose import propose_file
 
     if not blank.is_file():
         raise typer.BadParameter(f"{blank} does not exist", param_hint="BLANK")
-    try:
-        text, fields = propose_file(blank, form_id, title)
-    except KuraError as error:
-        console.print(f"cannot read {blank}: {error}")
-        raise typer.Exit(code=2) from None
+    text, fields = propose_file(blank, form_id, title)
     out.write_text(text, encoding="utf-8")
     cells = sum(1 for f in fields if f.cells)
     todo = sum(1 for f in fields if f.note)
@@ -371,60 +226,11 @@ def original(
 ) -> None:
     """Write a document's original scan, decrypted and checked against its SHA-256
     (records manager; every opening is recorded with its reason)."""
-    from sqlalchemy import select
+    from storage.usecases.records import open_original
 
-    from storage.audit import append, checkpoint_if_due
-    from storage.db import session_scope
-    from storage.models import Document, SourceFile, StoredObject
-    from storage.runtime import vault_for
-
-    if len(reason.strip()) < 4:
-        raise typer.BadParameter("say why the original is opened", param_hint="--reason")
-    settings = get_settings()
-    actor = require(settings, "original.open")
-    data: bytes | None = None
-    failure: str | None = None
-    with session_scope(settings.sqlalchemy_url) as session:
-        document = session.scalars(
-            select(Document).where(Document.receipt_number == receipt_number)
-        ).one_or_none()
-        if document is None:
-            append(
-                session,
-                actor,
-                "original.open",
-                purpose=reason.strip(),
-                result="not_found",
-                detail={"receipt_number": receipt_number},
-            )
-        else:
-            source = session.get_one(SourceFile, document.source_file_id)
-            opened = [document.id, source.id, source.object_id]
-            try:
-                data = vault_for(settings).get_object(
-                    session.get_one(StoredObject, source.object_id)
-                )
-            except Exception as error:  # the attempt is recorded too, then reported
-                failure = type(error).__name__
-                append(
-                    session,
-                    actor,
-                    "original.open",
-                    opened,
-                    purpose=reason.strip(),
-                    result=f"failed:{failure}",
-                )
-            else:
-                append(session, actor, "original.open", opened, purpose=reason.strip(), result="ok")
-    checkpoint_if_due(settings)
-    if failure:
-        console.print(f"cannot open the original of {receipt_number}: {failure}")
-        raise typer.Exit(code=1)
-    if data is None:
-        console.print(f"no document {receipt_number}")
-        raise typer.Exit(code=1)
-    out.write_bytes(data)
-    console.print(f"wrote {out} ({len(data)} bytes, SHA-256 verified)")
+    opened = open_original(get_settings(), token, receipt_number, reason)
+    out.write_bytes(opened.data)
+    console.print(f"wrote {out} ({len(opened.data)} bytes, SHA-256 verified)")
 
 
 @app.command()
@@ -432,8 +238,9 @@ def worker(concurrency: Annotated[int, typer.Option(help="Worker processes.")] =
     """Start a Celery worker that reads pages (needs KURA_BROKER_URL)."""
     settings = get_settings()
     if not settings.uses_celery:
-        console.print("KURA_BROKER_URL is not set: nothing to work for")
-        raise typer.Exit(code=2)
+        raise Unavailable("KURA_BROKER_URL is not set: nothing to work for")
+    from storage.usecases.base import ready
+
     ready(settings)
     from workers.celery_app import app as celery_app
 
@@ -459,6 +266,8 @@ def web(
     import uvicorn
 
     settings = get_settings()
+    from storage.usecases.base import ready
+
     ready(settings)
     uvicorn.run(
         "web.app:create_app",
@@ -472,26 +281,27 @@ def web(
 def demo(count: Annotated[int, typer.Option(help="How many sample scans.")] = 6) -> None:
     """Generate sample scans, take them in and read them, with nothing configured. Creates
     the demo accounts (one per duty, fresh passwords printed) and signs in as the clerk."""
+    import getpass
+
     from kura.bench.synth.corpus import make_sample_scans
-    from kura.cli_people import demo_people
+    from storage.usecases.people import demo_people
 
     settings = get_settings()
-    ready(settings)
-    accounts = demo_people(settings)
+    demo = demo_people(settings, getpass.getuser())
+    write_session(settings, demo.clerk)
     people = Table(title="Demo accounts (fresh passwords; `kura login NAME` to switch)")
     for column in ("user", "duty", "password"):
         people.add_column(column)
-    for username, duties, password in accounts:
+    for username, duties, password in demo.accounts:
         people.add_row(username, duties, password)
     console.print(people)
-    actor = require(settings, "intake")
-    console.print(f"signed in as {actor.name}")
+    console.print(f"signed in as {demo.clerk.username}")
     samples = settings.data_dir / "samples" / time.strftime("%Y%m%d-%H%M%S")
     samples.mkdir(parents=True, exist_ok=True)
     started = time.perf_counter()
     files = make_sample_scans(samples, count, seed=int(time.time()))
     console.print(f"generated {len(files)} sample scans in {samples}")
-    batch_id, answers = _ingest(settings, _gather(files), "cli", wait=True, actor=actor)
+    batch_id, answers = _ingest(settings, demo.clerk.token, _gather(files), "cli", wait=True)
     _print_batch(settings, batch_id, time.perf_counter() - started, answers)
     console.print(
         f"data lives in {settings.data_dir} (database {settings.sqlalchemy_url}, "
@@ -504,12 +314,25 @@ def main() -> None:
     import logging
 
     from storage.logmask import configure, mask
+    from storage.runtime import keep_private
 
     configure(get_settings().log_level, get_settings().log_json)
+    keep_private(get_settings())
     try:
         app()
     except KeyboardInterrupt:
         sys.exit(130)
+    except KuraError as error:
+        # The one place an error becomes what a person reads and the exit status: its
+        # message (masked: never a personal value), its hint, and its exit code.
+        from rich.markup import escape
+
+        label = "refused" if error.exit_code == ExitCode.refused else "error"
+        hint = f"\n{escape(mask(error.hint))}" if error.hint else ""
+        Console(stderr=True).print(
+            f"[bold red]{label}:[/] {escape(mask(error.message))}{hint}", highlight=False
+        )
+        sys.exit(int(error.exit_code))
     except Exception as error:
         # What reaches the user names the error, never a personal value; the traceback
         # goes to the (masked) log at DEBUG.

@@ -1,6 +1,7 @@
-"""People at the command line: `kura users …`, `kura login` / `logout` / `whoami`,
-`kura audit …`, and `require()`, which every command that reads or changes records calls
-first. A refused command says why, is itself an audit entry, and exits with code 4."""
+"""People at the command line: `kura login` / `logout` / `whoami`, `kura users …`,
+`kura audit …`, and the session file every command that reads or changes records signs in
+with. The use cases live in storage/usecases/ (people.py, audit.py); a refused command says
+why, is itself an audit entry, and exits with code 4 (kura.cli.main)."""
 
 from __future__ import annotations
 
@@ -10,41 +11,23 @@ import json
 import os
 import stat
 import sys
-from functools import lru_cache
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
 from rich.table import Table
 
+from schemas.errors import Damaged, NotSignedIn
 from schemas.settings import Settings, get_settings
-from storage.audit import Actor
 
-EXIT_REFUSED = 4
+if TYPE_CHECKING:
+    from storage.accounts import SignedIn
 
 users_app = typer.Typer(help="Accounts: one per person, with duty roles.", no_args_is_help=True)
 audit_app = typer.Typer(help="The audit chain: verify, search, review report.",
                         no_args_is_help=True)
 console = Console()
-err = Console(stderr=True)
-
-
-def ready(settings: Settings) -> None:
-    _upgrade_once(settings.sqlalchemy_url)
-
-
-@lru_cache(maxsize=4)
-def _upgrade_once(url: str) -> None:
-    from storage.db import upgrade
-
-    upgrade(url)
-
-
-def _after(settings: Settings) -> None:
-    from storage.audit import checkpoint_if_due
-
-    checkpoint_if_due(settings)
 
 
 # --- The session file ---------------------------------------------------------------------
@@ -55,21 +38,19 @@ def session_path(settings: Settings) -> Path:
         settings.data_dir / "session"
 
 
-def _write_session(settings: Settings, token: str, username: str,
-                   expires_at: dt.datetime) -> Path:
+def write_session(settings: Settings, signed: SignedIn) -> Path:
     path = session_path(settings)
     path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     os.fchmod(fd, 0o600)
     with os.fdopen(fd, "w") as handle:
-        json.dump({"token": token, "username": username,
-                   "expires_at": expires_at.isoformat(timespec="seconds")}, handle)
+        json.dump({"token": signed.token, "username": signed.username,
+                   "expires_at": signed.expires_at.isoformat(timespec="seconds")}, handle)
     return path
 
 
-def _read_token(settings: Settings) -> str | None:
-    from storage.accounts import NotSignedIn
-
+def read_token(settings: Settings) -> str | None:
+    """The token this machine's user signed in with; refused when others may read it."""
     path = session_path(settings)
     try:
         mode = path.stat().st_mode
@@ -83,38 +64,9 @@ def _read_token(settings: Settings) -> str | None:
         return None
 
 
-def _remove_session(settings: Settings) -> None:
-    session_path(settings).unlink(missing_ok=True)
-
-
-# --- Who is asking ------------------------------------------------------------------------
-
-
-def require(settings: Settings, permission: str) -> Actor:
-    """The signed-in person and the duty under which they may do `permission`; otherwise
-    the refusal is written to the audit chain and the command exits with code 4."""
-    from storage.accounts import NotAllowed, NotSignedIn, current, duty_for
-    from storage.audit import append
-    from storage.db import session_scope
-
-    ready(settings)
-    refusal: str | None = None
-    with session_scope(settings.sqlalchemy_url) as session:
-        try:
-            person = current(session, _read_token(settings))
-            actor = Actor(person.username, duty_for(person, permission))
-        except NotSignedIn as error:
-            refusal = str(error)
-            append(session, Actor("anonymous", "-"), "access", result="denied:not_signed_in",
-                   detail={"permission": permission})
-        except NotAllowed as error:
-            refusal = str(error)
-            append(session, Actor(person.username, ",".join(person.roles)), "access",
-                   [person.id], result="denied:duty", detail={"permission": permission})
-    if refusal is not None:
-        err.print(f"[bold red]refused:[/] {refusal}")
-        raise typer.Exit(code=EXIT_REFUSED)
-    return actor
+def token() -> str | None:
+    """The signed-in session of this command (read when the use case asks for it)."""
+    return read_token(get_settings())
 
 
 def _password(from_stdin: bool, confirm: bool) -> str:
@@ -132,11 +84,6 @@ def _date(text: str | None) -> dt.date | None:
         raise typer.BadParameter(f"{text} is not a date like 2026-12-31") from None
 
 
-def _fail(message: str, code: int = 2) -> typer.Exit:
-    err.print(f"[bold red]error:[/] {message}")
-    return typer.Exit(code=code)
-
-
 # --- kura login / logout / whoami ---------------------------------------------------------
 
 
@@ -146,23 +93,11 @@ def login(
         "--password-stdin", help="Read the password from standard input.")] = False,
 ) -> None:
     """Sign in: keeps a short-lived session token (mode 0600) for the next commands."""
-    from storage.accounts import SignInRefused, sign_in
-    from storage.db import session_scope
+    from storage.usecases import people
 
     settings = get_settings()
-    ready(settings)
-    password = _password(password_stdin, confirm=False)
-    refused: SignInRefused | None = None
-    with session_scope(settings.sqlalchemy_url) as session:
-        try:
-            signed = sign_in(session, username, password, settings.session_minutes,
-                             settings.login_max_failures, settings.login_lockout_minutes)
-        except SignInRefused as error:
-            refused = error  # the refusal's audit entry commits with this transaction
-    _after(settings)
-    if refused is not None:
-        raise _fail(str(refused), EXIT_REFUSED)
-    _write_session(settings, signed.token, signed.username, signed.expires_at)
+    signed = people.sign_in(settings, username, _password(password_stdin, confirm=False))
+    write_session(settings, signed)
     local = signed.expires_at.astimezone()
     console.print(f"signed in as {signed.username} ({', '.join(signed.roles)}) until "
                   f"{local:%Y-%m-%d %H:%M}. Every operation is recorded in the audit log "
@@ -171,38 +106,24 @@ def login(
 
 def logout() -> None:
     """Sign out: the session ends in the database and the token file is removed."""
-    from storage.accounts import sign_out
-    from storage.db import session_scope
+    from storage.usecases import people
 
     settings = get_settings()
-    ready(settings)
-    token = None
     try:
-        token = _read_token(settings)
-    except Exception:
-        token = None
-    person = None
-    if token:
-        with session_scope(settings.sqlalchemy_url) as session:
-            person = sign_out(session, token)
-        _after(settings)
-    _remove_session(settings)
-    console.print(f"signed out {person.username}" if person else "not signed in")
+        session_token = read_token(settings)
+    except NotSignedIn:
+        session_token = None
+    username = people.sign_out(settings, session_token) if session_token else None
+    session_path(settings).unlink(missing_ok=True)
+    console.print(f"signed out {username}" if username else "not signed in")
 
 
 def whoami() -> None:
     """Who is signed in here, with which duties."""
-    from storage.accounts import NotSignedIn, current
-    from storage.db import session_scope
+    from storage.usecases import people
 
-    settings = get_settings()
-    ready(settings)
-    try:
-        with session_scope(settings.sqlalchemy_url) as session:
-            person = current(session, _read_token(settings))
-            console.print(f"{person.username} ({', '.join(person.roles)})")
-    except NotSignedIn as error:
-        raise _fail(str(error), EXIT_REFUSED) from None
+    account = people.whoami(get_settings(), token)
+    console.print(f"{account.username} ({', '.join(account.roles)})")
 
 
 # --- kura users ---------------------------------------------------------------------------
@@ -222,66 +143,42 @@ def users_add(
 ) -> None:
     """Add a person's account (security administrator). The very first account of an
     installation must be a security administrator and needs no sign-in."""
-    from storage.accounts import AccountError, add_person, has_people, new_password
-    from storage.db import session_scope
+    from storage.accounts import new_password
+    from storage.usecases import people
 
-    settings = get_settings()
-    ready(settings)
-    with session_scope(settings.sqlalchemy_url) as session:
-        bootstrap = not has_people(session)
-    if bootstrap:
-        if "security_admin" not in role:
-            raise _fail("there is no account yet: the first one must be a security "
-                        "administrator (--role security_admin)")
-        by = Actor("bootstrap", f"os-user:{getpass.getuser()}")
-    else:
-        by = require(settings, "users.manage")
     password = new_password() if generate else _password(password_stdin, confirm=True)
-    try:
-        with session_scope(settings.sqlalchemy_url) as session:
-            person = add_person(session, by, username, role, password, _date(expires))
-            roles = list(person.roles)
-    except AccountError as error:
-        raise _fail(str(error)) from None
-    _after(settings)
-    console.print(f"added {username} ({', '.join(roles)})"
+    account = people.add_account(get_settings(), token, username, role, password,
+                                 _date(expires), os_user=getpass.getuser())
+    console.print(f"added {username} ({', '.join(account.roles)})"
                   + (f", expires after {expires}" if expires else ""))
     if generate:
         console.print(f"password (shown once, hand it over in person): {password}")
 
 
-def _change(permission: str, change: str, username: str, **kwargs: object) -> None:
-    from storage import accounts
-    from storage.db import session_scope
-
-    settings = get_settings()
-    by = require(settings, permission)
-    try:
-        with session_scope(settings.sqlalchemy_url) as session:
-            getattr(accounts, change)(session, by, username, **kwargs)
-    except accounts.AccountError as error:
-        raise _fail(str(error)) from None
-    _after(settings)
-
-
 @users_app.command("disable")
 def users_disable(username: str) -> None:
     """Disable an account at once (transfer, leaving); its sessions end."""
-    _change("users.manage", "disable", username)
+    from storage.usecases import people
+
+    people.disable_account(get_settings(), token, username)
     console.print(f"disabled {username}")
 
 
 @users_app.command("enable")
 def users_enable(username: str) -> None:
     """Enable an account again (also lifts a lock after wrong passwords)."""
-    _change("users.manage", "enable", username)
+    from storage.usecases import people
+
+    people.enable_account(get_settings(), token, username)
     console.print(f"enabled {username}")
 
 
 @users_app.command("roles")
 def users_roles(username: str, role: Annotated[list[str], typer.Option("--role")]) -> None:
     """Replace an account's duty roles; its sessions end."""
-    _change("users.manage", "set_roles", username, roles=role)
+    from storage.usecases import people
+
+    people.set_roles(get_settings(), token, username, role)
     console.print(f"{username} now has {', '.join(role)}")
 
 
@@ -289,8 +186,9 @@ def users_roles(username: str, role: Annotated[list[str], typer.Option("--role")
 def users_expire(username: str, on: Annotated[str, typer.Option(
         help="Last day (YYYY-MM-DD), or 'never'.")]) -> None:
     """Set or clear an account's expiry date."""
-    _change("users.manage", "set_expiry", username,
-            expires_on=None if on == "never" else _date(on))
+    from storage.usecases import people
+
+    people.set_expiry(get_settings(), token, username, None if on == "never" else _date(on))
     console.print(f"{username} expires after {on}")
 
 
@@ -299,43 +197,36 @@ def users_password(username: str,
                    password_stdin: Annotated[bool, typer.Option("--password-stdin")] = False,
                    ) -> None:
     """Set a new password for an account (security administrator); its sessions end."""
-    _change("users.manage", "set_password", username,
-            password=_password(password_stdin, confirm=True))
+    from storage.usecases import people
+
+    settings = get_settings()
+    people.set_password(settings, token, username, _password(password_stdin, confirm=True))
     console.print(f"password of {username} changed")
 
 
 @users_app.command("list")
 def users_list(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
     """Every account with duties, expiry and last sign-in (the monthly access review)."""
-    from storage.accounts import find, people
-    from storage.audit import append
-    from storage.db import session_scope
+    from storage.usecases import people
 
-    settings = get_settings()
-    by = require(settings, "users.read")
-    with session_scope(settings.sqlalchemy_url) as session:
-        accounts = people(session)
-        service = find(session, "svc-worker")
-        rows: list[dict[str, Any]] = [{
-            "username": p.username, "kind": p.kind, "roles": list(p.roles),
-            "expires_on": p.expires_on.isoformat() if p.expires_on else None,
-            "disabled": p.disabled, "expired": p.expired(),
-            "last_login_at": p.last_login_at.isoformat(timespec="seconds")
-            if p.last_login_at else None,
-            "created_by": p.created_by,
-        } for p in [*accounts, *([service] if service else [])]]
-        append(session, by, "user.list", result="ok", detail={"accounts": len(rows)})
-    _after(settings)
+    found = people.list_accounts(get_settings(), token)
     if as_json:
-        print(json.dumps(rows, ensure_ascii=False, indent=1))
+        print(json.dumps([{
+            "username": a.username, "kind": a.kind, "roles": a.roles,
+            "expires_on": a.expires_on.isoformat() if a.expires_on else None,
+            "disabled": a.disabled, "expired": a.expired,
+            "last_login_at": a.last_login_at.isoformat(timespec="seconds")
+            if a.last_login_at else None,
+            "created_by": a.created_by,
+        } for a in found], ensure_ascii=False, indent=1))
         return
-    table = Table(title=f"{len(rows)} accounts")
+    table = Table(title=f"{len(found)} accounts")
     for column in ("user", "kind", "duties", "expires", "state", "last sign-in"):
         table.add_column(column)
-    for row in rows:
-        state = "disabled" if row["disabled"] else "expired" if row["expired"] else "active"
-        table.add_row(str(row["username"]), str(row["kind"]), ", ".join(row["roles"]),
-                      str(row["expires_on"] or "—"), state, str(row["last_login_at"] or "—"))
+    for a in found:
+        last = a.last_login_at.isoformat(timespec="seconds") if a.last_login_at else "—"
+        table.add_row(a.username, a.kind, ", ".join(a.roles),
+                      a.expires_on.isoformat() if a.expires_on else "—", a.state, last)
     console.print(table)
 
 
@@ -361,20 +252,10 @@ def _moment(text: str | None, end: bool = False) -> dt.datetime | None:
 @audit_app.command("verify")
 def audit_verify(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
     """Walk the hash chain and the signed checkpoints; name the first entry that was
-    changed, removed, reordered or inserted. Exit code 1 when anything does not hold."""
-    from storage.audit import append, verify
-    from storage.db import session_scope
+    changed, removed, reordered or inserted. Exit code 5 when anything does not hold."""
+    from storage.usecases import audit as audit_cases
 
-    settings = get_settings()
-    by = require(settings, "audit.verify")
-    report = verify(settings)
-    with session_scope(settings.sqlalchemy_url) as session:
-        first = report.first
-        append(session, by, "audit.verify",
-               result="ok" if report.ok else f"problems:{len(report.problems)}",
-               detail={"entries": report.entries, "checkpoints": report.checkpoints,
-                       "first": f"{first.kind}@{first.seq}" if first else None})
-    _after(settings)
+    report = audit_cases.verify_chain(get_settings(), token)
     if as_json:
         print(json.dumps(report.as_dict(), ensure_ascii=False, indent=1))
     elif report.ok:
@@ -386,7 +267,7 @@ def audit_verify(as_json: Annotated[bool, typer.Option("--json")] = False) -> No
         for problem in report.problems:
             console.print(f"  {problem.kind:22} {problem.message}")
     if not report.ok:
-        raise typer.Exit(code=1)
+        raise Damaged(f"the audit chain does not verify: {len(report.problems)} problem(s)")
 
 
 @audit_app.command("search")
@@ -400,20 +281,11 @@ def audit_search(
     as_json: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
     """Search the log by person, record, action and time (auditor)."""
-    from storage.audit import append, as_row, record_ids, search
-    from storage.db import session_scope
+    from storage.usecases import audit as audit_cases
 
-    settings = get_settings()
-    by = require(settings, "audit.read")
-    with session_scope(settings.sqlalchemy_url) as session:
-        found = [as_row(e) for e in search(
-            session, person=person, record=record, action=action, since=_moment(since),
-            until=_moment(until, end=True), limit=limit)]
-        append(session, by, "audit.search",
-               sorted(record_ids(session, record)) if record else [], result="ok",
-               detail={"person": person, "record": record, "action": action, "since": since,
-                       "until": until, "found": len(found)})
-    _after(settings)
+    found = audit_cases.search_log(
+        get_settings(), token, person=person, record=record, action=action,
+        since=_moment(since), until=_moment(until, end=True), limit=limit)
     if as_json:
         print(json.dumps(found, ensure_ascii=False, indent=1))
         return
@@ -437,8 +309,8 @@ def audit_report(
 ) -> None:
     """The quarterly log-review report (control 22): activity per person, sign-in failures,
     refusals, originals opened and why, account changes, off-hours work, chain status."""
-    from storage.audit import append, quarter_bounds, report_csv, review_report
-    from storage.db import session_scope
+    from storage.audit_reports import quarter_bounds, report_csv
+    from storage.usecases import audit as audit_cases
 
     if fmt not in ("csv", "json"):
         raise typer.BadParameter("--format is csv or json")
@@ -451,14 +323,7 @@ def audit_report(
         start, end = _moment(since), _moment(until, end=True)  # type: ignore[assignment]
     else:
         raise typer.BadParameter("give --quarter, or --since and --until")
-    settings = get_settings()
-    by = require(settings, "audit.read")
-    with session_scope(settings.sqlalchemy_url) as session:
-        report = review_report(settings, session, start, end)
-        append(session, by, "audit.report", result="ok",
-               detail={"from": start.isoformat(), "until": end.isoformat(), "format": fmt,
-                       "entries": report["entries"]})
-    _after(settings)
+    report = audit_cases.review(get_settings(), token, start, end, fmt)
     text = (report_csv(report) if fmt == "csv"
             else json.dumps(report, ensure_ascii=False, indent=1))
     out.write_text(text, encoding="utf-8")
@@ -466,59 +331,28 @@ def audit_report(
                   f"{end:%Y-%m-%d}, chain {'intact' if report['chain']['ok'] else 'BROKEN'}")
 
 
+@audit_app.command("erase")
+def audit_erase(
+    record: Annotated[str, typer.Argument(help="受付番号 (or any object id) of the record.")],
+    why: Annotated[str, typer.Option(help="The case: a disclosure request's reference.")],
+) -> None:
+    """Erase every purpose, note and reason recorded about a record (records manager): their
+    keys are destroyed, the chain and its checkpoints stay intact. Example:
+    kura audit erase R20261129-000001 --why "開示請求 2026-41"
+    """
+    from storage.usecases import audit as audit_cases
+
+    erased = audit_cases.erase_words(get_settings(), token, record, why)
+    console.print(f"erased {erased} recorded purposes, notes and reasons about {record}")
+
+
 @audit_app.command("checkpoint")
 def audit_checkpoint() -> None:
     """Sign the head of the chain now and write it to the checkpoint store."""
-    from storage.audit import append, checkpoint_store, write_checkpoint
-    from storage.db import session_scope
+    from storage.usecases import audit as audit_cases
 
-    settings = get_settings()
-    by = require(settings, "audit.checkpoint")
-    with session_scope(settings.sqlalchemy_url) as session:
-        append(session, by, "audit.checkpoint", result="ok")
-    checkpoint = write_checkpoint(settings, force=True)
+    checkpoint, location = audit_cases.checkpoint_now(get_settings(), token)
     if checkpoint is None:
         console.print("the head is already checkpointed")
         return
-    console.print(f"checkpoint of entry {checkpoint.seq} written to "
-                  f"{checkpoint_store(settings).location}")
-
-
-# --- The demo's people --------------------------------------------------------------------
-
-DEMO_ACCOUNTS: tuple[tuple[str, tuple[str, ...]], ...] = (
-    ("demo-clerk", ("scanning_clerk",)),
-    ("demo-verifier", ("verifier",)),
-    ("demo-checker", ("checker",)),
-    ("demo-records", ("records_manager",)),
-    ("demo-admin", ("security_admin",)),
-    ("demo-backup", ("backup_operator",)),
-    ("demo-auditor", ("auditor",)),
-)
-
-
-def demo_people(settings: Settings) -> list[tuple[str, str, str]]:
-    """Create (or reset) the demo accounts with fresh passwords, sign in as the demo clerk,
-    and return (user, duties, password) to print."""
-    from storage import accounts
-    from storage.db import session_scope
-
-    ready(settings)
-    by = Actor("kura-demo", f"os-user:{getpass.getuser()}")
-    shown: list[tuple[str, str, str]] = []
-    with session_scope(settings.sqlalchemy_url) as session:
-        for username, roles in DEMO_ACCOUNTS:
-            password = accounts.new_password()
-            if accounts.find(session, username) is None:
-                accounts.add_person(session, by, username, list(roles), password)
-            else:
-                accounts.set_password(session, by, username, password)
-                if accounts.find(session, username).disabled:  # type: ignore[union-attr]
-                    accounts.enable(session, by, username)
-            shown.append((username, ", ".join(roles), password))
-        clerk_password = shown[0][2]
-        signed = accounts.sign_in(session, "demo-clerk", clerk_password,
-                                  settings.session_minutes)
-    _write_session(settings, signed.token, signed.username, signed.expires_at)
-    _after(settings)
-    return shown
+    console.print(f"checkpoint of entry {checkpoint.seq} written to {location}")

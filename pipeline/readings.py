@@ -16,6 +16,7 @@ from typing import Any
 from pipeline import fields, lexicon
 from schemas.contracts import FieldResult
 from schemas.forms import FormDef
+from schemas.normalise import to_katakana
 
 LONGEST_PIECE = 4
 RENDAKU = dict(
@@ -43,7 +44,7 @@ def readings_of(piece: str, first: bool = False) -> frozenset[str]:
     """Every katakana reading the dictionary gives this exact piece of writing. At the
     start of a name, not a suffix's reading, nor a voiced one listed beside its unvoiced
     form (田 as ダ, 林 as バヤシ: the sound that only changes inside a compound)."""
-    kana = fields.to_katakana(piece)
+    kana = to_katakana(piece)
     if all(ch in fields.KATAKANA for ch in kana):  # written in kana: it reads as written
         return frozenset({kana})
     entries = [m for m in _dictionary().lookup(piece) if m.reading_form()]

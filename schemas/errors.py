@@ -51,6 +51,12 @@ class InvalidInput(KuraError):
     exit_code = ExitCode.bad_input
 
 
+class Rejected(InvalidInput):
+    """A file that cannot be taken in; it goes to quarantine with this reason."""
+
+    code = "rejected"
+
+
 class Refused(KuraError):
     """Not signed in, or not allowed: the refusal itself is an audit entry."""
 

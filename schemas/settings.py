@@ -36,8 +36,8 @@ class Settings(BaseSettings):
     s3_secure: bool = False
     kek: str = Field(
         default="",
-        description="Key-encryption key, 32 bytes base64. Empty: a key file in data_dir "
-        "is created on first use (embedded default only).",
+        description="Key-encryption key, 32 bytes base64. Empty: the key file in key_dir "
+        "(embedded default only; made with the installation, never replaced).",
     )
     kek_previous: str = Field(
         default="",
@@ -48,7 +48,13 @@ class Settings(BaseSettings):
     index_key: str = Field(
         default="",
         description="Blind-index key (HMAC-SHA256 for exact-match search), 32 bytes base64, "
-        "never the same as a KEK. Empty: a key file in data_dir (embedded default only).",
+        "never the same as a KEK. Empty: a key file in key_dir (embedded default only).",
+    )
+    key_dir: Path | None = Field(
+        default=None,
+        description="Where the embedded default keeps its keys and its audit anchor (signed "
+        "checkpoints), apart from the data: put it on another disk. Empty: a folder beside "
+        "data_dir named '<data_dir>-keys'.",
     )
     retention: str = Field(
         default="",
@@ -68,10 +74,15 @@ class Settings(BaseSettings):
     audit_key: str = Field(
         default="",
         description="Audit checkpoint signing key (HMAC-SHA256), 32+ bytes base64, held apart "
-        "from the KEK. Empty: a key file in data_dir (embedded default only).",
+        "from the KEK. Empty: a key file in key_dir (embedded default only).",
     )
     audit_checkpoint_every: int = Field(
-        default=100, description="Write a signed checkpoint of the audit chain every N entries."
+        default=100, description="Write a signed checkpoint of the audit chain every N entries "
+        "of the pipeline's own work (every person's operation is anchored at once)."
+    )
+    audit_checkpoint_seconds: int = Field(
+        default=60, description="Write one at least this often (seconds) while entries are "
+        "appended."
     )
     audit_bucket: str = Field(
         default="", description="S3 bucket for audit checkpoints; empty = '<s3_bucket>-audit'."
@@ -95,6 +106,14 @@ class Settings(BaseSettings):
         default=5, description="Wrong passwords in a row before the account locks for a while."
     )
     login_lockout_minutes: int = 15
+    idle_minutes: float = Field(
+        default=5, description="The rooms lock a screen left alone this long (control 58): "
+        "personal data is hidden until the person signs in again."
+    )
+    lang: str = Field(
+        default="ja", description="Language of the rooms: ja (default) or en; each person "
+        "may choose their own in the rooms."
+    )
     db_app_role: str = Field(
         default="",
         description="PostgreSQL role the application runs as (least privilege); `kura db "
@@ -130,12 +149,12 @@ class Settings(BaseSettings):
         return self.database_url or f"sqlite:///{self.data_dir / 'kura.db'}"
 
     @property
-    def objects_dir(self) -> Path:
-        return self.data_dir / "objects"
+    def keys_dir(self) -> Path:
+        return self.key_dir or self.data_dir.with_name(f"{self.data_dir.name}-keys")
 
     @property
-    def quarantine_dir(self) -> Path:
-        return self.data_dir / "quarantine"
+    def objects_dir(self) -> Path:
+        return self.data_dir / "objects"
 
     @property
     def uses_celery(self) -> bool:

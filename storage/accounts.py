@@ -14,6 +14,7 @@ import hashlib
 import re
 import secrets
 from dataclasses import dataclass
+from functools import lru_cache
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
@@ -29,7 +30,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
-from storage.audit import SERVICE as SERVICE  # the service identity acts as this
+from schemas.errors import ExitCode, InvalidInput, NotAllowed, NotSignedIn
+from storage.audit import SERVICE as SERVICE
 from storage.audit import SERVICE_NAME, Actor, append
 from storage.models import Base, new_id, utcnow
 
@@ -53,7 +55,6 @@ ROLES: dict[str, str] = {
     AUDITOR: "reads, searches and verifies the audit log; quarterly review report",
 }
 BUSINESS_ROLES = frozenset({SCANNING_CLERK, VERIFIER, CHECKER, RECORDS_MANAGER})
-SERVICE_ROLE = "service"
 """The duty of the service identity; never given to a person."""
 
 PERMISSIONS: dict[str, frozenset[str]] = {
@@ -64,6 +65,8 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "record.correct": frozenset({VERIFIER}),
     "record.confirm": frozenset({CHECKER}),
     "original.open": frozenset({RECORDS_MANAGER}),
+    "audit.erase": frozenset({RECORDS_MANAGER}),
+    "original.download": frozenset({RECORDS_MANAGER}),
     "disposal.request": frozenset({RECORDS_MANAGER}),
     "quarantine.manage": frozenset({RECORDS_MANAGER}),
     "disposal.approve": frozenset({SECURITY_ADMIN, RECORDS_MANAGER}),
@@ -85,28 +88,24 @@ MIN_PASSWORD = 12
 # Parameters are the argon2-cffi defaults (RFC 9106 low-memory profile): argon2id, t=3,
 # m=64 MiB, p=4. They are stored in each hash, so raising them later needs no migration.
 _hasher = PasswordHasher()
-_DUMMY_HASH = _hasher.hash(secrets.token_urlsafe(16))
 
 
-class AccountError(Exception):
+class AccountError(InvalidInput):
     """A request about accounts that cannot be done; the message is for the user."""
+
+    code = "account"
 
 
 class SignInRefused(AccountError):
     """Wrong name or password, or the account may not sign in now (reason kept for audit)."""
 
+    code = "sign_in_refused"
+    exit_code = ExitCode.refused
+
     def __init__(self, reason: str) -> None:
         super().__init__("sign-in refused: wrong user name or password, or the account is "
                          "disabled, expired or locked")
         self.reason = reason
-
-
-class NotSignedIn(AccountError):
-    pass
-
-
-class NotAllowed(AccountError):
-    pass
 
 
 # --- Tables -------------------------------------------------------------------------------
@@ -197,17 +196,6 @@ def people(session: Session) -> list[Person]:
 def has_people(session: Session) -> bool:
     return session.scalars(select(Person.id).where(Person.kind == "person").limit(1)).first() \
         is not None
-
-
-def ensure_service_identity(session: Session) -> Person:
-    """The service identity exists from migration 0002 on; this recreates it if missing."""
-    found = find(session, SERVICE_NAME)
-    if found is None:
-        found = Person(username=SERVICE_NAME, kind="service", roles=[SERVICE_ROLE],
-                       password_hash=None, created_by="migration")
-        session.add(found)
-        session.flush()
-    return found
 
 
 # --- Account changes (each one an audit entry) ----------------------------------------------
@@ -355,10 +343,16 @@ def sign_in(session: Session, username: str, password: str, minutes: int,
     return SignedIn(token, person.username, list(person.roles), expires_at)
 
 
+@lru_cache(maxsize=1)
+def _dummy_hash() -> str:
+    """A hash of nothing, made when first needed (hashing takes a while on purpose)."""
+    return _hasher.hash(secrets.token_urlsafe(16))
+
+
 def _spend_time() -> None:
     """As long as a real check, so timing does not tell which names exist."""
     with contextlib.suppress(VerificationError):
-        _hasher.verify(_DUMMY_HASH, "not the password")
+        _hasher.verify(_dummy_hash(), "not the password")
 
 
 def _refuse(session: Session, actor: Actor, object_ids: list[str], reason: str) -> None:

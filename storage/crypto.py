@@ -13,12 +13,16 @@ from pathlib import Path
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
+from schemas.errors import Damaged, Unavailable
+
 NONCE_BYTES = 12
 KEY_BYTES = 32
 
 
-class DecryptionError(Exception):
+class DecryptionError(Damaged):
     """Ciphertext, key or associated data do not match; nothing is returned."""
+
+    code = "decryption_failed"
 
 
 @dataclass(frozen=True)
@@ -65,16 +69,20 @@ def unwrap(kek: Kek, wrapped: bytes, owner_id: str) -> bytes:
     return open_sealed(kek.key, wrapped, b"wrap:" + owner_id.encode())
 
 
+class MissingKey(Unavailable):
+    """A key Kura needs is not where it was looked for. Never answered with a new key: data
+    sealed under the lost one would be unreadable and new data sealed under another."""
+
+    code = "missing_key"
+
+
 def key_file_text(path: Path) -> str:
-    """The base64 key kept in `path`, created once (32 random bytes, owner-only) for the
-    embedded default, where no key is configured."""
-    if not path.exists():
-        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-        try:
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        except FileExistsError:
-            pass  # another process made it first
-        else:
-            with os.fdopen(fd, "w") as handle:
-                handle.write(base64.b64encode(os.urandom(KEY_BYTES)).decode())
-    return path.read_text()
+    """The base64 key kept in `path`."""
+    try:
+        return path.read_text()
+    except FileNotFoundError:
+        raise MissingKey(
+            f"no key at {path}",
+            hint="restore the key folder from its backup (KURA_KEY_DIR), or configure the key; "
+            "only a new installation gets new keys (`kura keys init`)",
+        ) from None

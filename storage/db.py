@@ -10,8 +10,10 @@ from typing import Any
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Engine, create_engine, event, text
+from sqlalchemy import Engine, create_engine, event, inspect, text
 from sqlalchemy.orm import Session, sessionmaker
+
+from schemas.errors import Unavailable
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 
@@ -19,7 +21,8 @@ MIGRATIONS = Path(__file__).parent / "migrations"
 @lru_cache(maxsize=8)
 def get_engine(url: str) -> Engine:
     if url.startswith("sqlite:///"):
-        Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+        Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True,
+                                                          mode=0o700)
         engine = create_engine(url, connect_args={"timeout": 30})
         event.listen(engine, "connect", _sqlite_pragmas)
         return engine
@@ -61,6 +64,35 @@ def alembic_config(url: str) -> Config:
 def upgrade(url: str) -> None:
     get_engine(url)  # creates the SQLite directory
     command.upgrade(alembic_config(url), "head")
+
+
+@lru_cache(maxsize=1)
+def head_revision() -> str:
+    from alembic.script import ScriptDirectory
+
+    return str(ScriptDirectory.from_config(alembic_config("sqlite://")).get_current_head())
+
+
+def current_revision(url: str) -> str | None:
+    """The revision the database is at (None: not created yet); one small query."""
+    with get_engine(url).connect() as connection:
+        if not inspect(connection).has_table("alembic_version"):
+            return None
+        return connection.execute(text("SELECT version_num FROM alembic_version")).scalar()
+
+
+def ensure_current(url: str) -> None:
+    """Make sure the database is at the newest revision before a command uses it. The
+    embedded default (SQLite) creates or upgrades its own file, once; any other database
+    is upgraded by its owner with `kura db upgrade` (the application role may not)."""
+    if current_revision(url) == head_revision():
+        return
+    if not url.startswith("sqlite"):
+        raise Unavailable(
+            "the database is not at this version of Kura",
+            hint="its owner runs `kura db upgrade` (once per new version)",
+        )
+    upgrade(url)
 
 
 AUDIT_TABLES = ("audit_entry", "audit_object", "audit_checkpoint")

@@ -21,8 +21,19 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    func,
+    select,
 )
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+from sqlalchemy.orm import (
+    DeclarativeBase,
+    InstrumentedAttribute,
+    Mapped,
+    Session,
+    mapped_column,
+    relationship,
+)
+
+from schemas.normalise import dated_number, dated_prefix
 
 
 def new_id() -> str:
@@ -31,6 +42,20 @@ def new_id() -> str:
 
 def utcnow() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
+
+
+def next_dated_number(
+    session: Session, column: InstrumentedAttribute[str], letter: str, day: dt.date, width: int
+) -> str:
+    """The next number of the day in `column` (受付番号 R20261129-000001, disposal request
+    D20261129-001): one more than those already issued that day."""
+    issued = (
+        session.scalar(
+            select(func.count()).where(column.like(f"{dated_prefix(letter, day)}%"))
+        )
+        or 0
+    )
+    return dated_number(letter, day, issued, width)
 
 
 class Base(DeclarativeBase):
@@ -262,3 +287,65 @@ class DisposalItem(Base):
     document_id: Mapped[str] = mapped_column(ForeignKey("document.id"), index=True)
     receipt_number: Mapped[str] = mapped_column(String(20))
     request: Mapped[DisposalRequest] = relationship(back_populates="items")
+
+
+# --- Verification: every value a field ever had, and who said so (storage/usecases/verification.py)
+
+
+class VerificationEvent(Base):
+    """One step in the life of a field or a document under verification. Nothing is ever
+    updated or deleted here: the machine reading, each correction, each blind entry, each
+    acceptance, confirmation or return, and each 疑義 and its decision are rows of their own."""
+
+    __tablename__ = "verification_event"
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    document_id: Mapped[str] = mapped_column(ForeignKey("document.id"), index=True)
+    field_id: Mapped[str | None] = mapped_column(ForeignKey("field_value.id"), index=True)
+    """None for steps of the whole document (疑義, decision, rescan, verified)."""
+    kind: Mapped[str] = mapped_column(String(20))
+    """read | correct | accept | key | confirm | return | investigate | decide | rescan |
+    verified"""
+    value_sealed: Mapped[bytes | None] = mapped_column(LargeBinary)
+    """The value this step proposes or settles, sealed with the document's key."""
+    note_sealed: Mapped[bytes | None] = mapped_column(LargeBinary)
+    """Why (free text may name a person, so it is sealed too)."""
+    reason: Mapped[str | None] = mapped_column(String(40))
+    """A code for why: misread, wrong_on_paper, … (no personal data)."""
+    answers: Mapped[str | None] = mapped_column(String(32))
+    """The event a confirmation or return settles."""
+    by: Mapped[str] = mapped_column(String(40))
+    duty: Mapped[str] = mapped_column(String(40))
+    at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow, index=True)
+
+
+# --- The admin room: second factors and the monthly access review (storage/usecases/access.py)
+
+
+class SecondFactor(Base):
+    """A person's TOTP secret (RFC 6238), wrapped by the KEK like a data key."""
+
+    __tablename__ = "second_factor"
+    person_id: Mapped[str] = mapped_column(ForeignKey("person.id"), primary_key=True)
+    wrapped_secret: Mapped[bytes] = mapped_column(LargeBinary)
+    kek_id: Mapped[str] = mapped_column(String(16))
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    enrolled_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    """Set when the first code was typed right; until then the secret is only offered."""
+    last_step: Mapped[int] = mapped_column(Integer, default=0)
+    """The 30-second step of the last code used: a code is good once (no replay)."""
+
+
+class AccessReview(Base):
+    """One month's access review (control 12), signed off by the security administrator:
+    every account, its duties, last sign-in, dormant ones flagged. Kept as it was signed."""
+
+    __tablename__ = "access_review"
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    month: Mapped[str] = mapped_column(String(7), unique=True)
+    """YYYY-MM"""
+    content: Mapped[str] = mapped_column(Text)
+    """Canonical JSON of the accounts as reviewed (user names and duties, no personal data)."""
+    sha256: Mapped[str] = mapped_column(String(64))
+    note: Mapped[str] = mapped_column(Text, default="")
+    signed_by: Mapped[str] = mapped_column(String(40))
+    signed_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)

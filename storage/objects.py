@@ -197,6 +197,22 @@ class S3Store:
     def get(self, object_id: str) -> bytes:
         return read_object(self.client, self.bucket, object_id)
 
+    def exists(self, name: str) -> bool:
+        try:
+            self.client.stat_object(self.bucket, name)
+        except S3Error as error:
+            if error.code not in ("NoSuchKey", "NoSuchObject", "ResourceNotFound"):
+                raise
+            return False
+        return True
+
+    def names(self) -> list[str]:
+        return sorted(
+            o.object_name
+            for o in self.client.list_objects(self.bucket, recursive=True)
+            if o.object_name
+        )
+
     def delete(self, object_id: str) -> None:
         """Every version goes (a plain DELETE would only add a delete marker)."""
         versions = [

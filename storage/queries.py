@@ -104,9 +104,11 @@ def mask_name(name: str) -> str:
     return visible[:1] + "＊" * min(max(len(visible) - 1, 0), 3) if visible else ""
 
 
-def waiting_queue(session: Session, vault: Vault) -> list[QueueLine]:
+def waiting_queue(
+    session: Session, vault: Vault, statuses: tuple[str, ...] = WAITING
+) -> list[QueueLine]:
     documents = session.scalars(
-        select(Document).where(Document.status.in_(WAITING)).order_by(Document.receipt_number)
+        select(Document).where(Document.status.in_(statuses)).order_by(Document.receipt_number)
     ).all()
     lines = []
     for document in documents:

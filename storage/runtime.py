@@ -1,12 +1,26 @@
-"""Storage built from settings: the database URL, the object store and the vault."""
+"""Storage built from settings: the object store, the vault, the blind indexer and the
+retention policy."""
 
 from __future__ import annotations
 
+import os
 from functools import lru_cache
 
 from schemas.settings import Settings
+from storage.blind_index import BlindIndexer, load_indexer
+from storage.keys import load_keyring
 from storage.objects import DirectoryStore, ObjectStore, S3Store
+from storage.retention import RetentionPolicy
 from storage.vault import Vault
+
+
+def keep_private(settings: Settings) -> None:
+    """Whatever this process writes is its owner's alone (files 0600, folders 0700), and the
+    data and key folders admit nobody else, even if an older version made them readable."""
+    os.umask(0o077)
+    for folder in (settings.data_dir, settings.keys_dir):
+        if folder.is_dir() and folder.stat().st_mode & 0o077:
+            folder.chmod(0o700)
 
 
 def object_store(settings: Settings) -> ObjectStore:
@@ -24,11 +38,18 @@ def object_store(settings: Settings) -> ObjectStore:
 
 @lru_cache(maxsize=8)
 def vault_for(settings: Settings) -> Vault:
-    """The vault with the keyring (current + previous KEKs), the blind-index key and the
-    retention policy (storage/custody.py)."""
-    from storage.custody import RetentionPolicy, load_indexer, load_keyring
-
+    """The vault with the keyring (current + previous KEKs); originals are locked on
+    arrival under the retention policy."""
     keyring = load_keyring(settings)
     return Vault(object_store(settings), keyring.current, keyring.previous,
-                 indexer=load_indexer(settings, keyring),
-                 retention=RetentionPolicy.from_settings(settings))
+                 intake_lock=retention_for(settings).intake_lock)
+
+
+@lru_cache(maxsize=8)
+def indexer_for(settings: Settings) -> BlindIndexer:
+    return load_indexer(settings)
+
+
+@lru_cache(maxsize=8)
+def retention_for(settings: Settings) -> RetentionPolicy:
+    return RetentionPolicy.from_settings(settings)

@@ -9,28 +9,31 @@ Data keys are wrapped by the current key-encryption key; a key wrapped by an ear
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 from sqlalchemy.orm import Session
 
+from schemas.errors import Damaged, ExitCode
 from storage.crypto import DecryptionError, Kek, new_data_key, open_sealed, seal, unwrap, wrap
 from storage.models import Document, StoredObject, new_id
-from storage.objects import ObjectStore
-
-if TYPE_CHECKING:
-    from storage.custody import BlindIndexer, RetentionPolicy
+from storage.objects import Lock, ObjectStore
 
 LOCKED_KINDS = ("original", "quarantine")
 """Objects written under the retention policy's lock: what arrived, as it arrived."""
 
 
-class IntegrityError(Exception):
+class IntegrityError(Damaged):
     """What was read back is not what was stored."""
+
+    code = "integrity"
 
 
 class KeyUnavailable(DecryptionError):
     """The data key cannot be unwrapped: its KEK is not configured, or it was destroyed."""
+
+    code = "key_unavailable"
+    exit_code = ExitCode.unavailable
 
 
 @dataclass
@@ -40,8 +43,9 @@ class Vault:
     """The current key-encryption key: every new data key is wrapped by it."""
     previous: tuple[Kek, ...] = ()
     """Earlier KEKs, for data keys not yet re-wrapped by `kura keys rotate`."""
-    indexer: BlindIndexer | None = None
-    retention: RetentionPolicy | None = None
+    intake_lock: Callable[[], Lock] | None = None
+    """The lock an original gets on arrival (storage.retention.RetentionPolicy.intake_lock);
+    None: objects are written without one."""
 
     def kek_for(self, kek_id: str) -> Kek:
         if kek_id == self.kek.id:
@@ -63,9 +67,7 @@ class Vault:
         object_id = new_id()
         data_key = new_data_key()
         lock = (
-            self.retention.intake_lock()
-            if self.retention is not None and kind in LOCKED_KINDS
-            else None
+            self.intake_lock() if self.intake_lock is not None and kind in LOCKED_KINDS else None
         )
         self.store.put(object_id, seal(data_key, data, object_id.encode()), lock)
         stored = StoredObject(

@@ -8,6 +8,7 @@ from typing import TypeVar
 
 import pytest
 import redis
+from playwright.sync_api import Browser
 
 from kura.bench.servers import (
     ManagedServer,
@@ -78,3 +79,20 @@ def s3(s3_server: S3Server) -> S3Bucket:
         region=s3_server.region,
         bucket=f"test-{uuid.uuid4().hex[:16]}",
     )
+
+
+# --- A real browser for the rooms' tests (Debian's Chromium; never `playwright install`) ---
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[Browser]:
+    """One headless Chromium for the whole test run (tests/web_browser.py serves the rooms)."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        launched = playwright.chromium.launch(
+            executable_path="/usr/bin/chromium",
+            args=["--headless", "--no-sandbox", "--disable-gpu",
+                  "--disable-background-networking"])
+        yield launched
+        launched.close()

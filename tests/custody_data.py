@@ -11,7 +11,10 @@ from PIL import Image
 from sqlalchemy.orm import Session
 
 from schemas.contracts import DocumentResult, FieldResult
+from schemas.settings import Settings
+from storage.blind_index import load_indexer
 from storage.models import Document, Page, SourceFile
+from storage.retention import RetentionPolicy
 from storage.vault import Vault
 from workers.intake import Arrival, take_in
 from workers.jobs import _save_document
@@ -60,7 +63,11 @@ def scan_png(seed: int) -> bytes:
 
 
 def file_documents(
-    session: Session, vault: Vault, people: list[dict[str, str]], seed: int = 0
+    session: Session,
+    settings: Settings,
+    vault: Vault,
+    people: list[dict[str, str]],
+    seed: int = 0,
 ) -> list[tuple[Document, bytes]]:
     """One scan per person, taken in and filed; returns (document, original bytes)."""
     scans = [scan_png(seed * 100 + i) for i in range(len(people))]
@@ -87,7 +94,8 @@ def file_documents(
                 for name, value in person.items()
             },
         )
-        _save_document(session, vault, document, found)
+        _save_document(session, vault, document, found, load_indexer(settings),
+                       RetentionPolicy.from_settings(settings))
         session.get_one(SourceFile, page.source_file_id).status = "done"
         filed.append((document, data))
     session.flush()

@@ -16,7 +16,8 @@ from storage.crypto import Kek
 def services_env(
     data_dir: Path, redis_url: str, postgres_url: str, s3: S3Bucket, **settings: str
 ) -> dict[str, str]:
-    """Kura pointed at the throwaway Redis, PostgreSQL and S3 servers, with its own KEK."""
+    """Kura pointed at the throwaway Redis, PostgreSQL and S3 servers, with keys of its own
+    (a configured installation never makes keys)."""
     return kura_env(
         data_dir=str(data_dir),
         database_url=postgres_url,
@@ -27,6 +28,8 @@ def services_env(
         s3_bucket=s3.bucket,
         s3_region=s3.region,
         kek=Kek.generate().to_base64(),
+        index_key=Kek.generate().to_base64(),
+        audit_key=Kek.generate().to_base64(),
         **settings,
     )
 

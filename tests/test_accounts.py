@@ -23,7 +23,8 @@ from storage.accounts import (
     Person,
     SignInRefused,
 )
-from storage.audit import Actor, AuditEntry, verify
+from storage.audit import Actor, AuditEntry
+from storage.audit_verify import verify
 from storage.db import session_scope, upgrade
 from tests.helpers import PASSWORD, add_person, run_kura, sign_in
 

@@ -23,22 +23,15 @@ from sqlalchemy.exc import DBAPIError
 
 from kura.bench.servers import S3Bucket
 from schemas.settings import Settings
-from storage.audit import (
-    GENESIS,
-    Actor,
-    AuditEntry,
+from storage.audit import GENESIS, Actor, AuditEntry, append, compute_hash
+from storage.audit_reports import quarter_bounds, report_csv, review_report, search
+from storage.audit_verify import verify
+from storage.checkpoints import (
     Checkpoint,
     S3Checkpoints,
-    append,
     checkpoint_if_due,
     checkpoint_name,
     checkpoint_store,
-    compute_hash,
-    quarter_bounds,
-    report_csv,
-    review_report,
-    search,
-    verify,
     write_checkpoint,
 )
 from storage.db import get_engine, grant_app_role, session_scope, upgrade
@@ -242,7 +235,7 @@ def test_a_rewritten_chain_is_caught_by_the_signed_checkpoints(chain: Settings) 
 
 
 def test_an_altered_checkpoint_is_named(chain: Settings) -> None:
-    path = chain.data_dir / "audit-checkpoints" / checkpoint_name(10)
+    path = chain.keys_dir / "audit-checkpoints" / checkpoint_name(10)
     raw = json.loads(path.read_bytes())
     raw["head_hash"] = _entry(chain, 11).entry_hash
     raw["seq"] = 11  # moved forward, as if the last entry had been there at signing
@@ -267,7 +260,7 @@ def test_checkpoints_come_every_n_entries_or_on_demand(tmp_path: Path) -> None:
     assert made is not None and made.seq == 3
     assert write_checkpoint(settings, force=True) is None  # the head is already signed
     assert Checkpoint.from_bytes(checkpoint_store(settings).get(checkpoint_name(3))) == made
-    path = settings.data_dir / "audit-checkpoints" / checkpoint_name(3)
+    path = settings.keys_dir / "audit-checkpoints" / checkpoint_name(3)
     assert path.stat().st_mode & 0o777 == 0o400
 
 

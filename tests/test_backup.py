@@ -28,19 +28,17 @@ from storage.backup import (
     _open_archive,
     _SealingWriter,
     backup,
-    restore,
     verify_archive,
 )
+from storage.blind_index import find_documents, load_indexer
 from storage.crypto import Kek, unwrap
-from storage.custody import (
-    approve_disposal,
-    find_documents,
-    request_disposal,
-    set_hold,
-)
 from storage.db import get_engine, upgrade
+from storage.disposal import approve_disposal, request_disposal
 from storage.models import Document, SourceFile, StoredObject
+from storage.restore import RestoreSummary, restore
+from storage.retention import set_hold
 from storage.runtime import vault_for
+from storage.vault import Vault
 from tests.custody_data import PEOPLE, file_documents
 from tests.helpers import settings_from
 from tests.test_custody import _kura, add_people, login, password
@@ -74,7 +72,7 @@ def _populate(env: dict[str, str]) -> tuple[Settings, list[tuple[str, bytes]]]:
     add_people(env)
     vault = fresh_vault(settings)
     with Session(get_engine(settings.sqlalchemy_url)) as session:
-        filed = file_documents(session, vault, PEOPLE)
+        filed = file_documents(session, settings, vault, PEOPLE)
         set_hold(session, vault, filed[0][0], "case 12", "records")
         request = request_disposal(session, [filed[2][0].receipt_number], "decided", "records")
         approve_disposal(session, vault, request.number, "admin")
@@ -108,6 +106,11 @@ def _table_rows(url: str) -> dict[str, list[dict[str, Any]]]:
                 for row in connection.execute(select(table).order_by(*order)).mappings()
             ]
     return rows
+
+
+def _restore(target: Settings, vault: Vault, archive: Path) -> RestoreSummary:
+    """Restore as `kura restore` does: with the index key configured for `target`."""
+    return restore(target.sqlalchemy_url, vault, archive, index_key_id=load_indexer(target).id)
 
 
 def _backup_and_restore(
@@ -163,7 +166,7 @@ def _backup_and_restore(
     target = settings_from(target_env)
     assert _table_rows(target.sqlalchemy_url) == _table_rows(source.sqlalchemy_url)
     vault = fresh_vault(target)
-    assert vault.indexer is not None
+    indexer = load_indexer(target)
     with Session(get_engine(target.sqlalchemy_url)) as session:
         for receipt, scan in kept:
             document = session.scalars(
@@ -177,7 +180,7 @@ def _backup_and_restore(
             assert vault.store.get_lock(original.id).legal_hold
         assert [
             d.receipt_number
-            for d in find_documents(session, vault.indexer, "my_number", PEOPLE[1]["my_number"])
+            for d in find_documents(session, indexer, "my_number", PEOPLE[1]["my_number"])
         ] == [kept[1][0]]
         disposed = session.scalars(select(Document).where(Document.status == "disposed")).one()
         assert disposed.wrapped_key == b""
@@ -231,7 +234,9 @@ def test_backup_and_restore_on_postgresql_and_s3(
         )
 
     try:
-        _backup_and_restore(env("source", urls[0]), env("target", urls[1]), tmp_path)
+        source = env("source", urls[0])
+        _kura(source, "db", "upgrade")  # PostgreSQL is upgraded by its owner, never on the fly
+        _backup_and_restore(source, env("target", urls[1]), tmp_path)
     finally:
         for url in urls:
             get_engine(url).dispose()
@@ -246,7 +251,7 @@ def made(tmp_path: Path) -> tuple[Settings, Path]:
     settings = Settings(data_dir=tmp_path / "source", **_keys())  # type: ignore[arg-type]
     upgrade(settings.sqlalchemy_url)
     with Session(get_engine(settings.sqlalchemy_url)) as session:
-        file_documents(session, fresh_vault(settings), PEOPLE[:2])
+        file_documents(session, settings, fresh_vault(settings), PEOPLE[:2])
         session.commit()
     archive = tmp_path / "kura.backup"
     summary = backup(settings.sqlalchemy_url, fresh_vault(settings), archive)
@@ -288,11 +293,11 @@ def test_a_changed_archive_is_refused_before_anything_is_written(
     vault = fresh_vault(target)
     # the operator's checksum file catches it first ...
     with pytest.raises(BackupCorrupt, match="checksum"):
-        restore(target.sqlalchemy_url, vault, archive)
+        _restore(target, vault, archive)
     # ... and without it, the archive's own authentication does
     Path(f"{archive}.sha256").unlink()
     with pytest.raises(BackupCorrupt):
-        restore(target.sqlalchemy_url, vault, archive)
+        _restore(target, vault, archive)
     assert not (target.data_dir / "kura.db").exists()  # refused before the target was touched
     assert vault.store.is_empty()
 
@@ -330,7 +335,7 @@ def test_contents_that_differ_from_the_manifest_are_refused(
     Path(f"{archive}.sha256").unlink()
     target = _target(tmp_path, source)
     with pytest.raises(BackupCorrupt, match=r"db/document\.jsonl does not match"):
-        restore(target.sqlalchemy_url, fresh_vault(target), archive)
+        _restore(target, fresh_vault(target), archive)
 
 
 def test_restore_needs_the_keys_and_an_empty_installation(
@@ -339,15 +344,15 @@ def test_restore_needs_the_keys_and_an_empty_installation(
     source, archive = made
     other = Settings(data_dir=tmp_path / "other", **_keys())  # type: ignore[arg-type]
     with pytest.raises(RestoreRefused, match="not configured here"):
-        restore(other.sqlalchemy_url, fresh_vault(other), archive)
+        _restore(other, fresh_vault(other), archive)
     wrong_index = Settings(
         data_dir=tmp_path / "idx", kek=source.kek, index_key=Kek.generate().to_base64()
     )
     with pytest.raises(RestoreRefused, match="KURA_INDEX_KEY"):
-        restore(wrong_index.sqlalchemy_url, fresh_vault(wrong_index), archive)
+        _restore(wrong_index, fresh_vault(wrong_index), archive)
     # the source itself is not empty
     with pytest.raises(RestoreRefused, match="empty installation only"):
-        restore(source.sqlalchemy_url, fresh_vault(source), archive)
+        _restore(source, fresh_vault(source), archive)
     target = _target(tmp_path, source)
-    summary = restore(target.sqlalchemy_url, fresh_vault(target), archive)
+    summary = _restore(target, fresh_vault(target), archive)
     assert summary.objects == 4 and summary.tables["document"] == 2

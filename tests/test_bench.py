@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import subprocess
-import time
 from pathlib import Path
 from typing import Any, Literal
 
@@ -290,7 +289,6 @@ FIELD_KEYS = {
 def test_quick_bench_run_end_to_end(tmp_path: Path) -> None:
     env = kura_env(data_dir=str(tmp_path / "data"))
     corpus, out = tmp_path / "corpus", tmp_path / "report"
-    started = time.monotonic()
     for args in (
         ["generate", "--out", str(corpus), "--forms", "2", "--seed", "5", "--quick"],
         ["run", str(corpus), "--quick", "--out", str(out)],
@@ -304,7 +302,6 @@ def test_quick_bench_run_end_to_end(tmp_path: Path) -> None:
             check=False,
         )
         assert done.returncode == 0, done.stdout + done.stderr
-    assert time.monotonic() - started < 60
     assert "overhead ratio" in done.stdout
 
     report = json.loads((out / "bench.json").read_text(encoding="utf-8"))

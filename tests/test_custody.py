@@ -17,33 +17,16 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from kura.bench.servers import KURA, S3Bucket, kura_env
+from pipeline.render import certificate_pdf
+from schemas.normalise import canonical_json
 from schemas.settings import Settings
 from storage.audit import AuditEntry
+from storage.blind_index import BlindIndexer, find_documents, load_indexer, normalise_for_index
 from storage.crypto import DecryptionError, Kek
-from storage.custody import (
-    ERASE_METHOD,
-    BlindIndexer,
-    CustodyError,
-    FourEyesError,
-    RetentionError,
-    RetentionPolicy,
-    approve_disposal,
-    canonical_json,
-    delete_object,
-    find_documents,
-    load_indexer,
-    load_keyring,
-    new_embedded_kek,
-    normalise_for_index,
-    parse_retention,
-    release_hold,
-    request_disposal,
-    retire_key,
-    rotate_keys,
-    set_hold,
-    write_certificate,
-)
+from storage.custody import CustodyError, FourEyesError, RetentionError
 from storage.db import get_engine, upgrade
+from storage.disposal import ERASE_METHOD, approve_disposal, request_disposal
+from storage.keys import load_keyring, new_embedded_kek, retire_key, rotate_keys
 from storage.models import (
     BlindIndex,
     Document,
@@ -53,6 +36,13 @@ from storage.models import (
     StoredObject,
 )
 from storage.objects import Lock, ObjectLocked
+from storage.retention import (
+    RetentionPolicy,
+    delete_object,
+    parse_retention,
+    release_hold,
+    set_hold,
+)
 from storage.runtime import vault_for
 from storage.vault import KeyUnavailable, Vault
 from tests.custody_data import FORM, PEOPLE, file_documents
@@ -90,7 +80,7 @@ def test_rotation_rewraps_every_key_and_keeps_everything_readable(tmp_path: Path
     settings = _settings(tmp_path)
     vault = fresh_vault(settings)
     with _session(settings) as session:
-        filed = file_documents(session, vault, PEOPLE)
+        filed = file_documents(session, settings, vault, PEOPLE)
         session.commit()
         objects = session.scalars(select(StoredObject)).all()
         sealed_before = {o.id: vault.store.get(o.id) for o in objects}
@@ -136,7 +126,7 @@ def test_rotation_rewraps_every_key_and_keeps_everything_readable(tmp_path: Path
             retire_key(session, settings, keyring, keyring.current.id, "admin")
         assert retire_key(session, settings, keyring, old.id, "admin") == ""
         session.commit()
-    assert not list((settings.data_dir / "keys" / "previous").glob("*.b64"))
+    assert not list((settings.keys_dir / "previous").glob("*.b64"))
     after = load_keyring(settings)
     assert after.previous == ()
     with _session(settings) as session:
@@ -149,7 +139,7 @@ def test_configured_keys_rotate_and_a_key_in_use_cannot_retire(tmp_path: Path) -
     index = base64_key()
     before = _settings(tmp_path, kek=old.to_base64(), index_key=index)
     with _session(before) as session:
-        filed = file_documents(session, fresh_vault(before), PEOPLE[:2])
+        filed = file_documents(session, before, fresh_vault(before), PEOPLE[:2])
         session.commit()
 
     during = Settings(
@@ -184,10 +174,9 @@ def base64_key() -> str:
 def test_blind_indexes_find_each_field_and_never_equal_a_plain_hash(tmp_path: Path) -> None:
     settings = _settings(tmp_path)
     vault = fresh_vault(settings)
-    assert vault.indexer is not None
-    indexer = vault.indexer
+    indexer = load_indexer(settings)
     with _session(settings) as session:
-        filed = file_documents(session, vault, PEOPLE)
+        filed = file_documents(session, settings, vault, PEOPLE)
         session.commit()
         yamada, suzuki = filed[0][0].receipt_number, filed[1][0].receipt_number
 
@@ -283,7 +272,7 @@ def test_a_retained_original_cannot_be_deleted_before_its_end(tmp_path: Path, s3
     settings = _s3_settings(tmp_path, s3, "qualification=1d")
     vault = fresh_vault(settings)
     with _session(settings) as session:
-        filed = file_documents(session, vault, PEOPLE[:1])
+        filed = file_documents(session, settings, vault, PEOPLE[:1])
         session.commit()
         document = filed[0][0]
         original = _original(session, document)
@@ -323,7 +312,7 @@ def test_legal_hold_blocks_deletion_until_released(tmp_path: Path, s3: S3Bucket)
     vault = fresh_vault(settings)
     client = s3.client()
     with _session(settings) as session:
-        filed = file_documents(session, vault, PEOPLE[:1])
+        filed = file_documents(session, settings, vault, PEOPLE[:1])
         document = filed[0][0]
         original = _original(session, document)
         assert not vault.store.get_lock(original.id).legal_hold
@@ -359,9 +348,9 @@ def test_legal_hold_blocks_deletion_until_released(tmp_path: Path, s3: S3Bucket)
 def test_disposal_needs_two_people_and_leaves_a_matching_certificate(tmp_path: Path) -> None:
     settings = _settings(tmp_path)  # default policy: keep indefinitely (legal hold)
     vault = fresh_vault(settings)
-    assert vault.indexer is not None
+    indexer = load_indexer(settings)
     with _session(settings) as session:
-        filed = file_documents(session, vault, PEOPLE)
+        filed = file_documents(session, settings, vault, PEOPLE)
         session.commit()
         target, scan = filed[0]
         pages = session.scalars(select(Page).where(Page.document_id == target.id)).all()
@@ -407,13 +396,12 @@ def test_disposal_needs_two_people_and_leaves_a_matching_certificate(tmp_path: P
         for object_id, sums in expected.items():
             assert {k: listed[object_id][k] for k in sums} == sums
             assert listed[object_id]["store_removed"]
-        json_path, pdf_path = write_certificate(certificate, tmp_path / "certificates")
         kept = session.get_one(type(request), request.id)
         assert kept.status == "done" and kept.decided_by == "admin"
-        assert hashlib.sha256(json_path.read_bytes()).hexdigest() == kept.certificate_sha256
-        assert json.loads(json_path.read_text(encoding="utf-8")) == certificate
-        assert json_path.read_text(encoding="utf-8") == canonical_json(certificate)
-        assert pdf_path.read_bytes().startswith(b"%PDF")
+        assert kept.certificate == canonical_json(certificate)
+        assert hashlib.sha256(kept.certificate.encode()).hexdigest() == kept.certificate_sha256
+        assert json.loads(kept.certificate) == certificate
+        assert certificate_pdf(certificate, kept.certificate_sha256).startswith(b"%PDF")
 
         # the content is gone for good; the metadata says disposed
         disposed = session.get_one(Document, target.id)
@@ -422,7 +410,7 @@ def test_disposal_needs_two_people_and_leaves_a_matching_certificate(tmp_path: P
         assert not session.scalars(
             select(FieldValue).where(FieldValue.document_id == target.id)
         ).all()
-        assert find_documents(session, vault.indexer, "my_number", PEOPLE[0]["my_number"]) == []
+        assert find_documents(session, indexer, "my_number", PEOPLE[0]["my_number"]) == []
         for stored in objects:
             again = session.get_one(StoredObject, stored.id)
             assert again.wrapped_key == b"" and again.destroyed_at is not None
@@ -438,7 +426,7 @@ def test_disposal_needs_two_people_and_leaves_a_matching_certificate(tmp_path: P
         assert vault.get_object(_original(session, other)) == other_scan
         assert [
             d.receipt_number
-            for d in find_documents(session, vault.indexer, "my_number", PEOPLE[1]["my_number"])
+            for d in find_documents(session, indexer, "my_number", PEOPLE[1]["my_number"])
         ] == [other.receipt_number]
 
 
@@ -449,7 +437,7 @@ def test_crypto_erase_when_the_store_still_keeps_the_bytes(tmp_path: Path, s3: S
     settings = _s3_settings(tmp_path, s3, "qualification=1d")
     vault = fresh_vault(settings)
     with _session(settings) as session:
-        document, _scan = file_documents(session, vault, PEOPLE[1:2])[0]
+        document, _scan = file_documents(session, settings, vault, PEOPLE[1:2])[0]
         document.retain_until = dt.date.today() - dt.timedelta(days=1)
         original = _original(session, document)
         sealed = vault.store.get(original.id)
@@ -468,9 +456,9 @@ def test_a_file_split_into_documents_is_disposed_of_whole(tmp_path: Path) -> Non
     settings = _settings(tmp_path)
     vault = fresh_vault(settings)
     with _session(settings) as session:
-        document, _ = file_documents(session, vault, PEOPLE[:1])[0]
+        document, _ = file_documents(session, settings, vault, PEOPLE[:1])[0]
         source = session.get_one(SourceFile, document.source_file_id)
-        from workers.intake import open_receipt
+        from storage.intake import open_receipt
 
         sibling = open_receipt(session, vault, source, "cli")
         with pytest.raises(CustodyError, match="still being read"):
@@ -545,7 +533,7 @@ def test_custody_commands_run_as_people_and_are_audited(tmp_path: Path) -> None:
     settings = _settings(tmp_path)
     add_people(env)
     with _session(settings) as session:
-        filed = file_documents(session, fresh_vault(settings), PEOPLE)
+        filed = file_documents(session, settings, fresh_vault(settings), PEOPLE)
         session.commit()
     receipts = [d.receipt_number for d, _ in filed]
 
@@ -561,7 +549,7 @@ def test_custody_commands_run_as_people_and_are_audited(tmp_path: Path) -> None:
 
     # search: a record reader; prints receipt numbers, never values
     login(env, "clerk")
-    found = json.loads(_kura(env, "find", "birth_date", "S40.1.2", "--json"))
+    found = json.loads(_kura(env, "find", "birth_date", "--stdin", "--json", stdin="S40.1.2\n"))
     assert [f["receipt_number"] for f in found] == [receipts[0]]
 
     # hold, disposal by two people

@@ -8,7 +8,7 @@ from pathlib import Path
 from minio import Minio
 
 from kura.bench.servers import S3Bucket, kura_env, run_kura
-from storage.custody import kek_file, load_keyring
+from storage.keys import kek_file, load_keyring
 from storage.objects import ensure_locked_bucket
 from tests.helpers import services_env, settings_from
 
@@ -24,8 +24,8 @@ def test_doctor_names_what_is_wrong_and_how_to_fix_it(
     inbox = tmp_path / "inbox"
     inbox.mkdir()
     env = services_env(tmp_path / "data", redis_url, postgres_url, s3,
-                       watch_dir=str(inbox), watch_archive_dir=str(inbox / "done"),
-                       index_key="", audit_key="")
+                       watch_dir=str(inbox), watch_archive_dir=str(inbox / "done"))
+    env.update(KURA_INDEX_KEY="", KURA_AUDIT_KEY="")
     status, said = _doctor({**env, "KURA_BROKER_URL": "redis://127.0.0.1:9/0"})
     assert status == 1
     for line in (
@@ -53,9 +53,11 @@ def test_doctor_finds_a_key_file_others_can_read(tmp_path: Path) -> None:
     env = kura_env(data_dir=str(tmp_path / "data"))
     settings = settings_from(env)
     load_keyring(settings)  # the embedded default makes its key file
-    key = kek_file(settings.data_dir)
+    key = kek_file(settings.keys_dir)  # the key folder (KURA_KEY_DIR), not the data folder
+    assert settings.data_dir not in key.parents
     key.chmod(0o644)
     status, said = _doctor(env)
     assert status == 1
     assert f"✗ key-encryption key: {key} has mode 644: others can read it" in said
     assert f"fix: chmod 600 {key}" in said
+    assert f"✓ key folder: {settings.keys_dir} mode 700" in said  # kura keeps it private

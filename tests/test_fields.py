@@ -6,14 +6,9 @@ import datetime as dt
 
 import pytest
 
-from pipeline.fields import (
-    date_to_era,
-    era_to_date,
-    my_number_check_digit,
-    normalise,
-    to_katakana,
-)
+from pipeline.fields import my_number_check_digit, normalise
 from schemas.forms import get_form
+from schemas.normalise import date_to_era, era_to_date, to_katakana
 
 FORM = get_form("kokunen_hihokensha_todoke")
 

@@ -40,8 +40,9 @@ from kura.bench.synth.values import (
     random_address,
     split_kana,
 )
-from pipeline.fields import canonical_text, date_to_era, era_to_date
+from pipeline.fields import canonical_text
 from schemas.forms import FormDef, get_form, load_forms
+from schemas.normalise import date_to_era, era_to_date
 
 FORM_ID = "kokunen_hihokensha_todoke"
 

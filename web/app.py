@@ -1,21 +1,83 @@
-"""The web rooms. For now only the health check the services are watched by: the rooms for
-people (intake desk, verification station, records room) come with sign-in and auditing."""
+"""The web rooms people work in: sign-in, the verification station, and the health check the
+services are watched by. Each room is one router (web/rooms/) and one template folder."""
 
 from __future__ import annotations
 
-from fastapi import FastAPI
+from collections.abc import Awaitable, Callable
+from pathlib import Path
 
+from fastapi import FastAPI, Request
+from fastapi.staticfiles import StaticFiles
+from starlette.exceptions import HTTPException
+from starlette.responses import Response
+
+from schemas.errors import InvalidInput, KuraError, NotFound, Refused
+from schemas.settings import Settings, get_settings
 from storage import logmask
+from storage.accounts import AccountError
+from storage.accounts import NotAllowed as DutyMissing
+from storage.accounts import NotSignedIn as SessionMissing
 from web import metrics
+from web.rooms import admin, desk, records, signin, station
+from web.rooms.common import SignInFirst, back_to, render
+from web.security import HEADERS, Guard
+
+STATIC = Path(__file__).parent / "static"
 
 
-def create_app() -> FastAPI:
+def create_app(settings: Settings | None = None) -> FastAPI:
     logmask.install()
-    app = FastAPI(title="Kura")
-    app.include_router(metrics.router)
+    app = FastAPI(title="Kura", docs_url=None, redoc_url=None, openapi_url=None)
+    app.state.settings = settings or get_settings()
+    app.state.pending = {}  # sign-ins waiting for their TOTP code
+    app.state.viewing = {}  # originals opened, per session: (purpose, until)
+    app.state.guard = Guard(idle_seconds=round(app.state.settings.idle_minutes * 60))
+
+    @app.middleware("http")
+    async def safe_headers(request: Request,
+                           call_next: Callable[[Request], Awaitable[Response]]) -> Response:
+        response = await call_next(request)
+        response.headers.update(HEADERS)
+        return response
+
+    @app.exception_handler(SignInFirst)
+    @app.exception_handler(SessionMissing)
+    async def sign_in_first(request: Request, _: Exception) -> Response:
+        if request.method == "GET":
+            return back_to("/signin")
+        return Response(status_code=401)
+
+    @app.exception_handler(DutyMissing)
+    @app.exception_handler(KuraError)
+    @app.exception_handler(AccountError)
+    async def refused(request: Request, error: Exception) -> Response:
+        return render(request, "common/error.html", status_code=_status(error),
+                      code=getattr(error, "code", "not_allowed"), back="/")
+
+    @app.exception_handler(HTTPException)
+    async def http_error(request: Request, error: HTTPException) -> Response:
+        return render(request, "common/error.html", status_code=error.status_code,
+                      code=str(error.detail), back="/")
 
     @app.get("/healthz")
     def healthz() -> dict[str, str]:
         return {"status": "ok"}
 
+    app.mount("/static", StaticFiles(directory=STATIC), name="static")
+    app.include_router(signin.router)
+    app.include_router(station.router)
+    app.include_router(records.router)
+    app.include_router(desk.router)
+    app.include_router(admin.router)
+    app.include_router(metrics.router)
     return app
+
+
+def _status(error: Exception) -> int:
+    if isinstance(error, DutyMissing | Refused):
+        return 403
+    if isinstance(error, NotFound):
+        return 404
+    if isinstance(error, InvalidInput):
+        return 400
+    return 409

@@ -90,24 +90,34 @@ def _data_dir(settings: Settings) -> list[Finding]:
 
 
 def _keys(settings: Settings) -> list[Finding]:
-    from storage.audit import audit_key_file
-    from storage.custody import index_key_file, kek_file
+    """The keys of the embedded default are files in their own folder (KURA_KEY_DIR,
+    settings.keys_dir), apart from the data; a production installation configures them."""
+    from storage.keys import audit_key_file, index_key_file, installation_is_new, kek_file
 
+    folder = settings.keys_dir
     findings = []
+    uses_files = not (settings.kek and settings.index_key and settings.audit_key)
+    production = bool(settings.s3_endpoint or settings.database_url)
+    if uses_files and not production and folder.exists():
+        findings.append(_private(folder, "key folder", folder=True))
     for what, configured, path in (
-        ("key-encryption key", settings.kek, kek_file(settings.data_dir)),
-        ("blind-index key", settings.index_key, index_key_file(settings.data_dir)),
-        ("audit key", settings.audit_key, audit_key_file(settings.data_dir)),
+        ("key-encryption key", settings.kek, kek_file(folder)),
+        ("blind-index key", settings.index_key, index_key_file(folder)),
+        ("audit key", settings.audit_key, audit_key_file(folder)),
     ):
         if configured:
             findings.append(Finding(what, True, "configured (environment)"))
-        elif settings.s3_endpoint or settings.database_url:
+        elif production:
             findings.append(Finding(what, False, "not configured in production",
                                     f"set KURA_{_setting_of(what)} (see .env.example)"))
         elif path.exists():
             findings.append(_private(path, what))
-        else:
+        elif installation_is_new(settings):
             findings.append(Finding(what, True, f"{path} will be made on first use"))
+        else:
+            findings.append(Finding(what, False, f"{path} is missing, and data sealed under "
+                                    "it exists", f"restore the key folder {folder} from its "
+                                    "backup (or set KURA_KEY_DIR to where it is)"))
     if settings.kek and settings.index_key and settings.kek == settings.index_key:
         findings.append(Finding("blind-index key", False, "the same as the KEK",
                                 "generate a separate KURA_INDEX_KEY"))

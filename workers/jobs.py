@@ -16,13 +16,15 @@ from schemas.contracts import DocumentResult, PageResult
 from schemas.forms import get_form
 from schemas.settings import Settings
 from storage import logmask
-from storage.audit import SERVICE, append, checkpoint_if_due
-from storage.custody import document_saved
+from storage.audit import SERVICE, append
+from storage.blind_index import BlindIndexer
+from storage.checkpoints import checkpoint_if_due
 from storage.db import session_scope
+from storage.intake import open_receipt
 from storage.models import Document, FieldValue, Page, SourceFile, StoredObject
-from storage.runtime import vault_for
+from storage.retention import RetentionPolicy, document_saved
+from storage.runtime import indexer_for, retention_for, vault_for
 from storage.vault import Vault
-from workers.intake import open_receipt
 from workers.metrics import record_stage_seconds
 
 log = logging.getLogger(__name__)
@@ -86,7 +88,7 @@ def finish_file_job(settings: Settings, source_file_id: str) -> None:
         if len(claimed) != 1:
             return
         source = session.get_one(SourceFile, source_file_id)
-        _assemble_file(session, vault, source)
+        _assemble_file(session, vault, source, indexer_for(settings), retention_for(settings))
         source.status = "done"
         documents = session.scalars(select(Document.id).where(
             Document.source_file_id == source_file_id)).all()
@@ -108,7 +110,8 @@ def _remember_personal(result: PageResult) -> None:
     )
 
 
-def _assemble_file(session: Session, vault: Vault, source: SourceFile) -> None:
+def _assemble_file(session: Session, vault: Vault, source: SourceFile, indexer: BlindIndexer,
+                   policy: RetentionPolicy) -> None:
     pages = list(source.pages)
     receipt = pages[0].document
     assert receipt is not None
@@ -123,7 +126,7 @@ def _assemble_file(session: Session, vault: Vault, source: SourceFile) -> None:
         document = receipt if index == 0 else open_receipt(session, vault, source, receipt.channel)
         for number in found.pages:
             by_number[number].document_id = document.id
-        _save_document(session, vault, document, found)
+        _save_document(session, vault, document, found, indexer, policy)
 
 
 def _page_result(vault: Vault, page: Page, receipt: Document) -> PageResult:
@@ -134,7 +137,7 @@ def _page_result(vault: Vault, page: Page, receipt: Document) -> PageResult:
 
 
 def _save_document(session: Session, vault: Vault, document: Document,
-                   found: DocumentResult) -> None:
+                   found: DocumentResult, indexer: BlindIndexer, policy: RetentionPolicy) -> None:
     document.form_id = found.form
     document.reasons = list(found.reasons)
     form = get_form(found.form) if found.form else None
@@ -149,7 +152,8 @@ def _save_document(session: Session, vault: Vault, document: Document,
             page_number=form.field(name).page if form else None,
         ))
     document.status = "review" if found.needs_review else "ready"
-    document_saved(session, vault, document, {n: v.value for n, v in found.fields.items()})
+    document_saved(session, vault, document, {n: v.value for n, v in found.fields.items()},
+                   indexer, policy)
 
 
 def pending_pages(session: Session, batch_id: str) -> list[str]:

@@ -11,6 +11,8 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
+from schemas.errors import InvalidInput
+
 bench_app = typer.Typer(help="The synthetic scan corpus and the benchmark.", no_args_is_help=True)
 console = Console(stderr=True)
 
@@ -64,8 +66,8 @@ def run(
 
     if not any(corpus.glob("*.truth.json")):
         if not quick:
-            console.print(f"no corpus in {corpus}: run `kura bench generate --out {corpus}`")
-            raise typer.Exit(code=2)
+            raise InvalidInput(f"no corpus in {corpus}",
+                               hint=f"run `kura bench generate --out {corpus}`")
         from kura.bench.synth.corpus import generate_corpus
 
         console.print(f"no corpus in {corpus}: generating {QUICK_DOCUMENTS} quick documents")
@@ -98,3 +100,37 @@ def run(
     )
     if failed:
         raise typer.Exit(code=1)
+
+
+@bench_app.command("station")
+def station(
+    documents: Annotated[int, typer.Option(min=1, help="Documents in the database.")] = 10_000,
+    samples: Annotated[int, typer.Option(min=1, help="Documents opened and corrected.")] = 200,
+    out: Annotated[Path | None, typer.Option(help="Write the numbers here as JSON.")] = None,
+) -> None:
+    """The verification station's numbers on a throwaway PostgreSQL: server time to open a
+    document (target: median under 100 ms) and to save a correction; keystrokes per 100
+    forms."""
+    import json
+    import tempfile
+
+    from kura.bench.servers import PostgresServer
+    from kura.bench.station import fill, measure
+    from schemas.settings import Settings
+
+    server = PostgresServer()
+    server.start()
+    try:
+        with tempfile.TemporaryDirectory() as data_dir:
+            settings = Settings(data_dir=Path(data_dir),
+                                database_url=server.create_database("bench_station"))
+            started = time.perf_counter()
+            fill(settings, documents, progress=lambda message: console.log(message))
+            console.log(f"filled in {time.perf_counter() - started:.0f} s")
+            numbers = measure(settings, samples).as_dict()
+    finally:
+        server.stop()
+    text = json.dumps(numbers, indent=1)
+    print(text)
+    if out is not None:
+        out.write_text(text + "\n", encoding="utf-8")

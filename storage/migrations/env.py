@@ -4,7 +4,8 @@ from alembic import context
 from sqlalchemy import engine_from_config, pool
 
 import storage.accounts
-import storage.audit  # noqa: F401  (their tables join Base.metadata for autogenerate)
+import storage.audit
+import storage.audit_words  # noqa: F401  (their tables join Base.metadata for autogenerate)
 from storage.models import Base
 
 config = context.config

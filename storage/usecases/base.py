@@ -1,8 +1,13 @@
-"""The frame every use case runs in: who acts, under which duty, in which transaction."""
+"""The frame every use case runs in: who acts, under which duty, in which transaction.
+
+A use case is one function in storage/usecases/<subject>.py: it opens `acting(...)` (or
+`as_service(...)` for the pipeline's own work), checks what it must, acts on `work.session`,
+appends its audit entry with `work.audit(...)` and returns a typed result. Front ends (the
+CLI, the web rooms) only parse, call and render."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -10,10 +15,19 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
+from schemas.errors import ExitCode, KuraError, NotAllowed, NotSignedIn
 from schemas.settings import Settings
-from storage.audit import SERVICE, Actor, AuditEntry, append, checkpoint_if_due
-from storage.db import session_scope
+from storage.audit import SERVICE, Actor, AuditEntry, append
+from storage.audit_words import FREE_TEXT, seal_detail, seal_words
+from storage.blind_index import BlindIndexer
+from storage.checkpoints import checkpoint_if_due
+from storage.db import ensure_current, session_scope
+from storage.retention import RetentionPolicy
 from storage.vault import Vault
+
+Token = str | None | Callable[[], str | None]
+"""A session token, or how to read it (reading may itself be refused, e.g. a session file
+that others may read: that refusal is audited like any other)."""
 
 
 @dataclass
@@ -26,6 +40,10 @@ class Work:
     settings: Settings
     person_id: str | None = None
     _vault: Vault | None = field(default=None, repr=False)
+    action: str = ""
+    """What a refusal of this work is recorded as (default: the permission)."""
+    subject_ids: list[str] = field(default_factory=list)
+    """The objects a refusal names, as far as the use case knows them when refused."""
 
     @cached_property
     def vault(self) -> Vault:
@@ -35,21 +53,53 @@ class Work:
 
         return vault_for(self.settings)
 
-    def audit(self, action: str, object_ids: Iterable[str] = (), **details: Any) -> AuditEntry:
-        return append(self.session, self.actor, action, object_ids, **details)
+    @cached_property
+    def indexer(self) -> BlindIndexer:
+        from storage.runtime import indexer_for
+
+        return indexer_for(self.settings)
+
+    @cached_property
+    def retention(self) -> RetentionPolicy:
+        from storage.runtime import retention_for
+
+        return retention_for(self.settings)
+
+    def audit(self, action: str, object_ids: Iterable[str] = (), *,
+              purpose: str | None = None, detail: dict[str, Any] | None = None,
+              result: str = "ok") -> AuditEntry:
+        """Append an entry; the person's own words (the purpose, notes and reasons in the
+        detail) enter the chain sealed, so they can be erased without breaking it."""
+        if purpose:
+            purpose = seal_words(self.session, self.vault, purpose)
+        if detail and any(detail.get(key) for key in FREE_TEXT):
+            detail = seal_detail(self.session, self.vault, detail)
+        return append(self.session, self.actor, action, object_ids, result=result,
+                      purpose=purpose, detail=detail)
 
 
-@contextmanager
-def acting(settings: Settings, token: str | None, permission: str) -> Iterator[Work]:
-    """The signed-in person behind `token` doing `permission`, in one transaction.
+def anchor(settings: Settings) -> None:
+    """Sign the chain's head into the checkpoint store now. Every person's operation is
+    anchored at once, outside the database: nothing a person did can be cut from the tail
+    or rewritten without `kura audit verify` noticing."""
+    checkpoint_if_due(settings, force=True)
 
-    Raises NotSignedIn or NotAllowed after writing the refusal to the audit chain."""
-    from storage.accounts import NotAllowed, NotSignedIn, current, duty_for
 
-    refusal: Exception | None = None
+def ready(settings: Settings) -> None:
+    """The database is at this version of Kura (the embedded default upgrades itself)."""
+    ensure_current(settings.sqlalchemy_url)
+
+
+def signed_in(settings: Settings, token: Token, permission: str) -> tuple[Actor, str]:
+    """The actor behind `token` for `permission`, and their account id; a refusal is
+    written to the audit chain (and committed) before NotSignedIn / NotAllowed is raised."""
+    from storage.accounts import current, duty_for
+
+    ready(settings)
+    refusal: KuraError | None = None
     with session_scope(settings.sqlalchemy_url) as session:
         try:
-            person = current(session, token)
+            person = current(session, token() if callable(token) else token)
             actor = Actor(person.username, duty_for(person, permission))
             person_id = person.id
         except NotSignedIn as error:
@@ -61,11 +111,35 @@ def acting(settings: Settings, token: str | None, permission: str) -> Iterator[W
             append(session, Actor(person.username, ",".join(person.roles)), "access",
                    [person.id], result="denied:duty", detail={"permission": permission})
     if refusal is not None:
-        checkpoint_if_due(settings)
+        anchor(settings)
         raise refusal
-    with session_scope(settings.sqlalchemy_url) as session:
-        yield Work(session, actor, settings, person_id)
-    checkpoint_if_due(settings)
+    return actor, person_id
+
+
+@contextmanager
+def acting(
+    settings: Settings, token: Token, permission: str, action: str | None = None
+) -> Iterator[Work]:
+    """The signed-in person behind `token` doing `permission`, in one transaction.
+
+    Raises NotSignedIn or NotAllowed after writing the refusal to the audit chain. When the
+    work itself is refused by a rule (an error whose exit code is `refused`, e.g. a legal
+    hold), its transaction is rolled back and the refusal is recorded as `action` with
+    result `refused:<error>` in a transaction of its own."""
+    actor, person_id = signed_in(settings, token, permission)
+    work: Work | None = None
+    try:
+        with session_scope(settings.sqlalchemy_url) as session:
+            work = Work(session, actor, settings, person_id, action=action or permission)
+            yield work
+    except KuraError as error:
+        if error.exit_code == ExitCode.refused and work is not None:
+            with session_scope(settings.sqlalchemy_url) as session:
+                append(session, actor, work.action, work.subject_ids,
+                       result=f"refused:{type(error).__name__}")
+        anchor(settings)
+        raise
+    anchor(settings)
 
 
 @contextmanager

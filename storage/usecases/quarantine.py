@@ -15,8 +15,11 @@ from sqlalchemy import select
 
 from schemas.errors import Conflict, InvalidInput, NotFound
 from schemas.settings import Settings
+from storage import intake
+from storage.disposal import _destroy_object
+from storage.intake import IntakeCheck, IntakeResult
 from storage.models import SourceFile, StoredObject, utcnow
-from storage.usecases.base import Work, acting
+from storage.usecases.base import Token, Work, acting
 
 OPEN_STATES = ("held", "disposal_requested")
 MIN_REASON = 4
@@ -74,10 +77,10 @@ def _state(work: Work, source: SourceFile, *allowed: str) -> None:
                        f"not {' or '.join(allowed)}")
 
 
-def list_quarantine(settings: Settings, token: str | None,
+def list_quarantine(settings: Settings, token: Token,
                     closed: bool = False) -> list[QuarantinedFile]:
     """Files in quarantine, oldest first (also released and disposed ones with `closed`)."""
-    with acting(settings, token, "quarantine.manage") as work:
+    with acting(settings, token, "quarantine.manage", "quarantine.list") as work:
         states = OPEN_STATES if not closed else (*OPEN_STATES, "released", "disposed")
         rows = work.session.execute(
             select(SourceFile, StoredObject)
@@ -91,17 +94,17 @@ def list_quarantine(settings: Settings, token: str | None,
         return lines
 
 
-def show(settings: Settings, token: str | None, ident: str) -> QuarantinedFile:
-    with acting(settings, token, "quarantine.manage") as work:
+def show(settings: Settings, token: Token, ident: str) -> QuarantinedFile:
+    with acting(settings, token, "quarantine.manage", "quarantine.show") as work:
         source = _item(work, ident)
         work.audit("quarantine.show", [source.id, source.object_id], result="ok")
         return _line(source, work.session.get_one(StoredObject, source.object_id))
 
 
-def open_file(settings: Settings, token: str | None, ident: str,
+def open_file(settings: Settings, token: Token, ident: str,
               purpose: str) -> tuple[QuarantinedFile, bytes]:
     """The quarantined file's bytes, checked against its SHA-256; the reason is recorded."""
-    with acting(settings, token, "quarantine.manage") as work:
+    with acting(settings, token, "quarantine.manage", "quarantine.open") as work:
         source = _item(work, ident)
         stored = work.session.get_one(StoredObject, source.object_id)
         if stored.destroyed_at is not None:
@@ -112,12 +115,13 @@ def open_file(settings: Settings, token: str | None, ident: str,
         return _line(source, stored), data
 
 
-def release(settings: Settings, token: str | None, ident: str,
-            purpose: str) -> tuple[QuarantinedFile, bytes]:
+def release(settings: Settings, token: Token, ident: str, purpose: str,
+            checks: tuple[IntakeCheck, ...]) -> tuple[QuarantinedFile, IntakeResult]:
     """The records manager's decision that the file is to be read after all (say a limit
-    was raised): it leaves quarantine, and its bytes come back to be taken in again, where
-    every check runs anew."""
-    with acting(settings, token, "quarantine.manage") as work:
+    was raised): it leaves quarantine and is taken in again as a new batch, in the same
+    transaction, through every check of `checks` (workers.intake.INTAKE_CHECKS) anew.
+    Reading its pages is the caller's next step (workers.runner.run_pages)."""
+    with acting(settings, token, "quarantine.manage", "quarantine.release") as work:
         source = _item(work, ident)
         _state(work, source, "held")
         stored = work.session.get_one(StoredObject, source.object_id)
@@ -126,12 +130,14 @@ def release(settings: Settings, token: str | None, ident: str,
         source.quarantine_decided_by, source.quarantine_decided_at = work.actor.name, utcnow()
         work.audit("quarantine.release", [source.id, stored.id], purpose=source.quarantine_note,
                    result="ok")
-        return _line(source, stored), data
+        again = intake.take_in(work.session, work.vault, [intake.Arrival(source.filename, data)],
+                               "quarantine", checks, work.actor)
+        return _line(source, stored), again
 
 
-def request_disposal(settings: Settings, token: str | None, ident: str,
+def request_disposal(settings: Settings, token: Token, ident: str,
                      purpose: str) -> QuarantinedFile:
-    with acting(settings, token, "disposal.request") as work:
+    with acting(settings, token, "disposal.request", "quarantine.dispose.request") as work:
         source = _item(work, ident)
         _state(work, source, "held")
         source.quarantine_state, source.quarantine_note = "disposal_requested", _reason(purpose)
@@ -141,13 +147,11 @@ def request_disposal(settings: Settings, token: str | None, ident: str,
         return _line(source, work.session.get_one(StoredObject, source.object_id))
 
 
-def decide_disposal(settings: Settings, token: str | None, ident: str,
+def decide_disposal(settings: Settings, token: Token, ident: str,
                     approve: bool) -> QuarantinedFile:
     """The second person's decision: approved, the file's data key is destroyed and its
-    sealed bytes removed where the store allows (storage.custody); refused, it is held."""
-    from storage.custody import _destroy_object
-
-    with acting(settings, token, "disposal.approve") as work:
+    sealed bytes removed where the store allows (storage.disposal); refused, it is held."""
+    with acting(settings, token, "disposal.approve", "quarantine.dispose.decide") as work:
         source = _item(work, ident)
         _state(work, source, "disposal_requested")
         if work.actor.name == source.quarantine_requested_by:

@@ -30,8 +30,9 @@ import sqlite3
 from dataclasses import dataclass, replace
 from functools import lru_cache
 
-from pipeline.fields import date_to_era, my_number_check_digit
+from pipeline.fields import my_number_check_digit
 from schemas.forms import FieldDef, FormDef
+from schemas.normalise import date_to_era
 
 Value = str | bool
 

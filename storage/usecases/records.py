@@ -1,0 +1,101 @@
+"""Records: the verification queue, opening an original with a reason, and exact-match
+search through the blind indexes."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import select
+
+from schemas.errors import InvalidInput, KuraError, NotFound
+from schemas.settings import Settings
+from storage.blind_index import find_documents, index_field
+from storage.models import Document, SourceFile, StoredObject
+from storage.queries import QueueLine, waiting_queue
+from storage.usecases.base import Token, acting
+
+MIN_REASON = 4
+"""The shortest reason accepted for opening an original (a word and a case number)."""
+
+
+def verification_queue(settings: Settings, token: Token) -> list[QueueLine]:
+    """Documents waiting for verification, masked: no 個人番号, no full name."""
+    with acting(settings, token, "queue.read", "queue.list") as work:
+        lines = waiting_queue(work.session, work.vault)
+        receipts = [line.receipt_number for line in lines]
+        listed = (
+            work.session.scalars(
+                select(Document.id).where(Document.receipt_number.in_(receipts))
+            ).all()
+            if receipts
+            else []
+        )
+        work.audit("queue.list", listed, result="ok", detail={"documents": len(lines)})
+    return lines
+
+
+@dataclass(frozen=True)
+class Original:
+    receipt_number: str
+    data: bytes
+    """The original scan as it arrived, decrypted and checked against its SHA-256."""
+
+
+def open_original(settings: Settings, token: Token, receipt_number: str,
+                  reason: str) -> Original:
+    """A document's original scan (records manager). Every opening is recorded with its
+    reason as its purpose, attempts that fail included; the failure is raised after."""
+    purpose = reason.strip()
+    if len(purpose) < MIN_REASON:
+        raise InvalidInput("say why the original is opened",
+                           hint="--reason: a reason and case reference, never a name or "
+                           "number of the person")
+    failure: KuraError | None = None
+    data = b""
+    with acting(settings, token, "original.open") as work:
+        document = work.session.scalars(
+            select(Document).where(Document.receipt_number == receipt_number)
+        ).one_or_none()
+        if document is None:
+            work.audit("original.open", purpose=purpose, result="not_found",
+                       detail={"receipt_number": receipt_number})
+            failure = NotFound(f"no document {receipt_number}")
+        else:
+            source = work.session.get_one(SourceFile, document.source_file_id)
+            opened = [document.id, source.id, source.object_id]
+            try:
+                data = work.vault.get_object(
+                    work.session.get_one(StoredObject, source.object_id))
+            except Exception as error:  # the attempt is recorded too, then reported
+                work.audit("original.open", opened, purpose=purpose,
+                           result=f"failed:{type(error).__name__}")
+                failure = error if isinstance(error, KuraError) else KuraError(
+                    f"cannot open the original of {receipt_number}: {type(error).__name__}")
+            else:
+                work.audit("original.open", opened, purpose=purpose, result="ok")
+    if failure is not None:
+        raise failure
+    return Original(receipt_number, data)
+
+
+def searchable_field(name: str) -> str:
+    """The indexed field a name or alias stands for (基礎年金番号 → basic_pension_number)."""
+    return index_field(name)
+
+
+@dataclass(frozen=True)
+class FoundRecord:
+    receipt_number: str
+    status: str
+    form_id: str
+
+
+def find_records(settings: Settings, token: Token, field: str, value: str) -> list[FoundRecord]:
+    """Exact-match search through the blind indexes (a record reader); names 受付番号
+    only. The value is never recorded, the field and the count are."""
+    field = searchable_field(field)
+    with acting(settings, token, "record.read", "record.search") as work:
+        found = find_documents(work.session, work.indexer, field, value)
+        work.audit("record.search", [d.id for d in found], result="ok",
+                   detail={"field": field, "found": len(found)})
+        return [FoundRecord(d.receipt_number, d.status, d.form_id or "") for d in found]

@@ -1,0 +1,86 @@
+"""The browser the rooms' tests drive (Debian's Chromium through Playwright, one per test
+session), the rooms served on a free port, and signing in with the keyboard."""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import pyotp
+import pytest
+import uvicorn
+from playwright.sync_api import Browser, Page, expect
+
+from tests.helpers import PASSWORD
+from tests.verification_data import Office, draw_pages, fresh_settings, open_office
+from web.app import create_app
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+@pytest.fixture(name="office")
+def office_fixture(tmp_path: Path) -> Iterator[tuple[Office, str]]:
+    """An office with three documents waiting, and the rooms served on a free port."""
+    office = open_office(fresh_settings(tmp_path))
+    with served(office) as base:
+        yield office, base
+
+
+@contextmanager
+def served(office: Office) -> Iterator[str]:
+    draw_pages(office)
+    port = _free_port()
+    server = uvicorn.Server(uvicorn.Config(create_app(office.settings), host="127.0.0.1",
+                                           port=port, log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 20
+    while not server.started and time.monotonic() < deadline:
+        time.sleep(0.05)
+    yield f"http://127.0.0.1:{port}"
+    server.should_exit = True
+    thread.join(10)
+
+
+@pytest.fixture(name="shots")
+def shots_fixture(tmp_path: Path) -> Path:
+    folder = tmp_path / "screenshots"
+    folder.mkdir()
+    return folder
+
+
+def sign_in(browser: Browser, base: str, username: str) -> Page:
+    page = browser.new_context(base_url=base, locale="ja-JP").new_page()
+    page.goto("/signin")
+    expect(page.locator("#recorded")).to_contain_text("監査ログに記録")
+    page.keyboard.type(username)  # the user name field has the focus
+    page.keyboard.press("Tab")
+    page.keyboard.type(PASSWORD)
+    page.keyboard.press("Enter")
+    page.wait_for_url(lambda url: not url.endswith("/signin"))
+    if page.url.endswith("/signin/second"):  # a duty that signs in with a TOTP code too
+        secret = page.locator("#totp-secret")
+        if secret.count():
+            SECRETS[(base, username)] = secret.inner_text()
+        page.keyboard.type(pyotp.TOTP(SECRETS[(base, username)]).now())
+        page.keyboard.press("Enter")
+        page.wait_for_url(lambda url: "/signin" not in url)
+    return page
+
+
+SECRETS: dict[tuple[str, str], str] = {}
+"""TOTP secrets people enrolled in these tests, by (server, user name)."""
+
+
+def settled(page: Page) -> None:
+    page.wait_for_load_state("load")
+    page.wait_for_function("Array.from(document.images).every(i => i.complete)")

@@ -1,0 +1,1 @@
+"""One router and one template folder per room (web/templates/<room>/)."""
