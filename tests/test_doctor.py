@@ -8,8 +8,10 @@ from pathlib import Path
 from minio import Minio
 
 from kura.bench.servers import S3Bucket, kura_env, run_kura
-from storage.keys import kek_file, load_keyring
+from storage.db import ensure_current, session_scope
+from storage.keys import index_key_file, kek_file, load_keyring
 from storage.objects import ensure_locked_bucket
+from storage.runtime import vault_for
 from tests.helpers import services_env, settings_from
 
 
@@ -61,3 +63,17 @@ def test_doctor_finds_a_key_file_others_can_read(tmp_path: Path) -> None:
     assert f"✗ key-encryption key: {key} has mode 644: others can read it" in said
     assert f"fix: chmod 600 {key}" in said
     assert f"✓ key folder: {settings.keys_dir} mode 700" in said  # kura keeps it private
+
+
+def test_doctor_misses_a_key_file_once_data_is_sealed(tmp_path: Path) -> None:
+    env = kura_env(data_dir=str(tmp_path / "data"))
+    settings = settings_from(env)
+    ensure_current(settings.sqlalchemy_url)
+    with session_scope(settings.sqlalchemy_url) as session:  # makes the keys, seals one file
+        vault_for(settings).put_object(session, "original", b"a sealed scan")
+    lost = index_key_file(settings.keys_dir)
+    lost.unlink()
+    status, said = _doctor(env)
+    assert status == 1
+    assert f"✗ blind-index key: {lost} is missing, and this installation already holds" in said
+    assert f"fix: restore the key folder {settings.keys_dir} from its backup" in said

@@ -115,9 +115,9 @@ def _keys(settings: Settings) -> list[Finding]:
         elif installation_is_new(settings):
             findings.append(Finding(what, True, f"{path} will be made on first use"))
         else:
-            findings.append(Finding(what, False, f"{path} is missing, and data sealed under "
-                                    "it exists", f"restore the key folder {folder} from its "
-                                    "backup (or set KURA_KEY_DIR to where it is)"))
+            findings.append(Finding(what, False, f"{path} is missing, and this installation "
+                                    "already holds data or keys", f"restore the key folder "
+                                    f"{folder} from its backup (or point KURA_KEY_DIR at it)"))
     if settings.kek and settings.index_key and settings.kek == settings.index_key:
         findings.append(Finding("blind-index key", False, "the same as the KEK",
                                 "generate a separate KURA_INDEX_KEY"))
