@@ -112,3 +112,38 @@ def test_kura_extract_gives_every_file_an_entry(
         assert entry["pages"] == [] and entry["fields"] == {}
         if want.reason == NO_DOCUMENT:
             assert entry["flags"] == list(want.flags), want.name
+
+
+class _BrokenCheck:
+    """A check that fails in a way no rule foresaw (a reader crashing on strange input)."""
+
+    name = "broken"
+
+    def able_to_run(self, arrival: object) -> bool:
+        return getattr(arrival, "filename", "") == "odd.png"
+
+    def run(self, session: object, arrival: object) -> None:
+        raise RuntimeError("a reader crashed")
+
+
+def test_a_check_that_crashes_quarantines_its_file_and_the_batch_goes_on(
+        tmp_path: Path) -> None:
+    from storage.db import ensure_current
+    from storage.intake import take_in
+    from storage.runtime import vault_for
+    from tests.custody_data import scan_png
+    from workers.intake import INTAKE_CHECKS, Arrival
+
+    settings = settings_from(kura_env(data_dir=str(tmp_path / "data")))
+    ensure_current(settings.sqlalchemy_url)
+    with session_scope(settings.sqlalchemy_url) as session:
+        result = take_in(session, vault_for(settings),
+                         [Arrival("odd.png", scan_png(1)), Arrival("fine.png", scan_png(2))],
+                         "cli", (*INTAKE_CHECKS, _BrokenCheck()))
+    assert [(a.filename, a.outcome, a.code) for a in result.answers] == [
+        ("odd.png", "quarantined", "damaged_file"), ("fine.png", "taken", "")]
+    assert "RuntimeError" in result.answers[0].reason and "crashed" not in result.answers[0].reason
+    with session_scope(settings.sqlalchemy_url) as session:
+        kept = session.scalars(select(SourceFile).order_by(SourceFile.position)).all()
+        assert [(s.status, s.quarantine_state) for s in kept] == [
+            ("rejected", "held"), ("processing", None)]
