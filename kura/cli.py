@@ -199,14 +199,22 @@ def forms_propose(
     out: Annotated[Path, typer.Option(help="Where to write the draft YAML.")],
     form_id: Annotated[str, typer.Option("--id", help="The new form's id.")] = "draft",
     title: Annotated[str, typer.Option(help="The form's printed title.")] = "TODO",
+    png: Annotated[
+        Path | None, typer.Option(help="Also draw the draft over the blank's first page here.")
+    ] = None,
 ) -> None:
-    """Detect the boxes and digit cells of a blank form and write a draft definition."""
+    """Detect the boxes and digit cells of a blank form, read their printed captions, and
+    write a draft definition (names, labels and types proposed from the captions)."""
     from pipeline.propose import propose_file
 
     if not blank.is_file():
         raise typer.BadParameter(f"{blank} does not exist", param_hint="BLANK")
     text, fields = propose_file(blank, form_id, title)
     out.write_text(text, encoding="utf-8")
+    if png is not None:
+        from pipeline.propose import draw_draft
+
+        png.write_bytes(draw_draft(blank.read_bytes(), fields))
     cells = sum(1 for f in fields if f.cells)
     todo = sum(1 for f in fields if f.note)
     console.print(f"wrote {out}: {len(fields)} fields ({cells} cell fields), {todo} marked TODO")

@@ -52,6 +52,9 @@ class Normalised:
     reasons: tuple[str, ...] = ()
 
 
+ELEVEN_DIGITS = ("020", "050", "070", "080", "090")
+
+
 def normalise(field: FieldDef, raw: str) -> Normalised:
     """Canonical value for one field type, with the reasons it cannot be trusted."""
     text = raw.strip()
@@ -69,7 +72,8 @@ def normalise(field: FieldDef, raw: str) -> Normalised:
         return Normalised(value, () if value and len(value) == len(text) else ("not_digits",))
     if kind == "phone":
         value = _digits(text)
-        ok = value.startswith("0") and len(value) in (10, 11)
+        # 0A0 numbers (mobile 070/080/090, IP 050, M2M 020) have 11 digits, the rest 10
+        ok = value.startswith("0") and len(value) == (11 if value[:3] in ELEVEN_DIGITS else 10)
         return Normalised(value, () if ok else ("phone_format",))
     if kind == "date":
         return _date(text)

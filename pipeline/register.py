@@ -1,8 +1,9 @@
 """Register a page to its form template by the four printed corner marks.
 
-An affine transform is fitted to the marks found near the page corners; the RMS residual
-over the marks says how well the page fits. A page whose marks cannot be found or whose
-residual is too large is not guessed at: it goes to review with the reason.
+A homography through the marks found near the page corners (an affine fit where one is
+missing) gives the first fit; `pipeline.align` then fits the printed content itself, and
+aligns pages without marks. A page that does not fit is not guessed at: it goes to review
+with the reason.
 """
 
 from __future__ import annotations
@@ -15,7 +16,6 @@ import numpy as np
 from pipeline.cleanup import to_gray
 from pipeline.template import MARK_SIZE
 
-MAX_RESIDUAL_PX = 6.0
 CORNER_REACH = 0.22
 """A mark must lie within this share of the page size from its corner."""
 
@@ -62,20 +62,42 @@ def find_marks(gray: np.ndarray) -> list[tuple[float, float] | None]:
 def register(
     rgb: np.ndarray, template_marks: list[tuple[int, int]], size_px: tuple[int, int]
 ) -> Registration:
+    """The page warped onto the template by its corner marks: a homography through all four
+    (a sheet not lying flat is not an affine image of the form), an affine fit through
+    three. The marks fit exactly; whether the page really fits its form is measured on the
+    content afterwards (`pipeline.align`)."""
     marks = find_marks(to_gray(rgb))
     pairs = [(m, t) for m, t in zip(marks, template_marks, strict=True) if m is not None]
     if len(pairs) < 3:
         raise NotAligned(f"only {len(pairs)} of 4 registration marks found")
     source = np.array([p[0] for p in pairs], dtype=np.float32)
     target = np.array([p[1] for p in pairs], dtype=np.float32)
-    matrix, _ = cv2.estimateAffine2D(source, target, method=cv2.LMEDS)
-    if matrix is None:
+    if len(pairs) == 4:
+        matrix, _ = cv2.findHomography(source, target, 0)
+    else:
+        affine, _ = cv2.estimateAffine2D(source, target, method=cv2.LMEDS)
+        matrix = None if affine is None else np.vstack([affine, [0.0, 0.0, 1.0]])
+    if matrix is None or not _plausible(matrix, rgb.shape[1], size_px[0]):
         raise NotAligned("the registration marks do not form a page")
-    projected = cv2.transform(source[np.newaxis], matrix)[0]
-    residual = float(np.sqrt(np.mean(np.sum((projected - target) ** 2, axis=1))))
-    if residual > MAX_RESIDUAL_PX:
-        raise NotAligned(f"page does not fit the template (residual {residual:.1f} px)")
-    warped = cv2.warpAffine(
+    warped = cv2.warpPerspective(
         rgb, matrix, size_px, flags=cv2.INTER_LINEAR, borderValue=(255, 255, 255)
     )
-    return Registration(warped, residual)
+    return Registration(warped, 0.0)
+
+
+MAX_SCALE_CHANGE = 0.12
+MAX_PERSPECTIVE = 0.06
+
+
+def _plausible(matrix: np.ndarray, page_width: int, template_width: int) -> bool:
+    """Marks that make a page: its scale within a few per cent of the dpi's, not mirrored,
+    and only mild perspective (marks found in the wrong places make wild transforms)."""
+    h = matrix / matrix[2, 2]
+    linear = h[:2, :2]
+    det = float(np.linalg.det(linear))
+    if det <= 0:
+        return False
+    expected = template_width / page_width
+    scale = np.sqrt(det) / expected
+    perspective = float(np.abs(h[2, :2]).max()) * page_width
+    return abs(scale - 1) <= MAX_SCALE_CHANGE and perspective <= MAX_PERSPECTIVE

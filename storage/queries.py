@@ -7,7 +7,7 @@ import datetime as dt
 from collections import Counter
 from dataclasses import dataclass
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from schemas.reasons import describe, reason_code
@@ -149,3 +149,13 @@ def document_fields(session: Session, vault: Vault, receipt_number: str) -> dict
         f.name: vault.open_value(document, f"field:{f.name}:value", f.value_sealed)
         for f in document.fields
     }
+
+
+def document_count(session: Session) -> int:
+    return session.scalar(select(func.count()).select_from(Document)) or 0
+
+
+def receipts_in_review(session: Session, form_id: str) -> list[str]:
+    """受付番号 of the documents of one form that wait for verification."""
+    return list(session.scalars(select(Document.receipt_number).where(
+        Document.form_id == form_id, Document.status == "review")))

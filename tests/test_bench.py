@@ -251,6 +251,9 @@ REPORT_KEYS = {
     "corpus",
     "routes",
     "runs",
+    "by_effect",
+    "by_handwriting",
+    "reliability",
     "baseline",
     "overhead",
     "services",
@@ -335,3 +338,29 @@ def test_quick_bench_run_end_to_end(tmp_path: Path) -> None:
     assert (out / "bench.png").read_bytes().startswith(b"\x89PNG")
     markdown = (out / "bench.md").read_text(encoding="utf-8")
     assert "Overhead ratio" in markdown and "| overall |" in markdown
+
+
+def test_calibration_thresholds_sit_just_above_the_surest_wrong_reading() -> None:
+    from kura.bench.calibrate import FLOOR, derive_thresholds
+    from kura.bench.metrics import FieldOutcome, reliability
+
+    def outcome(
+        kind: str, truth: str, value: str, confidence: float, *reasons: str
+    ) -> FieldOutcome:
+        status = "review" if reasons else "accepted"
+        return FieldOutcome("d", "f", kind, truth, value, status, confidence, "ppocr", reasons)
+
+    fields = [
+        outcome("bpn", "1234567890", "1234567890", 0.95),
+        outcome("bpn", "1234567890", "1234567899", 0.684),  # wrong, only confidence decides
+        outcome("bpn", "1234567890", "1234567890", 0.60, "low_confidence"),
+        outcome("bpn", "1234567890", "1234567800", 0.99, "check_digit"),  # caught otherwise
+        outcome("kana", "ヤマダ", "ヤマダ", 0.9),
+    ]
+    found = derive_thresholds(fields, {"bpn": 0.5, "kana": 0.5})
+    assert found["bpn"]["threshold"] == 0.69 and found["bpn"]["wrong"] == 1
+    assert found["bpn"]["right_sent_to_review"] == 1
+    assert found["kana"]["threshold"] == FLOOR
+    table = reliability(fields)
+    assert sum(row["fields"] for row in table["bpn"]) == 4
+    assert [row["accuracy"] for row in table["kana"]] == [1.0]

@@ -73,6 +73,8 @@ def test_fixed_length_digit_fields() -> None:
 def test_phone_keeps_digits_and_checks_shape() -> None:
     assert normalise(FORM.field("phone"), "03-1234-5678").value == "0312345678"
     assert normalise(FORM.field("phone"), "12345").reasons == ("phone_format",)
+    assert normalise(FORM.field("phone"), "090-4682-251").reasons == ("phone_format",)
+    assert normalise(FORM.field("phone"), "090-4648-2251").reasons == ()
 
 
 def test_an_empty_required_field_is_a_review_reason() -> None:

@@ -263,13 +263,26 @@ def test_propose_recovers_the_boxes_and_cells(form: FormDef, kind: str, tmp_path
     blank = _blank_file(form, tmp_path, kind)
     draft = _propose(blank, tmp_path / "draft.yaml", "--id", "draft_x", "--title", "草案")
     assert (draft.id, draft.title, draft.size_px) == ("draft_x", "草案", form.size_px)
-    assert [f.name for f in draft.fields] == [f"field_{n}" for n in range(1, len(draft.fields) + 1)]
-    assert {f.label for f in draft.fields} == {"TODO"}
+    assert len({f.name for f in draft.fields}) == len(draft.fields)
     boxed = [f for f in form.fields if f.type != "choice"]  # choices print no boxes
+    labels_right = 0
     for field in boxed:
         found = [p for p in draft.fields if _near(p.box, field.box)]
         assert len(found) == 1, (field.name, field.box, [p.box for p in draft.fields])
         assert found[0].cells == field.cells, field.name
-        if field.cells:
-            assert found[0].type == field.type, field.name
+        # the type, and for text its charset, proposed from the printed caption
+        assert (found[0].type, found[0].charset) == (field.type, field.charset), field.name
+        labels_right += found[0].label.replace(" ", "") == field.label.replace(" ", "")
+    assert labels_right >= len(boxed) - 1
     assert len(draft.fields) == len(boxed), "boxes proposed that the form does not have"
+
+
+def test_propose_draws_the_draft_over_the_blank(tmp_path: Path) -> None:
+    form = PAPER_FORMS[0]
+    blank = _blank_file(form, tmp_path, "png")
+    _propose(blank, tmp_path / "draft.yaml", "--png", str(tmp_path / "draft.png"))
+    drawn = Image.open(tmp_path / "draft.png")
+    assert drawn.size == tuple(form.size_px)
+    pixels = np.asarray(drawn.convert("RGB")).astype(int)
+    red = (pixels[..., 0] > 180) & (pixels[..., 1] < 80) & (pixels[..., 2] < 80)
+    assert red.sum() > 1000  # the proposed boxes are outlined

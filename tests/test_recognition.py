@@ -5,13 +5,15 @@ from __future__ import annotations
 
 import io
 import random
+from dataclasses import replace
 
 import numpy as np
 import pytest
 from PIL import Image, ImageDraw
 
+from kura.bench.synth.corpus import without_marks
 from kura.bench.synth.scanner import ScanEffects, scan
-from pipeline import cleanup, lexicon, read, readings
+from pipeline import align, cleanup, lexicon, read, readings
 from pipeline.crosscheck import cross_check
 from pipeline.fonts import HANDWRITING_FONTS, font
 from pipeline.ingest import PageImage, rasterise
@@ -347,15 +349,11 @@ def test_number_fields_go_to_a_person_when_the_two_recognisers_disagree(
     assert agreed.value == "1700013"
     assert "engines_disagree" not in agreed.reasons
 
-    class ReadsOtherDigits:
-        name = "other"
+    # the single-cell digit model, unsure, reads the last cell as an 8
+    def reads_other_digits(cells: list[np.ndarray]) -> list[tuple[str, float]]:
+        return [(d, 0.6) for d in "1700018"[: len(cells)]]
 
-        def read_line(self, image: np.ndarray, alphabet: str | None = None) -> Reading:
-            return Reading("1700018", 0.99, self.name)
-
-    engines = {"ppocr": read.get_engine("ppocr"), "other": ReadsOtherDigits()}
-    monkeypatch.setattr(read, "get_engine", engines.__getitem__)
-    monkeypatch.setitem(read.SECOND_OPINION, "postal", "other")
+    monkeypatch.setattr(read.digit_model, "read_cells", reads_other_digits)
     disputed = _read(page)["postal_code"]
     assert disputed.value == "1700013"
     assert disputed.status == "review"
@@ -390,6 +388,109 @@ def test_a_turned_shifted_low_resolution_scan_that_lost_a_corner_is_aligned(
     assert result.residual_px is not None and result.residual_px < 6
     assert result.fields["postal_code"].value == "1700013"
     image = scanned.image.copy()
-    image[:400, :400] = image[-400:, -400:] = 250  # two more marks gone: no alignment
-    lost = process_page(PageImage(1, image, 300))
-    assert lost.kind == "unknown" and lost.reasons[0].startswith("not_aligned")
+    image[:400, :400] = image[-400:, -400:] = 250  # two more marks gone: the print aligns it
+    by_print = process_page(PageImage(1, image, 300))
+    assert by_print.form == FORM.id and by_print.fields["postal_code"].value == "1700013"
+
+
+def _effects(**changes: object) -> ScanEffects:
+    return replace(ScanEffects(dpi=200, color_mode="gray"), **changes)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    "effects",
+    [
+        # printed from another PDF (no marks of ours), not lying flat, fed unevenly
+        _effects(perspective=(0.012, -0.01, -0.008, 0.0, 0.0, 0.014, 0.01, -0.012), feed=0.02),
+        # a copy with its top margin cut off (both top marks lost), turned and shrunk
+        _effects(cut=(0, 160, 0, 0), rotation=-4.0, scale=0.95, shift=(60.0, -50.0)),
+    ],
+    ids=["no_marks_perspective_feed", "cut_margin_turned_shrunk"],
+)
+def test_a_page_without_our_marks_is_aligned_by_its_print(effects: ScanEffects) -> None:
+    page = _with_postal_code(render_blank(FORM))
+    if not any(effects.cut):
+        page = without_marks(page, FORM)
+    scanned = np.asarray(scan(page, effects, random.Random(5)))
+    result = process_page(PageImage(1, scanned, 200))
+    assert result.form == FORM.id, result.reasons
+    assert result.residual_px is not None and result.residual_px < align.MAX_CONTENT_RESIDUAL_PX
+    assert result.fields["postal_code"].value == "1700013"
+
+
+def test_a_page_whose_print_does_not_fit_its_form_is_not_aligned_with_its_residual() -> None:
+    page = np.asarray(_with_postal_code(render_blank(FORM)).convert("L")).copy()
+    # the middle of the sheet moved 12 mm down against its corners (a torn, re-taped copy)
+    page[1100:2700] = page[960:2560].copy()
+    result = process_page(PageImage(1, np.dstack([page] * 3), 300))
+    assert result.kind == "unknown"
+    assert result.reasons[0].startswith("not_aligned: page does not fit the form (residual")
+
+
+def test_an_unsure_checkbox_goes_to_a_person_not_to_false() -> None:
+    from pipeline.page import decide
+    from schemas.forms import load_forms
+
+    form = next(f for f in load_forms().values() if any(d.type == "checkbox" for d in f.fields))
+    box = next(d for d in form.fields if d.type == "checkbox")
+    x, y, w, h = box.box
+    gray = np.full((y + h + 50, x + w + 50), 255, np.uint8)
+    assert decide(box, read.read_checkbox(gray, box)).value == "false"
+    assert decide(box, read.read_checkbox(gray, box)).status == "accepted"
+    # a short stroke inside the box: more than a speck, less than a tick
+    gray[y + h // 2 : y + h // 2 + 4, x + w // 3 : x + w // 3 + max(w // 6, 8)] = 0
+    share = float((gray[y : y + h, x : x + w] < read.INK_THRESHOLD).mean())
+    assert read.CHECKBOX_CLEAR_INK <= share < read.CHOICE_MARK_INK
+    unsure = decide(box, read.read_checkbox(gray, box))
+    assert unsure.status == "review" and "unsure_mark" in unsure.reasons
+
+
+def test_dots_and_dashes_past_the_end_of_an_address_go_to_a_person() -> None:
+    assert read._without_stray_marks("仙台市青葉区中山台5丁目21番11号アーバンコート506ー・・") == (
+        "仙台市青葉区中山台5丁目21番11号アーバンコート506"
+    )
+    assert read._without_stray_marks("豊島区東池袋3丁目1番1号サンシャインタワー") == (
+        "豊島区東池袋3丁目1番1号サンシャインタワー"
+    )
+    assert read._without_stray_marks("中野区中野4丁目2番3号ー") == "中野区中野4丁目2番3号"
+
+
+def _choice_of(page: Image.Image, form: FormDef, name: str) -> read.RawField:
+    registered = np.asarray(page.convert("RGB"))
+    return read.read_choice(read.marks(registered, form, 1), form.field(name), form.id)
+
+
+def test_a_loose_circle_running_into_the_neighbours_chooses_the_label_it_encloses() -> None:
+    form = get_form("kokunen_menjo_shinsei")
+    page = render_blank(form)
+    ox, oy, ow, oh = form.field("exemption_level").options[1].box  # 4分の3免除
+    # large, off-centre, open: it reaches 90 px into each neighbour's box
+    ImageDraw.Draw(page).arc(
+        (ox - 90, oy - 40, ox + ow + 90, oy + oh + 30), start=120, end=420, fill=PEN, width=6
+    )
+    read_as = _choice_of(page, form, "exemption_level")
+    assert (read_as.text, read_as.notes) == ("three_quarter", ())
+
+
+def test_a_tick_drawn_across_its_label_chooses_it() -> None:
+    form = get_form("kokunen_menjo_shinsei")
+    page = render_blank(form)
+    ox, oy, ow, oh = form.field("exemption_level").options[3].box
+    cx, cy = ox + ow // 2 - 70, oy + oh // 2  # over the label's first characters
+    ImageDraw.Draw(page).line(
+        (cx - 25, cy, cx - 5, cy + 22, cx + 35, cy - 30), fill=PEN, width=5, joint="curve"
+    )
+    read_as = _choice_of(page, form, "exemption_level")
+    assert (read_as.text, read_as.notes) == ("quarter", ())
+
+
+def test_a_circle_struck_through_and_another_drawn_goes_to_a_person() -> None:
+    form = get_form("kokunen_menjo_shinsei")
+    page = render_blank(form)
+    draw = ImageDraw.Draw(page)
+    for index in (0, 2):
+        ox, oy, ow, oh = form.field("exemption_level").options[index].box
+        draw.ellipse((ox + 40, oy, ox + ow - 40, oy + oh), outline=PEN, width=6)
+    ox, oy, ow, oh = form.field("exemption_level").options[0].box
+    draw.line((ox, oy + oh // 2, ox + ow, oy + oh // 2 + 6), fill=PEN, width=6)
+    assert _choice_of(page, form, "exemption_level").notes == ("several_choices",)

@@ -429,3 +429,20 @@ def test_any_form_definition_can_be_filled() -> None:
         if seed < 3:
             pages = fill_form(form, values, rng)
             assert [p.size for p in pages] == [(2480, 3508)] * 2
+
+
+def test_the_widened_scanner_model_draws_every_effect_within_its_range() -> None:
+    import random as _random
+
+    from kura.bench.synth.scanner import SCANNER_EFFECTS, ScanEffects, with_effect
+
+    rng = _random.Random(4)
+    for _ in range(30):
+        every = with_effect(ScanEffects(dpi=300), "all", rng)
+        assert -5 <= every.rotation <= 5 and 0.94 <= every.scale <= 1.03
+        assert max(abs(v) for v in every.perspective) <= 0.015 and abs(every.feed) <= 0.02
+        assert (every.shift[0] ** 2 + every.shift[1] ** 2) ** 0.5 <= 10 * 300 / 25.4 + 1e-6
+        assert every.quarter_turns in (0, 1, 3)
+    turned = with_effect(ScanEffects(), "quarter_turn", rng)
+    assert turned.orientation in (90, 270)
+    assert "office" in SCANNER_EFFECTS and "no_marks" in SCANNER_EFFECTS

@@ -14,6 +14,7 @@ from schemas.forms import get_form
 from schemas.settings import Settings
 from storage.accounts import add_person, sign_in
 from storage.audit import Actor, AuditEntry
+from storage.audit_words import open_entry
 from storage.db import get_engine, session_scope, upgrade
 from storage.models import Batch, Document
 from storage.runtime import vault_for
@@ -51,10 +52,18 @@ class Office:
             return sign_in(session, username, PASSWORD, 60).token
 
     def audit(self, action: str) -> list[AuditEntry]:
+        """The entries of `action`, their sealed words opened as an auditor reads them."""
+        vault = vault_for(self.settings)
         with session_scope(self.settings.sqlalchemy_url) as session:
-            return list(session.scalars(
+            entries = list(session.scalars(
                 select(AuditEntry).where(AuditEntry.action == action)
                 .order_by(AuditEntry.seq)))
+            opened = [open_entry(session, vault, {"purpose": e.purpose, "detail": e.detail})
+                      for e in entries]
+            session.expunge_all()  # read only: the chain refuses any change
+        for entry, words in zip(entries, opened, strict=True):
+            entry.purpose, entry.detail = words["purpose"], words["detail"]
+        return entries
 
 
 def open_office(settings: Settings, documents: int = 3) -> Office:

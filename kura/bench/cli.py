@@ -25,16 +25,76 @@ def generate(
     forms: Annotated[int, typer.Option(min=1, help="How many documents.")] = 40,
     seed: Annotated[int, typer.Option(help="Same seed, same corpus.")] = 1,
     quick: Annotated[bool, typer.Option(help="Faster, less realistic scans.")] = False,
+    wide: Annotated[
+        bool,
+        typer.Option(
+            help="The widened scanner model: each document gets one named effect in turn "
+            "(rotation ±5°, quarter turns, scale 94–103 %, perspective, uneven feed, shift, "
+            "cut-off margin, 150–600 dpi, no corner marks, all of them)."
+        ),
+    ] = False,
+    digits: Annotated[
+        str,
+        typer.Option(
+            help="What writes the digits: 'font' (the handwriting fonts) or 'mnist' (real "
+            "handwritten samples from ../shared/data/mnist, the part kept for measuring)."
+        ),
+    ] = "font",
 ) -> None:
     """Write filled-in, scanned forms with their ground truth."""
+    if digits not in ("font", "mnist"):
+        console.print(f"--digits must be font or mnist, not {digits!r}")
+        raise typer.Exit(code=2)
     from kura.bench.synth.corpus import generate_corpus
 
     started = time.perf_counter()
-    paths = generate_corpus(out, forms, seed, quick=quick)
+    paths = generate_corpus(out, forms, seed, quick=quick, wide=wide, digits=digits)
     console.print(
         f"wrote {len(paths)} documents with their truth to {out} "
         f"in {time.perf_counter() - started:.1f} s"
     )
+
+
+@bench_app.command("train-digits")
+def train_digits(
+    out: Annotated[Path, typer.Option(help="Where the ONNX weights go.")] = Path(
+        "pipeline/models/digits.onnx"
+    ),
+    seed: Annotated[int, typer.Option(help="Same seed, same weights.")] = 0,
+) -> None:
+    """Train the single-cell digit recogniser on the training part of MNIST (and the
+    handwriting fonts) and write it as ONNX; needs the `train` extra (onnx)."""
+    from kura.bench.train_digits import train
+
+    started = time.perf_counter()
+    trained = train(out, seed, progress=lambda message: console.log(message))
+    console.print(
+        f"wrote {trained.path} ({trained.bytes / 1024:.0f} KiB) from {trained.train_samples} "
+        f"samples in {time.perf_counter() - started:.0f} s; per-cell accuracy on the "
+        f"{trained.measure_samples} MNIST digits kept for measuring: "
+        f"{100 * trained.measure_accuracy:.2f} %"
+    )
+
+
+@bench_app.command("calibrate")
+def calibrate(
+    corpus: Annotated[Path, typer.Argument(help="Scans with a *.truth.json beside each.")],
+    out: Annotated[Path, typer.Option(help="The calibration file to write.")] = Path(
+        "bench-report/calibration.yaml"
+    ),
+) -> None:
+    """Re-derive the accept thresholds from a labelled corpus; writes a calibration file
+    (use it with KURA_CALIBRATION=FILE) and a reliability chart beside it."""
+    from kura.bench.calibrate import calibrate as derive
+
+    thresholds, written, chart = derive(corpus, out, lambda message: console.log(message))
+    for kind, found in thresholds.items():
+        console.print(
+            f"{kind:10} {found['threshold']:.2f} (was {found['was']}): {found['wrong']} wrong "
+            f"of {found['readings']} decided by confidence alone, "
+            f"{found['right_sent_to_review']} right ones to review"
+        )
+    console.print(f"wrote {written} and {chart}")
 
 
 @bench_app.command("run")
@@ -59,6 +119,13 @@ def run(
             help="Also through Celery workers on Redis, PostgreSQL and S3 (1 and 2 workers)."
         ),
     ] = False,
+    baseline_pages: Annotated[
+        int | None,
+        typer.Option(
+            help="Time the plain OCR engine on the first N pages only (it takes 5–20× the "
+            "pipeline's time per page); all pages when not given."
+        ),
+    ] = None,
 ) -> None:
     """Run the pipeline on a corpus and report accuracy, silent errors and speed."""
     from kura.bench.report import print_summary, write_report
@@ -74,7 +141,11 @@ def run(
         generate_corpus(corpus, QUICK_DOCUMENTS, QUICK_SEED, quick=True)
 
     report = run_benchmark(
-        corpus, quick=quick, engines=engines, progress=lambda message: console.log(message)
+        corpus,
+        quick=quick,
+        engines=engines,
+        progress=lambda message: console.log(message),
+        baseline_pages=baseline_pages,
     )
     failed = False
     if services:

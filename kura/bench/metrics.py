@@ -27,6 +27,7 @@ Definitions (docs/benchmarks.md repeats them):
 
 from __future__ import annotations
 
+import itertools
 import statistics
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
@@ -407,3 +408,30 @@ def summarise(scores: Sequence[FileScore], silent_error_limit: int = 200) -> Sum
 def median(values: Iterable[float]) -> float | None:
     items = list(values)
     return round(statistics.median(items), 5) if items else None
+
+
+BINS = (0.0, 0.5, 0.7, 0.8, 0.9, 0.95, 0.99, 1.0001)
+
+
+def reliability(fields: Iterable[FieldOutcome]) -> dict[str, list[dict[str, Any]]]:
+    """Per field type and confidence bin: how many readings, and the share right."""
+    by_type: dict[str, list[FieldOutcome]] = {}
+    for outcome in fields:
+        if outcome.truth or outcome.value:  # an empty field read empty says nothing
+            by_type.setdefault(outcome.type, []).append(outcome)
+    table: dict[str, list[dict[str, Any]]] = {}
+    for kind, items in sorted(by_type.items()):
+        rows = []
+        for low, high in itertools.pairwise(BINS):
+            inside = [f for f in items if low <= f.confidence < high]
+            if inside:
+                rows.append(
+                    {
+                        "low": low,
+                        "high": min(high, 1.0),
+                        "fields": len(inside),
+                        "accuracy": round(sum(f.right for f in inside) / len(inside), 4),
+                    }
+                )
+        table[kind] = rows
+    return table

@@ -38,6 +38,10 @@ def write_report(report: dict[str, Any], out_dir: Path, command: str = "") -> di
     )
     paths["markdown"].write_text(markdown(report, command), encoding="utf-8")
     chart(report, paths["chart"])
+    if report.get("reliability"):
+        from kura.bench.calibrate import reliability_chart
+
+        paths["reliability"] = reliability_chart(report["reliability"], out_dir / "reliability.png")
     return paths
 
 
@@ -93,6 +97,12 @@ def markdown(report: dict[str, Any], command: str = "") -> str:
             )
         rows.append(row)
     lines += _md_table(["type", "n", *names], rows)
+
+    for title, key in (
+        ("Per scanner effect (routed)", "by_effect"),
+        ("Per handwriting source of the digit cells (routed)", "by_handwriting"),
+    ):
+        lines += group_table(title, report.get(key) or {})
 
     lines += ["## Per run", ""]
     rows = []
@@ -215,6 +225,42 @@ def markdown(report: dict[str, Any], command: str = "") -> str:
             ],
         )
     return "\n".join(lines)
+
+
+def group_table(title: str, groups: dict[str, Any]) -> list[str]:
+    """Pages aligned and classified, fields right / silent / to review, per group."""
+    if not groups:
+        return []
+    rows = []
+    for name, group in groups.items():
+        pages, fields, digits = group["classification"], group["fields"], group["digit_fields"]
+        rows.append(
+            [
+                name,
+                str(group["documents"]),
+                f"{pages['right']}/{pages['pages']}",
+                str(pages["silent_misclassified"]),
+                _pct(fields["exact_rate"]),
+                _pct(fields["silent_error_rate"]),
+                _pct(fields["review_rate"]),
+                _pct(digits["exact_rate"]),
+                _pct(digits["silent_error_rate"]),
+                _pct(digits["review_rate"]),
+            ]
+        )
+    header = [
+        "group",
+        "docs",
+        "pages right",
+        "silent miscls.",
+        "fields right",
+        "silent",
+        "review",
+        "digit fields right",
+        "digit silent",
+        "digit review",
+    ]
+    return [f"## {title}", "", *_md_table(header, rows)]
 
 
 def review_reason_groups(reasons: dict[str, int]) -> dict[str, int]:

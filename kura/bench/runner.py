@@ -19,7 +19,14 @@ from typing import Any
 import cv2
 import numpy as np
 
-from kura.bench.metrics import FileScore, median, score_file, summarise
+from kura.bench.metrics import (
+    FileScore,
+    field_stats,
+    median,
+    reliability,
+    score_file,
+    summarise,
+)
 from pipeline.errors import RejectedFile
 from pipeline.ingest import PageImage, rasterise
 from pipeline.page import assemble, process_page
@@ -29,7 +36,16 @@ from schemas.forms import FormDef, load_forms
 ROUTED = "routed"
 """The pipeline as shipped: each field type read by the engine `pipeline.read.ROUTES` names."""
 ENGINES = ("ppocr", "tesseract")
-STAGES = ("rasterise", "cleanup", "register", "classify", "read", "validate", "assemble")
+STAGES = (
+    "rasterise",
+    "cleanup",
+    "register",
+    "classify",
+    "refine",
+    "read",
+    "validate",
+    "assemble",
+)
 REPORT_VERSION = 1
 
 QUICK_DOCUMENTS = 4
@@ -295,6 +311,7 @@ def run_benchmark(
     quick: bool = False,
     engines: bool = True,
     progress: Progress = _quiet,
+    baseline_pages: int | None = None,
 ) -> dict[str, Any]:
     """The whole in-process benchmark; returns the report (see docs/benchmarks.md)."""
     started = time.perf_counter()
@@ -305,7 +322,7 @@ def run_benchmark(
     rasterised = rasterise_corpus(files)
     warm_up(rasterised, forms)
 
-    baseline = BaselineRun(QUICK_BASELINE_PAGES if quick else None, progress)
+    baseline = BaselineRun(QUICK_BASELINE_PAGES if quick else baseline_pages, progress)
     passes = [run_pass(rasterised, None, forms, progress, after_page=baseline)]
     if engines:
         for engine in ENGINES:
@@ -323,6 +340,7 @@ def run_benchmark(
             "errors": result.errors,
         }
     ratio = overhead(routed, baseline.page_seconds)
+    truths = [r.file.truth for r in rasterised]
     return {
         "version": REPORT_VERSION,
         "date": dt.datetime.now().astimezone().isoformat(timespec="seconds"),
@@ -332,11 +350,48 @@ def run_benchmark(
         "corpus": describe_corpus(rasterised),
         "routes": _routes(),
         "runs": runs,
+        "by_effect": grouped(routed.scores, truths, scanner_effect),
+        "by_handwriting": grouped(routed.scores, truths, digit_source),
+        "reliability": reliability(f for s in routed.scores for f in s.fields),
         "baseline": baseline.result(),
         "overhead": ratio,
         "services": None,
         "seconds": round(time.perf_counter() - started, 1),
     }
+
+
+def scanner_effect(truth: dict[str, Any]) -> str:
+    """The named scanner effect of a document (`kura bench generate --wide`)."""
+    return str(truth.get("effects", {}).get("scanner_effect", "office"))
+
+
+def digit_source(truth: dict[str, Any]) -> str:
+    """What wrote the digit cells: a handwriting font, or real samples (`--digits mnist`)."""
+    return str(truth.get("effects", {}).get("handwriting", {}).get("digits", "font"))
+
+
+def grouped(
+    scores: list[FileScore], truths: list[dict[str, Any]], key: Callable[[dict[str, Any]], str]
+) -> dict[str, dict[str, Any]]:
+    """Per group of documents: pages aligned and classified, fields right, silent, review;
+    digit fields apart (the fields real handwriting changes)."""
+    groups: dict[str, list[FileScore]] = {}
+    for score, truth in zip(scores, truths, strict=True):
+        groups.setdefault(key(truth), []).append(score)
+    result = {}
+    for name, members in sorted(groups.items()):
+        summary = summarise(members)
+        digits = [f for s in members for f in s.fields if f.type in DIGIT_TYPES]
+        result[name] = {
+            "documents": len(members),
+            "classification": summary.classification,
+            "fields": summary.fields,
+            "digit_fields": field_stats(digits),
+        }
+    return result
+
+
+DIGIT_TYPES = ("my_number", "bpn", "date", "postal", "phone", "digits", "amount")
 
 
 def warm_up(rasterised: list[Rasterised], forms: dict[str, FormDef]) -> None:

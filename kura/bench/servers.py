@@ -26,11 +26,9 @@ from pathlib import Path
 from types import TracebackType
 from typing import IO, Self
 
-import psycopg
 import redis
 import urllib3
 from minio import Minio
-from psycopg import sql
 
 LOOPBACK = "127.0.0.1"
 STARTUP_TIMEOUT_S = 60.0
@@ -257,6 +255,8 @@ class PostgresServer(ManagedServer):
     def __init__(self) -> None:
         self.initdb = find_binary("initdb", "/usr/lib/postgresql/*/bin/initdb")
         self.pg_ctl = find_binary("pg_ctl", "/usr/lib/postgresql/*/bin/pg_ctl")
+        self.createdb = find_binary("createdb", "/usr/lib/postgresql/*/bin/createdb")
+        self.dropdb = find_binary("dropdb", "/usr/lib/postgresql/*/bin/dropdb")
         super().__init__()
         self.port = free_port()
         self.data_dir = self.tmp_dir / "data"
@@ -273,13 +273,12 @@ class PostgresServer(ManagedServer):
 
     def create_database(self, name: str) -> str:
         """Create the database ``name``; returns its SQLAlchemy URL."""
-        self._execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+        self._run([self.createdb, *self._client, name])
         return self.url(name)
 
     def drop_database(self, name: str) -> None:
-        # FORCE, because a test may leave a connection pool open.
-        statement = sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)")
-        self._execute(statement.format(sql.Identifier(name)))
+        # --force, because a test may leave a connection pool open.
+        self._run([self.dropdb, *self._client, "--if-exists", "--force", name])
 
     def stop(self) -> None:
         # `pg_ctl start` detaches the postmaster: there is no child process to terminate.
@@ -297,10 +296,9 @@ class PostgresServer(ManagedServer):
         except (OSError, IndexError, ValueError):
             return None
 
-    def _execute(self, statement: sql.Composed) -> None:
-        dsn = f"host={LOOPBACK} port={self.port} user={self.user} dbname=postgres"
-        with psycopg.connect(dsn, autocommit=True, connect_timeout=10) as connection:
-            connection.execute(statement)
+    @property
+    def _client(self) -> list[str]:
+        return ["-h", LOOPBACK, "-p", str(self.port), "-U", self.user]
 
     def _run(self, command: list[str], check: bool = True) -> bool:
         """Run a PostgreSQL tool (as the postgres user when we are root), logging its output."""

@@ -18,7 +18,6 @@ from dataclasses import dataclass
 from typing import Any
 
 from PIL import Image
-from sqlalchemy import func, select
 
 from schemas.forms import get_form
 from schemas.settings import Settings
@@ -26,6 +25,7 @@ from storage.accounts import add_person, sign_in
 from storage.audit import Actor
 from storage.db import session_scope, upgrade
 from storage.models import Batch, Document, FieldValue, Page, SourceFile, new_id
+from storage.queries import document_count, receipts_in_review
 from storage.runtime import vault_for
 
 FORM = "kokunen_hihokensha_todoke"
@@ -73,7 +73,7 @@ def fill(settings: Settings, documents: int, progress: Callable[[str], None] = p
         session.flush()
         original = vault.put_object(session, "page_image", image.getvalue())
         page_image = vault.put_object(session, "page_image", image.getvalue())
-        already = session.scalar(select(func.count()).select_from(Document)) or 0
+        already = document_count(session)
         for n in range(documents):
             source = SourceFile(batch_id=batch.id, position=n, filename=f"file-{n + 1:05d}.png",
                                 sha256=f"{n:064d}", object_id=original.id, status="done",
@@ -117,9 +117,8 @@ def measure(settings: Settings, samples: int = 200, seed: int = 1) -> StationNum
 
     app = create_app(settings)
     with session_scope(settings.sqlalchemy_url) as session:
-        receipts = list(session.scalars(select(Document.receipt_number).where(
-            Document.form_id == FORM, Document.status == "review")))
-        total = session.scalar(select(func.count()).select_from(Document)) or 0
+        receipts = receipts_in_review(session, FORM)
+        total = document_count(session)
         token = sign_in(session, "bench-verifier", PASSWORD, 60).token
     client = TestClient(app, base_url="https://testserver")
     client.cookies.set("kura_session", token)

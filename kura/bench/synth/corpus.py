@@ -35,14 +35,18 @@ from PIL import Image
 
 from kura.bench.synth.handwriting import HandStyle, fill_form
 from kura.bench.synth.scanner import (
+    SCANNER_EFFECTS,
     ColorMode,
     ScanEffects,
     blank_back_page,
+    effect_dpi,
     random_effects,
     scan,
+    with_effect,
 )
 from kura.bench.synth.values import Value, ValueOptions, generate_values
 from pipeline.fields import canonical_text
+from pipeline.template import MARK_SIZE, registration_marks
 from schemas.forms import FormDef, get_form, load_forms
 
 Format = Literal["png", "jpg", "pdf", "tif"]
@@ -64,6 +68,10 @@ class Plan:
     strength: float | None = None
     mild: bool = False
     """Demo quality: light scanner effects, grey or colour, no required field left blank."""
+    effect: str | None = None
+    """A named scanner effect (`scanner.SCANNER_EFFECTS`) on top of the office scan."""
+    digits: str = "font"
+    """What writes the digits: the handwriting font, or real samples ("mnist")."""
 
 
 # The first documents of every corpus cover each format and page kind, so that even a small
@@ -102,7 +110,7 @@ def render_document(
     values = generate_values(
         form, rng, ValueOptions(required_empty_rate=0.0) if plan.mild else None
     )
-    style = HandStyle().resolve(rng)
+    style = HandStyle(digits=plan.digits).resolve(rng)
     sheets = fill_form(form, values, rng, style)
 
     fmt = plan.format or _pick_format(rng)
@@ -119,7 +127,11 @@ def render_document(
         if plan.strength is not None
         else (rng.uniform(0.15, 0.45) if plan.mild else rng.uniform(0.3, 1.3))
     )
-    dpi = 200 if quick else rng.choice((200, 240, 300, 300))
+    dpi = (effect_dpi(plan.effect, rng) if plan.effect else None) or (
+        200 if quick else rng.choice((200, 240, 300, 300))
+    )
+    if plan.effect in ("no_marks", "all"):
+        sheets = [without_marks(sheet, form) for sheet in sheets]
     color_mode = _pick_colour(rng, fmt, quick, plan.mild)
     # The JPEG quality the file itself is written with (JPEG, and PDF/TIFF pages in grey or
     # colour); None for PNG and for 1-bit pages (CCITT G4).
@@ -131,6 +143,7 @@ def render_document(
     form_pages: list[int | None] = []
     pages: list[Image.Image] = []
     page_effects: list[dict[str, object]] = []
+    orientations: list[int] = []
     for number, sheet in enumerate(sheets, start=1):
         upside_down = (
             plan.upside_down and number == 1
@@ -138,6 +151,9 @@ def render_document(
             else (not plan.mild and rng.random() < UPSIDE_DOWN_RATE)
         )
         effects = _effects(rng, strength, dpi, color_mode, fmt, quick, bool(upside_down))
+        if plan.effect:
+            effects = with_effect(effects, plan.effect, rng)
+        orientations.append(effects.orientation)
         pages.append(scan(sheet, effects, rng, source_dpi=form.dpi))
         kinds.append("form")
         form_pages.append(number)
@@ -145,6 +161,7 @@ def render_document(
         if blank_back:
             back = blank_back_page(sheet.size, rng, front=sheet, bleed=rng.uniform(0.02, 0.08))
             effects = _effects(rng, strength, dpi, color_mode, fmt, quick, False)
+            orientations.append(effects.orientation)
             pages.append(scan(back, effects, rng, source_dpi=form.dpi))
             kinds.append("blank")
             form_pages.append(None)
@@ -154,13 +171,14 @@ def render_document(
         "form": form.id,
         "pages": kinds,
         "form_pages": form_pages,
-        "orientation": [180 if e["upside_down"] else 0 for e in page_effects],
+        "orientation": orientations,
         "fields": canonical_truth(form, values),
         "effects": {
             "format": fmt,
             "dpi": dpi,
             "color_mode": color_mode,
             "strength": round(strength, 3),
+            "scanner_effect": plan.effect or "office",
             "jpeg_quality": file_quality,
             "handwriting": style.as_dict(),
             "pages": page_effects,
@@ -168,6 +186,15 @@ def render_document(
         "seed": seed,
     }
     return pages, truth
+
+
+def without_marks(sheet: Image.Image, form: FormDef) -> Image.Image:
+    """The sheet as printed from another PDF: no corner marks of Kura's."""
+    clean = sheet.copy()
+    half = MARK_SIZE // 2 + 4
+    for cx, cy in registration_marks(form):
+        clean.paste((255, 255, 255), (cx - half, cy - half, cx + half, cy + half))
+    return clean
 
 
 def _pick_format(rng: random.Random) -> Format:
@@ -278,13 +305,18 @@ def generate_corpus(
     seed: int,
     form_ids: list[str] | None = None,
     quick: bool = False,
+    wide: bool = False,
+    digits: str = "font",
 ) -> list[Path]:
     """Write `forms` documents (and their truth JSON) into `out_dir`; returns the documents.
 
     Mostly single-page PNG/JPEG, some multi-page PDF and TIFF, some with blank back pages,
     a few pages upside down. The first four documents are always a PDF with a blank back page,
     a TIFF whose form page is upside down, a PNG and a JPEG. `quick` trades realism for speed
-    (200 dpi grey/1-bit, no blur): for tests and smoke runs."""
+    (200 dpi grey/1-bit, no blur): for tests and smoke runs. `wide` adds to each document
+    one named scanner effect in turn (`SCANNER_EFFECTS`), recorded in its truth; `digits`
+    "mnist" writes every digit with real handwritten samples (the MNIST part kept for
+    measuring)."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     ids = (
@@ -299,6 +331,9 @@ def generate_corpus(
     for index in range(forms):
         form = get_form(ids[index % len(ids)] if index < len(ids) else picker.choice(ids))
         plan = GUARANTEED[index] if index < len(GUARANTEED) else Plan()
+        if wide:
+            plan = replace(plan, effect=SCANNER_EFFECTS[index % len(SCANNER_EFFECTS)])
+        plan = replace(plan, digits=digits)
         doc_seed = document_seed(seed, index)
         pages, truth = render_document(form, doc_seed, plan=plan, quick=quick)
         truth["corpus_seed"] = seed

@@ -75,6 +75,16 @@ class HandStyle:
     """Extra stroke width in px (0–2): pen thickness; drawn per form when None."""
     tick_rate: float = 0.3
     """Choices: chance of a tick instead of a circle."""
+    cross_rate: float = 0.06
+    """Choices: chance of a cross (×) on the label instead of a circle."""
+    loose_rate: float = 0.4
+    """Choices: chance that a circle is drawn loose — large, off-centre, often left open —
+    running into the neighbouring options."""
+    correction_rate: float = 0.03
+    """Choices: chance that another option was circled first and struck through."""
+    digits: str = "font"
+    """What writes the digits: "font" (the handwriting font) or "mnist" (real handwritten
+    samples of the MNIST part kept for measuring, `kura.bench.synth.mnist`)."""
     seal_rate: float = 0.6
     seal_overlap_rate: float = 0.35
     """Chance that the seal overlaps the end of the name box."""
@@ -194,9 +204,25 @@ class _Pen:
         x, y = round(left), round(top)
         page.paste(self.ink, (x, y, x + mask.width, y + mask.height), mask)
 
+    def real_digit(self, ch: str, size: float) -> Image.Image:
+        """A real handwritten digit as an ink mask about as tall as the font's would be."""
+        from kura.bench.synth.mnist import digit_mask
+
+        sample = digit_mask(ch, self.rng)
+        height = size * self.rng.uniform(0.62, 0.8)
+        width = max(2, round(sample.width * height / sample.height))
+        mask = sample.resize((width, max(2, round(height))), Image.Resampling.BICUBIC)
+        pad = round(size / 2)
+        tile = Image.new("L", (mask.width + 2 * pad, mask.height + 2 * pad), 0)
+        tile.paste(mask, (pad, pad))
+        return tile
+
     def char_centered(self, page: Image.Image, ch: str, size: float, cx: float, cy: float) -> None:
         """Draw `ch` with its ink box centred on (cx, cy): digits in cells."""
-        mask, _ = self.glyph(ch, size)
+        if self.style.digits == "mnist" and ch.isdigit():
+            mask = self.real_digit(ch, size)
+        else:
+            mask, _ = self.glyph(ch, size)
         box = mask.getbbox()
         if box is None:
             return
@@ -221,7 +247,10 @@ class _Pen:
             advance = font(Path(path), max(8, round(size / 2) * 2)).getlength(ch)
             advance *= 0.96 + (self.gauss(st.spacing_jitter) if draw else 0.0)
             if draw:
-                mask, _ = self.glyph(ch, s)
+                if st.digits == "mnist" and ch.isdigit():
+                    mask = self.real_digit(ch, s)
+                else:
+                    mask, _ = self.glyph(ch, s)
                 y = cy - slope * (x - start) + self.gauss(st.baseline_jitter) * size
                 self.put(page, mask, x + advance / 2 - mask.width / 2, y - mask.height / 2)
             x += advance
@@ -272,7 +301,8 @@ def _fill_field(page: Image.Image, field: FieldDef, value: Value, pen: _Pen) -> 
     if field.type == "choice":
         option = next((o for o in field.options or [] if o.value == value), None)
         if option is not None:
-            _mark_option(page, option.box, option.label, pen)
+            others = [(o.box, o.label) for o in field.options or [] if o is not option]
+            _mark_option(page, option.box, option.label, pen, others)
         return
     if field.type == "checkbox":
         if value is True:
@@ -364,26 +394,48 @@ def _stroke_tile(
     return big.resize(size, Image.Resampling.BILINEAR)
 
 
-def _mark_option(page: Image.Image, box: tuple[int, int, int, int], label: str, pen: _Pen) -> None:
-    if pen.rng.random() < pen.style.tick_rate:
+def _mark_option(
+    page: Image.Image,
+    box: tuple[int, int, int, int],
+    label: str,
+    pen: _Pen,
+    others: list[tuple[tuple[int, int, int, int], str]] | None = None,
+) -> None:
+    rng, style = pen.rng, pen.style
+    if others and rng.random() < style.correction_rate:
+        wrong_box, wrong_label = rng.choice(others)
+        _ellipse(page, wrong_box, wrong_label, pen, loose=False)
+        _strike(page, wrong_box, pen)
+    draw = rng.random()
+    if draw < style.tick_rate:
         _tick(page, box, pen, inside=False)
+    elif draw < style.tick_rate + style.cross_rate:
+        _cross(page, box, pen)
     else:
-        _ellipse(page, box, label, pen)
+        _ellipse(page, box, label, pen, loose=rng.random() < style.loose_rate)
 
 
-def _ellipse(page: Image.Image, box: tuple[int, int, int, int], label: str, pen: _Pen) -> None:
+def _ellipse(
+    page: Image.Image, box: tuple[int, int, int, int], label: str, pen: _Pen, *, loose: bool
+) -> None:
     rng = pen.rng
     ox, oy, ow, oh = box
     label_w = font(PRINTED_FONT, LABEL_FONT_SIZE).getlength(label)
     rx = min(label_w / 2 + rng.uniform(18, 45), ow / 2 + 20)
     ry = LABEL_FONT_SIZE / 2 + rng.uniform(14, 32)
-    if pen.overflow:
-        rx, ry = rx * 1.15, ry * 1.3
+    sweep = 2 * math.pi + rng.uniform(0.15, 0.7)  # the pen overshoots where it started
     cx = ox + ow / 2 + rng.gauss(0, 8)
     cy = oy + oh / 2 + rng.gauss(0, 6)
+    if loose:  # large and off-centre, into the neighbours' boxes; often not closed
+        rx = label_w / 2 + rng.uniform(50, 120)
+        ry = LABEL_FONT_SIZE / 2 + rng.uniform(25, 55)
+        cx, cy = cx + rng.gauss(0, 14), cy + rng.gauss(0, 10)
+        if rng.random() < 0.5:
+            sweep = rng.uniform(1.7, 1.95) * math.pi
+    elif pen.overflow:
+        rx, ry = rx * 1.15, ry * 1.3
     tilt = math.radians(rng.gauss(0, 5))
     start = rng.uniform(0, 2 * math.pi)
-    sweep = 2 * math.pi + rng.uniform(0.15, 0.7)  # the pen overshoots where it started
     wobble = [(rng.uniform(0.02, 0.06), rng.randint(2, 4), rng.uniform(0, 6.3)) for _ in range(2)]
     pad = int(max(rx, ry) * 1.4)
     points = []
@@ -404,12 +456,49 @@ def _ellipse(page: Image.Image, box: tuple[int, int, int, int], label: str, pen:
     pen.put(page, mask, cx - pad, cy - pad)
 
 
+def _strike(page: Image.Image, box: tuple[int, int, int, int], pen: _Pen) -> None:
+    """A stroke (or two) across an option: a mark taken back."""
+    rng = pen.rng
+    ox, oy, ow, oh = box
+    pad = ow // 2 + 20
+    strokes = [
+        [
+            (20 + rng.uniform(0, 30), pad + rng.gauss(0, 8)),
+            (2 * pad - 20 - rng.uniform(0, 30), pad + rng.gauss(0, 8)),
+        ]
+    ]
+    if rng.random() < 0.5:  # a double line
+        strokes.append([(x, y + rng.uniform(10, 16)) for x, y in strokes[0]])
+    width = rng.uniform(3.5, 5.5) + (pen.style.weight or 0)
+    mask = _stroke_tile((2 * pad, 2 * pad), strokes, width)
+    pen.put(page, mask, ox + ow / 2 - pad, oy + oh / 2 - pad)
+
+
+def _cross(page: Image.Image, box: tuple[int, int, int, int], pen: _Pen) -> None:
+    """A × over the label (some people mark the option they mean that way)."""
+    rng = pen.rng
+    ox, oy, ow, oh = box
+    size = oh * rng.uniform(0.5, 0.75)
+    pad = int(size)
+    a, b = pad - size / 2, pad + size / 2
+    strokes = [
+        [(a + rng.gauss(0, 3), a + rng.gauss(0, 3)), (b + rng.gauss(0, 3), b + rng.gauss(0, 3))],
+        [(b + rng.gauss(0, 3), a + rng.gauss(0, 3)), (a + rng.gauss(0, 3), b + rng.gauss(0, 3))],
+    ]
+    width = rng.uniform(3.5, 5.5) + (pen.style.weight or 0)
+    mask = _stroke_tile((2 * pad, 2 * pad), strokes, width)
+    cx = ox + ow / 2 + rng.gauss(0, ow * 0.1)
+    pen.put(page, mask, cx - pad, oy + oh / 2 + rng.gauss(0, 5) - pad)
+
+
 def _tick(page: Image.Image, box: tuple[int, int, int, int], pen: _Pen, *, inside: bool) -> None:
     rng = pen.rng
     ox, oy, ow, oh = box
     size = (min(ow, oh) * 0.7 if inside else oh * 0.6) * rng.uniform(0.85, 1.15)
     if inside:
         cx, cy = ox + ow / 2, oy + oh / 2
+    elif rng.random() < 0.3:  # just left of the label, pointing at it
+        cx, cy = ox + rng.uniform(0.0, 0.1) * ow, oy + oh / 2
     else:  # over the left part of the label, as people tick the word itself
         cx, cy = ox + ow / 2 - rng.uniform(0.15, 0.3) * ow, oy + oh / 2
     cx, cy = cx + rng.gauss(0, size * 0.08), cy + rng.gauss(0, size * 0.08)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import io
 import random
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from typing import Literal
 
 import cv2
@@ -51,12 +51,29 @@ class ScanEffects:
     dark_border: tuple[int, int, int, int] = (0, 0, 0, 0)
     """Dark bands at the left, top, right and bottom edges, in output pixels: the open lid
     or the feeder's belt seen around a sheet that does not fill the scan area."""
+    perspective: tuple[float, ...] = (0.0,) * 8
+    """How far each corner (top-left, top-right, bottom-left, bottom-right; x then y) moves,
+    as a share of the page's width and height: a sheet not lying flat, a copy of a copy."""
+    feed: float = 0.0
+    """Uneven feed: the vertical scale grows from 1 at the top to 1 + feed at the bottom."""
+    cut: tuple[int, int, int, int] = (0, 0, 0, 0)
+    """Strips lost at the left, top, right and bottom edges, in output pixels (a copy with a
+    margin cut off): they come out as bare paper, with whatever was printed there."""
+    quarter_turns: int = 0
+    """The sheet fed turned by this many quarter turns clockwise (on top of `upside_down`)."""
 
     def as_dict(self) -> dict[str, object]:
         data = asdict(self)
         data["shift"] = list(self.shift)
         data["dark_border"] = list(self.dark_border)
+        data["perspective"] = list(self.perspective)
+        data["cut"] = list(self.cut)
         return data
+
+    @property
+    def orientation(self) -> int:
+        """Degrees the scan must be turned clockwise to stand upright (180: upside down)."""
+        return -(90 * self.quarter_turns + (180 if self.upside_down else 0)) % 360
 
 
 def random_effects(
@@ -130,6 +147,8 @@ def scan(
     tone = _paper_colour(effects.paper_tone)
     paper = tone if colour else (_grey(tone),) * 3
     pixels = _geometry(pixels, size, effects, paper)
+    if any(effects.cut):
+        pixels = _cut(pixels, effects.cut, paper)
     if any(effects.dark_border):
         pixels = _dark_border(pixels, effects.dark_border)
     if effects.illumination > 0 or tone != (255, 255, 255):
@@ -147,6 +166,8 @@ def scan(
         image = jpeg_round_trip(image, effects.jpeg_quality)
     if effects.upside_down:
         image = image.transpose(Image.Transpose.ROTATE_180)
+    if effects.quarter_turns % 4:
+        image = image.rotate(-90 * (effects.quarter_turns % 4), expand=True)
     image.info = {"dpi": (effects.dpi, effects.dpi)}
     return image
 
@@ -181,24 +202,62 @@ def _geometry(
     effects: ScanEffects,
     paper: tuple[int, ...],
 ) -> np.ndarray:
-    """Resample to the output dpi (area filter), then skew, shift and zoom in one affine pass."""
+    """Resample to the output dpi (area filter), then skew, shift, zoom and perspective in
+    one pass, then the uneven feed."""
     if (pixels.shape[1], pixels.shape[0]) != size:
         pixels = cv2.resize(pixels, size, interpolation=cv2.INTER_AREA)
-    if effects.rotation == 0 and effects.shift == (0.0, 0.0) and effects.scale == 1.0:
+    flat = not any(effects.perspective) and effects.feed == 0
+    if flat and effects.rotation == 0 and effects.shift == (0.0, 0.0) and effects.scale == 1.0:
         return pixels
     cx, cy = size[0] / 2, size[1] / 2
     # forward: rotate by `rotation` (counter-clockwise on the page) and zoom about the
-    # centre, then shift
-    matrix = cv2.getRotationMatrix2D((cx, cy), effects.rotation, effects.scale)
-    matrix[:, 2] += np.asarray(effects.shift, dtype=np.float64)
-    return cv2.warpAffine(
+    # centre, then shift, then move the corners (perspective)
+    matrix = np.vstack(
+        [cv2.getRotationMatrix2D((cx, cy), effects.rotation, effects.scale), [0, 0, 1]]
+    )
+    matrix[:2, 2] += np.asarray(effects.shift, dtype=np.float64)
+    border = tuple(float(v) for v in paper)
+    if any(effects.perspective):
+        w, h = size
+        corners = np.array([[0, 0], [w, 0], [0, h], [w, h]], np.float32)
+        offsets = np.array(effects.perspective, np.float32).reshape(4, 2) * np.array(
+            [w, h], np.float32
+        )
+        matrix = cv2.getPerspectiveTransform(corners, corners + offsets) @ matrix
+    pixels = cv2.warpPerspective(
         pixels,
         matrix,
         size,
         flags=cv2.INTER_LINEAR,
         borderMode=cv2.BORDER_CONSTANT,
-        borderValue=tuple(float(v) for v in paper),
+        borderValue=border,
     )
+    if not effects.feed:
+        return pixels
+    # the feed: a row at y (output) shows the sheet's row y' with y = y' + feed·y'²/2h
+    h = size[1]
+    a = effects.feed / (2 * h)
+    ys = np.arange(h, dtype=np.float64)
+    source = (-1 + np.sqrt(1 + 4 * a * ys)) / (2 * a)  # y' for each y
+    map_y = np.repeat(source.astype(np.float32)[:, None], size[0], axis=1)
+    map_x = np.repeat(np.arange(size[0], dtype=np.float32)[None, :], h, axis=0)
+    return cv2.remap(
+        pixels, map_x, map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT, borderValue=border
+    )
+
+
+def _cut(
+    pixels: np.ndarray, widths: tuple[int, int, int, int], paper: tuple[int, ...]
+) -> np.ndarray:
+    left, top, right, bottom = widths
+    height, width = pixels.shape[:2]
+    cut = pixels.copy()
+    fill = paper if cut.ndim == 3 else paper[0]
+    cut[:, :left] = fill
+    cut[:top, :] = fill
+    cut[:, width - right :] = fill
+    cut[height - bottom :, :] = fill
+    return cut
 
 
 def _light(size: tuple[int, int], strength: float, gen: np.random.Generator) -> np.ndarray:
@@ -280,3 +339,54 @@ def blank_back_page(
         keep = ghost.point(lambda v: 255 - round((255 - v) * min(0.3, bleed)))
         texture = ImageChops.multiply(texture, keep)
     return Image.merge("RGB", (texture, texture, texture))
+
+
+MM_AT_300_DPI = 300 / 25.4
+SCANNER_EFFECTS = (
+    "office",
+    "rotation",
+    "quarter_turn",
+    "scale",
+    "perspective",
+    "feed",
+    "shift",
+    "cut_margin",
+    "dpi",
+    "no_marks",
+    "all",
+)
+"""Named effects of the widened corpus, each at up to the strength offices meet: one per
+document, on top of the ordinary office scan ("office" adds nothing); "all" draws every one."""
+
+
+def effect_dpi(name: str, rng: random.Random) -> int | None:
+    """The resolution a document with this effect is scanned at (None: the usual choice)."""
+    if name in ("dpi", "all"):
+        return rng.choice((150, 600)) if name == "dpi" else rng.choice((150, 200, 300, 400, 600))
+    return None
+
+
+def with_effect(effects: ScanEffects, name: str, rng: random.Random) -> ScanEffects:
+    """`effects` with the named scanner effect added, drawn across its whole range."""
+    every = name == "all"
+    mm = MM_AT_300_DPI * effects.dpi / TEMPLATE_DPI
+    changes: dict[str, object] = {}
+    if name == "rotation" or every:
+        changes["rotation"] = rng.uniform(-5.0, 5.0)
+    if name == "quarter_turn" or (every and rng.random() < 0.3):
+        changes["quarter_turns"] = rng.choice((1, 3))
+    if name == "scale" or every:
+        changes["scale"] = rng.uniform(0.94, 1.03)
+    if name == "perspective" or every:
+        changes["perspective"] = tuple(rng.uniform(-0.015, 0.015) for _ in range(8))
+    if name == "feed" or every:
+        changes["feed"] = rng.uniform(-0.02, 0.02)
+    if name == "shift" or every:
+        angle, reach = rng.uniform(0, 2 * np.pi), rng.uniform(0.5, 1.0) * 10 * mm
+        changes["shift"] = (reach * np.cos(angle), reach * np.sin(angle))
+    if name == "cut_margin" or (every and rng.random() < 0.5):
+        # a strip of 15–25 mm: the two corner marks along that edge are lost
+        edge = rng.randrange(4)
+        width = round(rng.uniform(15, 25) * mm)
+        changes["cut"] = tuple(width if e == edge else 0 for e in range(4))
+    return replace(effects, **changes)  # type: ignore[arg-type]

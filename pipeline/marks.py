@@ -1,0 +1,154 @@
+"""Read what a person means by a mark on a choice: which option's label a circle encloses, or
+which option a tick is drawn on or beside — not whose rectangle holds the most ink.
+
+A loose, large circle runs into the neighbouring option's box and puts more ink there than
+round its own label; but it encloses its own label and not the neighbour's. So each pen mark
+(a connected stroke, printed labels already removed) is taken apart: a mark whose hull
+covers most of a label encloses that label; a smaller stroke (a tick, a cross, a dot) points
+at the option it is drawn on or nearest beside. Two options marked — two circles, or a
+circle struck through and another drawn (a correction) — go to a person.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import lru_cache
+
+import cv2
+import numpy as np
+
+from pipeline.template import template_ink
+from schemas.forms import FieldDef
+
+INK_THRESHOLD = 150
+REACH_PX = 90
+"""How far around the options a mark is looked for (a loose circle runs this far out)."""
+TICK_REACH_PX = (45, 20)
+"""How far left or right, and above or below, of an option's box a tick may be drawn and
+still point at it (a tick below an option is the checkbox's under it, not this one's)."""
+MIN_MARK_PX = 25
+"""Least extent of a stroke taken for a mark (smaller: noise, remnants of the print)."""
+MIN_MARK_INK = 80
+PIECES_APART_PX = 13
+ENCLOSES = 0.55
+"""Share of a label's box inside a mark's hull from which the mark encloses that label."""
+ALSO_ENCLOSES = 0.45
+"""A mark enclosing a second label this much as well is ambiguous."""
+
+
+@dataclass(frozen=True)
+class Mark:
+    option: int
+    kind: str
+    """"circle" (encloses the label) or "tick" (drawn on or beside the option)."""
+    certain: bool
+
+
+def label_boxes(form_id: str, page: int, field: FieldDef) -> list[tuple[int, int, int, int]]:
+    """Where each option's printed label lies (its ink's bounding box), in template pixels."""
+    return list(_label_boxes(form_id, page, field.name, tuple(o.box for o in field.options or [])))
+
+
+@lru_cache(maxsize=64)
+def _label_boxes(
+    form_id: str, page: int, name: str, boxes: tuple[tuple[int, int, int, int], ...]
+) -> tuple[tuple[int, int, int, int], ...]:
+    ink = template_ink(form_id, page)
+    found = []
+    for x, y, w, h in boxes:
+        rows, cols = np.where(ink[y : y + h, x : x + w])
+        if rows.size == 0:  # no printed label: the option's box stands for it
+            found.append((x, y, w, h))
+        else:
+            found.append(
+                (
+                    x + int(cols.min()),
+                    y + int(rows.min()),
+                    int(cols.max() - cols.min() + 1),
+                    int(rows.max() - rows.min() + 1),
+                )
+            )
+    return tuple(found)
+
+
+def find_marks(
+    gray: np.ndarray,
+    options: list[tuple[int, int, int, int]],
+    labels: list[tuple[int, int, int, int]],
+) -> list[Mark]:
+    """The pen marks round a row of options (print already removed from `gray`)."""
+    x0 = max(min(b[0] for b in options) - REACH_PX, 0)
+    y0 = max(min(b[1] for b in options) - REACH_PX, 0)
+    x1 = max(b[0] + b[2] for b in options) + REACH_PX
+    y1 = max(b[1] + b[3] for b in options) + REACH_PX
+    region = gray[y0:y1, x0:x1] < INK_THRESHOLD
+    if not region.any():
+        return []
+    # a stroke broken by the removed print (a circle crossing a box line) joins up again
+    joined = cv2.morphologyEx(region.astype(np.uint8), cv2.MORPH_CLOSE, np.ones((7, 7), np.uint8))
+    # a tick drawn across a label is cut into short pieces where the label's print was
+    # taken out: pieces a few pixels apart are one mark
+    near = cv2.dilate(joined, np.ones((PIECES_APART_PX, PIECES_APART_PX), np.uint8))
+    count, labelled, stats, _ = cv2.connectedComponentsWithStats(near, connectivity=8)
+    labelled[joined == 0] = 0
+    areas = np.bincount(labelled.ravel(), minlength=count)
+    grown = PIECES_APART_PX // 2  # the dilation's growth on each side
+    marks: list[Mark] = []
+    ticks: list[tuple[Mark, int, int]] = []
+    circled = np.zeros_like(joined)
+    for i in range(1, count):
+        left, top, width, height, _ = stats[i]
+        left, top, width, height = left + grown, top + grown, width - 2 * grown, height - 2 * grown
+        area = int(areas[i])
+        if max(width, height) < MIN_MARK_PX or area < MIN_MARK_INK:
+            continue
+        if (
+            left <= grown
+            or top <= grown
+            or left + width + grown >= joined.shape[1]
+            or top + height + grown >= joined.shape[0]
+        ):
+            continue  # runs on out of the options' surroundings: another field's writing
+        points = np.column_stack(np.where(labelled == i)[::-1]).astype(np.int32)
+        cx, cy = float(points[:, 0].mean()) + x0, float(points[:, 1].mean()) + y0
+        hull = np.zeros_like(joined)
+        cv2.fillConvexPoly(hull, cv2.convexHull(points), 1)
+        enclosed = [_inside(hull, (lx - x0, ly - y0, lw, lh)) for lx, ly, lw, lh in labels]
+        ranked = sorted(range(len(labels)), key=lambda k: enclosed[k], reverse=True)
+        best = ranked[0]
+        second = enclosed[ranked[1]] if len(ranked) > 1 else 0.0
+        if enclosed[best] >= ENCLOSES:
+            marks.append(Mark(best, "circle", second < ALSO_ENCLOSES))
+            circled = cv2.bitwise_or(circled, hull)
+            continue
+        pointed = _pointed_at(options, cx, cy)
+        if pointed is not None:
+            ticks.append((Mark(pointed[0], "tick", pointed[1]), round(cx - x0), round(cy - y0)))
+    # a piece of a circle cut off where it crossed a label is part of that circle
+    near_circles = cv2.dilate(circled, np.ones((61, 61), np.uint8))
+    return marks + [tick for tick, x, y in ticks if not near_circles[y, x]]
+
+
+def _inside(hull: np.ndarray, box: tuple[int, int, int, int]) -> float:
+    x, y, w, h = box
+    part = hull[max(y, 0) : y + h, max(x, 0) : x + w]
+    return float(part.sum()) / max(w * h, 1)
+
+
+def _pointed_at(
+    options: list[tuple[int, int, int, int]], cx: float, cy: float
+) -> tuple[int, bool] | None:
+    """The option a stroke centred at (cx, cy) is drawn on, or nearest beside (left of its
+    label, as people tick); whether that is clear (not halfway between two)."""
+    distances = []
+    reach_x, reach_y = TICK_REACH_PX
+    for x, y, w, h in options:
+        dx = max(x - cx, 0.0, cx - (x + w))
+        dy = max(y - cy, 0.0, cy - (y + h))
+        distances.append(float(np.hypot(dx, dy)) if dx <= reach_x and dy <= reach_y else np.inf)
+    ranked = sorted(range(len(options)), key=lambda k: distances[k])
+    best = ranked[0]
+    if distances[best] == np.inf:
+        return None
+    second = distances[ranked[1]] if len(ranked) > 1 else float("inf")
+    return best, second - distances[best] > 20 or (distances[best] == 0.0 and second > 0.0)

@@ -1,0 +1,47 @@
+"""The numbers recognition decides by — engine routes, accept thresholds, confusable pairs,
+variant families — as data (`schemas/calibration.yaml`), each section with the corpus and
+date that justified it. An office recalibrated on its own verified scans (`kura bench
+calibrate`) points `KURA_CALIBRATION` at its file.
+"""
+
+from __future__ import annotations
+
+import os
+from functools import lru_cache
+from pathlib import Path
+
+import yaml
+from pydantic import BaseModel, ConfigDict
+
+DEFAULT = Path(__file__).with_name("calibration.yaml")
+
+
+class Calibration(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    provenance: dict[str, str]
+    routes: dict[str, str]
+    second_opinion: dict[str, str]
+    accept_confidence: dict[str, float]
+    digit_model_sure: float
+    digit_model_trusted: float
+    max_content_residual_px: float
+    confusable_sets: list[str]
+    confusable_doubt: float
+    other_doubt: float
+    variant_families: list[str]
+    variants_told_apart: list[str]
+
+
+def calibration_path() -> Path:
+    return Path(os.environ.get("KURA_CALIBRATION") or DEFAULT)
+
+
+@lru_cache(maxsize=4)
+def _load(path: Path) -> Calibration:
+    return Calibration.model_validate(yaml.safe_load(path.read_text(encoding="utf-8")))
+
+
+def calibration() -> Calibration:
+    """The calibration in force (read once per file)."""
+    return _load(calibration_path())

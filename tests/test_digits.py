@@ -1,0 +1,82 @@
+"""The single-cell digit recogniser and the real handwritten digits of the benchmark."""
+
+from __future__ import annotations
+
+import json
+import random
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from kura.bench.synth import mnist
+from kura.bench.synth.corpus import generate_corpus
+from pipeline import digits, read
+from pipeline.read import RawField
+from schemas.forms import get_form
+
+
+def _cell(mask: np.ndarray, side: int = 100) -> np.ndarray:
+    """A white cell with the ink mask drawn dark in its middle, as a cell crop looks."""
+    import cv2
+
+    big = cv2.resize(mask, (mask.shape[1] * 3, mask.shape[0] * 3), interpolation=cv2.INTER_CUBIC)
+    cell = np.full((side, side), 255, np.uint8)
+    top, left = (side - big.shape[0]) // 2, (side - big.shape[1]) // 2
+    cell[top : top + big.shape[0], left : left + big.shape[1]] = 255 - big
+    return cell
+
+
+def test_the_measuring_part_of_mnist_never_overlaps_the_training_part() -> None:
+    measure, train = set(mnist.split("measure")), set(mnist.split("train"))
+    assert len(measure) == 2000 and len(train) == 8000 and not measure & train
+
+
+def test_the_shipped_model_is_small_and_reads_held_out_real_digits() -> None:
+    assert digits.MODEL.stat().st_size < 600_000
+    images, labels = mnist.load()
+    held_out = mnist.split("measure")[::4]  # 500 digits no training saw
+    read_as = digits.read_cells([_cell(images[i]) for i in held_out])
+    right = sum(d == str(labels[i]) for (d, _), i in zip(read_as, held_out, strict=True))
+    assert right / len(held_out) >= 0.96
+    assert digits.read_cells([np.full((80, 80), 255, np.uint8)]) == [("", 0.0)]
+
+
+def test_where_the_digit_model_and_pp_ocr_differ_a_person_decides() -> None:
+    form = get_form("kokunen_hihokensha_todoke")
+    field = form.field("postal_code")
+    x, y, w, h = field.box
+    images, labels = mnist.load()
+    gray = np.full((y + h + 40, x + w + 40), 255, np.uint8)
+    wanted = "1700013"
+    cells = read.cell_boxes(field)
+    rng = random.Random(3)
+    for digit, (cx, cy, cw, ch) in zip(wanted, cells, strict=True):
+        index = next(
+            i for i in mnist.split("measure")[rng.randrange(50) :] if str(labels[i]) == digit
+        )
+        cell = _cell(images[index], side=min(cw, ch) - 20)
+        gray[cy + 10 : cy + 10 + cell.shape[0], cx + 10 : cx + 10 + cell.shape[1]] = cell
+    agreed = read._with_digit_model(gray, field, RawField(wanted, 0.9, "ppocr"))
+    assert "engines_disagree" not in agreed.notes
+    misread = read._with_digit_model(gray, field, RawField("1700018", 0.9, "ppocr"))
+    assert "engines_disagree" in misread.notes
+
+
+def test_generate_writes_real_handwritten_digits_on_request(tmp_path: Path) -> None:
+    generate_corpus(tmp_path, 1, seed=3, quick=True, digits="mnist")
+    truth = json.loads(next(tmp_path.glob("*.truth.json")).read_text(encoding="utf-8"))
+    assert truth["effects"]["handwriting"]["digits"] == "mnist"
+
+
+def test_mnist_missing_says_where_to_put_it(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setenv("KURA_MNIST_DIR", str(tmp_path))
+    mnist.load.cache_clear()
+    try:
+        with pytest.raises(FileNotFoundError):
+            mnist.load()
+    finally:
+        monkeypatch.delenv("KURA_MNIST_DIR")
+        mnist.load.cache_clear()
