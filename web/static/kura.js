@@ -70,10 +70,13 @@
 
   // --- The station's keyboard -------------------------------------------------------------
   // A field's value is selected when it gets the focus, so typing replaces it.
+  // The first step gets the focus only now, once this handler is in place: a key typed
+  // before would land after the old value instead of replacing it.
   document.querySelectorAll("input.entry").forEach((entry) => {
     entry.addEventListener("focus", () => entry.select());
-    if (document.activeElement === entry) { entry.select(); }
   });
+  const first = document.querySelector("[data-autofocus]");
+  if (first) { first.focus(); }
   // Enter in a field: unchanged → accept (for a field flagged for review), changed → correct.
   document.querySelectorAll("form.step[data-accepts]").forEach((form) => {
     form.addEventListener("submit", () => {
