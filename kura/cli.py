@@ -7,21 +7,20 @@ import os
 import sys
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import Annotated
 
 import typer
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 from kura.bench.cli import bench_app
 from kura.cli_batch import batch_app
 from kura.cli_custody import backup, dispose_app, find, hold_app, keys_app, restore
+from kura.cli_intake import _gather, _ingest, _print_batch, doctor, quarantine_app, watch
 from kura.cli_people import audit_app, login, logout, token, users_app, whoami, write_session
 from schemas.errors import ExitCode, KuraError, Unavailable
-from schemas.settings import Settings, get_settings
-
-if TYPE_CHECKING:
-    from storage.usecases.base import Token
+from schemas.settings import get_settings
 
 app = typer.Typer(
     help="Kura (蔵): secure intake and OCR for national-pension paperwork.",
@@ -46,21 +45,10 @@ app.add_typer(dispose_app, name="dispose")
 app.command()(find)
 app.command()(backup)
 app.command()(restore)
+app.add_typer(quarantine_app, name="quarantine")
+app.command()(watch)
+app.command()(doctor)
 console = Console()
-
-
-def _scan_files(paths: list[Path]) -> list[Path]:
-    files: list[Path] = []
-    for path in paths:
-        if path.is_dir():
-            files.extend(
-                sorted(p for p in path.rglob("*") if p.is_file() and not p.name.startswith("."))
-            )
-        elif path.is_file():
-            files.append(path)
-        else:
-            raise typer.BadParameter(f"{path} does not exist")
-    return files
 
 
 @db_app.command("upgrade")
@@ -82,72 +70,17 @@ def ingest(
     paths: Annotated[list[Path], typer.Argument(help="Files or folders of scans.")],
     wait: Annotated[bool, typer.Option(help="Wait until every page is read.")] = True,
     channel: Annotated[str, typer.Option(help="cli | upload | hot_folder")] = "cli",
+    as_json: Annotated[bool, typer.Option("--json", help="Print every entry as JSON.")] = False,
 ) -> None:
     """Take scans in as one batch: seal the originals, open 受付 entries, read every page
-    (scanning clerk)."""
+    (scanning clerk). Every entry of a folder is answered: taken, quarantined (sealed, with
+    the reason), refused (not stored: a symbolic link, not a regular file, too large) or
+    skipped (hidden and temporary files)."""
     settings = get_settings()
     started = time.perf_counter()
-    files = _scan_files(paths)
-    batch_id = _ingest(settings, token, files, channel, wait)
-    _print_batch(settings, batch_id, time.perf_counter() - started, [f.name for f in files])
-
-
-def _ingest(settings: Settings, session_token: Token, files: list[Path], channel: str,
-            wait: bool) -> str:
-    """Take files in as the signed-in scanning clerk, then have their pages read."""
-    from storage.intake import Arrival
-    from storage.usecases.intake import take_in_batch
-    from workers.intake import INTAKE_CHECKS
-    from workers.runner import resume_interrupted, run_pages
-
-    arrivals = [Arrival(path.name, path.read_bytes()) for path in files]
-    result = take_in_batch(settings, session_token, arrivals, channel, INTAKE_CHECKS)
-    resume_interrupted(settings)  # what a killed command or a lost message left unfinished
-    run_pages(settings, result.page_ids)
-    if wait and settings.uses_celery:
-        _wait_for_batch(settings, result.batch_id)
-    return result.batch_id
-
-
-class TimedOut(KuraError):
-    code = "timed_out"
-    exit_code = ExitCode.timed_out
-
-
-def _wait_for_batch(settings: Settings, batch_id: str, timeout_s: float = 3600) -> None:
-    from storage.usecases.intake import batch_busy
-
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if not batch_busy(settings, batch_id):
-            return
-        time.sleep(0.5)
-    raise TimedOut(f"batch {batch_id[:8]} is still being read after {timeout_s:.0f} s",
-                   hint="the workers go on; `kura queue` shows what is done")
-
-
-def _print_batch(settings: Settings, batch_id: str, seconds: float, names: list[str]) -> None:
-    """Where every file went. `names` are the files' names as given, which Kura shows here
-    and does not keep (storage.intake.file_label)."""
-    from storage.usecases.intake import report_of_batch
-
-    report = report_of_batch(settings, batch_id)
-    table = Table(title=f"Batch {batch_id[:8]}")
-    for column in ("#", "file", "pages", "status", "受付番号 / reason"):
-        table.add_column(column)
-    for line in report.files:
-        where = line.reason if line.status == "rejected" else ", ".join(line.receipts)
-        status = "quarantined" if line.status == "rejected" else line.status
-        table.add_row(str(line.position + 1), names[line.position], str(line.pages), status, where)
-    console.print(table)
-    rejected = sum(f.status == "rejected" for f in report.files)
-    console.print(
-        f"files {len(report.files)} (quarantined {rejected}) · pages {report.pages} "
-        f"(blank {report.pages_blank}, unrecognised {report.pages_unknown}, "
-        f"failed {report.pages_failed}) · documents {report.documents}\n"
-        f"fields accepted {report.fields_accepted} · fields waiting for review "
-        f"{report.fields_review} · time {seconds:.1f} s"
-    )
+    entries = _gather(paths)
+    batch_id, answers = _ingest(settings, token, entries, channel, wait)
+    _print_batch(settings, batch_id, time.perf_counter() - started, answers, as_json)
 
 
 @app.command()
@@ -191,23 +124,37 @@ def extract(
     as_json: Annotated[bool, typer.Option("--json", help="Print the JSON contract.")] = False,
     engine: Annotated[str | None, typer.Option(help="Force one engine: ppocr | tesseract")] = None,
 ) -> None:
-    """Read scans in process and print the fields; stores nothing, needs no service."""
-    from pipeline.extract import extract_file
+    """Read scans in process and print the fields; stores nothing, needs no service.
+    Every file gets an entry, one that gives no document with its `error`; the exit status
+    is 0 once the command ran (README: `kura extract`)."""
+    from pipeline.errors import RejectedFile
+    from pipeline.extract import extract_data, refusal
+    from workers.intake import TurnedAway, shown_name
 
     documents = []
-    for path in _scan_files(paths):
-        documents.extend(extract_file(path, engine))
+    for entry in _gather(paths):
+        source = str(entry.path or entry.filename)
+        if isinstance(entry, TurnedAway):
+            documents.append(refusal(source, entry.code, entry.reason, outcome=entry.outcome))
+            continue
+        try:
+            documents.extend(extract_data(source, entry.load(), engine))
+        except RejectedFile as error:
+            documents.append(refusal(source, error.code, error.message, outcome="refused"))
     if as_json:
         print(json.dumps({"documents": documents}, ensure_ascii=False, indent=1))
         return
     for document in documents:
         console.print(
-            f"[bold]{document['source']}[/] pages {document['pages']} form {document['form']}"
+            Text(shown_name(document["source"]), style="bold"),
+            Text(f"pages {document['pages']} form {document['form']}"),
+            Text(f"{document['error']['message']}") if "error" in document else "",
+            highlight=False,
         )
         for name, field in document["fields"].items():
-            console.print(
+            console.print(Text(
                 f"  {name:22} {field['status']:8} {field['confidence']:.2f} {field['value']}"
-            )
+            ))
 
 
 @forms_app.command("list")
@@ -401,8 +348,8 @@ def demo(count: Annotated[int, typer.Option(help="How many sample scans.")] = 6)
     started = time.perf_counter()
     files = make_sample_scans(samples, count, seed=int(time.time()))
     console.print(f"generated {len(files)} sample scans in {samples}")
-    batch_id = _ingest(settings, demo.clerk.token, files, "cli", wait=True)
-    _print_batch(settings, batch_id, time.perf_counter() - started, [f.name for f in files])
+    batch_id, answers = _ingest(settings, demo.clerk.token, _gather(files), "cli", wait=True)
+    _print_batch(settings, batch_id, time.perf_counter() - started, answers)
     console.print(
         f"data lives in {settings.data_dir} (database {settings.sqlalchemy_url}, "
         f"sealed objects in {settings.objects_dir}); `kura queue` lists the "
@@ -416,7 +363,7 @@ def main() -> None:
     from storage.logmask import configure, mask
     from storage.runtime import keep_private
 
-    configure(get_settings().log_level)
+    configure(get_settings().log_level, get_settings().log_json)
     keep_private(get_settings())
     try:
         app()

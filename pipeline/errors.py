@@ -31,6 +31,19 @@ class ImageTooLarge(RejectedFile):
     code = "image_too_large"
 
 
+class ImageTooSmall(RejectedFile):
+    code = "image_too_small"
+
+
+class TooManyPages(RejectedFile):
+    code = "too_many_pages"
+
+
+class FileTooLarge(RejectedFile):
+    """Too large to be read into the storehouse at all: refused, left where it was."""
+
+    code = "file_too_large"
+
+
 class EmptyFile(RejectedFile):
     code = "empty_file"
-

@@ -126,7 +126,7 @@ def _open_pdf(data: bytes) -> pikepdf.Pdf:
     try:
         pdf = pikepdf.open(io.BytesIO(data))
     except pikepdf.PasswordError:
-        raise EncryptedPdf("the PDF is encrypted (password protected)") from None
+        raise EncryptedPdf("the PDF is encrypted (it needs a password to open)") from None
     except pikepdf.PdfError:
         raise DamagedFile("the PDF is damaged and cannot be read") from None
     if len(pdf.pages) == 0:
@@ -207,10 +207,10 @@ def _open_image(data: bytes) -> Image.Image:
 
 def _to_page(number: int, frame: Image.Image) -> PageImage:
     try:
-        rgb = frame.convert("RGB")
+        rgb = as_rgb(frame)
     except OSError:
         raise DamagedFile(f"page {number} is damaged and cannot be read") from None
-    dpi = _dpi_of(frame)
+    dpi = dpi_of(frame)
     if abs(dpi - TARGET_DPI) > 1:
         scale = TARGET_DPI / dpi
         rgb = rgb.resize(
@@ -219,7 +219,21 @@ def _to_page(number: int, frame: Image.Image) -> PageImage:
     return PageImage(number, np.asarray(rgb), dpi)
 
 
-def _dpi_of(frame: Image.Image) -> float:
+def as_rgb(frame: Image.Image) -> Image.Image:
+    """8-bit RGB of any scan: 16-bit samples scaled down (not clipped to white), transparent
+    parts laid on white paper (not black), palette and CMYK converted."""
+    if frame.mode in ("I;16", "I;16B", "I;16L", "I"):
+        frame = frame.convert("I").point(lambda value: value / 256).convert("L")
+    if frame.mode == "P" and "transparency" in frame.info:
+        frame = frame.convert("RGBA")
+    if frame.mode in ("RGBA", "LA", "PA", "RGBa", "La"):
+        paper = Image.new("RGB", frame.size, (255, 255, 255))
+        paper.paste(frame.convert("RGBA"), mask=frame.convert("RGBA").getchannel("A"))
+        return paper
+    return frame.convert("RGB")
+
+
+def dpi_of(frame: Image.Image) -> float:
     """The scan's resolution: as recorded, else inferred from an A4 page's short side."""
     recorded = frame.info.get("dpi")
     if recorded and float(recorded[0]) >= 50:

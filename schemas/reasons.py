@@ -73,6 +73,13 @@ REASONS: dict[str, str] = {
     "unknown_form": "様式不明 — the page matches no known form",
     "not_aligned": "位置合わせ不可 — the page's registration marks were not found",
     "failed": "処理エラー — the page could not be processed",
+    "no_document_pages": "書類のページなし — no page of the file holds a form (only blank "
+    "pages): a person looks at the file",
+    # files (flags from intake triage, pipeline/triage.py)
+    "pdf_scripts": "PDFにスクリプト — the PDF carries scripts or actions; kept as the original, "
+    "only its page images are shown",
+    "pdf_attachments": "PDFに添付ファイル — the PDF carries attached files; kept as the original, "
+    "only its page images are shown",
 }
 
 

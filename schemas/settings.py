@@ -137,6 +137,29 @@ class Settings(BaseSettings):
         "tables. Empty: not managed.",
     )
 
+    # --- the hot folder (workers/watch.py, `kura watch`) ---
+    watch_dir: str = Field(
+        default="", description="The hot folder scanners write into; empty: no hot folder.")
+    watch_archive_dir: str = Field(
+        default="",
+        description="Where a file goes once its sealed original is stored and registered; "
+        "empty: the file is removed.")
+    watch_quarantine_dir: str = Field(
+        default="",
+        description="Where a file Kura refused goes, with a .reason.txt beside it; empty: "
+        "'<watch_dir>-quarantine'. Input, archive and quarantine must not overlap.")
+    watch_settle_seconds: float = Field(
+        default=5.0,
+        description="A file is taken once its size and modification time have not changed "
+        "for this long (a scanner may still be writing it).")
+    watch_poll: bool = Field(
+        default=False,
+        description="Look at the folder every watch_poll_seconds instead of waiting for the "
+        "system's change events (network shares: SMB, NFS, send no events).")
+    watch_poll_seconds: float = 2.0
+    log_json: bool = Field(
+        default=False, description="Logs as JSON lines (ids and codes only).")
+
     @property
     def sqlalchemy_url(self) -> str:
         return self.database_url or f"sqlite:///{self.data_dir / 'kura.db'}"

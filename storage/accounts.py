@@ -68,6 +68,7 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "audit.erase": frozenset({RECORDS_MANAGER}),
     "original.download": frozenset({RECORDS_MANAGER}),
     "disposal.request": frozenset({RECORDS_MANAGER}),
+    "quarantine.manage": frozenset({RECORDS_MANAGER}),
     "disposal.approve": frozenset({SECURITY_ADMIN, RECORDS_MANAGER}),
     "retention.manage": frozenset({RECORDS_MANAGER}),
     "users.manage": frozenset({SECURITY_ADMIN}),

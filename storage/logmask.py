@@ -9,6 +9,7 @@ the same masking as a `logging.Filter`, for handlers configured by hand.
 
 from __future__ import annotations
 
+import json
 import logging
 import re
 import threading
@@ -139,12 +140,30 @@ def install() -> None:
     _installed = True
 
 
-def configure(level: str) -> None:
-    """Logging for the `kura` command: masked, to stderr, at `level`. SQLAlchemy's statement
-    log and Alembic's chatter stay off unless the level is DEBUG."""
+class JsonLines(logging.Formatter):
+    """One JSON object per line (KURA_LOG_JSON), for a log collector: time, level, logger,
+    the (masked) message and the exception, if any. Kura's own messages carry ids and
+    codes only."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        line = {"at": self.formatTime(record, "%Y-%m-%dT%H:%M:%S%z"), "level": record.levelname,
+                "logger": record.name, "message": record.getMessage(),
+                "process": record.process}
+        if record.exc_info or record.exc_text:
+            line["error"] = record.exc_text or self.formatException(record.exc_info)  # type: ignore[arg-type]
+        return json.dumps(line, ensure_ascii=False)
+
+
+def configure(level: str, json_lines: bool = False) -> None:
+    """Logging for the `kura` command: masked, to stderr, at `level`, as text or as JSON
+    lines. SQLAlchemy's statement log and the chatter of Alembic and pikepdf stay off
+    unless the level is DEBUG."""
     install()
     logging.basicConfig(level=level.upper(),
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    if json_lines:
+        for handler in logging.getLogger().handlers:
+            handler.setFormatter(JsonLines())
     if level.upper() != "DEBUG":
-        for noisy in ("sqlalchemy", "alembic"):
+        for noisy in ("sqlalchemy", "alembic", "pikepdf"):
             logging.getLogger(noisy).setLevel(logging.WARNING)

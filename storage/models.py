@@ -114,6 +114,19 @@ class SourceFile(Base):
     reject_reason: Mapped[str | None] = mapped_column(Text)
     page_count: Mapped[int] = mapped_column(Integer, default=0)
     received_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    flags: Mapped[list[str]] = mapped_column(JSON, default=list)
+    """What the file carries besides its pages (pdf_scripts, pdf_attachments): it is kept as
+    the original and only its page images are shown."""
+    # --- quarantine (storage/usecases/quarantine.py), for a rejected file ---
+    times_received: Mapped[int] = mapped_column(Integer, default=1)
+    """How often this rejected file arrived: a duplicate of it is counted, not sealed again."""
+    quarantine_state: Mapped[str | None] = mapped_column(String(20), index=True)
+    """held | released | disposal_requested | disposed (None: not quarantined)"""
+    quarantine_note: Mapped[str | None] = mapped_column(Text)
+    """Why it was released or is to be disposed of, as the records manager said."""
+    quarantine_requested_by: Mapped[str | None] = mapped_column(String(64))
+    quarantine_decided_by: Mapped[str | None] = mapped_column(String(64))
+    quarantine_decided_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
     batch: Mapped[Batch] = relationship(back_populates="files")
     pages: Mapped[list[Page]] = relationship(back_populates="source_file",
                                              order_by="Page.number")
@@ -204,6 +217,19 @@ class FieldValue(Base):
     box: Mapped[list[int] | None] = mapped_column(JSON)
     page_number: Mapped[int | None] = mapped_column(Integer)
     document: Mapped[Document] = relationship(back_populates="fields")
+
+
+class StageLatency(Base):
+    """How long the pages' stages took, as the buckets of a Prometheus histogram: one row
+    per stage and upper bound (seconds; +Inf last), counted by every worker in the page's
+    own transaction (workers/metrics.py)."""
+
+    __tablename__ = "stage_latency"
+    stage: Mapped[str] = mapped_column(String(30), primary_key=True)
+    le: Mapped[str] = mapped_column(String(10), primary_key=True)
+    count: Mapped[int] = mapped_column(Integer, default=0)
+    total_seconds: Mapped[float] = mapped_column(Float, default=0.0)
+    """Only on the +Inf row: the sum of every observation."""
 
 
 # --- Custody: keys, blind indexes, legal holds, disposal (storage/custody.py) -------------

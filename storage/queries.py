@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from schemas.reasons import reason_code
+from schemas.reasons import describe, reason_code
 from storage.models import Batch, Document, FieldValue, SourceFile
 from storage.vault import Vault
 
@@ -25,6 +25,7 @@ class FileLine:
     pages: int
     receipts: list[str]
     reason: str | None
+    flags: list[str]
 
 
 @dataclass(frozen=True)
@@ -48,7 +49,13 @@ def batch_report(session: Session, batch_id: str) -> BatchReport:
     lines, accepted, review, documents = [], 0, 0, 0
     blank = unknown = failed = 0
     for source in batch.files:
-        receipts = sorted({p.document.receipt_number for p in source.pages if p.document})
+        # Every 受付 entry opened for the file, one that holds no page (all blank) too.
+        receipts_of = session.scalars(
+            select(Document).where(Document.source_file_id == source.id)
+        ).all()
+        receipts = sorted(d.receipt_number for d in receipts_of)
+        unfiled = [describe(r) for d in receipts_of for r in d.reasons or []
+                   if r == "no_document_pages"]
         lines.append(
             FileLine(
                 source.position,
@@ -56,7 +63,8 @@ def batch_report(session: Session, batch_id: str) -> BatchReport:
                 source.status,
                 source.page_count,
                 receipts,
-                source.reject_reason,
+                source.reject_reason or (unfiled[0] if unfiled else None),
+                list(source.flags or []),
             )
         )
         documents += len(receipts)

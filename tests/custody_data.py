@@ -50,10 +50,13 @@ PEOPLE: list[dict[str, str]] = [
 
 
 def scan_png(seed: int) -> bytes:
-    """A small, unique PNG (the duplicate check compares content)."""
+    """A small, unique PNG the size of a postcard at 150 dpi, the smallest page intake takes
+    (the duplicate check compares content)."""
     rng = random.Random(seed)
-    image = Image.new("L", (64, 48), 255)
-    image.putdata([rng.randrange(200, 256) for _ in range(64 * 48)])
+    noise = Image.new("L", (64, 48), 255)
+    noise.putdata([rng.randrange(200, 256) for _ in range(64 * 48)])
+    image = Image.new("L", (620, 877), 255)
+    image.paste(noise, (0, 0))
     buffer = io.BytesIO()
     image.save(buffer, "PNG")
     return buffer.getvalue()

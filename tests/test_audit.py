@@ -298,7 +298,7 @@ def _append_concurrently(settings: Settings, threads: int = 4, each: int = 10) -
 
 def _png() -> bytes:
     out = io.BytesIO()
-    Image.new("L", (200, 100), 255).save(out, format="PNG", dpi=(300, 300))
+    Image.new("L", (1240, 1754), 255).save(out, format="PNG", dpi=(150, 150))
     return out.getvalue()
 
 

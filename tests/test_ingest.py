@@ -10,7 +10,7 @@ import pytest
 from PIL import Image
 
 from pipeline.errors import DamagedFile, EmptyFile, EncryptedPdf, ImageTooLarge, UnsupportedFormat
-from pipeline.ingest import count_pages, rasterise, rasterise_page
+from pipeline.ingest import as_rgb, count_pages, rasterise, rasterise_page
 
 
 def _page(shade: int, size: tuple[int, int] = (827, 1169)) -> Image.Image:
@@ -77,3 +77,22 @@ def test_an_oversized_image_is_rejected_with_its_size() -> None:
     Image.new("1", (20001, 10)).save(out, "PNG")
     with pytest.raises(ImageTooLarge, match="20001 px"):
         count_pages(out.getvalue())
+
+
+def test_a_pdf_with_only_an_owner_password_is_read() -> None:
+    source = pikepdf.open(io.BytesIO(_pdf([_page(10)])))
+    out = io.BytesIO()
+    source.save(out, encryption=pikepdf.Encryption(owner="owner", user=""))
+    (page,) = rasterise(out.getvalue())
+    assert page.image.mean() < 30
+
+
+def test_sixteen_bit_transparent_and_palette_scans_keep_their_greys() -> None:
+    grey16 = Image.fromarray(np.full((20, 20), 32768, np.uint16))
+    assert abs(int(np.asarray(as_rgb(grey16)).mean()) - 128) <= 1
+    clear = Image.new("RGBA", (20, 20), (0, 0, 0, 0))
+    assert np.asarray(as_rgb(clear)).min() == 255  # transparent is paper, not black ink
+    ink = Image.new("RGBA", (20, 20), (0, 0, 0, 255))
+    assert np.asarray(as_rgb(ink)).max() == 0
+    palette = Image.new("RGB", (20, 20), (100, 100, 100)).convert("P")
+    assert abs(int(np.asarray(as_rgb(palette)).mean()) - 100) <= 2

@@ -36,4 +36,5 @@ def test_a_clerk_uploads_a_batch_and_follows_it_live(
     sakura.screenshot(path=shots / "desk.png", full_page=True)
     [batch] = [e for e in office_.audit("intake.batch") if e.actor == "sakura"]
     assert batch.detail == {
-        "channel": "upload", "files": 3, "quarantined": 2, "pages": 1}
+        "channel": "upload", "files": 3, "quarantined": 2, "refused": 0, "skipped": 0,
+        "pages": 1}

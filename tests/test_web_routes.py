@@ -16,12 +16,14 @@ from tests.verification_data import STAFF, draw_pages, fresh_settings, open_offi
 from web.app import create_app
 
 OPEN = None
-"""Routes anyone may reach (sign-in, language, health check)."""
+"""Routes anyone may reach (sign-in, language, health check, the Prometheus endpoint: counts
+only, served to the monitoring network)."""
 SIGNED_IN = "signed_in"
 """Routes any signed-in person may reach."""
 
 EXPECTED: dict[tuple[str, str], str | None] = {
     ("GET", "/healthz"): OPEN,
+    ("GET", "/metrics"): OPEN,
     ("GET", "/"): OPEN,
     ("GET", "/signin"): OPEN,
     ("POST", "/signin"): OPEN,

@@ -106,6 +106,7 @@ ERROR_WORDS = (
 
 QUARANTINE_WORDS = (
     N_("rejected"), N_("unsupported_format"), N_("encrypted_pdf"), N_("damaged_file"),
-    N_("image_too_large"), N_("empty_file"), N_("duplicate"),
+    N_("image_too_large"), N_("image_too_small"), N_("too_many_pages"), N_("empty_file"),
+    N_("duplicate"),
 )
 """Why the intake desk put a file in quarantine (pipeline/errors.py codes)."""

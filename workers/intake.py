@@ -1,41 +1,180 @@
-"""Intake as the workers and front ends run it: the ordered chain of checks (the format
-check of the pipeline, then the duplicate check of storage) in front of storage/intake.py."""
+"""Intake as the workers and front ends run it: every entry of the files and folders given
+gathered with what is to become of it, each file read from disk once within the pipeline's
+size limit, and the ordered chain of checks (the duplicate check of storage, then the format
+check of the pipeline) in front of storage/intake.py."""
 
 from __future__ import annotations
 
+import os
+import stat
+import unicodedata
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+
 from sqlalchemy.orm import Session
 
-from pipeline import ingest
-from pipeline.errors import RejectedFile
+from pipeline.errors import FileTooLarge, RejectedFile
+from pipeline.triage import MAX_FILE_BYTES, triage
 from storage import intake
 from storage.audit import Actor
-from storage.intake import Arrival, DuplicateCheck, IntakeCheck, IntakeResult
+from storage.intake import (
+    Answer,
+    DuplicateCheck,
+    IntakeCheck,
+    IntakeResult,
+    TurnedAway,
+)
 from storage.vault import Vault
 
-__all__ = ["INTAKE_CHECKS", "Arrival", "FormatCheck", "take_in"]
+__all__ = ["INTAKE_CHECKS", "Answer", "Arrival", "FormatCheck", "IntakeResult", "TurnedAway",
+           "gather", "kind_of", "read_regular_file", "shown_name", "take_in", "why_not_taken"]
+
+TEMPORARY_SUFFIXES = (".tmp", ".temp", ".part", ".partial", ".crdownload", ".download",
+                      ".swp", "~")
+TEMPORARY_PREFIXES = ("~$", ".~")
+
+
+class NotTaken(RejectedFile):
+    """An entry that is not a file to read: skipped (hidden, temporary) or refused (a
+    symbolic link, a FIFO, a device, unreadable, too large to keep)."""
+
+    code = "not_taken"
+
+
+class Arrival(intake.Arrival):
+    """A file to take in: from a path (opened once, never through a symbolic link, its size
+    checked before it is read) or already in memory (an upload)."""
+
+    def load(self) -> bytes:
+        """The file's bytes, read once; raises FileTooLarge or NotTaken (refused: nothing
+        of it can be kept)."""
+        if self.data is None:
+            assert self.path is not None
+            self.data = read_regular_file(self.path)
+        if len(self.data) > MAX_FILE_BYTES:
+            raise FileTooLarge(f"the file is {len(self.data):,} bytes, limit {MAX_FILE_BYTES:,}")
+        return super().load()
+
+
+def read_regular_file(path: Path) -> bytes:
+    """A regular file's bytes, opened without following a symbolic link and without blocking
+    on a FIFO; its size is checked before anything is read, and nothing past the limit is."""
+    try:
+        descriptor = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+    except OSError as error:
+        if os.path.islink(path):
+            raise NotTaken("a symbolic link (not followed)") from None
+        raise NotTaken(f"cannot be opened ({error.strerror or 'I/O error'})") from None
+    with os.fdopen(descriptor, "rb") as stream:
+        facts = os.fstat(stream.fileno())
+        if not stat.S_ISREG(facts.st_mode):
+            raise NotTaken(f"not a regular file ({kind_of(facts.st_mode)})")
+        if facts.st_size > MAX_FILE_BYTES:
+            raise FileTooLarge(
+                f"the file is {facts.st_size:,} bytes, limit {MAX_FILE_BYTES:,}: not stored, "
+                "left where it is"
+            )
+        try:
+            data = stream.read(MAX_FILE_BYTES + 1)
+        except OSError as error:
+            raise NotTaken(f"cannot be read ({error.strerror or 'I/O error'})") from None
+    if len(data) > MAX_FILE_BYTES:
+        raise FileTooLarge(f"the file grew past the limit of {MAX_FILE_BYTES:,} bytes")
+    return data
+
+
+def kind_of(mode: int) -> str:
+    for test, name in ((stat.S_ISFIFO, "a FIFO"), (stat.S_ISSOCK, "a socket"),
+                       (stat.S_ISCHR, "a character device"), (stat.S_ISBLK, "a block device"),
+                       (stat.S_ISDIR, "a folder"), (stat.S_ISLNK, "a symbolic link")):
+        if test(mode):
+            return name
+    return "not a file"
+
+
+def why_not_taken(name: str) -> str | None:
+    """Why a name is passed over in a folder: hidden files and a scanner's or an editor's
+    files still being written."""
+    if name.startswith(TEMPORARY_PREFIXES) or name.lower().endswith(TEMPORARY_SUFFIXES):
+        return "a temporary file"
+    if name.startswith("."):
+        return "a hidden file"
+    return None
+
+
+def gather(paths: Sequence[Path]) -> list[Arrival | TurnedAway]:
+    """Every entry of the paths given, each with what is to become of it; folders are walked
+    without following a symbolic link, so no path leads out of them. Names are shown
+    relative to the folder given."""
+    entries: list[Arrival | TurnedAway] = []
+    for path in paths:
+        entries.extend(_entries(path, path.name or str(path), "", top=True))
+    return entries
+
+
+def _entries(path: Path, name: str, prefix: str,
+             top: bool = False) -> Iterator[Arrival | TurnedAway]:
+    shown = prefix + name
+    try:
+        facts = path.lstat()
+    except OSError as error:
+        yield TurnedAway(shown, "refused", "not_found", error.strerror or "cannot be read", path)
+        return
+    if stat.S_ISLNK(facts.st_mode):
+        dangling = "a symbolic link" if path.exists() else "a dangling symbolic link"
+        yield TurnedAway(shown, "refused", "symlink", f"{dangling} (not followed)", path)
+    elif not top and (why := why_not_taken(name)):
+        yield TurnedAway(shown, "skipped", "hidden_or_temporary", why, path)
+    elif stat.S_ISDIR(facts.st_mode):
+        try:
+            children = sorted(entry.name for entry in os.scandir(path))
+        except OSError as error:
+            yield TurnedAway(shown, "refused", "unreadable", error.strerror or "cannot be read",
+                             path)
+            return
+        inside = "" if top else f"{shown}/"
+        for child in children:
+            yield from _entries(path / child, child, inside)
+    elif stat.S_ISREG(facts.st_mode):
+        yield Arrival(shown, path=path)
+    else:
+        yield TurnedAway(shown, "refused", "not_regular",
+                         f"not a regular file ({kind_of(facts.st_mode)})", path)
+
+
+def shown_name(name: str) -> str:
+    """A file name as it may be printed: control and format characters (escape sequences,
+    right-to-left overrides) written as \\x.. / \\u.... The name is text, never markup:
+    print it with markup off."""
+    return "".join(
+        char if unicodedata.category(char)[0] != "C" else
+        (f"\\x{ord(char):02x}" if ord(char) < 0x100 else f"\\u{ord(char):04x}")
+        for char in name
+    )
 
 
 class FormatCheck:
     name = "format"
 
-    def able_to_run(self, arrival: Arrival) -> bool:
+    def able_to_run(self, arrival: intake.Arrival) -> bool:
         return True
 
-    def run(self, session: Session, arrival: Arrival) -> None:
-        arrival.page_count = ingest.count_pages(arrival.data)
-        if arrival.page_count == 0:
-            raise RejectedFile("the file has no pages")
+    def run(self, session: Session, arrival: intake.Arrival) -> None:
+        found = triage(arrival.load())
+        arrival.page_count, arrival.flags = found.pages, found.flags
 
 
-INTAKE_CHECKS: tuple[IntakeCheck, ...] = (FormatCheck(), DuplicateCheck())
+INTAKE_CHECKS: tuple[IntakeCheck, ...] = (DuplicateCheck(), FormatCheck())
 
 
 def take_in(
     session: Session,
     vault: Vault,
-    arrivals: list[Arrival],
+    arrivals: Sequence[intake.Arrival | TurnedAway],
     channel: str,
     actor: Actor | None = None,
+    municipality: str = "000000",
 ) -> IntakeResult:
     """Take files in through the whole chain (storage.intake.take_in)."""
-    return intake.take_in(session, vault, arrivals, channel, INTAKE_CHECKS, actor)
+    return intake.take_in(session, vault, arrivals, channel, INTAKE_CHECKS, actor,
+                          municipality)

@@ -37,6 +37,7 @@ from storage.models import Document, FieldValue, Page, SourceFile, StoredObject,
 from storage.retention import RetentionPolicy, document_saved
 from storage.runtime import indexer_for, retention_for, vault_for
 from storage.vault import Vault
+from workers.metrics import record_stage_seconds
 
 log = logging.getLogger(__name__)
 
@@ -172,6 +173,7 @@ def _save(
             page.rotation, page.residual_px = result.rotation, result.residual_px
             page.result_sealed = vault.seal_for_object(
                 claim.original, f"page:{page.id}", result.model_dump_json())
+            record_stage_seconds(session, result.timings)
         append(session, SERVICE, "page.read",
                [page.id, page.document_id or "", claim.original.id,
                 page.image_object_id or ""],

@@ -3,22 +3,25 @@ each file."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from sqlalchemy import func, select
 
 from schemas.settings import Settings
 from storage import intake
 from storage.db import session_scope
-from storage.intake import Arrival, IntakeCheck, IntakeResult
+from storage.intake import Arrival, IntakeCheck, IntakeResult, TurnedAway
 from storage.models import SourceFile
 from storage.queries import BatchReport, batch_report
 from storage.usecases.base import Token, acting, ready
 
 
-def take_in_batch(settings: Settings, token: Token, arrivals: list[Arrival], channel: str,
-                  checks: tuple[IntakeCheck, ...]) -> IntakeResult:
+def take_in_batch(settings: Settings, token: Token, arrivals: Sequence[Arrival | TurnedAway],
+                  channel: str, checks: tuple[IntakeCheck, ...]) -> IntakeResult:
     """Take files in as one batch (scanning clerk): seal the originals, open 受付 entries
-    and pages; `checks` is the intake chain (workers.intake.INTAKE_CHECKS). The batch and
-    every file are audit entries that commit with it. Reading the pages is the caller's
+    and pages, answer every entry (taken, quarantined, refused, skipped); `checks` is the
+    intake chain (workers.intake.INTAKE_CHECKS). The batch and every entry are audit
+    entries that commit with it. Reading the pages is the caller's
     next step (workers.runner.run_pages)."""
     with acting(settings, token, "intake", "intake.batch") as work:
         return intake.take_in(work.session, work.vault, arrivals, channel, checks, work.actor,

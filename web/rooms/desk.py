@@ -10,11 +10,10 @@ from fastapi import APIRouter, BackgroundTasks, Depends, Request
 from starlette.datastructures import UploadFile
 from starlette.responses import JSONResponse, Response
 
-from storage.intake import Arrival
 from storage.usecases import desk, intake
 from web import i18n
 from web.rooms.common import check_csrf, lang_of, render, settings_of, signed_in, token_of
-from workers.intake import INTAKE_CHECKS
+from workers.intake import INTAKE_CHECKS, Arrival
 from workers.runner import run_pages
 
 router = APIRouter(prefix="/desk")

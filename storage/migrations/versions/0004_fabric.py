@@ -1,7 +1,7 @@
 """fabric: a locked 受付番号 counter per municipality and fiscal year; when a page was sent
 
 Revision ID: 0004
-Revises: 0007 (written on 0003; chained after main's 0006 and 0007 when main was merged)
+Revises: 0003
 Create Date: 2026-11-29 03:00:00
 """
 
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0004"
-down_revision = "0007"
+down_revision = "0003"
 branch_labels = None
 depends_on = None
 
