@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from functools import lru_cache
@@ -10,7 +11,7 @@ from typing import Any
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Engine, create_engine, event, inspect, text
+from sqlalchemy import Engine, create_engine, event, exc, inspect, text
 from sqlalchemy.orm import Session, sessionmaker
 
 from schemas.errors import Unavailable
@@ -25,8 +26,24 @@ def get_engine(url: str) -> Engine:
                                                           mode=0o700)
         engine = create_engine(url, connect_args={"timeout": 30})
         event.listen(engine, "connect", _sqlite_pragmas)
-        return engine
-    return create_engine(url, pool_pre_ping=True)
+    else:
+        engine = create_engine(url, pool_pre_ping=True)
+    event.listen(engine, "connect", _remember_process)
+    event.listen(engine, "checkout", _refuse_inherited)
+    return engine
+
+
+def _remember_process(_connection: Any, record: Any) -> None:
+    record.info["pid"] = os.getpid()
+
+
+def _refuse_inherited(_connection: Any, record: Any, proxy: Any) -> None:
+    """A pooled connection made before a fork (Celery's prefork pool) is the parent's socket:
+    a child that used it would interleave with its siblings on one connection. The pool
+    drops it and connects anew."""
+    if record.info.get("pid") != os.getpid():
+        record.dbapi_connection = proxy.dbapi_connection = None
+        raise exc.DisconnectionError("connection made in another process")
 
 
 def _sqlite_pragmas(connection: Any, _record: Any) -> None:
