@@ -55,16 +55,17 @@ def _ingest(settings: Settings, session_token: Token,
     """Take files in as the signed-in scanning clerk, then have their pages read."""
     from storage.usecases.intake import take_in_batch
     from workers.intake import INTAKE_CHECKS
+    from workers.runner import resume_interrupted
 
+    resume_interrupted(settings)  # what a killed command or a lost message left unfinished
     result = take_in_batch(settings, session_token, entries, channel, INTAKE_CHECKS)
     _read_pages(settings, result.batch_id, result.page_ids, wait)
     return result.batch_id, result.answers
 
 
 def _read_pages(settings: Settings, batch_id: str, page_ids: list[str], wait: bool) -> None:
-    from workers.runner import resume_interrupted, run_pages
+    from workers.runner import run_pages
 
-    resume_interrupted(settings)  # what a killed command or a lost message left unfinished
     run_pages(settings, page_ids)
     if wait and settings.uses_celery:
         _wait_for_batch(settings, batch_id)
