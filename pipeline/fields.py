@@ -12,20 +12,10 @@ from dataclasses import dataclass
 
 from pipeline import lexicon
 from schemas.forms import FieldDef
-from schemas.normalise import era_to_date, to_katakana
+from schemas.normalise import era_to_date, my_number_check_digit, to_katakana
 
 DIGITS = "0123456789"
 KATAKANA = "".join(chr(c) for c in range(ord("ァ"), ord("ヺ") + 1)) + "ー"
-
-
-def my_number_check_digit(first11: str) -> int:
-    """The 個人番号 check digit (DOMAIN.md §4.1): weights 2..7 then 2..6 from the right."""
-    total = 0
-    for n, digit in enumerate(reversed(first11), start=1):
-        weight = n + 1 if n <= 6 else n - 5
-        total += int(digit) * weight
-    remainder = total % 11
-    return 0 if remainder <= 1 else 11 - remainder
 
 
 _HALF_WIDTH_KANA = re.compile("[\uff61-\uff9f]+")

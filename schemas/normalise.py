@@ -76,3 +76,13 @@ def dated_prefix(letter: str, day: dt.date) -> str:
 def dated_number(letter: str, day: dt.date, issued: int, width: int) -> str:
     """The next number of the day after `issued` earlier ones: R20261129-000001."""
     return f"{dated_prefix(letter, day)}{issued + 1:0{width}d}"
+
+
+def my_number_check_digit(first11: str) -> int:
+    """The 個人番号 check digit (DOMAIN.md §4.1): weights 2..7 then 2..6 from the right."""
+    total = 0
+    for n, digit in enumerate(reversed(first11), start=1):
+        weight = n + 1 if n <= 6 else n - 5
+        total += int(digit) * weight
+    remainder = total % 11
+    return 0 if remainder <= 1 else 11 - remainder

@@ -24,6 +24,7 @@ from sqlalchemy.orm import Session
 
 from schemas.errors import Conflict, InvalidInput, NotAllowed, NotFound
 from schemas.forms import get_form
+from schemas.normalise import my_number_check_digit
 from schemas.reasons import reason_code
 from schemas.settings import Settings
 from storage.accounts import CHECKER, VERIFIER, Person
@@ -232,13 +233,8 @@ def _check_value(field: FieldValue, value: str) -> str:
 
 
 def _my_number_ok(value: str) -> bool:
-    """DOMAIN §4.1: weights 2..7 then 2..6 from the right of the first 11 digits. (The
-    pipeline has the same rule to flag readings; storage may not import the pipeline.)"""
-    if not (len(value) == 12 and value.isascii() and value.isdigit()):
-        return False
-    total = sum(int(d) * (n + 1 if n <= 6 else n - 5)
-                for n, d in enumerate(reversed(value[:11]), start=1))
-    return int(value[11]) == (0 if total % 11 <= 1 else 11 - total % 11)
+    return (len(value) == 12 and value.isascii() and value.isdigit()
+            and my_number_check_digit(value[:11]) == int(value[11]))
 
 
 # --- Reading --------------------------------------------------------------------------------
