@@ -153,9 +153,18 @@ def ensure_locked_bucket(client: Minio, bucket: str) -> bool:
         client.make_bucket(bucket, object_lock=True)
         return True
     except S3Error as error:
+        if error.code in MADE_BY_ANOTHER:  # two processes starting at once: one made it
+            return ensure_locked_bucket(client, bucket)
         log.warning("bucket created without Object Lock: server said %s", error.code)
+    try:
         client.make_bucket(bucket)
-        return False
+    except S3Error as error:
+        if error.code not in MADE_BY_ANOTHER:
+            raise
+    return False
+
+
+MADE_BY_ANOTHER = ("BucketAlreadyOwnedByYou", "BucketAlreadyExists")
 
 
 class S3Store:
