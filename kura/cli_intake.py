@@ -57,8 +57,9 @@ def _ingest(settings: Settings, session_token: Token,
     from workers.intake import INTAKE_CHECKS
     from workers.runner import resume_interrupted
 
-    resume_interrupted(settings)  # what a killed command or a lost message left unfinished
     result = take_in_batch(settings, session_token, entries, channel, INTAKE_CHECKS)
+    # what a killed command or a lost message left unfinished, before this batch's own pages
+    resume_interrupted(settings, but_not=result.batch_id)
     _read_pages(settings, result.batch_id, result.page_ids, wait)
     return result.batch_id, result.answers
 

@@ -277,7 +277,7 @@ def _save_document(session: Session, vault: Vault, document: Document,
 
 
 def sweep(settings: Settings, older_than: dt.timedelta,
-          send: Callable[[list[str]], None]) -> int:
+          send: Callable[[list[str]], None], but_not: str | None = None) -> int:
     """Pages left `pending` longer than `older_than` since they were last sent or started
     (a lost message, a worker that died, a command that was killed) are sent again with
     `send`; files whose pages are all read but which were never assembled are assembled.
@@ -287,6 +287,7 @@ def sweep(settings: Settings, older_than: dt.timedelta,
         stale = list(session.scalars(
             select(Page.id).join(SourceFile)
             .where(SourceFile.status == "processing", Page.status == "pending",
+                   SourceFile.batch_id != (but_not or ""),
                    (Page.queued_at <= cutoff)
                    | (Page.queued_at.is_(None) & (SourceFile.received_at <= cutoff)))
             .order_by(Page.source_file_id, Page.number)
@@ -295,7 +296,7 @@ def sweep(settings: Settings, older_than: dt.timedelta,
             session.execute(update(Page).where(Page.id.in_(stale)).values(queued_at=utcnow()))
         unassembled = list(session.scalars(
             select(SourceFile.id).where(
-                SourceFile.status == "processing",
+                SourceFile.status == "processing", SourceFile.batch_id != (but_not or ""),
                 ~exists().where(Page.source_file_id == SourceFile.id, Page.status == "pending"),
             )
         ))

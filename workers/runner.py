@@ -29,18 +29,19 @@ def run_pages(settings: Settings, page_ids: list[str]) -> None:
             jobs.process_page_job(settings, page_id)
 
 
-def resume_interrupted(settings: Settings) -> int:
+def resume_interrupted(settings: Settings, but_not: str | None = None) -> int:
     """At the start of a command: finish the pages and files an earlier command left (the
-    embedded default) or send again what the broker lost (workers). Returns the pages."""
+    embedded default) or send again what the broker lost (workers), leaving the batch
+    `but_not` (the command's own) alone. Returns the pages."""
     if settings.uses_celery:
         from workers.celery_app import send_pages
 
         return jobs.sweep(settings, dt.timedelta(seconds=settings.sweep_after_s),
-                          lambda ids: send_pages(settings, ids))
+                          lambda ids: send_pages(settings, ids), but_not)
     stale: list[str] = []
     with _reading(settings, alone_first=True) as lock:
         older_than = dt.timedelta(seconds=0 if lock.alone else settings.sweep_after_s)
-        jobs.sweep(settings, older_than, stale.extend)
+        jobs.sweep(settings, older_than, stale.extend, but_not)
         lock.share()  # what is left to do is ours now: others may start their own
         for page_id in stale:
             jobs.process_page_job(settings, page_id)
