@@ -8,39 +8,26 @@ top of web/babel.cfg, then write the Japanese."""
 
 from __future__ import annotations
 
-import io
 from functools import lru_cache
 from pathlib import Path
 
-from babel.messages.mofile import write_mo
-from babel.messages.pofile import read_po
 from babel.support import Translations
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
+from schemas import i18n
+from schemas.i18n import LANGUAGES, pick
 from schemas.reasons import REASONS, reason_code
 
 LOCALE = Path(__file__).parent / "locale"
 TEMPLATES = Path(__file__).parent / "templates"
-LANGUAGES = ("ja", "en")
-DEFAULT = "ja"
 
 
 def catalogue_path(lang: str) -> Path:
-    return LOCALE / lang / "LC_MESSAGES" / "messages.po"
+    return i18n.catalogue_path(LOCALE, "messages", lang)
 
 
-@lru_cache(maxsize=len(LANGUAGES))
 def translations(lang: str) -> Translations:
-    with catalogue_path(lang).open("rb") as po:
-        catalog = read_po(po, locale=lang)
-    compiled = io.BytesIO()
-    write_mo(compiled, catalog)
-    compiled.seek(0)
-    return Translations(compiled)
-
-
-def pick(wanted: str | None) -> str:
-    return wanted if wanted in LANGUAGES else DEFAULT
+    return i18n.compiled(LOCALE, "messages", pick(lang))
 
 
 @lru_cache(maxsize=len(LANGUAGES))
