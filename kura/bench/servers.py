@@ -510,10 +510,11 @@ def kura_env(**settings: str) -> dict[str, str]:
 def run_kura(
     env: dict[str, str], *args: str, timeout: float, stdin: str | None = None
 ) -> subprocess.CompletedProcess[str]:
-    """The real `kura` command in a child process, its output captured."""
+    """The real `kura` command in a child process, its output captured: in English unless
+    `env` chooses (the tests read its words; tests/test_cli_words.py reads both)."""
     return subprocess.run(
         [*KURA, *args],
-        env=env,
+        env={"KURA_LANG": "en", **env},
         input=stdin,
         capture_output=True,
         text=True,
