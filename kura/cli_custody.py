@@ -57,7 +57,7 @@ def keys_list(as_json: Annotated[bool, typer.Option("--json", help=JSON_HELP)] =
     if as_json:
         print(json.dumps([line.__dict__ for line in lines], ensure_ascii=False, indent=1))
         return
-    columns = [Column("id", 8, identifier=True), Column(_("Purpose"), 8, 3),
+    columns = [Column(_("Id"), 8, identifier=True), Column(_("Purpose"), 8, 3),
                Column(_("State"), 6, 4), Column(_("Configured here"), 4, 2),
                Column(_("Objects"), 4, 1), Column(_("Documents"), 4, 0)]
     rows = [[line.id, _(line.purpose), _(line.state), _("yes") if line.available else _("no"),

@@ -172,7 +172,7 @@ def quarantine_list(
     if as_json:
         print(json.dumps([_as_dict(line) for line in lines], ensure_ascii=False, indent=1))
         return
-    columns = [Column("id", 8, identifier=True), Column(_("Received"), 10, 4),
+    columns = [Column(_("Id"), 8, identifier=True), Column(_("Received"), 10, 4),
                Column(_("File"), 8, 2), Column(_("Times"), 2, 0), Column(_("State"), 6, 1),
                Column(_("Reason"), 12, 3)]
     rows = [[line.id[:8], f"{line.received_at:%Y-%m-%d %H:%M}", Text(line.label),
