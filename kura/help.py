@@ -171,7 +171,7 @@ def help_messages(root: Any) -> set[str]:
 
 
 def extract_help(fileobj: Any, keywords: Any, comment_tags: Any,
-                 options: Any) -> Iterator[tuple[int, str, str, list[str]]]:
+                 options: Any) -> Iterator[tuple[Any, ...]]:
     """A Babel extractor (schemas/babel.cfg, `[kura_help: kura/cli.py]`): what the Python
     extractor finds in kura/cli.py, then every help text of the command tree."""
     import typer.main

@@ -8,9 +8,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from rich.cells import cell_len
-from rich.console import Console, RenderableType
+from rich.console import Console
 from rich.table import Table
 
 from schemas.i18n import N_
@@ -43,9 +44,9 @@ class Column:
 
 
 def fitted(console: Console, title: str, columns: Sequence[Column],
-           rows: Sequence[Sequence[RenderableType]]) -> Table:
-    """A table of `rows` that fits `console`: borders and padding take three cells a
-    column and one more."""
+           rows: Sequence[Sequence[Any]]) -> Table:
+    """A table of `rows` (strings or rich renderables) that fits `console`: borders and
+    padding take three cells a column and one more."""
     shown = list(range(len(columns)))
     least = [max(column.width, cell_len(column.header), *(
         cell_len(str(row[i])) for row in rows if column.identifier)) for i, column in

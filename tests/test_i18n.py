@@ -8,7 +8,6 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import typer.main
-
 from babel.messages.extract import extract_from_dir
 from babel.messages.pofile import read_po
 
@@ -76,7 +75,7 @@ def _name(func: ast.expr) -> str:
 
 def _unmarked(node: ast.AST) -> Iterator[ast.AST]:
     """String literals with words under `node` that no `_`/`N_`/`ngettext` wraps."""
-    if isinstance(node, ast.Call) and _name(node.func) in MARKS or isinstance(node, ast.Compare):
+    if (isinstance(node, ast.Call) and _name(node.func) in MARKS) or isinstance(node, ast.Compare):
         return
     if isinstance(node, ast.Call):  # words go in as arguments; style= and the like do not
         yield from _unmarked(node.func)
