@@ -96,3 +96,10 @@ def browser() -> Iterator[Browser]:
                   "--disable-background-networking"])
         yield launched
         launched.close()
+
+
+@pytest.fixture(autouse=True)
+def _in_english(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Kura speaks Japanese unless KURA_LANG=en; the tests read its words in English unless
+    they choose (tests/test_cli_words.py, tests/test_i18n.py read both)."""
+    monkeypatch.setenv("KURA_LANG", "en")

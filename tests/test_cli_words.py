@@ -126,3 +126,24 @@ def test_every_command_says_who_may_run_it_and_gives_an_example() -> None:
 def test_every_form_has_a_short_japanese_name() -> None:
     for form in load_forms().values():
         assert form.short_title and len(form.short_title) <= 8, form.id
+
+
+def test_the_rooms_word_errors_in_the_persons_language(tmp_path: Path) -> None:
+    """web/app.py speaks each request in the person's language, so what a use case raises
+    arrives in it (here: the words a use case would put in its error)."""
+    from fastapi.testclient import TestClient
+
+    from schemas.i18n import _
+    from tests.helpers import settings_from
+    from web.app import create_app
+
+    app = create_app(settings_from(kura_env(data_dir=str(tmp_path / "data"), lang="ja")))
+
+    @app.get("/said")
+    def said() -> dict[str, str]:
+        return {"said": _("not signed in: run `kura login NAME` first")}
+
+    client = TestClient(app)
+    assert "サインインしていません" in client.get("/said").json()["said"]
+    client.cookies.set("kura_lang", "en")
+    assert client.get("/said").json()["said"].startswith("not signed in")
