@@ -18,6 +18,7 @@ from pipeline.errors import (
     ImageTooLarge,
     UnsupportedFormat,
 )
+from schemas.i18n import _
 
 TARGET_DPI = 300
 MAX_SIDE_PX = 20000
@@ -46,11 +47,11 @@ class PageImage:
 def sniff_media_type(data: bytes) -> str:
     """The media type from the file's first bytes; the file name is not trusted."""
     if not data:
-        raise EmptyFile("the file is empty (0 bytes)")
+        raise EmptyFile(_("the file is empty (0 bytes)"))
     for magic, media_type in MAGIC.items():
         if data.startswith(magic):
             return media_type
-    raise UnsupportedFormat("not a PDF, TIFF, JPEG or PNG file")
+    raise UnsupportedFormat(_("not a PDF, TIFF, JPEG or PNG file"))
 
 
 def count_pages(data: bytes) -> int:
@@ -94,7 +95,9 @@ class ScanFile:
             self.page_count = getattr(self._image, "n_frames", 1)
         if self.page_count > MAX_PAGES:
             self.close()
-            raise DamagedFile(f"the file has {self.page_count} pages, limit {MAX_PAGES}")
+            raise DamagedFile(_(
+                "the file has {page_count} pages, limit {max_pages}").format(
+                    page_count=self.page_count, max_pages=MAX_PAGES))
 
     def __enter__(self) -> ScanFile:
         return self
@@ -126,12 +129,12 @@ def _open_pdf(data: bytes) -> pikepdf.Pdf:
     try:
         pdf = pikepdf.open(io.BytesIO(data))
     except pikepdf.PasswordError:
-        raise EncryptedPdf("the PDF is encrypted (it needs a password to open)") from None
+        raise EncryptedPdf(_("the PDF is encrypted (it needs a password to open)")) from None
     except pikepdf.PdfError:
-        raise DamagedFile("the PDF is damaged and cannot be read") from None
+        raise DamagedFile(_("the PDF is damaged and cannot be read")) from None
     if len(pdf.pages) == 0:
         pdf.close()
-        raise DamagedFile("the PDF is damaged and cannot be read")
+        raise DamagedFile(_("the PDF is damaged and cannot be read"))
     return pdf
 
 
@@ -187,7 +190,8 @@ def _render_pdf_page(data: bytes, number: int) -> np.ndarray:
         input=data, capture_output=True, check=False, timeout=RENDER_TIMEOUT_S,
     )
     if done.returncode != 0 or not done.stdout:
-        raise DamagedFile(f"page {number} of the PDF is damaged and cannot be drawn")
+        raise DamagedFile(_(
+            "page {number} of the PDF is damaged and cannot be drawn").format(number=number))
     with Image.open(io.BytesIO(done.stdout)) as picture:
         return np.asarray(picture.convert("RGB"))
 
@@ -196,11 +200,13 @@ def _open_image(data: bytes) -> Image.Image:
     try:
         image = Image.open(io.BytesIO(data))
     except (UnidentifiedImageError, OSError):
-        raise DamagedFile("the image is damaged and cannot be read") from None
+        raise DamagedFile(_("the image is damaged and cannot be read")) from None
     width, height = image.size
     if max(width, height) > MAX_SIDE_PX:
         raise ImageTooLarge(
-            f"image is {max(width, height)} px on its long side, limit {MAX_SIDE_PX}"
+            _(
+                "image is {value} px on its long side, limit {max_side_px}").format(
+                    value=max(width, height), max_side_px=MAX_SIDE_PX)
         )
     return image
 
@@ -209,7 +215,8 @@ def _to_page(number: int, frame: Image.Image) -> PageImage:
     try:
         rgb = as_rgb(frame)
     except OSError:
-        raise DamagedFile(f"page {number} is damaged and cannot be read") from None
+        raise DamagedFile(_(
+            "page {number} is damaged and cannot be read").format(number=number)) from None
     dpi = dpi_of(frame)
     if abs(dpi - TARGET_DPI) > 1:
         scale = TARGET_DPI / dpi

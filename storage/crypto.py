@@ -14,6 +14,7 @@ from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from schemas.errors import Damaged, Unavailable
+from schemas.i18n import _
 
 NONCE_BYTES = 12
 KEY_BYTES = 32
@@ -54,7 +55,7 @@ def open_sealed(key: bytes, sealed: bytes, associated: bytes) -> bytes:
     try:
         return AESGCM(key).decrypt(sealed[:NONCE_BYTES], sealed[NONCE_BYTES:], associated)
     except (InvalidTag, ValueError):
-        raise DecryptionError("decryption failed: wrong key or tampered data") from None
+        raise DecryptionError(_("decryption failed: wrong key or tampered data")) from None
 
 
 def new_data_key() -> bytes:
@@ -82,7 +83,8 @@ def key_file_text(path: Path) -> str:
         return path.read_text()
     except FileNotFoundError:
         raise MissingKey(
-            f"no key at {path}",
-            hint="restore the key folder from its backup (KURA_KEY_DIR), or configure the key; "
-            "only a new installation gets new keys (`kura keys init`)",
+            _("no key at {path}").format(path=path),
+            hint=_(
+                "restore the key folder from its backup (KURA_KEY_DIR), or configure the key; "
+                "only a new installation gets new keys (`kura keys init`)"),
         ) from None

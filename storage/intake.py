@@ -21,6 +21,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from schemas.errors import Rejected
+from schemas.i18n import _
 from schemas.normalise import dated_number
 from storage.audit import SERVICE, Actor, append
 from storage.models import Batch, Document, Page, ReceiptCounter, SourceFile, new_id
@@ -56,7 +57,7 @@ class Arrival:
         """The file's bytes, read once; a Rejected error refuses the file (nothing of it can
         be kept, it stays where it was)."""
         if self.data is None:
-            raise Rejected("the file was not read")
+            raise Rejected(_("the file was not read"))
         self.sha256 = self.sha256 or hashlib.sha256(self.data).hexdigest()
         return self.data
 
@@ -105,11 +106,15 @@ class DuplicateCheck:
         when = earlier.received_at.strftime("%Y-%m-%d %H:%M")
         if earlier.status == "rejected":
             raise DuplicateFile(
-                f"the same file is already in quarantine since {when} "
-                f"({earlier.reject_reason}); counted there, not kept again"
+                _(
+                    "the same file is already in quarantine since {when} ({reject_reason}); "
+                    "counted there, not kept again").format(
+                        when=when, reject_reason=earlier.reject_reason)
             )
         raise DuplicateFile(
-            f"the same file was already received on {when} (batch {earlier.batch_id[:8]})"
+            _(
+                "the same file was already received on {when} (batch {batch_id})").format(
+                    when=when, batch_id=earlier.batch_id[:8])
         )
 
 

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from sqlalchemy.orm import Session
 
 from schemas.errors import Damaged, ExitCode
+from schemas.i18n import _
 from storage.crypto import DecryptionError, Kek, new_data_key, open_sealed, seal, unwrap, wrap
 from storage.models import Document, StoredObject, new_id
 from storage.objects import Lock, ObjectStore
@@ -54,13 +55,15 @@ class Vault:
             if kek.id == kek_id:
                 return kek
         raise KeyUnavailable(
-            f"key-encryption key {kek_id or '(none)'} is not available: "
-            "retired, not configured, or the data key was destroyed"
+            _(
+                "key-encryption key {value} is not available: retired, not configured, or the "
+                "data key was destroyed").format(value=kek_id or '(none)')
         )
 
     def _unwrap(self, kek_id: str, wrapped: bytes, owner_id: str) -> bytes:
         if not wrapped:
-            raise KeyUnavailable(f"the data key of {owner_id} was destroyed (disposed)")
+            raise KeyUnavailable(_(
+                "the data key of {owner_id} was destroyed (disposed)").format(owner_id=owner_id))
         return unwrap(self.kek_for(kek_id), wrapped, owner_id)
 
     def put_object(self, session: Session, kind: str, data: bytes) -> StoredObject:
@@ -89,7 +92,8 @@ class Vault:
         data_key = self._unwrap(stored.kek_id, stored.wrapped_key, stored.id)
         data = open_sealed(data_key, self.store.get(stored.id), stored.id.encode())
         if hashlib.sha256(data).hexdigest() != stored.sha256:
-            raise IntegrityError(f"object {stored.id} does not match its recorded SHA-256")
+            raise IntegrityError(_(
+                "object {id} does not match its recorded SHA-256").format(id=stored.id))
         return data
 
     def new_document_key(self, document_id: str) -> bytes:

@@ -140,3 +140,13 @@ def test_the_check_for_unmarked_words_finds_them() -> None:
         'x = typer.Option(help=N_("Why the hold ends."))\n'
         'table.add_row(line.id, f"{line.size:8}")\n')
     assert [line for line, _text in found] == [1, 3, 4]
+
+
+def test_each_translation_fills_the_same_placeholders() -> None:
+    """`_("…{name}…").format(name=…)`: a translation that names another placeholder would
+    fail at run time in that language only."""
+    names = re.compile(r"(?<!\{)\{(\w*)[^{}]*\}(?!\})")
+    for lang in LANGUAGES:
+        wrong = {m: text for m, text in catalogue(lang).items()
+                 if text and set(names.findall(text)) != set(names.findall(m))}
+        assert wrong == {}, lang

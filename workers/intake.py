@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 
 from pipeline.errors import FileTooLarge, RejectedFile
 from pipeline.triage import MAX_FILE_BYTES, triage
+from schemas.i18n import _
 from storage import intake
 from storage.audit import Actor
 from storage.intake import (
@@ -52,7 +53,9 @@ class Arrival(intake.Arrival):
             assert self.path is not None
             self.data = read_regular_file(self.path)
         if len(self.data) > MAX_FILE_BYTES:
-            raise FileTooLarge(f"the file is {len(self.data):,} bytes, limit {MAX_FILE_BYTES:,}")
+            raise FileTooLarge(_(
+                "the file is {count:,} bytes, limit {max_file_bytes:,}").format(
+                    count=len(self.data), max_file_bytes=MAX_FILE_BYTES))
         return super().load()
 
 
@@ -63,23 +66,28 @@ def read_regular_file(path: Path) -> bytes:
         descriptor = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
     except OSError as error:
         if os.path.islink(path):
-            raise NotTaken("a symbolic link (not followed)") from None
-        raise NotTaken(f"cannot be opened ({error.strerror or 'I/O error'})") from None
+            raise NotTaken(_("a symbolic link (not followed)")) from None
+        raise NotTaken(_(
+            "cannot be opened ({value})").format(value=error.strerror or 'I/O error')) from None
     with os.fdopen(descriptor, "rb") as stream:
         facts = os.fstat(stream.fileno())
         if not stat.S_ISREG(facts.st_mode):
-            raise NotTaken(f"not a regular file ({kind_of(facts.st_mode)})")
+            raise NotTaken(_("not a regular file ({value})").format(value=kind_of(facts.st_mode)))
         if facts.st_size > MAX_FILE_BYTES:
             raise FileTooLarge(
-                f"the file is {facts.st_size:,} bytes, limit {MAX_FILE_BYTES:,}: not stored, "
-                "left where it is"
+                _(
+                    "the file is {st_size:,} bytes, limit {max_file_bytes:,}: not stored, left "
+                    "where it is").format(st_size=facts.st_size, max_file_bytes=MAX_FILE_BYTES)
             )
         try:
             data = stream.read(MAX_FILE_BYTES + 1)
         except OSError as error:
-            raise NotTaken(f"cannot be read ({error.strerror or 'I/O error'})") from None
+            raise NotTaken(_(
+                "cannot be read ({value})").format(value=error.strerror or 'I/O error')) from None
     if len(data) > MAX_FILE_BYTES:
-        raise FileTooLarge(f"the file grew past the limit of {MAX_FILE_BYTES:,} bytes")
+        raise FileTooLarge(_(
+            "the file grew past the limit of {max_file_bytes:,} bytes").format(
+                max_file_bytes=MAX_FILE_BYTES))
     return data
 
 

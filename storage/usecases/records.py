@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from sqlalchemy import select
 
 from schemas.errors import InvalidInput, KuraError, NotFound
+from schemas.i18n import _
 from schemas.settings import Settings
 from storage.blind_index import find_documents, index_field
 from storage.models import Document, SourceFile, StoredObject
@@ -49,12 +50,13 @@ def open_original(settings: Settings, token: Token, receipt_number: str,
     and why is recorded too."""
     purpose = reason.strip()
     if plain_why is not None and len(plain_why.strip()) < MIN_REASON:
-        raise InvalidInput("say why the original leaves Kura unencrypted",
-                           hint="--plain WHY: the case that needs the file as it is")
+        raise InvalidInput(_("say why the original leaves Kura unencrypted"),
+                           hint=_("--plain WHY: the case that needs the file as it is"))
     if len(purpose) < MIN_REASON:
-        raise InvalidInput("say why the original is opened",
-                           hint="--reason: a reason and case reference, never a name or "
-                           "number of the person")
+        raise InvalidInput(_("say why the original is opened"),
+                           hint=_(
+                               "--reason: a reason and case reference, never a name or number of "
+                               "the person"))
     failure: KuraError | None = None
     data = b""
     action = "original.open" if plain_why is None else "original.download"
@@ -66,7 +68,8 @@ def open_original(settings: Settings, token: Token, receipt_number: str,
         if document is None:
             work.audit(action, purpose=purpose, result="not_found",
                        detail={"receipt_number": receipt_number, **why})
-            failure = NotFound(f"no document {receipt_number}")
+            failure = NotFound(_("no document {receipt_number}").format(
+                receipt_number=receipt_number))
         else:
             source = work.session.get_one(SourceFile, document.source_file_id)
             opened = [document.id, source.id, source.object_id]

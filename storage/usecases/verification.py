@@ -24,6 +24,7 @@ from sqlalchemy.orm import Session
 
 from schemas.errors import Conflict, InvalidInput, NotAllowed, NotFound
 from schemas.forms import get_form
+from schemas.i18n import _
 from schemas.normalise import my_number_check_digit
 from schemas.reasons import reason_code
 from schemas.settings import Settings
@@ -122,7 +123,7 @@ def _document(session: Session, receipt_number: str) -> Document:
         select(Document).where(Document.receipt_number == receipt_number)
     ).one_or_none()
     if document is None or document.disposed_at is not None:
-        raise NotFound(f"no document {receipt_number}")
+        raise NotFound(_("no document {receipt_number}").format(receipt_number=receipt_number))
     return document
 
 
@@ -130,7 +131,9 @@ def _field(document: Document, name: str) -> FieldValue:
     for field_value in document.fields:
         if field_value.name == name:
             return field_value
-    raise NotFound(f"{document.receipt_number} has no field {name}")
+    raise NotFound(_(
+        "{receipt_number} has no field {name}").format(
+            receipt_number=document.receipt_number, name=name))
 
 
 def _events(session: Session, document: Document) -> list[VerificationEvent]:
@@ -193,11 +196,13 @@ def _is_blind(field: FieldValue) -> bool:
 
 def _workable(document: Document) -> None:
     if document.status == "investigation":
-        raise VerificationError(f"{document.receipt_number} is under investigation (疑義): "
-                                "it returns to verification only by a decision")
+        raise VerificationError(_(
+            "{receipt_number} is under investigation (疑義): it returns to verification only by a "
+            "decision").format(receipt_number=document.receipt_number))
     if document.status not in WAITING:
-        raise VerificationError(f"{document.receipt_number} is not waiting for verification "
-                                f"(it is {document.status})")
+        raise VerificationError(_(
+            "{receipt_number} is not waiting for verification (it is {status})").format(
+                receipt_number=document.receipt_number, status=document.status))
     document.status = "in_verification"
 
 
@@ -224,11 +229,11 @@ def _settle(work: Work, document: Document, field: FieldValue, value: str,
 def _check_value(field: FieldValue, value: str) -> str:
     value = value.strip()
     if not value and field.field_type in DOUBLE_BLIND_TYPES:
-        raise InvalidInput("type the number as written on the form")
+        raise InvalidInput(_("type the number as written on the form"))
     if field.field_type == "my_number" and not _my_number_ok(value):
-        raise InvalidInput("the 個人番号 is 12 digits whose last digit checks the others")
+        raise InvalidInput(_("the 個人番号 is 12 digits whose last digit checks the others"))
     if field.field_type == "bpn" and not (value.isdigit() and len(value) == 10):
-        raise InvalidInput("the 基礎年金番号 is 10 digits")
+        raise InvalidInput(_("the 基礎年金番号 is 10 digits"))
     return value
 
 
@@ -315,7 +320,9 @@ def page_image(settings: Settings, token: str | None, receipt_number: str,
         document = _document(work.session, receipt_number)
         page = next((p for p in document.pages if p.number == number), None)
         if page is None or page.image_object_id is None:
-            raise NotFound(f"{receipt_number} has no page image {number}")
+            raise NotFound(_(
+                "{receipt_number} has no page image {number}").format(
+                    receipt_number=receipt_number, number=number))
         data = work.vault.get_object(work.session.get_one(StoredObject, page.image_object_id))
         work.audit("page.view", [document.id, page.id], result="ok")
         return data
@@ -347,10 +354,13 @@ def accept(settings: Settings, token: str | None, receipt_number: str, field_nam
         field = _field(document, field_name)
         _workable(document)
         if field.status != "review":
-            raise VerificationError(f"{field_name} of {receipt_number} is not waiting for "
-                                    f"review (it is {field.status})")
+            raise VerificationError(
+                _("{field_name} of {receipt_number} is not waiting for review (it is {status})")
+                .format(field_name=field_name, receipt_number=receipt_number,
+                        status=field.status))
         if _is_blind(field):
-            raise VerificationError(f"{field_name} is keyed blind by two people: type it")
+            raise VerificationError(_(
+                "{field_name} is keyed blind by two people: type it").format(field_name=field_name))
         _history_begins(work, document, field)
         _record(work, document, "accept", field, _current(work, document, field))
         field.status = "pending"
@@ -363,16 +373,20 @@ def correct(settings: Settings, token: str | None, receipt_number: str, field_na
             value: str, reason: str = "misread", note: str = "") -> str:
     """Propose a new value for a field (or an empty one: a deletion); waits for a checker."""
     if reason not in CORRECTION_REASONS:
-        raise InvalidInput(f"say why with one of {', '.join(CORRECTION_REASONS)}")
+        raise InvalidInput(_(
+            "say why with one of {value}").format(value=', '.join(CORRECTION_REASONS)))
     with acting(settings, token, "record.correct", "field.correct") as work:
         document = _document(work.session, receipt_number)
         field = _field(document, field_name)
         _workable(document)
         if field.status == "pending":
-            raise VerificationError(f"{field_name} of {receipt_number} already waits for a "
-                                    "checker")
+            raise VerificationError(_(
+                "{field_name} of {receipt_number} already waits for a checker").format(
+                    field_name=field_name, receipt_number=receipt_number))
         if _is_blind(field):
-            raise VerificationError(f"{field_name} is keyed blind by two people: use keying")
+            raise VerificationError(_(
+                "{field_name} is keyed blind by two people: use keying").format(
+                    field_name=field_name))
         value = value.strip()
         if value and field.field_type in DOUBLE_BLIND_TYPES:
             value = _check_value(field, value)
@@ -394,13 +408,16 @@ def key(settings: Settings, token: str | None, receipt_number: str, field_name: 
         _workable(document)
         work.subject_ids = [document.id, field.id]
         if not _is_blind(field):
-            raise VerificationError(f"{field_name} of {receipt_number} is not keyed blind")
+            raise VerificationError(_(
+                "{field_name} of {receipt_number} is not keyed blind").format(
+                    field_name=field_name, receipt_number=receipt_number))
         typed = value.strip()
         keys = [e for e in _events(work.session, document)
                 if e.field_id == field.id and e.kind == "key"]
         if any(e.by == work.actor.name for e in keys):
-            raise FourEyesRefused("you have already typed this number: another person types "
-                                  "it now, without seeing yours")
+            raise FourEyesRefused(_(
+                "you have already typed this number: another person types it now, without seeing "
+                "yours"))
         _history_begins(work, document, field)
         event = _record(work, document, "key", field, typed)
         earlier = [_open(work, document, e)[0] for e in keys]
@@ -472,18 +489,20 @@ def finish(settings: Settings, token: str | None, receipt_number: str) -> str:
 
 def _pending(work: Work, document: Document, field: FieldValue) -> VerificationEvent:
     if field.status != "pending":
-        raise VerificationError(f"{field.name} of {document.receipt_number} waits for no "
-                                "confirmation")
+        raise VerificationError(_(
+            "{name} of {receipt_number} waits for no confirmation").format(
+                name=field.name, receipt_number=document.receipt_number))
     return [e for e in _events(work.session, document)
             if e.field_id == field.id and e.kind in ("correct", "accept")][-1]
 
 
 def _second_person(work: Work, change: VerificationEvent) -> None:
     if change.by == work.actor.name:
-        raise FourEyesRefused("you made this change: another person confirms it")
+        raise FourEyesRefused(_("you made this change: another person confirms it"))
     if _both_duties(work):
-        raise FourEyesRefused("this account holds both the verifier's and the checker's "
-                              "duty: confirmations need a checker who cannot correct")
+        raise FourEyesRefused(_(
+            "this account holds both the verifier's and the checker's duty: confirmations need a "
+            "checker who cannot correct"))
 
 
 def confirm(settings: Settings, token: str | None, receipt_number: str,
@@ -506,7 +525,7 @@ def return_change(settings: Settings, token: str | None, receipt_number: str,
                   field_name: str, note: str) -> None:
     """The second person disagrees: the field goes back to the verifiers, with a note."""
     if not note.strip():
-        raise InvalidInput("say why the change goes back")
+        raise InvalidInput(_("say why the change goes back"))
     with acting(settings, token, "record.confirm", "field.return") as work:
         document = _document(work.session, receipt_number)
         field = _field(document, field_name)
@@ -524,17 +543,19 @@ def decide(settings: Settings, token: str | None, receipt_number: str, decision:
     """The end of a 疑義: back to verification, or to the scanning desk. Taken by a checker,
     never by the person who raised it."""
     if decision not in DECISIONS:
-        raise InvalidInput(f"decide one of {', '.join(DECISIONS)}")
+        raise InvalidInput(_("decide one of {value}").format(value=', '.join(DECISIONS)))
     if not note.strip():
-        raise InvalidInput("a decision on a 疑義 says why")
+        raise InvalidInput(_("a decision on a 疑義 says why"))
     with acting(settings, token, "record.confirm", "record.decide") as work:
         document = _document(work.session, receipt_number)
         if document.status != "investigation":
-            raise VerificationError(f"{receipt_number} is not under investigation")
+            raise VerificationError(_(
+                "{receipt_number} is not under investigation").format(
+                    receipt_number=receipt_number))
         work.subject_ids = [document.id]
         raised = [e for e in _events(work.session, document) if e.kind == "investigate"][-1]
         if raised.by == work.actor.name:
-            raise FourEyesRefused("you raised this 疑義: another person decides it")
+            raise FourEyesRefused(_("you raised this 疑義: another person decides it"))
         document.status = "in_verification" if decision == "resume" else "rescan"
         _record(work, document, "decide", note=note.strip(), reason=decision,
                 answers=raised.id)
