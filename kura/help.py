@@ -149,6 +149,7 @@ def speak(root: Any) -> Any:
     panels.OPTIONS_PANEL_TITLE = _("Options")
     panels.COMMANDS_PANEL_TITLE = _("Commands")
     for path, command in commands(root):
+        command.get_help_option = _translated_help_option(command.get_help_option)
         if command.help:
             command.help = command_help(path, command.help)
             command.short_help = first_sentence(command.help)
@@ -157,6 +158,21 @@ def speak(root: Any) -> Any:
                 words = " ".join(param.help.split())
                 param.help = _(words)
     return root
+
+
+def _translated_help_option(made: Any) -> Any:
+    """The --help option (made by click with its own English words) in the reader's."""
+
+    def help_option(context: Any) -> Any:
+        option = made(context)
+        if option is not None:
+            option.help = _(HELP_OPTION)
+        return option
+
+    return help_option
+
+
+HELP_OPTION = N_("Show this message and exit.")
 
 
 def help_messages(root: Any) -> set[str]:
