@@ -53,6 +53,11 @@ app.command()(doctor)
 console = Console()
 
 
+DUTY_NEXT = (("intake", "kura ingest FOLDER"), ("users.read", "kura users list"),
+             ("audit.read", "kura audit verify"), ("backup", "kura backup --out FILE"))
+"""What each duty usually does next, after the documents and files that wait."""
+
+
 @app.callback(invoke_without_command=True)
 def standing(context: typer.Context) -> None:
     """Typed alone, `kura` says where this installation stands: who is signed in here, how
@@ -91,8 +96,8 @@ def standing(context: typer.Context) -> None:
                       highlight=False)
         if now.quarantined:
             nexts.append("kura quarantine list")
-    if now.username is not None and now.may("intake"):
-        nexts.append("kura ingest FOLDER")
+    if now.username is not None:
+        nexts += [command for permission, command in DUTY_NEXT if now.may(permission)]
     nexts = nexts or ["kura whoami"]
     console.print(_("To continue: {command}").format(command=nexts[0]), highlight=False)
     for command in nexts[1:]:
