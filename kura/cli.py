@@ -19,6 +19,7 @@ from kura.cli_batch import batch_app
 from kura.cli_custody import backup, dispose_app, find, hold_app, keys_app, restore
 from kura.cli_intake import _gather, _ingest, _print_batch, doctor, quarantine_app, watch
 from kura.cli_people import audit_app, login, logout, token, users_app, whoami, write_session
+from kura.help import SpeakingGroup
 from kura.tables import JSON_HELP, Column, fitted, form_name
 from schemas.errors import ExitCode, KuraError, Unavailable
 from schemas.i18n import N_, _, language, ngettext
@@ -26,6 +27,7 @@ from schemas.settings import get_settings
 
 app = typer.Typer(
     help=N_("Kura (蔵): secure intake and OCR for national-pension paperwork."),
+    cls=SpeakingGroup,
     add_completion=False,
     pretty_exceptions_show_locals=False,
 )
@@ -437,11 +439,7 @@ def main() -> None:
     configure(get_settings().log_level, get_settings().log_json)
     keep_private(get_settings())
     try:
-        import typer.main
-
-        from kura.help import speak
-
-        speak(typer.main.get_command(app))(prog_name="kura")
+        app()
     except KeyboardInterrupt:
         sys.exit(130)
     except KuraError as error:

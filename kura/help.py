@@ -13,6 +13,8 @@ import inspect
 from collections.abc import Iterator
 from typing import Any
 
+from typer.core import TyperGroup
+
 from schemas.i18n import N_, _
 
 ROLE_NAMES: dict[str, str] = {
@@ -158,6 +160,14 @@ def speak(root: Any) -> Any:
                 words = " ".join(param.help.split())
                 param.help = _(words)
     return root
+
+
+class SpeakingGroup(TyperGroup):
+    """The root of `kura`: its help is translated when it runs (`typer.Typer(cls=…)`)."""
+
+    def main(self, *args: Any, **kwargs: Any) -> Any:
+        speak(self)
+        return super().main(*args, **kwargs)
 
 
 def _translated_help_option(made: Any) -> Any:
