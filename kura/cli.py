@@ -19,6 +19,7 @@ from kura.cli_batch import batch_app
 from kura.cli_custody import backup, dispose_app, find, hold_app, keys_app, restore
 from kura.cli_intake import _gather, _ingest, _print_batch, doctor, quarantine_app, watch
 from kura.cli_people import audit_app, login, logout, token, users_app, whoami, write_session
+from kura.cli_register import register_app, shintatsu_app, totsugo_app
 from schemas.errors import ExitCode, KuraError, Unavailable
 from schemas.settings import get_settings
 
@@ -48,6 +49,9 @@ app.command()(restore)
 app.add_typer(quarantine_app, name="quarantine")
 app.command()(watch)
 app.command()(doctor)
+app.add_typer(register_app, name="register")
+app.add_typer(shintatsu_app, name="shintatsu")
+app.add_typer(totsugo_app, name="totsugo")
 console = Console()
 
 

@@ -64,6 +64,13 @@ def parse_retention(setting: str) -> dict[str, Period | None]:
     return periods
 
 
+CLASS_DEFAULTS: dict[str, Period | None] = {
+    "mail_receipt": Period(years=3),
+}
+"""Classes with a period of their own unless KURA_RETENTION names them: the 書留の差出票 of a
+進達 is kept 3 years (DOMAIN.md §3.8, control 45)."""
+
+
 @dataclass(frozen=True)
 class RetentionPolicy:
     mode: str = DEFAULT_LOCK_MODE
@@ -76,6 +83,8 @@ class RetentionPolicy:
     def period_for(self, document_class: str) -> Period | None:
         if document_class in self.periods:
             return self.periods[document_class]
+        if document_class in CLASS_DEFAULTS:
+            return CLASS_DEFAULTS[document_class]
         return self.periods.get("*")
 
     def retain_until(self, document_class: str, received: dt.date) -> dt.date | None:

@@ -34,6 +34,7 @@ from storage.checkpoints import checkpoint_if_due
 from storage.db import session_scope
 from storage.intake import open_receipt
 from storage.models import Document, FieldValue, Page, SourceFile, StoredObject, utcnow
+from storage.register import save_list_rows
 from storage.retention import RetentionPolicy, document_saved
 from storage.runtime import indexer_for, retention_for, vault_for
 from storage.vault import Vault
@@ -268,6 +269,8 @@ def _save_document(session: Session, vault: Vault, document: Document,
             engine=value.engine, box=list(value.box) if value.box else None,
             page_number=form.field(name).page if form else None,
         ))
+    if found.rows is not None:  # a printed list: its rows, sealed, for 突合
+        save_list_rows(session, vault, indexer, document, found)
     document.status = "review" if found.needs_review else "ready"
     document_saved(session, vault, document, {n: v.value for n, v in found.fields.items()},
                    indexer, policy)
