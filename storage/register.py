@@ -115,7 +115,7 @@ def receipt_numbers(session: Session, entry_ids: Iterable[str]) -> dict[str, str
     rows = session.execute(
         select(RegisterEntry.id, Document.receipt_number)
         .join(Document, Document.id == RegisterEntry.document_id)
-        .where(RegisterEntry.id.in_(ids))).tuples()
+        .where(RegisterEntry.id.in_(ids))).all()
     found = dict(rows)
     return {i: found.get(i, "") for i in ids}
 

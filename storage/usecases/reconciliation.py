@@ -151,7 +151,10 @@ def _problems(work: Work, document: Document) -> tuple[list[str], str]:
     code = next((f for f in document.fields if f.name == "municipality_code"), None)
     municipality = (open_value(work.vault, document, "municipality_code")
                     if code is not None else "")
-    if code is None or code.status == "review" or len(municipality) != 6:
+    # read with low confidence is still usable: a misread code only makes every row
+    # "another municipality's", which files nothing
+    doubtful = code is None or set(code.reasons) - {"low_confidence"}
+    if doubtful or not (len(municipality) == 6 and municipality.isdigit()):
         problems.append(_("the list's 市区町村コード could not be read"))
     return problems, municipality
 
@@ -180,7 +183,7 @@ def reconcile(settings: Settings, token: Token, receipt_number: str, match: Matc
         entries = list(work.session.execute(
             select(RegisterEntry, Document).join(Document, Document.id == RegisterEntry.document_id)
             .where(RegisterEntry.stage.in_(OPEN_STAGES), RegisterEntry.origin == "office",
-                   Document.disposed_at.is_(None))).tuples())
+                   Document.disposed_at.is_(None))).all())
         digests = field_digests(work.session, [d.id for _e, d in entries])
         rows = list_rows(work.session, document)
         facts = [_row_facts(work, document, row, municipality) for row in rows]
@@ -288,12 +291,12 @@ def _entered_by(work: Work, document_ids: list[str]) -> dict[str, set[str]]:
             select(AuditObject.object_id, AuditEntry.actor).join(
                 AuditEntry, AuditEntry.seq == AuditObject.seq)
             .where(AuditObject.object_id.in_(document_ids),
-                   AuditEntry.action == "intake.file")).tuples():
+                   AuditEntry.action == "intake.file")).all():
         people.setdefault(document_id, set()).add(actor)
     for document_id, by in work.session.execute(
             select(VerificationEvent.document_id, VerificationEvent.by)
             .where(VerificationEvent.document_id.in_(document_ids),
-                   VerificationEvent.kind.in_(("correct", "accept", "key")))).tuples():
+                   VerificationEvent.kind.in_(("correct", "accept", "key")))).all():
         people.setdefault(document_id, set()).add(by)
     return people
 

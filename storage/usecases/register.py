@@ -67,11 +67,11 @@ def _lines(work: Work, entries: list[RegisterEntry], today: dt.date,
            since: Literal["received", "forwarded"] = "received") -> list[Line]:
     numbers = dict(work.session.execute(
         select(Document.id, Document.receipt_number)
-        .where(Document.id.in_([e.document_id for e in entries if e.document_id]))).tuples())
+        .where(Document.id.in_([e.document_id for e in entries if e.document_id]))).all())
     batches = dict(work.session.execute(
         select(Transmittal.id, Transmittal.number)
         .where(Transmittal.id.in_([e.transmittal_id for e in entries if e.transmittal_id]))
-    ).tuples())
+    ).all())
     lines = []
     for entry in entries:
         form = form_of(entry.form_id)

@@ -134,7 +134,7 @@ def _members(work: Work, batch: Transmittal) -> list[tuple[RegisterEntry, Docume
     return list(work.session.execute(
         select(RegisterEntry, Document).join(Document, Document.id == RegisterEntry.document_id)
         .where(RegisterEntry.transmittal_id == batch.id)
-        .order_by(Document.receipt_number)).tuples())
+        .order_by(Document.receipt_number)).all())
 
 
 def prepare(settings: Settings, token: Token, receipts: Sequence[str] = (),
@@ -147,7 +147,7 @@ def prepare(settings: Settings, token: Token, receipts: Sequence[str] = (),
             select(RegisterEntry, Document).join(Document, Document.id == RegisterEntry.document_id)
             .where(RegisterEntry.stage == "verified", RegisterEntry.transmittal_id.is_(None),
                    Document.disposed_at.is_(None))
-            .order_by(Document.receipt_number)).tuples())
+            .order_by(Document.receipt_number)).all())
         if receipts:
             by_number = {d.receipt_number: e for e, d in ready}
             missing = [r for r in receipts if r not in by_number]
