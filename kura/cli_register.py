@@ -16,7 +16,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from kura.cli_people import token
+from kura.cli_people import token, write_private
 from schemas.i18n import N_, _
 from schemas.settings import get_settings
 
@@ -44,12 +44,6 @@ OUTCOMES = {
 
 def outcome_word(outcome: str) -> str:
     return _(OUTCOMES[outcome]) if outcome in OUTCOMES else outcome
-
-
-def _write_private(path: Path, data: bytes) -> None:
-    from kura.cli import write_private
-
-    write_private(path, data)
 
 
 # --- kura register ----------------------------------------------------------------------------
@@ -121,7 +115,7 @@ def register_export(
     from storage.usecases.register import export_csv
 
     data = export_csv(get_settings(), token, "cp932" if cp932 else "utf-8-sig")
-    _write_private(out, data)
+    write_private(out, data)
     console.print(_("Wrote {path} ({size} bytes)").format(path=out, size=len(data)))
 
 
@@ -197,8 +191,8 @@ def shintatsu_release(
 
     out.mkdir(parents=True, exist_ok=True)
     released = release(get_settings(), token, number, addressee, items, build_transmittal)
-    _write_private(out / f"{released.number}.zip", released.archive)
-    _write_private(out / f"{released.number}_送付書.pdf", released.cover_note_pdf)
+    write_private(out / f"{released.number}.zip", released.archive)
+    write_private(out / f"{released.number}_送付書.pdf", released.cover_note_pdf)
     console.print(_("Released {number}: {count} items, archive SHA-256 {sha}").format(
         number=released.number, count=released.items, sha=released.archive_sha256))
     console.print(_("Its password, shown this once (send it separately): {password}").format(
@@ -362,7 +356,7 @@ def _render(report: Report, csv_out: Path | None, pdf_out: Path | None) -> None:
         writer = csv.writer(text, lineterminator="\r\n")
         writer.writerow(titles)
         writer.writerows(rows)
-        _write_private(csv_out, text.getvalue().encode("utf-8-sig"))
+        write_private(csv_out, text.getvalue().encode("utf-8-sig"))
         console.print(_("Wrote {path} ({size} bytes)").format(path=csv_out,
                                                               size=csv_out.stat().st_size))
     if pdf_out is not None:
@@ -371,5 +365,5 @@ def _render(report: Report, csv_out: Path | None, pdf_out: Path | None) -> None:
         data = table_pdf(_("突合 report"), _summary(report),
                          [(t, w) for t, (_n, w) in zip(titles, REPORT_COLUMNS, strict=True)],
                          rows)
-        _write_private(pdf_out, data)
+        write_private(pdf_out, data)
         console.print(_("Wrote {path} ({size} bytes)").format(path=pdf_out, size=len(data)))

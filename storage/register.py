@@ -16,14 +16,14 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable
 
-from sqlalchemy import select
+from sqlalchemy import exists, select
 from sqlalchemy.orm import Session
 
 from schemas.contracts import DocumentResult
 from schemas.forms import FormDef, get_form
 from schemas.settings import Settings
 from storage.blind_index import BlindIndexer
-from storage.models import BlindIndex, Document, SourceFile
+from storage.models import BlindIndex, Document
 from storage.register_models import STAGES, ListRow, RegisterEntry
 from storage.vault import Vault
 
@@ -74,19 +74,17 @@ def stage_of(document: Document, form: FormDef | None) -> str:
 def sync_entries(session: Session, vault: Vault, settings: Settings) -> None:
     """Open the entry of every document that has none, and bring the entries not yet
     forwarded in line with their documents (form known, verified). Lists are not entries."""
-    have = set(session.scalars(select(RegisterEntry.document_id)
-                               .where(RegisterEntry.document_id.is_not(None))))
-    for document in session.scalars(select(Document).where(Document.form_id.is_distinct_from(
-            LIST_FORM), Document.disposed_at.is_(None))):
-        if document.id in have:
-            continue
+    entered = exists().where(RegisterEntry.document_id == Document.id)
+    for document in session.scalars(select(Document).where(
+            ~entered, Document.form_id.is_distinct_from(LIST_FORM),
+            Document.disposed_at.is_(None))).all():
         session.add(RegisterEntry(
             document_id=document.id, scanned_via=document.channel, office=settings.office,
             received_date=document.received_date, stage="received"))
     session.flush()
     waiting = session.scalars(select(RegisterEntry).where(
         RegisterEntry.stage.in_(("received", "verified")),
-        RegisterEntry.document_id.is_not(None)))
+        RegisterEntry.document_id.is_not(None))).all()
     for entry in waiting:
         document = session.get_one(Document, entry.document_id)
         form = form_of(document.form_id)
@@ -177,8 +175,4 @@ def row_cells(vault: Vault, document: Document, row: ListRow) -> dict[str, dict[
 def list_rows(session: Session, document: Document) -> list[ListRow]:
     return list(session.scalars(select(ListRow).where(ListRow.document_id == document.id)
                                 .order_by(ListRow.position)))
-
-
-def source_of(session: Session, document: Document) -> SourceFile:
-    return session.get_one(SourceFile, document.source_file_id)
 

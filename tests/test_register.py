@@ -10,6 +10,7 @@ import csv
 import datetime as dt
 import hashlib
 import io
+import re
 import zipfile
 from pathlib import Path
 from typing import Any
@@ -30,7 +31,7 @@ from storage.usecases import reconciliation as r
 from storage.usecases import register as reg
 from storage.usecases import transmittals as t
 from storage.usecases import verification as v
-from tests.helpers import CeleryWorker, services_env, settings_from
+from tests.helpers import CeleryWorker, run_kura, services_env, settings_from, sign_in
 from tests.register_data import (
     file_planted,
     from_row,
@@ -271,9 +272,14 @@ def test_the_same_on_postgresql_with_a_celery_worker(
     roles = _plant(settings, truth)
     _verify(settings, roles)
     _forward(settings, roles)
-    clerk = token(settings, "sakura")
-    with CeleryWorker(env):
-        (listed,) = take_list(settings, clerk, data)
+    scan = tmp_path / "list.tif"
+    scan.write_bytes(data)
+    sign_in(env, "sakura", ("scanning_clerk",))
+    with CeleryWorker(env) as worker:
+        said = run_kura(env, "totsugo", "take", str(scan), timeout=600)
+    found = re.findall(r"R\d{8}-\d{6}", said)
+    assert len(found) == 1, said + worker.log
+    listed = found[0]
     report = r.reconcile(settings, token(settings, "vito"), listed, match,
                          today=dt.date.today() + dt.timedelta(days=61))
     outcomes = _outcomes(report)

@@ -26,7 +26,7 @@ from schemas.errors import Conflict, InvalidInput, NotFound
 from schemas.i18n import _
 from schemas.settings import Settings
 from storage.audit import AuditEntry, AuditObject
-from storage.models import Document, VerificationEvent
+from storage.models import Document, SourceFile, VerificationEvent
 from storage.register import (
     LIST_FORM,
     field_digests,
@@ -35,7 +35,6 @@ from storage.register import (
     open_value,
     receipt_numbers,
     row_cells,
-    source_of,
     sync_entries,
 )
 from storage.register_models import ListRow, Reconciliation, RegisterEntry
@@ -335,15 +334,14 @@ def confirm(settings: Settings, token: Token, receipt_number: str,
             raise SamePerson(_("You entered {receipts}: another person confirms their "
                                "results").format(receipts=", ".join(sorted(mine))))
         now = dt.datetime.now(dt.UTC)
-        filed = []
+        filed, sources = [], {document.source_file_id}
         for row in settled:
             entry = entries[row.id]
             _record_result(work, document, row, entry)
             move(entry, "filed")
             entry.filed_at = now
             filed_document = work.session.get_one(Document, entry.document_id)
-            sync_original_lock(work.session, work.vault, source_of(work.session,
-                                                                   filed_document))
+            sources.add(filed_document.source_file_id)
             filed.append(filed_document.id)
         direct = []
         for row in rows:
@@ -359,7 +357,9 @@ def confirm(settings: Settings, token: Token, receipt_number: str,
                 _record_result(work, document, row, entry)
                 row.entry_id = entry.id
                 direct.append(entry.id)
-        sync_original_lock(work.session, work.vault, source_of(work.session, document))
+        for source_id in sorted(sources):  # filed: each original locked as its class keeps it
+            sync_original_lock(work.session, work.vault,
+                               work.session.get_one(SourceFile, source_id))
         done.status, done.confirmed_by, done.confirmed_at = "confirmed", work.actor.name, now
         work.audit("reconcile.confirm", [document.id, *filed, *direct], result="ok",
                    detail={"filed": len(filed), "jps_direct": len(direct),
@@ -396,8 +396,6 @@ class ListTaken:
 
 def lists_of_batch(settings: Settings, token: Token, batch_id: str) -> list[ListTaken]:
     """The 処理結果一覧表 a batch of scans held (kura totsugo take)."""
-    from storage.models import SourceFile
-
     with acting(settings, token, "register.read", "reconcile.lists") as work:
         documents = work.session.scalars(
             select(Document).join(SourceFile, SourceFile.id == Document.source_file_id)
