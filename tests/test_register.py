@@ -19,7 +19,7 @@ import pytest
 import pyzipper
 from sqlalchemy import func, select
 
-from kura.bench.servers import S3Bucket
+from kura.bench.servers import S3Bucket, kura_env
 from kura.bench.synth.lists import render_list
 from schemas.errors import InvalidInput
 from schemas.i18n import speaking
@@ -137,7 +137,13 @@ def test_a_week_of_the_register_from_intake_to_filed(tmp_path: Path) -> None:
     roles = _plant(settings, truth)
     _verify(settings, roles)
     clerk = token(settings, "sakura")
-    assert {line.stage for line in reg.open_items(settings, clerk)} == {"verified"}
+    reg.describe(settings, clerk, roles["matched2"], "mail")
+    with pytest.raises(InvalidInput):
+        reg.describe(settings, clerk, roles["matched2"], "fax")
+    lines = reg.open_items(settings, clerk)
+    assert {line.stage for line in lines} == {"verified"}
+    assert {(line.route, line.office) for line in lines
+            if line.receipt_number == roles["matched2"]} == {("mail", "札幌市 保険年金課")}
 
     released = _forward(settings, roles)
     (line,) = t.ledger(settings, clerk)
@@ -173,6 +179,24 @@ def test_a_week_of_the_register_from_intake_to_filed(tmp_path: Path) -> None:
     confirmed = r.confirm(settings, token(settings, "rima"), listed, accept=[DIFFERENT + 1])
     assert confirmed.status == "confirmed" and confirmed.confirmed_by == "rima"
     _check_register_after(settings, roles, len(never))
+    _check_report_at_the_command_line(tmp_path, settings, listed, roles)
+
+
+def _check_report_at_the_command_line(tmp_path: Path, settings: Settings, listed: str,
+                                      roles: dict[str, str]) -> None:
+    """The report as a clerk gets it: on screen, as CSV for Excel and as PDF."""
+    env = kura_env(data_dir=str(settings.data_dir), municipality_code=settings.municipality_code,
+                   lang="en")
+    sign_in(env, "rima", ("records_manager",))
+    said = run_kura(env, "totsugo", "show", listed, "--csv", str(tmp_path / "report.csv"),
+                    "--pdf", str(tmp_path / "report.pdf"))
+    assert "status confirmed" in said and "matched with differences" in said
+    rows = list(csv.reader(io.StringIO(
+        (tmp_path / "report.csv").read_text(encoding="utf-8-sig"))))
+    assert rows[0][:3] == ["No", "Page", "Outcome"]
+    assert rows[DIFFERENT + 1][3] == roles["different"] and "(accepted)" in rows[DIFFERENT + 1][2]
+    assert (tmp_path / "report.pdf").read_bytes().startswith(b"%PDF")
+    assert (tmp_path / "report.csv").stat().st_mode & 0o077 == 0  # personal values: owner only
 
 
 def _check_mail_receipt_kept_three_years(settings: Settings) -> None:
