@@ -111,6 +111,14 @@ def _future(moment: dt.datetime | None) -> dt.datetime | None:
     return moment if moment is not None and moment > dt.datetime.now(dt.UTC) else None
 
 
+def class_lock(policy: RetentionPolicy, record_class: str, start: dt.date) -> Lock:
+    """The lock of a record kept by its own class from `start` (a 差出票's 3 years): retention
+    to the end of the period, or a legal hold when the class keeps it indefinitely."""
+    period = policy.period_for(record_class)
+    until = _future(_midnight(period.after(start))) if period else None
+    return Lock(policy.mode, until, legal_hold=period is None)
+
+
 def document_class(document: Document) -> str:
     from schemas.forms import get_form
 

@@ -24,10 +24,9 @@ from schemas.errors import Conflict, InvalidInput, NotAllowed, NotFound
 from schemas.i18n import _
 from schemas.settings import Settings
 from storage.models import Document, StoredObject, next_dated_number
-from storage.objects import Lock
 from storage.register import form_of, move, open_value, sync_entries
 from storage.register_models import RegisterEntry, Transmittal
-from storage.retention import _future, _midnight
+from storage.retention import class_lock
 from storage.usecases.base import Token, Work, acting
 
 PURPOSE = "国民年金関係届書等の進達"
@@ -263,11 +262,10 @@ def registered_mail(settings: Settings, token: Token, number: str, mail_number: 
 
 
 def _lock_for(work: Work, stored: StoredObject) -> None:
-    period = work.retention.period_for("mail_receipt")
-    until = _future(_midnight(period.after(dt.date.today()))) if period else None
-    lock = Lock(work.retention.mode, until, legal_hold=period is None)
+    lock = class_lock(work.retention, "mail_receipt", dt.date.today())
     work.vault.store.set_lock(stored.id, lock)
-    stored.lock_mode, stored.retain_until, stored.legal_hold = lock.mode, until, lock.legal_hold
+    stored.lock_mode, stored.retain_until = lock.mode, lock.retain_until
+    stored.legal_hold = lock.legal_hold
 
 
 def ledger(settings: Settings, token: Token) -> list[LedgerLine]:
