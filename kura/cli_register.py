@@ -24,12 +24,12 @@ if TYPE_CHECKING:
     from storage.usecases.reconciliation import Report
     from storage.usecases.register import Line
 
-register_app = typer.Typer(help="The register (受付処理簿): open items, overdue, weekly, export.",
-                           no_args_is_help=True)
-shintatsu_app = typer.Typer(help="進達: batches to 日本年金機構, by two people; the media ledger.",
-                            no_args_is_help=True)
-totsugo_app = typer.Typer(help="突合: a 処理結果一覧表 against the register, confirmed by "
-                          "another person.", no_args_is_help=True)
+register_app = typer.Typer(
+    help=_("The register (受付処理簿): open items, overdue, weekly, export."), no_args_is_help=True)
+shintatsu_app = typer.Typer(
+    help=_("進達: batches to 日本年金機構, by two people; the media ledger."), no_args_is_help=True)
+totsugo_app = typer.Typer(help=_("突合: a 処理結果一覧表 against the register, confirmed by "
+                                 "another person."), no_args_is_help=True)
 console = Console()
 
 OUTCOMES = {
@@ -64,9 +64,9 @@ def _register_table(title: str, lines: list[Line], age: str) -> Table:
     return table
 
 
-@register_app.command("list")
+@register_app.command("list", help=_(
+    "Items not yet filed, the oldest first, with their age in days."))
 def register_list() -> None:
-    """Items not yet filed, the oldest first, with their age in days."""
     from storage.usecases.register import open_items
 
     lines = open_items(get_settings(), token)
@@ -74,10 +74,10 @@ def register_list() -> None:
                                   _("Days since received")))
 
 
-@register_app.command("overdue")
+@register_app.command("overdue", help=_(
+    "Items forwarded more than N days ago still without a result."))
 def register_overdue(days: Annotated[int | None, typer.Option(
-        help="Days after 進達 (default: KURA_RESULT_OVERDUE_DAYS, 60).")] = None) -> None:
-    """Items forwarded more than N days ago still without a result."""
+        help=_("Days after 進達 (default: KURA_RESULT_OVERDUE_DAYS, 60)."))] = None) -> None:
     from storage.usecases.register import overdue
 
     lines = overdue(get_settings(), token, days)
@@ -85,10 +85,10 @@ def register_overdue(days: Annotated[int | None, typer.Option(
         count=len(lines)), lines, _("Days since forwarded")))
 
 
-@register_app.command("weekly")
-def register_weekly(weeks: Annotated[int, typer.Option(help="How many weeks back.")] = 8
+@register_app.command("weekly", help=_(
+    "Per week and form: items received, forwarded and results recorded."))
+def register_weekly(weeks: Annotated[int, typer.Option(help=_("How many weeks back."))] = 8
                     ) -> None:
-    """Per week and form: items received, forwarded and results recorded."""
     from schemas.forms import get_form
     from storage.usecases.register import weekly
 
@@ -105,13 +105,13 @@ def register_weekly(weeks: Annotated[int, typer.Option(help="How many weeks back
     console.print(table)
 
 
-@register_app.command("export")
+@register_app.command("export", help=_(
+    "The whole register as CSV that Excel opens as it is (no personal values in it)."))
 def register_export(
-    out: Annotated[Path, typer.Option(help="The CSV file to write.")],
-    cp932: Annotated[bool, typer.Option("--cp932", help="Shift_JIS (CP932) for older Excel, "
-                                        "instead of UTF-8 with BOM.")] = False,
+    out: Annotated[Path, typer.Option(help=_("The CSV file to write."))],
+    cp932: Annotated[bool, typer.Option("--cp932", help=_(
+        "Shift_JIS (CP932) for older Excel, instead of UTF-8 with BOM."))] = False,
 ) -> None:
-    """The whole register as CSV that Excel opens as it is (no personal values in it)."""
     from storage.usecases.register import export_csv
 
     data = export_csv(get_settings(), token, "cp932" if cp932 else "utf-8-sig")
@@ -119,13 +119,14 @@ def register_export(
     console.print(_("Wrote {path} ({size} bytes)").format(path=out, size=len(data)))
 
 
-@register_app.command("describe")
+@register_app.command("describe", help=_(
+    "Say how a document came in (窓口 or 郵送), at the desk."))
 def register_describe(
     receipt_number: str,
-    route: Annotated[str, typer.Option(help="counter (窓口) | mail (郵送)")],
-    office: Annotated[str, typer.Option(help="The receiving office (default KURA_OFFICE).")] = "",
+    route: Annotated[str, typer.Option(help=_("counter (窓口) | mail (郵送)"))],
+    office: Annotated[str, typer.Option(
+        help=_("The receiving office (default KURA_OFFICE)."))] = "",
 ) -> None:
-    """Say how a document came in (窓口 or 郵送), at the desk."""
     from storage.usecases.register import describe
 
     describe(get_settings(), token, receipt_number, route, office)
@@ -135,15 +136,15 @@ def register_describe(
 # --- kura shintatsu -----------------------------------------------------------------------------
 
 
-@shintatsu_app.command("prepare")
+@shintatsu_app.command("prepare", help=_(
+    "Prepare a 進達 batch of verified (and forward-only) documents; another person checks "
+    "and releases it."))
 def shintatsu_prepare(
     receipts: Annotated[list[str] | None, typer.Argument(
-        help="受付番号 to send (default: every document ready to forward).")] = None,
-    addressee: Annotated[str, typer.Option(help="Default KURA_JPS_ADDRESSEE.")] = "",
-    purpose: Annotated[str, typer.Option(help="What is sent, for the media ledger.")] = "",
+        help=_("受付番号 to send (default: every document ready to forward)."))] = None,
+    addressee: Annotated[str, typer.Option(help=_("Default KURA_JPS_ADDRESSEE."))] = "",
+    purpose: Annotated[str, typer.Option(help=_("What is sent, for the media ledger."))] = "",
 ) -> None:
-    """Prepare a 進達 batch of verified (and forward-only) documents; another person
-    checks and releases it."""
     from storage.usecases.transmittals import PURPOSE, prepare
 
     batch = prepare(get_settings(), token, receipts or [], purpose or PURPOSE, addressee)
@@ -165,9 +166,9 @@ def _show_batch(batch: object) -> None:
     console.print(table)
 
 
-@shintatsu_app.command("show")
+@shintatsu_app.command("show", help=_(
+    "A batch as the checker sees it: addressee, items, who prepared it."))
 def shintatsu_show(number: str) -> None:
-    """A batch as the checker sees it: addressee, items, who prepared it."""
     from storage.usecases.transmittals import show
 
     batch = show(get_settings(), token, number)
@@ -176,16 +177,16 @@ def shintatsu_show(number: str) -> None:
         person=batch.prepared_by, status=batch.status))
 
 
-@shintatsu_app.command("release")
+@shintatsu_app.command("release", help=_(
+    "Check and release a batch (a person other than the one who prepared it): writes the "
+    "AES-256 ZIP (records and 送付内容内訳書) and the 送付書 PDF; the password is shown once."))
 def shintatsu_release(
     number: str,
-    addressee: Annotated[str, typer.Option(help="The addressee, as you checked it.")],
-    items: Annotated[int, typer.Option(help="The number of items, as you counted them.")],
-    out: Annotated[Path, typer.Option(help="Folder on the medium to write the archive and "
-                                      "the 送付書 into.")],
+    addressee: Annotated[str, typer.Option(help=_("The addressee, as you checked it."))],
+    items: Annotated[int, typer.Option(help=_("The number of items, as you counted them."))],
+    out: Annotated[Path, typer.Option(help=_("Folder on the medium to write the archive "
+                                                         "and the 送付書 into."))],
 ) -> None:
-    """Check and release a batch (a person other than the one who prepared it): writes the
-    AES-256 ZIP (records and 送付内容内訳書) and the 送付書 PDF; the password is shown once."""
     from storage.usecases.transmittals import release
     from workers.register import build_transmittal
 
@@ -199,10 +200,10 @@ def shintatsu_release(
         password=released.password))
 
 
-@shintatsu_app.command("ledger")
+@shintatsu_app.command("ledger", help=_(
+    "The 記録媒体管理台帳: every batch, who prepared and released it, the archive's SHA-256 and "
+    "the registered-mail number."))
 def shintatsu_ledger() -> None:
-    """The 記録媒体管理台帳: every batch, who prepared and released it, the archive's
-    SHA-256 and the registered-mail number."""
     from storage.usecases.transmittals import ledger
 
     table = Table(title=_("Media ledger"))
@@ -219,14 +220,14 @@ def shintatsu_ledger() -> None:
     console.print(table)
 
 
-@shintatsu_app.command("registered-mail")
+@shintatsu_app.command("registered-mail", help=_(
+    "Enter the 書留番号 of a released batch, with the scan of its 差出票."))
 def shintatsu_registered_mail(
     number: str,
     mail_number: str,
     receipt_scan: Annotated[Path | None, typer.Option(
-        help="The scan of the 書留の差出票 (kept 3 years).")] = None,
+        help=_("The scan of the 書留の差出票 (kept 3 years)."))] = None,
 ) -> None:
-    """Enter the 書留番号 of a released batch, with the scan of its 差出票."""
     from storage.usecases.transmittals import registered_mail
 
     data = receipt_scan.read_bytes() if receipt_scan else None
@@ -238,12 +239,12 @@ def shintatsu_registered_mail(
 # --- kura totsugo ----------------------------------------------------------------------------
 
 
-@totsugo_app.command("take")
+@totsugo_app.command("take", help=_(
+    "Take a scanned 処理結果一覧表 in as an original (sealed, locked, retained) and read its "
+    "rows; says its 受付番号 and what would stop its 突合."))
 def totsugo_take(
-    paths: Annotated[list[Path], typer.Argument(help="Scans of the list (PDF, TIFF …).")],
+    paths: Annotated[list[Path], typer.Argument(help=_("Scans of the list (PDF, TIFF …)."))],
 ) -> None:
-    """Take a scanned 処理結果一覧表 in as an original (sealed, locked, retained) and read its
-    rows; says its 受付番号 and what would stop its 突合."""
     from kura.cli_intake import _gather, _ingest
     from storage.usecases.reconciliation import lists_of_batch
 
@@ -261,14 +262,16 @@ def totsugo_take(
             console.print("  " + problem)
 
 
-@totsugo_app.command("run")
+@totsugo_app.command("run", help=_(
+    "Reconcile a list against the register and report; nothing is recorded until another "
+    "person confirms."))
 def totsugo_run(
     receipt_number: str,
-    csv_out: Annotated[Path | None, typer.Option("--csv", help="Write the report as CSV.")] = None,
-    pdf_out: Annotated[Path | None, typer.Option("--pdf", help="Write the report as PDF.")] = None,
+    csv_out: Annotated[Path | None, typer.Option(
+        "--csv", help=_("Write the report as CSV."))] = None,
+    pdf_out: Annotated[Path | None, typer.Option(
+        "--pdf", help=_("Write the report as PDF."))] = None,
 ) -> None:
-    """Reconcile a list against the register and report; nothing is recorded until another
-    person confirms."""
     from storage.usecases.reconciliation import reconcile
     from workers.register import match
 
@@ -276,27 +279,29 @@ def totsugo_run(
     _render(report, csv_out, pdf_out)
 
 
-@totsugo_app.command("show")
+@totsugo_app.command("show", help=_(
+    "The reconciliation report of a list."))
 def totsugo_show(
     receipt_number: str,
-    csv_out: Annotated[Path | None, typer.Option("--csv", help="Write the report as CSV.")] = None,
-    pdf_out: Annotated[Path | None, typer.Option("--pdf", help="Write the report as PDF.")] = None,
+    csv_out: Annotated[Path | None, typer.Option(
+        "--csv", help=_("Write the report as CSV."))] = None,
+    pdf_out: Annotated[Path | None, typer.Option(
+        "--pdf", help=_("Write the report as PDF."))] = None,
 ) -> None:
-    """The reconciliation report of a list."""
     from storage.usecases.reconciliation import report
 
     _render(report(get_settings(), token, receipt_number), csv_out, pdf_out)
 
 
-@totsugo_app.command("confirm")
+@totsugo_app.command("confirm", help=_(
+    "Confirm a reconciled list (not the person who ran it, nor one who entered its "
+    "items): the register records the results and the documents are filed."))
 def totsugo_confirm(
     receipt_number: str,
     accept: Annotated[list[int] | None, typer.Option(
-        help="A row with differences you checked and accept (its printed number); repeat.")
+        help=_("A row with differences you checked and accept (its printed number); repeat."))
     ] = None,
 ) -> None:
-    """Confirm a reconciled list (not the person who ran it, nor one who entered its items):
-    the register records the results and the documents are filed."""
     from storage.usecases.reconciliation import confirm
 
     _render(confirm(get_settings(), token, receipt_number, accept or []), None, None)
