@@ -26,7 +26,7 @@ from schemas.errors import Conflict, InvalidInput, NotFound
 from schemas.i18n import _
 from schemas.settings import Settings
 from storage.audit import AuditEntry, AuditObject
-from storage.models import Document, SourceFile, VerificationEvent
+from storage.models import Document, SourceFile, VerificationEvent, new_id
 from storage.register import (
     LIST_FORM,
     field_digests,
@@ -326,10 +326,14 @@ def confirm(settings: Settings, token: Token, receipt_number: str,
             row.accepted = True
         settled = [r for r in rows if r.entry_id and (
             r.outcome == "matched" or (r.outcome == "matched_with_differences" and r.accepted))]
-        entries = {r.id: work.session.get_one(RegisterEntry, r.entry_id) for r in settled}
-        entered = _entered_by(work, [e.document_id or "" for e in entries.values()])
-        mine = [receipt_numbers(work.session, [e.id])[e.id] for e in entries.values()
-                if work.actor.name in entered.get(e.document_id or "", set())]
+        loaded = {e.id: e for e in work.session.scalars(select(RegisterEntry).where(
+            RegisterEntry.id.in_([r.entry_id for r in settled])))}
+        entries = {r.id: loaded[r.entry_id or ""] for r in settled}
+        documents = {d.id: d for d in work.session.scalars(select(Document).where(
+            Document.id.in_([e.document_id for e in loaded.values()])))}
+        entered = _entered_by(work, list(documents))
+        mine = [d.receipt_number for d in documents.values()
+                if work.actor.name in entered.get(d.id, set())]
         if mine:
             raise SamePerson(_("You entered {receipts}: another person confirms their "
                                "results").format(receipts=", ".join(sorted(mine))))
@@ -340,7 +344,7 @@ def confirm(settings: Settings, token: Token, receipt_number: str,
             _record_result(work, document, row, entry)
             move(entry, "filed")
             entry.filed_at = now
-            filed_document = work.session.get_one(Document, entry.document_id)
+            filed_document = documents[entry.document_id or ""]
             sources.add(filed_document.source_file_id)
             filed.append(filed_document.id)
         direct = []
@@ -348,12 +352,11 @@ def confirm(settings: Settings, token: Token, receipt_number: str,
             if row.outcome == "result_without_entry":
                 cells = row_cells(work.vault, document, row)
                 received = _date(cells, "received_date") or document.received_date
-                entry = RegisterEntry(origin="jps_direct", form_id="",
+                entry = RegisterEntry(id=new_id(), origin="jps_direct", form_id="",
                                       notification_type=str(cells.get(
                                           "notification_type", {}).get("value", ""))[:40],
                                       stage="received", received_date=received)
                 work.session.add(entry)
-                work.session.flush()
                 _record_result(work, document, row, entry)
                 row.entry_id = entry.id
                 direct.append(entry.id)
