@@ -262,15 +262,17 @@ def totsugo_take(
             console.print("  " + problem)
 
 
+CsvOut = Annotated[Path | None, typer.Option("--csv", help=_("Write the report as CSV."))]
+PdfOut = Annotated[Path | None, typer.Option("--pdf", help=_("Write the report as PDF."))]
+
+
 @totsugo_app.command("run", help=_(
     "Reconcile a list against the register and report; nothing is recorded until another "
     "person confirms."))
 def totsugo_run(
     receipt_number: str,
-    csv_out: Annotated[Path | None, typer.Option(
-        "--csv", help=_("Write the report as CSV."))] = None,
-    pdf_out: Annotated[Path | None, typer.Option(
-        "--pdf", help=_("Write the report as PDF."))] = None,
+    csv_out: CsvOut = None,
+    pdf_out: PdfOut = None,
 ) -> None:
     from storage.usecases.reconciliation import reconcile
     from workers.register import match
@@ -283,10 +285,8 @@ def totsugo_run(
     "The reconciliation report of a list."))
 def totsugo_show(
     receipt_number: str,
-    csv_out: Annotated[Path | None, typer.Option(
-        "--csv", help=_("Write the report as CSV."))] = None,
-    pdf_out: Annotated[Path | None, typer.Option(
-        "--pdf", help=_("Write the report as PDF."))] = None,
+    csv_out: CsvOut = None,
+    pdf_out: PdfOut = None,
 ) -> None:
     from storage.usecases.reconciliation import report
 
