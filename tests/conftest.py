@@ -102,10 +102,10 @@ def browser() -> Iterator[Browser]:
 @pytest.fixture(autouse=True)
 def _in_english(request: pytest.FixtureRequest) -> Iterator[None]:
     """Kura speaks Japanese unless told otherwise; the tests read its words in English (the
-    commands they start too: kura_env), except where they check the languages themselves
-    (tests/test_i18n.py; tests/test_cli_words.py chooses each language it reads). The rooms
-    choose per request, so this leaves them in Japanese."""
-    if request.module.__name__.endswith("test_i18n"):
+    commands they start too: kura_env), except a module that chooses the language of each
+    thing it reads (`CHOOSES_LANGUAGE = True`). The rooms choose per request, so this leaves
+    them in Japanese."""
+    if getattr(request.module, "CHOOSES_LANGUAGE", False):
         yield
         return
     with speaking("en"):

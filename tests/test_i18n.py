@@ -18,6 +18,7 @@ from schemas.i18n import LANGUAGES, LOCALE, N_, _, catalogue_path, speaking
 ROOT = Path(__file__).parent.parent
 PACKAGES = ("schemas", "pipeline", "storage", "workers", "kura")
 QUARANTINE = N_("quarantine")
+CHOOSES_LANGUAGE = True  # tests/conftest.py: Japanese by default here, as outside the tests
 
 
 def used_messages() -> set[str]:
