@@ -19,6 +19,7 @@ from kura.cli_batch import batch_app
 from kura.cli_custody import backup, dispose_app, find, hold_app, keys_app, restore
 from kura.cli_intake import _gather, _ingest, _print_batch, doctor, quarantine_app, watch
 from kura.cli_people import audit_app, login, logout, token, users_app, whoami, write_session
+from kura.cli_verify import verify_app
 from schemas.errors import ExitCode, KuraError, Unavailable
 from schemas.settings import get_settings
 
@@ -36,6 +37,7 @@ app.add_typer(bench_app, name="bench")
 app.add_typer(batch_app, name="batch")
 app.add_typer(users_app, name="users")
 app.add_typer(audit_app, name="audit")
+app.add_typer(verify_app, name="verify")
 app.command()(login)
 app.command()(logout)
 app.command()(whoami)

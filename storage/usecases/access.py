@@ -14,7 +14,7 @@ import pyotp
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from schemas.errors import Conflict, InvalidInput
+from schemas.errors import Conflict, InvalidInput, Refused
 from schemas.settings import Settings
 from storage import accounts
 from storage.audit import Actor, append, canonical
@@ -32,6 +32,12 @@ ISSUER = "Kura"
 
 class AccessError(Conflict):
     code = "access"
+
+
+class SecondFactorRefused(Refused):
+    """The TOTP code was wrong or used already: the sign-in ends unopened."""
+
+    code = "second_factor"
 
 
 def needs_second_factor(roles: list[str]) -> bool:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from schemas.errors import InvalidInput
 from schemas.settings import Settings
-from storage.usecases.base import acting
+from storage.usecases.base import Token, acting
 from storage.usecases.verification.common import (
     DECISIONS,
     SETTLED,
@@ -18,19 +18,19 @@ from storage.usecases.verification.common import (
 )
 
 
-def investigate(settings: Settings, token: str | None, receipt_number: str, note: str) -> None:
+def investigate(settings: Settings, token: Token, receipt_number: str, note: str) -> None:
     """Send the document to 疑義 (under investigation, control 31), with a note."""
     _set_aside(settings, token, receipt_number, "investigate", "investigation", note,
                "say what is doubtful: a 疑義 needs a note")
 
 
-def rescan(settings: Settings, token: str | None, receipt_number: str, note: str) -> None:
+def rescan(settings: Settings, token: Token, receipt_number: str, note: str) -> None:
     """Send the document back to the scanning desk (the page is unreadable, cut, skewed)."""
     _set_aside(settings, token, receipt_number, "rescan", "rescan", note,
                "say why the page must be scanned again")
 
 
-def _set_aside(settings: Settings, token: str | None, receipt_number: str, kind: str,
+def _set_aside(settings: Settings, token: Token, receipt_number: str, kind: str,
                status: str, note: str, ask: str) -> None:
     """A verifier takes a document out of verification, saying why in a note."""
     if not note.strip():
@@ -43,7 +43,7 @@ def _set_aside(settings: Settings, token: str | None, receipt_number: str, kind:
         work.audit(f"record.{kind}", [document.id], result="ok")
 
 
-def finish(settings: Settings, token: str | None, receipt_number: str) -> str:
+def finish(settings: Settings, token: Token, receipt_number: str) -> str:
     """A verifier has looked at a document none of whose fields waits: it is verified."""
     with acting(settings, token, "record.correct", "record.verified") as work:
         document = _document(work.session, receipt_number)
@@ -60,7 +60,7 @@ def finish(settings: Settings, token: str | None, receipt_number: str) -> str:
         return document.status
 
 
-def decide(settings: Settings, token: str | None, receipt_number: str, decision: str,
+def decide(settings: Settings, token: Token, receipt_number: str, decision: str,
            note: str) -> str:
     """The end of a 疑義: back to verification, or to the scanning desk. Taken by a checker,
     never by the person who raised it."""

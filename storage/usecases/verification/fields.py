@@ -6,7 +6,7 @@ from __future__ import annotations
 from schemas.errors import InvalidInput
 from schemas.settings import Settings
 from storage.models import Document, FieldValue, VerificationEvent
-from storage.usecases.base import Work, acting
+from storage.usecases.base import Token, Work, acting
 from storage.usecases.verification.common import (
     CORRECTION_REASONS,
     DOUBLE_BLIND_TYPES,
@@ -29,7 +29,7 @@ from storage.usecases.verification.common import (
 # --- Verifier's steps -----------------------------------------------------------------------
 
 
-def accept(settings: Settings, token: str | None, receipt_number: str, field_name: str) -> str:
+def accept(settings: Settings, token: Token, receipt_number: str, field_name: str) -> str:
     """Take the reading of a field flagged for review as it is: waits for a checker."""
     with acting(settings, token, "record.correct", "field.accept") as work:
         document = _document(work.session, receipt_number)
@@ -48,7 +48,7 @@ def accept(settings: Settings, token: str | None, receipt_number: str, field_nam
         return field.status
 
 
-def correct(settings: Settings, token: str | None, receipt_number: str, field_name: str,
+def correct(settings: Settings, token: Token, receipt_number: str, field_name: str,
             value: str, reason: str = "misread", note: str = "") -> str:
     """Propose a new value for a field (or an empty one: a deletion); waits for a checker."""
     if reason not in CORRECTION_REASONS:
@@ -92,7 +92,7 @@ def _second_person(work: Work, change: VerificationEvent) -> None:
                               "duty: confirmations need a checker who cannot correct")
 
 
-def confirm(settings: Settings, token: str | None, receipt_number: str,
+def confirm(settings: Settings, token: Token, receipt_number: str,
             field_name: str) -> str:
     """The second person agrees with a correction, deletion or acceptance."""
     with acting(settings, token, "record.confirm", "field.confirm") as work:
@@ -108,7 +108,7 @@ def confirm(settings: Settings, token: str | None, receipt_number: str,
         return document.status
 
 
-def return_change(settings: Settings, token: str | None, receipt_number: str,
+def return_change(settings: Settings, token: Token, receipt_number: str,
                   field_name: str, note: str) -> None:
     """The second person disagrees: the field goes back to the verifiers, with a note."""
     if not note.strip():

@@ -6,7 +6,7 @@ from __future__ import annotations
 from schemas.errors import InvalidInput
 from schemas.settings import Settings
 from storage.models import FieldValue
-from storage.usecases.base import acting
+from storage.usecases.base import Token, acting
 from storage.usecases.verification.common import (
     FourEyesRefused,
     VerificationError,
@@ -23,7 +23,7 @@ from storage.usecases.verification.common import (
 )
 
 
-def key(settings: Settings, token: str | None, receipt_number: str, field_name: str,
+def key(settings: Settings, token: Token, receipt_number: str, field_name: str,
         value: str) -> str:
     """One blind entry of a flagged 個人番号 or 基礎年金番号. Two people type it without
     seeing the reading or each other; equal → confirmed, different → a third person."""

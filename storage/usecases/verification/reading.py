@@ -18,7 +18,7 @@ from schemas.settings import Settings
 from storage.accounts import CHECKER
 from storage.models import Document, FieldValue, StoredObject, VerificationEvent
 from storage.queries import QueueLine, waiting_queue
-from storage.usecases.base import Work, acting
+from storage.usecases.base import Token, Work, acting
 from storage.usecases.verification.common import (
     SETTLED,
     WAITING,
@@ -89,7 +89,7 @@ class DocumentView:
 # --- Reading --------------------------------------------------------------------------------
 
 
-def queue(settings: Settings, token: str | None, form_id: str = "",
+def queue(settings: Settings, token: Token, form_id: str = "",
           reason: str = "") -> list[QueueLine]:
     """Documents waiting for verification, oldest first, those with more fields to review
     first within a day; masked like `kura queue`."""
@@ -103,7 +103,7 @@ def queue(settings: Settings, token: str | None, form_id: str = "",
         return lines
 
 
-def open_document(settings: Settings, token: str | None, receipt_number: str) -> DocumentView:
+def open_document(settings: Settings, token: Token, receipt_number: str) -> DocumentView:
     with acting(settings, token, "record.read") as work:
         document = _document(work.session, receipt_number)
         view = _view(work, document)
@@ -157,7 +157,7 @@ def _view(work: Work, document: Document) -> DocumentView:
         steps=steps)
 
 
-def page_image(settings: Settings, token: str | None, receipt_number: str,
+def page_image(settings: Settings, token: Token, receipt_number: str,
                number: int) -> bytes:
     """The page image (JPEG), opened for a person with the duty to read records."""
     with acting(settings, token, "record.read") as work:
@@ -170,7 +170,7 @@ def page_image(settings: Settings, token: str | None, receipt_number: str,
         return data
 
 
-def group(settings: Settings, token: str | None, field_type: str) -> list[tuple[str, FieldView]]:
+def group(settings: Settings, token: Token, field_type: str) -> list[tuple[str, FieldView]]:
     """Every field of one type waiting for review, across documents: (受付番号, field)."""
     with acting(settings, token, "record.read") as work:
         documents = work.session.scalars(
