@@ -102,6 +102,11 @@ def _print_document(view: DocumentView, reveal: str = "", as_json: bool = False)
             checkers=", ".join(view.confirmed_by) or "-"))
 
 
+def _field_now(receipt: str, field: str, state: str) -> None:
+    console.print(_("{field} of {receipt}: {state}").format(
+        field=field, receipt=receipt, state=_state(state)))
+
+
 @verify_app.command("next", help=_(
     "The oldest document waiting for verification, shown masked."))
 def verify_next(
@@ -140,8 +145,7 @@ def verify_accept(receipt: Receipt, field: FieldName) -> None:
     from storage.usecases import verification as v
 
     state = v.accept(get_settings(), token, receipt, field)
-    console.print(_("{field} of {receipt}: {state}").format(
-        field=field, receipt=receipt, state=_state(state)))
+    _field_now(receipt, field, state)
 
 
 @verify_app.command("correct", help=_(
@@ -157,8 +161,7 @@ def verify_correct(
 
     value = _typed(_("new value (empty deletes it)"), value_stdin)
     state = v.correct(get_settings(), token, receipt, field, value, reason, note)
-    console.print(_("{field} of {receipt}: {state}").format(
-        field=field, receipt=receipt, state=_state(state)))
+    _field_now(receipt, field, state)
 
 
 @verify_app.command("key", help=_(
@@ -169,8 +172,7 @@ def verify_key(receipt: Receipt, field: FieldName, value_stdin: FromStdin = Fals
 
     value = _typed(_("the number as written on the form"), value_stdin, hidden=True)
     state = v.key(get_settings(), token, receipt, field, value)
-    console.print(_("{field} of {receipt}: {state}").format(
-        field=field, receipt=receipt, state=_state(state)))
+    _field_now(receipt, field, state)
 
 
 @verify_app.command("confirm", help=_(
