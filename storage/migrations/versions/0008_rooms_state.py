@@ -4,7 +4,7 @@ lock) and whether it still waits for its TOTP code, the originals a session open
 stated purpose; and the language each person chose
 
 Revision ID: 0008
-Revises: 0007
+Revises: 0009 (chained after main's 0009 when merged)
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0008"
-down_revision = "0007"
+down_revision = "0009"
 branch_labels = None
 depends_on = None
 
