@@ -115,6 +115,22 @@ USAGE: dict[str, tuple[str, str]] = {
     "totsugo run": ("reconcile.run", "kura totsugo run R20261129-000031 --pdf report.pdf"),
     "totsugo show": ("reconcile.run", "kura totsugo show R20261129-000031"),
     "totsugo confirm": ("reconcile.confirm", "kura totsugo confirm R20261129-000031 --accept 7"),
+    "verify next": ("queue.read", "kura verify next --form kokunen_hihokensha_todoke"),
+    "verify show": ("record.read", "kura verify show R20261129-000001 --field name"),
+    "verify accept": ("record.correct", "kura verify accept R20261129-000001 postal_code"),
+    "verify correct": ("record.correct",
+                       "kura verify correct R20261129-000001 name --reason misread"),
+    "verify key": ("record.correct", "kura verify key R20261129-000001 my_number"),
+    "verify confirm": ("record.confirm", "kura verify confirm R20261129-000001 name"),
+    "verify return": ("record.confirm",
+                      'kura verify return R20261129-000001 name --note "原本と照合して再確認"'),
+    "verify investigate": ("record.correct",
+                           'kura verify investigate R20261129-000001 --note "生年月日に疑義"'),
+    "verify rescan": ("record.correct",
+                      'kura verify rescan R20261129-000001 --note "2頁目が欠けている"'),
+    "verify decide": ("record.confirm",
+                      'kura verify decide R20261129-000001 resume --note "電話で確認"'),
+    "verify finish": ("record.correct", "kura verify finish R20261129-000001"),
 }
 
 UNTRANSLATED = ("bench",)

@@ -37,7 +37,7 @@ def used_messages() -> set[str]:
 def catalogue(lang: str) -> dict[str, str]:
     with catalogue_path(LOCALE, "kura", lang).open("rb") as po:
         return {key: m.string if isinstance(m.string, str) else m.string[0]
-                for m in read_po(po, locale=lang) if m.id
+                for m in read_po(po, locale=lang, abort_invalid=True) if m.id
                 for key in ((m.id,) if isinstance(m.id, str) else m.id)}  # a plural: both
 
 
@@ -78,11 +78,11 @@ def _unmarked(node: ast.AST) -> Iterator[ast.AST]:
     """String literals with words under `node` that no `_`/`N_`/`ngettext` wraps."""
     if (isinstance(node, ast.Call) and _name(node.func) in MARKS) or isinstance(node, ast.Compare):
         return
-    if isinstance(node, ast.Call):  # words go in as arguments; style= and the like do not
+    if isinstance(node, ast.Call):  # "…".format(…) goes on; a helper given a code is its own
         yield from _unmarked(node.func)
-        for value in [*node.args, *(k.value for k in node.keywords if k.arg in (
-                None, "title", "header", "hint", "help") or _name(node.func) == "format")]:
-            yield from _unmarked(value)
+        if _name(node.func) == "format":
+            for value in [*node.args, *(k.value for k in node.keywords)]:
+                yield from _unmarked(value)
         return
     if isinstance(node, ast.Constant) and isinstance(node.value, str):
         if WORDS.search(MARKUP.sub("", node.value)):
