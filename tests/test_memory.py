@@ -1,12 +1,16 @@
-"""Files are streamed at intake, never read whole into memory: hashed, checked and sealed
+"""One file cannot take a worker down by its size.
+
+Files are streamed at intake, never read whole into memory: hashed, checked and sealed
 from the open file piece by piece, into the directory store and into S3. Measured in a
 child process by its peak resident memory (VmHWM, reset before the intake), against a file
 far larger than the growth allowed; and a 20 GB (sparse) file is refused by its size before
-a byte is read."""
+a byte is read. Decoding a page runs under a memory limit (pipeline.ingest.DECODE_MEMORY_BYTES):
+pdftoppm under prlimit, an image measured before it is decoded."""
 
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 import subprocess
 import sys
@@ -14,10 +18,19 @@ from pathlib import Path
 
 import pikepdf
 import pytest
+from PIL import Image
 
 from kura.bench.servers import S3Bucket, kura_env
+from pipeline import ingest
+from pipeline.errors import DamagedFile, ImageTooLarge
+from pipeline.ingest import rasterise_page
+from storage.db import session_scope, upgrade
+from storage.models import Page
+from storage.runtime import vault_for
 from tests.fabric_checks import paper_pdf
-from tests.helpers import services_env
+from tests.helpers import services_env, settings_from
+from workers import jobs
+from workers.intake import Arrival, take_in
 
 BIG_MB = 120
 ALLOWED_GROWTH_MB = 40
@@ -127,3 +140,64 @@ def test_a_20_gb_file_is_refused_by_its_size_before_it_is_read(
     assert (outcome, code) == ("refused", "file_too_large"), found["answers"]
     assert "21,474,836,480 bytes" in reason
     assert found["after"] - found["before"] < 5
+
+
+# --- Decoding under a memory limit ---------------------------------------------------------
+
+
+def _drawn_pdf(folder: Path) -> bytes:
+    """A page pdftoppm must draw (turned by /Rotate, it is not taken out as it is)."""
+    with pikepdf.open(paper_pdf(folder / "scan.pdf", 1, seed=23)) as pdf:
+        pdf.pages[0].Rotate = 180
+        out = io.BytesIO()
+        pdf.save(out)
+    return out.getvalue()
+
+
+def test_a_pdf_page_is_drawn_under_a_memory_limit(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    data = _drawn_pdf(tmp_path)
+    assert rasterise_page(data, 1).image.shape == (3508, 2480, 3)  # A4 at 300 dpi
+    monkeypatch.setattr(ingest, "DECODE_MEMORY_BYTES", 32 << 20)
+    with pytest.raises(DamagedFile, match="drawing it needs more than 32 MB"):
+        rasterise_page(data, 1)
+
+
+def test_an_image_is_measured_before_it_is_decoded(monkeypatch: pytest.MonkeyPatch) -> None:
+    out = io.BytesIO()
+    Image.new("L", (1240, 1754), 250).save(out, "PNG", dpi=(150, 150))
+    assert rasterise_page(out.getvalue(), 1).image.shape == (3508, 2480, 3)
+    monkeypatch.setattr(ingest, "DECODE_MEMORY_BYTES", 16 << 20)
+    decoded = []
+    monkeypatch.setattr(ingest, "as_rgb", lambda frame: decoded.append(frame))
+    with pytest.raises(ImageTooLarge, match=r"page 1 would need 33 MB to decode .*limit 16 MB"):
+        rasterise_page(out.getvalue(), 1)
+    assert decoded == []
+
+
+def test_a_page_over_the_memory_limit_fails_alone_and_its_worker_goes_on(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """In process, as a worker reads pages: the page that would take too much is failed
+    with its reason, the next page of the same file is read by the same process."""
+    env = kura_env(data_dir=str(tmp_path / "data"))
+    settings = settings_from(env)
+    upgrade(settings.sqlalchemy_url)
+    with session_scope(settings.sqlalchemy_url) as session:
+        result = take_in(session, vault_for(settings),
+                         [Arrival("a.pdf", _two_pages_one_drawn(tmp_path))], "cli")
+    monkeypatch.setattr(ingest, "DECODE_MEMORY_BYTES", 32 << 20)
+    jobs.process_page_job(settings, result.page_ids[0])
+    monkeypatch.undo()
+    jobs.process_page_job(settings, result.page_ids[1])
+    with session_scope(settings.sqlalchemy_url) as session:
+        first, second = (session.get_one(Page, page_id) for page_id in result.page_ids)
+        assert (first.status, first.reasons) == ("failed", ["failed: damaged_file"])
+        assert second.status == "done"
+
+
+def _two_pages_one_drawn(folder: Path) -> bytes:
+    with pikepdf.open(paper_pdf(folder / "two.pdf", 2, seed=24)) as pdf:
+        pdf.pages[0].Rotate = 180
+        out = io.BytesIO()
+        pdf.save(out)
+    return out.getvalue()
