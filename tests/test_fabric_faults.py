@@ -10,6 +10,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
+import pytest
+
 from kura.bench.servers import PostgresServer, RedisServer, S3Bucket, S3Server
 from tests.fabric_checks import (
     check_every_page_read_once,
@@ -20,6 +22,8 @@ from tests.fabric_checks import (
     wait_for,
 )
 from tests.helpers import CeleryWorker, run_kura, services_env, sign_in
+
+pytestmark = pytest.mark.services
 
 FAST_SWEEP = {"sweep_after_s": "3", "sweep_every_s": "1", "log_level": "WARNING"}
 
