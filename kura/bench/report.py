@@ -182,10 +182,17 @@ def markdown(report: dict[str, Any], command: str = "") -> str:
                 _num(r["seconds"], 1),
                 _num(r["pages_per_minute"], 1),
                 str(r["pages_failed"]),
+                _num(r.get("reading_seconds"), 1),
+                _num(r.get("fabric_ratio"), 2),
             ]
             for r in services["concurrency"].values()
         ]
-        lines += _md_table(["worker processes", "pages", "seconds", "pages/min", "failed"], rows)
+        lines += _md_table(["worker processes", "pages", "seconds", "pages/min", "failed",
+                            "reading s", "time ÷ reading"], rows)
+        lines += ["", "reading s: what the workers spent reading the pages (as the in-process "
+                  "run times a page), from the pages' records; time ÷ reading: the batch's "
+                  "time (× worker processes) over it, in the same run and under the same load.",
+                  ""]
     tables = routed["tables"]
     lines += [
         "## Result lists",
@@ -422,5 +429,6 @@ def print_summary(report: dict[str, Any], console: Console | None = None) -> Non
         console.print(
             f"celery, {key} worker process(es): "
             f"{_num(result['pages_per_minute'], 1)} pages/min "
-            f"({result['pages']} pages in {_num(result['seconds'], 1)} s)"
+            f"({result['pages']} pages in {_num(result['seconds'], 1)} s; "
+            f"time ÷ reading {_num(result.get('fabric_ratio'), 2)})"
         )
