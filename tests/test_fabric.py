@@ -83,7 +83,7 @@ def test_a_scanners_page_can_be_taken_out_as_it_is_and_any_other_page_is_drawn()
 
 DRAW_FOREVER = textwrap.dedent("""
     import sys
-    from pipeline.ingest import PageImage, ScanFile
+    from pipeline.ingest import ScanFile
     data = open(sys.argv[1], "rb").read()
     with ScanFile(data, take_images_out=False) as scan:
         while True:
