@@ -193,6 +193,12 @@ def markdown(report: dict[str, Any], command: str = "") -> str:
                   "run times a page), from the pages' records; time ÷ reading: the batch's "
                   "time (× worker processes) over it, in the same run and under the same load.",
                   ""]
+        embedded = services.get("in_process")
+        if embedded:
+            lines += [f"The same scans through `kura ingest` in process (no broker, SQLite, "
+                      f"the directory store): {_num(embedded['seconds'], 1)} s, "
+                      f"{_num(embedded['pages_per_minute'], 1)} pages/min; one worker process "
+                      f"takes {_num(services.get('ratio_to_in_process'), 2)}× its time.", ""]
     tables = routed["tables"]
     lines += [
         "## Result lists",
@@ -431,4 +437,9 @@ def print_summary(report: dict[str, Any], console: Console | None = None) -> Non
             f"{_num(result['pages_per_minute'], 1)} pages/min "
             f"({result['pages']} pages in {_num(result['seconds'], 1)} s; "
             f"time ÷ reading {_num(result.get('fabric_ratio'), 2)})"
+        )
+    if services.get("in_process"):
+        console.print(
+            f"kura ingest in process: {_num(services['in_process']['seconds'], 1)} s; one "
+            f"worker process takes {_num(services.get('ratio_to_in_process'), 2)}× its time"
         )

@@ -137,7 +137,31 @@ def measure_workers(
     finally:
         for server in reversed(started_servers):
             server.stop()
-    return {"concurrency": results, "files": len(scans), "pages": pages}
+    progress("the same scans through `kura ingest` in process (the embedded default)")
+    work = Path(tempfile.mkdtemp(prefix="kura-bench-embedded-"))
+    try:
+        in_process = _measure_in_process(scans, pages, work)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    one = results.get("1")
+    return {"concurrency": results, "files": len(scans), "pages": pages,
+            "in_process": in_process,
+            "ratio_to_in_process": round(one["seconds"] / in_process["seconds"], 3)
+            if one and in_process["seconds"] else None}
+
+
+def _measure_in_process(scans: Sequence[Path], pages: int, work: Path) -> dict[str, Any]:
+    """`kura ingest` of the same scans with no broker: SQLite, the directory store, pages
+    read by the in-process runner inside the command (its models loaded there too)."""
+    env = kura_env(data_dir=str(work / "data"), log_level="WARNING", lang="en")
+    _run_kura(env, "db", "upgrade", timeout=300)
+    _sign_in_clerk(env)
+    began = time.perf_counter()
+    output = _run_kura(env, "ingest", *map(str, scans), timeout=INGEST_TIMEOUT_S)
+    seconds = time.perf_counter() - began
+    result = _result(0, pages, seconds, 0.0, output)
+    del result["worker_processes"], result["worker_ready_seconds"]
+    return result
 
 
 def _measure(
@@ -166,6 +190,7 @@ def _measure(
         s3_bucket=f"bench-{uuid.uuid4().hex[:12]}",
         kek=Kek.generate().to_base64(),
         log_level="WARNING",
+        lang="en",  # the summary line is read back (_result)
     )
     try:
         _run_kura(env, "db", "upgrade", timeout=300)
