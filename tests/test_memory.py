@@ -145,9 +145,10 @@ def test_a_20_gb_file_is_refused_by_its_size_before_it_is_read(
 # --- Decoding under a memory limit ---------------------------------------------------------
 
 
-def _drawn_pdf(folder: Path) -> bytes:
-    """A page pdftoppm must draw (turned by /Rotate, it is not taken out as it is)."""
-    with pikepdf.open(paper_pdf(folder / "scan.pdf", 1, seed=23)) as pdf:
+def _drawn_pdf(folder: Path, pages: int = 1, seed: int = 23) -> bytes:
+    """Its first page is one pdftoppm must draw (turned by /Rotate, it is not taken out as
+    it is)."""
+    with pikepdf.open(paper_pdf(folder / "scan.pdf", pages, seed=seed)) as pdf:
         pdf.pages[0].Rotate = 180
         out = io.BytesIO()
         pdf.save(out)
@@ -184,7 +185,7 @@ def test_a_page_over_the_memory_limit_fails_alone_and_its_worker_goes_on(
     upgrade(settings.sqlalchemy_url)
     with session_scope(settings.sqlalchemy_url) as session:
         result = take_in(session, vault_for(settings),
-                         [Arrival("a.pdf", _two_pages_one_drawn(tmp_path))], "cli")
+                         [Arrival("a.pdf", _drawn_pdf(tmp_path, 2, seed=24))], "cli")
     monkeypatch.setattr(ingest, "DECODE_MEMORY_BYTES", 32 << 20)
     jobs.process_page_job(settings, result.page_ids[0])
     monkeypatch.undo()
@@ -193,11 +194,3 @@ def test_a_page_over_the_memory_limit_fails_alone_and_its_worker_goes_on(
         first, second = (session.get_one(Page, page_id) for page_id in result.page_ids)
         assert (first.status, first.reasons) == ("failed", ["failed: damaged_file"])
         assert second.status == "done"
-
-
-def _two_pages_one_drawn(folder: Path) -> bytes:
-    with pikepdf.open(paper_pdf(folder / "two.pdf", 2, seed=24)) as pdf:
-        pdf.pages[0].Rotate = 180
-        out = io.BytesIO()
-        pdf.save(out)
-    return out.getvalue()
