@@ -1,7 +1,8 @@
 """Intake as the workers and front ends run it: every entry of the files and folders given
-gathered with what is to become of it, each file read from disk once within the pipeline's
-size limit, and the ordered chain of checks (the duplicate check of storage, then the format
-check of the pipeline) in front of storage/intake.py."""
+gathered with what is to become of it, each file opened once and read in pieces within the
+pipeline's size limit (hashed, then checked and sealed from the open file), and the ordered
+chain of checks (the duplicate check of storage, then the format check of the pipeline) in
+front of storage/intake.py."""
 
 from __future__ import annotations
 
