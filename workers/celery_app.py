@@ -8,6 +8,7 @@ sweeper, which sends again whatever was lost on the way (a Redis restart empties
 from __future__ import annotations
 
 import datetime as dt
+import logging
 
 from celery import Celery
 from celery.signals import worker_process_init
@@ -19,6 +20,7 @@ from storage.db import session_scope
 from storage.models import Page, utcnow
 from workers import jobs
 
+log = logging.getLogger(__name__)
 logmask.install()  # every log record of the worker is masked (個人番号, 基礎年金番号, values)
 
 settings = get_settings()
@@ -51,7 +53,11 @@ def _warm_up(**_: object) -> None:
     first page of every process pays for them (seconds), inside some batch's time."""
     from pipeline.page import warm_up
 
-    warm_up()
+    try:
+        warm_up()
+    except Exception as error:  # never a worker that cannot start: its pages say what is wrong
+        log.warning("worker warm-up failed (%s): models load on the first page",
+                    type(error).__name__)
 
 
 @app.task(
