@@ -15,7 +15,7 @@ from pathlib import Path
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
-from schemas.errors import Damaged, Unavailable
+from schemas.errors import Damaged, Rejected, Unavailable
 
 NONCE_BYTES = 12
 TAG_BYTES = 16
@@ -63,8 +63,11 @@ def open_sealed(key: bytes, sealed: bytes, associated: bytes) -> bytes:
         raise DecryptionError("decryption failed: wrong key or tampered data") from None
 
 
-class StreamChanged(ValueError):
-    """What was being sealed did not have the size it was said to have."""
+class StreamChanged(Rejected):
+    """What was being sealed did not have the size it was said to have (a file that grew
+    or shrank while it was read)."""
+
+    code = "changed_while_read"
 
 
 def chunk_count(size: int) -> int:
