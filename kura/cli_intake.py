@@ -187,7 +187,7 @@ def quarantine_pages(as_json: Annotated[bool, typer.Option("--json")] = False) -
         print(json.dumps([_as_dict(line) for line in lines], ensure_ascii=False, indent=1))
         return
     table = Table(title=_("Pages set aside in quarantine: {count}").format(count=len(lines)))
-    for column in (_("page id"), _("received"), _("file"), _("page"), _("attempts"),
+    for column in (_("page id"), _("received at"), _("file"), _("page"), _("attempts"),
                    _("reason")):
         table.add_column(column)
     for line in lines:
