@@ -48,6 +48,6 @@ def status(
             quarantined=final.files_quarantined, pages=final.pages, queued=final.queued,
             read=final.read, failed=final.failed), highlight=False)
     for page in final.failed_pages:
-        console.print(_("  failed: {file} page {page} — {reason}").format(
-            file=page.file, page=page.number, reason=page.reason), markup=False,
+        console.print(_("  set aside in quarantine: {file} page {number} — {reason}").format(
+            file=page.file, number=page.number, reason=page.reason), markup=False,
             highlight=False)

@@ -92,6 +92,7 @@ USAGE: dict[str, tuple[str, str]] = {
     "dispose certificate": ("disposal.approve",
                             "kura dispose certificate D20261129-001 --out certificates/"),
     "quarantine list": ("quarantine.manage", "kura quarantine list --all"),
+    "quarantine pages": ("quarantine.manage", "kura quarantine pages --json"),
     "quarantine show": ("quarantine.manage", "kura quarantine show 5f1c2a9b"),
     "quarantine release": ("quarantine.manage",
                            'kura quarantine release 5f1c2a9b --reason "上限変更後に再受付"'),
