@@ -16,6 +16,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
+from kura.calls import usecase
 from kura.cli_people import token
 from schemas.errors import ExitCode, KuraError
 from schemas.settings import Settings, get_settings
@@ -161,7 +162,7 @@ def quarantine_list(
     as_json: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
     """Files in quarantine, oldest first, with the reason each was refused."""
-    from storage.usecases.quarantine import list_quarantine
+    list_quarantine = usecase("quarantine").list_quarantine
 
     lines = list_quarantine(get_settings(), token, closed)
     if as_json:
@@ -185,7 +186,7 @@ def quarantine_show(
 ) -> None:
     """One quarantined file: why, when, how often it arrived; with --out, the file itself
     (checked against its SHA-256; the reason is recorded)."""
-    from storage.usecases.quarantine import open_file, show
+    open_file, show = usecase("quarantine").open_file, usecase("quarantine").show
 
     settings = get_settings()
     if out is not None:
@@ -228,7 +229,8 @@ def quarantine_dispose(
 ) -> None:
     """Disposal by two people: one requests it with a reason, another approves (the data
     key is destroyed, the sealed bytes removed where the store allows) or refuses."""
-    from storage.usecases.quarantine import decide_disposal, request_disposal
+    quarantine = usecase("quarantine")
+    decide_disposal, request_disposal = quarantine.decide_disposal, quarantine.request_disposal
 
     if approve and refuse:
         raise typer.BadParameter("--approve or --refuse, not both")

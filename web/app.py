@@ -17,7 +17,7 @@ from storage import logmask
 from storage.accounts import AccountError
 from storage.accounts import NotAllowed as DutyMissing
 from storage.accounts import NotSignedIn as SessionMissing
-from web import metrics
+from web import api, metrics
 from web.rooms import admin, desk, records, signin, station
 from web.rooms.common import SignInFirst, back_to, render
 from web.security import HEADERS, Guard
@@ -30,6 +30,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app = FastAPI(title="Kura", docs_url=None, redoc_url=None, openapi_url=None)
     app.state.settings = settings or get_settings()
     app.state.pending = {}  # sign-ins waiting for their TOTP code
+    app.state.api_waiting = {}  # the same, for `kura login` through the API (web/api.py)
     app.state.viewing = {}  # originals opened, per session: (purpose, until)
     app.state.guard = Guard(idle_seconds=round(app.state.settings.idle_minutes * 60))
 
@@ -70,6 +71,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(desk.router)
     app.include_router(admin.router)
     app.include_router(metrics.router)
+    app.include_router(api.router)
     return app
 
 

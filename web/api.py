@@ -1,0 +1,201 @@
+"""The JSON API `kura` talks to when KURA_SERVER_URL is set: the server boundary.
+
+On a clerk's machine `kura` holds no key and no database credentials; its records commands
+call the same use cases as the rooms, here, with the person's session token as a bearer
+token. One route serves them all — POST /api/v1/call/<subject>.<function> — for the
+use cases named in CALLS and no other; arguments and results cross as JSON by the types of
+the use case's own signature (schemas/wire.py). An error of the one family comes back as
+its class name, code, message, hint and exit code, and `kura` raises it again (kura/calls.py).
+
+Signing in is its own pair of routes: the password, then the TOTP code for the duties that
+need one; no session token leaves the server before both are right."""
+
+from __future__ import annotations
+
+import logging
+import secrets
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from inspect import signature
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Body, Request
+from fastapi.responses import JSONResponse
+
+from schemas.errors import ExitCode, InvalidInput, KuraError, NotFound, NotSignedIn
+from schemas.i18n import _, speaking
+from schemas.settings import Settings
+from schemas.wire import decode, encode, hints
+from storage.accounts import SignedIn, SignInRefused
+from storage.usecases import (
+    access,
+    audit,
+    batches,
+    disposal,
+    holds,
+    people,
+    quarantine,
+    records,
+    verification,
+)
+from storage.usecases.base import signed_in
+
+log = logging.getLogger("kura.api")
+router = APIRouter(prefix="/api/v1")
+
+SECOND_FACTOR_SECONDS = 300
+"""How long a checked password waits for its TOTP code."""
+
+
+def _name(function: Callable[..., Any]) -> str:
+    return f"{function.__module__.rsplit('.', 1)[-1]}.{function.__name__}"
+
+
+CALLS: dict[str, Callable[..., Any]] = {_name(function): function for function in (
+    records.verification_queue, records.open_original, records.find_records,
+    holds.set_hold, holds.release_hold, holds.list_holds,
+    disposal.request_disposal, disposal.approve_disposal, disposal.reject_disposal,
+    disposal.list_disposals, disposal.kept_certificate,
+    people.whoami, people.sign_out, people.add_account, people.disable_account,
+    people.enable_account, people.set_roles, people.set_expiry, people.set_password,
+    people.list_accounts,
+    audit.verify_chain, audit.search_log, audit.review, audit.erase_words,
+    audit.checkpoint_now,
+    quarantine.list_quarantine, quarantine.show, quarantine.open_file,
+    quarantine.request_disposal, quarantine.decide_disposal,
+    batches.batch_status,
+    verification.queue, verification.open_document, verification.page_image,
+    verification.group, verification.accept, verification.correct, verification.key,
+    verification.investigate, verification.rescan, verification.finish,
+    verification.confirm, verification.return_change, verification.decide,
+)}
+"""Every use case a person may call through the API. Each takes (settings, token, …): the
+server supplies its own settings and the caller's session; nothing here runs unsigned."""
+
+SERVER_SIDE = ("settings", "token")
+"""The parameters every call begins with, which the server fills in (tests hold CALLS to it)."""
+
+
+def _settings(request: Request) -> Settings:
+    settings: Settings = request.app.state.settings
+    return settings
+
+
+def _bearer(request: Request) -> str | None:
+    scheme, _sep, value = request.headers.get("authorization", "").partition(" ")
+    return value.strip() or None if scheme.lower() == "bearer" else None
+
+
+def _failure(error: Exception) -> JSONResponse:
+    """An error as `kura` raises it again: the family's class, code, message, hint, exit."""
+    if not isinstance(error, KuraError):
+        log.error("api call failed: %s", type(error).__name__, exc_info=error)
+        error = KuraError(_("The server could not do this ({error}).").format(
+            error=type(error).__name__))
+    status = 401 if isinstance(error, NotSignedIn) else _STATUS.get(error.exit_code, 409)
+    if isinstance(error, NotFound):
+        status = 404
+    return JSONResponse(status_code=status, content={"error": {
+        "type": type(error).__name__, "code": error.code, "message": error.message,
+        "hint": error.hint, "exit_code": int(error.exit_code)}})
+
+
+_STATUS = {ExitCode.refused: 403, ExitCode.bad_input: 400, ExitCode.damaged: 409,
+           ExitCode.unavailable: 503, ExitCode.timed_out: 504}
+
+
+@router.post("/call/{name}")
+def call(request: Request, name: str,
+         arguments: Annotated[dict[str, Any], Body(embed=True)]) -> JSONResponse:
+    """Run one use case as the person whose session token is the bearer token."""
+    with speaking(request.headers.get("accept-language")):
+        try:
+            return JSONResponse({"result": _call(request, name, arguments)})
+        except Exception as error:  # every failure answers in the family's terms
+            return _failure(error)
+
+
+def _call(request: Request, name: str, arguments: dict[str, Any]) -> Any:
+    function = CALLS.get(name)
+    if function is None:
+        raise NotFound(_("The server offers no {name}.").format(name=name))
+    settings, token = _settings(request), _bearer(request)
+    if token is None:  # refused (and audited) before any use case: no first-account door
+        signed_in(settings, None, name)
+    types = hints(function)
+    accepted = set(signature(function).parameters) - set(SERVER_SIDE)
+    if not set(arguments) <= accepted:
+        raise InvalidInput(_("{name} takes no argument {argument}.").format(
+            name=name, argument=sorted(set(arguments) - accepted)[0]))
+    values = {key: decode(value, types[key]) for key, value in arguments.items()}
+    return encode(function(settings, token, **values), types["return"])
+
+
+# --- signing in -------------------------------------------------------------------------
+
+
+@dataclass
+class Waiting:
+    """A password checked, a TOTP code not yet: the session waits here, not with `kura`."""
+
+    signed: SignedIn
+    until: float
+
+
+def _waiting(request: Request) -> dict[str, Waiting]:
+    waiting: dict[str, Waiting] = request.app.state.api_waiting
+    now = time.monotonic()
+    for key in [key for key, item in waiting.items() if item.until < now]:
+        people.sign_out(_settings(request), waiting.pop(key).signed.token)
+    return waiting
+
+
+def _too_many(request: Request) -> None:
+    client = request.client.host if request.client else "-"
+    if not request.app.state.guard.may_try(client):
+        raise SignInRefused("rate_limited")
+
+
+@router.post("/signin")
+def signin(request: Request, username: Annotated[str, Body()],
+           password: Annotated[str, Body()]) -> JSONResponse:
+    """The password. Answers the session, or (duties with a second factor) a waiting id and,
+    the first time, the new TOTP secret to enrol."""
+    with speaking(request.headers.get("accept-language")):
+        try:
+            _too_many(request)
+            settings = _settings(request)
+            signed = people.sign_in(settings, username.strip(), password)
+            if not access.needs_second_factor(signed.roles):
+                return JSONResponse({"signed_in": encode(signed, SignedIn)})
+            enrolment = None
+            if not access.second_factor_enrolled(settings, signed.token):
+                enrolment = encode(access.begin_enrolment(settings, signed.token),
+                                   access.Enrolment)
+            waiting = secrets.token_urlsafe(24)
+            _waiting(request)[waiting] = Waiting(signed,
+                                                 time.monotonic() + SECOND_FACTOR_SECONDS)
+            return JSONResponse({"second_factor": {"waiting": waiting,
+                                                   "enrolment": enrolment}})
+        except Exception as error:
+            return _failure(error)
+
+
+@router.post("/signin/second")
+def second_factor(request: Request, waiting: Annotated[str, Body()],
+                  code: Annotated[str, Body()]) -> JSONResponse:
+    """The TOTP code for a waiting sign-in; a wrong code ends that sign-in."""
+    with speaking(request.headers.get("accept-language")):
+        try:
+            _too_many(request)
+            held = _waiting(request).pop(waiting, None)
+            if held is None:
+                raise SignInRefused("second_factor_expired")
+            settings = _settings(request)
+            if not access.check_second_factor(settings, held.signed.token, code):
+                people.sign_out(settings, held.signed.token)
+                raise SignInRefused("bad_code")
+            return JSONResponse({"signed_in": encode(held.signed, SignedIn)})
+        except Exception as error:
+            return _failure(error)
