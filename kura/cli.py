@@ -59,7 +59,7 @@ def db_upgrade() -> None:
     from storage.db import grant_app_role, upgrade
 
     settings = get_settings()
-    upgrade(settings.sqlalchemy_url)
+    upgrade(settings.sqlalchemy_url, settings)
     if settings.db_app_role:
         grant_app_role(settings.sqlalchemy_url, settings.db_app_role)
         console.print(f"privileges of {settings.db_app_role} brought up to date")

@@ -259,12 +259,14 @@ def _save_document(session: Session, vault: Vault, document: Document,
     document.reasons = list(found.reasons)
     form = get_form(found.form) if found.form else None
     for position, (name, value) in enumerate(found.fields.items()):
+        reasons, reasons_sealed = vault.seal_reasons(document, name, value.reasons)
         session.add(FieldValue(
             document_id=document.id, position=position, name=name,
             field_type=form.field(name).type if form else "text",
             value_sealed=vault.seal_value(document, f"field:{name}:value", value.value),
             raw_sealed=vault.seal_value(document, f"field:{name}:raw", value.raw),
-            confidence=value.confidence, status=value.status, reasons=value.reasons,
+            confidence=value.confidence, status=value.status, reasons=reasons,
+            reasons_sealed=reasons_sealed,
             engine=value.engine, box=list(value.box) if value.box else None,
             page_number=form.field(name).page if form else None,
         ))

@@ -265,9 +265,7 @@ class HotFolder:
         log.info("hot folder: a file went to quarantine: %s", code)
 
     def _committed_since(self, data: bytes, started: dt.datetime) -> bool:
-        import hashlib
-
-        digest = hashlib.sha256(data).hexdigest()
+        digest = vault_for(self.settings).digest(data)
         with session_scope(self.settings.sqlalchemy_url) as session:
             received = session.scalars(
                 select(SourceFile.received_at).where(SourceFile.sha256 == digest)).all()
