@@ -116,8 +116,8 @@ class Remote:
 def again(error: dict[str, Any]) -> KuraError:
     """The server's error as this process raises it: the same class of the family when this
     process knows it, else one with the same code and exit status."""
-    known = _family(KuraError).get(str(error.get("type")))
-    raised = known.__new__(known) if known is not None else ServerError.__new__(ServerError)
+    known = _family().get(str(error.get("type")))
+    raised = (known or ServerError).__new__(known or ServerError)  # no class's own __init__
     KuraError.__init__(raised, str(error.get("message", "")), hint=str(error.get("hint", "")))
     if known is None:
         raised.code = str(error.get("code", ServerError.code))
@@ -131,13 +131,15 @@ class ServerError(KuraError):
     code = "server"
 
 
-def _family(base: type[KuraError]) -> dict[str, type[KuraError]]:
+def _family() -> dict[str, type[KuraError]]:
+    """Every class of the error family this process has imported, by name."""
     found: dict[str, type[KuraError]] = {}
-    for child in base.__subclasses__():
-        found.setdefault(child.__name__, child)
-        for name, grandchild in _family(child).items():
-            found.setdefault(name, grandchild)
-    return found | {base.__name__: base} if base is KuraError else found
+    waiting: list[type[KuraError]] = [KuraError]
+    while waiting:
+        kind = waiting.pop(0)
+        found.setdefault(kind.__name__, kind)
+        waiting.extend(kind.__subclasses__())
+    return found
 
 
 def say(text: str) -> None:

@@ -7,6 +7,7 @@ real `kura` process whose environment has the server's address and nothing else 
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -21,9 +22,13 @@ import pyotp
 import pytest
 
 from kura.bench.servers import KURA, kura_env
-from schemas.errors import ExitCode
+from kura.calls import again
+from schemas.errors import ExitCode, InvalidInput, KuraError, NotAllowed
 from schemas.settings import Settings
-from storage.usecases import access
+from schemas.wire import decode, encode, hints
+from storage.accounts import SignInRefused
+from storage.audit_verify import Problem, VerifyReport
+from storage.usecases import access, records
 from tests.custody_data import PEOPLE
 from tests.helpers import PASSWORD
 from tests.verification_data import Office, fresh_settings, open_office
@@ -35,6 +40,9 @@ REASON = "開示請求 2026-41"
 DECRYPT = """
 from sqlalchemy import select
 from schemas.settings import Settings
+from schemas.wire import decode, encode, hints
+from storage.accounts import SignInRefused
+from storage.audit_verify import Problem, VerifyReport
 from storage.db import session_scope
 from storage.models import Document
 from storage.runtime import vault_for
@@ -239,3 +247,26 @@ def test_an_unreachable_server_is_unavailable(tmp_path: Path) -> None:
     done = _kura(client, "login", "vera", "--password-stdin", stdin=f"{PASSWORD}\n")
     assert done.returncode == ExitCode.unavailable
     assert "KURA_SERVER_URL" in done.stderr
+
+
+def test_an_error_comes_back_as_the_same_member_of_the_family() -> None:
+    refused = again({"type": "NotAllowed", "code": "not_allowed", "message": "no duty",
+                     "hint": "ask", "exit_code": 4})
+    assert isinstance(refused, NotAllowed) and refused.exit_code == ExitCode.refused
+    assert (refused.message, refused.hint) == ("no duty", "ask")
+    signin = again({"type": "SignInRefused", "message": "sign-in refused", "exit_code": 4})
+    assert isinstance(signin, SignInRefused) and signin.exit_code == ExitCode.refused
+    unknown = again({"type": "SomethingNew", "code": "new", "message": "m", "exit_code": 6})
+    assert isinstance(unknown, KuraError)
+    assert (unknown.code, unknown.exit_code) == ("new", ExitCode.unavailable)
+
+
+def test_results_cross_the_wire_as_their_own_types() -> None:
+    types = hints(records.open_original)
+    original = records.Original("R20261129-000001", bytes(range(256)))
+    wire = json.loads(json.dumps(encode(original, types["return"])))
+    assert decode(wire, types["return"]) == original
+    report = VerifyReport(3, 3, 1, 1, [Problem("removed", 3, "entry 3 is gone")])
+    assert decode(json.loads(json.dumps(encode(report, VerifyReport))), VerifyReport) == report
+    with pytest.raises(InvalidInput):
+        decode({"receipt_number": "R1"}, types["return"])  # no data: not an Original
