@@ -29,24 +29,36 @@ field_value = sa.table("field_value", sa.column("id", sa.String),
 
 
 def upgrade() -> None:
-    with op.batch_alter_table("field_value") as batch:
-        batch.add_column(sa.Column("reasons_sealed", sa.LargeBinary(), nullable=True))
     bind = op.get_bind()
+    # a run stopped by a missing key may have left the column (SQLite: DDL is not undone)
+    if "reasons_sealed" not in {c["name"] for c in sa.inspect(bind).get_columns("field_value")}:
+        with op.batch_alter_table("field_value") as batch:
+            batch.add_column(sa.Column("reasons_sealed", sa.LargeBinary(), nullable=True))
     if bind.execute(sa.select(stored_object.c.id).limit(1)).first() is None:
         return  # a new installation: nothing was kept yet
     _rewrite(bind)
 
 
 def _rewrite(bind: sa.Connection) -> None:
+    from typing import cast
+
     from schemas.reasons import without_personal_detail
     from schemas.settings import get_settings
+    from storage.blind_index import load_indexer
+    from storage.keys import load_keyring
     from storage.models import Document
-    from storage.runtime import vault_for
+    from storage.objects import ObjectStore
+    from storage.vault import Vault
 
     if bind.dialect.name == "sqlite":  # the clear values leave the file, not only the rows
         bind.exec_driver_sql("PRAGMA secure_delete = ON")
     config = op.get_context().config
-    vault = vault_for((config.attributes.get("settings") if config else None) or get_settings())
+    settings = (config.attributes.get("settings") if config else None) or get_settings()
+    keyring = load_keyring(settings)
+    # the keys only: rows are rewritten here, no object is read or written (`migrate` holds
+    # no object-store credential)
+    vault = Vault(cast(ObjectStore, None), keyring.current, keyring.previous,
+                  keyed=load_indexer(settings, keyring).content_digest)
     for table in (stored_object, source_file):
         for row_id, digest in bind.execute(sa.select(table.c.id, table.c.sha256)).all():
             bind.execute(table.update().where(table.c.id == row_id)
