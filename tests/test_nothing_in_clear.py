@@ -11,11 +11,13 @@ import sqlite3
 from contextlib import closing
 from pathlib import Path
 
+import pytest
 from sqlalchemy import select
 
 from schemas.settings import Settings
 from storage.accounts import add_person, sign_in
 from storage.audit import Actor
+from storage.crypto import MissingKey
 from storage.db import get_engine, session_scope, upgrade
 from storage.models import Document, SourceFile, StoredObject
 from storage.runtime import vault_for
@@ -102,6 +104,11 @@ def test_migration_0010_rewrites_an_installation_of_before(tmp_path: Path) -> No
     reasons, digests, _ = _as_read_from_the_file(settings)
     assert plain in digests and any("﨑" in r for r in reasons)  # the old, clear state
 
+    away = settings.keys_dir.rename(tmp_path / "keys-away")  # the keys are needed, and used
+    with pytest.raises(MissingKey):
+        upgrade(settings.sqlalchemy_url, settings)
+    assert not settings.keys_dir.exists()  # no new key was made for the rewrite
+    away.rename(settings.keys_dir)
     upgrade(settings.sqlalchemy_url, settings)
 
     _person_not_in(settings, scan)
