@@ -15,14 +15,15 @@ from __future__ import annotations
 
 import importlib
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from dataclasses import replace
 from inspect import signature
 from types import ModuleType
 from typing import Any
 
 import httpx
 
-from schemas.errors import ExitCode, InvalidInput, KuraError, Unavailable
+from schemas.errors import ExitCode, InvalidInput, KuraError, Rejected, Unavailable
 from schemas.i18n import _, language
 from schemas.settings import Settings, get_settings
 from schemas.wire import decode, encode, hints
@@ -50,8 +51,11 @@ class Remote:
         if (f"{self._subject}.{name}" in LOCAL or isinstance(real, type)
                 or not callable(real)):
             return real  # a helper, a result type, a constant
-        if (self._subject, name) == ("people", "sign_in"):
-            return self._sign_in
+        special = {("people", "sign_in"): self._sign_in,
+                   ("intake", "take_in_batch"): self._take_in,
+                   ("intake", "report_of_batch"): self._report}.get((self._subject, name))
+        if special is not None:
+            return special
         return lambda settings, token, *args, **kwargs: self._call(
             real, token, signature(real).bind(settings, token, *args, **kwargs).arguments)
 
@@ -87,6 +91,31 @@ class Remote:
             answer = self._post("/signin/second", {"waiting": waiting["waiting"],
                                                     "code": ask_code()})
         return decode(answer["signed_in"], SignedIn)
+
+    def _take_in(self, settings: Settings, token: Any, arrivals: Sequence[Any],
+                 channel: str, checks: object) -> Any:
+        """`kura ingest`: each file's bytes go to the server, which runs its own intake
+        checks (`checks` are this machine's, unused) and has the pages read."""
+        from storage.intake import TurnedAway
+        from web.api import Upload, take_in_batch
+
+        sent: list[Upload | TurnedAway] = []
+        for entry in arrivals:
+            if isinstance(entry, TurnedAway):
+                sent.append(replace(entry, path=None))  # where it lies stays here
+                continue
+            try:
+                sent.append(Upload(entry.filename, entry.load()))
+            except Rejected as error:  # unreadable here: answered as the intake would
+                sent.append(TurnedAway(entry.filename, "refused", error.code, str(error)))
+        return self._call(take_in_batch, token, {"arrivals": sent, "channel": channel})
+
+    def _report(self, settings: Settings, batch_id: str) -> Any:
+        """Where every file of a batch went, read under the signed-in person's duty."""
+        from kura.cli_people import token
+        from storage.usecases.intake import batch_report_of
+
+        return self._call(batch_report_of, token, {"batch_id": batch_id})
 
     def _post(self, path: str, body: dict[str, Any], token: str | None = None) -> Any:
         headers = {"accept-language": language()}

@@ -54,11 +54,15 @@ def _ingest(settings: Settings, session_token: Token,
             entries: Sequence[Arrival | TurnedAway], channel: str,
             wait: bool) -> tuple[str, list[Answer]]:
     """Take files in as the signed-in scanning clerk, then have their pages read."""
-    from storage.usecases.intake import take_in_batch
     from workers.intake import INTAKE_CHECKS
     from workers.runner import resume_interrupted
 
-    result = take_in_batch(settings, session_token, entries, channel, INTAKE_CHECKS)
+    result = usecase("intake").take_in_batch(settings, session_token, entries, channel,
+                                             INTAKE_CHECKS)
+    if settings.server_url:  # the server has the pages read: this machine follows them
+        if wait:
+            _wait_for_batch(settings, result.batch_id)
+        return result.batch_id, result.answers
     # what a killed command or a lost message left unfinished, before this batch's own pages
     resume_interrupted(settings, but_not=result.batch_id)
     _read_pages(settings, result.batch_id, result.page_ids, wait)
@@ -81,9 +85,14 @@ class TimedOut(KuraError):
 def _wait_for_batch(settings: Settings, batch_id: str, timeout_s: float = 3600) -> None:
     from storage.usecases.intake import batch_busy
 
+    def busy() -> bool:
+        if settings.server_url:
+            return not usecase("batches").batch_status(settings, token, batch_id).finished
+        return batch_busy(settings, batch_id)
+
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
-        if not batch_busy(settings, batch_id):
+        if not busy():
             return
         time.sleep(0.5)
     raise TimedOut(f"batch {batch_id[:8]} is still being read after {timeout_s:.0f} s",
@@ -94,9 +103,7 @@ def _batch_entries(settings: Settings, batch_id: str,
                    answers: list[Answer]) -> tuple[BatchReport, list[dict[str, Any]]]:
     """Where every entry of a batch went: what was stored (storage.queries.batch_report)
     beside what was not (skipped, refused), in the order given."""
-    from storage.usecases.intake import report_of_batch
-
-    report = report_of_batch(settings, batch_id)
+    report = usecase("intake").report_of_batch(settings, batch_id)
     stored = {line.position: line for line in report.files}
     entries = []
     for answer in answers:

@@ -22,6 +22,7 @@ import pyotp
 import pytest
 
 from kura.bench.servers import KURA, kura_env
+from kura.bench.synth import make_sample_scans
 from kura.calls import again
 from schemas.errors import ExitCode, InvalidInput, KuraError, NotAllowed
 from schemas.settings import Settings
@@ -166,6 +167,24 @@ def test_a_clerks_kura_works_through_the_server(tmp_path: Path,
     # nothing of the installation came to the clerk's machine but the session file
     assert sorted(p.name for p in (tmp_path / "client").rglob("*")) == ["session"]
     assert not (tmp_path / "client-keys").exists()
+
+
+def test_a_clerk_takes_scans_in_through_the_server(tmp_path: Path,
+                                                   server: tuple[Office, str]) -> None:
+    office, base = server
+    scan = make_sample_scans(tmp_path / "scans", 1, seed=14)[0]
+    client = _client(tmp_path, base)
+    _login(client, "sakura")  # a scanning clerk
+    shown = json.loads(_ok(client, "ingest", str(scan), "--json"))
+    [entry] = shown["entries"]
+    assert (entry["outcome"], entry["status"]) == ("taken", "done"), shown
+    assert entry["receipts"] and entry["pages"] == 1
+    assert office.audit("intake.batch")[-1].actor == "sakura"
+    assert office.audit("batch.report")[-1].actor == "sakura"
+    assert sorted(p.name for p in (tmp_path / "client").rglob("*")) == ["session"]
+    again = json.loads(_ok(client, "ingest", str(scan), "--json"))  # the server's checks
+    assert again["entries"][0]["outcome"] == "quarantined"
+    assert again["entries"][0]["code"] == "duplicate"
 
 
 def test_a_refused_duty_is_refused_by_the_server(tmp_path: Path,

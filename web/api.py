@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import logging
 import secrets
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -28,18 +29,23 @@ from schemas.i18n import _, speaking
 from schemas.settings import Settings
 from schemas.wire import decode, encode, hints
 from storage.accounts import SignedIn, SignInRefused
+from storage.intake import Arrival, IntakeResult, TurnedAway
 from storage.usecases import (
     access,
     audit,
     batches,
+    desk,
     disposal,
     holds,
+    intake,
     people,
     quarantine,
     records,
     verification,
 )
 from storage.usecases.base import signed_in
+from workers.intake import INTAKE_CHECKS
+from workers.runner import run_pages
 
 log = logging.getLogger("kura.api")
 router = APIRouter(prefix="/api/v1")
@@ -72,6 +78,30 @@ CALLS: dict[str, Callable[..., Any]] = {_name(function): function for function i
 )}
 """Every use case a person may call through the API. Each takes (settings, token, …): the
 server supplies its own settings and the caller's session; nothing here runs unsigned."""
+
+@dataclass(frozen=True)
+class Upload:
+    """A file `kura ingest` sends: its name as given and its bytes."""
+
+    filename: str
+    data: bytes
+
+
+def take_in_batch(settings: Settings, token: str | None,
+                  arrivals: list[Upload | TurnedAway], channel: str) -> IntakeResult:
+    """`kura ingest` through the server: the intake use case with this server's checks, as
+    the intake desk's upload does; the pages are then read by the workers (or, embedded,
+    by this process), and the clerk's `kura` follows the batch with `desk.progress`."""
+    result = intake.take_in_batch(
+        settings, token, [Arrival(a.filename, a.data) if isinstance(a, Upload) else a
+                          for a in arrivals], channel, INTAKE_CHECKS)
+    threading.Thread(target=run_pages, args=(settings, result.page_ids), daemon=True).start()
+    return result
+
+
+CALLS["intake.take_in_batch"] = take_in_batch
+CALLS.update({_name(function): function for function in (
+    intake.batch_report_of, desk.progress)})
 
 SERVER_SIDE = ("settings", "token")
 """The parameters every call begins with, which the server fills in (tests hold CALLS to it)."""
