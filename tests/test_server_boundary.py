@@ -164,6 +164,13 @@ def test_a_clerks_kura_works_through_the_server(tmp_path: Path,
     signed = [e for e in office.audit("login") if e.actor == "rima"]
     assert signed and signed[-1].result == "ok"
 
+    _login(client, "audra")  # an auditor: the chain verified and searched on the server
+    verified = json.loads(_ok(client, "audit", "verify", "--json"))
+    assert verified["problems"] == [] and verified["entries"] > 0
+    found = json.loads(_ok(client, "audit", "search", "--action", "original.open",
+                           "--since", "2000-01-01", "--json"))
+    assert [(row["actor"], row["purpose"]) for row in found][-1:] == [("rima", REASON)]
+
     # nothing of the installation came to the clerk's machine but the session file
     assert sorted(p.name for p in (tmp_path / "client").rglob("*")) == ["session"]
     assert not (tmp_path / "client-keys").exists()
