@@ -52,8 +52,7 @@ class Remote:
                 or not callable(real)):
             return real  # a helper, a result type, a constant
         special = {("people", "sign_in"): self._sign_in,
-                   ("intake", "take_in_batch"): self._take_in,
-                   ("intake", "report_of_batch"): self._report}.get((self._subject, name))
+                   ("intake", "take_in_batch"): self._take_in}.get((self._subject, name))
         if special is not None:
             return special
         return lambda settings, token, *args, **kwargs: self._call(
@@ -109,13 +108,6 @@ class Remote:
             except Rejected as error:  # unreadable here: answered as the intake would
                 sent.append(TurnedAway(entry.filename, "refused", error.code, str(error)))
         return self._call(take_in_batch, token, {"arrivals": sent, "channel": channel})
-
-    def _report(self, settings: Settings, batch_id: str) -> Any:
-        """Where every file of a batch went, read under the signed-in person's duty."""
-        from kura.cli_people import token
-        from storage.usecases.intake import batch_report_of
-
-        return self._call(batch_report_of, token, {"batch_id": batch_id})
 
     def _post(self, path: str, body: dict[str, Any], token: str | None = None) -> Any:
         headers = {"accept-language": language()}

@@ -103,7 +103,9 @@ def _batch_entries(settings: Settings, batch_id: str,
                    answers: list[Answer]) -> tuple[BatchReport, list[dict[str, Any]]]:
     """Where every entry of a batch went: what was stored (storage.queries.batch_report)
     beside what was not (skipped, refused), in the order given."""
-    report = usecase("intake").report_of_batch(settings, batch_id)
+    intake = usecase("intake")
+    report = (intake.batch_report_of(settings, token, batch_id) if settings.server_url
+              else intake.report_of_batch(settings, batch_id))
     stored = {line.position: line for line in report.files}
     entries = []
     for answer in answers:
