@@ -60,10 +60,12 @@ class Remote:
 
     def _call(self, function: Callable[..., Any], token: Any,
               arguments: dict[str, Any]) -> Any:
+        from web.api import SUPPLIED
+
         types = hints(function)
         sent = {}
         for key, value in arguments.items():
-            if key in ("settings", "token"):
+            if key in ("settings", "token", *SUPPLIED):  # the server's own, not sent
                 continue
             if callable(value):
                 raise InvalidInput(_("This cannot be done through the Kura server ({name})."

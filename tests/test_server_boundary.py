@@ -194,6 +194,22 @@ def test_a_clerk_takes_scans_in_through_the_server(tmp_path: Path,
     assert again["entries"][0]["code"] == "duplicate"
 
 
+def test_the_register_and_its_batches_through_the_server(tmp_path: Path,
+                                                         server: tuple[Office, str]) -> None:
+    office, base = server
+    client = _client(tmp_path, base)
+    _login(client, "vera")  # a verifier reads the 受付処理簿 and the 進達 ledger
+    _ok(client, "register", "list")
+    _ok(client, "shintatsu", "ledger")
+    assert office.audit("register.open")[-1].actor == "vera"
+    assert office.audit("transmittal.ledger")[-1].actor == "vera"
+    out = tmp_path / "register.csv"  # bytes from the server, written here
+    _ok(client, "register", "export", "--out", str(out))
+    assert out.read_bytes().startswith(b"\xef\xbb\xbf")  # UTF-8 with BOM, for Excel
+    assert all(receipt.encode() in out.read_bytes() for receipt in office.receipts)
+    assert sorted(p.name for p in (tmp_path / "client").rglob("*")) == ["session"]
+
+
 def test_a_refused_duty_is_refused_by_the_server(tmp_path: Path,
                                                  server: tuple[Office, str]) -> None:
     office, base = server

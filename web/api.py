@@ -40,11 +40,15 @@ from storage.usecases import (
     intake,
     people,
     quarantine,
+    reconciliation,
     records,
+    register,
+    transmittals,
     verification,
 )
 from storage.usecases.base import signed_in
 from workers.intake import INTAKE_CHECKS
+from workers.register import build_transmittal, match
 from workers.runner import run_pages
 
 log = logging.getLogger("kura.api")
@@ -101,7 +105,17 @@ def take_in_batch(settings: Settings, token: str | None,
 
 CALLS["intake.take_in_batch"] = take_in_batch
 CALLS.update({_name(function): function for function in (
-    intake.batch_report_of, desk.progress)})
+    intake.batch_report_of, desk.progress,
+    register.open_items, register.overdue, register.weekly, register.export_csv,
+    register.describe,
+    transmittals.prepare, transmittals.show, transmittals.release,
+    transmittals.registered_mail, transmittals.ledger,
+    reconciliation.lists_of_batch, reconciliation.reconcile, reconciliation.report,
+    reconciliation.confirm)})
+
+SUPPLIED: dict[str, Any] = {"build": build_transmittal, "match": match}
+"""Parameters the server fills with its own stage functions (the 進達 archive, the 突合
+matching): code runs where the keys are, never sent over the wire."""
 
 SERVER_SIDE = ("settings", "token")
 """The parameters every call begins with, which the server fills in (tests hold CALLS to it)."""
@@ -154,11 +168,13 @@ def _call(request: Request, name: str, arguments: dict[str, Any]) -> Any:
     if token is None:  # refused (and audited) before any use case: no first-account door
         signed_in(settings, None, name)
     types = hints(function)
-    accepted = set(signature(function).parameters) - set(SERVER_SIDE)
+    parameters = set(signature(function).parameters)
+    accepted = parameters - set(SERVER_SIDE) - set(SUPPLIED)
     if not set(arguments) <= accepted:
         raise InvalidInput(_("{name} takes no argument {argument}.").format(
             name=name, argument=sorted(set(arguments) - accepted)[0]))
     values = {key: decode(value, types[key]) for key, value in arguments.items()}
+    values.update({key: stage for key, stage in SUPPLIED.items() if key in parameters})
     return encode(function(settings, token, **values), types["return"])
 
 
