@@ -14,7 +14,6 @@ beside the keys (`kura web`, `kura worker`, `kura db upgrade`, `kura keys`) do n
 from __future__ import annotations
 
 import importlib
-import sys
 from collections.abc import Callable, Sequence
 from dataclasses import replace
 from inspect import signature
@@ -29,7 +28,7 @@ from schemas.settings import Settings, get_settings
 from schemas.wire import decode, encode, hints
 
 API = "/api/v1"
-LOCAL = frozenset({"records.searchable_field"})
+LOCAL = frozenset({"records.searchable_field", "access.needs_second_factor"})
 """Helpers that only check what was typed: they run here, needing nothing of the server's."""
 
 
@@ -76,21 +75,13 @@ class Remote:
                             {"arguments": sent}, session)
         return decode(answer["result"], types["return"])
 
-    def _sign_in(self, settings: Settings, username: str, password: str) -> Any:
-        """The password, then (for the duties that need one) the TOTP code; the server
-        gives the session only once both are right."""
+    def _sign_in(self, settings: Settings, username: str, password: str,
+                 enrol: bool = False) -> Any:
+        """The password, checked by the server; a second factor then follows as a call
+        with the session it answered (`access.check_second_factor`, kura.cli_people)."""
         from storage.accounts import SignedIn
 
         answer = self._post("/signin", {"username": username, "password": password})
-        if "second_factor" in answer:
-            waiting = answer["second_factor"]
-            enrolment = waiting.get("enrolment")
-            if enrolment:
-                say(_("Your account signs in with a second factor. Add this key to your "
-                      "authenticator app (shown once): {secret}").format(
-                          secret=enrolment["secret"]))
-            answer = self._post("/signin/second", {"waiting": waiting["waiting"],
-                                                    "code": ask_code()})
         return decode(answer["signed_in"], SignedIn)
 
     def _take_in(self, settings: Settings, token: Any, arrivals: Sequence[Any],
@@ -163,17 +154,3 @@ def _family() -> dict[str, type[KuraError]]:
         found.setdefault(kind.__name__, kind)
         waiting.extend(kind.__subclasses__())
     return found
-
-
-def say(text: str) -> None:
-    print(text, file=sys.stderr)
-
-
-def ask_code() -> str:
-    """The 6 digits of the authenticator app: typed, or the next line of standard input
-    (after the password, with --password-stdin)."""
-    if sys.stdin.isatty():
-        import typer
-
-        return str(typer.prompt(_("Code from your authenticator app")))
-    return sys.stdin.readline().strip()

@@ -89,7 +89,7 @@ def test_the_database_alone_names_no_character_and_confirms_no_file(tmp_path: Pa
 def test_migration_0010_rewrites_an_installation_of_before(tmp_path: Path) -> None:
     settings, receipt, scan, token = _filed(tmp_path)
     get_engine(settings.sqlalchemy_url).dispose()
-    with closing(sqlite3.connect(settings.data_dir / "kura.db")) as connection:  # as 0009 kept it
+    with closing(sqlite3.connect(settings.data_dir / "kura.db")) as connection:  # as 0008 kept it
         plain = hashlib.sha256(scan).hexdigest()
         connection.execute("UPDATE source_file SET sha256 = ?", (plain,))
         original = connection.execute("SELECT object_id FROM source_file").fetchone()[0]
@@ -99,7 +99,7 @@ def test_migration_0010_rewrites_an_installation_of_before(tmp_path: Path) -> No
             connection.execute("UPDATE field_value SET reasons = json(?) WHERE name = ?",
                                (json.dumps(reasons, ensure_ascii=False), name))
         connection.execute("ALTER TABLE field_value DROP COLUMN reasons_sealed")
-        connection.execute("UPDATE alembic_version SET version_num = '0009'")
+        connection.execute("UPDATE alembic_version SET version_num = '0008'")
         connection.commit()
     reasons, digests, _ = _as_read_from_the_file(settings)
     assert plain in digests and any("﨑" in r for r in reasons)  # the old, clear state

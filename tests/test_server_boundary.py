@@ -7,6 +7,7 @@ real `kura` process whose environment has the server's address and nothing else 
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import os
 import subprocess
@@ -21,7 +22,7 @@ import httpx
 import pyotp
 import pytest
 
-from kura.bench.servers import KURA, kura_env
+from kura.bench.servers import KURA, free_port, kura_env
 from kura.bench.synth import make_sample_scans
 from kura.calls import again
 from schemas.errors import ExitCode, InvalidInput, KuraError, NotAllowed
@@ -33,7 +34,6 @@ from storage.usecases import access, records
 from tests.custody_data import PEOPLE
 from tests.helpers import PASSWORD
 from tests.verification_data import Office, fresh_settings, open_office
-from tests.web_browser import _free_port
 from web.api import CALLS, SERVER_SIDE
 
 REASON = "開示請求 2026-41"
@@ -67,7 +67,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Office, s
     office = open_office(fresh_settings(root))
     _enrol(office, "rima")
     env = _server_env(office.settings)
-    port = _free_port()
+    port = free_port()
     log = (root / "server.log").open("w")
     process = subprocess.Popen([*KURA, "web", "--host", "127.0.0.1", "--port", str(port)],
                                env=env, stdout=log, stderr=subprocess.STDOUT)
@@ -285,7 +285,7 @@ def test_the_keyless_decryption_script_fails_on_a_clerks_machine(
 
 
 def test_an_unreachable_server_is_unavailable(tmp_path: Path) -> None:
-    client = _client(tmp_path, f"http://127.0.0.1:{_free_port()}")
+    client = _client(tmp_path, f"http://127.0.0.1:{free_port()}")
     done = _kura(client, "login", "vera", "--password-stdin", stdin=f"{PASSWORD}\n")
     assert done.returncode == ExitCode.unavailable
     assert "KURA_SERVER_URL" in done.stderr
@@ -305,7 +305,8 @@ def test_an_error_comes_back_as_the_same_member_of_the_family() -> None:
 
 def test_results_cross_the_wire_as_their_own_types() -> None:
     types = hints(records.open_original)
-    original = records.Original("R20261129-000001", bytes(range(256)))
+    original = records.Original("R20261129-000001", bytes(range(256)), [1, 2], "rima",
+                                dt.datetime(2026, 11, 29, 9, 30, tzinfo=dt.UTC), REASON)
     wire = json.loads(json.dumps(encode(original, types["return"])))
     assert decode(wire, types["return"]) == original
     report = VerifyReport(3, 3, 1, 1, [Problem("removed", 3, "entry 3 is gone")])

@@ -61,7 +61,6 @@ EXPECTED: dict[tuple[str, str], str | None] = {
     # the API `kura` calls with KURA_SERVER_URL: each use case checks its own duty
     # (tests/test_server_boundary.py: none runs without a session, a duty missing is refused)
     ("POST", "/api/v1/signin"): OPEN,
-    ("POST", "/api/v1/signin/second"): OPEN,
     ("POST", "/api/v1/call/{name}"): OPEN,
 }
 

@@ -7,15 +7,13 @@ use cases named in CALLS and no other; arguments and results cross as JSON by th
 the use case's own signature (schemas/wire.py). An error of the one family comes back as
 its class name, code, message, hint and exit code, and `kura` raises it again (kura/calls.py).
 
-Signing in is its own pair of routes: the password, then the TOTP code for the duties that
-need one; no session token leaves the server before both are right."""
+Signing in is its own route (the password); the TOTP code of the duties that need one is a
+call with the session it answered, which opens nothing until the code is right."""
 
 from __future__ import annotations
 
 import logging
-import secrets
 import threading
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from inspect import signature
@@ -43,6 +41,7 @@ from storage.usecases import (
     reconciliation,
     records,
     register,
+    sessions,
     transmittals,
     verification,
 )
@@ -54,15 +53,13 @@ from workers.runner import run_pages
 log = logging.getLogger("kura.api")
 router = APIRouter(prefix="/api/v1")
 
-SECOND_FACTOR_SECONDS = 300
-"""How long a checked password waits for its TOTP code."""
-
-
 def _name(function: Callable[..., Any]) -> str:
-    return f"{function.__module__.rsplit('.', 1)[-1]}.{function.__name__}"
+    """`<subject>.<function>`: the subject is the module (or package) under storage.usecases."""
+    return f"{function.__module__.split('.')[2]}.{function.__name__}"
 
 
 CALLS: dict[str, Callable[..., Any]] = {_name(function): function for function in (
+    access.check_second_factor,
     records.verification_queue, records.open_original, records.find_records,
     holds.set_hold, holds.release_hold, holds.list_holds,
     disposal.request_disposal, disposal.approve_disposal, disposal.reject_disposal,
@@ -167,6 +164,8 @@ def _call(request: Request, name: str, arguments: dict[str, Any]) -> Any:
     settings, token = _settings(request), _bearer(request)
     if token is None:  # refused (and audited) before any use case: no first-account door
         signed_in(settings, None, name)
+    if function is access.check_second_factor:
+        _too_many(request)
     types = hints(function)
     parameters = set(signature(function).parameters)
     accepted = parameters - set(SERVER_SIDE) - set(SUPPLIED)
@@ -181,67 +180,23 @@ def _call(request: Request, name: str, arguments: dict[str, Any]) -> Any:
 # --- signing in -------------------------------------------------------------------------
 
 
-@dataclass
-class Waiting:
-    """A password checked, a TOTP code not yet: the session waits here, not with `kura`."""
-
-    signed: SignedIn
-    until: float
-
-
-def _waiting(request: Request) -> dict[str, Waiting]:
-    waiting: dict[str, Waiting] = request.app.state.api_waiting
-    now = time.monotonic()
-    for key in [key for key, item in waiting.items() if item.until < now]:
-        people.sign_out(_settings(request), waiting.pop(key).signed.token)
-    return waiting
-
-
-def _too_many(request: Request) -> None:
-    client = request.client.host if request.client else "-"
-    if not request.app.state.guard.may_try(client):
-        raise SignInRefused("rate_limited")
-
-
 @router.post("/signin")
 def signin(request: Request, username: Annotated[str, Body()],
            password: Annotated[str, Body()]) -> JSONResponse:
-    """The password. Answers the session, or (duties with a second factor) a waiting id and,
-    the first time, the new TOTP secret to enrol."""
+    """The password: answers the session. For a duty with a second factor the session opens
+    nothing until `access.check_second_factor` (a call, with this session) has the code:
+    the database keeps that, as for the rooms' sign-in."""
     with speaking(request.headers.get("accept-language")):
         try:
             _too_many(request)
-            settings = _settings(request)
-            signed = people.sign_in(settings, username.strip(), password)
-            if not access.needs_second_factor(signed.roles):
-                return JSONResponse({"signed_in": encode(signed, SignedIn)})
-            enrolment = None
-            if not access.second_factor_enrolled(settings, signed.token):
-                enrolment = encode(access.begin_enrolment(settings, signed.token),
-                                   access.Enrolment)
-            waiting = secrets.token_urlsafe(24)
-            _waiting(request)[waiting] = Waiting(signed,
-                                                 time.monotonic() + SECOND_FACTOR_SECONDS)
-            return JSONResponse({"second_factor": {"waiting": waiting,
-                                                   "enrolment": enrolment}})
+            signed = people.sign_in(_settings(request), username.strip(), password)
+            return JSONResponse({"signed_in": encode(signed, SignedIn)})
         except Exception as error:
             return _failure(error)
 
 
-@router.post("/signin/second")
-def second_factor(request: Request, waiting: Annotated[str, Body()],
-                  code: Annotated[str, Body()]) -> JSONResponse:
-    """The TOTP code for a waiting sign-in; a wrong code ends that sign-in."""
-    with speaking(request.headers.get("accept-language")):
-        try:
-            _too_many(request)
-            held = _waiting(request).pop(waiting, None)
-            if held is None:
-                raise SignInRefused("second_factor_expired")
-            settings = _settings(request)
-            if not access.check_second_factor(settings, held.signed.token, code):
-                people.sign_out(settings, held.signed.token)
-                raise SignInRefused("bad_code")
-            return JSONResponse({"signed_in": encode(held.signed, SignedIn)})
-        except Exception as error:
-            return _failure(error)
+def _too_many(request: Request) -> None:
+    """The rooms' sign-in rate limit, for what guesses a secret: a password, a code."""
+    if not sessions.may_try(_settings(request), request.client.host if request.client
+                            else "-"):
+        raise SignInRefused("rate_limited")

@@ -4,7 +4,7 @@ SHA-256 kept of every object and file is keyed with the index key, so the databa
 confirms no file. Existing rows are rewritten here, with the installation's keys.
 
 Revision ID: 0010
-Revises: 0009
+Revises: 0008
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0010"
-down_revision = "0009"
+down_revision = "0008"
 branch_labels = None
 depends_on = None
 
