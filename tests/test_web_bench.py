@@ -32,6 +32,7 @@ def test_the_station_numbers_are_measured(tmp_path: Path, browser: Browser) -> N
     fill(settings, 12, progress=lambda _: None)
     numbers = measure(settings, samples=5, keystroke_documents=5, browser=browser)
     assert numbers.documents == 12 and numbers.samples == 5
+    assert numbers.queue_median_ms > 0
     assert 0 < numbers.open_median_ms <= numbers.open_p95_ms
     assert 0 < numbers.correct_median_ms <= numbers.correct_p95_ms
     # 5 documents verified and confirmed in Chromium with the keyboard only, every key counted

@@ -242,8 +242,9 @@ def station(
     ] = 20,
     out: Annotated[Path | None, typer.Option(help="Write the numbers here as JSON.")] = None,
 ) -> None:
-    """The verification station's numbers on a throwaway PostgreSQL: server time to open a
-    document (target: median under 100 ms) and to save a correction; keystrokes per 100
+    """The verification station's numbers on a throwaway PostgreSQL: server time to show the
+    queue's first screen, to open a document (target: median under 100 ms) and to save a
+    correction; keystrokes per 100
     forms, counted while Chromium verifies documents with the station's keyboard."""
     import json
     import tempfile

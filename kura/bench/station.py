@@ -46,6 +46,7 @@ doubtful kana in every other document, the 個人番号 whenever it is flagged."
 FIRST_DAY = dt.date(2026, 1, 1)
 BLIND_EVERY = 5
 """One document in five has its 個人番号 flagged (keyed blind by two verifiers)."""
+QUEUE_SAMPLES = 5
 PEOPLE = {"bench-verifier": "verifier", "bench-keyer": "verifier", "bench-checker": "checker"}
 
 
@@ -53,6 +54,8 @@ PEOPLE = {"bench-verifier": "verifier", "bench-keyer": "verifier", "bench-checke
 class StationNumbers:
     documents: int
     database: str
+    queue_median_ms: float
+    """Showing the station's queue: its first screen of the oldest documents."""
     open_median_ms: float
     open_p95_ms: float
     correct_median_ms: float
@@ -141,6 +144,12 @@ def measure(settings: Settings, samples: int = 200, seed: int = 1,
         token = sign_in(session, "bench-verifier", PASSWORD, 60).token
     client = TestClient(create_app(settings), base_url="https://testserver")
     client.cookies.set("kura_session", token)
+    queued = []
+    for _ in range(QUEUE_SAMPLES):
+        started = time.perf_counter()
+        screen = client.get("/station")
+        queued.append(time.perf_counter() - started)
+        assert screen.status_code == 200, screen.status_code
     chosen = random.Random(seed).sample(receipts, min(samples, len(receipts)))
     opened, corrected = [], []
     for receipt in chosen:
@@ -159,6 +168,7 @@ def measure(settings: Settings, samples: int = 200, seed: int = 1,
     verifier, checker = counted.per_100()
     return StationNumbers(
         documents=total, database=settings.sqlalchemy_url.split(":", 1)[0],
+        queue_median_ms=_ms(statistics.median(queued)),
         open_median_ms=_ms(statistics.median(opened)), open_p95_ms=_ms(_p95(opened)),
         correct_median_ms=_ms(statistics.median(corrected)), correct_p95_ms=_ms(_p95(corrected)),
         samples=len(chosen), verifier_keys_per_100=verifier, checker_keys_per_100=checker,

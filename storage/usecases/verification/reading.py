@@ -89,16 +89,13 @@ class DocumentView:
 # --- Reading --------------------------------------------------------------------------------
 
 
-def queue(settings: Settings, token: Token, form_id: str = "",
-          reason: str = "") -> list[QueueLine]:
+def queue(settings: Settings, token: Token, form_id: str = "", reason: str = "",
+          limit: int | None = None) -> list[QueueLine]:
     """Documents waiting for verification, oldest first, those with more fields to review
-    first within a day; masked like `kura queue`."""
+    first within a day; masked like `kura queue`. With a limit, the first lines only."""
     with acting(settings, token, "queue.read") as work:
-        lines = [line for line in waiting_queue(work.session, work.vault, WAITING)
-                 if (not form_id or line.form_id == form_id)
-                 and (not reason or reason in line.why)]
-        lines.sort(key=lambda line: (line.received_date, -line.fields_review,
-                                     line.receipt_number))
+        lines = waiting_queue(work.session, work.vault, WAITING, form_id, reason,
+                              named=limit)[:limit]
         work.audit("queue.read", result="ok", detail={"lines": len(lines)})
         return lines
 
