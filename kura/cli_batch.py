@@ -8,6 +8,7 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
+from kura.calls import usecase
 from kura.cli_people import token
 from schemas.i18n import N_, _
 from schemas.settings import get_settings
@@ -24,7 +25,9 @@ def status(
         "--follow", "-f", help=N_("Keep the bar moving until every page is read."))] = False,
 ) -> None:
     """Pages of a batch queued, read and failed, with a progress bar (scanning clerk)."""
-    from storage.usecases.batches import BatchProgress, batch_status
+    from storage.usecases.batches import BatchProgress
+
+    batch_status = usecase("batches").batch_status
 
     settings = get_settings()
     with Progress(TextColumn(_("batch") + " {task.fields[batch]}"), BarColumn(),

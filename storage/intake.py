@@ -58,6 +58,9 @@ class Arrival:
     data: bytes | None = None
     path: Path | None = None
     sha256: str = ""
+    digest: str = ""
+    """Its SHA-256 keyed with the index key (Vault.keyed_digest): what the database keeps
+    and duplicates are found by; set when the file is taken in."""
     page_count: int = 0
     flags: list[str] = field(default_factory=list)
     earlier: SourceFile | None = None
@@ -112,12 +115,12 @@ class DuplicateCheck:
     name = "duplicate"
 
     def able_to_run(self, arrival: Arrival) -> bool:
-        return bool(arrival.sha256)
+        return bool(arrival.digest)
 
     def run(self, session: Session, arrival: Arrival) -> None:
         earlier = session.scalars(
             select(SourceFile).where(
-                SourceFile.sha256 == arrival.sha256,
+                SourceFile.sha256 == arrival.digest,
                 (SourceFile.status != "rejected") | SourceFile.quarantine_state.in_(
                     ("held", "disposal_requested")),
             ).order_by(SourceFile.received_at)
@@ -255,6 +258,7 @@ def take_in(
             answers.append(Answer(position, arrival.filename, "refused", error.code, str(error)))
             entries.append(([batch.id], "refused", {"position": position, "code": error.code}))
             continue
+        arrival.digest = vault.keyed_digest(arrival.sha256)
         with stream:
             answer, entry, pages = _take_one(session, vault, batch, position, arrival, checks,
                                              channel, municipality)
@@ -296,7 +300,7 @@ def _take_one(session: Session, vault: Vault, batch: Batch, position: int, arriv
         original = vault.put_object(session, "original", arrival.stream, arrival.size)
     except StreamChanged:
         return _changed(batch, position, arrival)
-    if original.sha256 != arrival.sha256:  # checked as one file, sealed as another
+    if original.sha256 != arrival.digest:  # checked as one file, sealed as another
         original.kind = "quarantine"
         changed = FileChanged(_("the file changed while it was taken in: kept in quarantine"))
         return _quarantined(session, vault, batch, position, arrival, changed, original)
@@ -304,7 +308,7 @@ def _take_one(session: Session, vault: Vault, batch: Batch, position: int, arriv
         batch_id=batch.id,
         position=position,
         filename=file_label(position, arrival.filename),
-        sha256=arrival.sha256,
+        sha256=arrival.digest,
         object_id=original.id,
         page_count=arrival.page_count,
         flags=list(arrival.flags),
@@ -378,7 +382,7 @@ def _quarantine(
         batch_id=batch.id,
         position=position,
         filename=file_label(position, arrival.filename),
-        sha256=sealed.sha256 if sealed is not None else arrival.sha256,
+        sha256=sealed.sha256 if sealed is not None else arrival.digest,
         object_id=object_id,
         status="rejected",
         reject_code=error.code,

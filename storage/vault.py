@@ -10,13 +10,16 @@ from __future__ import annotations
 
 import hashlib
 import io
+import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import IO
 
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from schemas.errors import Damaged, ExitCode
+from schemas.reasons import without_personal_detail
 from storage.crypto import (
     DecryptionError,
     Kek,
@@ -30,7 +33,7 @@ from storage.crypto import (
     unwrap,
     wrap,
 )
-from storage.models import Document, StoredObject, new_id
+from storage.models import Document, FieldValue, SourceFile, StoredObject, new_id
 from storage.objects import Lock, ObjectStore
 
 LOCKED_KINDS = ("original", "quarantine")
@@ -60,6 +63,18 @@ class Vault:
     intake_lock: Callable[[], Lock] | None = None
     """The lock an original gets on arrival (storage.retention.RetentionPolicy.intake_lock);
     None: objects are written without one."""
+    keyed: Callable[[str], str] | None = None
+    """Keys a plaintext SHA-256 (hex) for the database (BlindIndexer.content_digest): the
+    digest kept of every object and file, so the database alone confirms no content."""
+
+    def digest(self, data: bytes) -> str:
+        """The keyed digest of `data`, as the database keeps it."""
+        return self.keyed_digest(hashlib.sha256(data).hexdigest())
+
+    def keyed_digest(self, sha256_hex: str) -> str:
+        if self.keyed is None:
+            raise KeyUnavailable("no index key to key content digests with")
+        return self.keyed(sha256_hex)
 
     def kek_for(self, kek_id: str) -> Kek:
         if kek_id == self.kek.id:
@@ -107,7 +122,7 @@ class Vault:
         stored = StoredObject(
             id=object_id,
             kind=kind,
-            sha256=digest.hexdigest(),
+            sha256=self.keyed_digest(digest.hexdigest()),
             size=size,
             wrapped_key=wrap(self.kek, data_key, object_id),
             kek_id=self.kek.id,
@@ -120,12 +135,29 @@ class Vault:
         return stored
 
     def get_object(self, stored: StoredObject) -> bytes:
-        data_key = self._unwrap(stored.kek_id, stored.wrapped_key, stored.id)
-        data = open_sealed_stream(data_key, self.store.get(stored.id), stored.size,
-                                  stored.id.encode())
-        if hashlib.sha256(data).hexdigest() != stored.sha256:
+        data = self._open_object(stored)
+        if self.digest(data) != stored.sha256:
             raise IntegrityError(f"object {stored.id} does not match its recorded SHA-256")
         return data
+
+    def _open_object(self, stored: StoredObject) -> bytes:
+        data_key = self._unwrap(stored.kek_id, stored.wrapped_key, stored.id)
+        return open_sealed_stream(data_key, self.store.get(stored.id), stored.size,
+                                  stored.id.encode())
+
+    def rekey_digests(self, session: Session) -> int:
+        """Key every readable object's digest again with this vault's index key (after a new
+        one: `kura keys reindex`). The sealed bytes prove themselves (AES-GCM); disposed
+        objects keep theirs, nothing can be read to recompute it. Returns how many."""
+        count = 0
+        for stored in session.scalars(select(StoredObject).where(
+                StoredObject.wrapped_key != b"")):
+            digest = self.digest(self._open_object(stored))
+            stored.sha256 = digest
+            session.execute(update(SourceFile).where(SourceFile.object_id == stored.id)
+                            .values(sha256=digest))
+            count += 1
+        return count
 
     def new_document_key(self, document_id: str) -> bytes:
         """A wrapped data key for a new document's sealed field values."""
@@ -138,6 +170,23 @@ class Vault:
     def open_value(self, document: Document, purpose: str, sealed: bytes) -> str:
         key = self._unwrap(document.kek_id, document.wrapped_key, document.id)
         return open_sealed(key, sealed, f"{document.id}:{purpose}".encode()).decode()
+
+    def seal_reasons(self, document: Document, field_name: str,
+                     reasons: list[str]) -> tuple[list[str], bytes | None]:
+        """A field's reasons as the database keeps them: in clear without a personal detail,
+        and all of them sealed when one had such a detail."""
+        clear = without_personal_detail(reasons)
+        if clear == reasons:
+            return clear, None
+        text = json.dumps(reasons, ensure_ascii=False)
+        return clear, self.seal_value(document, f"field:{field_name}:reasons", text)
+
+    def open_reasons(self, document: Document, field: FieldValue) -> list[str]:
+        """A field's reasons with their details, for the person who verifies it."""
+        if field.reasons_sealed is None:
+            return list(field.reasons)
+        text = self.open_value(document, f"field:{field.name}:reasons", field.reasons_sealed)
+        return [str(reason) for reason in json.loads(text)]
 
     def seal_for_object(self, stored: StoredObject, purpose: str, value: str) -> bytes:
         """A value derived from an object (a page's readings, from its original), sealed

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy.orm import Session
 
+from storage.blind_index import BlindIndexer
 from storage.crypto import (
     OBJECT_CHUNK,
     DecryptionError,
@@ -58,7 +59,8 @@ def vault_session(tmp_path: Path):  # type: ignore[no-untyped-def]
     url = f"sqlite:///{tmp_path / 'kura.db'}"
     upgrade(url)
     with Session(get_engine(url)) as session:
-        yield Vault(DirectoryStore(tmp_path / "objects"), Kek.generate()), session
+        yield Vault(DirectoryStore(tmp_path / "objects"), Kek.generate(),
+                    keyed=BlindIndexer(os.urandom(32)).content_digest), session
 
 
 def test_vault_stores_ciphertext_and_reads_back_identical(vault_session, tmp_path) -> None:  # type: ignore[no-untyped-def]

@@ -279,12 +279,14 @@ def _save_document(session: Session, vault: Vault, document: Document,
     # a printed list's fields are its header block (市区町村コード …), on every page
     header = {h.name: h.type for h in (form.header or [])} if form else {}
     for position, (name, value) in enumerate(found.fields.items()):
+        reasons, reasons_sealed = vault.seal_reasons(document, name, value.reasons)
         session.add(FieldValue(
             document_id=document.id, position=position, name=name,
             field_type=header.get(name) or (form.field(name).type if form else "text"),
             value_sealed=vault.seal_value(document, f"field:{name}:value", value.value),
             raw_sealed=vault.seal_value(document, f"field:{name}:raw", value.raw),
-            confidence=value.confidence, status=value.status, reasons=value.reasons,
+            confidence=value.confidence, status=value.status, reasons=reasons,
+            reasons_sealed=reasons_sealed,
             engine=value.engine, box=list(value.box) if value.box else None,
             page_number=form.field(name).page if form and name not in header else None,
         ))

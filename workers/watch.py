@@ -267,7 +267,8 @@ class HotFolder:
         _sync_dir(self.folders.quarantine)
         log.info("hot folder: a file went to quarantine: %s", code)
 
-    def _committed_since(self, digest: str, started: dt.datetime) -> bool:
+    def _committed_since(self, sha256: str, started: dt.datetime) -> bool:
+        digest = vault_for(self.settings).keyed_digest(sha256)
         with session_scope(self.settings.sqlalchemy_url) as session:
             received = session.scalars(
                 select(SourceFile.received_at).where(SourceFile.sha256 == digest)).all()
