@@ -41,6 +41,8 @@ ACCEPT_CONFIDENCE: dict[str, float] = {
 }
 """Lowest confidence accepted without a person, per column type (docs/benchmarks.md,
 "Result lists")."""
+SECOND_ENGINE = "ppocr5"
+"""The recogniser that must read a free-text cell the same before it is accepted."""
 HEADER_MATCH = 0.6
 """How alike a read header must be to a column's printed header to name that column."""
 MIN_HEADER_SHARE = 0.5
@@ -72,6 +74,8 @@ whose two readings count different characters."""
 WORD_GAP = 0.55
 """A gap in a name at least this share of the text's height is the space between words."""
 HALF_WIDTH_STRETCH = 2.0
+SIDE_MARGIN = 0.5
+"""White added each side of a stretched name, as a share of its height."""
 HALF_WIDTH_RATIO = 0.8
 """Printed width over height per character under which kana are half-width (about 0.55;
 full-width about 1.1)."""
@@ -318,13 +322,14 @@ def _unvoiced(text: str) -> str:
         "NFC", unicodedata.normalize("NFD", text).replace("\u3099", "").replace("\u309a", ""))
 
 
-def _printed_half_width(crops: list[np.ndarray], readings: list[Reading]) -> bool:
+def _printed_half_width(crops: list[np.ndarray], counts: list[int]) -> bool:
     """The list prints its kana half-width: over all the column's cells, the characters are
-    about half as wide as they are tall. (One printer prints the whole list one way.)"""
+    about half as wide as they are tall. (One printer prints the whole list one way.)
+    `counts`: the characters read in each crop; the larger of the plain and the stretched
+    reading, as small half-width print read plainly loses characters and would look wide."""
     width = height = 0.0
-    for crop, reading in zip(crops, readings, strict=True):
+    for crop, count in zip(crops, counts, strict=True):
         ink = np.argwhere(_dark(crop))
-        count = len(_unvoiced(compose_voicing(reading.text)))
         if ink.size == 0 or count == 0:
             continue
         width += float(ink[:, 1].max() - ink[:, 1].min() + 1)
@@ -332,10 +337,10 @@ def _printed_half_width(crops: list[np.ndarray], readings: list[Reading]) -> boo
     return height > 0 and width / height < HALF_WIDTH_RATIO
 
 
-def voicing_marks(crop: np.ndarray) -> list[tuple[float, str]]:
+def voicing_marks(crop: np.ndarray) -> list[tuple[int, int, str]]:
     """The separate (han)dakuten of half-width kana (ｶﾞ, ﾊﾟ), found by their shape: a
     narrow piece of print in a cell of its own, in the top half of the line only. Each is
-    (centre as a share of the crop's width, the combining mark)."""
+    (left, right) in the crop's pixels and the combining mark."""
     ink = _dark(crop)
     rows = np.flatnonzero(ink.any(axis=1))
     if rows.size == 0:
@@ -351,13 +356,30 @@ def voicing_marks(crop: np.ndarray) -> list[tuple[float, str]]:
         contours, hierarchy = cv2.findContours(piece.astype(np.uint8), cv2.RETR_CCOMP,
                                                cv2.CHAIN_APPROX_SIMPLE)
         ring = len(contours) == 1 and hierarchy is not None and hierarchy[0][0][2] >= 0
-        marks.append(((left + right) / 2 / crop.shape[1], "\u309a" if ring else "\u3099"))
+        marks.append((left, right, "\u309a" if ring else "\u3099"))
     return marks
 
 
+def _without_marks(crop: np.ndarray, marks: list[tuple[int, int, str]]) -> np.ndarray:
+    """The crop with its separate voicing marks whitened: read, a mark becomes a kana of
+    its own (ﾀﾞ read タダ); they are put back by where they stood (`_voiced`)."""
+    clean = crop.copy()
+    for left, right, _ in marks:
+        clean[:, left:right] = 255
+    return clean
+
+
+def _margin(crop: np.ndarray) -> np.ndarray:
+    """White paper added left and right: the recogniser drops a character printed hard
+    against the edge of a short crop."""
+    side = int(crop.shape[0] * SIDE_MARGIN)
+    return cv2.copyMakeBorder(crop, 0, 0, side, side, cv2.BORDER_CONSTANT, value=255)
+
+
 def _voiced(reading: Reading, marks: list[tuple[float, str]]) -> Reading:
-    """`reading` (with its characters' positions) with each mark put on the character to
-    its left; unsure when a mark has no character it can voice."""
+    """`reading` (with its characters' positions) with each mark (where it stood, as a share
+    of the width read, and the combining mark) put on the character to its left; unsure
+    when a mark has no character it can voice."""
     chars, confidence = list(reading.text), reading.confidence
     for x, mark in marks:
         before = [i for i, p in enumerate(reading.positions) if p < x]
@@ -413,15 +435,22 @@ def _read_kana_words(engine: PaddleEngine, crops: list[np.ndarray], alphabet: st
     the recogniser reads far better, except for the separate (han)dakuten, which it drops:
     those are found by their shape and put back."""
     plain = read_lines(engine, crops, alphabet)
-    narrow = list(range(len(crops))) if _printed_half_width(crops, plain) else []
-    # Stretched, a mark reads as nothing or as noise: it is left to `voicing_marks`.
+    # Stretched, a mark reads as a kana of its own: they are whitened, found by their shape.
     unmarked = "".join(ch for ch in alphabet or "" if ch not in VOICING_MARKS + "ﾞﾟ") or None
-    wide = read_lines(
-        engine, [cv2.resize(crops[i], None, fx=HALF_WIDTH_STRETCH, fy=1.0,
-                    interpolation=cv2.INTER_CUBIC) for i in narrow], unmarked)
+    marks = [voicing_marks(crop) for crop in crops]
+    stretched = [_margin(cv2.resize(_without_marks(crop, found), None, fx=HALF_WIDTH_STRETCH,
+                                    fy=1.0, interpolation=cv2.INTER_CUBIC))
+                 for crop, found in zip(crops, marks, strict=True)]
+    wide = read_lines(engine, stretched, unmarked)
     chosen = [Reading(compose_voicing(r.text), r.confidence, r.engine) for r in plain]
-    for i, stretched in zip(narrow, wide, strict=True):
-        voiced = _voiced(stretched, voicing_marks(crops[i]))
+    counts = [max(len(_unvoiced(c.text)), len(w.text)) for c, w in zip(chosen, wide, strict=True)]
+    if not _printed_half_width(crops, counts):
+        return chosen
+    for i in range(len(crops)):
+        side = (stretched[i].shape[1] - crops[i].shape[1] * HALF_WIDTH_STRETCH) / 2
+        where = [((side + (left + right) / 2 * HALF_WIDTH_STRETCH) / stretched[i].shape[1], mark)
+                 for left, right, mark in marks[i]]
+        voiced = _voiced(wide[i], where)
         if len(_unvoiced(chosen[i].text)) != len(voiced.text):
             # the plain reading counts other characters: one of the two dropped or added one
             voiced = Reading(voiced.text, min(voiced.confidence, UNSURE_VOICING), voiced.engine)
@@ -469,8 +498,11 @@ def _read_vocabulary(engine: PaddleEngine, crops: list[np.ndarray], column: Colu
     kept, for a person."""
     index = {ch: i for i, ch in enumerate(engine.characters)}
     values = [v for v in column.vocabulary if all(ch in index for ch in v)]
+    printable = _printable(engine)
     readings = []
     for probs, _ in probabilities(engine, crops):
+        # compared with what a Japanese system can print: 処理済 is not "unlike" 处理济
+        probs = np.where(printable, probs, 0.0)
         log_probs = np.log(np.maximum(probs, 1e-12))
         scores = np.array([ctc_log_likelihood(log_probs, [index[c] for c in v]) for v in values])
         best = int(scores.argmax())
@@ -482,6 +514,13 @@ def _read_vocabulary(engine: PaddleEngine, crops: list[np.ndarray], column: Colu
                  or gap <= VOCABULARY_GAP)
         readings.append(Reading(values[best] if alike else free, share, engine.name))
     return readings
+
+
+@lru_cache(maxsize=2)
+def _printable(engine: PaddleEngine) -> np.ndarray:
+    """Which of the recogniser's outputs a Japanese system can print (and the blank)."""
+    allowed = set(japanese_alphabet())
+    return np.array([i == 0 or c in allowed for i, c in enumerate(engine.characters)])
 
 
 def _similarity(read: str, column: ColumnDef) -> float:
@@ -570,11 +609,14 @@ def _boundaries(
 
 
 def _decide(column: ColumnDef, reading: Reading | None,
-            box: tuple[int, int, int, int] | None = None) -> FieldResult:
+            box: tuple[int, int, int, int] | None = None, *, disputed: bool = False
+            ) -> FieldResult:
     raw = reading.text if reading else ""
     normalised: Normalised = listcells.normalise_cell(column, raw)
     reasons = list(normalised.reasons)
     confidence = reading.confidence if reading else 1.0
+    if normalised.value and disputed:
+        reasons.append("engines_disagree")
     if normalised.value and not reasons and confidence < ACCEPT_CONFIDENCE[column.type]:
         reasons.append("low_confidence")
     return FieldResult(
@@ -582,6 +624,21 @@ def _decide(column: ColumnDef, reading: Reading | None,
         status="review" if reasons else "accepted", reasons=reasons,
         engine=reading.engine if reading else "", box=box,
     )
+
+
+def _second_opinion(images: list[np.ndarray], readings: list[Reading]) -> list[bool]:
+    """Whether a second recogniser (PP-OCRv5) reads each free-text cell the same. Free text
+    has no vocabulary or format to check it by, and a recogniser can drop a character it
+    reads the rest of the line around with high confidence (取下げ read 下げ at 0.99)."""
+    second = get_engine(SECOND_ENGINE)
+    assert isinstance(second, PaddleEngine)
+    others = read_lines(second, images, japanese_alphabet())
+    return [_folded(mine.text) == _folded(other.text)
+            for mine, other in zip(readings, others, strict=True)]
+
+
+def _folded(text: str) -> str:
+    return canonical_text(lexicon.to_japanese_forms(unicodedata.normalize("NFKC", text)))
 
 
 def _side_by_side(pieces: list[np.ndarray]) -> np.ndarray:
@@ -686,6 +743,7 @@ def _read_upright(engine: PaddleEngine, gray: np.ndarray, form: FormDef, rotatio
             if pieces:
                 cells[(row, name)] = _side_by_side(pieces)
     readings: dict[tuple[int, str], Reading] = {}
+    disputed: set[tuple[int, str]] = set()
     for name, column in by_name.items():
         keys = [key for key in cells if key[1] == name]
         images = [cells[k] for k in keys]
@@ -695,6 +753,9 @@ def _read_upright(engine: PaddleEngine, gray: np.ndarray, form: FormDef, rotatio
             read = _read_kana(engine, images, column_alphabet(column))
         else:
             read = read_lines(engine, images, column_alphabet(column))
+            if column.type == "text":
+                disputed |= {key for key, agrees in zip(
+                    keys, _second_opinion(images, read), strict=True) if not agrees}
         readings.update(zip(keys, read, strict=True))
     header_values, page, of = _header_block(
         engine, gray, text, lines[: header_row.index] + footer, form.header or [])
@@ -709,7 +770,8 @@ def _read_upright(engine: PaddleEngine, gray: np.ndarray, form: FormDef, rotatio
         return (left, top, right - left, bottom - top)
 
     decided = [
-        {c.name: _decide(c, readings.get((row, c.name)), box(row, c.name))
+        {c.name: _decide(c, readings.get((row, c.name)), box(row, c.name),
+                         disputed=(row, c.name) in disputed)
          for c in columns if c.name in places}
         for row in range(len(row_lines))
     ]
@@ -900,6 +962,7 @@ def check_list(document: DocumentResult, pages: list[PageResult], others: list[i
     if seen != sorted(seen):
         reasons.append("list_page_order")
     reasons.extend(f"list_page_of_another_list:{n}" for n in others)
+    _check_row_numbers(document.rows or [])
     numbers = [row["number"].value for row in document.rows or [] if "number" in row]
     previous: int | None = None
     for value in numbers:
@@ -918,3 +981,25 @@ def check_list(document: DocumentResult, pages: list[PageResult], others: list[i
     rows = len(document.rows or [])
     if totals and totals[-1] != rows:
         reasons.append(f"list_row_count:{rows}/{totals[-1]}")
+
+
+def _check_row_numbers(rows: list[dict[str, FieldResult]]) -> None:
+    """A row's printed number follows the row above it or leads to the row below it; an
+    accepted number that does neither was misread (77 read 7) or misprinted: it goes to a
+    person, with the number its neighbours agree on proposed when they do agree."""
+    cells = [row.get("number") for row in rows]
+    numbers = [int(c.value) if c is not None and c.value.isdigit() else None for c in cells]
+    for index, cell in enumerate(cells):
+        if cell is None or cell.status != "accepted":
+            continue
+        before = numbers[index - 1] if index > 0 else None
+        after = numbers[index + 1] if index + 1 < len(numbers) else None
+        current = numbers[index]
+        if current is None or (before is None and after is None) or (
+            before is not None and current == before + 1) or (
+            after is not None and current == after - 1):
+            continue
+        cell.status = "review"
+        cell.reasons = [*cell.reasons, "row_number_out_of_sequence"]
+        if before is not None and after is not None and before + 2 == after:
+            cell.value = str(before + 1)
