@@ -820,8 +820,68 @@ def _header_block(
                 value="", raw="", confidence=0.0, status="review", reasons=["not_found"])
         else:
             value, index = found
-            values[definition.name] = _decide_header(definition, value, confidences[index])
+            confidence = confidences[index]
+            if definition.type in ("municipality_code", "date", "period"):
+                # read again with only the characters of labels, numbers and dates: the
+                # value's confidence is then not the doubt between ～ and 〜
+                again, sure = _read_surely(engine, crops[index], _header_value_alphabet(fields))
+                token = unicodedata.normalize("NFKC", again).replace(" ", "")
+                refound = _after_label([token], definition, labels)
+                if refound is not None and refound[0] == value:
+                    confidence = max(confidence, sure)
+            values[definition.name] = _decide_header(definition, value, confidence)
     return values, page, of
+
+
+def _read_surely(engine: PaddleEngine, crop: np.ndarray, alphabet: str) -> tuple[str, float]:
+    """The crop read with `alphabet`, and the least sure character's best frame: a character
+    printed twice (11) is read over several frames, and the first of the second is shared
+    with the blank between them, so the engine's first-frame confidence undersells it."""
+    probs, _ = engine.probabilities([crop])[0]
+    folded = np.zeros_like(probs)
+    for target, sources in _same_characters(engine, alphabet):
+        folded[:, target] = probs[:, list(sources)].sum(axis=1)
+    probs = folded
+    best = probs.argmax(axis=1)
+    text: list[str] = []
+    sure: list[float] = []
+    previous = 0
+    for frame, index in enumerate(best):
+        if index != 0 and index == previous:
+            sure[-1] = max(sure[-1], float(probs[frame, index]))
+        elif index != 0:
+            text.append(engine.characters[index])
+            sure.append(float(probs[frame, index]))
+        previous = index
+    return "".join(text), min(sure, default=0.0)
+
+
+WAVE_DASHES = "～〜~"
+
+
+def _fold_character(ch: str) -> str:
+    return "~" if ch in WAVE_DASHES else unicodedata.normalize("NFKC", ch)
+
+
+@lru_cache(maxsize=8)
+def _same_characters(engine: PaddleEngine, alphabet: str
+                     ) -> tuple[tuple[int, tuple[int, ...]], ...]:
+    """(output, the outputs printed the same as it: ～ 〜 ~, ： :) for the blank and each
+    character of `alphabet`."""
+    keep: dict[str, int] = {}
+    for i, c in enumerate(engine.characters):
+        if c and c in alphabet:
+            keep.setdefault(_fold_character(c), i)
+    groups: dict[int, list[int]] = {0: [0]}
+    for i, c in enumerate(engine.characters):
+        if c and (target := keep.get(_fold_character(c))) is not None:
+            groups.setdefault(target, []).append(i)
+    return tuple((target, tuple(sources)) for target, sources in groups.items())
+
+
+def _header_value_alphabet(fields: list[HeaderFieldDef]) -> str:
+    labels = {ch for f in fields for label in (f.label, *f.aliases) for ch in label}
+    return "".join(sorted(labels | set(DATE_CHARACTERS + "～:：-")))
 
 
 def _find_label(token: str, label: str) -> int:
@@ -882,7 +942,9 @@ def _decide_header(definition: HeaderFieldDef, text: str, confidence: float) -> 
         value, reasons = canonical_text(text), []
     if not value and not reasons:
         reasons = ["empty"]
-    kind = "date" if definition.type in ("date", "period") else "text"
+    # a municipality code carries its check digit: it is trusted like digits, not text
+    kind = {"date": "date", "period": "date", "municipality_code": "digits"}.get(
+        definition.type, "text")
     if value and not reasons and confidence < ACCEPT_CONFIDENCE[kind]:
         reasons.append("low_confidence")
     return FieldResult(value=value, raw=text, confidence=round(confidence, 4),

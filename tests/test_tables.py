@@ -202,3 +202,27 @@ def test_a_list_has_no_blank_form(tmp_path: Path) -> None:
     result = runner.invoke(app, ["forms", "blank", LIST_FORM, "--out", str(tmp_path / "x.png")])
     assert result.exit_code == 2 and "kind: table" in result.output
     assert not (tmp_path / "x.png").exists()
+
+
+def test_the_header_block_and_page_numbers_are_read_and_a_missing_page_is_reported() -> None:
+    """市区町村コード, 市区町村名, 作成年月日, 対象期間 and the printed n/m of each page of a
+    scanned three-page list; the same list scanned without its second page and with its
+    first twice says so, and keeps every row it read."""
+    images, truth = render_list(11, pages=3, rows_per_page=3, strength=0.4, impact=False,
+                                face="gothic", page_label="n/m頁")
+    pages = [process_page(PageImage(n, np.asarray(image.convert("RGB")), 300))
+             for n, image in enumerate(images, start=1)]
+    assert [(p.list_page, p.list_pages) for p in pages] == [(1, 3), (2, 3), (3, 3)]
+    for page in pages:
+        assert {name: page.fields[name].value for name in truth["header"]} == truth["header"]
+        assert all(page.fields[name].status == "accepted" for name in truth["header"])
+    whole = assemble("list.tif", pages)
+    assert len(whole) == 1 and whole[0].reasons == [] and len(whole[0].rows or []) == 9
+
+    first, _, third = pages
+    again = first.model_copy(update={"number": 4})
+    broken = assemble("list.tif", [first, third.model_copy(update={"number": 2}), again])
+    reasons = [r for d in broken for r in d.reasons]
+    assert "list_page_missing:2" in reasons
+    assert sum(len(d.rows or []) for d in broken) == 9  # nothing dropped
+    assert all(d.needs_review for d in broken)
