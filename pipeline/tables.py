@@ -74,8 +74,10 @@ whose two readings count different characters."""
 WORD_GAP = 0.55
 """A gap in a name at least this share of the text's height is the space between words."""
 HALF_WIDTH_STRETCH = 2.0
-SIDE_MARGIN = 0.5
-"""White added each side of a stretched name, as a share of its height."""
+COUNT_FIT_WORDS = 8
+"""Words of a column needed to fit its printing pitch…"""
+COUNT_TOLERANCE = 0.5
+"""…and how far (in pitches) a word's width may stray from the characters read in it."""
 HALF_WIDTH_RATIO = 0.8
 """Printed width over height per character under which kana are half-width (about 0.55;
 full-width about 1.1)."""
@@ -369,13 +371,6 @@ def _without_marks(crop: np.ndarray, marks: list[tuple[int, int, str]]) -> np.nd
     return clean
 
 
-def _margin(crop: np.ndarray) -> np.ndarray:
-    """White paper added left and right: the recogniser drops a character printed hard
-    against the edge of a short crop."""
-    side = int(crop.shape[0] * SIDE_MARGIN)
-    return cv2.copyMakeBorder(crop, 0, 0, side, side, cv2.BORDER_CONSTANT, value=255)
-
-
 def _voiced(reading: Reading, marks: list[tuple[float, str]]) -> Reading:
     """`reading` (with its characters' positions) with each mark (where it stood, as a share
     of the width read, and the combining mark) put on the character to its left; unsure
@@ -438,24 +433,53 @@ def _read_kana_words(engine: PaddleEngine, crops: list[np.ndarray], alphabet: st
     # Stretched, a mark reads as a kana of its own: they are whitened, found by their shape.
     unmarked = "".join(ch for ch in alphabet or "" if ch not in VOICING_MARKS + "ﾞﾟ") or None
     marks = [voicing_marks(crop) for crop in crops]
-    stretched = [_margin(cv2.resize(_without_marks(crop, found), None, fx=HALF_WIDTH_STRETCH,
-                                    fy=1.0, interpolation=cv2.INTER_CUBIC))
+    stretched = [cv2.resize(_without_marks(crop, found), None, fx=HALF_WIDTH_STRETCH, fy=1.0,
+                            interpolation=cv2.INTER_CUBIC)
                  for crop, found in zip(crops, marks, strict=True)]
     wide = read_lines(engine, stretched, unmarked)
     chosen = [Reading(compose_voicing(r.text), r.confidence, r.engine) for r in plain]
     counts = [max(len(_unvoiced(c.text)), len(w.text)) for c, w in zip(chosen, wide, strict=True)]
     if not _printed_half_width(crops, counts):
-        return chosen
+        return _counted(crops, chosen, [len(r.text) for r in chosen])
     for i in range(len(crops)):
-        side = (stretched[i].shape[1] - crops[i].shape[1] * HALF_WIDTH_STRETCH) / 2
-        where = [((side + (left + right) / 2 * HALF_WIDTH_STRETCH) / stretched[i].shape[1], mark)
-                 for left, right, mark in marks[i]]
+        where = [((left + right) / 2 / crops[i].shape[1], mark) for left, right, mark in marks[i]]
         voiced = _voiced(wide[i], where)
         if len(_unvoiced(chosen[i].text)) != len(voiced.text):
             # the plain reading counts other characters: one of the two dropped or added one
             voiced = Reading(voiced.text, min(voiced.confidence, UNSURE_VOICING), voiced.engine)
         chosen[i] = voiced
-    return chosen
+    # a half-width voicing mark takes a character's place of its own
+    return _counted(crops, chosen, [len(r.text) + len(found) for r, found
+                                    in zip(chosen, marks, strict=True)])
+
+
+def _counted(crops: list[np.ndarray], readings: list[Reading], places: list[int]
+             ) -> list[Reading]:
+    """A printer puts kana on a fixed pitch: over a column's words the printed width grows
+    by one pitch a character (width ≈ pitch × places + sidebearing, fitted on the column's
+    own words). A word whose reading holds a character more or less than its width has
+    room for lost or invented one: it is made unsure."""
+    widths = []
+    for crop in crops:
+        columns = np.flatnonzero(_dark(crop).any(axis=0))
+        widths.append(float(columns[-1] - columns[0] + 1) if columns.size else 0.0)
+    counted = [i for i, n in enumerate(places) if n > 0 and widths[i] > 0]
+    if len(counted) < COUNT_FIT_WORDS or len({places[i] for i in counted}) < 2:
+        return readings
+    x = np.array([places[i] for i in counted], float)
+    y = np.array([widths[i] for i in counted])
+    pitch, offset = np.polyfit(x, y, 1)
+    residual = np.abs(y - (pitch * x + offset))
+    inliers = residual <= np.quantile(residual, 0.8)  # fitted again without the misreads
+    if inliers.sum() >= 2 and len(set(x[inliers])) >= 2:
+        pitch, offset = np.polyfit(x[inliers], y[inliers], 1)
+    if pitch <= 0:
+        return readings
+    out = list(readings)
+    for i in counted:
+        if abs(widths[i] - (pitch * places[i] + offset)) / pitch > COUNT_TOLERANCE:
+            out[i] = Reading(out[i].text, min(out[i].confidence, UNSURE_VOICING), out[i].engine)
+    return out
 
 
 def ctc_log_likelihood(log_probs: np.ndarray, labels: list[int]) -> float:
@@ -780,9 +804,10 @@ def _read_upright(engine: PaddleEngine, gray: np.ndarray, form: FormDef, rotatio
 
 PAGE_NUMBER = (
     re.compile(r"^-?(\d{1,3})/(\d{1,3})[頁页]?-?$"),
-    re.compile(r"^[頁页]:?(\d{1,3})/(\d{1,3})$"),
+    re.compile(r"^[頁页]:?(\d{1,3})[/:](\d{1,3})$"),
 )
-"""A printed page number: 1/3頁, - 1 / 3 -, 頁：1/3 (spaces and full-width already folded)."""
+"""A printed page number: 1/3頁, - 1 / 3 -, 頁：1/3 (spaces and full-width already folded;
+after the word 頁 a thin / read as : is still the page's /)."""
 
 
 def _header_block(
@@ -790,7 +815,7 @@ def _header_block(
     fields: list[HeaderFieldDef]
 ) -> tuple[dict[str, FieldResult], int | None, int | None]:
     """The values printed above (or below) the table, found by their labels."""
-    crops, confidences = [], []
+    crops, confidences, where = [], [], []
     for line in lines:
         height = line.bottom - line.top
         for left, right in _spans(text[line.top : line.bottom].sum(axis=0) > 0,
@@ -798,6 +823,7 @@ def _header_block(
             crop = _crop(gray, text, line, left, right)
             if crop is not None:
                 crops.append(crop)
+                where.append((line, left, right))
     readings = read_lines(engine, crops)
     tokens = [unicodedata.normalize("NFKC", r.text).replace(" ", "") for r in readings]
     confidences = [r.confidence for r in readings]
@@ -809,6 +835,8 @@ def _header_block(
         for pattern in PAGE_NUMBER:
             if match := pattern.match(token):
                 page, of = int(match[1]), int(match[2])
+    if page is None:
+        page, of = _page_number(engine, gray, text, tokens, where)
     for definition in fields:
         if definition.type == "page":
             continue
@@ -882,6 +910,34 @@ def _same_characters(engine: PaddleEngine, alphabet: str
 def _header_value_alphabet(fields: list[HeaderFieldDef]) -> str:
     labels = {ch for f in fields for label in (f.label, *f.aliases) for ch in label}
     return "".join(sorted(labels | set(DATE_CHARACTERS + "～:：-")))
+
+
+PAGE_ALPHABET = "0123456789/頁-:："
+
+
+def _page_number(engine: PaddleEngine, gray: np.ndarray, text: np.ndarray, tokens: list[str],
+                 where: list[tuple[Line, int, int]]) -> tuple[int | None, int | None]:
+    """The printed page number where it was not read as one token: a piece that holds 頁, /
+    or - is read again with its neighbours on the line and only the characters of page
+    numbers (dot print breaks 1/3頁 into pieces: T and 1頁)."""
+    for index, token in enumerate(tokens):
+        if not (any(mark in token for mark in "頁/-") or len(token) <= 3):
+            continue
+        line = where[index][0]
+        for first, last in ((index, index), (index, index + 1), (index - 1, index),
+                            (index - 1, index + 1)):
+            if first < 0 or last >= len(where) or not (
+                    where[first][0] is line and where[last][0] is line):
+                continue
+            crop = _crop(gray, text, line, where[first][1], where[last][2])
+            if crop is None:
+                continue
+            read, _ = _read_surely(engine, crop, PAGE_ALPHABET)
+            folded = unicodedata.normalize("NFKC", read).replace(" ", "")
+            for pattern in PAGE_NUMBER:
+                if match := pattern.match(folded):
+                    return int(match[1]), int(match[2])
+    return None, None
 
 
 def _find_label(token: str, label: str) -> int:
