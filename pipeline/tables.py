@@ -362,15 +362,6 @@ def voicing_marks(crop: np.ndarray) -> list[tuple[int, int, str]]:
     return marks
 
 
-def _without_marks(crop: np.ndarray, marks: list[tuple[int, int, str]]) -> np.ndarray:
-    """The crop with its separate voicing marks whitened: read, a mark becomes a kana of
-    its own (ﾀﾞ read タダ); they are put back by where they stood (`_voiced`)."""
-    clean = crop.copy()
-    for left, right, _ in marks:
-        clean[:, left:right] = 255
-    return clean
-
-
 def _voiced(reading: Reading, marks: list[tuple[float, str]]) -> Reading:
     """`reading` (with its characters' positions) with each mark (where it stood, as a share
     of the width read, and the combining mark) put on the character to its left; unsure
@@ -430,13 +421,13 @@ def _read_kana_words(engine: PaddleEngine, crops: list[np.ndarray], alphabet: st
     the recogniser reads far better, except for the separate (han)dakuten, which it drops:
     those are found by their shape and put back."""
     plain = read_lines(engine, crops, alphabet)
-    # Stretched, a mark reads as a kana of its own: they are whitened, found by their shape.
+    # Stretched, a mark reads as nothing or as noise: it is left to `voicing_marks`.
+    # (Whitening the marks first reads worse: the kana beside them are dropped more often.)
     unmarked = "".join(ch for ch in alphabet or "" if ch not in VOICING_MARKS + "ﾞﾟ") or None
     marks = [voicing_marks(crop) for crop in crops]
-    stretched = [cv2.resize(_without_marks(crop, found), None, fx=HALF_WIDTH_STRETCH, fy=1.0,
-                            interpolation=cv2.INTER_CUBIC)
-                 for crop, found in zip(crops, marks, strict=True)]
-    wide = read_lines(engine, stretched, unmarked)
+    wide = read_lines(engine, [cv2.resize(crop, None, fx=HALF_WIDTH_STRETCH, fy=1.0,
+                                          interpolation=cv2.INTER_CUBIC) for crop in crops],
+                      unmarked)
     chosen = [Reading(compose_voicing(r.text), r.confidence, r.engine) for r in plain]
     counts = [max(len(_unvoiced(c.text)), len(w.text)) for c, w in zip(chosen, wide, strict=True)]
     if not _printed_half_width(crops, counts):
