@@ -75,9 +75,6 @@ whose two readings count different characters."""
 WORD_GAP = 0.55
 """A gap in a name at least this share of the text's height is the space between words."""
 HALF_WIDTH_STRETCH = 2.0
-STRETCH_BLUR = 0.045
-"""The blur of a stretched name, as a share of its crop's height (1.5 px on 26 px print;
-chosen on the tuning names: 0.03 → +1, 0.045 → +7, 0.06 → +8, 0.075 → −5 of 117)."""
 COUNT_FIT_WORDS = 8
 """Words of a column needed to fit its printing pitch…"""
 COUNT_TOLERANCE = 0.5
@@ -366,13 +363,6 @@ def voicing_marks(crop: np.ndarray) -> list[tuple[int, int, str]]:
     return marks
 
 
-def _stretched(crop: np.ndarray) -> np.ndarray:
-    """Half-width print drawn out to full-width proportions, and softened: stretched, the
-    steps of 1-bit and dot print become blocks the recogniser reads as strokes of their own."""
-    wide = cv2.resize(crop, None, fx=HALF_WIDTH_STRETCH, fy=1.0, interpolation=cv2.INTER_CUBIC)
-    return cv2.GaussianBlur(wide, (0, 0), STRETCH_BLUR * crop.shape[0])
-
-
 def _voiced(reading: Reading, marks: list[tuple[float, str]]) -> Reading:
     """`reading` (with its characters' positions) with each mark (where it stood, as a share
     of the width read, and the combining mark) put on the character to its left; unsure
@@ -436,7 +426,9 @@ def _read_kana_words(engine: PaddleEngine, crops: list[np.ndarray], alphabet: st
     # (Whitening the marks first reads worse: the kana beside them are dropped more often.)
     unmarked = "".join(ch for ch in alphabet or "" if ch not in VOICING_MARKS + "ﾞﾟ") or None
     marks = [voicing_marks(crop) for crop in crops]
-    wide = read_lines(engine, [_stretched(crop) for crop in crops], unmarked)
+    wide = read_lines(engine, [cv2.resize(crop, None, fx=HALF_WIDTH_STRETCH, fy=1.0,
+                                          interpolation=cv2.INTER_CUBIC) for crop in crops],
+                      unmarked)
     chosen = [Reading(compose_voicing(r.text), r.confidence, r.engine) for r in plain]
     counts = [max(len(_unvoiced(c.text)), len(w.text)) for c, w in zip(chosen, wide, strict=True)]
     if not _printed_half_width(crops, counts):
