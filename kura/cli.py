@@ -14,6 +14,7 @@ from rich.table import Table
 from rich.text import Text
 
 from kura.bench.cli import bench_app
+from kura.calls import usecase
 from kura.cli_batch import batch_app
 from kura.cli_custody import backup, dispose_app, find, hold_app, keys_app, restore
 from kura.cli_intake import _gather, _ingest, _print_batch, doctor, quarantine_app, watch
@@ -72,7 +73,7 @@ def db_upgrade() -> None:
     from storage.db import grant_app_role, upgrade
 
     settings = get_settings()
-    upgrade(settings.sqlalchemy_url)
+    upgrade(settings.sqlalchemy_url, settings)
     if settings.db_app_role:
         grant_app_role(settings.sqlalchemy_url, settings.db_app_role)
         console.print(f"privileges of {settings.db_app_role} brought up to date")
@@ -100,7 +101,7 @@ def ingest(
 @app.command()
 def queue(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
     """Documents waiting for verification (masked: no 個人番号, no full name)."""
-    from storage.usecases.records import verification_queue
+    verification_queue = usecase("records").verification_queue
 
     lines = verification_queue(get_settings(), token)
     if as_json:
@@ -262,7 +263,7 @@ def original(
     """
     from pipeline.ingest import sniff_media_type
     from pipeline.transmittal import encrypted_zip, generate_password
-    from storage.usecases.records import open_original
+    open_original = usecase("records").open_original
 
     opened = open_original(get_settings(), token, receipt_number, reason, plain)
     if plain is not None:

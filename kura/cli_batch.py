@@ -8,7 +8,9 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
+from kura.calls import usecase
 from kura.cli_people import token
+from schemas.i18n import _
 from schemas.settings import get_settings
 
 batch_app = typer.Typer(help="Batches of scans taken in.", no_args_is_help=True)
@@ -23,7 +25,9 @@ def status(
         "--follow", "-f", help="Keep the bar moving until every page is read.")] = False,
 ) -> None:
     """Pages of a batch queued, read and failed, with a progress bar (scanning clerk)."""
-    from storage.usecases.batches import BatchProgress, batch_status
+    from storage.usecases.batches import BatchProgress
+
+    batch_status = usecase("batches").batch_status
 
     settings = get_settings()
     with Progress(TextColumn("batch {task.fields[batch]}"), BarColumn(), MofNCompleteColumn(),
@@ -43,5 +47,6 @@ def status(
         f"{final.files_quarantined}) · pages {final.pages}: queued {final.queued}, "
         f"read {final.read}, failed {final.failed}", highlight=False)
     for page in final.failed_pages:
-        console.print(f"  failed: {page.file} page {page.number} — {page.reason}",
-                      markup=False, highlight=False)
+        console.print(_("  set aside in quarantine: {file} page {number} — {reason}").format(
+            file=page.file, number=page.number, reason=page.reason), markup=False,
+            highlight=False)

@@ -17,6 +17,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from kura.calls import usecase
 from kura.cli_people import token
 from schemas.settings import get_settings
 
@@ -115,7 +116,7 @@ def find(
     """Exact-match search through the blind indexes; prints 受付番号 only. The value is typed
     unseen (or piped with --stdin), never given on the command line, where `ps` and the
     shell history would keep it."""
-    from storage.usecases import records
+    records = usecase("records")
 
     field = records.searchable_field(field)
     value = (sys.stdin.readline().strip() if from_stdin
@@ -138,7 +139,7 @@ def hold_set(receipt_number: str,
              reason: Annotated[str, typer.Option(help="Why (a case reference, no personal "
                                                       "values).")]) -> None:
     """Put a document under legal hold: no disposal, and the store keeps its original."""
-    from storage.usecases import holds
+    holds = usecase("holds")
 
     holds.set_hold(get_settings(), token, receipt_number, reason)
     console.print(f"legal hold set on {receipt_number}")
@@ -148,7 +149,7 @@ def hold_set(receipt_number: str,
 def hold_release(receipt_number: str,
                  reason: Annotated[str, typer.Option(help="Why the hold ends.")]) -> None:
     """Release a document's legal hold."""
-    from storage.usecases import holds
+    holds = usecase("holds")
 
     holds.release_hold(get_settings(), token, receipt_number, reason)
     console.print(f"legal hold released on {receipt_number}")
@@ -157,7 +158,7 @@ def hold_release(receipt_number: str,
 @hold_app.command("list")
 def hold_list() -> None:
     """Documents under legal hold now."""
-    from storage.usecases import holds
+    holds = usecase("holds")
 
     held = holds.list_holds(get_settings(), token)
     for hold in held:
@@ -174,7 +175,7 @@ def dispose_request(
     reason: Annotated[str, typer.Option(help="Why (e.g. end of the retention period).")],
 ) -> None:
     """Ask for documents to be disposed of; a different person must approve."""
-    from storage.usecases import disposal
+    disposal = usecase("disposal")
 
     request = disposal.request_disposal(get_settings(), token, receipt_numbers, reason)
     console.print(f"disposal request {request.number}: {request.documents} documents, "
@@ -200,7 +201,7 @@ def dispose_approve(
 ) -> None:
     """Approve (as a second person) and carry out a disposal: destroy the data keys, remove
     the object versions the store lets go, write the certificate."""
-    from storage.usecases import disposal
+    disposal = usecase("disposal")
 
     disposed = disposal.approve_disposal(get_settings(), token, number)
     certificate = disposed.certificate
@@ -219,7 +220,7 @@ def dispose_approve(
 @dispose_app.command("reject")
 def dispose_reject(number: str) -> None:
     """Turn a disposal request down."""
-    from storage.usecases import disposal
+    disposal = usecase("disposal")
 
     disposal.reject_disposal(get_settings(), token, number)
     console.print(f"disposal request {number} rejected")
@@ -228,7 +229,7 @@ def dispose_reject(number: str) -> None:
 @dispose_app.command("list")
 def dispose_list(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
     """Disposal requests and what became of them."""
-    from storage.usecases import disposal
+    disposal = usecase("disposal")
 
     lines = disposal.list_disposals(get_settings(), token)
     if as_json:
@@ -253,7 +254,7 @@ def dispose_certificate(
     out: Annotated[Path, typer.Option(help="Folder for the certificate (JSON and PDF).")],
 ) -> None:
     """Write a finished disposal's certificate again, from the copy kept in the database."""
-    from storage.usecases import disposal
+    disposal = usecase("disposal")
 
     certificate = disposal.kept_certificate(get_settings(), token, number)
     json_path, pdf_path = _write_certificate(certificate, out)

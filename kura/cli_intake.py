@@ -16,8 +16,10 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
+from kura.calls import usecase
 from kura.cli_people import token
 from schemas.errors import ExitCode, KuraError
+from schemas.i18n import _
 from schemas.settings import Settings, get_settings
 
 if TYPE_CHECKING:
@@ -53,11 +55,15 @@ def _ingest(settings: Settings, session_token: Token,
             entries: Sequence[Arrival | TurnedAway], channel: str,
             wait: bool) -> tuple[str, list[Answer]]:
     """Take files in as the signed-in scanning clerk, then have their pages read."""
-    from storage.usecases.intake import take_in_batch
     from workers.intake import INTAKE_CHECKS
     from workers.runner import resume_interrupted
 
-    result = take_in_batch(settings, session_token, entries, channel, INTAKE_CHECKS)
+    result = usecase("intake").take_in_batch(settings, session_token, entries, channel,
+                                             INTAKE_CHECKS)
+    if settings.server_url:  # the server has the pages read: this machine follows them
+        if wait:
+            _wait_for_batch(settings, result.batch_id)
+        return result.batch_id, result.answers
     # what a killed command or a lost message left unfinished, before this batch's own pages
     resume_interrupted(settings, but_not=result.batch_id)
     _read_pages(settings, result.batch_id, result.page_ids, wait)
@@ -80,11 +86,16 @@ class TimedOut(KuraError):
 def _wait_for_batch(settings: Settings, batch_id: str, timeout_s: float = 3600) -> None:
     from storage.usecases.intake import batch_busy
 
+    def busy() -> bool:
+        if settings.server_url:
+            return not usecase("batches").batch_status(settings, token, batch_id).finished
+        return batch_busy(settings, batch_id)
+
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
-        if not batch_busy(settings, batch_id):
+        if not busy():
             return
-        time.sleep(0.5)
+        time.sleep(0.2)  # a cheap count; the batch's end is seen sooner
     raise TimedOut(f"batch {batch_id[:8]} is still being read after {timeout_s:.0f} s",
                    hint="the workers go on; `kura queue` shows what is done")
 
@@ -93,9 +104,9 @@ def _batch_entries(settings: Settings, batch_id: str,
                    answers: list[Answer]) -> tuple[BatchReport, list[dict[str, Any]]]:
     """Where every entry of a batch went: what was stored (storage.queries.batch_report)
     beside what was not (skipped, refused), in the order given."""
-    from storage.usecases.intake import report_of_batch
-
-    report = report_of_batch(settings, batch_id)
+    intake = usecase("intake")
+    report = (intake.batch_report_of(settings, token, batch_id) if settings.server_url
+              else intake.report_of_batch(settings, batch_id))
     stored = {line.position: line for line in report.files}
     entries = []
     for answer in answers:
@@ -161,7 +172,7 @@ def quarantine_list(
     as_json: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
     """Files in quarantine, oldest first, with the reason each was refused."""
-    from storage.usecases.quarantine import list_quarantine
+    list_quarantine = usecase("quarantine").list_quarantine
 
     lines = list_quarantine(get_settings(), token, closed)
     if as_json:
@@ -176,6 +187,25 @@ def quarantine_list(
     console.print(table)
 
 
+@quarantine_app.command("pages")
+def quarantine_pages(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
+    """Pages that failed for good, with the reason; the rest of each file went on."""
+    from storage.usecases.quarantine import set_aside_pages
+
+    lines = set_aside_pages(get_settings(), token)
+    if as_json:
+        print(json.dumps([_as_dict(line) for line in lines], ensure_ascii=False, indent=1))
+        return
+    table = Table(title=_("Pages set aside in quarantine: {count}").format(count=len(lines)))
+    for column in (_("page id"), _("received at"), _("file"), _("page"), _("attempts"),
+                   _("reason")):
+        table.add_column(column)
+    for line in lines:
+        table.add_row(line.id[:8], f"{line.received_at:%Y-%m-%d %H:%M}", line.label,
+                      str(line.number), str(line.attempts), Text(line.reason))
+    console.print(table)
+
+
 @quarantine_app.command("show")
 def quarantine_show(
     ident: Annotated[str, typer.Argument(help="The id (its first 8 characters will do).")],
@@ -185,7 +215,7 @@ def quarantine_show(
 ) -> None:
     """One quarantined file: why, when, how often it arrived; with --out, the file itself
     (checked against its SHA-256; the reason is recorded)."""
-    from storage.usecases.quarantine import open_file, show
+    open_file, show = usecase("quarantine").open_file, usecase("quarantine").show
 
     settings = get_settings()
     if out is not None:
@@ -228,7 +258,8 @@ def quarantine_dispose(
 ) -> None:
     """Disposal by two people: one requests it with a reason, another approves (the data
     key is destroyed, the sealed bytes removed where the store allows) or refuses."""
-    from storage.usecases.quarantine import decide_disposal, request_disposal
+    quarantine = usecase("quarantine")
+    decide_disposal, request_disposal = quarantine.decide_disposal, quarantine.request_disposal
 
     if approve and refuse:
         raise typer.BadParameter("--approve or --refuse, not both")

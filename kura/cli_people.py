@@ -18,6 +18,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from kura.calls import usecase
 from schemas.errors import Damaged, NotSignedIn
 from schemas.i18n import _
 from schemas.settings import Settings, get_settings
@@ -103,7 +104,7 @@ def login(
     """Sign in: keeps a short-lived session token (mode 0600) for the next commands. An
     account with a second factor types its TOTP code too (with --password-stdin: the line
     after the password)."""
-    from storage.usecases import people
+    people = usecase("people")
 
     settings = get_settings()
     signed = people.sign_in(settings, username, _password(password_stdin, confirm=False))
@@ -118,7 +119,7 @@ def login(
 def _second_factor(settings: Settings, signed: SignedIn, from_stdin: bool) -> None:
     """The code of the account's authenticator app, checked by the same use case as the
     rooms' sign-in; the session opens nothing until it is right."""
-    from storage.usecases import access, people
+    access, people = usecase("access"), usecase("people")
     from storage.usecases.access import SecondFactorRefused
 
     if signed.second_factor != "code":
@@ -136,7 +137,7 @@ def _second_factor(settings: Settings, signed: SignedIn, from_stdin: bool) -> No
 
 def logout() -> None:
     """Sign out: the session ends in the database and the token file is removed."""
-    from storage.usecases import people
+    people = usecase("people")
 
     settings = get_settings()
     try:
@@ -150,7 +151,7 @@ def logout() -> None:
 
 def whoami() -> None:
     """Who is signed in here, with which duties."""
-    from storage.usecases import people
+    people = usecase("people")
 
     account = people.whoami(get_settings(), token)
     console.print(f"{account.username} ({', '.join(account.roles)})")
@@ -174,7 +175,7 @@ def users_add(
     """Add a person's account (security administrator). The very first account of an
     installation must be a security administrator and needs no sign-in."""
     from storage.accounts import new_password
-    from storage.usecases import people
+    people = usecase("people")
 
     password = new_password() if generate else _password(password_stdin, confirm=True)
     account = people.add_account(get_settings(), token, username, role, password,
@@ -188,7 +189,7 @@ def users_add(
 @users_app.command("disable")
 def users_disable(username: str) -> None:
     """Disable an account at once (transfer, leaving); its sessions end."""
-    from storage.usecases import people
+    people = usecase("people")
 
     people.disable_account(get_settings(), token, username)
     console.print(f"disabled {username}")
@@ -197,7 +198,7 @@ def users_disable(username: str) -> None:
 @users_app.command("enable")
 def users_enable(username: str) -> None:
     """Enable an account again (also lifts a lock after wrong passwords)."""
-    from storage.usecases import people
+    people = usecase("people")
 
     people.enable_account(get_settings(), token, username)
     console.print(f"enabled {username}")
@@ -206,7 +207,7 @@ def users_enable(username: str) -> None:
 @users_app.command("roles")
 def users_roles(username: str, role: Annotated[list[str], typer.Option("--role")]) -> None:
     """Replace an account's duty roles; its sessions end."""
-    from storage.usecases import people
+    people = usecase("people")
 
     people.set_roles(get_settings(), token, username, role)
     console.print(f"{username} now has {', '.join(role)}")
@@ -216,7 +217,7 @@ def users_roles(username: str, role: Annotated[list[str], typer.Option("--role")
 def users_expire(username: str, on: Annotated[str, typer.Option(
         help="Last day (YYYY-MM-DD), or 'never'.")]) -> None:
     """Set or clear an account's expiry date."""
-    from storage.usecases import people
+    people = usecase("people")
 
     people.set_expiry(get_settings(), token, username, None if on == "never" else _date(on))
     console.print(f"{username} expires after {on}")
@@ -227,7 +228,7 @@ def users_password(username: str,
                    password_stdin: Annotated[bool, typer.Option("--password-stdin")] = False,
                    ) -> None:
     """Set a new password for an account (security administrator); its sessions end."""
-    from storage.usecases import people
+    people = usecase("people")
 
     settings = get_settings()
     people.set_password(settings, token, username, _password(password_stdin, confirm=True))
@@ -237,7 +238,7 @@ def users_password(username: str,
 @users_app.command("list")
 def users_list(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
     """Every account with duties, expiry and last sign-in (the monthly access review)."""
-    from storage.usecases import people
+    people = usecase("people")
 
     found = people.list_accounts(get_settings(), token)
     if as_json:
@@ -283,7 +284,7 @@ def _moment(text: str | None, end: bool = False) -> dt.datetime | None:
 def audit_verify(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
     """Walk the hash chain and the signed checkpoints; name the first entry that was
     changed, removed, reordered or inserted. Exit code 5 when anything does not hold."""
-    from storage.usecases import audit as audit_cases
+    audit_cases = usecase("audit")
 
     report = audit_cases.verify_chain(get_settings(), token)
     if as_json:
@@ -311,7 +312,7 @@ def audit_search(
     as_json: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
     """Search the log by person, record, action and time (auditor)."""
-    from storage.usecases import audit as audit_cases
+    audit_cases = usecase("audit")
 
     found = audit_cases.search_log(
         get_settings(), token, person=person, record=record, action=action,
@@ -340,7 +341,7 @@ def audit_report(
     """The quarterly log-review report (control 22): activity per person, sign-in failures,
     refusals, originals opened and why, account changes, off-hours work, chain status."""
     from storage.audit_reports import quarter_bounds, report_csv
-    from storage.usecases import audit as audit_cases
+    audit_cases = usecase("audit")
 
     if fmt not in ("csv", "json"):
         raise typer.BadParameter("--format is csv or json")
@@ -370,7 +371,7 @@ def audit_erase(
     keys are destroyed, the chain and its checkpoints stay intact. Example:
     kura audit erase R20261129-000001 --why "開示請求 2026-41"
     """
-    from storage.usecases import audit as audit_cases
+    audit_cases = usecase("audit")
 
     erased = audit_cases.erase_words(get_settings(), token, record, why)
     console.print(f"erased {erased} recorded purposes, notes and reasons about {record}")
@@ -379,7 +380,7 @@ def audit_erase(
 @audit_app.command("checkpoint")
 def audit_checkpoint() -> None:
     """Sign the head of the chain now and write it to the checkpoint store."""
-    from storage.usecases import audit as audit_cases
+    audit_cases = usecase("audit")
 
     checkpoint, location = audit_cases.checkpoint_now(get_settings(), token)
     if checkpoint is None:

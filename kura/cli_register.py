@@ -16,6 +16,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from kura.calls import usecase
 from kura.cli_people import token, write_private
 from schemas.i18n import N_, _
 from schemas.settings import get_settings
@@ -67,7 +68,7 @@ def _register_table(title: str, lines: list[Line], age: str) -> Table:
 @register_app.command("list", help=_(
     "Items not yet filed, the oldest first, with their age in days."))
 def register_list() -> None:
-    from storage.usecases.register import open_items
+    open_items = usecase("register").open_items
 
     lines = open_items(get_settings(), token)
     console.print(_register_table(_("Open items: {count}").format(count=len(lines)), lines,
@@ -78,7 +79,7 @@ def register_list() -> None:
     "Items forwarded more than N days ago still without a result."))
 def register_overdue(days: Annotated[int | None, typer.Option(
         help=_("Days after 進達 (default: KURA_RESULT_OVERDUE_DAYS, 60)."))] = None) -> None:
-    from storage.usecases.register import overdue
+    overdue = usecase("register").overdue
 
     lines = overdue(get_settings(), token, days)
     console.print(_register_table(_("Forwarded without a result: {count}").format(
@@ -90,7 +91,7 @@ def register_overdue(days: Annotated[int | None, typer.Option(
 def register_weekly(weeks: Annotated[int, typer.Option(help=_("How many weeks back."))] = 8
                     ) -> None:
     from schemas.forms import get_form
-    from storage.usecases.register import weekly
+    weekly = usecase("register").weekly
 
     table = Table(title=_("Weekly counts"))
     for column in (_("Week of"), _("Form"), _("Received"), _("Forwarded"), _("Results")):
@@ -112,7 +113,7 @@ def register_export(
     cp932: Annotated[bool, typer.Option("--cp932", help=_(
         "Shift_JIS (CP932) for older Excel, instead of UTF-8 with BOM."))] = False,
 ) -> None:
-    from storage.usecases.register import export_csv
+    export_csv = usecase("register").export_csv
 
     data = export_csv(get_settings(), token, "cp932" if cp932 else "utf-8-sig")
     write_private(out, data)
@@ -127,7 +128,7 @@ def register_describe(
     office: Annotated[str, typer.Option(
         help=_("The receiving office (default KURA_OFFICE)."))] = "",
 ) -> None:
-    from storage.usecases.register import describe
+    describe = usecase("register").describe
 
     describe(get_settings(), token, receipt_number, route, office)
     console.print(_("{receipt}: recorded").format(receipt=receipt_number))
@@ -145,7 +146,8 @@ def shintatsu_prepare(
     addressee: Annotated[str, typer.Option(help=_("Default KURA_JPS_ADDRESSEE."))] = "",
     purpose: Annotated[str, typer.Option(help=_("What is sent, for the media ledger."))] = "",
 ) -> None:
-    from storage.usecases.transmittals import PURPOSE, prepare
+    from storage.usecases.transmittals import PURPOSE
+    prepare = usecase("transmittals").prepare
 
     batch = prepare(get_settings(), token, receipts or [], purpose or PURPOSE, addressee)
     _show_batch(batch)
@@ -169,7 +171,7 @@ def _show_batch(batch: object) -> None:
 @shintatsu_app.command("show", help=_(
     "A batch as the checker sees it: addressee, items, who prepared it."))
 def shintatsu_show(number: str) -> None:
-    from storage.usecases.transmittals import show
+    show = usecase("transmittals").show
 
     batch = show(get_settings(), token, number)
     _show_batch(batch)
@@ -187,7 +189,7 @@ def shintatsu_release(
     out: Annotated[Path, typer.Option(help=_("Folder on the medium to write the archive "
                                                          "and the 送付書 into."))],
 ) -> None:
-    from storage.usecases.transmittals import release
+    release = usecase("transmittals").release
     from workers.register import build_transmittal
 
     out.mkdir(parents=True, exist_ok=True)
@@ -204,7 +206,7 @@ def shintatsu_release(
     "The 記録媒体管理台帳: every batch, who prepared and released it, the archive's SHA-256 and "
     "the registered-mail number."))
 def shintatsu_ledger() -> None:
-    from storage.usecases.transmittals import ledger
+    ledger = usecase("transmittals").ledger
 
     table = Table(title=_("Media ledger"))
     for column in (_("Batch"), _("Status"), _("Purpose"), _("Items"), _("Prepared by"),
@@ -228,7 +230,7 @@ def shintatsu_registered_mail(
     receipt_scan: Annotated[Path | None, typer.Option(
         help=_("The scan of the 書留の差出票 (kept 3 years)."))] = None,
 ) -> None:
-    from storage.usecases.transmittals import registered_mail
+    registered_mail = usecase("transmittals").registered_mail
 
     data = receipt_scan.read_bytes() if receipt_scan else None
     registered_mail(get_settings(), token, number, mail_number, data)
@@ -246,7 +248,7 @@ def totsugo_take(
     paths: Annotated[list[Path], typer.Argument(help=_("Scans of the list (PDF, TIFF …)."))],
 ) -> None:
     from kura.cli_intake import _gather, _ingest
-    from storage.usecases.reconciliation import lists_of_batch
+    lists_of_batch = usecase("reconciliation").lists_of_batch
 
     settings = get_settings()
     batch_id, _answers = _ingest(settings, token, _gather(paths), "cli", True)
@@ -274,7 +276,7 @@ def totsugo_run(
     csv_out: CsvOut = None,
     pdf_out: PdfOut = None,
 ) -> None:
-    from storage.usecases.reconciliation import reconcile
+    reconcile = usecase("reconciliation").reconcile
     from workers.register import match
 
     report = reconcile(get_settings(), token, receipt_number, match)
@@ -288,7 +290,7 @@ def totsugo_show(
     csv_out: CsvOut = None,
     pdf_out: PdfOut = None,
 ) -> None:
-    from storage.usecases.reconciliation import report
+    report = usecase("reconciliation").report
 
     _render(report(get_settings(), token, receipt_number), csv_out, pdf_out)
 
@@ -302,7 +304,7 @@ def totsugo_confirm(
         help=_("A row with differences you checked and accept (its printed number); repeat."))
     ] = None,
 ) -> None:
-    from storage.usecases.reconciliation import confirm
+    confirm = usecase("reconciliation").confirm
 
     _render(confirm(get_settings(), token, receipt_number, accept or []), None, None)
 

@@ -14,6 +14,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from kura.calls import usecase
 from kura.cli_people import token
 from schemas.i18n import N_, _, language
 from schemas.settings import get_settings
@@ -113,7 +114,7 @@ def verify_next(
     form: Annotated[str, typer.Option(help=_("Only this form (its id)."))] = "",
     reason: Annotated[str, typer.Option(help=_("Only documents with this reason code."))] = "",
 ) -> None:
-    from storage.usecases import verification as v
+    v = usecase("verification")
 
     settings = get_settings()
     lines = v.queue(settings, token, form, reason)
@@ -134,7 +135,7 @@ def verify_show(
         "--field", help=_("Show this field's value in full (the one you work on)."))] = "",
     as_json: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
-    from storage.usecases import verification as v
+    v = usecase("verification")
 
     _print_document(v.open_document(get_settings(), token, receipt), field, as_json)
 
@@ -142,7 +143,7 @@ def verify_show(
 @verify_app.command("accept", help=_(
     "Take a flagged field's reading as it is (a checker confirms it)."))
 def verify_accept(receipt: Receipt, field: FieldName) -> None:
-    from storage.usecases import verification as v
+    v = usecase("verification")
 
     state = v.accept(get_settings(), token, receipt, field)
     _field_now(receipt, field, state)
@@ -157,7 +158,7 @@ def verify_correct(
     note: Annotated[str, typer.Option(help=_("A note for the checker."))] = "",
     value_stdin: FromStdin = False,
 ) -> None:
-    from storage.usecases import verification as v
+    v = usecase("verification")
 
     value = _typed(_("new value (empty deletes it)"), value_stdin)
     state = v.correct(get_settings(), token, receipt, field, value, reason, note)
@@ -168,7 +169,7 @@ def verify_correct(
     "Type a flagged 個人番号 or 基礎年金番号 blind, as written on the form: two people type "
     "it without seeing the reading or each other's entry."))
 def verify_key(receipt: Receipt, field: FieldName, value_stdin: FromStdin = False) -> None:
-    from storage.usecases import verification as v
+    v = usecase("verification")
 
     value = _typed(_("the number as written on the form"), value_stdin, hidden=True)
     state = v.key(get_settings(), token, receipt, field, value)
@@ -178,7 +179,7 @@ def verify_key(receipt: Receipt, field: FieldName, value_stdin: FromStdin = Fals
 @verify_app.command("confirm", help=_(
     "Confirm another person's correction, deletion or acceptance (checker)."))
 def verify_confirm(receipt: Receipt, field: FieldName) -> None:
-    from storage.usecases import verification as v
+    v = usecase("verification")
 
     state = v.confirm(get_settings(), token, receipt, field)
     console.print(_("{field} of {receipt} confirmed; the document is {state}").format(
@@ -191,7 +192,7 @@ def verify_return(
     receipt: Receipt, field: FieldName,
     note: Annotated[str, typer.Option(help=_("Why the change goes back."))],
 ) -> None:
-    from storage.usecases import verification as v
+    v = usecase("verification")
 
     v.return_change(get_settings(), token, receipt, field, note)
     console.print(_("{field} of {receipt} goes back to the verifiers").format(
@@ -204,7 +205,7 @@ def verify_investigate(
     receipt: Receipt,
     note: Annotated[str, typer.Option(help=_("What is doubtful."))],
 ) -> None:
-    from storage.usecases import verification as v
+    v = usecase("verification")
 
     v.investigate(get_settings(), token, receipt, note)
     console.print(_("{receipt} is {state}").format(receipt=receipt,
@@ -217,7 +218,7 @@ def verify_rescan(
     receipt: Receipt,
     note: Annotated[str, typer.Option(help=_("Why the page is scanned again."))],
 ) -> None:
-    from storage.usecases import verification as v
+    v = usecase("verification")
 
     v.rescan(get_settings(), token, receipt, note)
     console.print(_("{receipt} is {state}").format(receipt=receipt, state=_state("rescan")))
@@ -231,7 +232,7 @@ def verify_decide(
                                                      "rescan (back to the scanning desk)."))],
     note: Annotated[str, typer.Option(help=_("Why."))],
 ) -> None:
-    from storage.usecases import verification as v
+    v = usecase("verification")
 
     state = v.decide(get_settings(), token, receipt, decision, note)
     console.print(_("{receipt} is {state}").format(receipt=receipt, state=_state(state)))
@@ -240,7 +241,7 @@ def verify_decide(
 @verify_app.command("finish", help=_(
     "A document none of whose fields waits any more is verified."))
 def verify_finish(receipt: Receipt) -> None:
-    from storage.usecases import verification as v
+    v = usecase("verification")
 
     state = v.finish(get_settings(), token, receipt)
     console.print(_("{receipt} is {state}").format(receipt=receipt, state=_state(state)))

@@ -2,15 +2,15 @@
 
 Everything outside the web rooms (the command line, errors and their hints, batch reports,
 PDFs and CSV headers) speaks from one catalogue, schemas/locale/<lang>/LC_MESSAGES/kura.po;
-the rooms keep theirs in web/locale. Message ids are English; Japanese is the default and
-must translate every id (tests/test_i18n.py fails otherwise); English is chosen with
-KURA_LANG=en, or per request with `speaking(lang)`.
+the rooms keep theirs in web/locale. Message ids are the English words; Japanese is the
+default and must translate every id (tests/test_i18n.py fails otherwise); English is chosen
+with KURA_LANG=en, or per request with `speaking(lang)`, and needs no entry of its own.
 
 Log lines for operators stay English and carry codes: never pass them through `_`.
 
 New messages: mark them with `_("…")` (or `N_` where the text is translated later), then
     pybabel extract -F schemas/babel.cfg -k N_ -o /tmp/kura.pot .
-    pybabel update -D kura -i /tmp/kura.pot -d schemas/locale
+    pybabel update -D kura -i /tmp/kura.pot -d schemas/locale -l ja
 and write the Japanese in schemas/locale/ja/LC_MESSAGES/kura.po."""
 
 from __future__ import annotations

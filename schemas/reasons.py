@@ -85,6 +85,16 @@ REASONS: dict[str, str] = {
 }
 
 
+PERSONAL_DETAIL = frozenset({"doubt", "variant_kanji"})
+"""Reasons whose detail is a character of what the person wrote (`variant_kanji:﨑`,
+`doubt:ダ/タ`): the database keeps them sealed, and only the code in clear."""
+
+
+def without_personal_detail(reasons: list[str]) -> list[str]:
+    """`reasons` as the database may keep them in clear: `variant_kanji:﨑` → `variant_kanji`."""
+    return [reason_code(r) if reason_code(r) in PERSONAL_DETAIL else r for r in reasons]
+
+
 def reason_code(reason: str) -> str:
     """The catalogue code of a reason: `doubt:ツ/ッ` → `doubt`, `length_9_of_10` → `length`,
     `blank_page_2` → `blank_page`."""

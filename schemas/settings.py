@@ -132,6 +132,14 @@ class Settings(BaseSettings):
         description="Where `kura login` keeps the session token (mode 0600); empty = "
         "data_dir/session. Set it to a path in the person's home on shared machines.",
     )
+    server_url: str = Field(
+        default="",
+        description="The Kura server a clerk's `kura` talks to (https://kura.example/): the "
+        "records commands then call it with the signed-in session, and this machine holds "
+        "no key and no database credentials. Empty: the commands work beside the keys.",
+    )
+    server_timeout_s: float = Field(
+        default=300, description="How long `kura` waits for the server's answer (seconds).")
     login_max_failures: int = Field(
         default=5, description="Wrong passwords in a row before the account locks for a while."
     )

@@ -112,6 +112,12 @@ class BlindIndexer:
         message = f"kura-blind-index/v1/{field_name}/{normalised}".encode()
         return hmac.new(self.key, message, hashlib.sha256).hexdigest()
 
+    def content_digest(self, sha256_hex: str) -> str:
+        """What the database keeps of an original's SHA-256: keyed with the index key, so the
+        database alone cannot confirm that a file someone holds is in Kura."""
+        message = b"kura-content-sha256/v1/" + bytes.fromhex(sha256_hex)
+        return hmac.new(self.key, message, hashlib.sha256).hexdigest()
+
     def index_document(
         self, session: Session, document: Document, values: Mapping[str, str]
     ) -> int:
@@ -166,7 +172,9 @@ def find_documents(
 
 
 def reindex_all(session: Session, vault: Vault, indexer: BlindIndexer) -> int:
-    """Recompute every blind index (after a new index key): opens the sealed values."""
+    """Recompute every blind index (after a new index key): opens the sealed values. The
+    keyed digests of the objects are keyed again too (the vault keys with the new key)."""
+    vault.rekey_digests(session)
     count = 0
     documents = session.scalars(select(Document).where(Document.wrapped_key != b""))
     for document in documents:

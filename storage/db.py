@@ -15,6 +15,7 @@ from sqlalchemy import Engine, create_engine, event, exc, inspect, text
 from sqlalchemy.orm import Session, sessionmaker
 
 from schemas.errors import Unavailable
+from schemas.settings import Settings
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 
@@ -50,6 +51,9 @@ def _sqlite_pragmas(connection: Any, _record: Any) -> None:
     cursor = connection.cursor()
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA foreign_keys=ON")
+    # what is erased or rewritten (audit words, sealed reasons) is zeroed, not left in the
+    # file's free pages for anyone holding a copy of it
+    cursor.execute("PRAGMA secure_delete=ON")
     cursor.close()
 
 
@@ -78,9 +82,13 @@ def alembic_config(url: str) -> Config:
     return config
 
 
-def upgrade(url: str) -> None:
+def upgrade(url: str, settings: Settings | None = None) -> None:
+    """Migrate to the newest revision. A migration that rewrites sealed or keyed rows opens
+    the keys of `settings` (default: this process's settings) — only if it has rows to."""
     get_engine(url)  # creates the SQLite directory
-    command.upgrade(alembic_config(url), "head")
+    config = alembic_config(url)
+    config.attributes["settings"] = settings
+    command.upgrade(config, "head")
 
 
 @lru_cache(maxsize=1)
@@ -98,7 +106,7 @@ def current_revision(url: str) -> str | None:
         return connection.execute(text("SELECT version_num FROM alembic_version")).scalar()
 
 
-def ensure_current(url: str) -> None:
+def ensure_current(url: str, settings: Settings | None = None) -> None:
     """Make sure the database is at the newest revision before a command uses it. The
     embedded default (SQLite) creates or upgrades its own file, once; any other database
     is upgraded by its owner with `kura db upgrade` (the application role may not)."""
@@ -109,7 +117,7 @@ def ensure_current(url: str) -> None:
             "the database is not at this version of Kura",
             hint="its owner runs `kura db upgrade` (once per new version)",
         )
-    upgrade(url)
+    upgrade(url, settings)
 
 
 AUDIT_TABLES = ("audit_entry", "audit_object", "audit_checkpoint")

@@ -65,7 +65,10 @@ def key_from_file(path: Path) -> bytes:
 
 def installation_is_new(settings: Settings) -> bool:
     """Nothing has been sealed or signed yet (no key folder with its signed checkpoints, no
-    stored object): the only moment an installation may make its keys."""
+    stored object): the only moment an installation may make its keys. A clerk's machine
+    (KURA_SERVER_URL set) is no installation: it never makes a key, the server holds them."""
+    if settings.server_url:
+        return False
     if any(path.is_file() for path in settings.keys_dir.rglob("*")):
         return False
     try:

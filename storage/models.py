@@ -213,6 +213,11 @@ class FieldValue(Base):
     status: Mapped[str] = mapped_column(String(20))
     """accepted | review"""
     reasons: Mapped[list[str]] = mapped_column(JSON, default=list)
+    """Why it waits, without a detail that is a character of the person's writing
+    (schemas.reasons.PERSONAL_DETAIL): those are in `reasons_sealed`."""
+    reasons_sealed: Mapped[bytes | None] = mapped_column(LargeBinary)
+    """Every reason with its detail (JSON), sealed with the document's key; None when no
+    detail is personal (Vault.seal_reasons)."""
     engine: Mapped[str] = mapped_column(String(20))
     box: Mapped[list[int] | None] = mapped_column(JSON)
     page_number: Mapped[int | None] = mapped_column(Integer)

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, selectinload
 
+from schemas.i18n import _
 from schemas.reasons import describe, reason_code
 from storage.models import Batch, Document, FieldValue, SourceFile
 from storage.vault import Vault
@@ -56,6 +57,9 @@ def batch_report(session: Session, batch_id: str) -> BatchReport:
         receipts = sorted(d.receipt_number for d in receipts_of)
         unfiled = [describe(r) for d in receipts_of for r in d.reasons or []
                    if r == "no_document_pages"]
+        set_aside = [_("page {number} set aside in quarantine ({reason})").format(
+                         number=page.number, reason="; ".join(page.reasons or []))
+                     for page in source.pages if page.status == "failed"]
         lines.append(
             FileLine(
                 source.position,
@@ -63,7 +67,7 @@ def batch_report(session: Session, batch_id: str) -> BatchReport:
                 source.status,
                 source.page_count,
                 receipts,
-                source.reject_reason or (unfiled[0] if unfiled else None),
+                source.reject_reason or "; ".join([*unfiled[:1], *set_aside]) or None,
                 list(source.flags or []),
             )
         )

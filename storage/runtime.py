@@ -42,7 +42,8 @@ def vault_for(settings: Settings) -> Vault:
     arrival under the retention policy."""
     keyring = load_keyring(settings)
     return Vault(object_store(settings), keyring.current, keyring.previous,
-                 intake_lock=retention_for(settings).intake_lock)
+                 intake_lock=retention_for(settings).intake_lock,
+                 keyed=indexer_for(settings).content_digest)
 
 
 @lru_cache(maxsize=8)

@@ -9,14 +9,31 @@ Data keys are wrapped by the current key-encryption key; a key wrapped by an ear
 from __future__ import annotations
 
 import hashlib
+import io
+import json
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import IO
 
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from schemas.errors import Damaged, ExitCode
-from storage.crypto import DecryptionError, Kek, new_data_key, open_sealed, seal, unwrap, wrap
-from storage.models import Document, StoredObject, new_id
+from schemas.reasons import without_personal_detail
+from storage.crypto import (
+    DecryptionError,
+    Kek,
+    StreamChanged,
+    new_data_key,
+    open_sealed,
+    open_sealed_stream,
+    seal,
+    seal_stream,
+    sealed_size,
+    unwrap,
+    wrap,
+)
+from storage.models import Document, FieldValue, SourceFile, StoredObject, new_id
 from storage.objects import Lock, ObjectStore
 
 LOCKED_KINDS = ("original", "quarantine")
@@ -46,6 +63,18 @@ class Vault:
     intake_lock: Callable[[], Lock] | None = None
     """The lock an original gets on arrival (storage.retention.RetentionPolicy.intake_lock);
     None: objects are written without one."""
+    keyed: Callable[[str], str] | None = None
+    """Keys a plaintext SHA-256 (hex) for the database (BlindIndexer.content_digest): the
+    digest kept of every object and file, so the database alone confirms no content."""
+
+    def digest(self, data: bytes) -> str:
+        """The keyed digest of `data`, as the database keeps it."""
+        return self.keyed_digest(hashlib.sha256(data).hexdigest())
+
+    def keyed_digest(self, sha256_hex: str) -> str:
+        if self.keyed is None:
+            raise KeyUnavailable("no index key to key content digests with")
+        return self.keyed(sha256_hex)
 
     def kek_for(self, kek_id: str) -> Kek:
         if kek_id == self.kek.id:
@@ -63,18 +92,38 @@ class Vault:
             raise KeyUnavailable(f"the data key of {owner_id} was destroyed (disposed)")
         return unwrap(self.kek_for(kek_id), wrapped, owner_id)
 
-    def put_object(self, session: Session, kind: str, data: bytes) -> StoredObject:
+    def put_object(self, session: Session, kind: str, data: bytes | IO[bytes],
+                   size: int | None = None) -> StoredObject:
+        """Seal and store bytes, or a file read from its start piece by piece (hashed and
+        sealed as it is read: a large original is never whole in memory). A file said to
+        be `size` bytes must be exactly that long: crypto.StreamChanged if it is not, or
+        cannot be read to its end."""
+        stream = io.BytesIO(data) if isinstance(data, bytes) else data
+        if size is None:
+            size = stream.seek(0, io.SEEK_END)
+        stream.seek(0)
+        digest = hashlib.sha256()
+
+        def read(want: int) -> bytes:
+            try:
+                piece = stream.read(want)
+            except OSError as error:
+                raise StreamChanged(f"cannot be read ({error.strerror or 'I/O error'})") from None
+            digest.update(piece)
+            return piece
+
         object_id = new_id()
         data_key = new_data_key()
         lock = (
             self.intake_lock() if self.intake_lock is not None and kind in LOCKED_KINDS else None
         )
-        self.store.put(object_id, seal(data_key, data, object_id.encode()), lock)
+        self.store.put_pieces(object_id, seal_stream(data_key, read, size, object_id.encode()),
+                              sealed_size(size), lock)
         stored = StoredObject(
             id=object_id,
             kind=kind,
-            sha256=hashlib.sha256(data).hexdigest(),
-            size=len(data),
+            sha256=self.keyed_digest(digest.hexdigest()),
+            size=size,
             wrapped_key=wrap(self.kek, data_key, object_id),
             kek_id=self.kek.id,
             lock_mode=lock.mode if lock else None,
@@ -86,11 +135,29 @@ class Vault:
         return stored
 
     def get_object(self, stored: StoredObject) -> bytes:
-        data_key = self._unwrap(stored.kek_id, stored.wrapped_key, stored.id)
-        data = open_sealed(data_key, self.store.get(stored.id), stored.id.encode())
-        if hashlib.sha256(data).hexdigest() != stored.sha256:
+        data = self._open_object(stored)
+        if self.digest(data) != stored.sha256:
             raise IntegrityError(f"object {stored.id} does not match its recorded SHA-256")
         return data
+
+    def _open_object(self, stored: StoredObject) -> bytes:
+        data_key = self._unwrap(stored.kek_id, stored.wrapped_key, stored.id)
+        return open_sealed_stream(data_key, self.store.get(stored.id), stored.size,
+                                  stored.id.encode())
+
+    def rekey_digests(self, session: Session) -> int:
+        """Key every readable object's digest again with this vault's index key (after a new
+        one: `kura keys reindex`). The sealed bytes prove themselves (AES-GCM); disposed
+        objects keep theirs, nothing can be read to recompute it. Returns how many."""
+        count = 0
+        for stored in session.scalars(select(StoredObject).where(
+                StoredObject.wrapped_key != b"")):
+            digest = self.digest(self._open_object(stored))
+            stored.sha256 = digest
+            session.execute(update(SourceFile).where(SourceFile.object_id == stored.id)
+                            .values(sha256=digest))
+            count += 1
+        return count
 
     def new_document_key(self, document_id: str) -> bytes:
         """A wrapped data key for a new document's sealed field values."""
@@ -103,6 +170,23 @@ class Vault:
     def open_value(self, document: Document, purpose: str, sealed: bytes) -> str:
         key = self._unwrap(document.kek_id, document.wrapped_key, document.id)
         return open_sealed(key, sealed, f"{document.id}:{purpose}".encode()).decode()
+
+    def seal_reasons(self, document: Document, field_name: str,
+                     reasons: list[str]) -> tuple[list[str], bytes | None]:
+        """A field's reasons as the database keeps them: in clear without a personal detail,
+        and all of them sealed when one had such a detail."""
+        clear = without_personal_detail(reasons)
+        if clear == reasons:
+            return clear, None
+        text = json.dumps(reasons, ensure_ascii=False)
+        return clear, self.seal_value(document, f"field:{field_name}:reasons", text)
+
+    def open_reasons(self, document: Document, field: FieldValue) -> list[str]:
+        """A field's reasons with their details, for the person who verifies it."""
+        if field.reasons_sealed is None:
+            return list(field.reasons)
+        text = self.open_value(document, f"field:{field.name}:reasons", field.reasons_sealed)
+        return [str(reason) for reason in json.loads(text)]
 
     def seal_for_object(self, stored: StoredObject, purpose: str, value: str) -> bytes:
         """A value derived from an object (a page's readings, from its original), sealed

@@ -68,8 +68,10 @@ def file_documents(
     vault: Vault,
     people: list[dict[str, str]],
     seed: int = 0,
+    reasons: dict[str, list[str]] | None = None,
 ) -> list[tuple[Document, bytes]]:
-    """One scan per person, taken in and filed; returns (document, original bytes)."""
+    """One scan per person, taken in and filed; returns (document, original bytes). Fields
+    named in `reasons` wait for review with those reasons."""
     scans = [scan_png(seed * 100 + i) for i in range(len(people))]
     result = take_in(
         session, vault, [Arrival(f"scan{i}.png", data) for i, data in enumerate(scans)], "cli"
@@ -89,7 +91,9 @@ def file_documents(
             form=FORM,
             fields={
                 name: FieldResult(
-                    value=value, raw=value, confidence=0.99, status="accepted", engine="test"
+                    value=value, raw=value, confidence=0.99, engine="test",
+                    status="review" if (reasons or {}).get(name) else "accepted",
+                    reasons=(reasons or {}).get(name, []),
                 )
                 for name, value in person.items()
             },

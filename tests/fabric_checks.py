@@ -3,7 +3,6 @@ what the database holds against what went in."""
 
 from __future__ import annotations
 
-import hashlib
 import io
 import time
 from collections.abc import Callable
@@ -18,6 +17,7 @@ from pipeline.ingest import count_pages
 from storage.audit import AuditEntry, AuditObject
 from storage.db import session_scope
 from storage.models import Document, Page, SourceFile
+from storage.runtime import vault_for
 from tests.helpers import settings_from
 
 A4_150_DPI = (1240, 1754)
@@ -81,7 +81,7 @@ def check_every_page_read_once(env: dict[str, str], scans: list[Path]) -> None:
         assert len(sources) == len(scans)
         by_hash = {source.sha256: source for source in sources}
         for scan in scans:
-            source = by_hash[hashlib.sha256(scan.read_bytes()).hexdigest()]
+            source = by_hash[vault_for(settings_from(env)).digest(scan.read_bytes())]
             assert source.status == "done", (scan.name, source.status)
             pages = list(source.pages)
             assert [p.number for p in pages] == list(range(1, count_pages(scan.read_bytes()) + 1))

@@ -27,6 +27,7 @@ from schemas.settings import Settings
 from storage.db import session_scope
 from storage.models import Document, SourceFile, StoredObject
 from storage.register_models import ListRow, RegisterEntry
+from storage.runtime import vault_for
 from storage.usecases import reconciliation as r
 from storage.usecases import register as reg
 from storage.usecases import transmittals as t
@@ -281,7 +282,7 @@ def test_a_bad_list_is_refused_with_its_reasons_and_nothing_is_lost(tmp_path: Pa
     with session_scope(settings.sqlalchemy_url) as session:  # the list as it came, intact
         source = session.scalars(select(SourceFile)).one()
         stored = session.get_one(StoredObject, source.object_id)
-        assert stored.sha256 == hashlib.sha256(data).hexdigest()
+        assert stored.sha256 == vault_for(settings).digest(data)  # keyed (issue 14)
 
 
 @pytest.mark.services

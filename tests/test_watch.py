@@ -4,7 +4,6 @@ restart after a death mid-intake; each file taken in exactly once."""
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import io
 import json
 import subprocess
@@ -86,7 +85,7 @@ def test_a_hot_folder_takes_complete_files_and_sorts_the_rest(tmp_path: Path) ->
     assert sorted(p.name for p in inbox.iterdir()) == [".hidden.png", ".kura", "scan.tmp"]
     files = _files(env)
     assert [(f.status, f.sha256) for f in files if f.status != "rejected"] == [
-        ("done", hashlib.sha256(page).hexdigest())], output
+        ("done", vault_for(settings_from(env)).digest(page))], output
     assert [f.reject_code for f in files if f.status == "rejected"] == ["unsupported_format"]
     logged = [json.loads(line) for line in output.splitlines() if line.startswith("{")]
     messages = [line["message"] for line in logged]
@@ -123,5 +122,5 @@ def test_a_restart_takes_a_half_taken_file_exactly_once(tmp_path: Path) -> None:
     finally:
         _stopped(watcher)
     digests = sorted(f.sha256 for f in _files(env))
-    assert digests == sorted(hashlib.sha256(d).hexdigest() for d in (_page(4), after))
+    assert digests == sorted(vault_for(settings).digest(d) for d in (_page(4), after))
     assert not (tmp_path / "q").exists() or not list((tmp_path / "q").iterdir())

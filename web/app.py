@@ -17,7 +17,7 @@ from storage import logmask
 from storage.accounts import AccountError
 from storage.accounts import NotAllowed as DutyMissing
 from storage.accounts import NotSignedIn as SessionMissing
-from web import metrics
+from web import api, metrics
 from web.rooms import admin, desk, records, signin, station
 from web.rooms.common import SignInFirst, back_to, render
 from web.security import HEADERS
@@ -70,6 +70,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(desk.router)
     app.include_router(admin.router)
     app.include_router(metrics.router)
+    app.include_router(api.router)
     return app
 
 

@@ -87,7 +87,7 @@ def anchor(settings: Settings) -> None:
 
 def ready(settings: Settings) -> None:
     """The database is at this version of Kura (the embedded default upgrades itself)."""
-    ensure_current(settings.sqlalchemy_url)
+    ensure_current(settings.sqlalchemy_url, settings)
 
 
 def signed_in(settings: Settings, token: Token, permission: str) -> tuple[Actor, str]:

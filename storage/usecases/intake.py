@@ -48,3 +48,12 @@ def report_of_batch(settings: Settings, batch_id: str) -> BatchReport:
     ready(settings)
     with session_scope(settings.sqlalchemy_url) as session:
         return batch_report(session, batch_id)
+
+
+def batch_report_of(settings: Settings, token: Token, batch_id: str) -> BatchReport:
+    """`report_of_batch` for a clerk who reads it through the server (kura ingest with
+    KURA_SERVER_URL): takes the intake duty, and the reading is an audit entry."""
+    with acting(settings, token, "intake", "batch.report") as work:
+        report = batch_report(work.session, batch_id)
+        work.audit("batch.report", [batch_id], result="ok")
+    return report

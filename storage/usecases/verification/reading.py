@@ -129,12 +129,13 @@ def _view(work: Work, document: Document) -> DocumentView:
                 proposed, proposed_by = value, event.by
         if f.status != "pending":
             proposed = proposed_by = None
+        reasons = work.vault.open_reasons(document, f)
         fields.append(FieldView(
             name=f.name, label=form.field(f.name).label if form else f.name,
             field_type=f.field_type, status=f.status,
             value=None if blind else _current(work, document, f),
-            proposed=proposed, proposed_by=proposed_by, reasons=list(f.reasons),
-            doubtful=[r.split(":", 1)[1].split("/")[0] for r in f.reasons
+            proposed=proposed, proposed_by=proposed_by, reasons=reasons,
+            doubtful=[r.split(":", 1)[1].split("/")[0] for r in reasons
                       if reason_code(r) == "doubt" and ":" in r],
             box=f.box, page_number=f.page_number or 1, page_size=size, blind=blind,
             history=history))

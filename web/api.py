@@ -1,0 +1,202 @@
+"""The JSON API `kura` talks to when KURA_SERVER_URL is set: the server boundary.
+
+On a clerk's machine `kura` holds no key and no database credentials; its records commands
+call the same use cases as the rooms, here, with the person's session token as a bearer
+token. One route serves them all — POST /api/v1/call/<subject>.<function> — for the
+use cases named in CALLS and no other; arguments and results cross as JSON by the types of
+the use case's own signature (schemas/wire.py). An error of the one family comes back as
+its class name, code, message, hint and exit code, and `kura` raises it again (kura/calls.py).
+
+Signing in is its own route (the password); the TOTP code of the duties that need one is a
+call with the session it answered, which opens nothing until the code is right."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from inspect import signature
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Body, Request
+from fastapi.responses import JSONResponse
+
+from schemas.errors import ExitCode, InvalidInput, KuraError, NotFound, NotSignedIn
+from schemas.i18n import _, speaking
+from schemas.settings import Settings
+from schemas.wire import decode, encode, hints
+from storage.accounts import SignedIn, SignInRefused
+from storage.intake import Arrival, IntakeResult, TurnedAway
+from storage.usecases import (
+    access,
+    audit,
+    batches,
+    desk,
+    disposal,
+    holds,
+    intake,
+    people,
+    quarantine,
+    reconciliation,
+    records,
+    register,
+    sessions,
+    transmittals,
+    verification,
+)
+from storage.usecases.base import signed_in
+from workers.intake import INTAKE_CHECKS
+from workers.register import build_transmittal, match
+from workers.runner import run_pages
+
+log = logging.getLogger("kura.api")
+router = APIRouter(prefix="/api/v1")
+
+def _name(function: Callable[..., Any]) -> str:
+    """`<subject>.<function>`: the subject is the module (or package) under storage.usecases."""
+    return f"{function.__module__.split('.')[2]}.{function.__name__}"
+
+
+CALLS: dict[str, Callable[..., Any]] = {_name(function): function for function in (
+    access.check_second_factor,
+    records.verification_queue, records.open_original, records.find_records,
+    holds.set_hold, holds.release_hold, holds.list_holds,
+    disposal.request_disposal, disposal.approve_disposal, disposal.reject_disposal,
+    disposal.list_disposals, disposal.kept_certificate,
+    people.whoami, people.sign_out, people.add_account, people.disable_account,
+    people.enable_account, people.set_roles, people.set_expiry, people.set_password,
+    people.list_accounts,
+    audit.verify_chain, audit.search_log, audit.review, audit.erase_words,
+    audit.checkpoint_now,
+    quarantine.list_quarantine, quarantine.show, quarantine.open_file,
+    quarantine.request_disposal, quarantine.decide_disposal,
+    batches.batch_status,
+    verification.queue, verification.open_document, verification.page_image,
+    verification.group, verification.accept, verification.correct, verification.key,
+    verification.investigate, verification.rescan, verification.finish,
+    verification.confirm, verification.return_change, verification.decide,
+)}
+"""Every use case a person may call through the API. Each takes (settings, token, …): the
+server supplies its own settings and the caller's session; nothing here runs unsigned."""
+
+@dataclass(frozen=True)
+class Upload:
+    """A file `kura ingest` sends: its name as given and its bytes."""
+
+    filename: str
+    data: bytes
+
+
+def take_in_batch(settings: Settings, token: str | None,
+                  arrivals: list[Upload | TurnedAway], channel: str) -> IntakeResult:
+    """`kura ingest` through the server: the intake use case with this server's checks, as
+    the intake desk's upload does; the pages are then read by the workers (or, embedded,
+    by this process), and the clerk's `kura` follows the batch with `desk.progress`."""
+    result = intake.take_in_batch(
+        settings, token, [Arrival(a.filename, a.data) if isinstance(a, Upload) else a
+                          for a in arrivals], channel, INTAKE_CHECKS)
+    threading.Thread(target=run_pages, args=(settings, result.page_ids), daemon=True).start()
+    return result
+
+
+CALLS["intake.take_in_batch"] = take_in_batch
+CALLS.update({_name(function): function for function in (
+    intake.batch_report_of, desk.progress,
+    register.open_items, register.overdue, register.weekly, register.export_csv,
+    register.describe,
+    transmittals.prepare, transmittals.show, transmittals.release,
+    transmittals.registered_mail, transmittals.ledger,
+    reconciliation.lists_of_batch, reconciliation.reconcile, reconciliation.report,
+    reconciliation.confirm)})
+
+SUPPLIED: dict[str, Any] = {"build": build_transmittal, "match": match}
+"""Parameters the server fills with its own stage functions (the 進達 archive, the 突合
+matching): code runs where the keys are, never sent over the wire."""
+
+SERVER_SIDE = ("settings", "token")
+"""The parameters every call begins with, which the server fills in (tests hold CALLS to it)."""
+
+
+def _settings(request: Request) -> Settings:
+    settings: Settings = request.app.state.settings
+    return settings
+
+
+def _bearer(request: Request) -> str | None:
+    scheme, _sep, value = request.headers.get("authorization", "").partition(" ")
+    return value.strip() or None if scheme.lower() == "bearer" else None
+
+
+def _failure(error: Exception) -> JSONResponse:
+    """An error as `kura` raises it again: the family's class, code, message, hint, exit."""
+    if not isinstance(error, KuraError):
+        log.error("api call failed: %s", type(error).__name__, exc_info=error)
+        error = KuraError(_("The server could not do this ({error}).").format(
+            error=type(error).__name__))
+    status = 401 if isinstance(error, NotSignedIn) else _STATUS.get(error.exit_code, 409)
+    if isinstance(error, NotFound):
+        status = 404
+    return JSONResponse(status_code=status, content={"error": {
+        "type": type(error).__name__, "code": error.code, "message": error.message,
+        "hint": error.hint, "exit_code": int(error.exit_code)}})
+
+
+_STATUS = {ExitCode.refused: 403, ExitCode.bad_input: 400, ExitCode.damaged: 409,
+           ExitCode.unavailable: 503, ExitCode.timed_out: 504}
+
+
+@router.post("/call/{name}")
+def call(request: Request, name: str,
+         arguments: Annotated[dict[str, Any], Body(embed=True)]) -> JSONResponse:
+    """Run one use case as the person whose session token is the bearer token."""
+    with speaking(request.headers.get("accept-language")):
+        try:
+            return JSONResponse({"result": _call(request, name, arguments)})
+        except Exception as error:  # every failure answers in the family's terms
+            return _failure(error)
+
+
+def _call(request: Request, name: str, arguments: dict[str, Any]) -> Any:
+    function = CALLS.get(name)
+    if function is None:
+        raise NotFound(_("The server offers no {name}.").format(name=name))
+    settings, token = _settings(request), _bearer(request)
+    if token is None:  # refused (and audited) before any use case: no first-account door
+        signed_in(settings, None, name)
+    if function is access.check_second_factor:
+        _too_many(request)
+    types = hints(function)
+    parameters = set(signature(function).parameters)
+    accepted = parameters - set(SERVER_SIDE) - set(SUPPLIED)
+    if not set(arguments) <= accepted:
+        raise InvalidInput(_("{name} takes no argument {argument}.").format(
+            name=name, argument=sorted(set(arguments) - accepted)[0]))
+    values = {key: decode(value, types[key]) for key, value in arguments.items()}
+    values.update({key: stage for key, stage in SUPPLIED.items() if key in parameters})
+    return encode(function(settings, token, **values), types["return"])
+
+
+# --- signing in -------------------------------------------------------------------------
+
+
+@router.post("/signin")
+def signin(request: Request, username: Annotated[str, Body()],
+           password: Annotated[str, Body()]) -> JSONResponse:
+    """The password: answers the session. For a duty with a second factor the session opens
+    nothing until `access.check_second_factor` (a call, with this session) has the code:
+    the database keeps that, as for the rooms' sign-in."""
+    with speaking(request.headers.get("accept-language")):
+        try:
+            _too_many(request)
+            signed = people.sign_in(_settings(request), username.strip(), password)
+            return JSONResponse({"signed_in": encode(signed, SignedIn)})
+        except Exception as error:
+            return _failure(error)
+
+
+def _too_many(request: Request) -> None:
+    """The rooms' sign-in rate limit, for what guesses a secret: a password, a code."""
+    if not sessions.may_try(_settings(request), request.client.host if request.client
+                            else "-"):
+        raise SignInRefused("rate_limited")
