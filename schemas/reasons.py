@@ -61,6 +61,8 @@ REASONS: dict[str, str] = {
     "list_row_number_repeated": "番号の重複 — a row number is printed twice (detail: number)",
     "list_row_count": "件数の不一致 — rows read differ from the printed total "
     "(detail: read/printed)",
+    "row_number_out_of_sequence": "番号が前後の行と続かない — the row's number follows neither "
+    "neighbour (the number they agree on is proposed)",
     # across fields
     "birth_after_filing": "生年月日が届出日より後 — born after the day of filing",
     "age_implausible": "年齢が不自然 — an age over 120",

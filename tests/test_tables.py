@@ -15,8 +15,16 @@ from kura.bench.synth.lists import LIST_FORM, render_list, to_half_width
 from kura.cli import app
 from pipeline.ingest import PageImage
 from pipeline.listcells import municipality_code_reasons, parse_date, parse_period
+from pipeline.ocr import Reading
 from pipeline.page import assemble, process_page
-from pipeline.tables import check_list, compose_voicing, ctc_log_likelihood
+from pipeline.tables import (
+    PAGE_NUMBER,
+    UNSURE_VOICING,
+    _counted,
+    check_list,
+    compose_voicing,
+    ctc_log_likelihood,
+)
 from schemas.contracts import FieldResult, PageResult
 from schemas.forms import get_form
 
@@ -144,6 +152,44 @@ def test_a_row_number_printed_twice() -> None:
     assert again.reasons == document.reasons
 
 
+def test_a_row_number_out_of_sequence_goes_to_a_person_with_the_number_its_neighbours_say(
+) -> None:
+    document = assemble("list.tif", [_page(1, 1, 1, [75, 76, 7, 78, 79], total=5)])[0]
+    misread = (document.rows or [])[2]["number"]
+    assert misread.status == "review" and "row_number_out_of_sequence" in misread.reasons
+    assert misread.value == "77" and misread.raw == "7"  # proposed; a person confirms
+    assert all(row["number"].status == "accepted"
+               for i, row in enumerate(document.rows or []) if i != 2)
+    # a page missing is a gap between pages, not a misread number
+    gap = assemble("list.tif", [_page(1, 1, 2, [1, 2]), _page(2, 2, 2, [5, 6], total=6)])[0]
+    assert all(row["number"].status == "accepted" for row in gap.rows or [])
+
+
+def test_a_word_whose_width_holds_another_count_of_characters_is_unsure() -> None:
+    """Printed on a fixed pitch, a word of n characters is about n pitches wide: a reading
+    that lost a character no longer fits its width."""
+    crops, readings = [], []
+    rng = np.random.default_rng(1)
+    for n in [3, 4, 5, 6, 3, 4, 5, 6, 4, 5]:
+        crop = rng.integers(220, 256, (30, 20 * n + 20)).astype(np.uint8)  # paper
+        for k in range(n):
+            crop[6:24, 10 + 20 * k : 10 + 20 * k + 14] = rng.integers(10, 60, (18, 14))
+        crops.append(crop)
+        readings.append(Reading("ア" * n, 0.99, "ppocr"))
+    readings[3] = Reading("ア" * 5, 0.99, "ppocr")  # six printed, five read
+    checked = _counted(crops, readings, [len(r.text) for r in readings])
+    assert checked[3].confidence == UNSURE_VOICING
+    assert all(r.confidence == 0.99 for i, r in enumerate(checked) if i != 3)
+
+
+@pytest.mark.parametrize(("printed", "page"), [
+    ("1/3頁", (1, 3)), ("-2/3-", (2, 3)), ("頁:3/3", (3, 3)), ("頁:3:3", (3, 3)),
+])
+def test_printed_page_numbers(printed: str, page: tuple[int, int]) -> None:
+    match = next(m for pattern in PAGE_NUMBER if (m := pattern.match(printed)))
+    assert (int(match[1]), int(match[2])) == page
+
+
 # --- A printed, scanned list ---------------------------------------------------------------
 
 def _as_tiff(images: list, path: Path) -> Path:
@@ -202,3 +248,27 @@ def test_a_list_has_no_blank_form(tmp_path: Path) -> None:
     result = runner.invoke(app, ["forms", "blank", LIST_FORM, "--out", str(tmp_path / "x.png")])
     assert result.exit_code == 2 and "kind: table" in result.output
     assert not (tmp_path / "x.png").exists()
+
+
+def test_the_header_block_and_page_numbers_are_read_and_a_missing_page_is_reported() -> None:
+    """市区町村コード, 市区町村名, 作成年月日, 対象期間 and the printed n/m of each page of a
+    scanned three-page list; the same list scanned without its second page and with its
+    first twice says so, and keeps every row it read."""
+    images, truth = render_list(11, pages=3, rows_per_page=3, strength=0.4, impact=False,
+                                face="gothic", page_label="n/m頁")
+    pages = [process_page(PageImage(n, np.asarray(image.convert("RGB")), 300))
+             for n, image in enumerate(images, start=1)]
+    assert [(p.list_page, p.list_pages) for p in pages] == [(1, 3), (2, 3), (3, 3)]
+    for page in pages:
+        assert {name: page.fields[name].value for name in truth["header"]} == truth["header"]
+        assert all(page.fields[name].status == "accepted" for name in truth["header"])
+    whole = assemble("list.tif", pages)
+    assert len(whole) == 1 and whole[0].reasons == [] and len(whole[0].rows or []) == 9
+
+    first, _, third = pages
+    again = first.model_copy(update={"number": 4})
+    broken = assemble("list.tif", [first, third.model_copy(update={"number": 2}), again])
+    reasons = [r for d in broken for r in d.reasons]
+    assert "list_page_missing:2" in reasons
+    assert sum(len(d.rows or []) for d in broken) == 9  # nothing dropped
+    assert all(d.needs_review for d in broken)
