@@ -30,17 +30,21 @@ from kura.cli_people import (
 )
 from kura.cli_register import register_app, shintatsu_app, totsugo_app
 from kura.cli_verify import verify_app
+from kura.help import SpeakingGroup
+from kura.tables import JSON_HELP, Column, fitted, form_name
 from schemas.errors import ExitCode, KuraError, Unavailable
+from schemas.i18n import N_, _, language, ngettext
 from schemas.settings import get_settings
 
 app = typer.Typer(
-    help="Kura (蔵): secure intake and OCR for national-pension paperwork.",
-    no_args_is_help=True,
+    help=N_("Kura (蔵): secure intake and OCR for national-pension paperwork."),
+    cls=SpeakingGroup,
     add_completion=False,
     pretty_exceptions_show_locals=False,
 )
-forms_app = typer.Typer(help="Form definitions (schemas/forms/*.yaml).", no_args_is_help=True)
-db_app = typer.Typer(help="The database.", no_args_is_help=True)
+forms_app = typer.Typer(help=N_("Form definitions (schemas/forms/*.yaml)."),
+                        no_args_is_help=True)
+db_app = typer.Typer(help=N_("The database."), no_args_is_help=True)
 app.add_typer(forms_app, name="forms")
 app.add_typer(db_app, name="db")
 app.add_typer(bench_app, name="bench")
@@ -66,6 +70,58 @@ app.add_typer(totsugo_app, name="totsugo")
 console = Console()
 
 
+DUTY_NEXT = (("intake", "kura ingest FOLDER"), ("users.read", "kura users list"),
+             ("audit.read", "kura audit verify"), ("backup", "kura backup --out FILE"))
+"""What each duty usually does next, after the documents and files that wait."""
+
+
+@app.callback(invoke_without_command=True)
+def standing(context: typer.Context) -> None:
+    """Typed alone, `kura` says where this installation stands: who is signed in here, how
+    many documents wait for verification and how many files are in quarantine, and the
+    command to continue with."""
+    if context.invoked_subcommand is not None:
+        return
+    from storage.usecases.standing import standing as where
+
+    now = where(get_settings(), token)
+    console.print(_("Kura (蔵): secure intake and OCR for national-pension paperwork."),
+                  highlight=False)
+    if not now.has_people:
+        console.print(_("A new installation: it has no accounts yet."), highlight=False)
+        nexts = ["kura users add NAME --role security_admin", "kura demo"]
+    elif now.username is None:
+        console.print(_("Nobody is signed in here."), highlight=False)
+        nexts = ["kura login NAME"]
+    else:
+        from kura.help import ROLE_NAMES
+
+        console.print(_("Signed in as {user} ({duties}).").format(
+            user=now.username, duties=_(", ").join(_(ROLE_NAMES.get(r, r)) for r in now.roles)),
+            highlight=False)
+        nexts = []
+    if now.waiting is not None:
+        console.print(ngettext("{count} document waits for verification.",
+                               "{count} documents wait for verification.",
+                               now.waiting).format(count=now.waiting), highlight=False)
+        if now.waiting:
+            nexts.append("kura queue")
+    if now.quarantined is not None:
+        console.print(ngettext("{count} file is in quarantine.",
+                               "{count} files are in quarantine.",
+                               now.quarantined).format(count=now.quarantined),
+                      highlight=False)
+        if now.quarantined:
+            nexts.append("kura quarantine list")
+    if now.username is not None:
+        nexts += [command for permission, command in DUTY_NEXT if now.may(permission)]
+    nexts = nexts or ["kura whoami"]
+    console.print(_("To continue: {command}").format(command=nexts[0]), highlight=False)
+    for command in nexts[1:]:
+        console.print(_("or: {command}").format(command=command), highlight=False)
+    console.print(_("Every command: kura --help"), highlight=False)
+
+
 @db_app.command("upgrade")
 def db_upgrade() -> None:
     """Run the database migrations up to the newest, then grant the application role
@@ -76,16 +132,18 @@ def db_upgrade() -> None:
     upgrade(settings.sqlalchemy_url, settings)
     if settings.db_app_role:
         grant_app_role(settings.sqlalchemy_url, settings.db_app_role)
-        console.print(f"privileges of {settings.db_app_role} brought up to date")
-    console.print("database is up to date")
+        console.print(_("privileges of {role} brought up to date").format(
+            role=settings.db_app_role))
+    console.print(_("database is up to date"))
 
 
 @app.command()
 def ingest(
-    paths: Annotated[list[Path], typer.Argument(help="Files or folders of scans.")],
-    wait: Annotated[bool, typer.Option(help="Wait until every page is read.")] = True,
-    channel: Annotated[str, typer.Option(help="cli | upload | hot_folder")] = "cli",
-    as_json: Annotated[bool, typer.Option("--json", help="Print every entry as JSON.")] = False,
+    paths: Annotated[list[Path], typer.Argument(help=N_("Files or folders of scans."))],
+    wait: Annotated[bool, typer.Option(help=N_("Wait until every page is read."))] = True,
+    channel: Annotated[str, typer.Option(help=N_("cli | upload | hot_folder"))] = "cli",
+    as_json: Annotated[bool, typer.Option("--json", help=N_("Print every entry as JSON."))
+                       ] = False,
 ) -> None:
     """Take scans in as one batch: seal the originals, open 受付 entries, read every page
     (scanning clerk). Every entry of a folder is answered: taken, quarantined (sealed, with
@@ -99,7 +157,7 @@ def ingest(
 
 
 @app.command()
-def queue(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
+def queue(as_json: Annotated[bool, typer.Option("--json", help=JSON_HELP)] = False) -> None:
     """Documents waiting for verification (masked: no 個人番号, no full name)."""
     verification_queue = usecase("records").verification_queue
 
@@ -116,28 +174,32 @@ def queue(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
             )
         )
         return
-    table = Table(title=f"Verification queue: {len(lines)} documents")
-    for column in ("受付番号", "received", "form", "name", "pages", "to review", "why", "status"):
-        table.add_column(column)
-    for line in lines:
-        table.add_row(
-            line.receipt_number,
-            line.received_date.isoformat(),
-            line.form_id or "?",
-            line.name_masked,
-            str(line.pages),
-            f"{line.fields_review}/{line.fields_total}",
-            ", ".join(f"{code}×{n}" if n > 1 else code for code, n in line.why.items()),
-            line.status,
-        )
-    console.print(table)
+    from web.i18n import reason_words
+
+    # at 80 columns the pages, the status and the masked name give way first
+    columns = [Column(_("Receipt number"), 17, identifier=True), Column(_("Received"), 10, 4),
+               Column(_("Form"), 14, 6), Column(_("Name"), 8, 2), Column(_("Pages"), 2, 0),
+               Column(_("To review"), 5, 5), Column(_("Why"), 12, 3), Column(_("Status"), 6, 1)]
+    rows = [[line.receipt_number, line.received_date.isoformat(), form_name(line.form_id),
+             Text(line.name_masked), str(line.pages), f"{line.fields_review}/{line.fields_total}",
+             Text(_(", ").join(
+                 reason_words(code, language()) + (f"×{n}" if n > 1 else "")
+                 for code, n in line.why.items())),
+             _(line.status)] for line in lines]
+    title = ngettext("Verification queue: {count} document",
+                     "Verification queue: {count} documents", len(lines)).format(
+                         count=len(lines))
+    console.print(fitted(console, title, columns, rows))
+
 
 
 @app.command()
 def extract(
-    paths: Annotated[list[Path], typer.Argument(help="Scans to read.")],
-    as_json: Annotated[bool, typer.Option("--json", help="Print the JSON contract.")] = False,
-    engine: Annotated[str | None, typer.Option(help="Force one engine: ppocr | tesseract")] = None,
+    paths: Annotated[list[Path], typer.Argument(help=N_("Scans to read."))],
+    as_json: Annotated[bool, typer.Option("--json", help=N_("Print the JSON contract."))
+                       ] = False,
+    engine: Annotated[str | None, typer.Option(
+        help=N_("Force one engine: ppocr | tesseract"))] = None,
 ) -> None:
     """Read scans in process and print the fields; stores nothing, needs no service.
     Every file gets an entry, one that gives no document with its `error`; the exit status
@@ -162,7 +224,8 @@ def extract(
     for document in documents:
         console.print(
             Text(shown_name(document["source"]), style="bold"),
-            Text(f"pages {document['pages']} form {document['form']}"),
+            Text(_("pages {pages} form {form}").format(pages=document["pages"],
+                                                       form=form_name(document["form"]))),
             Text(f"{document['error']['message']}") if "error" in document else "",
             highlight=False,
         )
@@ -173,7 +236,8 @@ def extract(
 
 
 @forms_app.command("list")
-def forms_list(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
+def forms_list(as_json: Annotated[bool, typer.Option("--json", help=JSON_HELP)] = False
+               ) -> None:
     """Every form definition."""
     from schemas.forms import load_forms
 
@@ -181,22 +245,27 @@ def forms_list(as_json: Annotated[bool, typer.Option("--json")] = False) -> None
     if as_json:
         print(json.dumps([f.contract() for f in forms.values()], ensure_ascii=False, indent=1))
         return
-    for form in forms.values():
-        console.print(f"{form.id:32} {form.kind:5} {len(form.fields):3} fields  {form.title}")
+    columns = [Column(_("Form"), 14, 5), Column(_("Id"), 26, 4, identifier=True),
+               Column(_("Kind"), 6, 1), Column(_("Fields"), 6, 2), Column(_("Title"), 16, 3)]
+    rows = [[form.short_title, form.id, _(form.kind), str(len(form.fields) or len(
+        form.columns or [])), form.title] for form in forms.values()]
+    console.print(fitted(console, _("Forms"), columns, rows))
 
 
 @forms_app.command("separator")
-def forms_separator(out: Annotated[Path, typer.Option(help="PNG or PDF to print")]) -> None:
+def forms_separator(out: Annotated[Path, typer.Option(help=N_("PNG or PDF to print"))]
+                    ) -> None:
     """Write the separator sheet: put one between documents to start a new one."""
     from pipeline.separator import render_separator
 
     render_separator().save(out, dpi=(300, 300), resolution=300)
-    console.print(f"wrote {out}")
+    console.print(_("wrote {path}").format(path=out))
 
 
 @forms_app.command("blank")
 def forms_blank(
-    form_id: str, out: Annotated[Path, typer.Option(help="PNG, or PDF for several pages")]
+    form_id: Annotated[str, typer.Argument(help=N_("The form's id (kura forms list)."))],
+    out: Annotated[Path, typer.Option(help=N_("PNG, or PDF for several pages"))],
 ) -> None:
     """Write the blank form at 300 dpi."""
     from pipeline.template import render_blank
@@ -204,32 +273,33 @@ def forms_blank(
 
     form = get_form(form_id)
     if form.kind == "table":
-        console.print(f"{form_id} is a printed list (kind: table): it has no blank form")
+        console.print(_("{form} is a printed list (kind: table): it has no blank form")
+                      .format(form=form_id))
         raise typer.Exit(code=2)
     pages = [render_blank(form, n) for n in range(1, form.pages + 1)]
     if out.suffix.lower() == ".pdf":
         pages[0].save(out, save_all=True, append_images=pages[1:], resolution=form.dpi)
     else:
         pages[0].save(out, dpi=(form.dpi, form.dpi))
-    console.print(f"wrote {out}")
+    console.print(_("wrote {path}").format(path=out))
 
 
 @forms_app.command("propose")
 def forms_propose(
-    blank: Annotated[Path, typer.Argument(help="A blank form: PDF, TIFF, PNG or JPEG.")],
-    out: Annotated[Path, typer.Option(help="Where to write the draft YAML.")],
-    form_id: Annotated[str, typer.Option("--id", help="The new form's id.")] = "draft",
-    title: Annotated[str, typer.Option(help="The form's printed title.")] = "TODO",
-    png: Annotated[
-        Path | None, typer.Option(help="Also draw the draft over the blank's first page here.")
-    ] = None,
+    blank: Annotated[Path, typer.Argument(help=N_("A blank form: PDF, TIFF, PNG or JPEG."))],
+    out: Annotated[Path, typer.Option(help=N_("Where to write the draft YAML."))],
+    form_id: Annotated[str, typer.Option("--id", help=N_("The new form's id."))] = "draft",
+    title: Annotated[str, typer.Option(help=N_("The form's printed title."))] = "TODO",
+    png: Annotated[Path | None, typer.Option(
+        help=N_("Also draw the draft over the blank's first page here."))] = None,
 ) -> None:
     """Detect the boxes and digit cells of a blank form, read their printed captions, and
     write a draft definition (names, labels and types proposed from the captions)."""
     from pipeline.propose import propose_file
 
     if not blank.is_file():
-        raise typer.BadParameter(f"{blank} does not exist", param_hint="BLANK")
+        raise typer.BadParameter(_("{path} does not exist").format(path=blank),
+                                 param_hint="BLANK")
     text, fields = propose_file(blank, form_id, title)
     out.write_text(text, encoding="utf-8")
     if png is not None:
@@ -238,29 +308,28 @@ def forms_propose(
         png.write_bytes(draw_draft(blank.read_bytes(), fields))
     cells = sum(1 for f in fields if f.cells)
     todo = sum(1 for f in fields if f.note)
-    console.print(f"wrote {out}: {len(fields)} fields ({cells} cell fields), {todo} marked TODO")
+    console.print(_("wrote {path}: {fields} fields ({cells} cell fields), {todo} marked TODO")
+                  .format(path=out, fields=len(fields), cells=cells, todo=todo))
 
 
 @app.command()
 def original(
-    receipt_number: str,
-    out: Annotated[Path, typer.Option(help="Where to write the original (an encrypted ZIP).")],
+    receipt_number: Annotated[str, typer.Argument(help=N_("The document's 受付番号."))],
+    out: Annotated[Path, typer.Option(help=N_("Where to write the original (an encrypted ZIP)."))],
     reason: Annotated[
         str,
         typer.Option(
-            help="Why the original is opened (recorded in the audit log as its purpose): a "
-            "reason and case reference, never a name or number of the person."
+            help=N_("Why the original is opened (recorded in the audit log as its purpose): a "
+                    "reason and case reference, never a name or number of the person.")
         ),
     ],
     plain: Annotated[str | None, typer.Option(
-        "--plain", help="Write the file as it is, unencrypted: takes the download permission; "
-        "say why (recorded).")] = None,
+        "--plain", help=N_("Write the file as it is, unencrypted: takes the download "
+                           "permission; say why (recorded)."))] = None,
 ) -> None:
     """Write a document's original scan, checked against its SHA-256, inside an AES-256
     encrypted ZIP whose password is shown once (records manager; every opening is recorded
-    with its reason). Example:
-    kura original R20261129-000001 --out original.zip --reason "開示請求 2026-41"
-    """
+    with its reason)."""
     from pipeline.ingest import sniff_media_type
     from pipeline.transmittal import encrypted_zip, generate_password
     open_original = usecase("records").open_original
@@ -268,14 +337,15 @@ def original(
     opened = open_original(get_settings(), token, receipt_number, reason, plain)
     if plain is not None:
         write_private(out, opened.data)
-        console.print(f"wrote {out} ({len(opened.data)} bytes, SHA-256 verified, unencrypted)")
+        console.print(_("wrote {path} ({size} bytes, SHA-256 verified, unencrypted)").format(
+            path=out, size=len(opened.data)))
         return
     suffix = SUFFIXES.get(sniff_media_type(opened.data), "")
     password = generate_password()
     write_private(out, encrypted_zip({f"{receipt_number}{suffix}": opened.data}, password))
-    console.print(f"wrote {out}: the original ({len(opened.data)} bytes, SHA-256 verified) in "
-                  "a ZIP encrypted with AES-256")
-    console.print(f"its password, shown this once: {password}")
+    console.print(_("wrote {path}: the original ({size} bytes, SHA-256 verified) in a ZIP "
+                    "encrypted with AES-256").format(path=out, size=len(opened.data)))
+    console.print(_("its password, shown this once: {password}").format(password=password))
 
 
 SUFFIXES = {"application/pdf": ".pdf", "image/png": ".png", "image/jpeg": ".jpg",
@@ -284,15 +354,15 @@ SUFFIXES = {"application/pdf": ".pdf", "image/png": ".png", "image/jpeg": ".jpg"
 
 @app.command()
 def worker(
-    concurrency: Annotated[int, typer.Option(help="Worker processes.")] = 2,
+    concurrency: Annotated[int, typer.Option(help=N_("Worker processes."))] = 2,
     beat: Annotated[bool, typer.Option(
-        help="Also run the sweeper every KURA_SWEEP_EVERY_S (one worker of the fabric).")
+        help=N_("Also run the sweeper every KURA_SWEEP_EVERY_S (one worker of the fabric)."))
     ] = False,
 ) -> None:
     """Start a Celery worker that reads pages (needs KURA_BROKER_URL)."""
     settings = get_settings()
     if not settings.uses_celery:
-        raise Unavailable("KURA_BROKER_URL is not set: nothing to work for")
+        raise Unavailable(_("KURA_BROKER_URL is not set: nothing to work for"))
     from storage.usecases.base import ready
 
     ready(settings)
@@ -314,8 +384,10 @@ def worker(
 
 @app.command()
 def web(
-    host: Annotated[str | None, typer.Option()] = None,
-    port: Annotated[int | None, typer.Option()] = None,
+    host: Annotated[str | None, typer.Option(help=N_("Address to listen on (KURA_WEB_HOST)."))
+                    ] = None,
+    port: Annotated[int | None, typer.Option(help=N_("Port to listen on (KURA_WEB_PORT)."))
+                    ] = None,
 ) -> None:
     """Serve the web rooms."""
     import uvicorn
@@ -333,7 +405,7 @@ def web(
 
 
 @app.command()
-def demo(count: Annotated[int, typer.Option(help="How many sample scans.")] = 6) -> None:
+def demo(count: Annotated[int, typer.Option(help=N_("How many sample scans."))] = 6) -> None:
     """Generate sample scans, take them in and read them, with nothing configured. Creates
     the demo accounts (one per duty, fresh passwords printed) and signs in as the clerk."""
     import getpass
@@ -344,25 +416,26 @@ def demo(count: Annotated[int, typer.Option(help="How many sample scans.")] = 6)
     settings = get_settings()
     demo = demo_people(settings, getpass.getuser())
     write_session(settings, demo.clerk)
-    people = Table(title="Demo accounts (fresh passwords; `kura login NAME` to switch)")
-    for column in ("user", "duty", "password"):
-        people.add_column(column)
+    people = Table(title=_("Demo accounts (fresh passwords; `kura login NAME` to switch)"))
+    for column in (_("User"), _("Duty"), _("Password")):
+        people.add_column(column, no_wrap=True)
     for username, duties, password in demo.accounts:
         people.add_row(username, duties, password)
     console.print(people)
-    console.print(f"signed in as {demo.clerk.username}")
+    console.print(_("signed in as {user}").format(user=demo.clerk.username))
     samples = settings.data_dir / "samples" / time.strftime("%Y%m%d-%H%M%S")
     samples.mkdir(parents=True, exist_ok=True)
     started = time.perf_counter()
     files = make_sample_scans(samples, count, seed=int(time.time()))
-    console.print(f"generated {len(files)} sample scans in {samples}")
+    console.print(_("generated {count} sample scans in {folder}").format(count=len(files),
+                                                                         folder=samples))
     batch_id, answers = _ingest(settings, demo.clerk.token, _gather(files), "cli", wait=True)
     _print_batch(settings, batch_id, time.perf_counter() - started, answers)
-    console.print(
-        f"data lives in {settings.data_dir} (database {settings.sqlalchemy_url}, "
-        f"sealed objects in {settings.objects_dir}); `kura queue` lists the "
-        "documents waiting for verification"
-    )
+    console.print(_(
+        "data lives in {data} (database {database}, sealed objects in {objects}); "
+        "`kura queue` lists the documents waiting for verification").format(
+            data=settings.data_dir, database=settings.sqlalchemy_url,
+            objects=settings.objects_dir))
 
 
 def main() -> None:
@@ -382,7 +455,7 @@ def main() -> None:
         # message (masked: never a personal value), its hint, and its exit code.
         from rich.markup import escape
 
-        label = "refused" if error.exit_code == ExitCode.refused else "error"
+        label = _("refused") if error.exit_code == ExitCode.refused else _("error")
         hint = f"\n{escape(mask(error.hint))}" if error.hint else ""
         Console(stderr=True).print(
             f"[bold red]{label}:[/] {escape(mask(error.message))}{hint}", highlight=False
@@ -395,7 +468,7 @@ def main() -> None:
         from rich.markup import escape
 
         Console(stderr=True).print(
-            f"[bold red]error:[/] {type(error).__name__}: {escape(mask(str(error)))}",
+            f"[bold red]{_('error')}:[/] {type(error).__name__}: {escape(mask(str(error)))}",
             highlight=False,
         )
         sys.exit(1)

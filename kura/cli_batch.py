@@ -10,19 +10,19 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
 from kura.calls import usecase
 from kura.cli_people import token
-from schemas.i18n import _
+from schemas.i18n import N_, _
 from schemas.settings import get_settings
 
-batch_app = typer.Typer(help="Batches of scans taken in.", no_args_is_help=True)
+batch_app = typer.Typer(help=N_("Batches of scans taken in."), no_args_is_help=True)
 console = Console()
 
 
 @batch_app.command("status")
 def status(
     batch_id: Annotated[str | None, typer.Argument(
-        help="The batch id or its first characters; default the latest batch.")] = None,
+        help=N_("The batch id or its first characters; default the latest batch."))] = None,
     follow: Annotated[bool, typer.Option(
-        "--follow", "-f", help="Keep the bar moving until every page is read.")] = False,
+        "--follow", "-f", help=N_("Keep the bar moving until every page is read."))] = False,
 ) -> None:
     """Pages of a batch queued, read and failed, with a progress bar (scanning clerk)."""
     from storage.usecases.batches import BatchProgress
@@ -30,22 +30,26 @@ def status(
     batch_status = usecase("batches").batch_status
 
     settings = get_settings()
-    with Progress(TextColumn("batch {task.fields[batch]}"), BarColumn(), MofNCompleteColumn(),
-                  TextColumn("pages · {task.fields[counts]}"), console=console) as bar:
+    with Progress(TextColumn(_("batch") + " {task.fields[batch]}"), BarColumn(),
+                  MofNCompleteColumn(), TextColumn(_("pages") + " · {task.fields[counts]}"),
+                  console=console) as bar:
         task = bar.add_task("pages", total=None, batch="", counts="")
 
         def show(progress: BatchProgress) -> None:
             bar.update(task, total=progress.pages, completed=progress.read + progress.failed,
                        batch=progress.batch_id[:8],
-                       counts=f"queued {progress.queued}, read {progress.read}, "
-                              f"failed {progress.failed}")
+                       counts=_("queued {queued}, read {read}, failed {failed}").format(
+                           queued=progress.queued, read=progress.read,
+                           failed=progress.failed))
 
         final = batch_status(settings, token, batch_id, follow=show if follow else None)
         show(final)
-    console.print(
-        f"files {final.files} (finished {final.files_finished}, quarantined "
-        f"{final.files_quarantined}) · pages {final.pages}: queued {final.queued}, "
-        f"read {final.read}, failed {final.failed}", highlight=False)
+    console.print(_(
+        "files {files} (finished {finished}, quarantined {quarantined}) · pages {pages}: "
+        "queued {queued}, read {read}, failed {failed}").format(
+            files=final.files, finished=final.files_finished,
+            quarantined=final.files_quarantined, pages=final.pages, queued=final.queued,
+            read=final.read, failed=final.failed), highlight=False)
     for page in final.failed_pages:
         console.print(_("  set aside in quarantine: {file} page {number} — {reason}").format(
             file=page.file, number=page.number, reason=page.reason), markup=False,

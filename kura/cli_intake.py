@@ -13,13 +13,13 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
-from rich.table import Table
 from rich.text import Text
 
 from kura.calls import usecase
 from kura.cli_people import token
+from kura.tables import JSON_HELP, Column, fitted
 from schemas.errors import ExitCode, KuraError
-from schemas.i18n import _
+from schemas.i18n import N_, _, language, ngettext
 from schemas.settings import Settings, get_settings
 
 if TYPE_CHECKING:
@@ -31,8 +31,8 @@ if TYPE_CHECKING:
     from workers.intake import Arrival
 
 quarantine_app = typer.Typer(
-    help="The quarantine room: files intake refused to read, each with its reason "
-    "(records manager).", no_args_is_help=True)
+    help=N_("The quarantine room: files intake refused to read, each with its reason "
+            "(records manager)."), no_args_is_help=True)
 console = Console(highlight=False, soft_wrap=True)
 err = Console(stderr=True, highlight=False, soft_wrap=True)
 
@@ -47,7 +47,8 @@ def _gather(paths: list[Path]) -> list[Arrival | TurnedAway]:
 
     for path in paths:
         if not path.exists() and not path.is_symlink():
-            raise typer.BadParameter(f"{shown_name(str(path))} does not exist")
+            raise typer.BadParameter(_("{path} does not exist").format(
+                path=shown_name(str(path))))
     return gather(paths)
 
 
@@ -96,8 +97,9 @@ def _wait_for_batch(settings: Settings, batch_id: str, timeout_s: float = 3600) 
         if not busy():
             return
         time.sleep(0.2)  # a cheap count; the batch's end is seen sooner
-    raise TimedOut(f"batch {batch_id[:8]} is still being read after {timeout_s:.0f} s",
-                   hint="the workers go on; `kura queue` shows what is done")
+    raise TimedOut(_("batch {batch} is still being read after {seconds} s").format(
+        batch=batch_id[:8], seconds=f"{timeout_s:.0f}"),
+        hint=_("the workers go on; `kura queue` shows what is done"))
 
 
 def _batch_entries(settings: Settings, batch_id: str,
@@ -126,36 +128,38 @@ def _print_batch(settings: Settings, batch_id: str, seconds: float, answers: lis
                  as_json: bool = False) -> None:
     """Where every entry went. File names are shown here as given (made printable, never
     read as markup) and not kept (storage.intake.file_label)."""
-    from schemas.reasons import REASONS
+    from web.i18n import reason_words
     from workers.intake import shown_name
 
     report, entries = _batch_entries(settings, batch_id, answers)
     if as_json:
         print(json.dumps({"batch": batch_id, "entries": entries}, ensure_ascii=False, indent=1))
         return
-    table = Table(title=f"Batch {batch_id[:8]}")
-    for column in ("#", "file", "pages", "status", "受付番号 / reason"):
-        table.add_column(column)
+    # a 受付番号 per line, whole; the reason folds beneath it
+    columns = [Column("#", 2, 3), Column(_("File"), 10, 1), Column(_("Pages"), 2, 0),
+               Column(_("Status"), 6, 2), Column(_("Receipt number / reason"), 17, identifier=True)]
+    rows = []
     for entry in entries:
         status = entry.get("status", entry["outcome"])
         status = "quarantined" if status == "rejected" else status
-        notes = [REASONS[flag].split(" — ")[-1] for flag in entry["flags"]]
-        where = "; ".join([", ".join(entry["receipts"]), *filter(None, [entry["reason"]]),
-                           *notes]).strip("; ")
-        table.add_row(str(entry["position"]), Text(shown_name(entry["file"])),
-                      str(entry["pages"] or ""), status, Text(where))
-    console.print(table)
+        notes = [reason_words(flag, language()) for flag in entry["flags"]]
+        where = "\n".join([*entry["receipts"], *filter(None, [entry["reason"]]), *notes])
+        rows.append([str(entry["position"]), Text(shown_name(entry["file"])),
+                     str(entry["pages"] or ""), _(status), Text(where)])
+    console.print(fitted(console, _("Batch {batch}").format(batch=batch_id[:8]), columns, rows))
     counted = Counter(entry["outcome"] for entry in entries)
-    console.print(
-        f"entries {len(entries)} (taken {counted['taken']}, quarantined "
-        f"{counted['quarantined']}, refused {counted['refused']}, skipped "
-        f"{counted['skipped']}) · pages {report.pages} "
-        f"(blank {report.pages_blank}, unrecognised {report.pages_unknown}, "
-        f"failed {report.pages_failed}) · documents {report.documents}\n"
-        f"fields accepted {report.fields_accepted} · fields waiting for review "
-        f"{report.fields_review} · time {seconds:.1f} s",
-        highlight=False,
-    )
+    console.print(_(
+        "entries {entries} (taken {taken}, quarantined {quarantined}, refused {refused}, "
+        "skipped {skipped}) · pages {pages} (blank {blank}, unrecognised {unknown}, failed "
+        "{failed}) · documents {documents}").format(
+            entries=len(entries), taken=counted["taken"], quarantined=counted["quarantined"],
+            refused=counted["refused"], skipped=counted["skipped"], pages=report.pages,
+            blank=report.pages_blank, unknown=report.pages_unknown,
+            failed=report.pages_failed, documents=report.documents), highlight=False)
+    console.print(_(
+        "fields accepted {accepted} · fields waiting for review {review} · time {seconds} s"
+        ).format(accepted=report.fields_accepted, review=report.fields_review,
+                 seconds=f"{seconds:.1f}"), highlight=False)
 
 
 # --- kura quarantine ------------------------------------------------------------------------
@@ -168,8 +172,8 @@ def _as_dict(line: Any) -> dict[str, Any]:
 
 @quarantine_app.command("list")
 def quarantine_list(
-    closed: Annotated[bool, typer.Option("--all", help="Released and disposed too.")] = False,
-    as_json: Annotated[bool, typer.Option("--json")] = False,
+    closed: Annotated[bool, typer.Option("--all", help=N_("Released and disposed too."))] = False,
+    as_json: Annotated[bool, typer.Option("--json", help=JSON_HELP)] = False,
 ) -> None:
     """Files in quarantine, oldest first, with the reason each was refused."""
     list_quarantine = usecase("quarantine").list_quarantine
@@ -178,17 +182,18 @@ def quarantine_list(
     if as_json:
         print(json.dumps([_as_dict(line) for line in lines], ensure_ascii=False, indent=1))
         return
-    table = Table(title=f"Quarantine: {len(lines)} files")
-    for column in ("id", "received", "file", "times", "state", "reason"):
-        table.add_column(column)
-    for line in lines:
-        table.add_row(line.id[:8], f"{line.received_at:%Y-%m-%d %H:%M}", line.label,
-                      str(line.times_received), line.state, Text(line.reason))
-    console.print(table)
+    columns = [Column(_("Id"), 8, identifier=True), Column(_("Received"), 10, 4),
+               Column(_("File"), 8, 2), Column(_("Times"), 2, 0), Column(_("State"), 6, 1),
+               Column(_("Reason"), 12, 3)]
+    rows = [[line.id[:8], f"{line.received_at:%Y-%m-%d %H:%M}", Text(line.label),
+             str(line.times_received), _(line.state), Text(line.reason)] for line in lines]
+    console.print(fitted(console, ngettext("Quarantine: {count} file", "Quarantine: {count} files",
+                                           len(lines)).format(count=len(lines)), columns, rows))
 
 
 @quarantine_app.command("pages")
-def quarantine_pages(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
+def quarantine_pages(as_json: Annotated[bool, typer.Option("--json", help=JSON_HELP)] = False
+                     ) -> None:
     """Pages that failed for good, with the reason; the rest of each file went on."""
     from storage.usecases.quarantine import set_aside_pages
 
@@ -196,22 +201,21 @@ def quarantine_pages(as_json: Annotated[bool, typer.Option("--json")] = False) -
     if as_json:
         print(json.dumps([_as_dict(line) for line in lines], ensure_ascii=False, indent=1))
         return
-    table = Table(title=_("Pages set aside in quarantine: {count}").format(count=len(lines)))
-    for column in (_("page id"), _("received at"), _("file"), _("page"), _("attempts"),
-                   _("reason")):
-        table.add_column(column)
-    for line in lines:
-        table.add_row(line.id[:8], f"{line.received_at:%Y-%m-%d %H:%M}", line.label,
-                      str(line.number), str(line.attempts), Text(line.reason))
-    console.print(table)
+    columns = [Column(_("page id"), 8, identifier=True), Column(_("received at"), 10, 4),
+               Column(_("file"), 8, 2), Column(_("page"), 2, 3), Column(_("attempts"), 2, 0),
+               Column(_("reason"), 12, 5)]
+    rows = [[line.id[:8], f"{line.received_at:%Y-%m-%d %H:%M}", Text(line.label),
+             str(line.number), str(line.attempts), Text(line.reason)] for line in lines]
+    console.print(fitted(console, _("Pages set aside in quarantine: {count}").format(
+        count=len(lines)), columns, rows))
 
 
 @quarantine_app.command("show")
 def quarantine_show(
-    ident: Annotated[str, typer.Argument(help="The id (its first 8 characters will do).")],
-    out: Annotated[Path | None, typer.Option(help="Write the file itself here.")] = None,
-    reason: Annotated[str, typer.Option(help="Why the file is opened (with --out).")] = "",
-    as_json: Annotated[bool, typer.Option("--json")] = False,
+    ident: Annotated[str, typer.Argument(help=N_("The id (its first 8 characters will do)."))],
+    out: Annotated[Path | None, typer.Option(help=N_("Write the file itself here."))] = None,
+    reason: Annotated[str, typer.Option(help=N_("Why the file is opened (with --out)."))] = "",
+    as_json: Annotated[bool, typer.Option("--json", help=JSON_HELP)] = False,
 ) -> None:
     """One quarantined file: why, when, how often it arrived; with --out, the file itself
     (checked against its SHA-256; the reason is recorded)."""
@@ -229,13 +233,14 @@ def quarantine_show(
     for name, value in _as_dict(line).items():
         console.print(Text(f"{name:15} {value}"))
     if out is not None:
-        console.print(Text(f"wrote {out} ({line.size} bytes, SHA-256 verified)"))
+        console.print(Text(_("wrote {path} ({size} bytes, SHA-256 verified)").format(
+            path=out, size=line.size)))
 
 
 @quarantine_app.command("release")
 def quarantine_release(
-    ident: Annotated[str, typer.Argument(help="The id (its first 8 characters will do).")],
-    reason: Annotated[str, typer.Option(help="Why it is to be read after all.")],
+    ident: Annotated[str, typer.Argument(help=N_("The id (its first 8 characters will do)."))],
+    reason: Annotated[str, typer.Option(help=N_("Why it is to be read after all."))],
 ) -> None:
     """Take a quarantined file in after all (say, once a limit was raised): it leaves
     quarantine and goes through every intake check again, as a new batch."""
@@ -244,17 +249,18 @@ def quarantine_release(
 
     settings = get_settings()
     line, again = release(settings, token, ident, reason, INTAKE_CHECKS)
-    console.print(Text(f"released {line.id[:8]} ({line.label}); taken in again"))
+    console.print(Text(_("released {id} ({file}); taken in again").format(
+        id=line.id[:8], file=line.label)))
     _read_pages(settings, again.batch_id, again.page_ids, wait=True)
     _print_batch(settings, again.batch_id, 0.0, again.answers)
 
 
 @quarantine_app.command("dispose")
 def quarantine_dispose(
-    ident: Annotated[str, typer.Argument(help="The id (its first 8 characters will do).")],
-    reason: Annotated[str, typer.Option(help="Why it is to be disposed of (request).")] = "",
-    approve: Annotated[bool, typer.Option(help="Approve another person's request.")] = False,
-    refuse: Annotated[bool, typer.Option(help="Refuse another person's request.")] = False,
+    ident: Annotated[str, typer.Argument(help=N_("The id (its first 8 characters will do)."))],
+    reason: Annotated[str, typer.Option(help=N_("Why it is to be disposed of (request)."))] = "",
+    approve: Annotated[bool, typer.Option(help=N_("Approve another person's request."))] = False,
+    refuse: Annotated[bool, typer.Option(help=N_("Refuse another person's request."))] = False,
 ) -> None:
     """Disposal by two people: one requests it with a reason, another approves (the data
     key is destroyed, the sealed bytes removed where the store allows) or refuses."""
@@ -262,32 +268,33 @@ def quarantine_dispose(
     decide_disposal, request_disposal = quarantine.decide_disposal, quarantine.request_disposal
 
     if approve and refuse:
-        raise typer.BadParameter("--approve or --refuse, not both")
+        raise typer.BadParameter(_("--approve or --refuse, not both"))
     settings = get_settings()
     if approve or refuse:
         line = decide_disposal(settings, token, ident, approve)
-        console.print(f"quarantined file {line.id[:8]}: {line.state}")
+        console.print(_("quarantined file {id}: {state}").format(id=line.id[:8],
+                                                                 state=_(line.state)))
         return
     line = request_disposal(settings, token, ident, reason)
-    console.print(f"disposal of quarantined file {line.id[:8]} requested; another person "
-                  f"approves it with `kura quarantine dispose {line.id[:8]} --approve`")
+    console.print(_("disposal of quarantined file {id} requested; another person approves it "
+                    "with `kura quarantine dispose {id} --approve`").format(id=line.id[:8]))
 
 
 def watch(
     folder: Annotated[Path | None, typer.Argument(
-        help="The hot folder (default KURA_WATCH_DIR).")] = None,
+        help=N_("The hot folder (default KURA_WATCH_DIR)."))] = None,
     archive: Annotated[Path | None, typer.Option(
-        help="Move files taken in here (default KURA_WATCH_ARCHIVE_DIR; none: remove them).")
+        help=N_("Move files taken in here (default KURA_WATCH_ARCHIVE_DIR; none: remove them)."))
     ] = None,
     quarantine: Annotated[Path | None, typer.Option(
-        help="Move refused files here, with a .reason.txt beside each (default "
-        "KURA_WATCH_QUARANTINE_DIR, else '<folder>-quarantine').")] = None,
+        help=N_("Move refused files here, with a .reason.txt beside each (default "
+        "KURA_WATCH_QUARANTINE_DIR, else '<folder>-quarantine')."))] = None,
     settle: Annotated[float | None, typer.Option(
-        help="Seconds a file's size and time must stand still (KURA_WATCH_SETTLE_SECONDS).")
+        help=N_("Seconds a file's size and time must stand still (KURA_WATCH_SETTLE_SECONDS)."))
     ] = None,
     poll: Annotated[bool | None, typer.Option(
-        "--poll/--events", help="Look every few seconds (network shares) or wait for the "
-        "system's change events (local disks); KURA_WATCH_POLL.")] = None,
+        "--poll/--events", help=N_("Look every few seconds (network shares) or wait for the "
+        "system's change events (local disks); KURA_WATCH_POLL."))] = None,
 ) -> None:
     """Watch a hot folder: take in every file once it is complete, then archive or remove
     it; refused files go to the quarantine folder with their reason. Stops on Ctrl-C or
@@ -308,11 +315,11 @@ def watch(
         signal.signal(number, lambda *_: stop.set())
     hot = HotFolder(settings, folders, settings.watch_settle_seconds if settle is None
                     else settle)
-    archived = folders.archive or "none: files taken in are removed"
-    console.print(Text(f"watching {folders.inbox} (archive {archived}, quarantine "
-                       f"{folders.quarantine})"))
+    archived = folders.archive or _("none: files taken in are removed")
+    console.print(Text(_("watching {inbox} (archive {archive}, quarantine {quarantine})").format(
+        inbox=folders.inbox, archive=archived, quarantine=folders.quarantine)))
     hot.run(stop, settings.watch_poll if poll is None else poll, settings.watch_poll_seconds)
-    console.print("stopped")
+    console.print(_("stopped"))
 
 
 def doctor(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
@@ -329,7 +336,8 @@ def doctor(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
     except ValidationError as error:
         for problem in error.errors():
             where = "KURA_" + "_".join(str(p) for p in problem["loc"]).upper()
-            err.print(Text(f"✗ settings: {where}: {problem['msg']}"))
+            err.print(Text(_("✗ settings: {where}: {problem}").format(where=where,
+                                                                   problem=problem["msg"])))
         raise typer.Exit(code=1) from None
     findings = examine(settings)
     if as_json:
@@ -339,6 +347,6 @@ def doctor(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
             mark = "✓" if finding.ok else "✗"
             console.print(Text(f"{mark} {finding.check}: {finding.detail}"))
             if finding.fix:
-                console.print(Text(f"    fix: {finding.fix}"))
+                console.print(Text(_("    fix: {fix}").format(fix=finding.fix)))
     if not all(finding.ok for finding in findings):
         raise typer.Exit(code=1)

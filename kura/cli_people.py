@@ -16,18 +16,18 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
-from rich.table import Table
 
 from kura.calls import usecase
+from kura.tables import JSON_HELP, Column, fitted
 from schemas.errors import Damaged, NotSignedIn
-from schemas.i18n import _
+from schemas.i18n import N_, _, ngettext
 from schemas.settings import Settings, get_settings
 
 if TYPE_CHECKING:
     from storage.accounts import SignedIn
 
-users_app = typer.Typer(help="Accounts: one per person, with duty roles.", no_args_is_help=True)
-audit_app = typer.Typer(help="The audit chain: verify, search, review report.",
+users_app = typer.Typer(help=N_("Accounts: one per person, with duty roles."), no_args_is_help=True)
+audit_app = typer.Typer(help=N_("The audit chain: verify, search, review report."),
                         no_args_is_help=True)
 console = Console()
 
@@ -66,7 +66,8 @@ def read_token(settings: Settings) -> str | None:
     except FileNotFoundError:
         return None
     if mode & (stat.S_IRWXG | stat.S_IRWXO):
-        raise NotSignedIn(f"{path} may be read by others: run `kura login NAME` again")
+        raise NotSignedIn(_("{path} may be read by others: run `kura login NAME` again")
+                          .format(path=path))
     try:
         return str(json.loads(path.read_text())["token"])
     except (ValueError, KeyError, TypeError):
@@ -81,7 +82,7 @@ def token() -> str | None:
 def _password(from_stdin: bool, confirm: bool) -> str:
     if from_stdin:
         return sys.stdin.readline().rstrip("\r\n")
-    return str(typer.prompt("password", hide_input=True, confirmation_prompt=confirm))
+    return str(typer.prompt(_("password"), hide_input=True, confirmation_prompt=confirm))
 
 
 def _date(text: str | None) -> dt.date | None:
@@ -90,16 +91,17 @@ def _date(text: str | None) -> dt.date | None:
     try:
         return dt.date.fromisoformat(text)
     except ValueError:
-        raise typer.BadParameter(f"{text} is not a date like 2026-12-31") from None
+        raise typer.BadParameter(_("{text} is not a date like 2026-12-31").format(
+            text=text)) from None
 
 
 # --- kura login / logout / whoami ---------------------------------------------------------
 
 
 def login(
-    username: Annotated[str, typer.Argument(help="Your own user name (no shared accounts).")],
+    username: Annotated[str, typer.Argument(help=N_("Your own user name (no shared accounts)."))],
     password_stdin: Annotated[bool, typer.Option(
-        "--password-stdin", help="Read the password from standard input.")] = False,
+        "--password-stdin", help=N_("Read the password from standard input."))] = False,
 ) -> None:
     """Sign in: keeps a short-lived session token (mode 0600) for the next commands. An
     account with a second factor types its TOTP code too (with --password-stdin: the line
@@ -111,9 +113,10 @@ def login(
     _second_factor(settings, signed, password_stdin)
     write_session(settings, signed)
     local = signed.expires_at.astimezone()
-    console.print(f"signed in as {signed.username} ({', '.join(signed.roles)}) until "
-                  f"{local:%Y-%m-%d %H:%M}. Every operation is recorded in the audit log "
-                  "under your name.")
+    console.print(_("signed in as {user} ({duties}) until {until}. Every operation is "
+                    "recorded in the audit log under your name.").format(
+                        user=signed.username, duties=", ".join(signed.roles),
+                        until=f"{local:%Y-%m-%d %H:%M}"))
 
 
 def _second_factor(settings: Settings, signed: SignedIn, from_stdin: bool) -> None:
@@ -146,7 +149,8 @@ def logout() -> None:
         session_token = None
     username = people.sign_out(settings, session_token) if session_token else None
     session_path(settings).unlink(missing_ok=True)
-    console.print(f"signed out {username}" if username else "not signed in")
+    console.print(_("signed out {user}").format(user=username) if username
+                  else _("not signed in"))
 
 
 def whoami() -> None:
@@ -164,13 +168,13 @@ def whoami() -> None:
 def users_add(
     username: str,
     role: Annotated[list[str], typer.Option(
-        "--role", help="Duty role, repeat for several: scanning_clerk, verifier, checker, "
-        "records_manager, security_admin, backup_operator, auditor.")],
+        "--role", help=N_("Duty role, repeat for several: scanning_clerk, verifier, checker, "
+        "records_manager, security_admin, backup_operator, auditor."))],
     expires: Annotated[str | None, typer.Option(
-        help="Last day the account works (YYYY-MM-DD): temporary staff, contractors.")] = None,
+        help=N_("Last day the account works (YYYY-MM-DD): temporary staff, contractors."))] = None,
     password_stdin: Annotated[bool, typer.Option("--password-stdin")] = False,
     generate: Annotated[bool, typer.Option(
-        "--generate-password", help="Make up a password and print it once.")] = False,
+        "--generate-password", help=N_("Make up a password and print it once."))] = False,
 ) -> None:
     """Add a person's account (security administrator). The very first account of an
     installation must be a security administrator and needs no sign-in."""
@@ -180,10 +184,12 @@ def users_add(
     password = new_password() if generate else _password(password_stdin, confirm=True)
     account = people.add_account(get_settings(), token, username, role, password,
                                  _date(expires), os_user=getpass.getuser())
-    console.print(f"added {username} ({', '.join(account.roles)})"
-                  + (f", expires after {expires}" if expires else ""))
+    console.print(_("added {user} ({duties})").format(user=username,
+                                                      duties=", ".join(account.roles))
+                  + (_(", expires after {day}").format(day=expires) if expires else ""))
     if generate:
-        console.print(f"password (shown once, hand it over in person): {password}")
+        console.print(_("password (shown once, hand it over in person): {password}").format(
+            password=password))
 
 
 @users_app.command("disable")
@@ -192,7 +198,7 @@ def users_disable(username: str) -> None:
     people = usecase("people")
 
     people.disable_account(get_settings(), token, username)
-    console.print(f"disabled {username}")
+    console.print(_("disabled {user}").format(user=username))
 
 
 @users_app.command("enable")
@@ -201,26 +207,27 @@ def users_enable(username: str) -> None:
     people = usecase("people")
 
     people.enable_account(get_settings(), token, username)
-    console.print(f"enabled {username}")
+    console.print(_("enabled {user}").format(user=username))
 
 
 @users_app.command("roles")
-def users_roles(username: str, role: Annotated[list[str], typer.Option("--role")]) -> None:
+def users_roles(username: str, role: Annotated[list[str], typer.Option(
+        "--role", help=N_("Duty role, repeat for several."))]) -> None:
     """Replace an account's duty roles; its sessions end."""
     people = usecase("people")
 
     people.set_roles(get_settings(), token, username, role)
-    console.print(f"{username} now has {', '.join(role)}")
+    console.print(_("{user} now has {duties}").format(user=username, duties=", ".join(role)))
 
 
 @users_app.command("expire")
 def users_expire(username: str, on: Annotated[str, typer.Option(
-        help="Last day (YYYY-MM-DD), or 'never'.")]) -> None:
+        help=N_("Last day (YYYY-MM-DD), or 'never'."))]) -> None:
     """Set or clear an account's expiry date."""
     people = usecase("people")
 
     people.set_expiry(get_settings(), token, username, None if on == "never" else _date(on))
-    console.print(f"{username} expires after {on}")
+    console.print(_("{user} expires after {day}").format(user=username, day=on))
 
 
 @users_app.command("password")
@@ -232,11 +239,12 @@ def users_password(username: str,
 
     settings = get_settings()
     people.set_password(settings, token, username, _password(password_stdin, confirm=True))
-    console.print(f"password of {username} changed")
+    console.print(_("password of {user} changed").format(user=username))
 
 
 @users_app.command("list")
-def users_list(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
+def users_list(as_json: Annotated[bool, typer.Option("--json", help=JSON_HELP)] = False
+               ) -> None:
     """Every account with duties, expiry and last sign-in (the monthly access review)."""
     people = usecase("people")
 
@@ -251,14 +259,15 @@ def users_list(as_json: Annotated[bool, typer.Option("--json")] = False) -> None
             "created_by": a.created_by,
         } for a in found], ensure_ascii=False, indent=1))
         return
-    table = Table(title=f"{len(found)} accounts")
-    for column in ("user", "kind", "duties", "expires", "state", "last sign-in"):
-        table.add_column(column)
-    for a in found:
-        last = a.last_login_at.isoformat(timespec="seconds") if a.last_login_at else "—"
-        table.add_row(a.username, a.kind, ", ".join(a.roles),
-                      a.expires_on.isoformat() if a.expires_on else "—", a.state, last)
-    console.print(table)
+    columns = [Column(_("User"), 8, identifier=True), Column(_("Kind"), 6, 0),
+               Column(_("Duties"), 12, 5), Column(_("Expires"), 10, 3), Column(_("State"), 6, 4),
+               Column(_("Last sign-in"), 10, 2)]
+    rows = [[a.username, _(a.kind), ", ".join(a.roles),
+             a.expires_on.isoformat() if a.expires_on else "—", _(a.state),
+             a.last_login_at.isoformat(timespec="seconds") if a.last_login_at else "—"]
+            for a in found]
+    console.print(fitted(console, ngettext("{count} account", "{count} accounts", len(found))
+                         .format(count=len(found)), columns, rows))
 
 
 # --- kura audit ---------------------------------------------------------------------------
@@ -276,12 +285,14 @@ def _moment(text: str | None, end: bool = False) -> dt.datetime | None:
             return dt.datetime(day.year, day.month, day.day, tzinfo=OFFICE_TZ)
         moment = dt.datetime.fromisoformat(text)
     except ValueError:
-        raise typer.BadParameter(f"{text} is not a date (2026-11-22) or date-time") from None
+        raise typer.BadParameter(_("{text} is not a date (2026-11-22) or date-time").format(
+            text=text)) from None
     return moment if moment.tzinfo else moment.replace(tzinfo=OFFICE_TZ)
 
 
 @audit_app.command("verify")
-def audit_verify(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
+def audit_verify(as_json: Annotated[bool, typer.Option("--json", help=JSON_HELP)] = False
+                 ) -> None:
     """Walk the hash chain and the signed checkpoints; name the first entry that was
     changed, removed, reordered or inserted. Exit code 5 when anything does not hold."""
     audit_cases = usecase("audit")
@@ -290,26 +301,30 @@ def audit_verify(as_json: Annotated[bool, typer.Option("--json")] = False) -> No
     if as_json:
         print(json.dumps(report.as_dict(), ensure_ascii=False, indent=1))
     elif report.ok:
-        console.print(f"audit chain intact: {report.entries} entries, "
-                      f"{report.checkpoints_verified} signed checkpoints verified")
+        console.print(_("audit chain intact: {entries} entries, {checkpoints} signed "
+                        "checkpoints verified").format(
+                            entries=report.entries, checkpoints=report.checkpoints_verified))
     else:
-        console.print(f"[bold red]audit chain broken[/]: {report.entries} entries, "
-                      f"{len(report.problems)} problem(s)")
+        console.print(f"[bold red]{_('audit chain broken')}[/]: " + _(
+            "{entries} entries, {problems} problem(s)").format(
+                entries=report.entries, problems=len(report.problems)))
         for problem in report.problems:
             console.print(f"  {problem.kind:22} {problem.message}")
     if not report.ok:
-        raise Damaged(f"the audit chain does not verify: {len(report.problems)} problem(s)")
+        raise Damaged(_("the audit chain does not verify: {problems} problem(s)").format(
+            problems=len(report.problems)))
 
 
 @audit_app.command("search")
 def audit_search(
-    person: Annotated[str | None, typer.Option(help="User name of the actor.")] = None,
-    record: Annotated[str | None, typer.Option(help="受付番号 or any object id.")] = None,
-    action: Annotated[str | None, typer.Option(help="e.g. login, original.open, user")] = None,
-    since: Annotated[str | None, typer.Option(help="From this date or date-time.")] = None,
-    until: Annotated[str | None, typer.Option(help="Up to and including this date.")] = None,
-    limit: Annotated[int, typer.Option(help="At most this many entries.")] = 1000,
-    as_json: Annotated[bool, typer.Option("--json")] = False,
+    person: Annotated[str | None, typer.Option(help=N_("User name of the actor."))] = None,
+    record: Annotated[str | None, typer.Option(help=N_("受付番号 or any object id."))] = None,
+    action: Annotated[str | None, typer.Option(help=N_("e.g. login, original.open, user"))
+                      ] = None,
+    since: Annotated[str | None, typer.Option(help=N_("From this date or date-time."))] = None,
+    until: Annotated[str | None, typer.Option(help=N_("Up to and including this date."))] = None,
+    limit: Annotated[int, typer.Option(help=N_("At most this many entries."))] = 1000,
+    as_json: Annotated[bool, typer.Option("--json", help=JSON_HELP)] = False,
 ) -> None:
     """Search the log by person, record, action and time (auditor)."""
     audit_cases = usecase("audit")
@@ -320,23 +335,24 @@ def audit_search(
     if as_json:
         print(json.dumps(found, ensure_ascii=False, indent=1))
         return
-    table = Table(title=f"{len(found)} audit entries")
-    for column in ("#", "at", "who", "duty", "action", "purpose", "objects", "result"):
-        table.add_column(column)
-    for row in found:
-        table.add_row(str(row["seq"]), row["at"], row["actor"], row["role"], row["action"],
-                      row["purpose"] or "", " ".join(i[:8] for i in row["object_ids"][:4])
-                      + (" …" if len(row["object_ids"]) > 4 else ""), row["result"])
-    console.print(table)
+    columns = [Column("#", 4, identifier=True), Column(_("At"), 10, 6),
+               Column(_("Who"), 6, 5), Column(_("Duty"), 6, 1), Column(_("Action"), 10, 4),
+               Column(_("Purpose"), 8, 2), Column(_("Objects"), 8, 0),
+               Column(_("Result"), 6, 3)]
+    rows = [[str(row["seq"]), row["at"], row["actor"], row["role"], row["action"],
+             row["purpose"] or "", " ".join(i[:8] for i in row["object_ids"][:4])
+             + (" …" if len(row["object_ids"]) > 4 else ""), _(row["result"])] for row in found]
+    console.print(fitted(console, ngettext("{count} audit entry", "{count} audit entries",
+                                           len(found)).format(count=len(found)), columns, rows))
 
 
 @audit_app.command("report")
 def audit_report(
-    out: Annotated[Path, typer.Option(help="Where to write the report.")],
-    quarter: Annotated[str | None, typer.Option(help="e.g. 2026Q4")] = None,
+    out: Annotated[Path, typer.Option(help=N_("Where to write the report."))],
+    quarter: Annotated[str | None, typer.Option(help=N_("e.g. 2026Q4"))] = None,
     since: Annotated[str | None, typer.Option()] = None,
     until: Annotated[str | None, typer.Option()] = None,
-    fmt: Annotated[str, typer.Option("--format", help="csv | json")] = "csv",
+    fmt: Annotated[str, typer.Option("--format", help=N_("csv | json"))] = "csv",
 ) -> None:
     """The quarterly log-review report (control 22): activity per person, sign-in failures,
     refusals, originals opened and why, account changes, off-hours work, chain status."""
@@ -344,7 +360,7 @@ def audit_report(
     audit_cases = usecase("audit")
 
     if fmt not in ("csv", "json"):
-        raise typer.BadParameter("--format is csv or json")
+        raise typer.BadParameter(_("--format is csv or json"))
     if quarter:
         try:
             start, end = quarter_bounds(quarter)
@@ -353,28 +369,29 @@ def audit_report(
     elif since and until:
         start, end = _moment(since), _moment(until, end=True)  # type: ignore[assignment]
     else:
-        raise typer.BadParameter("give --quarter, or --since and --until")
+        raise typer.BadParameter(_("give --quarter, or --since and --until"))
     report = audit_cases.review(get_settings(), token, start, end, fmt)
     text = (report_csv(report) if fmt == "csv"
             else json.dumps(report, ensure_ascii=False, indent=1))
     out.write_text(text, encoding="utf-8")
-    console.print(f"wrote {out}: {report['entries']} entries from {start:%Y-%m-%d} to "
-                  f"{end:%Y-%m-%d}, chain {'intact' if report['chain']['ok'] else 'BROKEN'}")
+    console.print(_("wrote {path}: {entries} entries from {start} to {end}, chain {chain}")
+                  .format(path=out, entries=report["entries"], start=f"{start:%Y-%m-%d}",
+                          end=f"{end:%Y-%m-%d}",
+                          chain=_("intact") if report["chain"]["ok"] else _("BROKEN")))
 
 
 @audit_app.command("erase")
 def audit_erase(
-    record: Annotated[str, typer.Argument(help="受付番号 (or any object id) of the record.")],
-    why: Annotated[str, typer.Option(help="The case: a disclosure request's reference.")],
+    record: Annotated[str, typer.Argument(help=N_("受付番号 (or any object id) of the record."))],
+    why: Annotated[str, typer.Option(help=N_("The case: a disclosure request's reference."))],
 ) -> None:
     """Erase every purpose, note and reason recorded about a record (records manager): their
-    keys are destroyed, the chain and its checkpoints stay intact. Example:
-    kura audit erase R20261129-000001 --why "開示請求 2026-41"
-    """
+    keys are destroyed, the chain and its checkpoints stay intact."""
     audit_cases = usecase("audit")
 
     erased = audit_cases.erase_words(get_settings(), token, record, why)
-    console.print(f"erased {erased} recorded purposes, notes and reasons about {record}")
+    console.print(_("erased {count} recorded purposes, notes and reasons about {record}")
+                  .format(count=erased, record=record))
 
 
 @audit_app.command("checkpoint")
@@ -384,6 +401,7 @@ def audit_checkpoint() -> None:
 
     checkpoint, location = audit_cases.checkpoint_now(get_settings(), token)
     if checkpoint is None:
-        console.print("the head is already checkpointed")
+        console.print(_("the head is already checkpointed"))
         return
-    console.print(f"checkpoint of entry {checkpoint.seq} written to {location}")
+    console.print(_("checkpoint of entry {seq} written to {location}").format(
+        seq=checkpoint.seq, location=location))

@@ -26,10 +26,12 @@ if TYPE_CHECKING:
     from storage.usecases.register import Line
 
 register_app = typer.Typer(
-    help=_("The register (受付処理簿): open items, overdue, weekly, export."), no_args_is_help=True)
+    help=N_("The register (受付処理簿): open items, overdue, weekly, export."),
+    no_args_is_help=True)
 shintatsu_app = typer.Typer(
-    help=_("進達: batches to 日本年金機構, by two people; the media ledger."), no_args_is_help=True)
-totsugo_app = typer.Typer(help=_("突合: a 処理結果一覧表 against the register, confirmed by "
+    help=N_("進達: batches to 日本年金機構, by two people; the media ledger."),
+    no_args_is_help=True)
+totsugo_app = typer.Typer(help=N_("突合: a 処理結果一覧表 against the register, confirmed by "
                                  "another person."), no_args_is_help=True)
 console = Console()
 
@@ -65,7 +67,7 @@ def _register_table(title: str, lines: list[Line], age: str) -> Table:
     return table
 
 
-@register_app.command("list", help=_(
+@register_app.command("list", help=N_(
     "Items not yet filed, the oldest first, with their age in days."))
 def register_list() -> None:
     open_items = usecase("register").open_items
@@ -75,10 +77,10 @@ def register_list() -> None:
                                   _("Days since received")))
 
 
-@register_app.command("overdue", help=_(
+@register_app.command("overdue", help=N_(
     "Items forwarded more than N days ago still without a result."))
 def register_overdue(days: Annotated[int | None, typer.Option(
-        help=_("Days after 進達 (default: KURA_RESULT_OVERDUE_DAYS, 60)."))] = None) -> None:
+        help=N_("Days after 進達 (default: KURA_RESULT_OVERDUE_DAYS, 60)."))] = None) -> None:
     overdue = usecase("register").overdue
 
     lines = overdue(get_settings(), token, days)
@@ -86,9 +88,9 @@ def register_overdue(days: Annotated[int | None, typer.Option(
         count=len(lines)), lines, _("Days since forwarded")))
 
 
-@register_app.command("weekly", help=_(
+@register_app.command("weekly", help=N_(
     "Per week and form: items received, forwarded and results recorded."))
-def register_weekly(weeks: Annotated[int, typer.Option(help=_("How many weeks back."))] = 8
+def register_weekly(weeks: Annotated[int, typer.Option(help=N_("How many weeks back."))] = 8
                     ) -> None:
     from schemas.forms import get_form
     weekly = usecase("register").weekly
@@ -106,11 +108,11 @@ def register_weekly(weeks: Annotated[int, typer.Option(help=_("How many weeks ba
     console.print(table)
 
 
-@register_app.command("export", help=_(
+@register_app.command("export", help=N_(
     "The whole register as CSV that Excel opens as it is (no personal values in it)."))
 def register_export(
-    out: Annotated[Path, typer.Option(help=_("The CSV file to write."))],
-    cp932: Annotated[bool, typer.Option("--cp932", help=_(
+    out: Annotated[Path, typer.Option(help=N_("The CSV file to write."))],
+    cp932: Annotated[bool, typer.Option("--cp932", help=N_(
         "Shift_JIS (CP932) for older Excel, instead of UTF-8 with BOM."))] = False,
 ) -> None:
     export_csv = usecase("register").export_csv
@@ -120,13 +122,13 @@ def register_export(
     console.print(_("Wrote {path} ({size} bytes)").format(path=out, size=len(data)))
 
 
-@register_app.command("describe", help=_(
+@register_app.command("describe", help=N_(
     "Say how a document came in (窓口 or 郵送), at the desk."))
 def register_describe(
     receipt_number: str,
-    route: Annotated[str, typer.Option(help=_("counter (窓口) | mail (郵送)"))],
+    route: Annotated[str, typer.Option(help=N_("counter (窓口) | mail (郵送)"))],
     office: Annotated[str, typer.Option(
-        help=_("The receiving office (default KURA_OFFICE)."))] = "",
+        help=N_("The receiving office (default KURA_OFFICE)."))] = "",
 ) -> None:
     describe = usecase("register").describe
 
@@ -137,14 +139,14 @@ def register_describe(
 # --- kura shintatsu -----------------------------------------------------------------------------
 
 
-@shintatsu_app.command("prepare", help=_(
+@shintatsu_app.command("prepare", help=N_(
     "Prepare a 進達 batch of verified (and forward-only) documents; another person checks "
     "and releases it."))
 def shintatsu_prepare(
     receipts: Annotated[list[str] | None, typer.Argument(
-        help=_("受付番号 to send (default: every document ready to forward)."))] = None,
-    addressee: Annotated[str, typer.Option(help=_("Default KURA_JPS_ADDRESSEE."))] = "",
-    purpose: Annotated[str, typer.Option(help=_("What is sent, for the media ledger."))] = "",
+        help=N_("受付番号 to send (default: every document ready to forward)."))] = None,
+    addressee: Annotated[str, typer.Option(help=N_("Default KURA_JPS_ADDRESSEE."))] = "",
+    purpose: Annotated[str, typer.Option(help=N_("What is sent, for the media ledger."))] = "",
 ) -> None:
     from storage.usecases.transmittals import PURPOSE
     prepare = usecase("transmittals").prepare
@@ -168,7 +170,7 @@ def _show_batch(batch: object) -> None:
     console.print(table)
 
 
-@shintatsu_app.command("show", help=_(
+@shintatsu_app.command("show", help=N_(
     "A batch as the checker sees it: addressee, items, who prepared it."))
 def shintatsu_show(number: str) -> None:
     show = usecase("transmittals").show
@@ -179,15 +181,15 @@ def shintatsu_show(number: str) -> None:
         person=batch.prepared_by, status=batch.status))
 
 
-@shintatsu_app.command("release", help=_(
+@shintatsu_app.command("release", help=N_(
     "Check and release a batch (a person other than the one who prepared it): writes the "
     "AES-256 ZIP (records and 送付内容内訳書) and the 送付書 PDF; the password is shown once."))
 def shintatsu_release(
     number: str,
-    addressee: Annotated[str, typer.Option(help=_("The addressee, as you checked it."))],
-    items: Annotated[int, typer.Option(help=_("The number of items, as you counted them."))],
-    out: Annotated[Path, typer.Option(help=_("Folder on the medium to write the archive "
-                                                         "and the 送付書 into."))],
+    addressee: Annotated[str, typer.Option(help=N_("The addressee, as you checked it."))],
+    items: Annotated[int, typer.Option(help=N_("The number of items, as you counted them."))],
+    out: Annotated[Path, typer.Option(help=N_("Folder on the medium to write the archive "
+                                              "and the 送付書 into."))],
 ) -> None:
     release = usecase("transmittals").release
     from workers.register import build_transmittal
@@ -202,7 +204,7 @@ def shintatsu_release(
         password=released.password))
 
 
-@shintatsu_app.command("ledger", help=_(
+@shintatsu_app.command("ledger", help=N_(
     "The 記録媒体管理台帳: every batch, who prepared and released it, the archive's SHA-256 and "
     "the registered-mail number."))
 def shintatsu_ledger() -> None:
@@ -222,13 +224,13 @@ def shintatsu_ledger() -> None:
     console.print(table)
 
 
-@shintatsu_app.command("registered-mail", help=_(
+@shintatsu_app.command("registered-mail", help=N_(
     "Enter the 書留番号 of a released batch, with the scan of its 差出票."))
 def shintatsu_registered_mail(
     number: str,
     mail_number: str,
     receipt_scan: Annotated[Path | None, typer.Option(
-        help=_("The scan of the 書留の差出票 (kept 3 years)."))] = None,
+        help=N_("The scan of the 書留の差出票 (kept 3 years)."))] = None,
 ) -> None:
     registered_mail = usecase("transmittals").registered_mail
 
@@ -241,11 +243,11 @@ def shintatsu_registered_mail(
 # --- kura totsugo ----------------------------------------------------------------------------
 
 
-@totsugo_app.command("take", help=_(
+@totsugo_app.command("take", help=N_(
     "Take a scanned 処理結果一覧表 in as an original (sealed, locked, retained) and read its "
     "rows; says its 受付番号 and what would stop its 突合."))
 def totsugo_take(
-    paths: Annotated[list[Path], typer.Argument(help=_("Scans of the list (PDF, TIFF …)."))],
+    paths: Annotated[list[Path], typer.Argument(help=N_("Scans of the list (PDF, TIFF …)."))],
 ) -> None:
     from kura.cli_intake import _gather, _ingest
     lists_of_batch = usecase("reconciliation").lists_of_batch
@@ -264,11 +266,11 @@ def totsugo_take(
             console.print("  " + problem)
 
 
-CsvOut = Annotated[Path | None, typer.Option("--csv", help=_("Write the report as CSV."))]
-PdfOut = Annotated[Path | None, typer.Option("--pdf", help=_("Write the report as PDF."))]
+CsvOut = Annotated[Path | None, typer.Option("--csv", help=N_("Write the report as CSV."))]
+PdfOut = Annotated[Path | None, typer.Option("--pdf", help=N_("Write the report as PDF."))]
 
 
-@totsugo_app.command("run", help=_(
+@totsugo_app.command("run", help=N_(
     "Reconcile a list against the register and report; nothing is recorded until another "
     "person confirms."))
 def totsugo_run(
@@ -283,7 +285,7 @@ def totsugo_run(
     _render(report, csv_out, pdf_out)
 
 
-@totsugo_app.command("show", help=_(
+@totsugo_app.command("show", help=N_(
     "The reconciliation report of a list."))
 def totsugo_show(
     receipt_number: str,
@@ -295,13 +297,13 @@ def totsugo_show(
     _render(report(get_settings(), token, receipt_number), csv_out, pdf_out)
 
 
-@totsugo_app.command("confirm", help=_(
+@totsugo_app.command("confirm", help=N_(
     "Confirm a reconciled list (not the person who ran it, nor one who entered its "
     "items): the register records the results and the documents are filed."))
 def totsugo_confirm(
     receipt_number: str,
     accept: Annotated[list[int] | None, typer.Option(
-        help=_("A row with differences you checked and accept (its printed number); repeat."))
+        help=N_("A row with differences you checked and accept (its printed number); repeat."))
     ] = None,
 ) -> None:
     confirm = usecase("reconciliation").confirm

@@ -22,7 +22,7 @@ from schemas.settings import get_settings
 if TYPE_CHECKING:
     from storage.usecases.verification import DocumentView, FieldView
 
-verify_app = typer.Typer(help=_("Verification: correct what the machine read; a second "
+verify_app = typer.Typer(help=N_("Verification: correct what the machine read; a second "
                                  "person confirms."), no_args_is_help=True)
 console = Console()
 
@@ -41,10 +41,10 @@ STATES = {
 }
 """The words for the states of a field and of a document (codes in the database)."""
 
-Receipt = Annotated[str, typer.Argument(help=_("The 受付番号 of the document."))]
-FieldName = Annotated[str, typer.Argument(help=_("The field's name (see `kura verify show`)."))]
+Receipt = Annotated[str, typer.Argument(help=N_("The 受付番号 of the document."))]
+FieldName = Annotated[str, typer.Argument(help=N_("The field's name (see `kura verify show`)."))]
 FromStdin = Annotated[bool, typer.Option(
-    "--value-stdin", help=_("Read the value from standard input instead of a prompt."))]
+    "--value-stdin", help=N_("Read the value from standard input instead of a prompt."))]
 
 
 def _state(code: str) -> str:
@@ -108,11 +108,11 @@ def _field_now(receipt: str, field: str, state: str) -> None:
         field=field, receipt=receipt, state=_state(state)))
 
 
-@verify_app.command("next", help=_(
+@verify_app.command("next", help=N_(
     "The oldest document waiting for verification, shown masked."))
 def verify_next(
-    form: Annotated[str, typer.Option(help=_("Only this form (its id)."))] = "",
-    reason: Annotated[str, typer.Option(help=_("Only documents with this reason code."))] = "",
+    form: Annotated[str, typer.Option(help=N_("Only this form (its id)."))] = "",
+    reason: Annotated[str, typer.Option(help=N_("Only documents with this reason code."))] = "",
 ) -> None:
     v = usecase("verification")
 
@@ -126,13 +126,13 @@ def verify_next(
     _print_document(v.open_document(settings, token, lines[0].receipt_number))
 
 
-@verify_app.command("show", help=_(
+@verify_app.command("show", help=N_(
     "A document's fields: state, masked value, the change waiting for a checker, and why "
     "each field waits, those for review first."))
 def verify_show(
     receipt: Receipt,
     field: Annotated[str, typer.Option(
-        "--field", help=_("Show this field's value in full (the one you work on)."))] = "",
+        "--field", help=N_("Show this field's value in full (the one you work on)."))] = "",
     as_json: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
     v = usecase("verification")
@@ -140,7 +140,7 @@ def verify_show(
     _print_document(v.open_document(get_settings(), token, receipt), field, as_json)
 
 
-@verify_app.command("accept", help=_(
+@verify_app.command("accept", help=N_(
     "Take a flagged field's reading as it is (a checker confirms it)."))
 def verify_accept(receipt: Receipt, field: FieldName) -> None:
     v = usecase("verification")
@@ -149,13 +149,13 @@ def verify_accept(receipt: Receipt, field: FieldName) -> None:
     _field_now(receipt, field, state)
 
 
-@verify_app.command("correct", help=_(
+@verify_app.command("correct", help=N_(
     "Type a field's right value (empty: delete it); a checker confirms it."))
 def verify_correct(
     receipt: Receipt, field: FieldName,
-    reason: Annotated[str, typer.Option(help=_(
+    reason: Annotated[str, typer.Option(help=N_(
         "Why: misread, wrong_on_paper, confirmed_by_phone or other."))] = "misread",
-    note: Annotated[str, typer.Option(help=_("A note for the checker."))] = "",
+    note: Annotated[str, typer.Option(help=N_("A note for the checker."))] = "",
     value_stdin: FromStdin = False,
 ) -> None:
     v = usecase("verification")
@@ -165,7 +165,7 @@ def verify_correct(
     _field_now(receipt, field, state)
 
 
-@verify_app.command("key", help=_(
+@verify_app.command("key", help=N_(
     "Type a flagged 個人番号 or 基礎年金番号 blind, as written on the form: two people type "
     "it without seeing the reading or each other's entry."))
 def verify_key(receipt: Receipt, field: FieldName, value_stdin: FromStdin = False) -> None:
@@ -176,7 +176,7 @@ def verify_key(receipt: Receipt, field: FieldName, value_stdin: FromStdin = Fals
     _field_now(receipt, field, state)
 
 
-@verify_app.command("confirm", help=_(
+@verify_app.command("confirm", help=N_(
     "Confirm another person's correction, deletion or acceptance (checker)."))
 def verify_confirm(receipt: Receipt, field: FieldName) -> None:
     v = usecase("verification")
@@ -186,11 +186,11 @@ def verify_confirm(receipt: Receipt, field: FieldName) -> None:
         field=field, receipt=receipt, state=_state(state)))
 
 
-@verify_app.command("return", help=_(
+@verify_app.command("return", help=N_(
     "Send a change back to the verifiers, saying why (checker)."))
 def verify_return(
     receipt: Receipt, field: FieldName,
-    note: Annotated[str, typer.Option(help=_("Why the change goes back."))],
+    note: Annotated[str, typer.Option(help=N_("Why the change goes back."))],
 ) -> None:
     v = usecase("verification")
 
@@ -199,11 +199,11 @@ def verify_return(
         field=field, receipt=receipt))
 
 
-@verify_app.command("investigate", help=_(
+@verify_app.command("investigate", help=N_(
     "Send a document to 疑義 (under investigation); it leaves only by a decision."))
 def verify_investigate(
     receipt: Receipt,
-    note: Annotated[str, typer.Option(help=_("What is doubtful."))],
+    note: Annotated[str, typer.Option(help=N_("What is doubtful."))],
 ) -> None:
     v = usecase("verification")
 
@@ -212,11 +212,11 @@ def verify_investigate(
                                                    state=_state("investigation")))
 
 
-@verify_app.command("rescan", help=_(
+@verify_app.command("rescan", help=N_(
     "Send a document back to the scanning desk."))
 def verify_rescan(
     receipt: Receipt,
-    note: Annotated[str, typer.Option(help=_("Why the page is scanned again."))],
+    note: Annotated[str, typer.Option(help=N_("Why the page is scanned again."))],
 ) -> None:
     v = usecase("verification")
 
@@ -224,13 +224,13 @@ def verify_rescan(
     console.print(_("{receipt} is {state}").format(receipt=receipt, state=_state("rescan")))
 
 
-@verify_app.command("decide", help=_(
+@verify_app.command("decide", help=N_(
     "End a 疑義, by another person than the one who raised it (checker)."))
 def verify_decide(
     receipt: Receipt,
-    decision: Annotated[str, typer.Argument(help=_("resume (back to verification) or "
+    decision: Annotated[str, typer.Argument(help=N_("resume (back to verification) or "
                                                      "rescan (back to the scanning desk)."))],
-    note: Annotated[str, typer.Option(help=_("Why."))],
+    note: Annotated[str, typer.Option(help=N_("Why."))],
 ) -> None:
     v = usecase("verification")
 
@@ -238,7 +238,7 @@ def verify_decide(
     console.print(_("{receipt} is {state}").format(receipt=receipt, state=_state(state)))
 
 
-@verify_app.command("finish", help=_(
+@verify_app.command("finish", help=N_(
     "A document none of whose fields waits any more is verified."))
 def verify_finish(receipt: Receipt) -> None:
     v = usecase("verification")

@@ -11,6 +11,7 @@ from typing import Any
 from PIL import Image, ImageDraw, ImageFont
 
 from pipeline.fonts import PRINTED_FONT
+from schemas.i18n import _
 
 
 def certificate_pdf(certificate: dict[str, Any], digest: str) -> bytes:
@@ -21,40 +22,41 @@ def certificate_pdf(certificate: dict[str, Any], digest: str) -> bytes:
             return ImageFont.truetype(str(PRINTED_FONT), size)
         return ImageFont.load_default(size=size)
 
+    c = certificate
     lines: list[tuple[int, str]] = [
-        (34, certificate["title"]),
-        (22, f"Certificate {certificate['number']}   date {certificate['date'][:19]}Z"),
-        (22, f"Method: {certificate['method']}"),
-        (22, f"Requested by {certificate['requested_by']} at {certificate['requested_at'][:19]}"),
-        (22, f"Approved by {certificate['approved_by']} at {certificate['approved_at'][:19]}"),
-        (22, f"Reason: {certificate['reason']}"),
+        (34, c["title"]),
+        (22, _("Certificate {number}   date {date}Z").format(number=c["number"],
+                                                            date=c["date"][:19])),
+        (22, _("Method: {method}").format(method=c["method"])),
+        (22, _("Requested by {user} at {at}").format(user=c["requested_by"],
+                                                     at=c["requested_at"][:19])),
+        (22, _("Approved by {user} at {at}").format(user=c["approved_by"],
+                                                    at=c["approved_at"][:19])),
+        (22, _("Reason: {reason}").format(reason=c["reason"])),
         (22, ""),
-        (26, f"Documents ({len(certificate['documents'])})"),
+        (26, _("Documents ({count})").format(count=len(c["documents"]))),
     ]
-    for doc in certificate["documents"]:
+    for doc in c["documents"]:
         lines += [
-            (
-                20,
-                f"{doc['receipt_number']}  form {doc['form_id']}  received "
-                f"{doc['received_date']}  retention {doc['retain_until']}",
-            ),
-            (18, f"   data key sha256 {doc['data_key_sha256']}"),
-            (
-                18,
-                f"   {doc['field_values_destroyed']} sealed field values, sha256 "
-                f"{doc['sealed_values_sha256']}",
-            ),
+            (20, _("{receipt}  form {form}  received {received}  retention {until}").format(
+                receipt=doc["receipt_number"], form=doc["form_id"],
+                received=doc["received_date"], until=doc["retain_until"])),
+            (18, "   " + _("data key sha256 {sha256}").format(sha256=doc["data_key_sha256"])),
+            (18, "   " + _("{count} sealed field values, sha256 {sha256}").format(
+                count=doc["field_values_destroyed"], sha256=doc["sealed_values_sha256"])),
         ]
-    lines += [(22, ""), (26, f"Objects ({len(certificate['objects'])})")]
-    for obj in certificate["objects"]:
+    lines += [(22, ""), (26, _("Objects ({count})").format(count=len(c["objects"])))]
+    for obj in c["objects"]:
         lines += [
-            (20, f"{obj['object_id']}  {obj['kind']}  {obj['size']} bytes"),
-            (18, f"   content sha256 {obj['content_sha256']}"),
-            (18, f"   sealed  sha256 {obj['sealed_sha256']}"),
-            (18, f"   data key sha256 {obj['data_key_sha256']}"),
-            (18, f"   store: {obj['store']}"),
+            (20, _("{object}  {kind}  {size} bytes").format(object=obj["object_id"],
+                                                           kind=obj["kind"], size=obj["size"])),
+            (18, "   " + _("content sha256 {sha256}").format(sha256=obj["content_sha256"])),
+            (18, "   " + _("sealed  sha256 {sha256}").format(sha256=obj["sealed_sha256"])),
+            (18, "   " + _("data key sha256 {sha256}").format(sha256=obj["data_key_sha256"])),
+            (18, "   " + _("store: {store}").format(store=obj["store"])),
         ]
-    lines += [(22, ""), (20, f"SHA-256 of the JSON certificate: {digest}")]
+    lines += [(22, ""), (20, _("SHA-256 of the JSON certificate: {sha256}").format(
+        sha256=digest))]
     width, height, margin = 1240, 1754, 70  # A4 at 150 dpi
     pages: list[Image.Image] = []
     page = draw = None

@@ -27,6 +27,7 @@ from matplotlib.lines import Line2D
 
 from pipeline.fonts import PRINTED_FONT
 from schemas.errors import InvalidInput
+from schemas.i18n import _
 from schemas.normalise import ERAS, date_to_era
 
 A4_INCHES = (8.27, 11.69)
@@ -104,7 +105,7 @@ def records_csv(
 def encrypted_zip(files: dict[str, bytes], password: str) -> bytes:
     """A ZIP whose every member is AES-256 encrypted (WinZip AE-2), built in memory."""
     if len(password) < 12:
-        raise InvalidInput("the archive's password is too short (12 characters at least)")
+        raise InvalidInput(_("the archive's password is too short (12 characters at least)"))
     buffer = io.BytesIO()
     with pyzipper.AESZipFile(buffer, "w", compression=pyzipper.ZIP_DEFLATED,
                              encryption=pyzipper.WZ_AES) as archive:
@@ -209,7 +210,7 @@ def itemised_list_pdf(transmittal: Transmittal) -> bytes:
         x = 6.0
         y = 38.0
         page.line(6, y, 204, y)
-        for title, width, _ in ITEM_COLUMNS:
+        for title, width, _align in ITEM_COLUMNS:
             page.text(x + 1, y + 6, title, size=8.5)
             x += width
         y += 9
@@ -221,7 +222,7 @@ def itemised_list_pdf(transmittal: Transmittal) -> bytes:
                      f"{bpn[:4]}-{bpn[4:]}" if len(bpn) == 10 else bpn, item.name_kana,
                      wareki(item.received_date), str(item.pages))
             x = 6.0
-            for text, (_, width, align) in zip(cells, ITEM_COLUMNS, strict=True):
+            for text, (_title, width, align) in zip(cells, ITEM_COLUMNS, strict=True):
                 if align == "right":
                     page.text(x + width - 1, y + 6, text, size=8, align="right")
                 else:

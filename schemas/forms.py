@@ -85,6 +85,9 @@ class HeaderFieldDef(BaseModel):
 class FormDef(BaseModel):
     id: str
     title: str
+    short_title: str = ""
+    """The name a clerk knows the form by, short enough for a table column (受付 lists,
+    batch reports); every form YAML gives one (tests/test_forms.py)."""
     kind: Literal["form", "table"] = "form"
     document_class: str
     form_code: str
@@ -124,6 +127,7 @@ class FormDef(BaseModel):
         return {
             "id": self.id,
             "title": self.title,
+            "short_title": self.short_title,
             "kind": self.kind,
             "pages": self.pages,
             "dpi": self.dpi,

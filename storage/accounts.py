@@ -31,6 +31,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from schemas.errors import ExitCode, InvalidInput, NotAllowed, NotSignedIn
+from schemas.i18n import _
 from storage.audit import SERVICE as SERVICE
 from storage.audit import SERVICE_NAME, Actor, append
 from storage.models import Base, new_id, utcnow
@@ -111,8 +112,8 @@ class SignInRefused(AccountError):
     exit_code = ExitCode.refused
 
     def __init__(self, reason: str) -> None:
-        super().__init__("sign-in refused: wrong user name or password, or the account is "
-                         "disabled, expired or locked")
+        super().__init__(_("sign-in refused: wrong user name or password, or the account is "
+                         "disabled, expired or locked"))
         self.reason = reason
 
 
@@ -175,22 +176,23 @@ def token_digest(token: str) -> str:
 def check_roles(roles: list[str]) -> list[str]:
     unknown = sorted(set(roles) - set(ROLES))
     if unknown:
-        raise AccountError(f"unknown duty role {', '.join(unknown)}; "
-                           f"known: {', '.join(ROLES)}")
+        raise AccountError(_("unknown duty role {roles}; known: {known}").format(
+            roles=", ".join(unknown), known=", ".join(ROLES)))
     if not roles:
-        raise AccountError("give the account at least one duty role")
+        raise AccountError(_("give the account at least one duty role"))
     if SECURITY_ADMIN in roles and BUSINESS_ROLES & set(roles):
-        raise AccountError("the security administrator is kept apart from the business "
-                           "duties (scanning clerk, verifier, checker, records manager): "
-                           "use a second account")
+        raise AccountError(_("the security administrator is kept apart from the business "
+                             "duties (scanning clerk, verifier, checker, records manager): "
+                             "use a second account"))
     return sorted(set(roles), key=list(ROLES).index)
 
 
 def check_password(password: str, username: str) -> None:
     if len(password) < MIN_PASSWORD:
-        raise AccountError(f"the password must be at least {MIN_PASSWORD} characters")
+        raise AccountError(_("the password must be at least {count} characters").format(
+            count=MIN_PASSWORD))
     if username.lower() in password.lower():
-        raise AccountError("the password must not contain the user name")
+        raise AccountError(_("the password must not contain the user name"))
 
 
 def new_password() -> str:
@@ -218,16 +220,16 @@ def has_people(session: Session) -> bool:
 def add_person(session: Session, by: Actor, username: str, roles: list[str], password: str,
                expires_on: dt.date | None = None) -> Person:
     if not USERNAME.match(username):
-        raise AccountError("a user name is 2–40 characters: lower-case letters, digits, "
-                           "'.', '_' or '-', starting with a letter")
+        raise AccountError(_("a user name is 2–40 characters: lower-case letters, digits, "
+                             "'.', '_' or '-', starting with a letter"))
     if username == SERVICE_NAME or username.startswith("svc-"):
-        raise AccountError("names starting with 'svc-' are kept for service identities")
+        raise AccountError(_("names starting with 'svc-' are kept for service identities"))
     if find(session, username) is not None:
-        raise AccountError(f"there is already an account {username}")
+        raise AccountError(_("there is already an account {user}").format(user=username))
     roles = check_roles(roles)
     check_password(password, username)
     if expires_on is not None and expires_on < dt.date.today():
-        raise AccountError("the expiry date is in the past")
+        raise AccountError(_("the expiry date is in the past"))
     person = Person(username=username, kind="person", roles=roles,
                     password_hash=_hasher.hash(password), expires_on=expires_on,
                     created_by=by.name)
@@ -242,14 +244,14 @@ def add_person(session: Session, by: Actor, username: str, roles: list[str], pas
 def _person(session: Session, username: str) -> Person:
     person = find(session, username)
     if person is None or person.kind != "person":
-        raise AccountError(f"no account {username}")
+        raise AccountError(_("no account {user}").format(user=username))
     return person
 
 
 def disable(session: Session, by: Actor, username: str) -> Person:
     person = _person(session, username)
     if person.username == by.name:
-        raise AccountError("an administrator cannot disable their own account")
+        raise AccountError(_("an administrator cannot disable their own account"))
     person.disabled = True
     revoked = revoke_sessions(session, person)
     append(session, by, "user.disable", [person.id], result="ok",
@@ -400,22 +402,23 @@ def current(session: Session, token: str | None, second_factor_step: bool = Fals
     session still waiting for its TOTP code is valid only for typing that code
     (`second_factor_step`)."""
     if not token:
-        raise NotSignedIn("not signed in: run `kura login NAME` first")
+        raise NotSignedIn(_("not signed in: run `kura login NAME` first"))
     login = session.scalars(
         select(LoginSession).where(LoginSession.token_sha256 == token_digest(token))
     ).one_or_none()
     if login is None or login.revoked_at is not None:
-        raise NotSignedIn("your session has ended: run `kura login NAME` again")
+        raise NotSignedIn(_("your session has ended: run `kura login NAME` again"))
     if _aware(login.expires_at) <= utcnow():
-        raise NotSignedIn("your session has expired: run `kura login NAME` again")
+        raise NotSignedIn(_("your session has expired: run `kura login NAME` again"))
     if login.awaiting_second_factor and (
             _aware(login.created_at) + dt.timedelta(seconds=SECOND_FACTOR_SECONDS) <= utcnow()):
-        raise NotSignedIn("the second-factor code came too late: sign in again")
+        raise NotSignedIn(_("the second-factor code came too late: sign in again"))
     if login.awaiting_second_factor and not second_factor_step:
-        raise NotSignedIn("the sign-in waits for its second-factor code: sign in again")
+        raise NotSignedIn(_("the sign-in waits for its second-factor code: sign in again"))
     person = session.get_one(Person, login.person_id)
     if person.disabled or person.expired() or person.kind != "person":
-        raise NotSignedIn(f"the account {person.username} is disabled or expired")
+        raise NotSignedIn(_("the account {user} is disabled or expired").format(
+            user=person.username))
     return person
 
 
@@ -425,6 +428,6 @@ def duty_for(person: Person, permission: str) -> str:
     for role in person.roles:
         if role in allowed:
             return role
-    wanted = " or ".join(r.replace("_", " ") for r in ROLES if r in allowed)
-    raise NotAllowed(f"{person.username} may not do this ({permission}): it needs the "
-                     f"{wanted} duty")
+    wanted = _(" or ").join(_(r.replace("_", " ")) for r in ROLES if r in allowed)
+    raise NotAllowed(_("{user} may not do this ({permission}): it needs the {duty} duty")
+                     .format(user=person.username, permission=permission, duty=wanted))

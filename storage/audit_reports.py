@@ -13,6 +13,7 @@ from typing import Any
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
+from schemas.i18n import N_, _
 from schemas.settings import Settings
 from storage.audit import OFFICE_TZ, SERVICE_NAME, AuditEntry, AuditObject, as_utc, entry_fields
 from storage.audit_verify import verify
@@ -126,24 +127,16 @@ def review_report(
     }
 
 
+CSV_COLUMNS = (N_("section"), N_("seq"), N_("at"), N_("actor"), N_("role"), N_("action"),
+               N_("result"), N_("purpose"), N_("object_ids"), N_("count"))
+"""The header of the review CSV, which people open: in the reader's language."""
+
+
 def report_csv(report: dict[str, Any]) -> str:
     """The same report as one CSV table: a section column, then the entry's columns."""
     out = io.StringIO()
     writer = csv.writer(out)
-    writer.writerow(
-        [
-            "section",
-            "seq",
-            "at",
-            "actor",
-            "role",
-            "action",
-            "result",
-            "purpose",
-            "object_ids",
-            "count",
-        ]
-    )
+    writer.writerow([_(column) for column in CSV_COLUMNS])
     period = report["period"]
     writer.writerow(["period", "", period["from"], "", "", "", period["until"], "", "", ""])
     chain = report["chain"]

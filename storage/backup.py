@@ -46,6 +46,7 @@ from sqlalchemy import (
 )
 
 from schemas.errors import ExitCode, KuraError
+from schemas.i18n import _
 from storage.checkpoints import CheckpointStore
 from storage.crypto import DecryptionError, new_data_key, open_sealed, seal, unwrap, wrap
 from storage.db import get_engine
@@ -138,11 +139,11 @@ class _OpeningReader:
     def _next_chunk(self) -> None:
         length_bytes = self.raw.read(4)
         if len(length_bytes) < 4:
-            raise BackupCorrupt("the archive is truncated: its last chunk is missing")
+            raise BackupCorrupt(_("the archive is truncated: its last chunk is missing"))
         (length,) = struct.unpack(">I", length_bytes)
         sealed = self.raw.read(length)
         if len(sealed) != length:
-            raise BackupCorrupt("the archive is truncated inside a chunk")
+            raise BackupCorrupt(_("the archive is truncated inside a chunk"))
         for final in (False, True):
             try:
                 plain = open_sealed(self.key, sealed,
@@ -154,10 +155,11 @@ class _OpeningReader:
             if final:
                 self.ended = True
                 if self.raw.read(1):
-                    raise BackupCorrupt("the archive has bytes after its final chunk")
+                    raise BackupCorrupt(_("the archive has bytes after its final chunk"))
             return
-        raise BackupCorrupt(f"chunk {self.index} of the archive fails its authentication: "
-                            "the archive was changed or damaged")
+        raise BackupCorrupt(_(
+            "chunk {index} of the archive fails its authentication: the archive was changed or "
+            "damaged").format(index=self.index))
 
 
 # --- Rows as JSON lines --------------------------------------------------------------------
@@ -340,26 +342,27 @@ def _open_archive(path: Path, vault: Vault) -> _Opened:
     raw = path.open("rb")
     try:
         if raw.read(len(MAGIC)) != MAGIC:
-            raise BackupCorrupt(f"{path} is not a Kura backup")
+            raise BackupCorrupt(_("{path} is not a Kura backup").format(path=path))
         (length,) = struct.unpack(">I", raw.read(4))
         header_bytes = raw.read(length)
         try:
             header = json.loads(header_bytes)
         except ValueError:
-            raise BackupCorrupt("the archive header is damaged") from None
+            raise BackupCorrupt(_("the archive header is damaged")) from None
         if header.get("kind") != "kura-backup" or header.get("format") != FORMAT:
-            raise BackupCorrupt("not a Kura backup of a format this version reads")
+            raise BackupCorrupt(_("not a Kura backup of a format this version reads"))
         kek = next((k for k in (vault.kek, *vault.previous) if k.id == header["kek_id"]), None)
         if kek is None:
             raise RestoreRefused(
-                f"the archive key is wrapped by KEK {header['kek_id']}, which is not "
-                "configured here: set it as KURA_KEK (or in KURA_KEK_PREVIOUS)")
+                _(
+                    "the archive key is wrapped by KEK {kek_id}, which is not configured here: "
+                    "set it as KURA_KEK (or in KURA_KEK_PREVIOUS)").format(kek_id=header['kek_id']))
         try:
             archive_key = unwrap(kek, base64.b64decode(header["wrapped_key"], validate=True),
                                  "backup:" + header["created_at"])
         except (DecryptionError, ValueError, KeyError, TypeError):
-            raise BackupCorrupt("the archive header was changed: its key does not "
-                                "unwrap") from None
+            raise BackupCorrupt(_(
+                "the archive header was changed: its key does not unwrap")) from None
         reader = _OpeningReader(raw, archive_key, hashlib.sha256(header_bytes).digest())
         return _Opened(header, reader, raw)
     except BaseException:
@@ -373,10 +376,12 @@ def _members(opened: _Opened) -> Iterator[tuple[tarfile.TarInfo, IO[bytes]]]:
             for member in tar:
                 handle = tar.extractfile(member)
                 if handle is None:
-                    raise BackupCorrupt(f"unexpected entry {member.name} in the archive")
+                    raise BackupCorrupt(_(
+                        "unexpected entry {name} in the archive").format(name=member.name))
                 yield member, handle
     except tarfile.TarError as error:
-        raise BackupCorrupt(f"the archive's contents are damaged: {error}") from None
+        raise BackupCorrupt(_(
+            "the archive's contents are damaged: {error}").format(error=error)) from None
     # the tar end may leave padding unread: read to the final chunk, which checks it
     opened.reader.read()
 
@@ -392,7 +397,9 @@ def verify_archive(path: Path, vault: Vault) -> dict[str, Any]:
             while chunk := raw.read(1 << 20):
                 whole.update(chunk)
         if whole.hexdigest() != recorded:
-            raise BackupCorrupt(f"{path} does not match the checksum in {sidecar.name}")
+            raise BackupCorrupt(_(
+                "{path} does not match the checksum in {name}").format(
+                    path=path, name=sidecar.name))
     opened = _open_archive(path, vault)
     seen: dict[str, tuple[int, str]] = {}
     manifest: dict[str, Any] | None = None
@@ -410,7 +417,7 @@ def verify_archive(path: Path, vault: Vault) -> dict[str, Any]:
     finally:
         opened.raw.close()
     if manifest is None:
-        raise BackupCorrupt("the archive has no manifest")
+        raise BackupCorrupt(_("the archive has no manifest"))
     expected = {f"db/{name}.jsonl": (t["rows"], t["sha256"])
                 for name, t in manifest["tables"].items()}
     expected.update({f"objects/{oid}": (o["size"], o["sha256"])
@@ -419,10 +426,12 @@ def verify_archive(path: Path, vault: Vault) -> dict[str, Any]:
                      for name, c in manifest["checkpoints"].items()})
     for name, (count, digest) in expected.items():
         if name not in seen:
-            raise BackupCorrupt(f"{name} is listed in the manifest but missing")
+            raise BackupCorrupt(_("{name} is listed in the manifest but missing").format(name=name))
         if seen[name] != (count, digest):
-            raise BackupCorrupt(f"the checksum of {name} does not match the manifest")
+            raise BackupCorrupt(_(
+                "the checksum of {name} does not match the manifest").format(name=name))
     extra = set(seen) - set(expected)
     if extra:
-        raise BackupCorrupt(f"entries not in the manifest: {', '.join(sorted(extra))}")
+        raise BackupCorrupt(_(
+            "entries not in the manifest: {value}").format(value=', '.join(sorted(extra))))
     return manifest

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
+from schemas.i18n import _
 from schemas.normalise import ERA_BY_MARK, to_katakana
 from schemas.settings import Settings
 from storage.custody import UnsearchableField
@@ -50,7 +51,9 @@ def index_field(name: str) -> str:
     field_name = FIELD_ALIASES.get(name, name)
     if field_name not in INDEXED_FIELDS:
         raise UnsearchableField(
-            f"no blind index on {name}: searchable are {', '.join(INDEXED_FIELDS)}"
+            _(
+                "no blind index on {name}: searchable are {value}").format(
+                    name=name, value=', '.join(INDEXED_FIELDS))
         )
     return field_name
 

@@ -14,6 +14,7 @@ from typing import Any
 from sqlalchemy import delete, select, text
 from sqlalchemy.orm import Session
 
+from schemas.i18n import _
 from schemas.normalise import canonical_json
 from storage.custody import CustodyError, FourEyesError, RetentionError
 from storage.models import (
@@ -44,7 +45,7 @@ ERASE_METHOD = "cryptographic erase (NIST SP 800-88 Purge)"
 def _documents_of(session: Session, receipts: Iterable[str]) -> list[Document]:
     documents = [document_by_receipt(session, r) for r in dict.fromkeys(receipts)]
     if not documents:
-        raise CustodyError("a disposal request names at least one document")
+        raise CustodyError(_("a disposal request names at least one document"))
     return documents
 
 
@@ -52,7 +53,7 @@ def request_disposal(
     session: Session, receipts: list[str], reason: str, actor: str, today: dt.date | None = None
 ) -> DisposalRequest:
     if not reason.strip():
-        raise CustodyError("a disposal request needs a reason")
+        raise CustodyError(_("a disposal request needs a reason"))
     documents = _documents_of(session, receipts)
     named = {d.id for d in documents}
     for document in documents:
@@ -66,16 +67,17 @@ def request_disposal(
         ).all()
         if siblings:
             raise CustodyError(
-                f"{document.receipt_number} shares its original scan with "
-                f"{', '.join(s.receipt_number for s in siblings)}: name them too"
-            )
+                _("{receipt_number} shares its original scan with {others}: name them too")
+                .format(receipt_number=document.receipt_number,
+                        others=", ".join(s.receipt_number for s in siblings)))
     open_items = session.scalars(
         select(DisposalItem.receipt_number)
         .join(DisposalRequest)
         .where(DisposalItem.document_id.in_(named), DisposalRequest.status == "requested")
     ).all()
     if open_items:
-        raise CustodyError(f"already in an open disposal request: {', '.join(open_items)}")
+        raise CustodyError(_(
+            "already in an open disposal request: {value}").format(value=', '.join(open_items)))
     request = DisposalRequest(
         number=next_dated_number(
             session, DisposalRequest.number, "D", today or dt.date.today(), 3
@@ -104,14 +106,16 @@ def disposal_by_number(session: Session, number: str) -> DisposalRequest:
         select(DisposalRequest).where(DisposalRequest.number == number)
     ).one_or_none()
     if request is None:
-        raise CustodyError(f"no disposal request {number}")
+        raise CustodyError(_("no disposal request {number}").format(number=number))
     return request
 
 
 def reject_disposal(session: Session, number: str, actor: str) -> DisposalRequest:
     request = disposal_by_number(session, number)
     if request.status != "requested":
-        raise CustodyError(f"{number} is {request.status}, not waiting for a decision")
+        raise CustodyError(_(
+            "{number} is {status}, not waiting for a decision").format(
+                number=number, status=request.status))
     request.status, request.decided_by, request.decided_at = "rejected", actor, utcnow()
     return request
 
@@ -127,10 +131,14 @@ def approve_disposal(
     and return the certificate (also kept on the request, with its SHA-256)."""
     request = disposal_by_number(session, number)
     if request.status != "requested":
-        raise CustodyError(f"{number} is {request.status}, not waiting for approval")
+        raise CustodyError(_(
+            "{number} is {status}, not waiting for approval").format(
+                number=number, status=request.status))
     if actor == request.requested_by:
         raise FourEyesError(
-            f"{number} was requested by {actor}: a different person must approve it"
+            _(
+                "{number} was requested by {actor}: a different person must approve it").format(
+                    number=number, actor=actor)
         )
     documents = [session.get_one(Document, item.document_id) for item in request.items]
     for document in documents:

@@ -20,6 +20,7 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import OperationalError, ProgrammingError
 from sqlalchemy.orm import Session
 
+from schemas.i18n import _
 from schemas.settings import Settings
 from storage.audit_words import AuditWords, words_wrapped_by
 from storage.crypto import KEY_BYTES, Kek, key_file_text, unwrap, wrap
@@ -88,10 +89,12 @@ def init_keys(settings: Settings) -> Path:
     a folder of their own, once, for a new installation; refused otherwise."""
     if not installation_is_new(settings):
         raise CustodyError(
-            f"keys are made only for a new installation, and {settings.keys_dir} or data "
-            "sealed under earlier keys exists",
-            hint="restore the key folder from its backup instead; `kura doctor` shows where "
-            "each key is looked for",
+            _(
+                "keys are made only for a new installation, and {keys_dir} or data sealed under "
+                "earlier keys exists").format(keys_dir=settings.keys_dir),
+            hint=_(
+                "restore the key folder from its backup instead; `kura doctor` shows where each "
+                "key is looked for"),
         )
     settings.keys_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
     for key_file, configured in _configured(settings).items():
@@ -165,8 +168,9 @@ def new_embedded_kek(settings: Settings) -> Keyring:
     one. Configured installations set KURA_KEK / KURA_KEK_PREVIOUS instead."""
     if settings.kek:
         raise CustodyError(
-            "KURA_KEK is configured: put the new key in KURA_KEK and the old "
-            "one in KURA_KEK_PREVIOUS, restart the services, then rotate"
+            _(
+                "KURA_KEK is configured: put the new key in KURA_KEK and the old one in "
+                "KURA_KEK_PREVIOUS, restart the services, then rotate")
         )
     old = load_keyring(settings).current
     _write_key_file(previous_kek_dir(settings.keys_dir) / f"{old.id}.b64", old.key)
@@ -204,8 +208,10 @@ def rotate_keys(session: Session, keyring: Keyring, chunk: int = 500) -> Rotatio
                 old = keyring.get(row.kek_id)
                 if old is None:
                     raise CustodyError(
-                        f"{label[:-1]} {row.id} is wrapped by KEK {row.kek_id}, which is not "
-                        "configured: add it to KURA_KEK_PREVIOUS and rotate again"
+                        _(
+                            "{label} {id} is wrapped by KEK {kek_id}, which is not configured: "
+                            "add it to KURA_KEK_PREVIOUS and rotate again").format(
+                                label=label[:-1], id=row.id, kek_id=row.kek_id)
                     )
                 data_key = unwrap(old, row.wrapped_key, row.id)
                 row.wrapped_key = wrap(current, data_key, row.id)
@@ -256,13 +262,16 @@ def retire_key(
     """Mark a previous KEK retired once nothing is wrapped by it; an embedded key file is
     overwritten and removed. Returns what the operator still has to do (may be empty)."""
     if kek_id == keyring.current.id:
-        raise CustodyError(f"KEK {kek_id} is the current key: rotate to a new one first")
+        raise CustodyError(_(
+            "KEK {kek_id} is the current key: rotate to a new one first").format(kek_id=kek_id))
     objects, documents = wrapped_by(session, kek_id)
     words = words_wrapped_by(session, kek_id)
     if objects or documents or words:
         raise CustodyError(
-            f"KEK {kek_id} still wraps {objects} object, {documents} document and {words} "
-            "audit-words keys: run `kura keys rotate` first"
+            _(
+                "KEK {kek_id} still wraps {objects} object, {documents} document and {words} "
+                "audit-words keys: run `kura keys rotate` first").format(
+                    kek_id=kek_id, objects=objects, documents=documents, words=words)
         )
     record = _record_key(session, kek_id, "kek", "retired")
     record.state, record.retired_at, record.retired_by = "retired", utcnow(), actor

@@ -13,6 +13,7 @@ from typing import IO, Any
 from sqlalchemy import Connection, Integer, Table, func, select, text, update
 from sqlalchemy.orm import Session
 
+from schemas.i18n import _
 from storage.backup import (
     SEED_ROWS,
     BackupCorrupt,
@@ -81,30 +82,35 @@ def restore(url: str, vault: Vault, archive: Path,
     with engine.connect() as connection:
         revisions = _revisions(connection)
         if revisions != manifest["revisions"]:
-            raise RestoreRefused(f"the archive was made at database revision "
-                                 f"{', '.join(manifest['revisions'])}, this Kura is at "
-                                 f"{', '.join(revisions)}: restore with the same version")
+            raise RestoreRefused(_(
+                "the archive was made at database revision {value}, this Kura is at {value2}: "
+                "restore with the same version").format(
+                    value=', '.join(manifest['revisions']), value2=', '.join(revisions)))
         present = installation_contents(connection, vault, checkpoints)
         if present:
-            raise RestoreRefused("restore goes into an empty installation only; this one "
-                                 f"holds {', '.join(present)}")
+            raise RestoreRefused(_(
+                "restore goes into an empty installation only; this one holds {value}").format(
+                    value=', '.join(present)))
         tables = {t.name: t for t in _tables(connection)}
     missing = set(manifest["tables"]) ^ set(tables)
     if missing:
-        raise RestoreRefused(f"tables differ between archive and installation: "
-                             f"{', '.join(sorted(missing))}")
+        raise RestoreRefused(_(
+            "tables differ between archive and installation: {value}").format(
+                value=', '.join(sorted(missing))))
     unknown_keks = [k for k in manifest["key_ids"]["kek"]
                     if k not in {vault.kek.id, *(p.id for p in vault.previous)}]
     if unknown_keks:
-        raise RestoreRefused(f"the rows need KEK {', '.join(unknown_keks)}, not configured "
-                             "here (KURA_KEK / KURA_KEK_PREVIOUS)")
+        raise RestoreRefused(_(
+            "the rows need KEK {value}, not configured here (KURA_KEK / KURA_KEK_PREVIOUS)").format(
+                value=', '.join(unknown_keks)))
     index_keys = manifest["key_ids"]["index"]
     if index_keys and index_keys != [index_key_id]:
-        raise RestoreRefused(f"the blind indexes were made with index key "
-                             f"{', '.join(index_keys)}: configure the same KURA_INDEX_KEY")
+        raise RestoreRefused(_(
+            "the blind indexes were made with index key {value}: configure the same "
+            "KURA_INDEX_KEY").format(value=', '.join(index_keys)))
     if manifest["checkpoints"] and checkpoints is None:
-        raise RestoreRefused("the archive holds audit checkpoints but no checkpoint store "
-                             "was given")
+        raise RestoreRefused(_(
+            "the archive holds audit checkpoints but no checkpoint store was given"))
     opened = _open_archive(archive, vault)
     counts: dict[str, int] = {}
     objects = 0
@@ -157,7 +163,9 @@ def _load_table(session: Session, table: Table, handle: IO[bytes]) -> int:
         raw = json.loads(line)
         unknown = set(raw) - set(decoders)
         if unknown:
-            raise RestoreRefused(f"{table.name} has no column {', '.join(sorted(unknown))}")
+            raise RestoreRefused(_(
+                "{name} has no column {value}").format(
+                    name=table.name, value=', '.join(sorted(unknown))))
         row = {k: decoders[k](v) for k, v in raw.items()}
         count += 1
         if seed_key is not None and session.execute(
@@ -191,7 +199,7 @@ def _advance_audit_head(session: Session, head: Table, rows: list[dict[str, Any]
         now = session.execute(select(head.c.seq, head.c.entry_hash)
                               .where(head.c.id == row["id"])).one()
         if (now.seq, now.entry_hash) != (target, row["entry_hash"]):
-            raise BackupCorrupt("the restored audit chain does not lead to the archived head")
+            raise BackupCorrupt(_("the restored audit chain does not lead to the archived head"))
 
 
 def _lock_of(stored: StoredObject) -> Lock | None:

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from schemas.i18n import _
 from schemas.settings import Settings
 from storage.blind_index import BlindIndexer
 from storage.custody import CustodyError, RetentionError
@@ -192,7 +193,7 @@ def document_by_receipt(session: Session, receipt_number: str) -> Document:
         select(Document).where(Document.receipt_number == receipt_number)
     ).one_or_none()
     if document is None:
-        raise CustodyError(f"no document {receipt_number}")
+        raise CustodyError(_("no document {receipt_number}").format(receipt_number=receipt_number))
     return document
 
 
@@ -200,9 +201,11 @@ def set_hold(
     session: Session, vault: Vault, document: Document, reason: str, actor: str
 ) -> LegalHold:
     if not reason.strip():
-        raise CustodyError("a legal hold needs a reason")
+        raise CustodyError(_("a legal hold needs a reason"))
     if document.disposed_at is not None:
-        raise CustodyError(f"{document.receipt_number} was disposed of: nothing to hold")
+        raise CustodyError(_(
+            "{receipt_number} was disposed of: nothing to hold").format(
+                receipt_number=document.receipt_number))
     hold = LegalHold(document_id=document.id, reason=reason.strip(), set_by=actor, set_at=utcnow())
     session.add(hold)
     session.flush()
@@ -214,10 +217,11 @@ def release_hold(
     session: Session, vault: Vault, document: Document, reason: str, actor: str
 ) -> int:
     if not reason.strip():
-        raise CustodyError("releasing a legal hold needs a reason")
+        raise CustodyError(_("releasing a legal hold needs a reason"))
     holds = _active_holds(session, [document.id])
     if not holds:
-        raise CustodyError(f"{document.receipt_number} has no legal hold")
+        raise CustodyError(_(
+            "{receipt_number} has no legal hold").format(receipt_number=document.receipt_number))
     now = utcnow()
     for hold in holds:
         hold.released_by, hold.released_at, hold.release_reason = actor, now, reason.strip()
@@ -233,19 +237,25 @@ def check_disposable(session: Session, document: Document, today: dt.date | None
     """Raise RetentionError unless the document's retention allows disposal now."""
     today = today or dt.date.today()
     if document.disposed_at is not None:
-        raise CustodyError(f"{document.receipt_number} was already disposed of")
+        raise CustodyError(_(
+            "{receipt_number} was already disposed of").format(
+                receipt_number=document.receipt_number))
     if document.status == "processing":
-        raise CustodyError(f"{document.receipt_number} is still being read")
+        raise CustodyError(_(
+            "{receipt_number} is still being read").format(receipt_number=document.receipt_number))
     if document.retain_until is not None and today < document.retain_until:
         raise RetentionError(
-            f"{document.receipt_number} is under retention until "
-            f"{document.retain_until.isoformat()}"
+            _(
+                "{receipt_number} is under retention until {value}").format(
+                    receipt_number=document.receipt_number, value=document.retain_until.isoformat())
         )
     holds = _active_holds(session, [document.id])
     if holds:
         raise RetentionError(
-            f"{document.receipt_number} is under legal hold since "
-            f"{holds[0].set_at.date().isoformat()}"
+            _(
+                "{receipt_number} is under legal hold since {value}").format(
+                    receipt_number=document.receipt_number,
+                    value=holds[0].set_at.date().isoformat())
         )
 
 
@@ -261,8 +271,9 @@ def delete_object(
     if recorded.holds(now):
         until = recorded.retain_until.isoformat() if recorded.retain_until else "released"
         raise RetentionError(
-            f"object {stored.id} is locked (retention until {until}, "
-            f"legal hold {'on' if recorded.legal_hold else 'off'})"
+            _(
+                "object {id} is locked (retention until {until}, legal hold {value})").format(
+                    id=stored.id, until=until, value='on' if recorded.legal_hold else 'off')
         )
     vault.store.delete(stored.id)
     stored.store_removed = True

@@ -18,6 +18,7 @@ from kura.bench.servers import (
     S3Server,
     ServerError,
 )
+from schemas.i18n import speaking
 
 ServerT = TypeVar("ServerT", bound=ManagedServer)
 
@@ -96,3 +97,16 @@ def browser() -> Iterator[Browser]:
                   "--disable-background-networking"])
         yield launched
         launched.close()
+
+
+@pytest.fixture(autouse=True)
+def _in_english(request: pytest.FixtureRequest) -> Iterator[None]:
+    """Kura speaks Japanese unless told otherwise; the tests read its words in English (the
+    commands they start too: kura_env), except a module that chooses the language of each
+    thing it reads (`CHOOSES_LANGUAGE = True`). The rooms choose per request, so this leaves
+    them in Japanese."""
+    if getattr(request.module, "CHOOSES_LANGUAGE", False):
+        yield
+        return
+    with speaking("en"):
+        yield

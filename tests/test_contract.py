@@ -29,7 +29,8 @@ FIELD_TYPES = {
     "checkbox",
     "amount",
 }
-FORM_KEYS = {"id", "title", "kind", "pages", "dpi", "size_px", "fields", "columns", "header"}
+FORM_KEYS = {"id", "title", "short_title", "kind", "pages", "dpi", "size_px", "fields",
+             "columns", "header"}
 FIELD_KEYS = {"name", "label", "type", "page", "box", "cells", "options"}
 OPTION_KEYS = {"value", "label", "box"}
 COLUMN_KEYS = {"name", "header", "type"}

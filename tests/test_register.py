@@ -45,6 +45,8 @@ from tests.register_data import (
 )
 from workers.register import build_transmittal, match
 
+CHOOSES_LANGUAGE = True  # tests/conftest.py: Japanese by default, `speaking("en")` where read
+
 LIST_SEED = 9
 """Two pages of 8 rows, 札幌市 (011002); row 8 (index 7) prints a 9-digit 基礎年金番号."""
 MATCHED = (0, 2, 4, 8, 12)

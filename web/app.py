@@ -12,6 +12,7 @@ from starlette.exceptions import HTTPException
 from starlette.responses import Response
 
 from schemas.errors import InvalidInput, KuraError, NotFound, Refused
+from schemas.i18n import speaking
 from schemas.settings import Settings, get_settings
 from storage import logmask
 from storage.accounts import AccountError
@@ -19,7 +20,7 @@ from storage.accounts import NotAllowed as DutyMissing
 from storage.accounts import NotSignedIn as SessionMissing
 from web import api, metrics
 from web.rooms import admin, desk, records, signin, station
-from web.rooms.common import SignInFirst, back_to, render
+from web.rooms.common import SignInFirst, back_to, lang_of, render
 from web.security import HEADERS
 
 STATIC = Path(__file__).parent / "static"
@@ -39,6 +40,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         response = await call_next(request)
         response.headers.update(HEADERS)
         return response
+
+    @app.middleware("http")
+    async def in_their_language(request: Request,
+                                call_next: Callable[[Request], Awaitable[Response]]) -> Response:
+        # errors a use case raises for this request are worded in the person's language
+        with speaking(lang_of(request)):
+            return await call_next(request)
 
     @app.exception_handler(SignInFirst)
     @app.exception_handler(SessionMissing)

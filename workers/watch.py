@@ -34,6 +34,7 @@ from pathlib import Path
 from sqlalchemy import select
 
 from schemas.errors import InvalidInput
+from schemas.i18n import _
 from schemas.settings import Settings
 from storage.db import session_scope
 from storage.models import SourceFile
@@ -68,7 +69,7 @@ class Folders:
     def from_settings(cls, settings: Settings, inbox: Path | None = None) -> Folders:
         folder = inbox or (Path(settings.watch_dir) if settings.watch_dir else None)
         if folder is None:
-            raise InvalidInput("no hot folder: give one, or set KURA_WATCH_DIR")
+            raise InvalidInput(_("no hot folder: give one, or set KURA_WATCH_DIR"))
         archive = Path(settings.watch_archive_dir) if settings.watch_archive_dir else None
         quarantine = (Path(settings.watch_quarantine_dir) if settings.watch_quarantine_dir
                       else folder.with_name(folder.name + "-quarantine"))
@@ -82,8 +83,8 @@ class Folders:
         """The folders, resolved: the inbox must exist; archive and quarantine are made if
         missing (with `create`); no two may be the same folder or sit inside each other."""
         if not self.inbox.is_dir():
-            raise InvalidInput(f"the hot folder {self.inbox} is not a folder",
-                               hint="create it, or give the folder the scanners write into")
+            raise InvalidInput(_("the hot folder {inbox} is not a folder").format(inbox=self.inbox),
+                               hint=_("create it, or give the folder the scanners write into"))
         named = {"input": self.inbox, "quarantine": self.quarantine}
         if self.archive is not None:
             named["archive"] = self.archive
@@ -94,9 +95,11 @@ class Folders:
                 a, b = resolved[first], resolved[second]
                 if a == b or a.is_relative_to(b) or b.is_relative_to(a):
                     raise InvalidInput(
-                        f"the {first} folder ({a}) and the {second} folder ({b}) overlap",
-                        hint="input, archive and quarantine must be three separate folders, "
-                        "none inside another")
+                        _("the {first} folder ({a}) and the {second} folder ({b}) overlap")
+                        .format(first=first, a=a, second=second, b=b),
+                        hint=_(
+                            "input, archive and quarantine must be three separate folders, none "
+                            "inside another"))
         checked = Folders(resolved["input"], resolved.get("archive"), resolved["quarantine"])
         if create:
             for folder in (checked.archive, checked.quarantine, checked.taking):

@@ -500,8 +500,10 @@ KURA = [sys.executable, "-m", "kura"]
 
 
 def kura_env(**settings: str) -> dict[str, str]:
-    """This process's environment with KURA_* replaced by `settings` (field names)."""
+    """This process's environment with KURA_* replaced by `settings` (field names); Kura's
+    words in English unless `lang` says otherwise (the tests and the benchmark read them)."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("KURA_")}
+    env["KURA_LANG"] = "en"
     env.update({f"KURA_{k.upper()}": v for k, v in settings.items()})
     env["COLUMNS"] = "200"  # one summary line per line, whatever the terminal
     return env

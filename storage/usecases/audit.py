@@ -7,6 +7,7 @@ import datetime as dt
 from typing import Any
 
 from schemas.errors import InvalidInput
+from schemas.i18n import _
 from schemas.settings import Settings
 from storage import audit_reports, audit_words
 from storage.audit import append
@@ -77,7 +78,7 @@ def erase_words(settings: Settings, token: Token, record: str, why: str) -> int:
     """Erase every purpose, note and reason recorded about a record (a disclosure request
     that asks for it, a disposal): their keys are destroyed, the chain stays intact."""
     if len(why.strip()) < 4:
-        raise InvalidInput("say why the words are erased", hint="--why: a case reference")
+        raise InvalidInput(_("say why the words are erased"), hint=_("--why: a case reference"))
     with acting(settings, token, "audit.erase") as work:
         ids = audit_reports.record_ids(work.session, record)
         erased = audit_words.erase_words_about(work.session, ids)

@@ -9,6 +9,7 @@ from pathlib import Path
 from sqlalchemy.orm import Session
 
 from schemas.errors import InvalidInput
+from schemas.i18n import _
 from schemas.settings import Settings
 from storage import backup, restore
 from storage.accounts import duty_for, find, sign_in
@@ -24,9 +25,9 @@ from storage.usecases.base import Token, anchor, signed_in
 def make_backup(settings: Settings, token: Token, out: Path) -> BackupSummary:
     """Write the archive to `out` (and `out`.sha256). The keys are not in it. The start
     and the end are audit entries of their own: the archive holds the first."""
-    actor, _ = signed_in(settings, token, "backup")
+    actor, _role = signed_in(settings, token, "backup")
     if out.exists():
-        raise InvalidInput(f"{out} exists; choose a new name", hint="--out")
+        raise InvalidInput(_("{out} exists; choose a new name").format(out=out), hint="--out")
     with session_scope(settings.sqlalchemy_url) as session:
         append(session, actor, "backup.start", result="ok")
     summary = backup.backup(settings.sqlalchemy_url, vault_for(settings), out,
@@ -45,7 +46,7 @@ def restore_backup(settings: Settings, archive: Path, username: str,
     of the archived accounts signs in to confirm, inside the restoring transaction, and the
     restore is recorded in the restored chain."""
     if not archive.is_file():
-        raise InvalidInput(f"{archive} does not exist", hint="ARCHIVE")
+        raise InvalidInput(_("{archive} does not exist").format(archive=archive), hint="ARCHIVE")
     archive_sha256 = _file_sha256(archive)
 
     def confirm(session: Session) -> None:

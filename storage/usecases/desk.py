@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from sqlalchemy import select
 
 from schemas.errors import NotFound
+from schemas.i18n import _
 from schemas.settings import Settings
 from storage.models import Batch, Page, SourceFile
 from storage.queries import batch_report
@@ -36,7 +37,7 @@ class Progress:
 def progress(settings: Settings, token: str | None, batch_id: str) -> Progress:
     with acting(settings, token, "intake") as work:
         if work.session.get(Batch, batch_id) is None:
-            raise NotFound("no such batch")
+            raise NotFound(_("no such batch"))
         report = batch_report(work.session, batch_id)
         pages = work.session.execute(
             select(Page.status, Page.seconds).join(SourceFile)

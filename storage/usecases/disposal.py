@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from schemas.errors import Damaged
+from schemas.i18n import _
 from schemas.normalise import canonical_json
 from schemas.settings import Settings
 from storage import disposal
@@ -110,12 +111,14 @@ def kept_certificate(settings: Settings, token: Token, number: str) -> Certifica
     with acting(settings, token, "disposal.approve", "disposal.certificate") as work:
         request = disposal.disposal_by_number(work.session, number)
         if request.certificate is None:
-            raise CustodyError(f"{number} is {request.status}: it has no certificate")
+            raise CustodyError(_(
+                "{number} is {status}: it has no certificate").format(
+                    number=number, status=request.status))
         content = json.loads(request.certificate)
         recorded = request.certificate_sha256
         work.audit("disposal.certificate", [request.id], result="ok")
     text = canonical_json(content)
     digest = hashlib.sha256(text.encode()).hexdigest()
     if digest != recorded:
-        raise Damaged("the kept certificate does not match its recorded SHA-256")
+        raise Damaged(_("the kept certificate does not match its recorded SHA-256"))
     return Certificate(content, text, digest)

@@ -10,6 +10,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from schemas.errors import Conflict, InvalidInput
+from schemas.i18n import _
 from schemas.settings import Settings
 from storage import accounts
 from storage.accounts import SignedIn, SignInRefused
@@ -112,8 +113,9 @@ def add_account(settings: Settings, token: Token, username: str, roles: list[str
         first = not accounts.has_people(session)
         if first:
             if accounts.SECURITY_ADMIN not in roles:
-                raise InvalidInput("there is no account yet: the first one must be a security "
-                                   "administrator (--role security_admin)")
+                raise InvalidInput(_(
+                    "there is no account yet: the first one must be a security administrator "
+                    "(--role security_admin)"))
             account = Account.of(accounts.add_person(
                 session, Actor("bootstrap", f"os-user:{os_user}"), username, roles, password,
                 expires_on))
@@ -195,9 +197,10 @@ def demo_people(settings: Settings, os_user: str) -> DemoPeople:
     """Create (or reset) the demo accounts with fresh passwords and sign in the demo clerk
     (`kura demo` on the embedded default)."""
     if settings.database_url or settings.s3_endpoint:
-        raise Conflict("kura demo runs only on the embedded default, never on a configured "
-                       "installation", hint="unset KURA_DATABASE_URL and KURA_S3_ENDPOINT and "
-                       "point KURA_DATA_DIR at an empty folder to try the demo")
+        raise Conflict(
+            _("kura demo runs only on the embedded default, never on a configured installation"),
+            hint=_("unset KURA_DATABASE_URL and KURA_S3_ENDPOINT and point KURA_DATA_DIR at an "
+                   "empty folder to try the demo"))
     marker = settings.data_dir / DEMO_MARKER
     ready(settings)
     by = Actor("kura-demo", f"os-user:{os_user}")
@@ -205,9 +208,10 @@ def demo_people(settings: Settings, os_user: str) -> DemoPeople:
     with session_scope(settings.sqlalchemy_url) as session:
         if not marker.exists() and (accounts.has_people(session) or _holds_records(session)):
             raise Conflict(
-                "kura demo runs only on a new installation or on one it made itself: this "
-                "one has accounts or records of its own",
-                hint="point KURA_DATA_DIR at an empty folder to try the demo",
+                _(
+                    "kura demo runs only on a new installation or on one it made itself: this "
+                    "one has accounts or records of its own"),
+                hint=_("point KURA_DATA_DIR at an empty folder to try the demo"),
             )
         marker.touch()
         for username, roles in DEMO_ACCOUNTS:

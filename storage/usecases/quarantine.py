@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from sqlalchemy import select
 
 from schemas.errors import Conflict, InvalidInput, NotFound
+from schemas.i18n import _
 from schemas.settings import Settings
 from storage import intake
 from storage.disposal import _destroy_object
@@ -58,7 +59,7 @@ def _line(source: SourceFile, stored: StoredObject) -> QuarantinedFile:
 def _item(work: Work, ident: str) -> SourceFile:
     """A quarantined file by its id or the first characters of it (as `list` shows)."""
     if len(ident) < 6:
-        raise InvalidInput("give at least the first 6 characters of the id")
+        raise InvalidInput(_("give at least the first 6 characters of the id"))
     found = work.session.scalars(
         select(SourceFile).where(SourceFile.id.startswith(ident.lower(), autoescape=True),
                                  SourceFile.quarantine_state.is_not(None))
@@ -71,14 +72,16 @@ def _item(work: Work, ident: str) -> SourceFile:
 
 def _reason(reason: str) -> str:
     if len(reason.strip()) < MIN_REASON:
-        raise InvalidInput("say why (a reason and case reference, never a person's name)")
+        raise InvalidInput(_("say why (a reason and case reference, never a person's name)"))
     return reason.strip()
 
 
 def _state(work: Work, source: SourceFile, *allowed: str) -> None:
     if source.quarantine_state not in allowed:
-        raise Conflict(f"quarantined file {source.id[:8]} is {source.quarantine_state}, "
-                       f"not {' or '.join(allowed)}")
+        raise Conflict(_(
+            "quarantined file {id} is {quarantine_state}, not {value}").format(
+                id=source.id[:8], quarantine_state=source.quarantine_state,
+                value=' or '.join(allowed)))
 
 
 def list_quarantine(settings: Settings, token: Token,
@@ -141,7 +144,7 @@ def open_file(settings: Settings, token: Token, ident: str,
         source = _item(work, ident)
         stored = work.session.get_one(StoredObject, source.object_id)
         if stored.destroyed_at is not None:
-            raise Conflict(f"quarantined file {source.id[:8]} was disposed of")
+            raise Conflict(_("quarantined file {id} was disposed of").format(id=source.id[:8]))
         data = work.vault.get_object(stored)
         work.audit("quarantine.open", [source.id, stored.id], purpose=_reason(purpose),
                    result="ok")
@@ -188,8 +191,8 @@ def decide_disposal(settings: Settings, token: Token, ident: str,
         source = _item(work, ident)
         _state(work, source, "disposal_requested")
         if work.actor.name == source.quarantine_requested_by:
-            raise Conflict("the person who requested a disposal cannot decide it: "
-                           "a second person must")
+            raise Conflict(_(
+                "the person who requested a disposal cannot decide it: a second person must"))
         stored = work.session.get_one(StoredObject, source.object_id)
         now = utcnow()
         source.quarantine_decided_by, source.quarantine_decided_at = work.actor.name, now

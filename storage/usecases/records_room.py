@@ -13,6 +13,7 @@ from sqlalchemy import select
 
 from schemas.errors import Conflict, InvalidInput, NotAllowed, NotFound
 from schemas.forms import get_form
+from schemas.i18n import _
 from schemas.settings import Settings
 from storage import disposal
 from storage.accounts import token_digest
@@ -53,9 +54,9 @@ def search(settings: Settings, token: str | None, field: str, value: str, purpos
     """Documents whose `field` is `value` (exactly, after normalisation), narrowed by form and
     receipt dates. Identifiers are matched by their blind index, never by opening values."""
     if field not in SEARCHABLE:
-        raise InvalidInput(f"search by one of {', '.join(SEARCHABLE)}")
+        raise InvalidInput(_("search by one of {value}").format(value=', '.join(SEARCHABLE)))
     if field in PURPOSE_NEEDED and not purpose.strip():
-        raise InvalidInput("a search by 個人番号 needs a stated purpose")
+        raise InvalidInput(_("a search by 個人番号 needs a stated purpose"))
     with acting(settings, token, "record.read") as work:
         if field == "receipt_number":
             documents = list(work.session.scalars(
@@ -93,7 +94,7 @@ def person_file(settings: Settings, token: str | None, field: str, value: str,
     document found by the identifier, with its current values. Opens values, so it is the
     original.open duty with a stated purpose, and recorded."""
     if field not in ("basic_pension_number", "my_number"):
-        raise InvalidInput("a person's file is found by 基礎年金番号 or 個人番号")
+        raise InvalidInput(_("a person's file is found by 基礎年金番号 or 個人番号"))
     purpose = _purpose("disclosure_request", purpose_text)
     with acting(settings, token, "original.open", "record.disclosure") as work:
         documents = [d for d in find_documents(work.session, work.indexer, field, value)
@@ -112,9 +113,9 @@ def person_file(settings: Settings, token: str | None, field: str, value: str,
 
 def _purpose(code: str, text: str) -> str:
     if code not in PURPOSES:
-        raise InvalidInput(f"choose a purpose: {', '.join(PURPOSES)}")
+        raise InvalidInput(_("choose a purpose: {value}").format(value=', '.join(PURPOSES)))
     if not text.strip():
-        raise InvalidInput("say in a few words why the original is opened")
+        raise InvalidInput(_("say in a few words why the original is opened"))
     return f"{code}: {text.strip()}"
 
 
@@ -155,7 +156,9 @@ def original_page(settings: Settings, token: str | None, receipt_number: str,
         purpose = work.vault.open_value(document, records.GRANT_PURPOSE, grant.purpose_sealed)
         page = next((p for p in document.pages if p.number == number), None)
         if page is None or page.image_object_id is None:
-            raise NotFound(f"{receipt_number} has no page {number}")
+            raise NotFound(_(
+                "{receipt_number} has no page {number}").format(
+                    receipt_number=receipt_number, number=number))
         data = work.vault.get_object(work.session.get_one(StoredObject, page.image_object_id))
         work.audit("original.view", [document.id, page.id], result="ok", purpose=purpose,
                    detail={"page": number})
@@ -173,7 +176,7 @@ def download_original(settings: Settings, token: str | None, receipt_number: str
 def _document(work: Work, receipt_number: str) -> Document:
     document = document_by_receipt(work.session, receipt_number)
     if document.disposed_at is not None:
-        raise NotFound(f"{receipt_number} was disposed of")
+        raise NotFound(_("{receipt_number} was disposed of").format(receipt_number=receipt_number))
     return document
 
 
@@ -186,8 +189,9 @@ def request_disposal(settings: Settings, token: str | None, receipts: list[str],
         ids = [item.document_id for item in request.items]
         unverified = never_verified(work.session, ids)
         if unverified and not unverified_why.strip():
-            raise RecordsError(f"never verified: {', '.join(unverified)}. Say why they may be "
-                               "disposed of anyway, or have them verified first")
+            raise RecordsError(_(
+                "never verified: {value}. Say why they may be disposed of anyway, or have them "
+                "verified first").format(value=', '.join(unverified)))
         if unverified:
             work.audit("disposal.unverified", ids, purpose=unverified_why.strip(),
                        result="ok", detail={"documents": unverified})
