@@ -9,10 +9,10 @@ import cv2
 import numpy as np
 
 from pipeline import digits as digit_model
-from pipeline import lexicon
+from pipeline import digitvote, lexicon
 from pipeline import marks as mark_reader
 from pipeline.cleanup import to_gray
-from pipeline.fields import DIGITS, KATAKANA
+from pipeline.fields import DIGITS, KATAKANA, normalise
 from pipeline.ocr import OcrEngine, Reading, get_engine
 from pipeline.template import cell_boxes, template_ink
 from schemas.calibration import calibration
@@ -25,7 +25,7 @@ SECOND_OPINION: dict[str, str] = calibration().second_opinion
 """A second recogniser for the number fields, whose silent errors cost most and which no
 lexicon can check: where the two read different digits, a person decides
 (schemas/calibration.yaml says on which corpus it earned its place). Digit cells have the
-single-cell digit model (`pipeline.digits`) as a third opinion: all must agree."""
+single-cell digit model (`pipeline.digits`) as another opinion (`_settle_digits`)."""
 
 ALPHABETS: dict[str, str] = {
     "digits": DIGITS,
@@ -477,7 +477,7 @@ def read_field(
     if engine_name is not None or not raw.text:
         return raw
     if field.cells and field.type in DIGIT_CELLS:
-        raw = _with_digit_model(gray, field, raw)
+        return _settle_digits(gray, field, raw)
     second = SECOND_OPINION.get(field.type)
     if (
         second
@@ -489,32 +489,39 @@ def read_field(
 
 
 DIGIT_CELLS = ("digits", "my_number", "bpn", "postal", "date", "amount")
-MODEL_TRUSTED = calibration().digit_model_trusted
-"""The digit model's agreement counts only where it is at least this sure of every cell: a 9
-written like a q was read 7 by both PP-OCR models, and 7 by the digit model at 0.78."""
-MODEL_SURE = calibration().digit_model_sure
-"""Where the digit model and PP-OCR differ on a cell, the model's digit is proposed (for the
-person who decides) when it is at least this sure."""
+CHECKED = ("my_number", "postal", "date")
+"""Digit fields with a check of their own (check digit, a postal code that exists, a real
+date): among the readings their readers leave open, the check may choose."""
 
 
-def _with_digit_model(gray: np.ndarray, field: FieldDef, raw: RawField) -> RawField:
-    """The single-cell digit model's opinion on each written cell (`pipeline.digits`): where
-    it reads the same digits as PP-OCR the reading stands; where they differ, a person
-    decides, shown the surer reading of each cell."""
+def _settle_digits(gray: np.ndarray, field: FieldDef, raw: RawField) -> RawField:
+    """PP-OCR's reading of digit cells weighed with the single-cell digit model's and, where
+    the field has one, the second recogniser's (`pipeline.digitvote`): where every reader
+    agrees the reading stands; where they differ the field's check may settle it when one
+    combination clearly passes; otherwise a person decides, shown the likeliest digits."""
     written = [crop for crop in _cell_crops(gray, field) if crop is not None]
-    opinion = digit_model.read_cells(written)
-    model_text = "".join(d for d, _ in opinion)
-    if model_text == raw.text:
-        if min(sure for _, sure in opinion) < MODEL_TRUSTED:
-            return replace(raw, notes=(*raw.notes, "low_confidence"))
-        return raw
-    if len(raw.text) != len(opinion):
+    model = [p for p in digit_model.cell_probabilities(written) if p is not None]
+    if len(model) != len(written):  # a speck the model saw no digit in
         return replace(raw, notes=(*raw.notes, "engines_disagree"))
-    proposed = "".join(
-        model if model != ours and sure >= MODEL_SURE else ours
-        for ours, (model, sure) in zip(raw.text, opinion, strict=True)
-    )
-    return replace(raw, text=proposed, notes=(*raw.notes, "engines_disagree"))
+    votes: digitvote.Votes = {raw.engine: raw.text if len(raw.text) == len(written) else None}
+    second = SECOND_OPINION.get(field.type)
+    if second:
+        other = _second_opinion(gray, field, second)
+        votes[second] = other if len(other) == len(written) else None
+    passes = None
+    if field.type in CHECKED:
+
+        def passes(text: str) -> bool:
+            return not normalise(field, text).reasons
+
+    settled = digitvote.settle(np.stack(model), votes, passes)
+    miscounted = any(v is None for v in votes.values())
+    if settled.settled and not miscounted:  # the doubts PP-OCR had are weighed: gone
+        return RawField(settled.text, settled.confidence, raw.engine, raw.notes)
+    model_reads = "".join(str(int(np.argmax(p))) for p in model)
+    disagree = any(v != model_reads for v in votes.values())
+    note = "engines_disagree" if disagree else "low_confidence"
+    return replace(raw, text=settled.text, notes=(*raw.notes, note))
 
 
 def _second_opinion(gray: np.ndarray, field: FieldDef, engine_name: str) -> str:
