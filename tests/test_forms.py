@@ -274,7 +274,49 @@ def test_propose_recovers_the_boxes_and_cells(form: FormDef, kind: str, tmp_path
         assert (found[0].type, found[0].charset) == (field.type, field.charset), field.name
         labels_right += found[0].label.replace(" ", "") == field.label.replace(" ", "")
     assert labels_right >= len(boxed) - 1
-    assert len(draft.fields) == len(boxed), "boxes proposed that the form does not have"
+    # the rows of printed options to circle, each a choice with its options' labels
+    choices = [f for f in form.fields if f.type == "choice"]
+    proposed = [p for p in draft.fields if p.type == "choice"]
+    assert len(proposed) == len(choices)
+    for field in choices:
+        assert field.options is not None
+        found = [p for p in proposed if _inside(_centre(field.options[0].box), p.box)]
+        assert len(found) == 1 and found[0].options is not None, field.name
+        assert len(found[0].options) == len(field.options), field.name
+        for truth, option in zip(field.options, found[0].options, strict=True):
+            assert _inside(_centre(truth.box), option.box), (field.name, truth.label)
+            assert option.label == truth.label, (field.name, truth.label)
+    assert len(draft.fields) == len(boxed) + len(choices), "fields the form does not have"
+
+
+def _centre(box: tuple[int, int, int, int]) -> tuple[float, float]:
+    return (box[0] + box[2] / 2, box[1] + box[3] / 2)
+
+
+def _inside(point: tuple[float, float], box: tuple[int, int, int, int]) -> bool:
+    return box[0] <= point[0] <= box[0] + box[2] and box[1] <= point[1] <= box[1] + box[3]
+
+
+def test_propose_makes_a_row_of_squares_with_labels_one_choice(tmp_path: Path) -> None:
+    page = Image.new("L", (2480, 3508), 255)
+    draw = ImageDraw.Draw(page)
+    face = font(PRINTED_FONT, 44)
+    draw.text((170, 600), "届出種別", font=face, fill=0, anchor="lm")
+    labels = ["資格取得", "種別変更", "住所変更"]
+    for k, label in enumerate(labels):
+        x = 700 + 520 * k
+        draw.rectangle((x, 558, x + 84, 642), outline=0, width=4)
+        draw.text((x + 110, 600), label, font=face, fill=0, anchor="lm")
+    blank = tmp_path / "squares.png"
+    page.save(blank, dpi=(300, 300))
+    draft = _propose(blank, tmp_path / "draft.yaml")
+    assert [f.type for f in draft.fields] == ["choice"]
+    options = draft.fields[0].options
+    assert options is not None and [o.label for o in options] == labels
+    assert draft.fields[0].label == "届出種別"
+    for k, option in enumerate(options):  # each option covers its square and its label
+        assert _inside((700 + 520 * k + 42, 600), option.box)
+        assert _inside((700 + 520 * k + 200, 600), option.box)
 
 
 def test_propose_draws_the_draft_over_the_blank(tmp_path: Path) -> None:
