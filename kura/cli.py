@@ -20,6 +20,7 @@ from kura.cli_custody import backup, dispose_app, find, hold_app, keys_app, rest
 from kura.cli_intake import _gather, _ingest, _print_batch, doctor, quarantine_app, watch
 from kura.cli_people import audit_app, login, logout, token, users_app, whoami, write_session
 from schemas.errors import ExitCode, KuraError, Unavailable
+from schemas.i18n import _
 from schemas.settings import get_settings
 
 app = typer.Typer(
@@ -217,6 +218,14 @@ def forms_propose(
         raise typer.BadParameter(f"{blank} does not exist", param_hint="BLANK")
     text, fields = propose_file(blank, form_id, title)
     out.write_text(text, encoding="utf-8")
+    from pipeline.propose import reference_blanks
+    from pipeline.template import reference_blank
+
+    kept = []
+    for number, image in enumerate(reference_blanks(blank.read_bytes()), 1):
+        path = out.parent / reference_blank(form_id, number).name
+        path.write_bytes(image)
+        kept.append(path.name)
     if png is not None:
         from pipeline.propose import draw_draft
 
@@ -224,6 +233,10 @@ def forms_propose(
     cells = sum(1 for f in fields if f.cells)
     todo = sum(1 for f in fields if f.note)
     console.print(f"wrote {out}: {len(fields)} fields ({cells} cell fields), {todo} marked TODO")
+    console.print(
+        _("and the blank as scans are aligned to it: {files} (keep it beside the definition)")
+        .format(files=", ".join(kept))
+    )
 
 
 @app.command()

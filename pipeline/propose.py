@@ -509,6 +509,32 @@ def propose(
     return text, fields
 
 
+SPECK_PX = 12
+"""Ink blobs smaller than this (pixels) are paper noise, not print."""
+
+
+def reference_blanks(data: bytes) -> list[bytes]:
+    """Each page of the blank, upright, its print kept and the paper made white, on a page of
+    the draft's size, as PNG: kept beside the definition (`pipeline.template.reference_blank`)
+    it is what scans of the form are aligned to and what is taken out before reading."""
+    out = []
+    pages = rasterise(data)
+    height, width = pages[0].image.shape[:2]
+    size_px = paper_size((width, height))
+    for page in pages:
+        upright, _ = deskew(page.image)
+        gray = to_gray(upright)
+        ink = _ink(gray).astype(np.uint8)
+        _count, labels, stats, _centres = cv2.connectedComponentsWithStats(ink)
+        print_ = (stats[:, cv2.CC_STAT_AREA] >= SPECK_PX)[labels] & (labels > 0)
+        canvas = np.full((size_px[1], size_px[0]), 255, np.uint8)
+        height, width = min(gray.shape[0], size_px[1]), min(gray.shape[1], size_px[0])
+        kept = np.where(print_, gray, 255)[:height, :width]
+        canvas[:height, :width] = kept
+        out.append(cv2.imencode(".png", canvas)[1].tobytes())
+    return out
+
+
 def paper_size(size_px: tuple[int, int]) -> tuple[int, int]:
     """The standard portrait paper size a page's pixel size is within 1 % of, at 300 dpi
     (a scan loses or gains a row or two), else the size itself."""

@@ -328,3 +328,62 @@ def test_propose_draws_the_draft_over_the_blank(tmp_path: Path) -> None:
     pixels = np.asarray(drawn.convert("RGB")).astype(int)
     red = (pixels[..., 0] > 180) & (pixels[..., 1] < 80) & (pixels[..., 2] < 80)
     assert red.sum() > 1000  # the proposed boxes are outlined
+
+
+def test_a_form_proposed_from_a_scanned_blank_reads_scans_aligned_to_that_blank(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """No marks of ours anywhere: the blank is a desk scan of paper printed from another PDF,
+    the filled page another scan of it, turned and shifted; the draft and the blank kept beside
+    it are all the pipeline has."""
+    import random
+
+    from kura.bench.synth.corpus import without_marks
+    from kura.bench.synth.scanner import ScanEffects, scan
+    from pipeline import template
+
+    form = next(f for f in PAPER_FORMS if f.id == "kokunen_hihokensha_todoke")
+    paper = without_marks(render_blank(form), form)
+    blank = tmp_path / "blank.jpg"
+    Image.fromarray(
+        np.asarray(scan(paper, ScanEffects(dpi=200, rotation=0.7, noise=4.0), random.Random(2)))
+    ).save(blank, quality=85, dpi=(200, 200))
+    forms_dir = tmp_path / "forms"
+    forms_dir.mkdir()
+    for path in YAML_FILES:  # the other forms compete for the page; this one is replaced
+        if path.stem != form.id:
+            (forms_dir / path.name).write_bytes(path.read_bytes())
+    monkeypatch.setattr("schemas.forms.FORMS_DIR", forms_dir)
+    monkeypatch.setattr(template, "FORMS_DIR", forms_dir)
+    load_forms.cache_clear()
+    try:
+        _read_from_paper(form, paper, blank, forms_dir)
+    finally:
+        load_forms.cache_clear()
+
+
+def _read_from_paper(form: FormDef, paper: Image.Image, blank: Path, forms_dir: Path) -> None:
+    import random
+
+    from kura.bench.synth.scanner import ScanEffects, scan
+    from pipeline import template
+
+    result = CliRunner().invoke(
+        app, ["forms", "propose", str(blank), "--out", str(forms_dir / "from_paper.yaml"),
+              "--id", "from_paper"]
+    )
+    assert result.exit_code == 0, result.output
+    assert (forms_dir / "from_paper.blank.png").is_file()
+    assert template.has_reference_blank("from_paper")
+
+    filled = paper.copy()
+    draw = ImageDraw.Draw(filled)
+    x, y, _, h = form.field("postal_code").box
+    for k, digit in enumerate("1700013"):
+        draw.text((x + 110 * k + 30, y + h // 2), digit, font=font(HANDWRITING_FONTS[0], 90),
+                  fill=(10, 10, 40), anchor="lm")
+    effects = ScanEffects(dpi=200, rotation=-1.5, shift=(30.0, -20.0), color_mode="gray")
+    page = np.asarray(scan(filled, effects, random.Random(3)).convert("RGB"))
+    read = process_page(PageImage(1, page, 200))
+    assert read.form == "from_paper"
+    assert read.fields["postal_code"].value == "1700013"
