@@ -478,6 +478,8 @@ def read_field(
         return raw
     if field.cells and field.type in DIGIT_CELLS:
         return _settle_digits(gray, field, raw)
+    if field.type == "phone" and (glyphs := _digit_glyphs(gray, field)):
+        return _settle_digits(gray, field, raw, glyphs)
     second = SECOND_OPINION.get(field.type)
     if (
         second
@@ -494,16 +496,22 @@ CHECKED = ("my_number", "postal", "date")
 date): among the readings their readers leave open, the check may choose."""
 
 
-def _settle_digits(gray: np.ndarray, field: FieldDef, raw: RawField) -> RawField:
-    """PP-OCR's reading of digit cells weighed with the single-cell digit model's and, where
-    the field has one, the second recogniser's (`pipeline.digitvote`): where every reader
-    agrees the reading stands; where they differ the field's check may settle it when one
-    combination clearly passes; otherwise a person decides, shown the likeliest digits."""
-    written = [crop for crop in _cell_crops(gray, field) if crop is not None]
+def _settle_digits(
+    gray: np.ndarray, field: FieldDef, raw: RawField, glyphs: list[np.ndarray] | None = None
+) -> RawField:
+    """PP-OCR's reading of digit cells (or of the digits cut out of a freehand number,
+    `glyphs`) weighed with the single-cell digit model's and, where the field has one, the
+    second recogniser's (`pipeline.digitvote`): where every reader agrees the reading stands;
+    where they differ the field's check may settle it when one combination clearly passes;
+    otherwise a person decides, shown the likeliest digits."""
+    if glyphs is None:
+        glyphs = [crop for crop in _cell_crops(gray, field) if crop is not None]
+    written = glyphs
     model = [p for p in digit_model.cell_probabilities(written) if p is not None]
     if len(model) != len(written):  # a speck the model saw no digit in
         return replace(raw, notes=(*raw.notes, "engines_disagree"))
-    votes: digitvote.Votes = {raw.engine: raw.text if len(raw.text) == len(written) else None}
+    ours = _digits_of(raw.text)
+    votes: digitvote.Votes = {raw.engine: ours if len(ours) == len(written) else None}
     second = SECOND_OPINION.get(field.type)
     if second:
         other = _second_opinion(gray, field, second)
@@ -521,7 +529,41 @@ def _settle_digits(gray: np.ndarray, field: FieldDef, raw: RawField) -> RawField
     model_reads = "".join(str(int(np.argmax(p))) for p in model)
     disagree = any(v != model_reads for v in votes.values())
     note = "engines_disagree" if disagree else "low_confidence"
-    return replace(raw, text=settled.text, notes=(*raw.notes, note))
+    proposal = settled.text
+    if miscounted and not field.cells and normalise(field, proposal).reasons:
+        proposal = raw.text  # the cut-out digits make no number either: the line's reading
+    return replace(raw, text=proposal, notes=(*raw.notes, note))
+
+
+GLYPH_MIN_AREA = 40
+HYPHEN_HEIGHT = 0.45
+"""A mark lower than this share of the digits' height is a hyphen or a speck, not a digit."""
+
+
+def _digit_glyphs(gray: np.ndarray, field: FieldDef) -> list[np.ndarray]:
+    """The digits of a number written freehand (a phone number), each cut out by its strokes,
+    left to right; hyphens and specks left out. Empty where the cutting is unsure (two digits
+    touching, a digit in pieces that do not stack), so the field is read as a line alone."""
+    crop = _with_overflow(gray, field.box)
+    ink = (crop < INK_THRESHOLD).astype(np.uint8)
+    count, _, stats, _ = cv2.connectedComponentsWithStats(ink)
+    spans: list[list[int]] = []  # left, top, right, bottom of the pieces that stack
+    for x, y, w, h, area in sorted(stats[1:count].tolist()):
+        if area < GLYPH_MIN_AREA:
+            continue
+        if spans and x < spans[-1][2] - 0.5 * min(w, spans[-1][2] - spans[-1][0]):
+            last = spans[-1]
+            spans[-1] = [last[0], min(last[1], y), max(last[2], x + w), max(last[3], y + h)]
+        else:
+            spans.append([x, y, x + w, y + h])
+    if not spans:
+        return []
+    height = float(np.median([b - t for _, t, _, b in spans]))
+    digits = [s for s in spans if s[3] - s[1] >= HYPHEN_HEIGHT * height]
+    if any(r - left > 1.2 * (b - t) for left, t, r, b in digits):
+        return []  # two digits written into one another
+    cut = [_tight(crop[max(t - 4, 0) : b + 4, max(x - 4, 0) : r + 4]) for x, t, r, b in digits]
+    return [glyph for glyph in cut if glyph is not None]
 
 
 def _second_opinion(gray: np.ndarray, field: FieldDef, engine_name: str) -> str:
