@@ -4,6 +4,7 @@ then read cells, lines and marked choices with the engine routed to each field t
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
+from functools import lru_cache
 
 import cv2
 import numpy as np
@@ -85,7 +86,7 @@ def handwriting(
     1-bit scans that have lost their colour. Where a pen stroke crosses a printed line, the
     stroke is bridged across it, so a character written over the box edge stays whole.
     """
-    gray = _without_print(registered_rgb, template_ink(form_id, page), guard_px)
+    gray = _without_print(registered_rgb, _printed(form_id, page, guard_px), guard_px)
     touched = {
         field.name
         for field in get_form(form_id).fields
@@ -109,15 +110,22 @@ def marks(registered_rgb: np.ndarray, form: FormDef, page: int) -> np.ndarray:
     y1 = max(b[1] + b[3] for b in boxes) + margin
     region = (slice(y0, y1), slice(x0, x1))
     canvas[region] = _without_print(
-        registered_rgb[region], template_ink(form.id, page)[region], guard_px=1
+        registered_rgb[region], _printed(form.id, page, 1)[region], guard_px=1
     )
     return canvas
 
 
-def _without_print(rgb: np.ndarray, printed_ink: np.ndarray, guard_px: int) -> np.ndarray:
+@lru_cache(maxsize=32)
+def _printed(form_id: str, page: int, guard_px: int) -> np.ndarray:
+    """The template's print widened by `guard_px`: the same for every page of the form."""
+    guard = 2 * guard_px + 1
+    ink = template_ink(form_id, page).astype(np.uint8)
+    return np.asarray(cv2.dilate(ink, np.ones((guard, guard), np.uint8)) > 0)
+
+
+def _without_print(rgb: np.ndarray, printed: np.ndarray, guard_px: int) -> np.ndarray:
     gray = to_gray(rgb).copy()
     guard = 2 * guard_px + 1
-    printed = cv2.dilate(printed_ink.astype(np.uint8), np.ones((guard, guard), np.uint8)) > 0
     dropped = np.zeros_like(printed)
     if rgb.ndim == 3:
         hsv = cv2.cvtColor(rgb, cv2.COLOR_RGB2HSV)
