@@ -52,18 +52,19 @@ def prepare(cell: np.ndarray) -> np.ndarray | None:
     return (canvas / peak).reshape(-1) if peak > 0 else None
 
 
-@lru_cache(maxsize=1)
-def _session() -> Any:
+@lru_cache(maxsize=2)
+def _session(model: Path = MODEL) -> Any:
     import onnxruntime
 
     options = onnxruntime.SessionOptions()
     options.intra_op_num_threads = 1
-    return onnxruntime.InferenceSession(str(MODEL), options, providers=["CPUExecutionProvider"])
+    return onnxruntime.InferenceSession(str(model), options, providers=["CPUExecutionProvider"])
 
 
-def probabilities(inputs: np.ndarray) -> np.ndarray:
-    """Softmax over the ten digits for each row of `inputs` (N × 784)."""
-    session = _session()
+def probabilities(inputs: np.ndarray, model: Path = MODEL) -> np.ndarray:
+    """Softmax over the ten digits for each row of `inputs` (N × 784), by the weights in
+    `model` (the shipped ones unless another file is named)."""
+    session = _session(model)
     name = session.get_inputs()[0].name
     return np.asarray(session.run(None, {name: inputs.astype(np.float32)})[0])
 

@@ -330,12 +330,12 @@ def train(
     digits._session.cache_clear()
     measured = _mnist_masks("measure")
     x_m, y_m = _samples(measured, 1, np.random.default_rng(seed + 1), augment=False)
-    predicted = np.argmax(digits.probabilities(x_m), axis=1)
+    predicted = np.argmax(digits.probabilities(x_m, out), axis=1)
     if (predicted != predict(params, x_m)).mean() > 0.002:
-        raise RuntimeError("the ONNX export does not compute what was trained")
+        raise RuntimeError(f"the ONNX export in {out} does not compute what was trained")
     accuracy = float((predicted == y_m).mean())
     x_s, y_s = _samples(measured, 1, np.random.default_rng(seed + 2), augment=True)
-    scanned = float((np.argmax(digits.probabilities(x_s), axis=1) == y_s).mean())
+    scanned = float((np.argmax(digits.probabilities(x_s, out), axis=1) == y_s).mean())
     return Trained(
         out, len(x), round(accuracy, 4), round(scanned, 4), len(y_m), out.stat().st_size
     )
