@@ -23,10 +23,10 @@ ROUTES: dict[str, str] = calibration().routes
 """Engine per field type, chosen on `kura bench` (schemas/calibration.yaml)."""
 
 SECOND_OPINION: dict[str, str] = calibration().second_opinion
-"""A second recogniser for the number fields, whose silent errors cost most and which no
-lexicon can check: where the two read different digits, a person decides
-(schemas/calibration.yaml says on which corpus it earned its place). Digit cells have the
-single-cell digit model (`pipeline.digits`) as another opinion (`_settle_digits`)."""
+"""A second recogniser for number fields written freehand (phone numbers), whose silent
+errors cost most and which no lexicon can check: where the two read different digits, a
+person decides (schemas/calibration.yaml says on which corpus it earned its place). Digit
+cells have the single-cell digit model (`pipeline.digits`) instead (`_settle_digits`)."""
 
 ALPHABETS: dict[str, str] = {
     "digits": DIGITS,
