@@ -3,6 +3,7 @@ then read cells, lines and marked choices with the engine routed to each field t
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass, replace
 from functools import lru_cache
 
@@ -13,6 +14,7 @@ from pipeline import digits as digit_model
 from pipeline import digitvote, lexicon
 from pipeline import marks as mark_reader
 from pipeline.cleanup import to_gray
+from pipeline.crosscheck import MAX_AGE
 from pipeline.fields import DIGITS, KATAKANA, normalise
 from pipeline.ocr import OcrEngine, Reading, get_engine
 from pipeline.template import cell_boxes, template_ink
@@ -528,7 +530,12 @@ def _settle_digits(
     if field.type in CHECKED:
 
         def passes(text: str) -> bool:
-            return not normalise(field, text).reasons
+            normalised = normalise(field, text)
+            if normalised.reasons:
+                return False
+            # no date on these forms lies more than a lifetime back or years ahead
+            year = int(normalised.value[:4]) if field.type == "date" else 0
+            return field.type != "date" or abs(year - dt.date.today().year) <= MAX_AGE
 
     settled = digitvote.settle(np.stack(model), votes, passes)
     miscounted = any(v is None for v in votes.values())

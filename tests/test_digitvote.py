@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from pipeline import digitvote
 from pipeline.fields import normalise
@@ -84,3 +85,21 @@ def test_a_check_never_overrules_what_every_reader_saw() -> None:
     settled = digitvote.settle(model, {"ppocr": misread, "ppocr5": misread}, _passes)
     assert not settled.settled
     assert settled.text == truth  # proposed to the person: the one combination that passes
+
+
+def test_a_date_more_than_a_lifetime_back_is_not_chosen(monkeypatch: pytest.MonkeyPatch) -> None:
+    """平成11年 written 7 11 07 15; PP-OCR read the era digit 1 (明治11年, 1878), the digit
+    model 7: of the two real dates only 1999 can stand on a form filed today."""
+    from pipeline import read
+    from pipeline.read import RawField
+
+    field = get_form("kokunen_hihokensha_todoke").field("birth_date")
+    model = _sure("7110715", {0: {7: 0.97, 1: 0.03}})
+    monkeypatch.setattr(read.digit_model, "cell_probabilities", lambda cells: list(model))
+    cells = [np.zeros((40, 30), np.uint8)] * 7
+    settled = read._settle_digits(cells[0], field, RawField("1110715", 0.9, "ppocr"), cells)
+    assert settled.text == "7110715" and not settled.notes
+    # where both eras were possible, the readers' difference would go to a person
+    model = _sure("3110715", {0: {3: 0.97, 1: 0.03}})
+    unsure = read._settle_digits(cells[0], field, RawField("5110715", 0.9, "ppocr"), cells)
+    assert "engines_disagree" in unsure.notes
