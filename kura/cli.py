@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import sys
 import time
 from pathlib import Path
@@ -18,7 +17,17 @@ from kura.bench.cli import bench_app
 from kura.cli_batch import batch_app
 from kura.cli_custody import backup, dispose_app, find, hold_app, keys_app, restore
 from kura.cli_intake import _gather, _ingest, _print_batch, doctor, quarantine_app, watch
-from kura.cli_people import audit_app, login, logout, token, users_app, whoami, write_session
+from kura.cli_people import (
+    audit_app,
+    login,
+    logout,
+    token,
+    users_app,
+    whoami,
+    write_private,
+    write_session,
+)
+from kura.cli_register import register_app, shintatsu_app, totsugo_app
 from schemas.errors import ExitCode, KuraError, Unavailable
 from schemas.i18n import _
 from schemas.settings import get_settings
@@ -49,6 +58,9 @@ app.command()(restore)
 app.add_typer(quarantine_app, name="quarantine")
 app.command()(watch)
 app.command()(doctor)
+app.add_typer(register_app, name="register")
+app.add_typer(shintatsu_app, name="shintatsu")
+app.add_typer(totsugo_app, name="totsugo")
 console = Console()
 
 
@@ -278,13 +290,6 @@ def original(
 
 SUFFIXES = {"application/pdf": ".pdf", "image/png": ".png", "image/jpeg": ".jpg",
             "image/tiff": ".tif"}
-
-
-def write_private(path: Path, data: bytes) -> None:
-    """Write `data` readable by its owner only."""
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "wb") as handle:
-        handle.write(data)
 
 
 @app.command()

@@ -49,6 +49,13 @@ def write_session(settings: Settings, signed: SignedIn) -> Path:
     return path
 
 
+def write_private(path: Path, data: bytes) -> None:
+    """Write `data` readable by its owner only."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "wb") as handle:
+        handle.write(data)
+
+
 def read_token(settings: Settings) -> str | None:
     """The token this machine's user signed in with; refused when others may read it."""
     path = session_path(settings)

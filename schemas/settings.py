@@ -72,6 +72,20 @@ class Settings(BaseSettings):
         description="The office's 全国地方公共団体コード (6 digits): 受付番号 are counted per "
         "municipality and fiscal year.",
     )
+    office: str = Field(
+        default="",
+        description="The office that receives the paper and sends it on (e.g. 青葉区 保険年金課): "
+        "written in the register and as the sender of every 送付書.",
+    )
+    jps_addressee: str = Field(
+        default="日本年金機構 年金事務所",
+        description="Where 進達 batches go (the 送付書's addressee), e.g. "
+        "日本年金機構 仙台東年金事務所.",
+    )
+    result_overdue_days: int = Field(
+        default=60,
+        description="Days after its 進達 an item without a result is reported overdue.",
+    )
     page_soft_time_limit_s: int = Field(
         default=240, description="A page still being read after this long is stopped and "
         "marked failed (time_limit) so its file goes on.")

@@ -79,6 +79,14 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "audit.read": frozenset({AUDITOR}),
     "audit.verify": frozenset({AUDITOR, SECURITY_ADMIN}),
     "audit.checkpoint": frozenset({AUDITOR, SECURITY_ADMIN}),
+    # the register, 進達 and 突合 (storage/usecases/register.py, transmittals.py,
+    # reconciliation.py): the one who prepares or reconciles is never the one who releases
+    # or confirms (enforced per batch and list, not by duty alone)
+    "register.read": frozenset({SCANNING_CLERK, VERIFIER, CHECKER, RECORDS_MANAGER}),
+    "transmittal.prepare": frozenset({VERIFIER, CHECKER, RECORDS_MANAGER}),
+    "transmittal.release": frozenset({CHECKER, RECORDS_MANAGER}),
+    "reconcile.run": frozenset({VERIFIER, CHECKER, RECORDS_MANAGER}),
+    "reconcile.confirm": frozenset({CHECKER, RECORDS_MANAGER}),
 }
 
 

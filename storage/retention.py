@@ -64,6 +64,13 @@ def parse_retention(setting: str) -> dict[str, Period | None]:
     return periods
 
 
+CLASS_DEFAULTS: dict[str, Period | None] = {
+    "mail_receipt": Period(years=3),
+}
+"""Classes with a period of their own unless KURA_RETENTION names them: the 書留の差出票 of a
+進達 is kept 3 years (DOMAIN.md §3.8, control 45)."""
+
+
 @dataclass(frozen=True)
 class RetentionPolicy:
     mode: str = DEFAULT_LOCK_MODE
@@ -76,6 +83,8 @@ class RetentionPolicy:
     def period_for(self, document_class: str) -> Period | None:
         if document_class in self.periods:
             return self.periods[document_class]
+        if document_class in CLASS_DEFAULTS:
+            return CLASS_DEFAULTS[document_class]
         return self.periods.get("*")
 
     def retain_until(self, document_class: str, received: dt.date) -> dt.date | None:
@@ -100,6 +109,14 @@ def _midnight(day: dt.date) -> dt.datetime:
 def _future(moment: dt.datetime | None) -> dt.datetime | None:
     """A retention date still ahead (a store refuses to lock until a past moment)."""
     return moment if moment is not None and moment > dt.datetime.now(dt.UTC) else None
+
+
+def class_lock(policy: RetentionPolicy, record_class: str, start: dt.date) -> Lock:
+    """The lock of a record kept by its own class from `start` (a 差出票's 3 years): retention
+    to the end of the period, or a legal hold when the class keeps it indefinitely."""
+    period = policy.period_for(record_class)
+    until = _future(_midnight(period.after(start))) if period else None
+    return Lock(policy.mode, until, legal_hold=period is None)
 
 
 def document_class(document: Document) -> str:

@@ -34,6 +34,7 @@ from storage.checkpoints import checkpoint_if_due
 from storage.db import session_scope
 from storage.intake import open_receipt
 from storage.models import Document, FieldValue, Page, SourceFile, StoredObject, utcnow
+from storage.register import save_list_rows
 from storage.retention import RetentionPolicy, document_saved
 from storage.runtime import indexer_for, retention_for, vault_for
 from storage.vault import Vault
@@ -258,16 +259,20 @@ def _save_document(session: Session, vault: Vault, document: Document,
     document.form_id = found.form
     document.reasons = list(found.reasons)
     form = get_form(found.form) if found.form else None
+    # a printed list's fields are its header block (市区町村コード …), on every page
+    header = {h.name: h.type for h in (form.header or [])} if form else {}
     for position, (name, value) in enumerate(found.fields.items()):
         session.add(FieldValue(
             document_id=document.id, position=position, name=name,
-            field_type=form.field(name).type if form else "text",
+            field_type=header.get(name) or (form.field(name).type if form else "text"),
             value_sealed=vault.seal_value(document, f"field:{name}:value", value.value),
             raw_sealed=vault.seal_value(document, f"field:{name}:raw", value.raw),
             confidence=value.confidence, status=value.status, reasons=value.reasons,
             engine=value.engine, box=list(value.box) if value.box else None,
-            page_number=form.field(name).page if form else None,
+            page_number=form.field(name).page if form and name not in header else None,
         ))
+    if found.rows is not None:  # a printed list: its rows, sealed, for 突合
+        save_list_rows(session, vault, indexer, document, found)
     document.status = "review" if found.needs_review else "ready"
     document_saved(session, vault, document, {n: v.value for n, v in found.fields.items()},
                    indexer, policy)

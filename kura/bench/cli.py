@@ -222,6 +222,27 @@ def reconcile_timing(
         f"{report['found']}, overdue {report['overdue']}")
 
 
+@bench_app.command("reconcile-register")
+def reconcile_register_timing(
+    rows: Annotated[int, typer.Option(min=1, help="Rows of the list.")] = 2000,
+    data_dir: Annotated[Path | None, typer.Option(
+        help="A new folder for the throwaway installation (default: a temporary one).")] = None,
+) -> None:
+    """The time 突合 and its confirmation take through their use cases (kura totsugo run /
+    confirm) over a list of ROWS rows against a register of ROWS + 10 %, on SQLite."""
+    import tempfile
+
+    from kura.bench.register_timing import time_register_reconciliation
+
+    with tempfile.TemporaryDirectory(prefix="kura-bench-") as scratch:
+        report = time_register_reconciliation(rows, data_dir or Path(scratch) / "data")
+    console.print(
+        f"reconciled {report['rows']} rows against {report['entries']} register entries "
+        f"through the use case in {report['reconcile_seconds']:.2f} s, confirmed in "
+        f"{report['confirm_seconds']:.2f} s (setup {report['setup_seconds']} s); planted "
+        f"{report['planted']}, found {report['found']}")
+
+
 @bench_app.command("station")
 def station(
     documents: Annotated[int, typer.Option(min=1, help="Documents in the database.")] = 10_000,

@@ -5,7 +5,8 @@ from sqlalchemy import engine_from_config, pool
 
 import storage.accounts
 import storage.audit
-import storage.audit_words  # noqa: F401  (their tables join Base.metadata for autogenerate)
+import storage.audit_words
+import storage.register_models  # noqa: F401  (their tables join Base.metadata for autogenerate)
 from storage.models import Base
 
 config = context.config

@@ -1,0 +1,33 @@
+"""The pipeline's pieces the register's use cases are handed (storage may not import the
+pipeline): the 進達 documents and archive (pipeline/transmittal.py) and the matching rules of
+突合 (pipeline/reconcile.py), over the plain data the use cases give."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from pipeline.reconcile import ListRow, Reconciliation, RegisterEntry, reconcile
+from pipeline.transmittal import Transmittal, TransmittalItem, TransmittalPackage, build_package
+from storage.usecases.transmittals import Contents
+
+
+def build_transmittal(contents: Contents) -> TransmittalPackage:
+    """送付書, 送付内容内訳書 and records in an AES-256 ZIP under a new password."""
+    return build_package(Transmittal(
+        batch_id=contents.number, prepared_on=contents.prepared_on,
+        addressee=contents.addressee, sender=contents.sender,
+        municipality_code=contents.municipality_code, purpose=contents.purpose,
+        items=tuple(TransmittalItem(
+            receipt_number=i.receipt_number, form_title=i.form_title,
+            notification_type=i.notification_type,
+            basic_pension_number=i.basic_pension_number, name_kana=i.name_kana,
+            received_date=i.received_date, pages=i.pages) for i in contents.items)))
+
+
+def match(rows: list[dict[str, Any]], entries: list[dict[str, Any]], municipality_code: str,
+          today: dt.date, overdue_days: int) -> Reconciliation:
+    return reconcile([ListRow(**row) for row in rows],
+                     [RegisterEntry(**entry) for entry in entries],
+                     municipality_code=municipality_code, today=today,
+                     overdue_days=overdue_days)
