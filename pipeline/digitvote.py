@@ -4,11 +4,10 @@ Each written cell has the digit model's probabilities (`pipeline.digits`) and th
 PP-OCR recogniser read there. Per cell they combine into a posterior over the ten digits
 (the model's probabilities, each recogniser's vote counted as a reader right `engine_cell_
 accuracy` of the time). Cells where every reader agrees and the model is sure stand; for
-the others (at most `MAX_DISPUTED`) every combination of digits is weighed, and where the
-field has a check of its own (the 個人番号 check digit, a real date, a postal code that
-exists) only the combinations that pass it count. The field is settled only when one
-combination holds nearly all of that weight and is itself likely: otherwise a person
-decides, shown the likeliest combination.
+the others (at most `MAX_DISPUTED`), where the field has a check of its own (the 個人番号
+check digit, a real date, a postal code that exists) the field is settled only when
+exactly one combination of the digits its readers saw passes: otherwise a person decides,
+shown the likeliest combination that passes.
 """
 
 from __future__ import annotations
@@ -32,7 +31,7 @@ class Settled:
     settled: bool
     """True when the readers agree, or the check leaves one clear combination."""
     confidence: float
-    """The chosen combination's share of the weight of the combinations considered."""
+    """The chosen combination's share of the weight of those that pass the check."""
     disputed: int
     """Cells not every reader agreed on (or the model was unsure of)."""
 
@@ -77,22 +76,26 @@ def settle(model: np.ndarray, votes: Votes, passes: Callable[[str], bool] | None
         return Settled(likeliest, True, float(np.prod(posterior.max(axis=1))), 0)
     if passes is None or len(disputed) > MAX_DISPUTED:
         return Settled(likeliest, False, 0.0, len(disputed))
+    # the digits any reader saw in each open cell: the model's down to `candidate_floor`
+    candidates = [
+        sorted({d for d in range(10) if model[k, d] >= numbers.candidate_floor}
+               | {int(v[k]) for v in votes.values() if v is not None and v[k].isdigit()})
+        for k in disputed
+    ]
     digits = list(best)
-    weights: list[tuple[float, str]] = []
-    top_any = float(np.prod([posterior[k].max() for k in disputed]))
-    for combination in itertools.product(range(10), repeat=len(disputed)):
-        pairs = zip(disputed, combination, strict=True)
-        weight = float(np.prod([posterior[k, d] for k, d in pairs]))
-        if weight < 1e-9 * top_any:
-            continue
+    passing: list[tuple[float, str]] = []
+    for combination in itertools.product(*candidates):
         for k, d in zip(disputed, combination, strict=True):
             digits[k] = d
         text = "".join(map(str, digits))
         if passes(text):
-            weights.append((weight, text))
-    if not weights:
+            weight = float(np.prod([posterior[k, d] for k, d in zip(disputed, combination,
+                                                                     strict=True)]))
+            passing.append((weight, text))
+    if not passing:
         return Settled(likeliest, False, 0.0, len(disputed))
-    weight, text = max(weights)
-    share = weight / sum(w for w, _ in weights)
-    clear = share >= numbers.check_share and weight >= numbers.check_likely * top_any
-    return Settled(text, clear, share, len(disputed))
+    weight, text = max(passing)
+    share = weight / sum(w for w, _ in passing)
+    # settled only where the check leaves one of the combinations the readers saw: a check
+    # that two of them pass (a 7 or a 9 in an era digit) decides nothing, whatever the votes
+    return Settled(text, len(passing) == 1, share, len(disputed))

@@ -28,10 +28,9 @@ class DigitSettle(BaseModel):
     engine_cell_accuracy: dict[str, float]
     """How often each recogniser's digit in a cell is right: the weight of its vote (the
     second counts less: the two PP-OCR models tend to misread the same writing alike)."""
-    check_share: float
-    """The chosen combination's least share of the combinations that pass the check."""
-    check_likely: float
-    """...and its least weight against the likeliest combination, checked or not."""
+    candidate_floor: float
+    """An open cell's candidates: what the recognisers read and every digit the model gives
+    at least this probability."""
 
 
 class Calibration(BaseModel):
