@@ -28,6 +28,7 @@ from kura.cli_people import (
     write_session,
 )
 from kura.cli_register import register_app, shintatsu_app, totsugo_app
+from kura.cli_verify import verify_app
 from schemas.errors import ExitCode, KuraError, Unavailable
 from schemas.i18n import _
 from schemas.settings import get_settings
@@ -46,6 +47,7 @@ app.add_typer(bench_app, name="bench")
 app.add_typer(batch_app, name="batch")
 app.add_typer(users_app, name="users")
 app.add_typer(audit_app, name="audit")
+app.add_typer(verify_app, name="verify")
 app.command()(login)
 app.command()(logout)
 app.command()(whoami)

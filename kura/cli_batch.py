@@ -9,6 +9,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
 from kura.cli_people import token
+from schemas.i18n import _
 from schemas.settings import get_settings
 
 batch_app = typer.Typer(help="Batches of scans taken in.", no_args_is_help=True)
@@ -43,5 +44,6 @@ def status(
         f"{final.files_quarantined}) · pages {final.pages}: queued {final.queued}, "
         f"read {final.read}, failed {final.failed}", highlight=False)
     for page in final.failed_pages:
-        console.print(f"  failed: {page.file} page {page.number} — {page.reason}",
-                      markup=False, highlight=False)
+        console.print(_("  set aside in quarantine: {file} page {number} — {reason}").format(
+            file=page.file, number=page.number, reason=page.reason), markup=False,
+            highlight=False)

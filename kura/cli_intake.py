@@ -18,6 +18,7 @@ from rich.text import Text
 
 from kura.cli_people import token
 from schemas.errors import ExitCode, KuraError
+from schemas.i18n import _
 from schemas.settings import Settings, get_settings
 
 if TYPE_CHECKING:
@@ -84,7 +85,7 @@ def _wait_for_batch(settings: Settings, batch_id: str, timeout_s: float = 3600) 
     while time.monotonic() < deadline:
         if not batch_busy(settings, batch_id):
             return
-        time.sleep(0.5)
+        time.sleep(0.2)  # a cheap count; the batch's end is seen sooner
     raise TimedOut(f"batch {batch_id[:8]} is still being read after {timeout_s:.0f} s",
                    hint="the workers go on; `kura queue` shows what is done")
 
@@ -173,6 +174,25 @@ def quarantine_list(
     for line in lines:
         table.add_row(line.id[:8], f"{line.received_at:%Y-%m-%d %H:%M}", line.label,
                       str(line.times_received), line.state, Text(line.reason))
+    console.print(table)
+
+
+@quarantine_app.command("pages")
+def quarantine_pages(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
+    """Pages that failed for good, with the reason; the rest of each file went on."""
+    from storage.usecases.quarantine import set_aside_pages
+
+    lines = set_aside_pages(get_settings(), token)
+    if as_json:
+        print(json.dumps([_as_dict(line) for line in lines], ensure_ascii=False, indent=1))
+        return
+    table = Table(title=_("Pages set aside in quarantine: {count}").format(count=len(lines)))
+    for column in (_("page id"), _("received at"), _("file"), _("page"), _("attempts"),
+                   _("reason")):
+        table.add_column(column)
+    for line in lines:
+        table.add_row(line.id[:8], f"{line.received_at:%Y-%m-%d %H:%M}", line.label,
+                      str(line.number), str(line.attempts), Text(line.reason))
     console.print(table)
 
 

@@ -19,6 +19,7 @@ from rich.console import Console
 from rich.table import Table
 
 from schemas.errors import Damaged, NotSignedIn
+from schemas.i18n import _
 from schemas.settings import Settings, get_settings
 
 if TYPE_CHECKING:
@@ -99,16 +100,38 @@ def login(
     password_stdin: Annotated[bool, typer.Option(
         "--password-stdin", help="Read the password from standard input.")] = False,
 ) -> None:
-    """Sign in: keeps a short-lived session token (mode 0600) for the next commands."""
+    """Sign in: keeps a short-lived session token (mode 0600) for the next commands. An
+    account with a second factor types its TOTP code too (with --password-stdin: the line
+    after the password)."""
     from storage.usecases import people
 
     settings = get_settings()
     signed = people.sign_in(settings, username, _password(password_stdin, confirm=False))
+    _second_factor(settings, signed, password_stdin)
     write_session(settings, signed)
     local = signed.expires_at.astimezone()
     console.print(f"signed in as {signed.username} ({', '.join(signed.roles)}) until "
                   f"{local:%Y-%m-%d %H:%M}. Every operation is recorded in the audit log "
                   "under your name.")
+
+
+def _second_factor(settings: Settings, signed: SignedIn, from_stdin: bool) -> None:
+    """The code of the account's authenticator app, checked by the same use case as the
+    rooms' sign-in; the session opens nothing until it is right."""
+    from storage.usecases import access, people
+    from storage.usecases.access import SecondFactorRefused
+
+    if signed.second_factor != "code":
+        if access.needs_second_factor(signed.roles):
+            console.print(_("Your duty signs in with a one-time code: set it up at the rooms' "
+                            "sign-in page (kura web) before its first use there."))
+        return
+    code = (sys.stdin.readline().strip() if from_stdin
+            else str(typer.prompt(_("one-time code"), hide_input=True)))
+    if not access.check_second_factor(settings, signed.token, code):
+        people.sign_out(settings, signed.token)
+        raise SecondFactorRefused(_("That code is not right: sign in again and type the 6 "
+                                    "digits your app shows now."))
 
 
 def logout() -> None:

@@ -24,6 +24,12 @@ MAX_SIDE_PX = 20000
 MAX_PAGES = 200
 A4_WIDTH_INCHES = 8.27
 RENDER_TIMEOUT_S = 120
+DECODE_MEMORY_BYTES = 1 << 30
+"""What decoding one page may take. pdftoppm draws under this limit of its address space (a
+page that needs more fails with its reason; the worker lives on); an image decoded in the
+worker is measured before it is decoded, and refused if its pixels would need more. The
+intake limits (pipeline/triage.py: 100 million pixels, 17 in at 300 dpi) keep every page
+accepted well inside it."""
 
 MAGIC = {
     b"%PDF": "application/pdf",
@@ -157,6 +163,8 @@ def _sole_image(page: pikepdf.Page) -> Image.Image | None:
         (matrix,) = [i.operands for i in instructions if str(i.operator) == "cm"]
         if not _covers([float(v) for v in matrix], [float(v) for v in page.mediabox]):
             return None
+        if decode_bytes(int(stream.Width), int(stream.Height), 1.0) > DECODE_MEMORY_BYTES:
+            return None  # drawn instead, by pdftoppm under the memory limit
         image = PdfImage(stream).as_pil_image()
     except (pikepdf.PdfError, NotImplementedError, ValueError, KeyError, OSError):
         return None
@@ -183,13 +191,21 @@ def _render_pdf_page(data: bytes, number: int) -> np.ndarray:
     """One page drawn at 300 dpi by pdftoppm, the PDF on its stdin, the picture (PPM) on its
     stdout: the decrypted PDF never touches the disk."""
     done = subprocess.run(
-        ["pdftoppm", "-r", str(TARGET_DPI), "-f", str(number), "-l", str(number), "-"],
+        ["prlimit", f"--as={DECODE_MEMORY_BYTES}", "--",
+         "pdftoppm", "-r", str(TARGET_DPI), "-f", str(number), "-l", str(number), "-"],
         input=data, capture_output=True, check=False, timeout=RENDER_TIMEOUT_S,
     )
-    if done.returncode != 0 or not done.stdout:
-        raise DamagedFile(f"page {number} of the PDF is damaged and cannot be drawn")
-    with Image.open(io.BytesIO(done.stdout)) as picture:
-        return np.asarray(picture.convert("RGB"))
+    try:
+        # out of memory, pdftoppm says so, ends 0 and writes a 1 × 1 picture
+        if done.returncode != 0 or b"Out of memory" in done.stderr:
+            raise OSError(done.returncode)
+        with Image.open(io.BytesIO(done.stdout)) as picture:
+            return np.asarray(picture.convert("RGB"))
+    except (OSError, ValueError, SyntaxError):
+        raise DamagedFile(
+            f"page {number} of the PDF cannot be drawn: it is damaged, or drawing it needs "
+            f"more than {DECODE_MEMORY_BYTES >> 20} MB"
+        ) from None
 
 
 def _open_image(data: bytes) -> Image.Image:
@@ -205,14 +221,26 @@ def _open_image(data: bytes) -> Image.Image:
     return image
 
 
+def decode_bytes(width: int, height: int, scale: float) -> int:
+    """Memory a page of `width` × `height` px takes decoded: four bytes a pixel at most (an
+    alpha channel laid on paper), then the picture at 300 dpi in RGB."""
+    return width * height * 4 + round(width * scale) * round(height * scale) * 3
+
+
 def _to_page(number: int, frame: Image.Image) -> PageImage:
+    dpi = dpi_of(frame)
+    scale = TARGET_DPI / dpi
+    needs = decode_bytes(frame.width, frame.height, scale)
+    if needs > DECODE_MEMORY_BYTES:
+        raise ImageTooLarge(
+            f"page {number} would need {needs >> 20} MB to decode ({frame.width} × "
+            f"{frame.height} px at {dpi:.0f} dpi), limit {DECODE_MEMORY_BYTES >> 20} MB"
+        )
     try:
         rgb = as_rgb(frame)
     except OSError:
         raise DamagedFile(f"page {number} is damaged and cannot be read") from None
-    dpi = dpi_of(frame)
     if abs(dpi - TARGET_DPI) > 1:
-        scale = TARGET_DPI / dpi
         rgb = rgb.resize(
             (round(rgb.width * scale), round(rgb.height * scale)), Image.Resampling.LANCZOS
         )

@@ -18,6 +18,7 @@ from pipeline import (
     align,
     classify,
     cleanup,
+    digits,
     fields,
     lexicon,
     read,
@@ -27,8 +28,9 @@ from pipeline import (
     tables,
 )
 from pipeline.crosscheck import cross_check
-from pipeline.ingest import PageImage
-from pipeline.template import registration_marks
+from pipeline.ingest import TARGET_DPI, PageImage
+from pipeline.ocr import get_engine
+from pipeline.template import registration_marks, render_blank
 from schemas.calibration import calibration
 from schemas.contracts import DocumentResult, FieldResult, PageResult
 from schemas.forms import FieldDef, FormDef, get_form, load_forms
@@ -78,6 +80,18 @@ class StageClock:
         finally:
             elapsed = time.perf_counter() - started
             self.seconds[stage] = round(self.seconds.get(stage, 0.0) + elapsed, 5)
+
+
+def warm_up() -> None:
+    """Load what reading a page needs (the forms, their templates and marks, each routed
+    OCR session, the digit model) and run each model once, so that a worker's first page
+    costs what every other page costs: a new worker process calls this before its first
+    task, as the in-process benchmark warms up before it times anything."""
+    form = next(f for f in load_forms().values() if f.kind == "form")
+    read_page(PageImage(1, np.asarray(render_blank(form).convert("RGB")), TARGET_DPI))
+    for name in sorted(set(read.ROUTES.values())):
+        get_engine(name).read_line(np.full((48, 160), 255, np.uint8))
+    digits.probabilities(np.zeros((1, 784), np.float32))
 
 
 def read_page(

@@ -54,22 +54,32 @@ class Triage:
     """Reason codes (schemas/reasons.py) of what the file carries besides its pages."""
 
 
-def triage(source: Path | bytes) -> Triage:
-    """Check a file before it is accepted; raise a RejectedFile that says what is wrong."""
+def triage(source: Path | bytes | BinaryIO) -> Triage:
+    """Check a file before it is accepted; raise a RejectedFile that says what is wrong.
+    A file given open is read where it is (and left open, at its start)."""
+    if not isinstance(source, Path | bytes):
+        try:
+            return _triage(source)
+        finally:
+            source.seek(0)
     with _opened(source) as stream:
-        size = stream.seek(0, io.SEEK_END)
-        if size == 0:
-            raise EmptyFile("the file is empty (0 bytes)")
-        if size > MAX_FILE_BYTES:
-            raise FileTooLarge(
-                f"the file is {_megabytes(size)}, limit {_megabytes(MAX_FILE_BYTES)}"
-            )
-        stream.seek(0)
-        media_type = sniff_media_type(stream.read(8))
-        stream.seek(0)
-        if media_type == "application/pdf":
-            return _triage_pdf(stream, size)
-        return _triage_image(stream, media_type)
+        return _triage(stream)
+
+
+def _triage(stream: BinaryIO) -> Triage:
+    size = stream.seek(0, io.SEEK_END)
+    if size == 0:
+        raise EmptyFile("the file is empty (0 bytes)")
+    if size > MAX_FILE_BYTES:
+        raise FileTooLarge(
+            f"the file is {_megabytes(size)}, limit {_megabytes(MAX_FILE_BYTES)}"
+        )
+    stream.seek(0)
+    media_type = sniff_media_type(stream.read(8))
+    stream.seek(0)
+    if media_type == "application/pdf":
+        return _triage_pdf(stream, size)
+    return _triage_image(stream, media_type)
 
 
 def _opened(source: Path | bytes) -> BinaryIO:

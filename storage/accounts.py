@@ -137,6 +137,8 @@ class Person(Base):
     created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     created_by: Mapped[str] = mapped_column(String(40))
     last_login_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    lang: Mapped[str | None] = mapped_column(String(5))
+    """The language the person chose in the rooms; None: the installation's (KURA_LANG)."""
 
     def expired(self, today: dt.date | None = None) -> bool:
         return self.expires_on is not None and (today or dt.date.today()) > self.expires_on
@@ -152,6 +154,10 @@ class LoginSession(Base):
     created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     expires_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
     revoked_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    last_seen_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    """When the rooms last served this session (the idle lock, control 58)."""
+    awaiting_second_factor: Mapped[bool] = mapped_column(Boolean, default=False)
+    """The password was right, the TOTP code not typed yet: the session opens nothing."""
 
 
 # --- Helpers ------------------------------------------------------------------------------
@@ -306,6 +312,13 @@ class SignedIn:
     username: str
     roles: list[str]
     expires_at: dt.datetime
+    second_factor: str = ""
+    """"code": the session opens once the TOTP code is typed; "enrol": the second factor is
+    set up first (the rooms); "": none needed."""
+
+
+SECOND_FACTOR_SECONDS = 300
+"""How long a checked password waits for its TOTP code."""
 
 
 def sign_in(session: Session, username: str, password: str, minutes: int,
@@ -382,8 +395,10 @@ def sign_out(session: Session, token: str) -> Person | None:
     return person
 
 
-def current(session: Session, token: str | None) -> Person:
-    """The person a session token belongs to, if the session and the account are valid."""
+def current(session: Session, token: str | None, second_factor_step: bool = False) -> Person:
+    """The person a session token belongs to, if the session and the account are valid. A
+    session still waiting for its TOTP code is valid only for typing that code
+    (`second_factor_step`)."""
     if not token:
         raise NotSignedIn("not signed in: run `kura login NAME` first")
     login = session.scalars(
@@ -393,6 +408,11 @@ def current(session: Session, token: str | None) -> Person:
         raise NotSignedIn("your session has ended: run `kura login NAME` again")
     if _aware(login.expires_at) <= utcnow():
         raise NotSignedIn("your session has expired: run `kura login NAME` again")
+    if login.awaiting_second_factor and (
+            _aware(login.created_at) + dt.timedelta(seconds=SECOND_FACTOR_SECONDS) <= utcnow()):
+        raise NotSignedIn("the second-factor code came too late: sign in again")
+    if login.awaiting_second_factor and not second_factor_step:
+        raise NotSignedIn("the sign-in waits for its second-factor code: sign in again")
     person = session.get_one(Person, login.person_id)
     if person.disabled or person.expired() or person.kind != "person":
         raise NotSignedIn(f"the account {person.username} is disabled or expired")

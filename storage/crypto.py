@@ -7,16 +7,22 @@ from __future__ import annotations
 import base64
 import hashlib
 import os
+import struct
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
-from schemas.errors import Damaged, Unavailable
+from schemas.errors import Damaged, Rejected, Unavailable
 
 NONCE_BYTES = 12
+TAG_BYTES = 16
 KEY_BYTES = 32
+OBJECT_CHUNK = 1 << 20
+"""Objects are sealed in pieces of this many bytes, so that neither sealing nor storing a
+large file ever holds it whole in memory."""
 
 
 class DecryptionError(Damaged):
@@ -55,6 +61,59 @@ def open_sealed(key: bytes, sealed: bytes, associated: bytes) -> bytes:
         return AESGCM(key).decrypt(sealed[:NONCE_BYTES], sealed[NONCE_BYTES:], associated)
     except (InvalidTag, ValueError):
         raise DecryptionError("decryption failed: wrong key or tampered data") from None
+
+
+class StreamChanged(Rejected):
+    """What was being sealed did not have the size it was said to have (a file that grew
+    or shrank while it was read)."""
+
+    code = "changed_while_read"
+
+
+def chunk_count(size: int) -> int:
+    return max(1, -(-size // OBJECT_CHUNK))
+
+
+def sealed_size(size: int) -> int:
+    """The length of `size` bytes sealed by seal_stream."""
+    return size + chunk_count(size) * (NONCE_BYTES + TAG_BYTES)
+
+
+def _chunk_associated(associated: bytes, index: int, final: bool) -> bytes:
+    return associated + struct.pack(">Q?", index, final)
+
+
+def seal_stream(key: bytes, read: Callable[[int], bytes], size: int,
+                associated: bytes) -> Iterator[bytes]:
+    """`size` bytes given by `read`, sealed piece by piece. One piece is sealed exactly as
+    `seal` does (objects sealed before pieces existed read the same); more are each bound to
+    their place and to whether they are the last, so no piece can be moved, dropped or added
+    unnoticed. StreamChanged when `read` gives more or fewer bytes than `size`."""
+    count = chunk_count(size)
+    for index in range(count):
+        want = min(OBJECT_CHUNK, size - index * OBJECT_CHUNK)
+        piece = read(want)
+        if len(piece) != want:
+            raise StreamChanged(f"expected {size:,} bytes, the stream ended early")
+        final = index == count - 1
+        yield seal(key, piece, associated if count == 1 else
+                   _chunk_associated(associated, index, final))
+    if read(1):
+        raise StreamChanged(f"expected {size:,} bytes, the stream went on")
+
+
+def open_sealed_stream(key: bytes, sealed: bytes, size: int, associated: bytes) -> bytes:
+    """What seal_stream sealed (or `seal`, for one piece); DecryptionError on any change."""
+    if len(sealed) == size + NONCE_BYTES + TAG_BYTES:
+        return open_sealed(key, sealed, associated)
+    if len(sealed) != sealed_size(size):
+        raise DecryptionError("decryption failed: the sealed object has the wrong length")
+    count, step = chunk_count(size), OBJECT_CHUNK + NONCE_BYTES + TAG_BYTES
+    return b"".join(
+        open_sealed(key, sealed[index * step:(index + 1) * step],
+                    _chunk_associated(associated, index, index == count - 1))
+        for index in range(count)
+    )
 
 
 def new_data_key() -> bytes:

@@ -11,19 +11,30 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import io
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal, Protocol
+from typing import BinaryIO, Literal, Protocol
 
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from schemas.errors import Rejected
+from schemas.i18n import _
 from schemas.normalise import dated_number
 from storage.audit import SERVICE, Actor, append
-from storage.models import Batch, Document, Page, ReceiptCounter, SourceFile, new_id
+from storage.crypto import StreamChanged
+from storage.models import (
+    Batch,
+    Document,
+    Page,
+    ReceiptCounter,
+    SourceFile,
+    StoredObject,
+    new_id,
+)
 from storage.vault import Vault
 
 
@@ -41,7 +52,7 @@ class TurnedAway:
 @dataclass
 class Arrival:
     """A file to take in: already in memory (an upload), or at a path that
-    workers.intake.Arrival reads."""
+    workers.intake.Arrival opens."""
 
     filename: str
     data: bytes | None = None
@@ -51,20 +62,32 @@ class Arrival:
     flags: list[str] = field(default_factory=list)
     earlier: SourceFile | None = None
     """The file this one duplicates, once DuplicateCheck found it."""
+    stream: BinaryIO | None = None
+    """The file, open, while it is being taken in: checked and sealed from here."""
+    size: int = 0
+    """Its length when it was opened: it must not change before it is sealed."""
 
-    def load(self) -> bytes:
-        """The file's bytes, read once; a Rejected error refuses the file (nothing of it can
-        be kept, it stays where it was)."""
+    def open(self) -> BinaryIO:
+        """Open the file once and take its SHA-256; a Rejected error refuses the file
+        (nothing of it can be kept, it stays where it was)."""
         if self.data is None:
             raise Rejected("the file was not read")
-        self.sha256 = self.sha256 or hashlib.sha256(self.data).hexdigest()
-        return self.data
+        self.sha256 = hashlib.sha256(self.data).hexdigest()
+        self.size = len(self.data)
+        self.stream = io.BytesIO(self.data)
+        return self.stream
 
 
 class DuplicateFile(Rejected):
     """The same file (by SHA-256) was taken in before, or is in quarantine."""
 
     code = "duplicate"
+
+
+class FileChanged(Rejected):
+    """The file changed while it was being taken in (a scanner still writing it)."""
+
+    code = "changed_while_read"
 
 
 class CheckFailed(Rejected):
@@ -227,50 +250,18 @@ def take_in(
                             {"position": position, "code": arrival.code}))
             continue
         try:
-            arrival.load()
+            stream = arrival.open()
         except Rejected as error:  # nothing of it can be kept: it stays where it was
             answers.append(Answer(position, arrival.filename, "refused", error.code, str(error)))
             entries.append(([batch.id], "refused", {"position": position, "code": error.code}))
             continue
-        try:
-            for check in checks:
-                if check.able_to_run(arrival):
-                    check.run(session, arrival)
-        except Exception as failure:
-            reason = failure if isinstance(failure, Rejected) else CheckFailed(
-                f"the file could not be checked ({type(failure).__name__})")
-            kept = _quarantine(session, vault, batch, position, arrival, reason)
-            answers.append(Answer(position, arrival.filename, "quarantined", reason.code,
-                                  str(reason)))
-            entries.append(([batch.id, kept.id, kept.object_id], "quarantined",
-                            {"position": position, "reject_code": reason.code}))
-            continue
-        finally:
-            data_seen = arrival.data
-            arrival.data = None  # one file in memory at a time
-        assert data_seen is not None
-        original = vault.put_object(session, "original", data_seen)
-        source = SourceFile(
-            batch_id=batch.id,
-            position=position,
-            filename=file_label(position, arrival.filename),
-            sha256=arrival.sha256,
-            object_id=original.id,
-            page_count=arrival.page_count,
-            flags=list(arrival.flags),
-        )
-        session.add(source)
-        session.flush()
-        document = open_receipt(session, vault, source, channel, municipality)
-        for number in range(1, arrival.page_count + 1):
-            page = Page(source_file_id=source.id, document_id=document.id, number=number)
-            session.add(page)
-            session.flush()
-            page_ids.append(page.id)
-        answers.append(Answer(position, arrival.filename, "taken"))
-        entries.append(([batch.id, source.id, original.id, document.id], "accepted",
-                         {"position": position, "pages": arrival.page_count,
-                          "flags": list(arrival.flags)}))
+        with stream:
+            answer, entry, pages = _take_one(session, vault, batch, position, arrival, checks,
+                                             channel, municipality)
+        arrival.stream = arrival.data = None  # one file open at a time
+        answers.append(answer)
+        entries.append(entry)
+        page_ids.extend(pages)
     counts = {outcome: sum(a.outcome == outcome for a in answers)
               for outcome in ("quarantined", "refused", "skipped")}
     append(session, actor, "intake.batch", [batch.id], result="ok",
@@ -279,6 +270,77 @@ def take_in(
     for object_ids, result, detail in entries:
         append(session, actor, "intake.file", object_ids, result=result, detail=detail)
     return IntakeResult(batch.id, page_ids, answers)
+
+
+_Entry = tuple[list[str], str, dict[str, object]]
+
+
+def _take_one(session: Session, vault: Vault, batch: Batch, position: int, arrival: Arrival,
+              checks: tuple[IntakeCheck, ...], channel: str,
+              municipality: str) -> tuple[Answer, _Entry, list[str]]:
+    """One opened file through the checks into the store: its answer, its audit entry and
+    its pages."""
+    try:
+        for check in checks:
+            if check.able_to_run(arrival):
+                check.run(session, arrival)
+    except Exception as failure:
+        reason = failure if isinstance(failure, Rejected) else CheckFailed(
+            f"the file could not be checked ({type(failure).__name__})")
+        try:
+            return _quarantined(session, vault, batch, position, arrival, reason)
+        except StreamChanged:
+            return _changed(batch, position, arrival)
+    assert arrival.stream is not None
+    try:
+        original = vault.put_object(session, "original", arrival.stream, arrival.size)
+    except StreamChanged:
+        return _changed(batch, position, arrival)
+    if original.sha256 != arrival.sha256:  # checked as one file, sealed as another
+        original.kind = "quarantine"
+        changed = FileChanged(_("the file changed while it was taken in: kept in quarantine"))
+        return _quarantined(session, vault, batch, position, arrival, changed, original)
+    source = SourceFile(
+        batch_id=batch.id,
+        position=position,
+        filename=file_label(position, arrival.filename),
+        sha256=arrival.sha256,
+        object_id=original.id,
+        page_count=arrival.page_count,
+        flags=list(arrival.flags),
+    )
+    session.add(source)
+    session.flush()
+    document = open_receipt(session, vault, source, channel, municipality)
+    page_ids = []
+    for number in range(1, arrival.page_count + 1):
+        page = Page(source_file_id=source.id, document_id=document.id, number=number)
+        session.add(page)
+        session.flush()
+        page_ids.append(page.id)
+    return (Answer(position, arrival.filename, "taken"),
+            ([batch.id, source.id, original.id, document.id], "accepted",
+             {"position": position, "pages": arrival.page_count,
+              "flags": list(arrival.flags)}),
+            page_ids)
+
+
+def _changed(batch: Batch, position: int,
+             arrival: Arrival) -> tuple[Answer, _Entry, list[str]]:
+    """Refused: the file was cut short or grew while it was sealed; nothing was stored."""
+    changed = FileChanged(_("the file changed while it was taken in: left where it is"))
+    return (Answer(position, arrival.filename, "refused", changed.code, str(changed)),
+            ([batch.id], "refused", {"position": position, "code": changed.code}), [])
+
+
+def _quarantined(session: Session, vault: Vault, batch: Batch, position: int,
+                 arrival: Arrival, reason: Rejected,
+                 sealed: StoredObject | None = None) -> tuple[Answer, _Entry, list[str]]:
+    kept = _quarantine(session, vault, batch, position, arrival, reason, sealed)
+    return (Answer(position, arrival.filename, "quarantined", reason.code, str(reason)),
+            ([batch.id, kept.id, kept.object_id], "quarantined",
+             {"position": position, "reject_code": reason.code}),
+            [])
 
 
 def file_label(position: int, filename: str) -> str:
@@ -297,6 +359,7 @@ def _quarantine(
     position: int,
     arrival: Arrival,
     error: Rejected,
+    sealed: StoredObject | None = None,
 ) -> SourceFile:
     """Keep a rejected file sealed in quarantine with its reason. A duplicate is not sealed
     again: its line names the earlier file's sealed object, and a duplicate of a file in
@@ -307,13 +370,15 @@ def _quarantine(
         if earlier.status == "rejected":
             earlier.times_received += 1
     else:
-        assert arrival.data is not None
-        object_id = vault.put_object(session, "quarantine", arrival.data).id
+        if sealed is None:
+            assert arrival.stream is not None
+            sealed = vault.put_object(session, "quarantine", arrival.stream, arrival.size)
+        object_id = sealed.id
     source = SourceFile(
         batch_id=batch.id,
         position=position,
         filename=file_label(position, arrival.filename),
-        sha256=arrival.sha256,
+        sha256=sealed.sha256 if sealed is not None else arrival.sha256,
         object_id=object_id,
         status="rejected",
         reject_code=error.code,

@@ -366,3 +366,31 @@ class AccessReview(Base):
     note: Mapped[str] = mapped_column(Text, default="")
     signed_by: Mapped[str] = mapped_column(String(40))
     signed_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+# --- What the rooms remember between requests, in the database so that every web process and
+# every restart sees the same (storage/usecases/sessions.py, records.py)
+
+
+class SignInAttempt(Base):
+    """One sign-in attempt from one client address (kept as a SHA-256, never the address):
+    how the rate limit counts attempts across processes. Rows older than a minute go."""
+
+    __tablename__ = "sign_in_attempt"
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    client_sha256: Mapped[str] = mapped_column(String(64), index=True)
+    at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow, index=True)
+
+
+class OriginalGrant(Base):
+    """An original opened in the records room for a stated purpose: for a while, the session
+    that opened it may fetch its pages, each view recorded under that purpose."""
+
+    __tablename__ = "original_grant"
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    token_sha256: Mapped[str] = mapped_column(String(64), index=True)
+    """The session's token digest (the session that stated the purpose)."""
+    document_id: Mapped[str] = mapped_column(ForeignKey("document.id"), index=True)
+    purpose_sealed: Mapped[bytes] = mapped_column(LargeBinary)
+    """The purpose as stated (free text: sealed with the document's key)."""
+    until: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))

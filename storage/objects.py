@@ -9,13 +9,13 @@ the embedded default refuses the same deletions.
 from __future__ import annotations
 
 import datetime as dt
-import io
 import json
 import logging
 import os
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
+from typing import BinaryIO, Protocol, cast
 
 from minio import Minio
 from minio.commonconfig import COMPLIANCE, GOVERNANCE
@@ -49,6 +49,10 @@ class ObjectStore(Protocol):
 
     def put(self, object_id: str, data: bytes, lock: Lock | None = None) -> None: ...
 
+    def put_pieces(self, object_id: str, pieces: Iterable[bytes], size: int,
+                   lock: Lock | None = None) -> None:
+        """Store `size` bytes given piece by piece, never holding them all at once."""
+
     def get(self, object_id: str) -> bytes: ...
 
     def delete(self, object_id: str) -> None:
@@ -75,12 +79,22 @@ class DirectoryStore:
         return self.root / object_id[:2] / f"{object_id}.lock"
 
     def put(self, object_id: str, data: bytes, lock: Lock | None = None) -> None:
+        self.put_pieces(object_id, (data,), len(data), lock)
+
+    def put_pieces(self, object_id: str, pieces: Iterable[bytes], size: int,
+                   lock: Lock | None = None) -> None:
         path = self._path(object_id)
         path.parent.mkdir(exist_ok=True, mode=0o700)
         if lock is not None and self.get_lock(object_id).holds():
             raise ObjectLocked(f"object {object_id} is locked; it cannot be replaced")
         temporary = path.with_suffix(".part")
-        temporary.write_bytes(data)
+        try:
+            with temporary.open("wb") as out:
+                for piece in pieces:
+                    out.write(piece)
+        except BaseException:
+            temporary.unlink(missing_ok=True)
+            raise
         os.replace(temporary, path)
         if lock is not None:
             self._write_lock(object_id, lock)
@@ -185,6 +199,10 @@ class S3Store:
         self.object_lock = ensure_locked_bucket(self.client, bucket)
 
     def put(self, object_id: str, data: bytes, lock: Lock | None = None) -> None:
+        self.put_pieces(object_id, (data,), len(data), lock)
+
+    def put_pieces(self, object_id: str, pieces: Iterable[bytes], size: int,
+                   lock: Lock | None = None) -> None:
         retention = None
         if lock is not None:
             if not self.object_lock:
@@ -197,10 +215,11 @@ class S3Store:
         self.client.put_object(
             self.bucket,
             object_id,
-            io.BytesIO(data),
-            len(data),
+            cast(BinaryIO, _PieceReader(iter(pieces))),  # read() is all it calls
+            size,
             retention=retention,
             legal_hold=bool(lock and lock.legal_hold),
+            num_parallel_uploads=1,  # parallel parts queue without bound: memory as the file
         )
 
     def get(self, object_id: str) -> bytes:
@@ -276,6 +295,25 @@ class S3Store:
         for _item in self.client.list_objects(self.bucket, include_version=True):
             return False
         return True
+
+
+class _PieceReader:
+    """A file to read over pieces as they come: the S3 client reads it a part at a time."""
+
+    def __init__(self, pieces: Iterator[bytes]) -> None:
+        self.pieces = pieces
+        self.buffer = bytearray()
+
+    def read(self, size: int = -1) -> bytes:
+        while size < 0 or len(self.buffer) < size:
+            piece = next(self.pieces, None)
+            if piece is None:
+                break
+            self.buffer += piece
+        cut = len(self.buffer) if size < 0 else size
+        taken = bytes(self.buffer[:cut])
+        del self.buffer[:cut]
+        return taken
 
 
 NO_LOCK_CODES = (

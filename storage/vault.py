@@ -9,13 +9,27 @@ Data keys are wrapped by the current key-encryption key; a key wrapped by an ear
 from __future__ import annotations
 
 import hashlib
+import io
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import IO
 
 from sqlalchemy.orm import Session
 
 from schemas.errors import Damaged, ExitCode
-from storage.crypto import DecryptionError, Kek, new_data_key, open_sealed, seal, unwrap, wrap
+from storage.crypto import (
+    DecryptionError,
+    Kek,
+    StreamChanged,
+    new_data_key,
+    open_sealed,
+    open_sealed_stream,
+    seal,
+    seal_stream,
+    sealed_size,
+    unwrap,
+    wrap,
+)
 from storage.models import Document, StoredObject, new_id
 from storage.objects import Lock, ObjectStore
 
@@ -63,18 +77,38 @@ class Vault:
             raise KeyUnavailable(f"the data key of {owner_id} was destroyed (disposed)")
         return unwrap(self.kek_for(kek_id), wrapped, owner_id)
 
-    def put_object(self, session: Session, kind: str, data: bytes) -> StoredObject:
+    def put_object(self, session: Session, kind: str, data: bytes | IO[bytes],
+                   size: int | None = None) -> StoredObject:
+        """Seal and store bytes, or a file read from its start piece by piece (hashed and
+        sealed as it is read: a large original is never whole in memory). A file said to
+        be `size` bytes must be exactly that long: crypto.StreamChanged if it is not, or
+        cannot be read to its end."""
+        stream = io.BytesIO(data) if isinstance(data, bytes) else data
+        if size is None:
+            size = stream.seek(0, io.SEEK_END)
+        stream.seek(0)
+        digest = hashlib.sha256()
+
+        def read(want: int) -> bytes:
+            try:
+                piece = stream.read(want)
+            except OSError as error:
+                raise StreamChanged(f"cannot be read ({error.strerror or 'I/O error'})") from None
+            digest.update(piece)
+            return piece
+
         object_id = new_id()
         data_key = new_data_key()
         lock = (
             self.intake_lock() if self.intake_lock is not None and kind in LOCKED_KINDS else None
         )
-        self.store.put(object_id, seal(data_key, data, object_id.encode()), lock)
+        self.store.put_pieces(object_id, seal_stream(data_key, read, size, object_id.encode()),
+                              sealed_size(size), lock)
         stored = StoredObject(
             id=object_id,
             kind=kind,
-            sha256=hashlib.sha256(data).hexdigest(),
-            size=len(data),
+            sha256=digest.hexdigest(),
+            size=size,
             wrapped_key=wrap(self.kek, data_key, object_id),
             kek_id=self.kek.id,
             lock_mode=lock.mode if lock else None,
@@ -87,7 +121,8 @@ class Vault:
 
     def get_object(self, stored: StoredObject) -> bytes:
         data_key = self._unwrap(stored.kek_id, stored.wrapped_key, stored.id)
-        data = open_sealed(data_key, self.store.get(stored.id), stored.id.encode())
+        data = open_sealed_stream(data_key, self.store.get(stored.id), stored.size,
+                                  stored.id.encode())
         if hashlib.sha256(data).hexdigest() != stored.sha256:
             raise IntegrityError(f"object {stored.id} does not match its recorded SHA-256")
         return data

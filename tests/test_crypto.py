@@ -2,12 +2,27 @@
 
 from __future__ import annotations
 
+import io
+import os
 from pathlib import Path
 
 import pytest
 from sqlalchemy.orm import Session
 
-from storage.crypto import DecryptionError, Kek, new_data_key, open_sealed, seal, unwrap, wrap
+from storage.crypto import (
+    OBJECT_CHUNK,
+    DecryptionError,
+    Kek,
+    StreamChanged,
+    new_data_key,
+    open_sealed,
+    open_sealed_stream,
+    seal,
+    seal_stream,
+    sealed_size,
+    unwrap,
+    wrap,
+)
 from storage.db import get_engine, upgrade
 from storage.objects import DirectoryStore
 from storage.vault import IntegrityError, Vault
@@ -72,3 +87,48 @@ def test_vault_checks_the_recorded_sha256(vault_session) -> None:  # type: ignor
     stored.sha256 = "0" * 64
     with pytest.raises(IntegrityError):
         vault.get_object(stored)
+
+
+def _sealed_pieces(key: bytes, data: bytes, associated: bytes) -> bytes:
+    stream = io.BytesIO(data)
+    return b"".join(seal_stream(key, stream.read, len(data), associated))
+
+
+def test_a_large_object_is_sealed_in_pieces_that_cannot_be_moved_dropped_or_added() -> None:
+    key = new_data_key()
+    data = os.urandom(OBJECT_CHUNK * 2 + 1000)  # three pieces, the last one short
+    sealed = _sealed_pieces(key, data, b"object-1")
+    assert len(sealed) == sealed_size(len(data)) == len(data) + 3 * 28
+    assert open_sealed_stream(key, sealed, len(data), b"object-1") == data
+    step = OBJECT_CHUNK + 28
+    first, second, last = sealed[:step], sealed[step:2 * step], sealed[2 * step:]
+    for changed in (second + first + last,  # reordered
+                    first + second + first[:1028],  # the last piece replaced
+                    first + second,  # cut at a piece's end
+                    sealed[:-1] + bytes([sealed[-1] ^ 1])):
+        with pytest.raises(DecryptionError):
+            open_sealed_stream(key, changed, len(data), b"object-1")
+    with pytest.raises(DecryptionError):  # a whole file sealed as a shorter one's pieces
+        open_sealed_stream(key, first + second, 2 * OBJECT_CHUNK, b"object-1")
+    with pytest.raises(DecryptionError):
+        open_sealed_stream(key, sealed, len(data), b"object-2")
+
+
+def test_one_piece_is_sealed_as_objects_always_were() -> None:
+    key = new_data_key()
+    sealed = _sealed_pieces(key, b"small", b"object-1")
+    assert open_sealed(key, sealed, b"object-1") == b"small"
+    large = os.urandom(OBJECT_CHUNK + 5)  # written whole before pieces existed: still read
+    assert open_sealed_stream(key, seal(key, large, b"o"), len(large), b"o") == large
+
+
+def test_a_file_that_is_not_the_length_it_was_said_to_be_is_not_stored(
+        vault_session, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    vault, session = vault_session
+    for said in (OBJECT_CHUNK + 10, OBJECT_CHUNK - 10):
+        with pytest.raises(StreamChanged):
+            vault.put_object(session, "original", io.BytesIO(b"x" * OBJECT_CHUNK), said)
+    assert not [p for p in (tmp_path / "objects").rglob("*") if p.is_file()]
+    stored = vault.put_object(session, "original", io.BytesIO(b"y" * (3 * OBJECT_CHUNK)))
+    assert stored.size == 3 * OBJECT_CHUNK
+    assert vault.get_object(stored) == b"y" * (3 * OBJECT_CHUNK)

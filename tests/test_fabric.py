@@ -5,6 +5,7 @@ without races, and a killed `kura ingest` finished by the next command."""
 from __future__ import annotations
 
 import io
+import json
 import os
 import signal
 import subprocess
@@ -20,10 +21,13 @@ from PIL import Image
 from sqlalchemy import func, select
 
 from kura.bench.servers import kura_env
-from pipeline.ingest import ScanFile
+from pipeline.ingest import PageImage, ScanFile
+from schemas.i18n import speaking
 from storage.audit import AuditEntry
 from storage.db import session_scope, upgrade
 from storage.models import Page, SourceFile, StoredObject
+from storage.objects import DirectoryStore
+from storage.queries import batch_report
 from storage.runtime import vault_for
 from tests.fabric_checks import (
     check_every_page_read_once,
@@ -240,4 +244,77 @@ def test_a_page_that_fails_for_good_is_set_aside_and_its_file_goes_on(tmp_path: 
     sign_in(env)
     status = " ".join(run_kura(env, "batch", "status", result.batch_id[:8]).split())
     assert "read 1, failed 1" in status
-    assert "file-001.pdf page 1 — failed: too_many_attempts" in status
+    assert "隔離: file-001.pdf 1頁目 — failed: too_many_attempts" in status  # in Japanese
+
+
+def test_a_fault_in_one_page_sets_it_aside_in_quarantine_and_the_rest_goes_on(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A fault injected into the reading of page 2 of 3: that page fails for good with its
+    reason and is listed in quarantine; pages 1 and 3 are read, the file is assembled, the
+    batch's other file is untouched, and the batch report and `kura batch status` say so."""
+    env = kura_env(data_dir=str(tmp_path / "data"), lang="en")
+    settings = settings_from(env)
+    upgrade(settings.sqlalchemy_url)
+    with session_scope(settings.sqlalchemy_url) as session:
+        result = take_in(session, vault_for(settings), [
+            Arrival("a.pdf", paper_pdf(tmp_path / "a.pdf", 3, seed=5).read_bytes()),
+            Arrival("b.pdf", paper_pdf(tmp_path / "b.pdf", 1, seed=6).read_bytes())], "cli")
+        faulty = session.scalars(select(Page.id).join(SourceFile).where(
+            SourceFile.position == 0, Page.number == 2)).one()
+    read_page = jobs.read_page
+
+    def faulty_read(page: PageImage) -> object:
+        if page.number == 2 and reading[0] == faulty:
+            raise RuntimeError("injected fault")
+        return read_page(page)
+
+    reading = [""]
+    monkeypatch.setattr(jobs, "read_page", faulty_read)
+    for page_id in result.page_ids:
+        reading[0] = page_id
+        jobs.process_page_job(settings, page_id)
+    with session_scope(settings.sqlalchemy_url) as session:
+        pages = {(p.source_file.position, p.number): (p.status, p.reasons)
+                 for p in session.scalars(select(Page))}
+        assert pages == {(0, 1): ("done", []), (0, 2): ("failed", ["failed: RuntimeError"]),
+                         (0, 3): ("done", []), (1, 1): ("done", [])}
+        assert {s.status for s in session.scalars(select(SourceFile))} == {"done"}
+        with speaking("en"):
+            report = batch_report(session, result.batch_id)
+    assert report.pages_failed == 1
+    assert report.files[0].reason == "page 2 set aside in quarantine (failed: RuntimeError)"
+    assert "set aside" not in (report.files[1].reason or "")
+    sign_in(env)  # a scanning clerk and records manager
+    listed = run_kura(env, "quarantine", "pages", "--json")
+    [set_aside] = json.loads(listed)
+    assert (set_aside["id"], set_aside["label"], set_aside["number"], set_aside["reason"]) == (
+        faulty, "file-001.pdf", 2, "failed: RuntimeError")
+    status = " ".join(run_kura(env, "batch", "status", result.batch_id[:8]).split())
+    assert "read 3, failed 1" in status
+    assert "set aside in quarantine: file-001.pdf page 2 — failed: RuntimeError" in status
+
+
+def test_an_outage_while_a_page_is_kept_is_not_held_against_the_page(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The object store refuses the page's image more times than a page may be tried: each
+    try is given back, and once the store answers the page is read, not failed for good."""
+    env = kura_env(data_dir=str(tmp_path / "data"))
+    settings = settings_from(env)
+    upgrade(settings.sqlalchemy_url)
+    with session_scope(settings.sqlalchemy_url) as session:
+        result = take_in(session, vault_for(settings), [
+            Arrival("a.pdf", paper_pdf(tmp_path / "a.pdf", 1, seed=7).read_bytes())], "cli")
+    put_pieces = DirectoryStore.put_pieces
+
+    def away(*args: object, **kwargs: object) -> None:
+        raise ConnectionError("the store is away")
+
+    monkeypatch.setattr(DirectoryStore, "put_pieces", away)
+    for _ in range(jobs.MAX_ATTEMPTS + 2):
+        with pytest.raises(ConnectionError):
+            jobs.process_page_job(settings, result.page_ids[0])
+    monkeypatch.setattr(DirectoryStore, "put_pieces", put_pieces)
+    jobs.process_page_job(settings, result.page_ids[0])
+    with session_scope(settings.sqlalchemy_url) as session:
+        page = session.get_one(Page, result.page_ids[0])
+        assert (page.status, page.attempts) == ("done", 1)

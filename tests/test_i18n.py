@@ -30,7 +30,7 @@ def catalogue(lang: str) -> dict[str, str]:
     with catalogue_path(LOCALE, "kura", lang).open("rb") as po:
         return {m.id if isinstance(m.id, str) else m.id[0]:
                 m.string if isinstance(m.string, str) else m.string[0]
-                for m in read_po(po, locale=lang) if m.id}
+                for m in read_po(po, locale=lang, abort_invalid=True) if m.id}
 
 
 def test_every_message_in_the_code_is_in_each_catalogue() -> None:

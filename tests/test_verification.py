@@ -138,6 +138,7 @@ def test_the_queue_is_filtered_by_form_and_reason_and_masked(office: Office) -> 
     lines = v.queue(office.settings, clerk, reason="doubt")
     assert len(lines) == 3 and all(line.name_masked.endswith("＊") for line in lines)
     assert v.queue(office.settings, clerk, form_id="kokunen_menjo_shinsei") == []
+    assert v.queue(office.settings, clerk, reason="doubt", limit=2) == lines[:2]
     with pytest.raises(NotAllowed):
         v.open_document(office.settings, clerk, office.receipts[0])
 

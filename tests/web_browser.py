@@ -3,28 +3,17 @@ session), the rooms served on a free port, and signing in with the keyboard."""
 
 from __future__ import annotations
 
-import socket
-import threading
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 import pyotp
 import pytest
-import uvicorn
 from playwright.sync_api import Browser, Page, expect
 
+from kura.bench.keystrokes import serving
 from tests.helpers import PASSWORD
 from tests.verification_data import Office, draw_pages, fresh_settings, open_office
-from web.app import create_app
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
 
 
 @pytest.fixture(name="office")
@@ -38,17 +27,8 @@ def office_fixture(tmp_path: Path) -> Iterator[tuple[Office, str]]:
 @contextmanager
 def served(office: Office) -> Iterator[str]:
     draw_pages(office)
-    port = _free_port()
-    server = uvicorn.Server(uvicorn.Config(create_app(office.settings), host="127.0.0.1",
-                                           port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started and time.monotonic() < deadline:
-        time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    thread.join(10)
+    with serving(office.settings) as base:
+        yield base
 
 
 @pytest.fixture(name="shots")

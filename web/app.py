@@ -20,7 +20,7 @@ from storage.accounts import NotSignedIn as SessionMissing
 from web import metrics
 from web.rooms import admin, desk, records, signin, station
 from web.rooms.common import SignInFirst, back_to, render
-from web.security import HEADERS, Guard
+from web.security import HEADERS
 
 STATIC = Path(__file__).parent / "static"
 
@@ -29,9 +29,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     logmask.install()
     app = FastAPI(title="Kura", docs_url=None, redoc_url=None, openapi_url=None)
     app.state.settings = settings or get_settings()
-    app.state.pending = {}  # sign-ins waiting for their TOTP code
-    app.state.viewing = {}  # originals opened, per session: (purpose, until)
-    app.state.guard = Guard(idle_seconds=round(app.state.settings.idle_minutes * 60))
+    # nothing about people is kept in this process: sign-in attempts, idle sessions, codes
+    # awaited and originals opened live in the database (storage/usecases/sessions.py), so
+    # any number of web processes, and a restart, agree
 
     @app.middleware("http")
     async def safe_headers(request: Request,

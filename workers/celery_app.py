@@ -8,8 +8,10 @@ sweeper, which sends again whatever was lost on the way (a Redis restart empties
 from __future__ import annotations
 
 import datetime as dt
+import logging
 
 from celery import Celery
+from celery.signals import worker_process_init
 from sqlalchemy import update
 
 from schemas.settings import Settings, get_settings
@@ -18,6 +20,7 @@ from storage.db import session_scope
 from storage.models import Page, utcnow
 from workers import jobs
 
+log = logging.getLogger(__name__)
 logmask.install()  # every log record of the worker is masked (個人番号, 基礎年金番号, values)
 
 settings = get_settings()
@@ -36,11 +39,25 @@ app.conf.update(
     # page never runs longer (its hard time limit), so it is never delivered twice alive.
     broker_transport_options={"visibility_timeout": settings.page_time_limit_s + 60},
     worker_hijack_root_logger=False,
+    worker_proc_alive_timeout=300,  # a new worker process loads its models first (_warm_up)
     beat_schedule={
         "kura.sweep": {"task": "kura.sweep", "schedule": float(settings.sweep_every_s)},
     },
     beat_schedule_filename=str(settings.data_dir / "celerybeat-schedule"),
 )
+
+
+@worker_process_init.connect
+def _warm_up(**_: object) -> None:
+    """Each worker process loads its models before it takes its first page: otherwise the
+    first page of every process pays for them (seconds), inside some batch's time."""
+    from pipeline.page import warm_up
+
+    try:
+        warm_up()
+    except Exception as error:  # never a worker that cannot start: its pages say what is wrong
+        log.warning("worker warm-up failed (%s): models load on the first page",
+                    type(error).__name__)
 
 
 @app.task(

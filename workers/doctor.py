@@ -10,6 +10,7 @@ import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
+from schemas.i18n import _
 from schemas.settings import Settings
 
 OCR_LANGUAGES = ("jpn", "eng")
@@ -26,8 +27,8 @@ class Finding:
 def examine(settings: Settings) -> list[Finding]:
     """Every check, in the order a fresh installation would meet them."""
     findings: list[Finding] = []
-    for check in (_tesseract, _poppler, _ocr_models, _data_dir, _keys, _database, _redis,
-                  _object_store, _hot_folder):
+    for check in (_tesseract, _poppler, _prlimit, _ocr_models, _data_dir, _keys, _database,
+                  _redis, _object_store, _hot_folder):
         try:
             findings.extend(check(settings))
         except Exception as error:  # a check that cannot run is itself a finding
@@ -55,6 +56,16 @@ def _poppler(settings: Settings) -> list[Finding]:
         return [Finding("poppler", False, "Poppler (pdftoppm, pdfinfo) is not installed: "
                         "PDF pages cannot be rasterised", "apt-get install poppler-utils")]
     return [Finding("poppler", True, "pdftoppm and pdfinfo found")]
+
+
+def _prlimit(settings: Settings) -> list[Finding]:
+    """PDF pages are drawn under a memory limit (pipeline/ingest.py)."""
+    if shutil.which("prlimit") is None:
+        return [Finding("prlimit", False, _("prlimit is not installed: PDF pages cannot be "
+                                            "drawn under their memory limit"),
+                        "apt-get install util-linux")]
+    return [Finding("prlimit", True, _("prlimit found: PDF pages are drawn under a memory "
+                                       "limit"))]
 
 
 def _ocr_models(settings: Settings) -> list[Finding]:

@@ -1,15 +1,18 @@
 """Intake as the workers and front ends run it: every entry of the files and folders given
-gathered with what is to become of it, each file read from disk once within the pipeline's
-size limit, and the ordered chain of checks (the duplicate check of storage, then the format
-check of the pipeline) in front of storage/intake.py."""
+gathered with what is to become of it, each file opened once and read in pieces within the
+pipeline's size limit (hashed, then checked and sealed from the open file), and the ordered
+chain of checks (the duplicate check of storage, then the format check of the pipeline) in
+front of storage/intake.py."""
 
 from __future__ import annotations
 
+import hashlib
 import os
 import stat
 import unicodedata
 from collections.abc import Iterator, Sequence
 from pathlib import Path
+from typing import BinaryIO
 
 from sqlalchemy.orm import Session
 
@@ -27,7 +30,8 @@ from storage.intake import (
 from storage.vault import Vault
 
 __all__ = ["INTAKE_CHECKS", "Answer", "Arrival", "FormatCheck", "IntakeResult", "TurnedAway",
-           "gather", "kind_of", "read_regular_file", "shown_name", "take_in", "why_not_taken"]
+           "gather", "kind_of", "open_regular_file", "read_regular_file", "shown_name",
+           "take_in", "why_not_taken"]
 
 TEMPORARY_SUFFIXES = (".tmp", ".temp", ".part", ".partial", ".crdownload", ".download",
                       ".swp", "~")
@@ -43,37 +47,80 @@ class NotTaken(RejectedFile):
 
 class Arrival(intake.Arrival):
     """A file to take in: from a path (opened once, never through a symbolic link, its size
-    checked before it is read) or already in memory (an upload)."""
+    checked before it is read, then read in pieces: hashed now, checked and sealed from the
+    open file, never whole in memory) or already in memory (an upload)."""
+
+    def open(self) -> BinaryIO:
+        """Raises FileTooLarge or NotTaken (refused: nothing of it can be kept)."""
+        if self.path is None:
+            if self.data is not None and len(self.data) > MAX_FILE_BYTES:
+                raise FileTooLarge(
+                    f"the file is {len(self.data):,} bytes, limit {MAX_FILE_BYTES:,}")
+            return super().open()
+        stream = open_regular_file(self.path)
+        try:
+            self.sha256, self.size = _digest(stream)
+        except BaseException:
+            stream.close()
+            raise
+        self.stream = stream
+        return stream
 
     def load(self) -> bytes:
-        """The file's bytes, read once; raises FileTooLarge or NotTaken (refused: nothing
-        of it can be kept)."""
+        """The file's bytes, read once (for `kura extract`, which keeps nothing)."""
         if self.data is None:
             assert self.path is not None
             self.data = read_regular_file(self.path)
         if len(self.data) > MAX_FILE_BYTES:
             raise FileTooLarge(f"the file is {len(self.data):,} bytes, limit {MAX_FILE_BYTES:,}")
-        return super().load()
+        return self.data
 
 
-def read_regular_file(path: Path) -> bytes:
-    """A regular file's bytes, opened without following a symbolic link and without blocking
-    on a FIFO; its size is checked before anything is read, and nothing past the limit is."""
+READ_PIECE = 1 << 20
+
+
+def _digest(stream: BinaryIO) -> tuple[str, int]:
+    """SHA-256 and length of a file read in pieces, never past the size limit."""
+    digest, size = hashlib.sha256(), 0
+    try:
+        while piece := stream.read(READ_PIECE):
+            size += len(piece)
+            if size > MAX_FILE_BYTES:
+                raise FileTooLarge(
+                    f"the file grew past the limit of {MAX_FILE_BYTES:,} bytes")
+            digest.update(piece)
+    except OSError as error:
+        raise NotTaken(f"cannot be read ({error.strerror or 'I/O error'})") from None
+    stream.seek(0)
+    return digest.hexdigest(), size
+
+
+def open_regular_file(path: Path) -> BinaryIO:
+    """A regular file opened for reading, without following a symbolic link and without
+    blocking on a FIFO; refused by its size before anything of it is read."""
     try:
         descriptor = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
     except OSError as error:
         if os.path.islink(path):
             raise NotTaken("a symbolic link (not followed)") from None
         raise NotTaken(f"cannot be opened ({error.strerror or 'I/O error'})") from None
-    with os.fdopen(descriptor, "rb") as stream:
-        facts = os.fstat(stream.fileno())
-        if not stat.S_ISREG(facts.st_mode):
-            raise NotTaken(f"not a regular file ({kind_of(facts.st_mode)})")
-        if facts.st_size > MAX_FILE_BYTES:
-            raise FileTooLarge(
-                f"the file is {facts.st_size:,} bytes, limit {MAX_FILE_BYTES:,}: not stored, "
-                "left where it is"
-            )
+    stream = os.fdopen(descriptor, "rb")
+    facts = os.fstat(stream.fileno())
+    if not stat.S_ISREG(facts.st_mode):
+        stream.close()
+        raise NotTaken(f"not a regular file ({kind_of(facts.st_mode)})")
+    if facts.st_size > MAX_FILE_BYTES:
+        stream.close()
+        raise FileTooLarge(
+            f"the file is {facts.st_size:,} bytes, limit {MAX_FILE_BYTES:,}: not stored, "
+            "left where it is"
+        )
+    return stream
+
+
+def read_regular_file(path: Path) -> bytes:
+    """A regular file's bytes (open_regular_file), nothing past the size limit read."""
+    with open_regular_file(path) as stream:
         try:
             data = stream.read(MAX_FILE_BYTES + 1)
         except OSError as error:
@@ -160,7 +207,8 @@ class FormatCheck:
         return True
 
     def run(self, session: Session, arrival: intake.Arrival) -> None:
-        found = triage(arrival.load())
+        assert arrival.stream is not None
+        found = triage(arrival.stream)
         arrival.page_count, arrival.flags = found.pages, found.flags
 
 

@@ -108,7 +108,11 @@ def process_page_job(settings: Settings, page_id: str, files: OpenFiles = OPEN_F
         result, image, failure = _read(claim, scan)
         seconds = round(time.perf_counter() - started, 3)
     _remember_personal(result)
-    _save(settings, vault, claim, result, image, failure, seconds)
+    try:
+        _save(settings, vault, claim, result, image, failure, seconds)
+    except TRANSIENT_ERRORS:
+        _give_back_attempt(settings, claim)
+        raise
     finish_file_job(settings, claim.source_file_id)
 
 
@@ -130,6 +134,19 @@ def _start(settings: Settings, claim: _Claim) -> bool:
         page.attempts += 1
         page.queued_at = utcnow()  # started: the sweeper leaves it alone for a while
         return page.attempts <= MAX_ATTEMPTS
+
+
+def _give_back_attempt(settings: Settings, claim: _Claim) -> None:
+    """The page was read but could not be kept (the object store or the database away for
+    a while): this attempt is not held against it, so that an outage, however many retries
+    it takes, never fails a page for good. Best effort: with the database away too, the
+    attempt stays counted."""
+    try:
+        with session_scope(settings.sqlalchemy_url) as session:
+            session.execute(update(Page).where(Page.id == claim.page_id, Page.attempts > 0)
+                            .values(attempts=Page.attempts - 1))
+    except TRANSIENT_ERRORS:
+        log.warning("page %s: its attempt could not be given back", claim.page_id)
 
 
 def _read(claim: _Claim, scan: ScanFile) -> tuple[PageResult, bytes | None, str | None]:

@@ -43,7 +43,6 @@ from workers.intake import (
     Arrival,
     TurnedAway,
     kind_of,
-    read_regular_file,
     take_in,
     why_not_taken,
 )
@@ -125,12 +124,13 @@ class HotFolder:
                 continue
             note = path.with_name(path.name + NOTE_SUFFIX)
             started = _note_time(note)
+            arrival = Arrival(path.name, path=path)
             try:
-                data = read_regular_file(path)
+                arrival.open().close()  # its SHA-256, read in pieces
             except Exception:  # it was checked before; now gone bad: answer it as refused
                 self._take(path, note)
                 continue
-            if started is not None and self._committed_since(data, started):
+            if started is not None and self._committed_since(arrival.sha256, started):
                 log.info("hot folder: a file taken in before a restart is moved on")
                 self._finish(path, note, Answer(0, path.name, "taken"))
             else:
@@ -264,10 +264,7 @@ class HotFolder:
         _sync_dir(self.folders.quarantine)
         log.info("hot folder: a file went to quarantine: %s", code)
 
-    def _committed_since(self, data: bytes, started: dt.datetime) -> bool:
-        import hashlib
-
-        digest = hashlib.sha256(data).hexdigest()
+    def _committed_since(self, digest: str, started: dt.datetime) -> bool:
         with session_scope(self.settings.sqlalchemy_url) as session:
             received = session.scalars(
                 select(SourceFile.received_at).where(SourceFile.sha256 == digest)).all()

@@ -182,10 +182,23 @@ def markdown(report: dict[str, Any], command: str = "") -> str:
                 _num(r["seconds"], 1),
                 _num(r["pages_per_minute"], 1),
                 str(r["pages_failed"]),
+                _num(r.get("reading_seconds"), 1),
+                _num(r.get("fabric_ratio"), 2),
             ]
             for r in services["concurrency"].values()
         ]
-        lines += _md_table(["worker processes", "pages", "seconds", "pages/min", "failed"], rows)
+        lines += _md_table(["worker processes", "pages", "seconds", "pages/min", "failed",
+                            "reading s", "time ÷ reading"], rows)
+        lines += ["", "reading s: what the workers spent reading the pages (as the in-process "
+                  "run times a page), from the pages' records; time ÷ reading: the batch's "
+                  "time (× worker processes) over it, in the same run and under the same load.",
+                  ""]
+        embedded = services.get("in_process")
+        if embedded:
+            lines += [f"The same scans through `kura ingest` in process (no broker, SQLite, "
+                      f"the directory store): {_num(embedded['seconds'], 1)} s, "
+                      f"{_num(embedded['pages_per_minute'], 1)} pages/min; one worker process "
+                      f"takes {_num(services.get('ratio_to_in_process'), 2)}× its time.", ""]
     tables = routed["tables"]
     lines += [
         "## Result lists",
@@ -422,5 +435,11 @@ def print_summary(report: dict[str, Any], console: Console | None = None) -> Non
         console.print(
             f"celery, {key} worker process(es): "
             f"{_num(result['pages_per_minute'], 1)} pages/min "
-            f"({result['pages']} pages in {_num(result['seconds'], 1)} s)"
+            f"({result['pages']} pages in {_num(result['seconds'], 1)} s; "
+            f"time ÷ reading {_num(result.get('fabric_ratio'), 2)})"
+        )
+    if services.get("in_process"):
+        console.print(
+            f"kura ingest in process: {_num(services['in_process']['seconds'], 1)} s; one "
+            f"worker process takes {_num(services.get('ratio_to_in_process'), 2)}× its time"
         )

@@ -2,8 +2,9 @@
 
 Throwaway Redis, PostgreSQL and SeaweedFS S3 servers (kura.bench.servers) are started; for each
 worker count N a fresh database, bucket and Redis, `kura db upgrade`, one
-`kura worker --concurrency N` process, then `kura ingest` of the scans, timed from the
-command's start until every page is read and every file assembled (`ingest` waits).
+`kura worker --concurrency N` process, one blank form ingested to warm it up (not timed),
+then `kura ingest` of the scans, timed from the command's start until every page is read and
+every file assembled (`ingest` waits).
 """
 
 from __future__ import annotations
@@ -136,7 +137,31 @@ def measure_workers(
     finally:
         for server in reversed(started_servers):
             server.stop()
-    return {"concurrency": results, "files": len(scans), "pages": pages}
+    progress("the same scans through `kura ingest` in process (the embedded default)")
+    work = Path(tempfile.mkdtemp(prefix="kura-bench-embedded-"))
+    try:
+        in_process = _measure_in_process(scans, pages, work)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    one = results.get("1")
+    return {"concurrency": results, "files": len(scans), "pages": pages,
+            "in_process": in_process,
+            "ratio_to_in_process": round(one["seconds"] / in_process["seconds"], 3)
+            if one and in_process["seconds"] else None}
+
+
+def _measure_in_process(scans: Sequence[Path], pages: int, work: Path) -> dict[str, Any]:
+    """`kura ingest` of the same scans with no broker: SQLite, the directory store, pages
+    read by the in-process runner inside the command (its models loaded there too)."""
+    env = kura_env(data_dir=str(work / "data"), log_level="WARNING", lang="en")
+    _run_kura(env, "db", "upgrade", timeout=300)
+    _sign_in_clerk(env)
+    began = time.perf_counter()
+    output = _run_kura(env, "ingest", *map(str, scans), timeout=INGEST_TIMEOUT_S)
+    seconds = time.perf_counter() - began
+    result = _result(0, pages, seconds, 0.0, output)
+    del result["worker_processes"], result["worker_ready_seconds"]
+    return result
 
 
 def _measure(
@@ -153,9 +178,10 @@ def _measure(
     from storage.crypto import Kek
 
     database = f"bench_{uuid.uuid4().hex[:12]}"
+    database_url = postgres.create_database(database)
     env = kura_env(
         data_dir=str(work / "data"),
-        database_url=postgres.create_database(database),
+        database_url=database_url,
         broker_url=redis_server.url,
         s3_endpoint=s3.endpoint,
         s3_access_key=s3.access_key,
@@ -164,6 +190,7 @@ def _measure(
         s3_bucket=f"bench-{uuid.uuid4().hex[:12]}",
         kek=Kek.generate().to_base64(),
         log_level="WARNING",
+        lang="en",  # the summary line is read back (_result)
     )
     try:
         _run_kura(env, "db", "upgrade", timeout=300)
@@ -171,6 +198,7 @@ def _measure(
         worker = Worker(env, concurrency, work / "worker.log")
         try:
             ready_s = worker.wait_ready(redis_server.url)
+            _warm_up(env, work)
             progress(
                 f"{concurrency} worker process(es) ready after {ready_s:.1f} s; "
                 f"ingesting {len(scans)} scans"
@@ -180,11 +208,43 @@ def _measure(
             seconds = time.perf_counter() - began
         finally:
             worker.stop()
+        reading = _reading_seconds(database_url)
     finally:
         postgres.drop_database(database)
     result = _result(concurrency, pages, seconds, ready_s, output)
+    result["reading_seconds"] = round(reading, 2)
+    result["fabric_ratio"] = round(seconds * concurrency / reading, 3) if reading else None
     progress(f"{concurrency} worker process(es): {result['pages_per_minute']} pages/min")
     return result
+
+
+def _reading_seconds(database_url: str) -> float:
+    """Seconds the workers spent reading the timed batch's pages (rasterise, the pipeline,
+    the page image: what the in-process run times), from the pages' own records: measured
+    under the same load as the batch, so the rest of its time is the fabric's."""
+    from sqlalchemy import func, select
+
+    from storage.db import session_scope
+    from storage.models import Batch, Page, SourceFile
+
+    with session_scope(database_url) as session:
+        latest = select(Batch.id).order_by(Batch.created_at.desc()).limit(1).scalar_subquery()
+        total = session.scalar(select(func.sum(Page.seconds)).join(SourceFile)
+                               .where(SourceFile.batch_id == latest))
+    return float(total or 0.0)
+
+
+def _warm_up(env: dict[str, str], work: Path) -> None:
+    """One blank form through the workers before anything is timed, as the in-process run
+    warms up: workers in service are long-lived, their models loaded when their processes
+    start (workers/celery_app.py), and the timed batch should not wait for that."""
+    from pipeline.template import render_blank
+    from schemas.forms import load_forms
+
+    form = next(f for f in load_forms().values() if f.kind == "form")
+    scan = work / "warm-up.png"
+    render_blank(form).convert("RGB").save(scan, dpi=(300, 300))
+    _run_kura(env, "ingest", str(scan), timeout=INGEST_TIMEOUT_S)
 
 
 def _sign_in_clerk(env: dict[str, str]) -> None:

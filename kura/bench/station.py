@@ -1,6 +1,6 @@
 """The verification station's numbers (`kura bench station`): server time to open a document
-and to save a correction, on a database holding many documents, and the keystrokes a whole
-batch costs the verifiers and checkers with the station's keyboard.
+and to save a correction, on a database holding many documents, and the keystrokes verifying
+the documents costs the verifiers and checkers, counted in Chromium (kura/bench/keystrokes.py).
 
 The documents are written straight into the tables (sealed like the pipeline seals them, one
 shared page image): what is measured is the station, not the reading."""
@@ -15,7 +15,7 @@ import statistics
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from PIL import Image
 
@@ -28,6 +28,9 @@ from storage.models import Batch, Document, FieldValue, Page, SourceFile, new_id
 from storage.queries import document_count, receipts_in_review
 from storage.runtime import vault_for
 
+if TYPE_CHECKING:
+    from playwright.sync_api import Browser
+
 FORM = "kokunen_hihokensha_todoke"
 PASSWORD = "bench station passphrase"
 VALUES = {
@@ -37,15 +40,22 @@ VALUES = {
     "address": "仙台市青葉区国分町3-7-1", "phone": "0222612111", "filed_date": "2026-11-20",
 }
 REVIEW = {"name_kana": ["doubt:ダ/タ"], "birth_date": ["date_invalid"]}
+MISREAD = {"name_kana": "ヤマタタロウ", "birth_date": "1965-02-30", "my_number": "123456789019"}
+"""What the machine read where it was wrong: the flagged date always (no such day), the
+doubtful kana in every other document, the 個人番号 whenever it is flagged."""
 FIRST_DAY = dt.date(2026, 1, 1)
 BLIND_EVERY = 5
 """One document in five has its 個人番号 flagged (keyed blind by two verifiers)."""
+QUEUE_SAMPLES = 5
+PEOPLE = {"bench-verifier": "verifier", "bench-keyer": "verifier", "bench-checker": "checker"}
 
 
 @dataclass(frozen=True)
 class StationNumbers:
     documents: int
     database: str
+    queue_median_ms: float
+    """Showing the station's queue: its first screen of the oldest documents."""
     open_median_ms: float
     open_p95_ms: float
     correct_median_ms: float
@@ -53,6 +63,9 @@ class StationNumbers:
     samples: int
     verifier_keys_per_100: int
     checker_keys_per_100: int
+    keystroke_documents: int
+    """Documents verified in Chromium with the keyboard to count the keys (per 100 is scaled
+    from these)."""
 
     def as_dict(self) -> dict[str, Any]:
         return dict(self.__dict__)
@@ -66,7 +79,7 @@ def fill(settings: Settings, documents: int, progress: Callable[[str], None] = p
     image = io.BytesIO()
     Image.new("L", (620, 877), 255).save(image, "JPEG")
     with session_scope(settings.sqlalchemy_url) as session:
-        for username, role in (("bench-verifier", "verifier"), ("bench-checker", "checker")):
+        for username, role in PEOPLE.items():
             add_person(session, Actor("bench", "-"), username, [role], PASSWORD)
         batch = Batch(channel="cli")
         session.add(batch)
@@ -91,10 +104,12 @@ def fill(settings: Settings, documents: int, progress: Callable[[str], None] = p
             session.add(Page(source_file_id=source.id, document_id=document.id, number=1,
                              status="done", kind="form", form_id=FORM, form_page=1,
                              image_object_id=page_image.id))
-            for position, (name, value) in enumerate(VALUES.items()):
+            for position, (name, truth) in enumerate(VALUES.items()):
                 reasons = REVIEW.get(name, [])
                 if name == "my_number" and n % BLIND_EVERY == 0:
                     reasons = ["check_digit"]
+                wrong = reasons and (name != "name_kana" or n % 2 == 1)
+                value = MISREAD[name] if wrong else truth
                 session.add(FieldValue(
                     document_id=document.id, position=position, name=name,
                     field_type=form.field(name).type,
@@ -109,19 +124,32 @@ def fill(settings: Settings, documents: int, progress: Callable[[str], None] = p
                 progress(f"{n + 1} documents")
 
 
-def measure(settings: Settings, samples: int = 200, seed: int = 1) -> StationNumbers:
-    """Open `samples` documents and save one correction in each, through the web app."""
+def measure(settings: Settings, samples: int = 200, seed: int = 1,
+            keystroke_documents: int = 20, browser: Browser | None = None) -> StationNumbers:
+    """Count the keys of verifying the first `keystroke_documents` documents in Chromium, then
+    open `samples` others and save one correction in each, through the web app."""
     from fastapi.testclient import TestClient
 
+    from kura.bench.keystrokes import count_keys
     from web.app import create_app
 
-    app = create_app(settings)
     with session_scope(settings.sqlalchemy_url) as session:
-        receipts = receipts_in_review(session, FORM)
+        receipts = sorted(receipts_in_review(session, FORM))
         total = document_count(session)
+    keyed, receipts = receipts[:keystroke_documents], receipts[keystroke_documents:]
+    counted = count_keys(settings, keyed, VALUES, {
+        "verifier": "bench-verifier", "keyer": "bench-keyer", "checker": "bench-checker",
+        "password": PASSWORD}, browser)
+    with session_scope(settings.sqlalchemy_url) as session:
         token = sign_in(session, "bench-verifier", PASSWORD, 60).token
-    client = TestClient(app, base_url="https://testserver")
+    client = TestClient(create_app(settings), base_url="https://testserver")
     client.cookies.set("kura_session", token)
+    queued = []
+    for _ in range(QUEUE_SAMPLES):
+        started = time.perf_counter()
+        screen = client.get("/station")
+        queued.append(time.perf_counter() - started)
+        assert screen.status_code == 200, screen.status_code
     chosen = random.Random(seed).sample(receipts, min(samples, len(receipts)))
     opened, corrected = [], []
     for receipt in chosen:
@@ -137,30 +165,14 @@ def measure(settings: Settings, samples: int = 200, seed: int = 1) -> StationNum
             "reason": "misread"}, follow_redirects=False)
         corrected.append(time.perf_counter() - started)
         assert saved.status_code == 303, saved.status_code
-    verifier, checker = keystrokes()
+    verifier, checker = counted.per_100()
     return StationNumbers(
         documents=total, database=settings.sqlalchemy_url.split(":", 1)[0],
+        queue_median_ms=_ms(statistics.median(queued)),
         open_median_ms=_ms(statistics.median(opened)), open_p95_ms=_ms(_p95(opened)),
         correct_median_ms=_ms(statistics.median(corrected)), correct_p95_ms=_ms(_p95(corrected)),
-        samples=len(chosen), verifier_keys_per_100=verifier, checker_keys_per_100=checker)
-
-
-def keystrokes() -> tuple[int, int]:
-    """Keys per 100 forms with the station's keyboard, the machine readings accepted as they
-    are (the focus never stops on them) and every field for review retyped: its characters
-    and Enter; a blind field by two people; Enter on 'done' once per document. The checker
-    presses Enter once per change to confirm."""
-    verifier = checker = 0
-    for n in range(100):
-        for name, value in VALUES.items():
-            blind = name == "my_number" and n % BLIND_EVERY == 0
-            if blind:
-                verifier += 2 * (len(value) + 1)
-            elif name in REVIEW:
-                verifier += len(value) + 1
-                checker += 1
-        verifier += 1
-    return verifier, checker
+        samples=len(chosen), verifier_keys_per_100=verifier, checker_keys_per_100=checker,
+        keystroke_documents=counted.documents)
 
 
 def _p95(values: list[float]) -> float:

@@ -14,7 +14,7 @@ import pyotp
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from schemas.errors import Conflict, InvalidInput
+from schemas.errors import Conflict, InvalidInput, Refused
 from schemas.settings import Settings
 from storage import accounts
 from storage.audit import Actor, append, canonical
@@ -23,10 +23,8 @@ from storage.db import session_scope
 from storage.models import AccessReview, SecondFactor
 from storage.runtime import vault_for
 from storage.usecases.base import acting
+from storage.usecases.people import SECOND_FACTOR_DUTIES
 
-SECOND_FACTOR_DUTIES = frozenset({accounts.SECURITY_ADMIN, accounts.RECORDS_MANAGER})
-"""Duties that sign in with a password and a TOTP code (privileged access to originals,
-accounts and keys)."""
 DORMANT_DAYS = 90
 """An account nobody signed in with for this long is flagged in the access review."""
 ISSUER = "Kura"
@@ -34,6 +32,12 @@ ISSUER = "Kura"
 
 class AccessError(Conflict):
     code = "access"
+
+
+class SecondFactorRefused(Refused):
+    """The TOTP code was wrong or used already: the sign-in ends unopened."""
+
+    code = "second_factor"
 
 
 def needs_second_factor(roles: list[str]) -> bool:
@@ -67,13 +71,14 @@ def begin_enrolment(settings: Settings, token: str | None) -> Enrolment:
         if factor is not None and factor.enrolled_at is not None:
             raise AccessError("a second factor is already set up: ask the security "
                               "administrator to reset it")
-        secret = pyotp.random_base32()
-        wrapped = wrap(vault.kek, secret.encode(), person.id)
-        if factor is None:
-            session.add(SecondFactor(person_id=person.id, wrapped_secret=wrapped,
+        if factor is None:  # offered again until its first code: any page shows the same
+            secret = pyotp.random_base32()
+            session.add(SecondFactor(person_id=person.id,
+                                     wrapped_secret=wrap(vault.kek, secret.encode(), person.id),
                                      kek_id=vault.kek.id))
         else:
-            factor.wrapped_secret, factor.kek_id = wrapped, vault.kek.id
+            secret = unwrap(vault.kek_for(factor.kek_id), factor.wrapped_secret,
+                            person.id).decode()
         append(session, Actor(person.username, ",".join(person.roles)),
                "second_factor.offer", [person.id], result="ok")
         uri = pyotp.TOTP(secret).provisioning_uri(name=person.username, issuer_name=ISSUER)
@@ -99,13 +104,16 @@ def check_second_factor(settings: Settings, token: str | None, code: str) -> boo
             factor.last_step = step
             if factor.enrolled_at is None:
                 factor.enrolled_at = dt.datetime.now(dt.UTC)
+            login = session.scalars(select(accounts.LoginSession).where(
+                accounts.LoginSession.token_sha256 == accounts.token_digest(token or ""))).one()
+            login.awaiting_second_factor = False  # the session opens now
         append(session, actor, "login.second_factor", [person.id],
                result="ok" if good else "denied:bad_code")
         return good
 
 
 def _person(session: Session, token: str | None) -> accounts.Person:
-    return accounts.current(session, token)
+    return accounts.current(session, token, second_factor_step=True)
 
 
 # --- Accounts -----------------------------------------------------------------------------

@@ -4,7 +4,7 @@ person, with duty roles). Every change is an audit entry (storage/accounts.py wr
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -15,8 +15,12 @@ from storage import accounts
 from storage.accounts import SignedIn, SignInRefused
 from storage.audit import SERVICE_NAME, Actor
 from storage.db import session_scope
-from storage.models import StoredObject
+from storage.models import SecondFactor, StoredObject
 from storage.usecases.base import Token, acting, anchor, ready
+
+SECOND_FACTOR_DUTIES = frozenset({accounts.SECURITY_ADMIN, accounts.RECORDS_MANAGER})
+"""Duties that sign in with a password and a TOTP code (privileged access to originals,
+accounts and keys)."""
 
 
 @dataclass(frozen=True)
@@ -31,19 +35,25 @@ class Account:
     expired: bool
     last_login_at: dt.datetime | None
     created_by: str
+    lang: str | None = None
+    """The language chosen in the rooms (None: the installation's)."""
 
     @classmethod
     def of(cls, person: accounts.Person) -> Account:
         return cls(person.username, person.kind, list(person.roles), person.expires_on,
-                   person.disabled, person.expired(), person.last_login_at, person.created_by)
+                   person.disabled, person.expired(), person.last_login_at, person.created_by,
+                   person.lang)
 
     @property
     def state(self) -> str:
         return "disabled" if self.disabled else "expired" if self.expired else "active"
 
 
-def sign_in(settings: Settings, username: str, password: str) -> SignedIn:
-    """Open a session; every attempt is an audit entry, a refused one too."""
+def sign_in(settings: Settings, username: str, password: str, enrol: bool = False) -> SignedIn:
+    """Open a session; every attempt is an audit entry, a refused one too. A person with a
+    second factor gets a session that opens nothing until the TOTP code is typed
+    (access.check_second_factor); with `enrol` (the rooms, where the secret can be shown)
+    so does a person whose duty needs one and who has none yet."""
     ready(settings)
     refused: SignInRefused | None = None
     with session_scope(settings.sqlalchemy_url) as session:
@@ -53,10 +63,26 @@ def sign_in(settings: Settings, username: str, password: str) -> SignedIn:
                                       settings.login_lockout_minutes)
         except SignInRefused as error:
             refused = error  # the refusal's audit entry commits with this transaction
+        else:
+            signed = _second_factor(session, signed, enrol)
     anchor(settings)
     if refused is not None:
         raise refused
     return signed
+
+
+def _second_factor(session: Session, signed: SignedIn, enrol: bool) -> SignedIn:
+    login = session.scalars(select(accounts.LoginSession).where(
+        accounts.LoginSession.token_sha256 == accounts.token_digest(signed.token))).one()
+    factor = session.get(SecondFactor, login.person_id)
+    if factor is not None and factor.enrolled_at is not None:
+        step = "code"
+    elif enrol and SECOND_FACTOR_DUTIES & set(signed.roles):
+        step = "enrol"
+    else:
+        return signed
+    login.awaiting_second_factor = True
+    return replace(signed, second_factor=step)
 
 
 def sign_out(settings: Settings, token: str) -> str | None:

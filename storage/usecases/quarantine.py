@@ -2,6 +2,10 @@
 records manager to list, look at, release or have disposed of (by two people, like any
 disposal). A duplicate of a file in quarantine is counted on it, never sealed again.
 
+A page that fails for good (it cannot be read, or it stopped its worker too often) is set
+aside here too, with its reason, while the rest of its file and batch goes on: its original
+is kept with the file's, so a page is listed, never released or disposed of on its own.
+
 States of a quarantined file: held → released (taken in again by the records manager's
 decision) or held → disposal_requested → disposed (approved by another person) or back to
 held (refused)."""
@@ -18,7 +22,7 @@ from schemas.settings import Settings
 from storage import intake
 from storage.disposal import _destroy_object
 from storage.intake import IntakeCheck, IntakeResult
-from storage.models import SourceFile, StoredObject, utcnow
+from storage.models import Page, SourceFile, StoredObject, utcnow
 from storage.usecases.base import Token, Work, acting
 
 OPEN_STATES = ("held", "disposal_requested")
@@ -91,6 +95,35 @@ def list_quarantine(settings: Settings, token: Token,
         lines = [_line(source, stored) for source, stored in rows]
         work.audit("quarantine.list", [line.id for line in lines], result="ok",
                    detail={"files": len(lines)})
+        return lines
+
+
+@dataclass(frozen=True)
+class SetAsidePage:
+    id: str
+    batch_id: str
+    label: str
+    """Its file's label (file-007.pdf), never the name as given."""
+    number: int
+    received_at: dt.datetime
+    reason: str
+    """Why it could not be read: failed: <code>."""
+    attempts: int
+
+
+def set_aside_pages(settings: Settings, token: Token) -> list[SetAsidePage]:
+    """Pages that failed for good, oldest first."""
+    with acting(settings, token, "quarantine.manage", "quarantine.pages") as work:
+        rows = work.session.execute(
+            select(Page, SourceFile).join(SourceFile, Page.source_file_id == SourceFile.id)
+            .where(Page.status == "failed")
+            .order_by(SourceFile.received_at, SourceFile.position, Page.number)
+        ).all()
+        lines = [SetAsidePage(page.id, source.batch_id, source.filename, page.number,
+                              source.received_at, "; ".join(page.reasons or []), page.attempts)
+                 for page, source in rows]
+        work.audit("quarantine.pages", [line.id for line in lines], result="ok",
+                   detail={"pages": len(lines)})
         return lines
 
 

@@ -3,16 +3,18 @@ search through the blind indexes."""
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass
 
 from sqlalchemy import select
 
 from schemas.errors import InvalidInput, KuraError, NotFound
 from schemas.settings import Settings
+from storage.accounts import token_digest
 from storage.blind_index import find_documents, index_field
-from storage.models import Document, SourceFile, StoredObject
+from storage.models import Document, OriginalGrant, SourceFile, StoredObject
 from storage.queries import QueueLine, waiting_queue
-from storage.usecases.base import Token, acting
+from storage.usecases.base import Token, Work, acting
 
 MIN_REASON = 4
 """The shortest reason accepted for opening an original (a word and a case number)."""
@@ -39,14 +41,20 @@ class Original:
     receipt_number: str
     data: bytes
     """The original scan as it arrived, decrypted and checked against its SHA-256."""
+    pages: list[int]
+    opened_by: str
+    opened_at: dt.datetime
+    purpose: str
 
 
 def open_original(settings: Settings, token: Token, receipt_number: str,
-                  reason: str, plain_why: str | None = None) -> Original:
-    """A document's original scan (records manager). Every opening is recorded with its
-    reason as its purpose, attempts that fail included; the failure is raised after. With
-    `plain_why` the caller may write it unencrypted: that takes the download permission,
-    and why is recorded too."""
+                  reason: str, plain_why: str | None = None, view_minutes: int = 0) -> Original:
+    """A document's original scan (records manager), the one way every front end opens it.
+    Every opening is recorded with its reason as its purpose, attempts that fail included;
+    the failure is raised after. With `plain_why` the caller may hand it over unencrypted
+    (a download): that takes the download permission, and why is recorded too. With
+    `view_minutes` the session may fetch the pages for that long under the same purpose
+    (records_room.original_page: the rooms show them watermarked)."""
     purpose = reason.strip()
     if plain_why is not None and len(plain_why.strip()) < MIN_REASON:
         raise InvalidInput("say why the original leaves Kura unencrypted",
@@ -56,17 +64,18 @@ def open_original(settings: Settings, token: Token, receipt_number: str,
                            hint="--reason: a reason and case reference, never a name or "
                            "number of the person")
     failure: KuraError | None = None
-    data = b""
+    data, pages = b"", []
     action = "original.open" if plain_why is None else "original.download"
     why = {} if plain_why is None else {"why": plain_why.strip()}
     with acting(settings, token, action) as work:
         document = work.session.scalars(
             select(Document).where(Document.receipt_number == receipt_number)
         ).one_or_none()
-        if document is None:
-            work.audit(action, purpose=purpose, result="not_found",
-                       detail={"receipt_number": receipt_number, **why})
-            failure = NotFound(f"no document {receipt_number}")
+        if document is None or document.disposed_at is not None:
+            work.audit(action, [document.id] if document else [], purpose=purpose,
+                       result="not_found", detail={"receipt_number": receipt_number, **why})
+            failure = NotFound(f"no document {receipt_number}" if document is None
+                               else f"{receipt_number} was disposed of")
         else:
             source = work.session.get_one(SourceFile, document.source_file_id)
             opened = [document.id, source.id, source.object_id]
@@ -80,9 +89,27 @@ def open_original(settings: Settings, token: Token, receipt_number: str,
                     f"cannot open the original of {receipt_number}: {type(error).__name__}")
             else:
                 work.audit(action, opened, purpose=purpose, result="ok", detail=why or None)
+                pages = [p.number for p in document.pages]
+                if view_minutes:
+                    _grant_viewing(work, document, token, purpose, view_minutes)
+        opened_by = work.actor.name
     if failure is not None:
         raise failure
-    return Original(receipt_number, data)
+    return Original(receipt_number, data, pages, opened_by, dt.datetime.now(dt.UTC), purpose)
+
+
+def _grant_viewing(work: Work, document: Document, token: Token, purpose: str,
+                   minutes: int) -> None:
+    """Kept in the database, so any web process serves the pages, and only to this session."""
+    raw = token() if callable(token) else token
+    work.session.add(OriginalGrant(
+        token_sha256=token_digest(raw or ""), document_id=document.id,
+        purpose_sealed=work.vault.seal_value(document, GRANT_PURPOSE, purpose),
+        until=dt.datetime.now(dt.UTC) + dt.timedelta(minutes=minutes)))
+
+
+GRANT_PURPOSE = "grant:purpose"
+"""What a grant's purpose is sealed as, under the document's key."""
 
 
 def searchable_field(name: str) -> str:

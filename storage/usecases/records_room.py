@@ -11,14 +11,17 @@ from dataclasses import dataclass
 
 from sqlalchemy import select
 
-from schemas.errors import Conflict, InvalidInput, NotFound
+from schemas.errors import Conflict, InvalidInput, NotAllowed, NotFound
 from schemas.forms import get_form
 from schemas.settings import Settings
 from storage import disposal
+from storage.accounts import token_digest
 from storage.blind_index import find_documents
-from storage.models import Document, LegalHold, SourceFile, StoredObject
+from storage.models import Document, LegalHold, OriginalGrant, StoredObject
 from storage.retention import document_by_receipt
+from storage.usecases import records
 from storage.usecases.base import Work, acting
+from storage.usecases.records import Original
 from storage.usecases.verification import never_verified
 
 SEARCHABLE = ("receipt_number", "basic_pension_number", "my_number", "name_kana",
@@ -115,33 +118,41 @@ def _purpose(code: str, text: str) -> str:
     return f"{code}: {text.strip()}"
 
 
-@dataclass(frozen=True)
-class Opened:
-    found: Found
-    pages: list[int]
-    opened_by: str
-    opened_at: dt.datetime
-    purpose: str
+VIEWING_MINUTES = 15
+"""How long an original opened in the rooms may have its pages fetched under its purpose."""
+
+
+class NotOpened(NotAllowed):
+    """A page of an original asked for by a session that did not open it (or long ago)."""
+
+    code = "not_opened"
 
 
 def open_original(settings: Settings, token: str | None, receipt_number: str,
-                  purpose_code: str, purpose_text: str) -> Opened:
-    """Open a document's original for a stated purpose; each page is then shown with
-    `original_page` under the same purpose."""
-    purpose = _purpose(purpose_code, purpose_text)
-    with acting(settings, token, "original.open") as work:
-        document = _document(work, receipt_number)
-        work.audit("original.open", [document.id, document.source_file_id], result="ok",
-                   purpose=purpose, detail={"pages": len(document.pages)})
-        return Opened(_found(work, document), [p.number for p in document.pages],
-                      work.actor.name, dt.datetime.now(dt.UTC), purpose)
+                  purpose_code: str, purpose_text: str) -> Original:
+    """Open a document's original for a purpose chosen from the list, in a few words; its
+    pages are then shown with `original_page` to this session, for a while."""
+    return records.open_original(settings, token, receipt_number,
+                                 _purpose(purpose_code, purpose_text),
+                                 view_minutes=VIEWING_MINUTES)
 
 
-def original_page(settings: Settings, token: str | None, receipt_number: str, number: int,
-                  purpose: str) -> tuple[bytes, str]:
-    """One page of an opened original (JPEG) and who is looking, for the watermark."""
-    with acting(settings, token, "original.open") as work:
+def original_page(settings: Settings, token: str | None, receipt_number: str,
+                  number: int) -> tuple[bytes, str]:
+    """One page of an original this session opened (JPEG), and who is looking, for the
+    watermark; each view is recorded under the purpose stated when it was opened."""
+    with acting(settings, token, "original.open", "original.view") as work:
         document = _document(work, receipt_number)
+        work.subject_ids = [document.id]
+        now = dt.datetime.now(dt.UTC)
+        grant = next((g for g in work.session.scalars(
+            select(OriginalGrant).where(OriginalGrant.token_sha256 == token_digest(token or ""),
+                                        OriginalGrant.document_id == document.id)
+            .order_by(OriginalGrant.until.desc()))
+            if (g.until if g.until.tzinfo else g.until.replace(tzinfo=dt.UTC)) > now), None)
+        if grant is None:
+            raise NotOpened(f"open the original of {receipt_number} first, saying why")
+        purpose = work.vault.open_value(document, records.GRANT_PURPOSE, grant.purpose_sealed)
         page = next((p for p in document.pages if p.number == number), None)
         if page is None or page.image_object_id is None:
             raise NotFound(f"{receipt_number} has no page {number}")
@@ -154,14 +165,9 @@ def original_page(settings: Settings, token: str | None, receipt_number: str, nu
 def download_original(settings: Settings, token: str | None, receipt_number: str,
                       purpose_code: str, purpose_text: str) -> bytes:
     """The original file as it arrived, checked against its SHA-256: a permission of its own."""
-    purpose = _purpose(purpose_code, purpose_text)
-    with acting(settings, token, "original.download") as work:
-        document = _document(work, receipt_number)
-        source = work.session.get_one(SourceFile, document.source_file_id)
-        data = work.vault.get_object(work.session.get_one(StoredObject, source.object_id))
-        work.audit("original.download", [document.id, source.id], result="ok",
-                   purpose=purpose, detail={"bytes": len(data)})
-        return data
+    return records.open_original(settings, token, receipt_number,
+                                 _purpose(purpose_code, purpose_text),
+                                 plain_why=purpose_text).data
 
 
 def _document(work: Work, receipt_number: str) -> Document:

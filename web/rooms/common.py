@@ -13,12 +13,11 @@ from starlette.responses import Response
 from schemas.errors import NotSignedIn
 from schemas.settings import Settings
 from storage.accounts import PERMISSIONS
-from storage.usecases import people
+from storage.usecases import people, sessions
 from web import i18n
 from web.security import (
     LANG_COOKIE,
     SESSION_COOKIE,
-    Guard,
     csrf_binding,
     csrf_ok,
     csrf_token,
@@ -48,20 +47,24 @@ def token_of(request: Request) -> str | None:
 
 
 def lang_of(request: Request) -> str:
-    return i18n.pick(request.cookies.get(LANG_COOKIE) or settings_of(request).lang)
+    """The language the signed-in person chose (kept on their account), else the one this
+    browser chose before signing in, else the installation's (KURA_LANG)."""
+    return i18n.pick(getattr(request.state, "lang", None) or request.cookies.get(LANG_COOKIE)
+                     or settings_of(request).lang)
 
 
 def signed_in(request: Request) -> Someone:
     """The person behind the session cookie; SignInFirst when there is none, it ended, or
     it sat idle past the idle lock."""
     token = token_of(request)
-    guard: Guard = request.app.state.guard
-    if not token or not guard.touch(token):
+    settings = settings_of(request)
+    if not token or not sessions.still_awake(settings, token, settings.idle_minutes * 60):
         raise SignInFirst()
     try:
-        account = people.whoami(settings_of(request), token)
+        account = people.whoami(settings, token)
     except NotSignedIn:
         raise SignInFirst() from None
+    request.state.lang = account.lang
     return Someone(account.username, account.roles)
 
 

@@ -4,9 +4,7 @@ shown with a watermark of the viewer and the time, download, legal hold, disposa
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import io
-import time
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Form, Request
@@ -19,8 +17,6 @@ from web.rooms.common import back_to, check_csrf, render, settings_of, signed_in
 
 router = APIRouter(prefix="/records")
 Csrf = [Depends(check_csrf)]
-VIEWING_SECONDS = 15 * 60
-"""How long an opened original's pages may be fetched under the purpose stated."""
 
 
 @router.get("")
@@ -65,17 +61,11 @@ def document(request: Request, receipt: str) -> Response:
                   receipt=receipt, purposes=r.PURPOSES, back=f"/records/doc/{receipt}")
 
 
-def _viewing_key(request: Request, receipt: str) -> str:
-    return hashlib.sha256(f"{token_of(request)}/{receipt}".encode()).hexdigest()
-
-
 @router.post("/doc/{receipt}/open", dependencies=Csrf)
 def open_original(request: Request, receipt: str, purpose: Annotated[str, Form()],
                   why: Annotated[str, Form()]) -> Response:
     me = signed_in(request)
     opened = r.open_original(settings_of(request), token_of(request), receipt, purpose, why)
-    request.app.state.viewing[_viewing_key(request, receipt)] = (
-        opened.purpose, time.monotonic() + VIEWING_SECONDS)
     return render(request, "records/original.html", me, opened=opened,
                   back=f"/records/doc/{receipt}")
 
@@ -83,11 +73,7 @@ def open_original(request: Request, receipt: str, purpose: Annotated[str, Form()
 @router.get("/doc/{receipt}/page/{number}")
 def original_page(request: Request, receipt: str, number: int) -> Response:
     signed_in(request)
-    purpose, until = request.app.state.viewing.get(_viewing_key(request, receipt), ("", 0.0))
-    if time.monotonic() > until:
-        return Response(status_code=403)
-    data, viewer = r.original_page(settings_of(request), token_of(request), receipt, number,
-                                   purpose)
+    data, viewer = r.original_page(settings_of(request), token_of(request), receipt, number)
     return Response(_watermarked(data, viewer), media_type="image/jpeg",
                     headers={"Cache-Control": "no-store, private"})
 

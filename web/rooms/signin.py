@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
-import time
-from dataclasses import dataclass
+import contextlib
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Form, Request
 from starlette.responses import Response
 
+from schemas.errors import NotSignedIn
 from schemas.settings import Settings
-from storage.accounts import SignInRefused
-from storage.usecases import access, people
+from storage.accounts import SECOND_FACTOR_SECONDS, SignInRefused
+from storage.usecases import access, people, sessions
 from web import i18n
 from web.i18n import N_
 from web.rooms.common import (
@@ -33,8 +33,6 @@ from web.security import (
 )
 
 router = APIRouter()
-SECOND_FACTOR_SECONDS = 300
-"""How long a checked password waits for its TOTP code."""
 
 
 def start_page(roles: list[str]) -> str:
@@ -74,23 +72,24 @@ def signin_page(request: Request, locked: int = 0) -> Response:
 def signin(request: Request, username: Annotated[str, Form()],
            password: Annotated[str, Form()]) -> Response:
     settings = settings_of(request)
-    client = request.client.host if request.client else "-"
-    if not request.app.state.guard.may_try(client):
+    if not sessions.may_try(settings, _client(request)):
         return _refused(request, N_("Too many attempts. Wait a minute and try again."), 429)
     try:
-        signed = people.sign_in(settings, username.strip(), password)
+        signed = people.sign_in(settings, username.strip(), password, enrol=True)
     except SignInRefused:
         return _refused(request, N_("Wrong user name or password, or the account is disabled, "
                         "expired or locked."), 401)
-    if access.needs_second_factor(signed.roles):
-        # the session is held here until the code is typed: the browser does not have it yet
-        waiting = new_pre_value()
-        request.app.state.pending[waiting] = Pending(signed.token, signed.roles,
-                                                     time.monotonic() + SECOND_FACTOR_SECONDS)
+    if signed.second_factor:
+        # the session opens nothing until its code is typed (the database keeps that), so
+        # the browser may hold it meanwhile, in a cookie of its own that lives 5 minutes
         response = back_to("/signin/second")
-        set_cookie(response, PENDING_COOKIE, waiting, SECOND_FACTOR_SECONDS)
+        set_cookie(response, PENDING_COOKIE, signed.token, SECOND_FACTOR_SECONDS)
         return response
     return _signed_in(response_for=signed.roles, token=signed.token, settings=settings)
+
+
+def _client(request: Request) -> str:
+    return request.client.host if request.client else "-"
 
 
 def _signed_in(response_for: list[str], token: str, settings: Settings) -> Response:
@@ -101,50 +100,41 @@ def _signed_in(response_for: list[str], token: str, settings: Settings) -> Respo
     return response
 
 
-@dataclass
-class Pending:
-    """A password checked, a TOTP code not yet: the session token waits on the server."""
-
-    token: str
-    roles: list[str]
-    until: float
-    enrolment: access.Enrolment | None = None
-
-
-def _pending(request: Request) -> Pending | None:
-    waiting: Pending | None = request.app.state.pending.get(
-        request.cookies.get(PENDING_COOKIE, ""))
-    return waiting if waiting is not None and time.monotonic() < waiting.until else None
+def _enrolment(settings: Settings, waiting: str) -> access.Enrolment | None:
+    """The secret to set up, for a person with no second factor yet (the same one on every
+    page until its first code); None once set up. NotSignedIn when the sign-in is over."""
+    if access.second_factor_enrolled(settings, waiting):
+        return None
+    return access.begin_enrolment(settings, waiting)
 
 
 @router.get("/signin/second")
 def second_factor_page(request: Request) -> Response:
-    waiting = _pending(request)
-    if waiting is None:
+    waiting = request.cookies.get(PENDING_COOKIE, "")
+    try:
+        enrolment = _enrolment(settings_of(request), waiting)
+    except NotSignedIn:
         return back_to("/signin")
-    settings = settings_of(request)
-    if waiting.enrolment is None and not access.second_factor_enrolled(settings, waiting.token):
-        waiting.enrolment = access.begin_enrolment(settings, waiting.token)
-    return render(request, "signin/second.html", enrolment=waiting.enrolment)
+    return render(request, "signin/second.html", enrolment=enrolment)
 
 
 @router.post("/signin/second", dependencies=[Depends(check_csrf)])
 def second_factor(request: Request, code: Annotated[str, Form()]) -> Response:
-    waiting = _pending(request)
-    if waiting is None:
-        return back_to("/signin")
+    waiting = request.cookies.get(PENDING_COOKIE, "")
     settings = settings_of(request)
-    client = request.client.host if request.client else "-"
-    if not request.app.state.guard.may_try(client):
-        return render(request, "signin/second.html", status_code=429,
-                      enrolment=waiting.enrolment,
-                      error=N_("Too many attempts. Wait a minute and try again."))
-    if not access.check_second_factor(settings, waiting.token, code):
-        return render(request, "signin/second.html", status_code=401,
-                      enrolment=waiting.enrolment,
-                      error=N_("That code is not right. Type the 6 digits your app shows now."))
-    del request.app.state.pending[request.cookies.get(PENDING_COOKIE, "")]
-    return _signed_in(response_for=waiting.roles, token=waiting.token, settings=settings)
+    try:
+        enrolment = _enrolment(settings, waiting)
+        if not sessions.may_try(settings, _client(request)):
+            return render(request, "signin/second.html", status_code=429, enrolment=enrolment,
+                          error=N_("Too many attempts. Wait a minute and try again."))
+        if not access.check_second_factor(settings, waiting, code):
+            return render(request, "signin/second.html", status_code=401, enrolment=enrolment,
+                          error=N_("That code is not right. Type the 6 digits your app shows "
+                                   "now."))
+        account = people.whoami(settings, waiting)
+    except NotSignedIn:
+        return back_to("/signin")
+    return _signed_in(response_for=account.roles, token=waiting, settings=settings)
 
 
 def _refused(request: Request, message: str, status: int) -> Response:
@@ -169,5 +159,10 @@ def signout(request: Request, locked: Annotated[int, Form()] = 0) -> Response:
 def choose_language(request: Request, lang: Annotated[str, Form()],
                     back: Annotated[str, Form()] = "/") -> Response:
     response = back_to(back if back.startswith("/") and not back.startswith("//") else "/")
-    set_cookie(response, LANG_COOKIE, i18n.pick(lang), 365 * 24 * 3600)
+    chosen = i18n.pick(lang)
+    token = token_of(request)
+    if token:  # signed in: the choice is the person's, on every page and every machine
+        with contextlib.suppress(NotSignedIn):
+            sessions.choose_language(settings_of(request), token, chosen)
+    set_cookie(response, LANG_COOKIE, chosen, 365 * 24 * 3600)
     return response

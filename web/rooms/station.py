@@ -14,14 +14,16 @@ from web.rooms.common import back_to, check_csrf, render, settings_of, signed_in
 
 router = APIRouter(prefix="/station")
 Csrf = [Depends(check_csrf)]
+QUEUE_SCREEN = 200
+"""Lines of the queue on one screen: the oldest; a filter by form or reason finds others."""
 
 
 @router.get("")
 def queue(request: Request, form: str = "", reason: str = "") -> Response:
     me = signed_in(request)
-    lines = v.queue(settings_of(request), token_of(request), form, reason)
+    lines = v.queue(settings_of(request), token_of(request), form, reason, limit=QUEUE_SCREEN)
     return render(request, "station/queue.html", me, lines=lines, form=form, reason=reason,
-                  reasons=sorted(REASONS), back="/station")
+                  reasons=sorted(REASONS), back="/station", more=len(lines) == QUEUE_SCREEN)
 
 
 @router.get("/doc/{receipt}")

@@ -1,0 +1,127 @@
+"""A field flagged for review: the verifier accepts or corrects it, a second person confirms
+or returns the change (four-eyes, control 27)."""
+
+from __future__ import annotations
+
+from schemas.errors import InvalidInput
+from schemas.settings import Settings
+from storage.models import Document, FieldValue, VerificationEvent
+from storage.usecases.base import Token, Work, acting
+from storage.usecases.verification.common import (
+    CORRECTION_REASONS,
+    DOUBLE_BLIND_TYPES,
+    FourEyesRefused,
+    VerificationError,
+    _both_duties,
+    _check_value,
+    _current,
+    _document,
+    _events,
+    _field,
+    _history_begins,
+    _is_blind,
+    _open,
+    _record,
+    _settle,
+    _workable,
+)
+
+# --- Verifier's steps -----------------------------------------------------------------------
+
+
+def accept(settings: Settings, token: Token, receipt_number: str, field_name: str) -> str:
+    """Take the reading of a field flagged for review as it is: waits for a checker."""
+    with acting(settings, token, "record.correct", "field.accept") as work:
+        document = _document(work.session, receipt_number)
+        field = _field(document, field_name)
+        _workable(document)
+        if field.status != "review":
+            raise VerificationError(f"{field_name} of {receipt_number} is not waiting for "
+                                    f"review (it is {field.status})")
+        if _is_blind(field):
+            raise VerificationError(f"{field_name} is keyed blind by two people: type it")
+        _history_begins(work, document, field)
+        _record(work, document, "accept", field, _current(work, document, field))
+        field.status = "pending"
+        work.audit("field.accept", [document.id, field.id], result="pending",
+                   detail={"field": field_name})
+        return field.status
+
+
+def correct(settings: Settings, token: Token, receipt_number: str, field_name: str,
+            value: str, reason: str = "misread", note: str = "") -> str:
+    """Propose a new value for a field (or an empty one: a deletion); waits for a checker."""
+    if reason not in CORRECTION_REASONS:
+        raise InvalidInput(f"say why with one of {', '.join(CORRECTION_REASONS)}")
+    with acting(settings, token, "record.correct", "field.correct") as work:
+        document = _document(work.session, receipt_number)
+        field = _field(document, field_name)
+        _workable(document)
+        if field.status == "pending":
+            raise VerificationError(f"{field_name} of {receipt_number} already waits for a "
+                                    "checker")
+        if _is_blind(field):
+            raise VerificationError(f"{field_name} is keyed blind by two people: use keying")
+        value = value.strip()
+        if value and field.field_type in DOUBLE_BLIND_TYPES:
+            value = _check_value(field, value)
+        _history_begins(work, document, field)
+        _record(work, document, "correct", field, value, note, reason)
+        field.status = "pending"
+        work.audit("field.correct", [document.id, field.id], result="pending",
+                   detail={"field": field_name, "reason": reason, "deleted": not value})
+        return field.status
+
+
+# --- Checker's steps ------------------------------------------------------------------------
+
+
+def _pending(work: Work, document: Document, field: FieldValue) -> VerificationEvent:
+    if field.status != "pending":
+        raise VerificationError(f"{field.name} of {document.receipt_number} waits for no "
+                                "confirmation")
+    return [e for e in _events(work.session, document)
+            if e.field_id == field.id and e.kind in ("correct", "accept")][-1]
+
+
+def _second_person(work: Work, change: VerificationEvent) -> None:
+    if change.by == work.actor.name:
+        raise FourEyesRefused("you made this change: another person confirms it")
+    if _both_duties(work):
+        raise FourEyesRefused("this account holds both the verifier's and the checker's "
+                              "duty: confirmations need a checker who cannot correct")
+
+
+def confirm(settings: Settings, token: Token, receipt_number: str,
+            field_name: str) -> str:
+    """The second person agrees with a correction, deletion or acceptance."""
+    with acting(settings, token, "record.confirm", "field.confirm") as work:
+        document = _document(work.session, receipt_number)
+        field = _field(document, field_name)
+        work.subject_ids = [document.id, field.id]  # a refusal below is recorded with these
+        change = _pending(work, document, field)
+        _second_person(work, change)
+        value, _ = _open(work, document, change)
+        _settle(work, document, field, value or "", change.id)
+        work.audit("field.confirm", [document.id, field.id], result="ok",
+                   detail={"field": field_name, "change": change.kind})
+        return document.status
+
+
+def return_change(settings: Settings, token: Token, receipt_number: str,
+                  field_name: str, note: str) -> None:
+    """The second person disagrees: the field goes back to the verifiers, with a note."""
+    if not note.strip():
+        raise InvalidInput("say why the change goes back")
+    with acting(settings, token, "record.confirm", "field.return") as work:
+        document = _document(work.session, receipt_number)
+        field = _field(document, field_name)
+        work.subject_ids = [document.id, field.id]
+        change = _pending(work, document, field)
+        _second_person(work, change)
+        field.status = "review"
+        _record(work, document, "return", field, note=note.strip(), answers=change.id)
+        work.audit("field.return", [document.id, field.id], result="ok",
+                   detail={"field": field_name})
+
+

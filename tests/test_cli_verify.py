@@ -1,0 +1,121 @@
+"""Verification at the command line (`kura verify …`, `kura login` with a TOTP code), on the
+same use cases as the rooms: a verifier corrects a field typed at a prompt, a checker
+confirms it, one account holding both duties is refused confirming its own change, two
+verifiers key a 個人番号 blind, a 疑義 is raised and decided; each step is in the audit
+chain. Every command is the real `kura` in a child process."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import pyotp
+
+from kura.bench.servers import kura_env, run_kura
+from schemas.errors import ExitCode
+from storage.usecases import access
+from tests.custody_data import PEOPLE
+from tests.helpers import PASSWORD
+from tests.verification_data import Office, fresh_settings, open_office, status_of
+
+
+def _kura(office: Office, who: str, *args: str, stdin: str | None = None) -> tuple[int, str]:
+    env = kura_env(data_dir=str(office.settings.data_dir),
+                   session_file=str(office.settings.data_dir.parent / f"{who}.session"))
+    done = run_kura(env, *args, timeout=120, stdin=stdin)
+    return done.returncode, done.stdout + done.stderr
+
+
+def _signed_in(office: Office, who: str) -> None:
+    code, said = _kura(office, who, "login", who, "--password-stdin", stdin=PASSWORD + "\n")
+    assert code == 0, said
+
+
+def test_a_verifier_corrects_a_checker_confirms_and_no_one_confirms_their_own(
+    tmp_path: Path
+) -> None:
+    office = open_office(fresh_settings(tmp_path), documents=2)
+    first, second = office.receipts
+    for who in ("vera", "vito", "chika", "both"):
+        _signed_in(office, who)
+
+    code, shown = _kura(office, "vera", "verify", "next")
+    assert code == 0 and first in shown
+    assert "紛らわしい文字" in shown and "存在しない日付" in shown  # each field's reasons
+    assert PEOPLE[0]["name"] not in shown and PEOPLE[0]["my_number"] not in shown  # masked
+    code, shown = _kura(office, "vera", "verify", "show", first, "--field", "birth_date")
+    assert PEOPLE[0]["birth_date"] in shown and PEOPLE[0]["name"] not in shown
+
+    # the value is typed (here: read from standard input), never given as an argument
+    code, said = _kura(office, "vera", "verify", "correct", first, "birth_date",
+                       "--value-stdin", stdin="1965-01-03\n")
+    assert code == 0 and "点検待ち" in said, said
+    code, said = _kura(office, "vera", "verify", "accept", first, "name_kana")
+    assert code == 0, said
+    # the 個人番号 is keyed blind by two verifiers
+    for who, state in (("vera", "1回入力済"), ("vito", "確定")):
+        code, said = _kura(office, who, "verify", "key", first, "my_number", "--value-stdin",
+                           stdin=PEOPLE[0]["my_number"] + "\n")
+        assert code == 0 and state in said, said
+    assert [e.result for e in office.audit("field.key")] == ["keying", "confirmed"]
+
+    # a verifier may not confirm; an account holding both duties may not confirm either
+    code, said = _kura(office, "vera", "verify", "confirm", first, "birth_date")
+    assert code == ExitCode.refused, said
+    code, said = _kura(office, "both", "verify", "correct", second, "name_kana",
+                       "--value-stdin", stdin="スズキハナコー\n")
+    assert code == 0, said
+    code, said = _kura(office, "both", "verify", "confirm", second, "name_kana")
+    assert code == ExitCode.refused, said
+    # the checker confirms: the document is verified, the checker shown
+    for name in ("name_kana", "birth_date"):
+        code, said = _kura(office, "chika", "verify", "confirm", first, name)
+        assert code == 0, said
+    assert "照合済" in said
+    assert status_of(office, first) == "verified"
+    code, shown = _kura(office, "chika", "verify", "show", first, "--field", "birth_date")
+    assert "1965-01-03" in shown and "chika" in shown
+    assert [(e.actor, e.result) for e in office.audit("field.confirm")] == [
+        ("both", "refused:FourEyesRefused"), ("chika", "ok"), ("chika", "ok")]
+    assert [e.actor for e in office.audit("field.correct")] == ["vera", "both"]
+
+
+def test_a_document_goes_to_investigation_and_back_from_the_command_line(
+    tmp_path: Path
+) -> None:
+    office = open_office(fresh_settings(tmp_path), documents=1)
+    [receipt] = office.receipts
+    for who in ("vera", "chika"):
+        _signed_in(office, who)
+    code, said = _kura(office, "vera", "verify", "investigate", receipt, "--note",
+                       "届出日が2つ書かれている")
+    assert code == 0 and status_of(office, receipt) == "investigation", said
+    code, said = _kura(office, "vera", "verify", "accept", receipt, "name_kana")
+    assert code == ExitCode.failed and "疑義" in said
+    code, said = _kura(office, "chika", "verify", "decide", receipt, "resume", "--note",
+                       "本人に電話で確認した")
+    assert code == 0 and status_of(office, receipt) == "in_verification", said
+    assert [e.actor for e in office.audit("record.decide")] == ["chika"]
+
+
+def test_kura_login_asks_for_the_code_of_an_account_with_a_second_factor(
+    tmp_path: Path
+) -> None:
+    office = open_office(fresh_settings(tmp_path), documents=1)
+    token = office.token("rima")
+    secret = access.begin_enrolment(office.settings, token).secret
+    assert access.check_second_factor(office.settings, token, pyotp.TOTP(secret).now())
+
+    code, said = _kura(office, "rima", "login", "rima", "--password-stdin",
+                       stdin=f"{PASSWORD}\n000000\n")
+    assert code == ExitCode.refused, said
+    code, said = _kura(office, "rima", "whoami")
+    assert code == ExitCode.refused  # nothing was kept: the sign-in never opened
+    next_step = pyotp.TOTP(secret).at(time.time() + 30)  # a code not used yet
+    code, said = _kura(office, "rima", "login", "rima", "--password-stdin",
+                       stdin=f"{PASSWORD}\n{next_step}\n")
+    assert code == 0, said
+    code, said = _kura(office, "rima", "whoami")
+    assert code == 0 and "rima" in said
+    assert [e.result for e in office.audit("login.second_factor")] == [
+        "ok", "denied:bad_code", "ok"]
