@@ -302,6 +302,14 @@ def forms_propose(
                                  param_hint="BLANK")
     text, fields = propose_file(blank, form_id, title)
     out.write_text(text, encoding="utf-8")
+    from pipeline.propose import reference_blanks
+    from pipeline.template import reference_blank
+
+    kept = []
+    for number, image in enumerate(reference_blanks(blank.read_bytes()), 1):
+        path = out.parent / reference_blank(form_id, number).name
+        path.write_bytes(image)
+        kept.append(path.name)
     if png is not None:
         from pipeline.propose import draw_draft
 
@@ -310,6 +318,10 @@ def forms_propose(
     todo = sum(1 for f in fields if f.note)
     console.print(_("wrote {path}: {fields} fields ({cells} cell fields), {todo} marked TODO")
                   .format(path=out, fields=len(fields), cells=cells, todo=todo))
+    console.print(
+        _("and the blank as scans are aligned to it: {files} (keep it beside the definition)")
+        .format(files=", ".join(kept))
+    )
 
 
 @app.command()

@@ -27,7 +27,7 @@ import cv2
 import numpy as np
 
 from pipeline.cleanup import skew_angle, to_gray
-from pipeline.template import MARK_SIZE, registration_marks, render_blank
+from pipeline.template import MARK_SIZE, blank_gray, has_reference_blank, registration_marks
 from schemas.calibration import calibration
 from schemas.forms import FormDef, get_form
 
@@ -83,7 +83,9 @@ def _template_gray(form_id: str, page: int) -> np.ndarray:
     """The blank form page without Kura's corner marks: pages printed from another PDF or
     with a corner cut off have none, and the content is what is fitted here."""
     form = get_form(form_id)
-    gray = np.asarray(render_blank(form, page).convert("L")).copy()
+    gray = blank_gray(form_id, page).copy()
+    if has_reference_blank(form_id, page):  # a real blank: no marks of ours on it
+        return gray
     half = MARK_SIZE // 2 + 2
     for cx, cy in registration_marks(form):
         gray[cy - half : cy + half, cx - half : cx + half] = 255

@@ -212,7 +212,9 @@ def towns_for(postal_code: str) -> list[str]:
     entries = [entry, *getattr(entry, "alternates", [])]
     towns = []
     for e in entries:
-        town = e.neighborhood if e.neighborhood and not e.note else ""
+        # an office's own code (事業所個別番号) has no `note`; its town is where the office is
+        note = getattr(e, "note", None)
+        town = e.neighborhood if e.neighborhood and not note else ""
         towns.append(f"{e.prefecture}{e.city}{town}")
     return list(dict.fromkeys(towns))
 

@@ -13,6 +13,7 @@ over its ruling lines to the outer edge, which is where a definition's `box` lie
 from __future__ import annotations
 
 import io
+import itertools
 import json
 from dataclasses import dataclass
 from pathlib import Path
@@ -67,6 +68,8 @@ class ProposedField:
     label: str | None = None
     """The printed caption beside or above the box, as read."""
     name: str | None = None
+    options: tuple[tuple[str, Box], ...] = ()
+    """A choice's options: each printed label as read and the box a mark on it falls in."""
 
 
 def propose_fields(rgb: np.ndarray, page: int = 1) -> list[ProposedField]:
@@ -81,8 +84,13 @@ def propose_fields(rgb: np.ndarray, page: int = 1) -> list[ProposedField]:
             fields.append(_cell_field(page, box, len(group), ink))
         else:
             fields.append(_box_field(page, box))
+    gray = to_gray(rgb)
+    boxes = [f.box for f in fields]
+    fields, choices = _checkbox_rows(fields, _words(ink, ruling, boxes))
+    choices += _label_rows(_words(ink, ruling, boxes), boxes, page)
     ordered = _furigana(sorted(fields, key=lambda f: (f.page, f.box[1], f.box[0])))
-    return _named(ordered, to_gray(rgb))
+    named = _named(ordered, gray) + [_choice(c, gray) for c in choices]
+    return sorted(named, key=lambda f: (f.page, f.box[1], f.box[0]))
 
 
 CAPTIONS: tuple[tuple[str, str, FieldType, str | None, int | None], ...] = (
@@ -100,6 +108,7 @@ CAPTIONS: tuple[tuple[str, str, FieldType, str | None, int | None], ...] = (
     ("居住地", "address", "text", "address", None),
     ("氏名", "name", "text", "name", None),
     ("名前", "name", "text", "name", None),
+    ("性別", "sex", "choice", None, None),
 )
 """Printed captions and the field they head (氏名 → a name, 生年月日 → a date …)."""
 CAPTION_REACH_PX = 700
@@ -137,6 +146,162 @@ def _named(fields: list[ProposedField], gray: np.ndarray) -> list[ProposedField]
             )
         )
     return out
+
+
+WORD_GAP_PX = 24
+"""Printed characters closer than this are one word; options of a choice stand further apart."""
+OPTION_GAP_PX = 60
+"""Options of one row stand at least this far apart."""
+CAPTION_COLUMN_PX = 40
+"""A choice row's caption starts this close to the page's left text edge, where the other
+captions start (a title or a legend further in is no caption)."""
+
+
+def _words(ink: np.ndarray, ruling: np.ndarray, boxes: list[Box]) -> list[Box]:
+    """Printed words outside every box: runs of characters closer than a word gap."""
+    text = (ink & ~ruling).astype(np.uint8)
+    for x, y, w, h in boxes:
+        text[max(y - 4, 0) : y + h + 4, max(x - 4, 0) : x + w + 4] = 0
+    joined = cv2.dilate(text, np.ones((9, WORD_GAP_PX), np.uint8))
+    count, _, stats, _ = cv2.connectedComponentsWithStats(joined)
+    words = []
+    for i in range(1, count):
+        x, y, w, h, _ = (int(v) for v in stats[i])
+        if h >= 24:  # shrink back by the dilation
+            words.append((x + WORD_GAP_PX // 2, y + 4, max(w - WORD_GAP_PX, 1), max(h - 8, 1)))
+    return sorted(words, key=lambda b: (b[1], b[0]))
+
+
+def _rows(words: list[Box]) -> list[list[Box]]:
+    """Words whose middles lie on one line, left to right."""
+    rows: list[list[Box]] = []
+    for word in sorted(words, key=lambda b: b[1] + b[3] / 2):
+        middle = word[1] + word[3] / 2
+        if rows and abs(middle - (rows[-1][0][1] + rows[-1][0][3] / 2)) <= rows[-1][0][3] / 2:
+            rows[-1].append(word)
+        else:
+            rows.append([word])
+    return [sorted(row) for row in rows]
+
+
+@dataclass(frozen=True)
+class _ChoiceRow:
+    page: int
+    options: list[Box]
+    """Each option's box: where a mark on that option falls."""
+    labels: list[Box]
+    note: str
+
+
+def _label_rows(words: list[Box], boxes: list[Box], page: int) -> list[_ChoiceRow]:
+    """Rows of printed options after a caption, in a line with no box on it (選択肢 to
+    circle): at least two short words, set well apart, right of a caption at the left."""
+    if not words:
+        return []
+    text_left = min(w[0] for w in words)
+    found = []
+    for row in _rows(words):
+        top = min(w[1] for w in row)
+        bottom = max(w[1] + w[3] for w in row)
+        if any(b[1] < bottom and top < b[1] + b[3] for b in boxes):
+            continue  # a box's line: captions and legends, not options
+        caption, options = row[0], row[1:]
+        if caption[0] > text_left + CAPTION_COLUMN_PX or len(options) < 2:
+            continue
+        gaps = [b[0] - (a[0] + a[2]) for a, b in itertools.pairwise(row)]
+        height = max(w[3] for w in row)
+        if min(gaps) < OPTION_GAP_PX or any(w[2] > 8 * height for w in options):
+            continue
+        found.append(
+            _ChoiceRow(page, _option_boxes(options, height), options, "TODO options to circle: "
+                       "one answer (choice); give each option its value")
+        )
+    return found
+
+
+def _option_boxes(labels: list[Box], height: int) -> list[Box]:
+    """Each label's box widened halfway to its neighbours and to twice the text's height,
+    where a circle round it or a tick beside it is drawn."""
+    gaps = [b[0] - (a[0] + a[2]) for a, b in itertools.pairwise(labels)]
+    boxes = []
+    for k, (x, y, w, h) in enumerate(labels):
+        nearest = min(gaps[max(k - 1, 0) : k + 1])
+        pad = min(nearest // 2 - 4, 2 * height)
+        boxes.append((x - pad, y + h // 2 - height, w + 2 * pad, 2 * height))
+    return boxes
+
+
+def _checkbox_rows(
+    fields: list[ProposedField], words: list[Box]
+) -> tuple[list[ProposedField], list[_ChoiceRow]]:
+    """Rows of □ each followed by its printed label (□ 資格取得 □ 種別変更 …): the squares
+    become one choice's options, their labels read from the print beside them."""
+    squares = [f for f in fields if f.type == "checkbox"]
+    labelled: list[tuple[ProposedField, Box]] = []
+    for square in squares:
+        x, y, w, h = square.box
+        label = next(
+            (
+                word
+                for word in sorted(words)
+                if 0 <= word[0] - (x + w) <= w
+                and abs((word[1] + word[3] / 2) - (y + h / 2)) <= h / 2
+            ),
+            None,
+        )
+        if label is not None:
+            labelled.append((square, label))
+    rows: list[list[tuple[ProposedField, Box]]] = []
+    for pair in sorted(labelled, key=lambda p: (p[0].box[1], p[0].box[0])):
+        if rows and abs(pair[0].box[1] - rows[-1][0][0].box[1]) <= ALIGN_PX:
+            rows[-1].append(pair)
+        else:
+            rows.append([pair])
+    rows = [row for row in rows if len(row) >= 2]
+    used = {id(square) for row in rows for square, _ in row}
+    choices = [
+        _ChoiceRow(
+            row[0][0].page,
+            [_union(square.box, label) for square, label in row],
+            [label for _, label in row],
+            "TODO a row of □ options: one answer (choice) or each ticked apart (checkboxes)?",
+        )
+        for row in rows
+    ]
+    return [f for f in fields if id(f) not in used], choices
+
+
+def _union(a: Box, b: Box) -> Box:
+    left, top = min(a[0], b[0]), min(a[1], b[1])
+    right, bottom = max(a[0] + a[2], b[0] + b[2]), max(a[1] + a[3], b[1] + b[3])
+    return (left, top, right - left, bottom - top)
+
+
+def _choice(row: _ChoiceRow, gray: np.ndarray) -> ProposedField:
+    """A proposed choice: its options' labels read from the print, its caption from the left."""
+    from pipeline.ocr import get_engine
+
+    engine = get_engine("ppocr")
+    labels = []
+    for x, y, w, h in row.labels:
+        line = _tight_text(gray[y : y + h, x : x + w])
+        read = engine.read_line(line).text.replace(" ", "") if line is not None else ""
+        labels.append(read or "TODO")
+    box = row.options[0]
+    for option in row.options[1:]:
+        box = _union(box, option)
+    caption = _caption(gray, box, engine)
+    match = next((c for c in CAPTIONS if caption and c[0] in caption and c[2] == "choice"), None)
+    return ProposedField(
+        row.page,
+        box,
+        None,
+        "choice",
+        row.note,
+        label=caption or None,
+        name=match[1] if match else None,
+        options=tuple(zip(labels, row.options, strict=True)),
+    )
 
 
 def _replace(field: ProposedField, **changes: object) -> ProposedField:
@@ -344,6 +509,32 @@ def propose(
     return text, fields
 
 
+SPECK_PX = 12
+"""Ink blobs smaller than this (pixels) are paper noise, not print."""
+
+
+def reference_blanks(data: bytes) -> list[bytes]:
+    """Each page of the blank, upright, its print kept and the paper made white, on a page of
+    the draft's size, as PNG: kept beside the definition (`pipeline.template.reference_blank`)
+    it is what scans of the form are aligned to and what is taken out before reading."""
+    out = []
+    pages = rasterise(data)
+    height, width = pages[0].image.shape[:2]
+    size_px = paper_size((width, height))
+    for page in pages:
+        upright, _ = deskew(page.image)
+        gray = to_gray(upright)
+        ink = _ink(gray).astype(np.uint8)
+        _count, labels, stats, _centres = cv2.connectedComponentsWithStats(ink)
+        print_ = (stats[:, cv2.CC_STAT_AREA] >= SPECK_PX)[labels] & (labels > 0)
+        canvas = np.full((size_px[1], size_px[0]), 255, np.uint8)
+        height, width = min(gray.shape[0], size_px[1]), min(gray.shape[1], size_px[0])
+        kept = np.where(print_, gray, 255)[:height, :width]
+        canvas[:height, :width] = kept
+        out.append(cv2.imencode(".png", canvas)[1].tobytes())
+    return out
+
+
 def paper_size(size_px: tuple[int, int]) -> tuple[int, int]:
     """The standard portrait paper size a page's pixel size is within 1 % of, at 300 dpi
     (a scan loses or gains a row or two), else the size itself."""
@@ -372,8 +563,9 @@ def draft_yaml(
     lines = [
         f"# Draft proposed by `kura forms propose` from {source}.",
         "# To finish: give each field a name and its printed label, check every type marked",
-        "# TODO, set charset (name | address) on text fields, add the choices (their printed",
-        "# options are not boxes and are not detected), and set document_class and form_code.",
+        "# TODO, set charset (name | address) on text fields, give each choice's options their",
+        "# values (and add any choice whose options were not found), and set document_class and",
+        "# form_code.",
         f"id: {_quoted(form_id)}",
         f"title: {_quoted(title)}",
         "kind: form",
@@ -397,6 +589,13 @@ def draft_yaml(
         lines.append(f"    box: [{x}, {y}, {w}, {h}]")
         if field.cells:
             lines.append(f"    cells: {field.cells}")
+        if field.options:
+            lines.append("    options:")
+            for k, (label, (ox, oy, ow, oh)) in enumerate(field.options, start=1):
+                lines.append(
+                    f"      - {{value: option_{k}, label: {_quoted(label)}, "
+                    f"box: [{ox}, {oy}, {ow}, {oh}]}}"
+                )
     return "\n".join(lines) + "\n"
 
 

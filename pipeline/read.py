@@ -3,16 +3,19 @@ then read cells, lines and marked choices with the engine routed to each field t
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass, replace
+from functools import lru_cache
 
 import cv2
 import numpy as np
 
 from pipeline import digits as digit_model
-from pipeline import lexicon
+from pipeline import digitvote, lexicon
 from pipeline import marks as mark_reader
 from pipeline.cleanup import to_gray
-from pipeline.fields import DIGITS, KATAKANA
+from pipeline.crosscheck import MAX_AGE
+from pipeline.fields import DIGITS, KATAKANA, normalise
 from pipeline.ocr import OcrEngine, Reading, get_engine
 from pipeline.template import cell_boxes, template_ink
 from schemas.calibration import calibration
@@ -22,10 +25,10 @@ ROUTES: dict[str, str] = calibration().routes
 """Engine per field type, chosen on `kura bench` (schemas/calibration.yaml)."""
 
 SECOND_OPINION: dict[str, str] = calibration().second_opinion
-"""A second recogniser for the number fields, whose silent errors cost most and which no
-lexicon can check: where the two read different digits, a person decides
-(schemas/calibration.yaml says on which corpus it earned its place). Digit cells have the
-single-cell digit model (`pipeline.digits`) as a third opinion: all must agree."""
+"""A second recogniser for number fields written freehand (phone numbers), whose silent
+errors cost most and which no lexicon can check: where the two read different digits, a
+person decides (schemas/calibration.yaml says on which corpus it earned its place). Digit
+cells have the single-cell digit model (`pipeline.digits`) instead (`_settle_digits`)."""
 
 ALPHABETS: dict[str, str] = {
     "digits": DIGITS,
@@ -85,7 +88,7 @@ def handwriting(
     1-bit scans that have lost their colour. Where a pen stroke crosses a printed line, the
     stroke is bridged across it, so a character written over the box edge stays whole.
     """
-    gray = _without_print(registered_rgb, template_ink(form_id, page), guard_px)
+    gray = _without_print(registered_rgb, _printed(form_id, page, guard_px), guard_px)
     touched = {
         field.name
         for field in get_form(form_id).fields
@@ -109,15 +112,22 @@ def marks(registered_rgb: np.ndarray, form: FormDef, page: int) -> np.ndarray:
     y1 = max(b[1] + b[3] for b in boxes) + margin
     region = (slice(y0, y1), slice(x0, x1))
     canvas[region] = _without_print(
-        registered_rgb[region], template_ink(form.id, page)[region], guard_px=1
+        registered_rgb[region], _printed(form.id, page, 1)[region], guard_px=1
     )
     return canvas
 
 
-def _without_print(rgb: np.ndarray, printed_ink: np.ndarray, guard_px: int) -> np.ndarray:
+@lru_cache(maxsize=32)
+def _printed(form_id: str, page: int, guard_px: int) -> np.ndarray:
+    """The template's print widened by `guard_px`: the same for every page of the form."""
+    guard = 2 * guard_px + 1
+    ink = template_ink(form_id, page).astype(np.uint8)
+    return np.asarray(cv2.dilate(ink, np.ones((guard, guard), np.uint8)) > 0)
+
+
+def _without_print(rgb: np.ndarray, printed: np.ndarray, guard_px: int) -> np.ndarray:
     gray = to_gray(rgb).copy()
     guard = 2 * guard_px + 1
-    printed = cv2.dilate(printed_ink.astype(np.uint8), np.ones((guard, guard), np.uint8)) > 0
     dropped = np.zeros_like(printed)
     if rgb.ndim == 3:
         hsv = cv2.cvtColor(rgb, cv2.COLOR_RGB2HSV)
@@ -477,7 +487,9 @@ def read_field(
     if engine_name is not None or not raw.text:
         return raw
     if field.cells and field.type in DIGIT_CELLS:
-        raw = _with_digit_model(gray, field, raw)
+        return _settle_digits(gray, field, raw)
+    if field.type == "phone" and (glyphs := _digit_glyphs(gray, field)):
+        return _settle_digits(gray, field, raw, glyphs)
     second = SECOND_OPINION.get(field.type)
     if (
         second
@@ -489,32 +501,84 @@ def read_field(
 
 
 DIGIT_CELLS = ("digits", "my_number", "bpn", "postal", "date", "amount")
-MODEL_TRUSTED = calibration().digit_model_trusted
-"""The digit model's agreement counts only where it is at least this sure of every cell: a 9
-written like a q was read 7 by both PP-OCR models, and 7 by the digit model at 0.78."""
-MODEL_SURE = calibration().digit_model_sure
-"""Where the digit model and PP-OCR differ on a cell, the model's digit is proposed (for the
-person who decides) when it is at least this sure."""
+CHECKED = ("my_number", "postal", "date")
+"""Digit fields with a check of their own (check digit, a postal code that exists, a real
+date): among the readings their readers leave open, the check may choose."""
 
 
-def _with_digit_model(gray: np.ndarray, field: FieldDef, raw: RawField) -> RawField:
-    """The single-cell digit model's opinion on each written cell (`pipeline.digits`): where
-    it reads the same digits as PP-OCR the reading stands; where they differ, a person
-    decides, shown the surer reading of each cell."""
-    written = [crop for crop in _cell_crops(gray, field) if crop is not None]
-    opinion = digit_model.read_cells(written)
-    model_text = "".join(d for d, _ in opinion)
-    if model_text == raw.text:
-        if min(sure for _, sure in opinion) < MODEL_TRUSTED:
-            return replace(raw, notes=(*raw.notes, "low_confidence"))
-        return raw
-    if len(raw.text) != len(opinion):
+def _settle_digits(
+    gray: np.ndarray, field: FieldDef, raw: RawField, glyphs: list[np.ndarray] | None = None
+) -> RawField:
+    """PP-OCR's reading of digit cells (or of the digits cut out of a freehand number,
+    `glyphs`) weighed with the single-cell digit model's and, where the field has one, the
+    second recogniser's (`pipeline.digitvote`): where every reader agrees the reading stands;
+    where they differ the field's check may settle it when one combination clearly passes;
+    otherwise a person decides, shown the likeliest digits."""
+    if glyphs is None:
+        glyphs = [crop for crop in _cell_crops(gray, field) if crop is not None]
+    written = glyphs
+    model = [p for p in digit_model.cell_probabilities(written) if p is not None]
+    if len(model) != len(written):  # a speck the model saw no digit in
         return replace(raw, notes=(*raw.notes, "engines_disagree"))
-    proposed = "".join(
-        model if model != ours and sure >= MODEL_SURE else ours
-        for ours, (model, sure) in zip(raw.text, opinion, strict=True)
-    )
-    return replace(raw, text=proposed, notes=(*raw.notes, "engines_disagree"))
+    ours = _digits_of(raw.text)
+    votes: digitvote.Votes = {raw.engine: ours if len(ours) == len(written) else None}
+    second = SECOND_OPINION.get(field.type)
+    if second:
+        other = _second_opinion(gray, field, second)
+        votes[second] = other if len(other) == len(written) else None
+    passes = None
+    if field.type in CHECKED:
+
+        def passes(text: str) -> bool:
+            normalised = normalise(field, text)
+            if normalised.reasons:
+                return False
+            # no date on these forms lies more than a lifetime back or years ahead
+            year = int(normalised.value[:4]) if field.type == "date" else 0
+            return field.type != "date" or abs(year - dt.date.today().year) <= MAX_AGE
+
+    settled = digitvote.settle(np.stack(model), votes, passes)
+    miscounted = any(v is None for v in votes.values())
+    if settled.settled and not miscounted:  # the doubts PP-OCR had are weighed: gone
+        return RawField(settled.text, settled.confidence, raw.engine, raw.notes)
+    model_reads = "".join(str(int(np.argmax(p))) for p in model)
+    disagree = any(v != model_reads for v in votes.values())
+    note = "engines_disagree" if disagree else "low_confidence"
+    proposal = settled.text
+    if miscounted and not field.cells and normalise(field, proposal).reasons:
+        proposal = raw.text  # the cut-out digits make no number either: the line's reading
+    return replace(raw, text=proposal, notes=(*raw.notes, note))
+
+
+GLYPH_MIN_AREA = 40
+HYPHEN_HEIGHT = 0.45
+"""A mark lower than this share of the digits' height is a hyphen or a speck, not a digit."""
+
+
+def _digit_glyphs(gray: np.ndarray, field: FieldDef) -> list[np.ndarray]:
+    """The digits of a number written freehand (a phone number), each cut out by its strokes,
+    left to right; hyphens and specks left out. Empty where the cutting is unsure (two digits
+    touching, a digit in pieces that do not stack), so the field is read as a line alone."""
+    crop = _with_overflow(gray, field.box)
+    ink = (crop < INK_THRESHOLD).astype(np.uint8)
+    count, _, stats, _ = cv2.connectedComponentsWithStats(ink)
+    spans: list[list[int]] = []  # left, top, right, bottom of the pieces that stack
+    for x, y, w, h, area in sorted(stats[1:count].tolist()):
+        if area < GLYPH_MIN_AREA:
+            continue
+        if spans and x < spans[-1][2] - 0.5 * min(w, spans[-1][2] - spans[-1][0]):
+            last = spans[-1]
+            spans[-1] = [last[0], min(last[1], y), max(last[2], x + w), max(last[3], y + h)]
+        else:
+            spans.append([x, y, x + w, y + h])
+    if not spans:
+        return []
+    height = float(np.median([b - t for _, t, _, b in spans]))
+    digits = [s for s in spans if s[3] - s[1] >= HYPHEN_HEIGHT * height]
+    if any(r - left > 1.2 * (b - t) for left, t, r, b in digits):
+        return []  # two digits written into one another
+    cut = [_tight(crop[max(t - 4, 0) : b + 4, max(x - 4, 0) : r + 4]) for x, t, r, b in digits]
+    return [glyph for glyph in cut if glyph is not None]
 
 
 def _second_opinion(gray: np.ndarray, field: FieldDef, engine_name: str) -> str:

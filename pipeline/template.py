@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import itertools
 from functools import lru_cache
+from pathlib import Path
 
+import cv2
 import numpy as np
 from PIL import Image, ImageDraw
 
 from pipeline.fonts import PRINTED_FONT, font
-from schemas.forms import FieldDef, FormDef, get_form
+from schemas.forms import FORMS_DIR, FieldDef, FormDef, get_form
 
 FORM_INK = (20, 95, 80)
 """Forms are printed in a dark green, like JPS's, so handwriting (black/blue) stands apart."""
@@ -91,8 +93,32 @@ def cell_boxes(field: FieldDef) -> list[tuple[int, int, int, int]]:
     return [(int(a), y, int(b - a), h) for a, b in itertools.pairwise(edges)]
 
 
+def reference_blank(form_id: str, page: int = 1) -> Path:
+    """Where the scan of a form's real blank is kept, beside its definition: a form proposed
+    from paper (`kura forms propose`) is aligned to that blank, not to a drawing of it."""
+    suffix = "" if page == 1 else f"-{page}"
+    return FORMS_DIR / f"{form_id}.blank{suffix}.png"
+
+
+@lru_cache(maxsize=32)
+def blank_gray(form_id: str, page: int = 1) -> np.ndarray:
+    """The blank page every scan of the form is fitted to, grey, in template pixels: its
+    real blank where one is kept (`reference_blank`), else the page drawn from the YAML."""
+    form = get_form(form_id)
+    path = reference_blank(form_id, page)
+    if path.is_file():
+        gray = cv2.imread(str(path), cv2.IMREAD_GRAYSCALE)
+        if gray is None or gray.shape[::-1] != tuple(form.size_px):
+            raise ValueError(f"{path.name} is not a {form.size_px[0]}×{form.size_px[1]} image")
+        return np.asarray(gray)
+    return np.asarray(render_blank(form, page).convert("L"))
+
+
+def has_reference_blank(form_id: str, page: int = 1) -> bool:
+    return reference_blank(form_id, page).is_file()
+
+
 @lru_cache(maxsize=32)
 def template_ink(form_id: str, page: int = 1) -> np.ndarray:
     """Boolean mask of the printed form (lines and labels) in template space."""
-    gray = np.asarray(render_blank(get_form(form_id), page).convert("L"))
-    return gray < 200
+    return blank_gray(form_id, page) < 200

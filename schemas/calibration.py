@@ -16,6 +16,23 @@ from pydantic import BaseModel, ConfigDict
 DEFAULT = Path(__file__).with_name("calibration.yaml")
 
 
+class DigitSettle(BaseModel):
+    """How a field of digit cells is settled from its readers (`pipeline.digitvote`)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    model_trusted: float
+    """A cell stands without weighing when every reader agrees and the model is this sure."""
+    model_floor: float
+    """Every digit keeps at least this probability: the model is sometimes sure and wrong."""
+    engine_cell_accuracy: dict[str, float]
+    """How often each recogniser's digit in a cell is right: the weight of its vote (the
+    second counts less: the two PP-OCR models tend to misread the same writing alike)."""
+    candidate_floor: float
+    """An open cell's candidates: what the recognisers read and every digit the model gives
+    at least this probability."""
+
+
 class Calibration(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
@@ -24,7 +41,7 @@ class Calibration(BaseModel):
     second_opinion: dict[str, str]
     accept_confidence: dict[str, float]
     digit_model_sure: float
-    digit_model_trusted: float
+    digit_settle: DigitSettle
     max_content_residual_px: float
     confusable_sets: list[str]
     confusable_doubt: float

@@ -42,7 +42,7 @@ def test_the_shipped_model_is_small_and_reads_held_out_real_digits() -> None:
     assert digits.read_cells([np.full((80, 80), 255, np.uint8)]) == [("", 0.0)]
 
 
-def test_where_the_digit_model_and_pp_ocr_differ_a_person_decides() -> None:
+def test_the_digit_model_and_the_postal_codes_settle_a_misread_cell() -> None:
     form = get_form("kokunen_hihokensha_todoke")
     field = form.field("postal_code")
     x, y, w, h = field.box
@@ -57,10 +57,14 @@ def test_where_the_digit_model_and_pp_ocr_differ_a_person_decides() -> None:
         )
         cell = _cell(images[index], side=min(cw, ch) - 20)
         gray[cy + 10 : cy + 10 + cell.shape[0], cx + 10 : cx + 10 + cell.shape[1]] = cell
-    agreed = read._with_digit_model(gray, field, RawField(wanted, 0.9, "ppocr"))
-    assert "engines_disagree" not in agreed.notes
-    misread = read._with_digit_model(gray, field, RawField("1700018", 0.9, "ppocr"))
-    assert "engines_disagree" in misread.notes
+    agreed = read._settle_digits(gray, field, RawField(wanted, 0.9, "ppocr"))
+    assert agreed.text == wanted and "engines_disagree" not in agreed.notes
+    # PP-OCR misread the last cell as a digit that makes no postal code: the others settle it
+    misread = read._settle_digits(gray, field, RawField("1700018", 0.9, "ppocr"))
+    assert misread.text == wanted and not misread.notes
+    # nor a six-digit reading of seven written cells
+    miscounted = read._settle_digits(gray, field, RawField("170001", 0.9, "ppocr"))
+    assert "engines_disagree" in miscounted.notes
 
 
 def test_generate_writes_real_handwritten_digits_on_request(tmp_path: Path) -> None:

@@ -274,7 +274,49 @@ def test_propose_recovers_the_boxes_and_cells(form: FormDef, kind: str, tmp_path
         assert (found[0].type, found[0].charset) == (field.type, field.charset), field.name
         labels_right += found[0].label.replace(" ", "") == field.label.replace(" ", "")
     assert labels_right >= len(boxed) - 1
-    assert len(draft.fields) == len(boxed), "boxes proposed that the form does not have"
+    # the rows of printed options to circle, each a choice with its options' labels
+    choices = [f for f in form.fields if f.type == "choice"]
+    proposed = [p for p in draft.fields if p.type == "choice"]
+    assert len(proposed) == len(choices)
+    for field in choices:
+        assert field.options is not None
+        found = [p for p in proposed if _inside(_centre(field.options[0].box), p.box)]
+        assert len(found) == 1 and found[0].options is not None, field.name
+        assert len(found[0].options) == len(field.options), field.name
+        for truth, option in zip(field.options, found[0].options, strict=True):
+            assert _inside(_centre(truth.box), option.box), (field.name, truth.label)
+            assert option.label == truth.label, (field.name, truth.label)
+    assert len(draft.fields) == len(boxed) + len(choices), "fields the form does not have"
+
+
+def _centre(box: tuple[int, int, int, int]) -> tuple[float, float]:
+    return (box[0] + box[2] / 2, box[1] + box[3] / 2)
+
+
+def _inside(point: tuple[float, float], box: tuple[int, int, int, int]) -> bool:
+    return box[0] <= point[0] <= box[0] + box[2] and box[1] <= point[1] <= box[1] + box[3]
+
+
+def test_propose_makes_a_row_of_squares_with_labels_one_choice(tmp_path: Path) -> None:
+    page = Image.new("L", (2480, 3508), 255)
+    draw = ImageDraw.Draw(page)
+    face = font(PRINTED_FONT, 44)
+    draw.text((170, 600), "届出種別", font=face, fill=0, anchor="lm")
+    labels = ["資格取得", "種別変更", "住所変更"]
+    for k, label in enumerate(labels):
+        x = 700 + 520 * k
+        draw.rectangle((x, 558, x + 84, 642), outline=0, width=4)
+        draw.text((x + 110, 600), label, font=face, fill=0, anchor="lm")
+    blank = tmp_path / "squares.png"
+    page.save(blank, dpi=(300, 300))
+    draft = _propose(blank, tmp_path / "draft.yaml")
+    assert [f.type for f in draft.fields] == ["choice"]
+    options = draft.fields[0].options
+    assert options is not None and [o.label for o in options] == labels
+    assert draft.fields[0].label == "届出種別"
+    for k, option in enumerate(options):  # each option covers its square and its label
+        assert _inside((700 + 520 * k + 42, 600), option.box)
+        assert _inside((700 + 520 * k + 200, 600), option.box)
 
 
 def test_propose_draws_the_draft_over_the_blank(tmp_path: Path) -> None:
@@ -286,3 +328,62 @@ def test_propose_draws_the_draft_over_the_blank(tmp_path: Path) -> None:
     pixels = np.asarray(drawn.convert("RGB")).astype(int)
     red = (pixels[..., 0] > 180) & (pixels[..., 1] < 80) & (pixels[..., 2] < 80)
     assert red.sum() > 1000  # the proposed boxes are outlined
+
+
+def test_a_form_proposed_from_a_scanned_blank_reads_scans_aligned_to_that_blank(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """No marks of ours anywhere: the blank is a desk scan of paper printed from another PDF,
+    the filled page another scan of it, turned and shifted; the draft and the blank kept beside
+    it are all the pipeline has."""
+    import random
+
+    from kura.bench.synth.corpus import without_marks
+    from kura.bench.synth.scanner import ScanEffects, scan
+    from pipeline import template
+
+    form = next(f for f in PAPER_FORMS if f.id == "kokunen_hihokensha_todoke")
+    paper = without_marks(render_blank(form), form)
+    blank = tmp_path / "blank.jpg"
+    Image.fromarray(
+        np.asarray(scan(paper, ScanEffects(dpi=200, rotation=0.7, noise=4.0), random.Random(2)))
+    ).save(blank, quality=85, dpi=(200, 200))
+    forms_dir = tmp_path / "forms"
+    forms_dir.mkdir()
+    for path in YAML_FILES:  # the other forms compete for the page; this one is replaced
+        if path.stem != form.id:
+            (forms_dir / path.name).write_bytes(path.read_bytes())
+    monkeypatch.setattr("schemas.forms.FORMS_DIR", forms_dir)
+    monkeypatch.setattr(template, "FORMS_DIR", forms_dir)
+    load_forms.cache_clear()
+    try:
+        _read_from_paper(form, paper, blank, forms_dir)
+    finally:
+        load_forms.cache_clear()
+
+
+def _read_from_paper(form: FormDef, paper: Image.Image, blank: Path, forms_dir: Path) -> None:
+    import random
+
+    from kura.bench.synth.scanner import ScanEffects, scan
+    from pipeline import template
+
+    result = CliRunner().invoke(
+        app, ["forms", "propose", str(blank), "--out", str(forms_dir / "from_paper.yaml"),
+              "--id", "from_paper"]
+    )
+    assert result.exit_code == 0, result.output
+    assert (forms_dir / "from_paper.blank.png").is_file()
+    assert template.has_reference_blank("from_paper")
+
+    filled = paper.copy()
+    draw = ImageDraw.Draw(filled)
+    x, y, _, h = form.field("postal_code").box
+    for k, digit in enumerate("1700013"):
+        draw.text((x + 110 * k + 30, y + h // 2), digit, font=font(HANDWRITING_FONTS[0], 90),
+                  fill=(10, 10, 40), anchor="lm")
+    effects = ScanEffects(dpi=200, rotation=-1.5, shift=(30.0, -20.0), color_mode="gray")
+    page = np.asarray(scan(filled, effects, random.Random(3)).convert("RGB"))
+    read = process_page(PageImage(1, page, 200))
+    assert read.form == "from_paper"
+    assert read.fields["postal_code"].value == "1700013"

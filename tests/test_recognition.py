@@ -341,7 +341,7 @@ def test_a_seal_stamped_on_the_writing_sends_the_name_to_a_person() -> None:
     assert fields["name"].status == "review"
 
 
-def test_number_fields_go_to_a_person_when_the_two_recognisers_disagree(
+def test_number_fields_go_to_a_person_when_the_recognisers_disagree(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     page = _with_postal_code(render_blank(FORM))
@@ -349,15 +349,29 @@ def test_number_fields_go_to_a_person_when_the_two_recognisers_disagree(
     assert agreed.value == "1700013"
     assert "engines_disagree" not in agreed.reasons
 
-    # the single-cell digit model, unsure, reads the last cell as an 8
-    def reads_other_digits(cells: list[np.ndarray]) -> list[tuple[str, float]]:
-        return [(d, 0.6) for d in "1700018"[: len(cells)]]
+    def reads(last: dict[int, float]) -> object:
+        """The single-cell digit model reading 170001 and, in the last cell, `last`."""
 
-    monkeypatch.setattr(read.digit_model, "read_cells", reads_other_digits)
+        def probabilities(cells: list[np.ndarray]) -> list[np.ndarray]:
+            rows = []
+            for k in range(len(cells)):
+                row = np.full(10, 1e-4)
+                for digit, p in ({int("170001"[k]): 1.0} if k < 6 else last).items():
+                    row[digit] = p
+                rows.append(row / row.sum())
+            return rows
+
+        return probabilities
+
+    # sure of a 2 where both PP-OCR models read 3: 1700012 is a postal code too
+    monkeypatch.setattr(read.digit_model, "cell_probabilities", reads({2: 1.0}))
     disputed = _read(page)["postal_code"]
-    assert disputed.value == "1700013"
     assert disputed.status == "review"
     assert "engines_disagree" in disputed.reasons
+    # torn between a 3 and an 8: 1700018 is no postal code, so the check settles it
+    monkeypatch.setattr(read.digit_model, "cell_probabilities", reads({3: 0.45, 8: 0.55}))
+    settled = _read(page)["postal_code"]
+    assert settled.value == "1700013" and settled.status == "accepted"
 
 
 def test_a_dark_border_round_the_sheet_is_cleaned_from_the_page_people_see() -> None:

@@ -12,6 +12,7 @@ import typer
 from rich.console import Console
 
 from schemas.errors import InvalidInput
+from schemas.i18n import _
 
 bench_app = typer.Typer(help="The synthetic scan corpus and the benchmark.", no_args_is_help=True)
 console = Console(stderr=True)
@@ -69,10 +70,19 @@ def train_digits(
     started = time.perf_counter()
     trained = train(out, seed, progress=lambda message: console.log(message))
     console.print(
-        f"wrote {trained.path} ({trained.bytes / 1024:.0f} KiB) from {trained.train_samples} "
-        f"samples in {time.perf_counter() - started:.0f} s; per-cell accuracy on the "
-        f"{trained.measure_samples} MNIST digits kept for measuring: "
-        f"{100 * trained.measure_accuracy:.2f} %"
+        _(
+            "wrote {path} ({size} KiB) from {samples} samples in {seconds} s; per-cell accuracy "
+            "on the {measured} MNIST digits kept for measuring: {plain} % drawn plainly, "
+            "{scanned} % drawn as a scan changes them"
+        ).format(
+            path=trained.path,
+            size=round(trained.bytes / 1024),
+            samples=trained.train_samples,
+            seconds=round(time.perf_counter() - started),
+            measured=trained.measure_samples,
+            plain=f"{100 * trained.measure_accuracy:.2f}",
+            scanned=f"{100 * trained.scanned_accuracy:.2f}",
+        )
     )
 
 

