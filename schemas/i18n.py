@@ -53,6 +53,12 @@ def speaking(lang: str | None) -> Iterator[None]:
         _chosen.reset(token)
 
 
+def choose(lang: str | None) -> None:
+    """Speak `lang` for the rest of the current context: a request's handler that learns
+    whose it is (the person's own setting) after the request began in another language."""
+    _chosen.set(pick(lang))
+
+
 def catalogue_path(folder: Path, domain: str, lang: str) -> Path:
     return folder / lang / "LC_MESSAGES" / f"{domain}.po"
 

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 import typer.main
+from fastapi import Request
 from rich.cells import cell_len
 
 from kura.bench.servers import kura_env
@@ -137,8 +138,12 @@ def test_the_rooms_word_errors_in_the_persons_language(tmp_path: Path) -> None:
     from fastapi.testclient import TestClient
 
     from schemas.i18n import _
-    from tests.helpers import settings_from
+    from storage import accounts
+    from storage.db import session_scope
+    from storage.usecases import sessions
+    from tests.helpers import PASSWORD, add_person, settings_from
     from web.app import create_app
+    from web.rooms.common import signed_in
 
     app = create_app(settings_from(kura_env(data_dir=str(tmp_path / "data"), lang="ja")))
 
@@ -146,7 +151,20 @@ def test_the_rooms_word_errors_in_the_persons_language(tmp_path: Path) -> None:
     def said() -> dict[str, str]:
         return {"said": _("not signed in: run `kura login NAME` first")}
 
+    @app.get("/said-to-me")
+    def said_to_me(request: Request) -> dict[str, str]:
+        signed_in(request)
+        return {"said": _("not signed in: run `kura login NAME` first")}
+
     client = TestClient(app)
     assert "サインインしていません" in client.get("/said").json()["said"]
     client.cookies.set("kura_lang", "en")
     assert client.get("/said").json()["said"].startswith("not signed in")
+    # a person's own setting wins over the browser's cookie once the room knows who it is
+    env = kura_env(data_dir=str(tmp_path / "data"), lang="ja")
+    add_person(env, "vera", "verifier")
+    with session_scope(settings_from(env).sqlalchemy_url) as session:
+        token = accounts.sign_in(session, "vera", PASSWORD, 60).token
+    sessions.choose_language(settings_from(env), token, "ja")
+    client.cookies.set("kura_session", token)
+    assert "サインインしていません" in client.get("/said-to-me").json()["said"]

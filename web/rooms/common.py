@@ -11,6 +11,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 from starlette.responses import Response
 
 from schemas.errors import NotSignedIn
+from schemas.i18n import choose
 from schemas.settings import Settings
 from storage.accounts import PERMISSIONS
 from storage.usecases import people, sessions
@@ -65,6 +66,7 @@ def signed_in(request: Request) -> Someone:
     except NotSignedIn:
         raise SignInFirst() from None
     request.state.lang = account.lang
+    choose(lang_of(request))  # what the use cases raise from here on is in their words
     return Someone(account.username, account.roles)
 
 
