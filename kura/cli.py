@@ -32,7 +32,7 @@ from kura.cli_register import register_app, shintatsu_app, totsugo_app
 from kura.cli_verify import verify_app
 from kura.help import SpeakingGroup
 from kura.tables import JSON_HELP, Column, fitted, form_name
-from schemas.errors import ExitCode, KuraError, Unavailable
+from schemas.errors import ExitCode, KuraError, NotSignedIn, Unavailable
 from schemas.i18n import N_, _, language, ngettext
 from schemas.settings import get_settings
 
@@ -82,9 +82,12 @@ def standing(context: typer.Context) -> None:
     command to continue with."""
     if context.invoked_subcommand is not None:
         return
-    from storage.usecases.standing import standing as where
+    from storage.usecases.standing import Standing
 
-    now = where(get_settings(), token)
+    try:
+        now = usecase("standing").standing(get_settings(), token)
+    except NotSignedIn:  # through the server, no session here: the server asks no more
+        now = Standing(has_people=True)
     console.print(_("Kura (蔵): secure intake and OCR for national-pension paperwork."),
                   highlight=False)
     if not now.has_people:

@@ -305,7 +305,7 @@ def audit_verify(as_json: Annotated[bool, typer.Option("--json", help=JSON_HELP)
                         "checkpoints verified").format(
                             entries=report.entries, checkpoints=report.checkpoints_verified))
     else:
-        console.print(f"[bold red]{_('audit chain broken')}[/]: " + _(
+        console.print("[bold red]" + _("audit chain broken") + "[/]: " + _(
             "{entries} entries, {problems} problem(s)").format(
                 entries=report.entries, problems=len(report.problems)))
         for problem in report.problems:

@@ -18,6 +18,7 @@ from pipeline.errors import (
     ImageTooLarge,
     UnsupportedFormat,
 )
+from schemas.i18n import _
 
 TARGET_DPI = 300
 MAX_SIDE_PX = 20000
@@ -52,11 +53,11 @@ class PageImage:
 def sniff_media_type(data: bytes) -> str:
     """The media type from the file's first bytes; the file name is not trusted."""
     if not data:
-        raise EmptyFile("the file is empty (0 bytes)")
+        raise EmptyFile(_("the file is empty (0 bytes)"))
     for magic, media_type in MAGIC.items():
         if data.startswith(magic):
             return media_type
-    raise UnsupportedFormat("not a PDF, TIFF, JPEG or PNG file")
+    raise UnsupportedFormat(_("not a PDF, TIFF, JPEG or PNG file"))
 
 
 def count_pages(data: bytes) -> int:
@@ -100,7 +101,9 @@ class ScanFile:
             self.page_count = getattr(self._image, "n_frames", 1)
         if self.page_count > MAX_PAGES:
             self.close()
-            raise DamagedFile(f"the file has {self.page_count} pages, limit {MAX_PAGES}")
+            raise DamagedFile(_(
+                "the file has {page_count} pages, limit {max_pages}").format(
+                    page_count=self.page_count, max_pages=MAX_PAGES))
 
     def __enter__(self) -> ScanFile:
         return self
@@ -132,12 +135,12 @@ def _open_pdf(data: bytes) -> pikepdf.Pdf:
     try:
         pdf = pikepdf.open(io.BytesIO(data))
     except pikepdf.PasswordError:
-        raise EncryptedPdf("the PDF is encrypted (it needs a password to open)") from None
+        raise EncryptedPdf(_("the PDF is encrypted (it needs a password to open)")) from None
     except pikepdf.PdfError:
-        raise DamagedFile("the PDF is damaged and cannot be read") from None
+        raise DamagedFile(_("the PDF is damaged and cannot be read")) from None
     if len(pdf.pages) == 0:
         pdf.close()
-        raise DamagedFile("the PDF is damaged and cannot be read")
+        raise DamagedFile(_("the PDF is damaged and cannot be read"))
     return pdf
 
 
@@ -203,8 +206,8 @@ def _render_pdf_page(data: bytes, number: int) -> np.ndarray:
             return np.asarray(picture.convert("RGB"))
     except (OSError, ValueError, SyntaxError):
         raise DamagedFile(
-            f"page {number} of the PDF cannot be drawn: it is damaged, or drawing it needs "
-            f"more than {DECODE_MEMORY_BYTES >> 20} MB"
+            _("page {number} of the PDF cannot be drawn: it is damaged, or drawing it needs "
+              "more than {limit} MB").format(number=number, limit=DECODE_MEMORY_BYTES >> 20)
         ) from None
 
 
@@ -212,11 +215,13 @@ def _open_image(data: bytes) -> Image.Image:
     try:
         image = Image.open(io.BytesIO(data))
     except (UnidentifiedImageError, OSError):
-        raise DamagedFile("the image is damaged and cannot be read") from None
+        raise DamagedFile(_("the image is damaged and cannot be read")) from None
     width, height = image.size
     if max(width, height) > MAX_SIDE_PX:
         raise ImageTooLarge(
-            f"image is {max(width, height)} px on its long side, limit {MAX_SIDE_PX}"
+            _(
+                "image is {value} px on its long side, limit {max_side_px}").format(
+                    value=max(width, height), max_side_px=MAX_SIDE_PX)
         )
     return image
 
@@ -233,13 +238,16 @@ def _to_page(number: int, frame: Image.Image) -> PageImage:
     needs = decode_bytes(frame.width, frame.height, scale)
     if needs > DECODE_MEMORY_BYTES:
         raise ImageTooLarge(
-            f"page {number} would need {needs >> 20} MB to decode ({frame.width} × "
-            f"{frame.height} px at {dpi:.0f} dpi), limit {DECODE_MEMORY_BYTES >> 20} MB"
+            _("page {number} would need {needs} MB to decode ({width} × {height} px at "
+              "{dpi:.0f} dpi), limit {limit} MB").format(
+                number=number, needs=needs >> 20, width=frame.width, height=frame.height,
+                dpi=dpi, limit=DECODE_MEMORY_BYTES >> 20)
         )
     try:
         rgb = as_rgb(frame)
     except OSError:
-        raise DamagedFile(f"page {number} is damaged and cannot be read") from None
+        raise DamagedFile(_(
+            "page {number} is damaged and cannot be read").format(number=number)) from None
     if abs(dpi - TARGET_DPI) > 1:
         rgb = rgb.resize(
             (round(rgb.width * scale), round(rgb.height * scale)), Image.Resampling.LANCZOS

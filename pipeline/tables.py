@@ -35,6 +35,7 @@ from pipeline.ocr import PaddleEngine, Reading, get_engine
 from schemas.contracts import DocumentResult, FieldResult, PageResult
 from schemas.errors import InvalidInput
 from schemas.forms import ColumnDef, FormDef, HeaderFieldDef
+from schemas.i18n import _
 
 ACCEPT_CONFIDENCE: dict[str, float] = {
     "digits": 0.6, "bpn": 0.7, "kana": 0.85, "date": 0.6, "period": 0.6, "text": 0.97,
@@ -516,7 +517,7 @@ def _read_vocabulary(engine: PaddleEngine, crops: list[np.ndarray], column: Colu
     values = [v for v in column.vocabulary if all(ch in index for ch in v)]
     printable = _printable(engine)
     readings = []
-    for probs, _ in probabilities(engine, crops):
+    for probs, _chars in probabilities(engine, crops):
         # compared with what a Japanese system can print: 処理済 is not "unlike" 处理济
         probs = np.where(printable, probs, 0.0)
         log_probs = np.log(np.maximum(probs, 1e-12))
@@ -581,7 +582,7 @@ def _find_header_row(
         readings = read_lines(engine, [crop for _, crop in kept], header_alphabet(columns))
         places: dict[str, tuple[int, int]] = {}
         scores: dict[str, float] = {}
-        for (span, _), reading in zip(kept, readings, strict=True):
+        for (span, _unread), reading in zip(kept, readings, strict=True):
             for column in columns:
                 score = _similarity(reading.text, column)
                 if score >= HEADER_MATCH and score > scores.get(column.name, 0.0):
@@ -608,7 +609,7 @@ def _boundaries(
     bottom = body[-1].bottom if body else text.shape[0]
     rule_x = vertical[top:bottom].sum(axis=0) > 0.5 * max(1, bottom - top)
     cuts = [0]
-    for (_, (a_left, a_right)), (_, (b_left, b_right)) in itertools.pairwise(order):
+    for (_a, (a_left, a_right)), (_b, (b_left, b_right)) in itertools.pairwise(order):
         window = slice(max((a_left + a_right) // 2, cuts[-1] + 1),
                        max((b_left + b_right) // 2, cuts[-1] + 2))
         rules = np.flatnonzero(rule_x[window])
@@ -691,7 +692,7 @@ def read_list_page(rgb: np.ndarray, form: FormDef, engine_name: str = "ppocr"
     if not isinstance(engine, PaddleEngine):
         raise ValueError("lists are read with a PP-OCR engine")
     gray = to_gray(rgb)
-    failure = ListLayoutError("no header row of the list was found")
+    failure = ListLayoutError(_("no header row of the list was found"))
     # A list fills its pages from the top: the way up with more print in the top half is
     # tried first.
     dark = gray < 128
@@ -719,14 +720,14 @@ def _read_upright(engine: PaddleEngine, gray: np.ndarray, form: FormDef, rotatio
     lines = _lines(text)
     header_row = _find_header_row(engine, gray, text, lines, columns)
     if header_row is None:
-        raise ListLayoutError("no header row of the list was found")
+        raise ListLayoutError(_("no header row of the list was found"))
     body = lines[header_row.index + 1 :]
     places = _boundaries(header_row, text, vertical, body, gray.shape[1])
     by_name = {c.name: c for c in columns if c.name in places}
     marker = next(c for c in columns if c.marks_row)
     reasons = [f"column_not_found:{c.name}" for c in columns if c.name not in places]
     if marker.name not in places:
-        raise ListLayoutError(f"the {marker.header} column was not found")
+        raise ListLayoutError(_("the {header} column was not found").format(header=marker.header))
 
     body, footer = _table_lines(body)
     marks = {i: c for i, line in enumerate(body)

@@ -31,6 +31,7 @@ from pipeline.errors import (
     TooManyPages,
 )
 from pipeline.ingest import MAX_PAGES, MAX_SIDE_PX, TARGET_DPI, dpi_of, sniff_media_type
+from schemas.i18n import _
 
 MAX_FILE_BYTES = 200 * 1024 * 1024
 MAX_PAGE_INCHES = 17.0
@@ -69,11 +70,10 @@ def triage(source: Path | bytes | BinaryIO) -> Triage:
 def _triage(stream: BinaryIO) -> Triage:
     size = stream.seek(0, io.SEEK_END)
     if size == 0:
-        raise EmptyFile("the file is empty (0 bytes)")
+        raise EmptyFile(_("the file is empty (0 bytes)"))
     if size > MAX_FILE_BYTES:
-        raise FileTooLarge(
-            f"the file is {_megabytes(size)}, limit {_megabytes(MAX_FILE_BYTES)}"
-        )
+        raise FileTooLarge(_("the file is {value}, limit {value2}").format(
+            value=_megabytes(size), value2=_megabytes(MAX_FILE_BYTES)))
     stream.seek(0)
     media_type = sniff_media_type(stream.read(8))
     stream.seek(0)
@@ -88,7 +88,9 @@ def _opened(source: Path | bytes) -> BinaryIO:
     try:
         return source.open("rb")
     except OSError as error:
-        raise DamagedFile(f"the file cannot be read ({error.strerror or 'I/O error'})") from None
+        raise DamagedFile(_(
+            "the file cannot be read ({value})").format(
+                value=error.strerror or _("I/O error"))) from None
 
 
 def _megabytes(size: int) -> str:
@@ -101,20 +103,22 @@ def _megabytes(size: int) -> str:
 def _triage_pdf(stream: BinaryIO, size: int) -> Triage:
     stream.seek(max(0, size - 1024))
     if b"%%EOF" not in stream.read():
-        raise DamagedFile("the PDF is truncated (it ends before its end-of-file marker)")
+        raise DamagedFile(_("the PDF is truncated (it ends before its end-of-file marker)"))
     stream.seek(0)
     try:
         pdf = pikepdf.open(stream)
     except pikepdf.PasswordError:
-        raise EncryptedPdf("the PDF is encrypted (it needs a password to open)") from None
+        raise EncryptedPdf(_("the PDF is encrypted (it needs a password to open)")) from None
     except (pikepdf.PdfError, ValueError, RecursionError):
-        raise DamagedFile("the PDF is damaged and cannot be read") from None
+        raise DamagedFile(_("the PDF is damaged and cannot be read")) from None
     with pdf:
         count = len(pdf.pages)
         if count == 0:
-            raise DamagedFile("the PDF has no pages")
+            raise DamagedFile(_("the PDF has no pages"))
         if count > MAX_PAGES:
-            raise TooManyPages(f"the PDF has {count} pages, limit {MAX_PAGES}")
+            raise TooManyPages(_(
+                "the PDF has {count} pages, limit {max_pages}").format(
+                    count=count, max_pages=MAX_PAGES))
         for number, page in enumerate(pdf.pages, start=1):
             _check_pdf_page(number, page)
         return Triage("application/pdf", count, _pdf_flags(pdf))
@@ -125,19 +129,26 @@ def _check_pdf_page(number: int, page: pikepdf.Page) -> None:
         x0, y0, x1, y1 = (float(v) for v in page.mediabox)
         unit = float(page.obj.get("/UserUnit", 1))
     except (TypeError, ValueError, pikepdf.PdfError):
-        raise DamagedFile(f"page {number} of the PDF has no readable page size") from None
+        raise DamagedFile(_(
+            "page {number} of the PDF has no readable page size").format(number=number)) from None
     width, height = abs(x1 - x0) * unit / 72, abs(y1 - y0) * unit / 72
     if max(width, height) > MAX_PAGE_INCHES:
         raise ImageTooLarge(
-            f"page {number} is {width:.1f} × {height:.1f} in "
-            f"({round(width * TARGET_DPI)} × {round(height * TARGET_DPI)} px at "
-            f"{TARGET_DPI} dpi), limit {MAX_PAGE_INCHES:g} in on the long side"
+            _(
+                "page {number} is {width:.1f} × {height:.1f} in ({value} × {value2} px at "
+                "{target_dpi} dpi), limit {max_page_inches:g} in on the long side").format(
+                    number=number, width=width, height=height, value=round(width * TARGET_DPI),
+                    value2=round(height * TARGET_DPI), target_dpi=TARGET_DPI,
+                    max_page_inches=MAX_PAGE_INCHES)
         )
     for width_px, height_px in _pdf_images(page.obj.get("/Resources"), PDF_XOBJECT_DEPTH):
         if width_px * height_px > MAX_SOURCE_PIXELS:
             raise ImageTooLarge(
-                f"page {number} holds an image of {width_px} × {height_px} px, "
-                f"limit {MAX_SOURCE_PIXELS // 1_000_000} million pixels"
+                _(
+                    "page {number} holds an image of {width_px} × {height_px} px, limit {value} "
+                    "million pixels").format(
+                        number=number, width_px=width_px, height_px=height_px,
+                        value=MAX_SOURCE_PIXELS // 1000000)
             )
 
 
@@ -193,20 +204,26 @@ def _triage_image(stream: BinaryIO, media_type: str) -> Triage:
             image = Image.open(stream)
     except Image.DecompressionBombError:
         raise ImageTooLarge(
-            f"the image declares more than {MAX_SOURCE_PIXELS // 1_000_000} million pixels"
+            _(
+                "the image declares more than {value} million pixels").format(
+                    value=MAX_SOURCE_PIXELS // 1000000)
         ) from None
     except (UnidentifiedImageError, OSError, ValueError):
-        raise DamagedFile("the image is damaged and cannot be read") from None
+        raise DamagedFile(_("the image is damaged and cannot be read")) from None
     with image:
         frames = getattr(image, "n_frames", 1)
         if frames > MAX_PAGES:
-            raise TooManyPages(f"the image has {frames} pages, limit {MAX_PAGES}")
+            raise TooManyPages(_(
+                "the image has {frames} pages, limit {max_pages}").format(
+                    frames=frames, max_pages=MAX_PAGES))
         for number in range(1, frames + 1):
-            where = f"page {number} of the TIFF" if frames > 1 else "the image"
+            where = (_("page {number} of the TIFF").format(number=number) if frames > 1
+                     else _("the image"))
             try:
                 image.seek(number - 1)
             except (OSError, EOFError, ValueError):
-                raise DamagedFile(f"{where} is damaged and cannot be read") from None
+                raise DamagedFile(_(
+                    "{where} is damaged and cannot be read").format(where=where)) from None
             _check_image_size(where, image)
             _check_complete(where, image, stream, media_type)
     return Triage(media_type, frames)
@@ -220,7 +237,9 @@ def _check_png_header(stream: BinaryIO) -> None:
         width, height = int.from_bytes(header[16:20]), int.from_bytes(header[20:24])
         if max(width, height) > MAX_SIDE_PX:
             raise ImageTooLarge(
-                f"image is {max(width, height)} px on its long side, limit {MAX_SIDE_PX}"
+                _(
+                    "image is {value} px on its long side, limit {max_side_px}").format(
+                        value=max(width, height), max_side_px=MAX_SIDE_PX)
             )
 
 
@@ -228,26 +247,35 @@ def _check_image_size(where: str, image: Image.Image) -> None:
     width, height = image.size
     if max(width, height) > MAX_SIDE_PX:
         raise ImageTooLarge(
-            f"image is {max(width, height)} px on its long side, limit {MAX_SIDE_PX}"
+            _(
+                "image is {value} px on its long side, limit {max_side_px}").format(
+                    value=max(width, height), max_side_px=MAX_SIDE_PX)
         )
     if width * height > MAX_SOURCE_PIXELS:
         raise ImageTooLarge(
-            f"{where} is {width} × {height} px, limit {MAX_SOURCE_PIXELS // 1_000_000} "
-            "million pixels"
+            _(
+                "{where} is {width} × {height} px, limit {value} million pixels").format(
+                    where=where, width=width, height=height, value=MAX_SOURCE_PIXELS // 1000000)
         )
     if min(width, height) < MIN_SHORT_SIDE_PX:
         raise ImageTooSmall(
-            f"{where} is {width} × {height} px, too small to be a page (at least "
-            f"{MIN_SHORT_SIDE_PX} px on the short side: a postcard at 150 dpi)"
+            _(
+                "{where} is {width} × {height} px, too small to be a page (at least "
+                "{min_short_side_px} px on the short side: a postcard at 150 dpi)").format(
+                    where=where, width=width, height=height, min_short_side_px=MIN_SHORT_SIDE_PX)
         )
     dpi = dpi_of(image)
     inches = max(width, height) / dpi
     if inches > MAX_PAGE_INCHES:
         raise ImageTooLarge(
-            f"{where} is {width / dpi:.1f} × {height / dpi:.1f} in ({width} × {height} px at "
-            f"{dpi:.0f} dpi: {round(width * TARGET_DPI / dpi)} × "
-            f"{round(height * TARGET_DPI / dpi)} px at {TARGET_DPI} dpi), limit "
-            f"{MAX_PAGE_INCHES:g} in on the long side"
+            _(
+                "{where} is {value:.1f} × {value2:.1f} in ({width} × {height} px at {dpi:.0f} "
+                "dpi: {value3} × {value4} px at {target_dpi} dpi), limit {max_page_inches:g} in "
+                "on the long side").format(
+                    where=where, value=width / dpi, value2=height / dpi, width=width,
+                    height=height, dpi=dpi, value3=round(width * TARGET_DPI / dpi),
+                    value4=round(height * TARGET_DPI / dpi), target_dpi=TARGET_DPI,
+                    max_page_inches=MAX_PAGE_INCHES)
         )
 
 
@@ -266,6 +294,7 @@ def _check_complete(where: str, image: Image.Image, stream: BinaryIO, media_type
         else:
             image.load()
     except (OSError, SyntaxError, ValueError, EOFError):
-        raise DamagedFile(f"{where} is damaged or truncated and cannot be read") from None
+        raise DamagedFile(_(
+            "{where} is damaged or truncated and cannot be read").format(where=where)) from None
     finally:
         stream.seek(0)

@@ -16,6 +16,7 @@ from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from schemas.errors import Damaged, Rejected, Unavailable
+from schemas.i18n import _
 
 NONCE_BYTES = 12
 TAG_BYTES = 16
@@ -60,7 +61,7 @@ def open_sealed(key: bytes, sealed: bytes, associated: bytes) -> bytes:
     try:
         return AESGCM(key).decrypt(sealed[:NONCE_BYTES], sealed[NONCE_BYTES:], associated)
     except (InvalidTag, ValueError):
-        raise DecryptionError("decryption failed: wrong key or tampered data") from None
+        raise DecryptionError(_("decryption failed: wrong key or tampered data")) from None
 
 
 class StreamChanged(Rejected):
@@ -94,12 +95,13 @@ def seal_stream(key: bytes, read: Callable[[int], bytes], size: int,
         want = min(OBJECT_CHUNK, size - index * OBJECT_CHUNK)
         piece = read(want)
         if len(piece) != want:
-            raise StreamChanged(f"expected {size:,} bytes, the stream ended early")
+            raise StreamChanged(_(
+                "expected {size:,} bytes, the stream ended early").format(size=size))
         final = index == count - 1
         yield seal(key, piece, associated if count == 1 else
                    _chunk_associated(associated, index, final))
     if read(1):
-        raise StreamChanged(f"expected {size:,} bytes, the stream went on")
+        raise StreamChanged(_("expected {size:,} bytes, the stream went on").format(size=size))
 
 
 def open_sealed_stream(key: bytes, sealed: bytes, size: int, associated: bytes) -> bytes:
@@ -107,7 +109,7 @@ def open_sealed_stream(key: bytes, sealed: bytes, size: int, associated: bytes) 
     if len(sealed) == size + NONCE_BYTES + TAG_BYTES:
         return open_sealed(key, sealed, associated)
     if len(sealed) != sealed_size(size):
-        raise DecryptionError("decryption failed: the sealed object has the wrong length")
+        raise DecryptionError(_("decryption failed: the sealed object has the wrong length"))
     count, step = chunk_count(size), OBJECT_CHUNK + NONCE_BYTES + TAG_BYTES
     return b"".join(
         open_sealed(key, sealed[index * step:(index + 1) * step],
@@ -141,7 +143,8 @@ def key_file_text(path: Path) -> str:
         return path.read_text()
     except FileNotFoundError:
         raise MissingKey(
-            f"no key at {path}",
-            hint="restore the key folder from its backup (KURA_KEY_DIR), or configure the key; "
-            "only a new installation gets new keys (`kura keys init`)",
+            _("no key at {path}").format(path=path),
+            hint=_(
+                "restore the key folder from its backup (KURA_KEY_DIR), or configure the key; "
+                "only a new installation gets new keys (`kura keys init`)"),
         ) from None

@@ -15,6 +15,7 @@ from sqlalchemy import Engine, create_engine, event, exc, inspect, text
 from sqlalchemy.orm import Session, sessionmaker
 
 from schemas.errors import Unavailable
+from schemas.i18n import _
 from schemas.settings import Settings
 
 MIGRATIONS = Path(__file__).parent / "migrations"
@@ -114,8 +115,8 @@ def ensure_current(url: str, settings: Settings | None = None) -> None:
         return
     if not url.startswith("sqlite"):
         raise Unavailable(
-            "the database is not at this version of Kura",
-            hint="its owner runs `kura db upgrade` (once per new version)",
+            _("the database is not at this version of Kura"),
+            hint=_("its owner runs `kura db upgrade` (once per new version)"),
         )
     upgrade(url, settings)
 

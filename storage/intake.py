@@ -74,7 +74,7 @@ class Arrival:
         """Open the file once and take its SHA-256; a Rejected error refuses the file
         (nothing of it can be kept, it stays where it was)."""
         if self.data is None:
-            raise Rejected("the file was not read")
+            raise Rejected(_("the file was not read"))
         self.sha256 = hashlib.sha256(self.data).hexdigest()
         self.size = len(self.data)
         self.stream = io.BytesIO(self.data)
@@ -131,11 +131,15 @@ class DuplicateCheck:
         when = earlier.received_at.strftime("%Y-%m-%d %H:%M")
         if earlier.status == "rejected":
             raise DuplicateFile(
-                f"the same file is already in quarantine since {when} "
-                f"({earlier.reject_reason}); counted there, not kept again"
+                _(
+                    "the same file is already in quarantine since {when} ({reject_reason}); "
+                    "counted there, not kept again").format(
+                        when=when, reject_reason=earlier.reject_reason)
             )
         raise DuplicateFile(
-            f"the same file was already received on {when} (batch {earlier.batch_id[:8]})"
+            _(
+                "the same file was already received on {when} (batch {batch_id})").format(
+                    when=when, batch_id=earlier.batch_id[:8])
         )
 
 

@@ -19,6 +19,7 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from schemas.errors import Damaged, ExitCode
+from schemas.i18n import _
 from schemas.reasons import without_personal_detail
 from storage.crypto import (
     DecryptionError,
@@ -73,7 +74,7 @@ class Vault:
 
     def keyed_digest(self, sha256_hex: str) -> str:
         if self.keyed is None:
-            raise KeyUnavailable("no index key to key content digests with")
+            raise KeyUnavailable(_("no index key to key content digests with"))
         return self.keyed(sha256_hex)
 
     def kek_for(self, kek_id: str) -> Kek:
@@ -83,13 +84,15 @@ class Vault:
             if kek.id == kek_id:
                 return kek
         raise KeyUnavailable(
-            f"key-encryption key {kek_id or '(none)'} is not available: "
-            "retired, not configured, or the data key was destroyed"
+            _(
+                "key-encryption key {value} is not available: retired, not configured, or the "
+                "data key was destroyed").format(value=kek_id or _("(none)"))
         )
 
     def _unwrap(self, kek_id: str, wrapped: bytes, owner_id: str) -> bytes:
         if not wrapped:
-            raise KeyUnavailable(f"the data key of {owner_id} was destroyed (disposed)")
+            raise KeyUnavailable(_(
+                "the data key of {owner_id} was destroyed (disposed)").format(owner_id=owner_id))
         return unwrap(self.kek_for(kek_id), wrapped, owner_id)
 
     def put_object(self, session: Session, kind: str, data: bytes | IO[bytes],
@@ -108,7 +111,8 @@ class Vault:
             try:
                 piece = stream.read(want)
             except OSError as error:
-                raise StreamChanged(f"cannot be read ({error.strerror or 'I/O error'})") from None
+                raise StreamChanged(_("cannot be read ({value})").format(
+                    value=error.strerror or _("I/O error"))) from None
             digest.update(piece)
             return piece
 
@@ -137,7 +141,8 @@ class Vault:
     def get_object(self, stored: StoredObject) -> bytes:
         data = self._open_object(stored)
         if self.digest(data) != stored.sha256:
-            raise IntegrityError(f"object {stored.id} does not match its recorded SHA-256")
+            raise IntegrityError(_(
+                "object {id} does not match its recorded SHA-256").format(id=stored.id))
         return data
 
     def _open_object(self, stored: StoredObject) -> bytes:

@@ -8,7 +8,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import typer.main
-from babel.messages.extract import extract_from_dir
+from babel.messages.extract import extract, extract_from_dir
 from babel.messages.pofile import read_po
 
 from kura.cli import app
@@ -17,21 +17,33 @@ from schemas.i18n import LANGUAGES, LOCALE, N_, _, catalogue_path, speaking
 
 ROOT = Path(__file__).parent.parent
 PACKAGES = ("schemas", "pipeline", "storage", "workers", "kura")
-QUARANTINE = N_("quarantine")
+SPEAKS_FROM_KURA_PO = ("web/api.py",)
+"""The rooms' files that say things through schemas.i18n (the server's answers to
+`kura` over KURA_SERVER_URL), not through web/locale."""
+VERIFIER = N_("verifier")
 CHOOSES_LANGUAGE = True  # tests/conftest.py: Japanese by default here, as outside the tests
 
 
 def used_messages() -> set[str]:
     """What `pybabel extract -F schemas/babel.cfg` would find."""
     found: set[str] = set()
+    keywords = {"_": None, "N_": None, "ngettext": (1, 2)}
     for package in PACKAGES:
         for _file, _line, message, _comments, _context in extract_from_dir(
-                ROOT / package, [("**.py", "python")],
-                keywords={"_": None, "N_": None, "ngettext": (1, 2)}):
-            found.update(m for m in (message if isinstance(message, tuple) else (message,))
-                         if isinstance(m, str) and m)
+                ROOT / package, [("**.py", "python")], keywords=keywords):
+            found.update(_ids(message))
+    for path in SPEAKS_FROM_KURA_PO:
+        with (ROOT / path).open("rb") as source:
+            for _line, message, _comments, _context in extract(
+                    "python", source, keywords=keywords):
+                found.update(_ids(message))
     # the command line's help: docstrings and help= texts, as kura/help.py translates them
     return found | help_messages(typer.main.get_command(app))
+
+
+def _ids(message: str | tuple[str, ...]) -> set[str]:
+    return {m for m in (message if isinstance(message, tuple) else (message,))
+            if isinstance(m, str) and m}
 
 
 def catalogue(lang: str) -> dict[str, str]:
@@ -46,6 +58,13 @@ def test_every_message_in_the_code_is_in_the_japanese_catalogue() -> None:
         "missing from ja: see schemas/i18n.py for the two pybabel commands")
 
 
+def test_the_japanese_catalogue_holds_only_messages_the_code_says() -> None:
+    """An id no code uses any more (a message reworded or removed) is dead weight that hides
+    the live entries and invites a merge to revive the old words."""
+    assert sorted(set(catalogue("ja")) - used_messages()) == [], (
+        "remove these entries from schemas/locale/ja/LC_MESSAGES/kura.po")
+
+
 def test_the_english_catalogue_holds_only_words_that_differ_from_their_ids() -> None:
     """English is the message ids themselves: an empty English entry only invites a merge
     to break the file."""
@@ -58,11 +77,11 @@ def test_every_message_has_japanese_text() -> None:
 
 def test_japanese_is_the_default_and_english_is_chosen(monkeypatch) -> None:
     monkeypatch.delenv("KURA_LANG", raising=False)
-    assert _(QUARANTINE) == "隔離"
+    assert _(VERIFIER) == "照合担当者"
     with speaking("en"):
-        assert _(QUARANTINE) == "quarantine"
+        assert _(VERIFIER) == "verifier"
     monkeypatch.setenv("KURA_LANG", "en")
-    assert _(QUARANTINE) == "quarantine"
+    assert _(VERIFIER) == "verifier"
 
 
 # --- words of the command line (kura/*.py) -------------------------------------------------

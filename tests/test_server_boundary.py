@@ -133,7 +133,12 @@ def test_a_clerks_kura_works_through_the_server(tmp_path: Path,
     assert not any(key in client for key in ("KURA_KEK", "KURA_INDEX_KEY", "KURA_AUDIT_KEY",
                                              "KURA_DATABASE_URL", "KURA_KEY_DIR"))
 
+    english = {**client, "KURA_LANG": "en"}  # `kura` alone: where things stand, by the server
+    assert "Nobody is signed in here" in _ok(english)
     _login(client, "vera")  # a verifier: the queue and the search
+    said = _ok(english)
+    assert "Signed in as vera (verifier)" in said, said
+    assert "for verification." in said, said
     queue = _ok(client, "queue", "--json")
     assert all(receipt in queue for receipt in office.receipts)
     found = _ok(client, "find", "my_number", "--stdin", "--json",

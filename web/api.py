@@ -42,6 +42,7 @@ from storage.usecases import (
     records,
     register,
     sessions,
+    standing,
     transmittals,
     verification,
 )
@@ -60,6 +61,7 @@ def _name(function: Callable[..., Any]) -> str:
 
 CALLS: dict[str, Callable[..., Any]] = {_name(function): function for function in (
     access.check_second_factor,
+    standing.standing,
     records.verification_queue, records.open_original, records.find_records,
     holds.set_hold, holds.release_hold, holds.list_holds,
     disposal.request_disposal, disposal.approve_disposal, disposal.reject_disposal,

@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 
 from pipeline.errors import FileTooLarge, RejectedFile
 from pipeline.triage import MAX_FILE_BYTES, triage
+from schemas.i18n import N_, _
 from storage import intake
 from storage.audit import Actor
 from storage.intake import (
@@ -54,8 +55,8 @@ class Arrival(intake.Arrival):
         """Raises FileTooLarge or NotTaken (refused: nothing of it can be kept)."""
         if self.path is None:
             if self.data is not None and len(self.data) > MAX_FILE_BYTES:
-                raise FileTooLarge(
-                    f"the file is {len(self.data):,} bytes, limit {MAX_FILE_BYTES:,}")
+                raise FileTooLarge(_("the file is {count:,} bytes, limit {max_file_bytes:,}")
+                                   .format(count=len(self.data), max_file_bytes=MAX_FILE_BYTES))
             return super().open()
         stream = open_regular_file(self.path)
         try:
@@ -72,7 +73,8 @@ class Arrival(intake.Arrival):
             assert self.path is not None
             self.data = read_regular_file(self.path)
         if len(self.data) > MAX_FILE_BYTES:
-            raise FileTooLarge(f"the file is {len(self.data):,} bytes, limit {MAX_FILE_BYTES:,}")
+            raise FileTooLarge(_("the file is {count:,} bytes, limit {max_file_bytes:,}").format(
+                count=len(self.data), max_file_bytes=MAX_FILE_BYTES))
         return self.data
 
 
@@ -86,11 +88,13 @@ def _digest(stream: BinaryIO) -> tuple[str, int]:
         while piece := stream.read(READ_PIECE):
             size += len(piece)
             if size > MAX_FILE_BYTES:
-                raise FileTooLarge(
-                    f"the file grew past the limit of {MAX_FILE_BYTES:,} bytes")
+                raise FileTooLarge(_(
+                    "the file grew past the limit of {max_file_bytes:,} bytes").format(
+                        max_file_bytes=MAX_FILE_BYTES))
             digest.update(piece)
     except OSError as error:
-        raise NotTaken(f"cannot be read ({error.strerror or 'I/O error'})") from None
+        raise NotTaken(_("cannot be read ({value})").format(
+            value=error.strerror or _("I/O error"))) from None
     stream.seek(0)
     return digest.hexdigest(), size
 
@@ -102,19 +106,19 @@ def open_regular_file(path: Path) -> BinaryIO:
         descriptor = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
     except OSError as error:
         if os.path.islink(path):
-            raise NotTaken("a symbolic link (not followed)") from None
-        raise NotTaken(f"cannot be opened ({error.strerror or 'I/O error'})") from None
+            raise NotTaken(_("a symbolic link (not followed)")) from None
+        raise NotTaken(_("cannot be opened ({value})").format(
+            value=error.strerror or _("I/O error"))) from None
     stream = os.fdopen(descriptor, "rb")
     facts = os.fstat(stream.fileno())
     if not stat.S_ISREG(facts.st_mode):
         stream.close()
-        raise NotTaken(f"not a regular file ({kind_of(facts.st_mode)})")
+        raise NotTaken(_("not a regular file ({value})").format(value=_(kind_of(facts.st_mode))))
     if facts.st_size > MAX_FILE_BYTES:
         stream.close()
-        raise FileTooLarge(
-            f"the file is {facts.st_size:,} bytes, limit {MAX_FILE_BYTES:,}: not stored, "
-            "left where it is"
-        )
+        raise FileTooLarge(_(
+            "the file is {st_size:,} bytes, limit {max_file_bytes:,}: not stored, left where it "
+            "is").format(st_size=facts.st_size, max_file_bytes=MAX_FILE_BYTES))
     return stream
 
 
@@ -124,19 +128,25 @@ def read_regular_file(path: Path) -> bytes:
         try:
             data = stream.read(MAX_FILE_BYTES + 1)
         except OSError as error:
-            raise NotTaken(f"cannot be read ({error.strerror or 'I/O error'})") from None
+            raise NotTaken(_("cannot be read ({value})").format(
+                value=error.strerror or _("I/O error"))) from None
     if len(data) > MAX_FILE_BYTES:
-        raise FileTooLarge(f"the file grew past the limit of {MAX_FILE_BYTES:,} bytes")
+        raise FileTooLarge(_(
+            "the file grew past the limit of {max_file_bytes:,} bytes").format(
+                max_file_bytes=MAX_FILE_BYTES))
     return data
 
 
 def kind_of(mode: int) -> str:
-    for test, name in ((stat.S_ISFIFO, "a FIFO"), (stat.S_ISSOCK, "a socket"),
-                       (stat.S_ISCHR, "a character device"), (stat.S_ISBLK, "a block device"),
-                       (stat.S_ISDIR, "a folder"), (stat.S_ISLNK, "a symbolic link")):
+    """What a path that is not a regular file is, in English: words a person reads go through
+    `_()` where they are said."""
+    for test, name in ((stat.S_ISFIFO, N_("a FIFO")), (stat.S_ISSOCK, N_("a socket")),
+                       (stat.S_ISCHR, N_("a character device")),
+                       (stat.S_ISBLK, N_("a block device")),
+                       (stat.S_ISDIR, N_("a folder")), (stat.S_ISLNK, N_("a symbolic link"))):
         if test(mode):
             return name
-    return "not a file"
+    return N_("not a file")
 
 
 def why_not_taken(name: str) -> str | None:
@@ -165,7 +175,7 @@ def _entries(path: Path, name: str, prefix: str,
     try:
         facts = path.lstat()
     except OSError as error:
-        yield TurnedAway(shown, "refused", "not_found", error.strerror or "cannot be read", path)
+        yield TurnedAway(shown, "refused", "not_found", error.strerror or _("cannot be read"), path)
         return
     if stat.S_ISLNK(facts.st_mode):
         dangling = "a symbolic link" if path.exists() else "a dangling symbolic link"
@@ -176,7 +186,7 @@ def _entries(path: Path, name: str, prefix: str,
         try:
             children = sorted(entry.name for entry in os.scandir(path))
         except OSError as error:
-            yield TurnedAway(shown, "refused", "unreadable", error.strerror or "cannot be read",
+            yield TurnedAway(shown, "refused", "unreadable", error.strerror or _("cannot be read"),
                              path)
             return
         inside = "" if top else f"{shown}/"
@@ -186,7 +196,8 @@ def _entries(path: Path, name: str, prefix: str,
         yield Arrival(shown, path=path)
     else:
         yield TurnedAway(shown, "refused", "not_regular",
-                         f"not a regular file ({kind_of(facts.st_mode)})", path)
+                         _("not a regular file ({value})").format(
+                             value=_(kind_of(facts.st_mode))), path)
 
 
 def shown_name(name: str) -> str:

@@ -15,6 +15,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from schemas.errors import Conflict, InvalidInput, Refused
+from schemas.i18n import _
 from schemas.settings import Settings
 from storage import accounts
 from storage.audit import Actor, append, canonical
@@ -69,8 +70,8 @@ def begin_enrolment(settings: Settings, token: str | None) -> Enrolment:
         person = _person(session, token)
         factor = session.get(SecondFactor, person.id)
         if factor is not None and factor.enrolled_at is not None:
-            raise AccessError("a second factor is already set up: ask the security "
-                              "administrator to reset it")
+            raise AccessError(_(
+                "a second factor is already set up: ask the security administrator to reset it"))
         if factor is None:  # offered again until its first code: any page shows the same
             secret = pyotp.random_base32()
             session.add(SecondFactor(person_id=person.id,
@@ -94,7 +95,7 @@ def check_second_factor(settings: Settings, token: str | None, code: str) -> boo
         actor = Actor(person.username, ",".join(person.roles))
         factor = session.get(SecondFactor, person.id)
         if factor is None:
-            raise AccessError("no second factor is set up yet")
+            raise AccessError(_("no second factor is set up yet"))
         secret = unwrap(vault.kek_for(factor.kek_id), factor.wrapped_secret, person.id).decode()
         totp, now = pyotp.TOTP(secret), time.time()
         step = next((int(now // 30) + drift for drift in (0, -1, 1)
@@ -186,7 +187,8 @@ def sign_off_review(settings: Settings, token: str | None, month: str, note: str
     with acting(settings, token, "users.manage") as work:
         if work.session.scalars(select(AccessReview.id).where(
                 AccessReview.month == month)).first() is not None:
-            raise AccessError(f"the access review of {month} is already signed off")
+            raise AccessError(_(
+                "the access review of {month} is already signed off").format(month=month))
         content = canonical([asdict(line) for line in _accounts(work.session)])
         digest = hashlib.sha256(content).hexdigest()
         review = AccessReview(month=month, content=content.decode(), sha256=digest,
@@ -202,4 +204,4 @@ def _check_month(month: str) -> None:
     try:
         dt.datetime.strptime(month, "%Y-%m")
     except ValueError:
-        raise InvalidInput("a month is written YYYY-MM") from None
+        raise InvalidInput(_("a month is written YYYY-MM")) from None

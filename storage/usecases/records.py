@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from sqlalchemy import select
 
 from schemas.errors import InvalidInput, KuraError, NotFound
+from schemas.i18n import _
 from schemas.settings import Settings
 from storage.accounts import token_digest
 from storage.blind_index import find_documents, index_field
@@ -57,12 +58,13 @@ def open_original(settings: Settings, token: Token, receipt_number: str,
     (records_room.original_page: the rooms show them watermarked)."""
     purpose = reason.strip()
     if plain_why is not None and len(plain_why.strip()) < MIN_REASON:
-        raise InvalidInput("say why the original leaves Kura unencrypted",
-                           hint="--plain WHY: the case that needs the file as it is")
+        raise InvalidInput(_("say why the original leaves Kura unencrypted"),
+                           hint=_("--plain WHY: the case that needs the file as it is"))
     if len(purpose) < MIN_REASON:
-        raise InvalidInput("say why the original is opened",
-                           hint="--reason: a reason and case reference, never a name or "
-                           "number of the person")
+        raise InvalidInput(_("say why the original is opened"),
+                           hint=_(
+                               "--reason: a reason and case reference, never a name or number of "
+                               "the person"))
     failure: KuraError | None = None
     data, pages = b"", []
     action = "original.open" if plain_why is None else "original.download"
@@ -74,8 +76,9 @@ def open_original(settings: Settings, token: Token, receipt_number: str,
         if document is None or document.disposed_at is not None:
             work.audit(action, [document.id] if document else [], purpose=purpose,
                        result="not_found", detail={"receipt_number": receipt_number, **why})
-            failure = NotFound(f"no document {receipt_number}" if document is None
-                               else f"{receipt_number} was disposed of")
+            failure = NotFound((_("no document {receipt_number}") if document is None
+                                else _("{receipt_number} was disposed of")).format(
+                                    receipt_number=receipt_number))
         else:
             source = work.session.get_one(SourceFile, document.source_file_id)
             opened = [document.id, source.id, source.object_id]
@@ -86,7 +89,8 @@ def open_original(settings: Settings, token: Token, receipt_number: str,
                 work.audit(action, opened, purpose=purpose,
                            result=f"failed:{type(error).__name__}", detail=why or None)
                 failure = error if isinstance(error, KuraError) else KuraError(
-                    f"cannot open the original of {receipt_number}: {type(error).__name__}")
+                    _("cannot open the original of {receipt_number}: {error}").format(
+                        receipt_number=receipt_number, error=type(error).__name__))
             else:
                 work.audit(action, opened, purpose=purpose, result="ok", detail=why or None)
                 pages = [p.number for p in document.pages]

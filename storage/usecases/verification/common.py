@@ -9,6 +9,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from schemas.errors import Conflict, InvalidInput, NotAllowed, NotFound
+from schemas.i18n import _
 from schemas.normalise import my_number_check_digit
 from storage.accounts import CHECKER, VERIFIER, Person
 from storage.models import Document, FieldValue, VerificationEvent
@@ -44,7 +45,7 @@ def _document(session: Session, receipt_number: str) -> Document:
         select(Document).where(Document.receipt_number == receipt_number)
     ).one_or_none()
     if document is None or document.disposed_at is not None:
-        raise NotFound(f"no document {receipt_number}")
+        raise NotFound(_("no document {receipt_number}").format(receipt_number=receipt_number))
     return document
 
 
@@ -52,7 +53,8 @@ def _field(document: Document, name: str) -> FieldValue:
     for field_value in document.fields:
         if field_value.name == name:
             return field_value
-    raise NotFound(f"{document.receipt_number} has no field {name}")
+    raise NotFound(_("{receipt_number} has no field {name}").format(
+        receipt_number=document.receipt_number, name=name))
 
 
 def _events(session: Session, document: Document) -> list[VerificationEvent]:
@@ -115,11 +117,13 @@ def _is_blind(field: FieldValue) -> bool:
 
 def _workable(document: Document) -> None:
     if document.status == "investigation":
-        raise VerificationError(f"{document.receipt_number} is under investigation (疑義): "
-                                "it returns to verification only by a decision")
+        raise VerificationError(_(
+            "{receipt_number} is under investigation (疑義): it returns to verification only by a "
+            "decision").format(receipt_number=document.receipt_number))
     if document.status not in WAITING:
-        raise VerificationError(f"{document.receipt_number} is not waiting for verification "
-                                f"(it is {document.status})")
+        raise VerificationError(_(
+            "{receipt_number} is not waiting for verification (it is {status})").format(
+                receipt_number=document.receipt_number, status=document.status))
     document.status = "in_verification"
 
 
@@ -146,11 +150,11 @@ def _settle(work: Work, document: Document, field: FieldValue, value: str,
 def _check_value(field: FieldValue, value: str) -> str:
     value = value.strip()
     if not value and field.field_type in DOUBLE_BLIND_TYPES:
-        raise InvalidInput("type the number as written on the form")
+        raise InvalidInput(_("type the number as written on the form"))
     if field.field_type == "my_number" and not _my_number_ok(value):
-        raise InvalidInput("the 個人番号 is 12 digits whose last digit checks the others")
+        raise InvalidInput(_("the 個人番号 is 12 digits whose last digit checks the others"))
     if field.field_type == "bpn" and not (value.isdigit() and len(value) == 10):
-        raise InvalidInput("the 基礎年金番号 is 10 digits")
+        raise InvalidInput(_("the 基礎年金番号 is 10 digits"))
     return value
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from schemas.errors import InvalidInput
+from schemas.i18n import _
 from schemas.settings import Settings
 from storage.usecases.base import Token, acting
 from storage.usecases.verification.common import (
@@ -21,13 +22,13 @@ from storage.usecases.verification.common import (
 def investigate(settings: Settings, token: Token, receipt_number: str, note: str) -> None:
     """Send the document to 疑義 (under investigation, control 31), with a note."""
     _set_aside(settings, token, receipt_number, "investigate", "investigation", note,
-               "say what is doubtful: a 疑義 needs a note")
+               _("say what is doubtful: a 疑義 needs a note"))
 
 
 def rescan(settings: Settings, token: Token, receipt_number: str, note: str) -> None:
     """Send the document back to the scanning desk (the page is unreadable, cut, skewed)."""
     _set_aside(settings, token, receipt_number, "rescan", "rescan", note,
-               "say why the page must be scanned again")
+               _("say why the page must be scanned again"))
 
 
 def _set_aside(settings: Settings, token: Token, receipt_number: str, kind: str,
@@ -65,17 +66,18 @@ def decide(settings: Settings, token: Token, receipt_number: str, decision: str,
     """The end of a 疑義: back to verification, or to the scanning desk. Taken by a checker,
     never by the person who raised it."""
     if decision not in DECISIONS:
-        raise InvalidInput(f"decide one of {', '.join(DECISIONS)}")
+        raise InvalidInput(_("decide one of {value}").format(value=", ".join(DECISIONS)))
     if not note.strip():
-        raise InvalidInput("a decision on a 疑義 says why")
+        raise InvalidInput(_("a decision on a 疑義 says why"))
     with acting(settings, token, "record.confirm", "record.decide") as work:
         document = _document(work.session, receipt_number)
         if document.status != "investigation":
-            raise VerificationError(f"{receipt_number} is not under investigation")
+            raise VerificationError(_("{receipt_number} is not under investigation").format(
+                receipt_number=receipt_number))
         work.subject_ids = [document.id]
         raised = [e for e in _events(work.session, document) if e.kind == "investigate"][-1]
         if raised.by == work.actor.name:
-            raise FourEyesRefused("you raised this 疑義: another person decides it")
+            raise FourEyesRefused(_("you raised this 疑義: another person decides it"))
         document.status = "in_verification" if decision == "resume" else "rescan"
         _record(work, document, "decide", note=note.strip(), reason=decision,
                 answers=raised.id)

@@ -4,6 +4,7 @@ or returns the change (four-eyes, control 27)."""
 from __future__ import annotations
 
 from schemas.errors import InvalidInput
+from schemas.i18n import _
 from schemas.settings import Settings
 from storage.models import Document, FieldValue, VerificationEvent
 from storage.usecases.base import Token, Work, acting
@@ -36,10 +37,13 @@ def accept(settings: Settings, token: Token, receipt_number: str, field_name: st
         field = _field(document, field_name)
         _workable(document)
         if field.status != "review":
-            raise VerificationError(f"{field_name} of {receipt_number} is not waiting for "
-                                    f"review (it is {field.status})")
+            raise VerificationError(
+                _("{field_name} of {receipt_number} is not waiting for review (it is {status})")
+                .format(field_name=field_name, receipt_number=receipt_number,
+                        status=field.status))
         if _is_blind(field):
-            raise VerificationError(f"{field_name} is keyed blind by two people: type it")
+            raise VerificationError(_(
+                "{field_name} is keyed blind by two people: type it").format(field_name=field_name))
         _history_begins(work, document, field)
         _record(work, document, "accept", field, _current(work, document, field))
         field.status = "pending"
@@ -52,16 +56,20 @@ def correct(settings: Settings, token: Token, receipt_number: str, field_name: s
             value: str, reason: str = "misread", note: str = "") -> str:
     """Propose a new value for a field (or an empty one: a deletion); waits for a checker."""
     if reason not in CORRECTION_REASONS:
-        raise InvalidInput(f"say why with one of {', '.join(CORRECTION_REASONS)}")
+        raise InvalidInput(_("say why with one of {value}").format(
+            value=", ".join(CORRECTION_REASONS)))
     with acting(settings, token, "record.correct", "field.correct") as work:
         document = _document(work.session, receipt_number)
         field = _field(document, field_name)
         _workable(document)
         if field.status == "pending":
-            raise VerificationError(f"{field_name} of {receipt_number} already waits for a "
-                                    "checker")
+            raise VerificationError(_(
+                "{field_name} of {receipt_number} already waits for a checker").format(
+                    field_name=field_name, receipt_number=receipt_number))
         if _is_blind(field):
-            raise VerificationError(f"{field_name} is keyed blind by two people: use keying")
+            raise VerificationError(_(
+                "{field_name} is keyed blind by two people: use keying").format(
+                    field_name=field_name))
         value = value.strip()
         if value and field.field_type in DOUBLE_BLIND_TYPES:
             value = _check_value(field, value)
@@ -78,18 +86,20 @@ def correct(settings: Settings, token: Token, receipt_number: str, field_name: s
 
 def _pending(work: Work, document: Document, field: FieldValue) -> VerificationEvent:
     if field.status != "pending":
-        raise VerificationError(f"{field.name} of {document.receipt_number} waits for no "
-                                "confirmation")
+        raise VerificationError(_(
+            "{name} of {receipt_number} waits for no confirmation").format(
+                name=field.name, receipt_number=document.receipt_number))
     return [e for e in _events(work.session, document)
             if e.field_id == field.id and e.kind in ("correct", "accept")][-1]
 
 
 def _second_person(work: Work, change: VerificationEvent) -> None:
     if change.by == work.actor.name:
-        raise FourEyesRefused("you made this change: another person confirms it")
+        raise FourEyesRefused(_("you made this change: another person confirms it"))
     if _both_duties(work):
-        raise FourEyesRefused("this account holds both the verifier's and the checker's "
-                              "duty: confirmations need a checker who cannot correct")
+        raise FourEyesRefused(_(
+            "this account holds both the verifier's and the checker's duty: confirmations need a "
+            "checker who cannot correct"))
 
 
 def confirm(settings: Settings, token: Token, receipt_number: str,
@@ -112,7 +122,7 @@ def return_change(settings: Settings, token: Token, receipt_number: str,
                   field_name: str, note: str) -> None:
     """The second person disagrees: the field goes back to the verifiers, with a note."""
     if not note.strip():
-        raise InvalidInput("say why the change goes back")
+        raise InvalidInput(_("say why the change goes back"))
     with acting(settings, token, "record.confirm", "field.return") as work:
         document = _document(work.session, receipt_number)
         field = _field(document, field_name)

@@ -4,6 +4,7 @@ seeing the reading or each other's entry."""
 from __future__ import annotations
 
 from schemas.errors import InvalidInput
+from schemas.i18n import _
 from schemas.settings import Settings
 from storage.models import FieldValue
 from storage.usecases.base import Token, acting
@@ -33,13 +34,16 @@ def key(settings: Settings, token: Token, receipt_number: str, field_name: str,
         _workable(document)
         work.subject_ids = [document.id, field.id]
         if not _is_blind(field):
-            raise VerificationError(f"{field_name} of {receipt_number} is not keyed blind")
+            raise VerificationError(_(
+                "{field_name} of {receipt_number} is not keyed blind").format(
+                    field_name=field_name, receipt_number=receipt_number))
         typed = value.strip()
         keys = [e for e in _events(work.session, document)
                 if e.field_id == field.id and e.kind == "key"]
         if any(e.by == work.actor.name for e in keys):
-            raise FourEyesRefused("you have already typed this number: another person types "
-                                  "it now, without seeing yours")
+            raise FourEyesRefused(_(
+                "you have already typed this number: another person types it now, without seeing "
+                "yours"))
         _history_begins(work, document, field)
         event = _record(work, document, "key", field, typed)
         earlier = [_open(work, document, e)[0] for e in keys]

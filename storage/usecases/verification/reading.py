@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 
 from schemas.errors import NotFound
 from schemas.forms import get_form
+from schemas.i18n import _
 from schemas.reasons import reason_code
 from schemas.settings import Settings
 from storage.accounts import CHECKER
@@ -162,7 +163,8 @@ def page_image(settings: Settings, token: Token, receipt_number: str,
         document = _document(work.session, receipt_number)
         page = next((p for p in document.pages if p.number == number), None)
         if page is None or page.image_object_id is None:
-            raise NotFound(f"{receipt_number} has no page image {number}")
+            raise NotFound(_("{receipt_number} has no page image {number}").format(
+                receipt_number=receipt_number, number=number))
         data = work.vault.get_object(work.session.get_one(StoredObject, page.image_object_id))
         work.audit("page.view", [document.id, page.id], result="ok")
         return data
