@@ -20,7 +20,7 @@ from tests.verification_data import Office, fresh_settings, open_office, status_
 
 
 def _kura(office: Office, who: str, *args: str, stdin: str | None = None) -> tuple[int, str]:
-    env = kura_env(data_dir=str(office.settings.data_dir),
+    env = kura_env(data_dir=str(office.settings.data_dir), lang="ja",
                    session_file=str(office.settings.data_dir.parent / f"{who}.session"))
     done = run_kura(env, *args, timeout=120, stdin=stdin)
     return done.returncode, done.stdout + done.stderr
