@@ -181,11 +181,14 @@ def commands(command: Any, path: tuple[str, ...] = ()) -> Iterator[tuple[str, An
 
 def speak(root: Any) -> Any:
     """Translate the help of a built command tree (typer.main.get_command) in place."""
+    import typer.core
     import typer.rich_utils as panels
 
-    panels.ARGUMENTS_PANEL_TITLE = _("Arguments")
-    panels.OPTIONS_PANEL_TITLE = _("Options")
-    panels.COMMANDS_PANEL_TITLE = _("Commands")
+    for name, words in PANEL_WORDS.items():
+        setattr(panels, name, _(words))
+    # typer words a few errors with the standard library's gettext, which has no Japanese;
+    # ours has them (TYPER_WORDS). Its copy of click says the rest in English only.
+    typer.core._ = _
     for path, command in commands(root):
         command.get_help_option = _translated_help_option(command.get_help_option)
         if command.help:
@@ -219,6 +222,19 @@ def _translated_help_option(made: Any) -> Any:
 
 
 HELP_OPTION = N_("Show this message and exit.")
+PANEL_WORDS = {
+    "ARGUMENTS_PANEL_TITLE": N_("Arguments"), "OPTIONS_PANEL_TITLE": N_("Options"),
+    "COMMANDS_PANEL_TITLE": N_("Commands"), "ERRORS_PANEL_TITLE": N_("Error"),
+    "ABORTED_TEXT": N_("Aborted."), "REQUIRED_LONG_STRING": N_("[required]"),
+    "DEFAULT_STRING": N_("[default: {}]"),
+    "RICH_HELP": N_("Try [blue]'{command_path} {help_option}'[/] for help."),
+}
+"""Typer's own words around the help and errors, fixed when typer is imported."""
+TYPER_WORDS = (
+    N_("Aborted!"), N_("Missing command."), N_("No such command {name!r}."),
+    N_("default: {default}"), N_("required"),
+)
+"""What typer says to a person with the standard library's gettext."""
 
 
 def help_messages(root: Any) -> set[str]:

@@ -112,6 +112,18 @@ def test_help_speaks_the_language_chosen_when_the_command_runs(tmp_path: Path) -
     assert "照合待ちの書類" in listing and "コマンド" in listing
 
 
+def test_typers_own_words_around_an_error_follow_the_language(tmp_path: Path) -> None:
+    from kura.bench.servers import run_kura as run
+
+    env = kura_env(data_dir=str(tmp_path / "data"))
+    ja = run(speaking_in(env, "ja"), "nosuch", timeout=60)
+    assert ja.returncode == 2
+    assert "'nosuch' というコマンドはありません。" in ja.stderr and "エラー" in ja.stderr
+    assert "説明は 'kura --help' で表示されます。" in ja.stderr
+    en = run(speaking_in(env, "en"), "nosuch", timeout=60)
+    assert "No such command 'nosuch'." in en.stderr and "Error" in en.stderr
+
+
 def test_every_command_says_who_may_run_it_and_gives_an_example() -> None:
     root = typer.main.get_command(app)
     paths = {path for path, command in commands(root)
