@@ -244,7 +244,9 @@ def test_a_page_that_fails_for_good_is_set_aside_and_its_file_goes_on(tmp_path: 
     sign_in(env)
     status = " ".join(run_kura(env, "batch", "status", result.batch_id[:8]).split())
     assert "read 1, failed 1" in status
-    assert "隔離: file-001.pdf 1頁目 — failed: too_many_attempts" in status  # in Japanese
+    assert "set aside in quarantine: file-001.pdf page 1 — failed: too_many_attempts" in status
+    in_japanese = run_kura({**env, "KURA_LANG": "ja"}, "batch", "status", result.batch_id[:8])
+    assert "隔離: file-001.pdf 1頁目 — failed: too_many_attempts" in " ".join(in_japanese.split())
 
 
 def test_a_fault_in_one_page_sets_it_aside_in_quarantine_and_the_rest_goes_on(
