@@ -244,13 +244,16 @@ def quarantine_release(
 ) -> None:
     """Take a quarantined file in after all (say, once a limit was raised): it leaves
     quarantine and goes through every intake check again, as a new batch."""
-    from storage.usecases.quarantine import release
     from workers.intake import INTAKE_CHECKS
 
     settings = get_settings()
-    line, again = release(settings, token, ident, reason, INTAKE_CHECKS)
+    line, again = usecase("quarantine").release(settings, token, ident, reason, INTAKE_CHECKS)
     console.print(Text(_("released {id} ({file}); taken in again").format(
         id=line.id[:8], file=line.label)))
+    if settings.server_url:  # the server reads its pages; following a batch is the desk's
+        console.print(Text(_("its pages are read by the server as batch {batch}").format(
+            batch=again.batch_id[:8])))
+        return
     _read_pages(settings, again.batch_id, again.page_ids, wait=True)
     _print_batch(settings, again.batch_id, 0.0, again.answers)
 

@@ -197,6 +197,18 @@ def test_a_clerk_takes_scans_in_through_the_server(tmp_path: Path,
     again = json.loads(_ok(client, "ingest", str(scan), "--json"))  # the server's checks
     assert again["entries"][0]["outcome"] == "quarantined"
     assert again["entries"][0]["code"] == "duplicate"
+    bad = tmp_path / "not-a-scan.pdf"
+    bad.write_text("a letter, not a scan")
+    kept = json.loads(_ok(client, "ingest", str(bad), "--json"))["entries"][0]
+    assert kept["outcome"] == "quarantined", kept
+    # a records manager takes it in again through the server's checks (still not a scan)
+    _login(client, "rima")
+    held = json.loads(_ok(client, "quarantine", "list", "--json"))
+    [line] = [line for line in held if line["state"] == "held"]
+    said = _ok(client, "quarantine", "release", line["id"], "--reason", "limit raised")
+    assert f"released {line['id'][:8]}" in said and "read by the server as batch" in said
+    assert office.audit("quarantine.release")[-1].actor == "rima"
+    assert sorted(p.name for p in (tmp_path / "client").rglob("*")) == ["session"]
 
 
 def test_the_register_and_its_batches_through_the_server(tmp_path: Path,

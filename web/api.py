@@ -102,7 +102,17 @@ def take_in_batch(settings: Settings, token: str | None,
     return result
 
 
+def release_from_quarantine(settings: Settings, token: str | None, ident: str,
+                            purpose: str) -> tuple[quarantine.QuarantinedFile, IntakeResult]:
+    """`kura quarantine release` through the server: taken in again through this server's
+    checks, its pages read here as an upload's are."""
+    line, again = quarantine.release(settings, token, ident, purpose, INTAKE_CHECKS)
+    threading.Thread(target=run_pages, args=(settings, again.page_ids), daemon=True).start()
+    return line, again
+
+
 CALLS["intake.take_in_batch"] = take_in_batch
+CALLS["quarantine.release"] = release_from_quarantine
 CALLS.update({_name(function): function for function in (
     intake.batch_report_of, desk.progress,
     register.open_items, register.overdue, register.weekly, register.export_csv,
@@ -112,9 +122,10 @@ CALLS.update({_name(function): function for function in (
     reconciliation.lists_of_batch, reconciliation.reconcile, reconciliation.report,
     reconciliation.confirm)})
 
-SUPPLIED: dict[str, Any] = {"build": build_transmittal, "match": match}
+SUPPLIED: dict[str, Any] = {"build": build_transmittal, "match": match,
+                             "checks": INTAKE_CHECKS}
 """Parameters the server fills with its own stage functions (the 進達 archive, the 突合
-matching): code runs where the keys are, never sent over the wire."""
+matching, the intake checks): code runs where the keys are, never sent over the wire."""
 
 SERVER_SIDE = ("settings", "token")
 """The parameters every call begins with, which the server fills in (tests hold CALLS to it)."""
