@@ -187,10 +187,12 @@ def speak(root: Any) -> Any:
     for name, words in PANEL_WORDS.items():
         setattr(panels, name, _(words))
     # typer words a few errors with the standard library's gettext, which has no Japanese;
-    # ours has them (TYPER_WORDS). Its copy of click says the rest in English only.
+    # ours has them (TYPER_WORDS). Its copy of click says the rest in English only
+    # ("Missing argument …"), but for the usage line (_translated_usage).
     typer.core._ = _
     for path, command in commands(root):
         command.get_help_option = _translated_help_option(command.get_help_option)
+        command.format_usage = _translated_usage(command)
         if command.help:
             command.help = command_help(path, command.help)
             command.short_help = first_sentence(command.help)
@@ -209,6 +211,18 @@ class SpeakingGroup(TyperGroup):
         return super().main(*args, **kwargs)
 
 
+def _translated_usage(command: Any) -> Any:
+    """The usage line with its prefix in the reader's words (click's copy in typer has its
+    prefix in English only)."""
+
+    def format_usage(context: Any, formatter: Any) -> None:
+        formatter.write_usage(context.command_path,
+                              " ".join(command.collect_usage_pieces(context)),
+                              prefix=_(USAGE_PREFIX) + " ")
+
+    return format_usage
+
+
 def _translated_help_option(made: Any) -> Any:
     """The --help option (made by click with its own English words) in the reader's."""
 
@@ -222,6 +236,7 @@ def _translated_help_option(made: Any) -> Any:
 
 
 HELP_OPTION = N_("Show this message and exit.")
+USAGE_PREFIX = N_("Usage:")
 PANEL_WORDS = {
     "ARGUMENTS_PANEL_TITLE": N_("Arguments"), "OPTIONS_PANEL_TITLE": N_("Options"),
     "COMMANDS_PANEL_TITLE": N_("Commands"), "ERRORS_PANEL_TITLE": N_("Error"),

@@ -119,9 +119,9 @@ def test_typers_own_words_around_an_error_follow_the_language(tmp_path: Path) ->
     ja = run(speaking_in(env, "ja"), "nosuch", timeout=60)
     assert ja.returncode == 2
     assert "'nosuch' というコマンドはありません。" in ja.stderr and "エラー" in ja.stderr
-    assert "kura --help' で表示されます。" in ja.stderr
+    assert "kura --help' で表示されます。" in ja.stderr and "使い方: " in ja.stderr
     en = run(speaking_in(env, "en"), "nosuch", timeout=60)
-    assert "No such command 'nosuch'." in en.stderr and "Error" in en.stderr
+    assert "No such command 'nosuch'." in en.stderr and "Usage: " in en.stderr
 
 
 def test_every_command_says_who_may_run_it_and_gives_an_example() -> None:

@@ -230,7 +230,8 @@ class HotFolder:
             facts = path.lstat()
             entry = (Arrival(path.name, path=path) if stat.S_ISREG(facts.st_mode) else
                      TurnedAway(path.name, "refused", "not_regular",
-                                f"not a regular file ({kind_of(facts.st_mode)})"))
+                                _("not a regular file ({value})").format(
+                                    value=_(kind_of(facts.st_mode)))))
         except OSError:
             return
         with session_scope(self.settings.sqlalchemy_url) as session:
@@ -254,8 +255,8 @@ class HotFolder:
 
     def _refuse(self, path: Path, mode: int) -> None:
         self._to_quarantine(path, "not_regular" if not stat.S_ISLNK(mode) else "symlink",
-                            f"not a regular file ({kind_of(mode)})" if not stat.S_ISLNK(mode)
-                            else "a symbolic link (not followed)")
+                            _("not a regular file ({value})").format(value=_(kind_of(mode)))
+                            if not stat.S_ISLNK(mode) else _("a symbolic link (not followed)"))
 
     def _to_quarantine(self, path: Path, code: str, reason: str) -> None:
         """The file (a link itself, never what it points to) to the quarantine folder, its
