@@ -144,6 +144,10 @@ class Settings(BaseSettings):
         default=5, description="Wrong passwords in a row before the account locks for a while."
     )
     login_lockout_minutes: int = 15
+    signin_per_minute: int = Field(
+        default=10, description="Sign-in attempts one address may make a minute (the rooms "
+        "and the API): raise it where a whole office reaches the server through one proxy."
+    )
     idle_minutes: float = Field(
         default=5, description="The rooms lock a screen left alone this long (control 58): "
         "personal data is hidden until the person signs in again."

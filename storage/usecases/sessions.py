@@ -22,9 +22,11 @@ from storage.usecases.base import anchor, ready
 WINDOW = dt.timedelta(minutes=1)
 
 
-def may_try(settings: Settings, client: str, per_minute: int = 10) -> bool:
-    """Count one sign-in attempt from `client` (an address); False when it made `per_minute`
-    already in the last minute. The address is kept as a digest only."""
+def may_try(settings: Settings, client: str) -> bool:
+    """Count one sign-in attempt from `client` (an address); False when it made
+    settings.signin_per_minute already in the last minute. The address is kept as a digest
+    only."""
+    per_minute = settings.signin_per_minute
     ready(settings)
     digest = hashlib.sha256(f"kura-client/{client}".encode()).hexdigest()
     now = utcnow()
