@@ -29,6 +29,7 @@ from pipeline.fonts import PRINTED_FONT
 from schemas.errors import InvalidInput
 from schemas.i18n import _
 from schemas.normalise import ERAS, date_to_era
+from schemas.transmittal import TransmittalItem
 
 A4_INCHES = (8.27, 11.69)
 ITEMS_PER_PAGE = 28
@@ -36,20 +37,6 @@ PASSWORD_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz23456789"
 """Letters and digits a person reads without confusing them (no 0/O, 1/l/I)."""
 PASSWORD_LENGTH = 20
 """20 characters of 57: about 117 bits."""
-
-
-@dataclass(frozen=True)
-class TransmittalItem:
-    """One document in the batch, as the itemised list shows it."""
-
-    receipt_number: str
-    """受付番号"""
-    form_title: str
-    notification_type: str
-    basic_pension_number: str
-    name_kana: str
-    received_date: dt.date
-    pages: int
 
 
 @dataclass(frozen=True)

@@ -17,7 +17,6 @@ from PIL import Image
 from pipeline.transmittal import (
     PASSWORD_ALPHABET,
     Transmittal,
-    TransmittalItem,
     build_package,
     encrypted_zip,
     generate_password,
@@ -25,6 +24,7 @@ from pipeline.transmittal import (
     wareki,
 )
 from schemas.errors import InvalidInput
+from schemas.transmittal import TransmittalItem
 
 ITEMS = tuple(
     TransmittalItem(

@@ -8,7 +8,7 @@ import datetime as dt
 from typing import Any
 
 from pipeline.reconcile import ListRow, Reconciliation, RegisterEntry, reconcile
-from pipeline.transmittal import Transmittal, TransmittalItem, TransmittalPackage, build_package
+from pipeline.transmittal import Transmittal, TransmittalPackage, build_package
 from storage.usecases.transmittals import Contents
 
 
@@ -18,11 +18,7 @@ def build_transmittal(contents: Contents) -> TransmittalPackage:
         batch_id=contents.number, prepared_on=contents.prepared_on,
         addressee=contents.addressee, sender=contents.sender,
         municipality_code=contents.municipality_code, purpose=contents.purpose,
-        items=tuple(TransmittalItem(
-            receipt_number=i.receipt_number, form_title=i.form_title,
-            notification_type=i.notification_type,
-            basic_pension_number=i.basic_pension_number, name_kana=i.name_kana,
-            received_date=i.received_date, pages=i.pages) for i in contents.items)))
+        items=contents.items))
 
 
 def match(rows: list[dict[str, Any]], entries: list[dict[str, Any]], municipality_code: str,

@@ -23,6 +23,7 @@ from sqlalchemy import select
 from schemas.errors import Conflict, InvalidInput, NotAllowed, NotFound
 from schemas.i18n import _
 from schemas.settings import Settings
+from schemas.transmittal import TransmittalItem
 from storage.models import Document, StoredObject, next_dated_number
 from storage.register import form_of, move, open_value, sync_entries
 from storage.register_models import RegisterEntry, Transmittal
@@ -39,19 +40,6 @@ class SamePerson(NotAllowed):
 
 
 @dataclass(frozen=True)
-class Item:
-    """One document of a batch as the 内訳書 and the records show it."""
-
-    receipt_number: str
-    form_title: str
-    notification_type: str
-    basic_pension_number: str
-    name_kana: str
-    received_date: dt.date
-    pages: int
-
-
-@dataclass(frozen=True)
 class Contents:
     number: str
     prepared_on: dt.date
@@ -59,7 +47,7 @@ class Contents:
     sender: str
     municipality_code: str
     purpose: str
-    items: tuple[Item, ...]
+    items: tuple[TransmittalItem, ...]
 
 
 class Package(Protocol):
@@ -229,9 +217,9 @@ def release(settings: Settings, token: Token, number: str, addressee: str, items
                         package.cover_note_pdf, package.password)
 
 
-def _item(work: Work, entry: RegisterEntry, document: Document) -> Item:
+def _item(work: Work, entry: RegisterEntry, document: Document) -> TransmittalItem:
     form = form_of(entry.form_id)
-    return Item(
+    return TransmittalItem(
         receipt_number=document.receipt_number, form_title=form.title if form else "",
         notification_type=entry.notification_type,
         basic_pension_number=open_value(work.vault, document, "basic_pension_number"),
