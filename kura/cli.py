@@ -30,7 +30,7 @@ from kura.cli_people import (
 )
 from kura.cli_register import register_app, shintatsu_app, totsugo_app
 from kura.cli_verify import verify_app
-from kura.help import SpeakingGroup
+from kura.help import SpeakingGroup, duty_names
 from kura.tables import JSON_HELP, Column, fitted, form_name
 from schemas.errors import ExitCode, KuraError, NotSignedIn, Unavailable
 from schemas.i18n import N_, _, language, ngettext
@@ -97,10 +97,9 @@ def standing(context: typer.Context) -> None:
         console.print(_("Nobody is signed in here."), highlight=False)
         nexts = ["kura login NAME"]
     else:
-        from kura.help import ROLE_NAMES
 
         console.print(_("Signed in as {user} ({duties}).").format(
-            user=now.username, duties=_(", ").join(_(ROLE_NAMES.get(r, r)) for r in now.roles)),
+            user=now.username, duties=duty_names(now.roles)),
             highlight=False)
         nexts = []
     if now.waiting is not None:
@@ -435,7 +434,7 @@ def demo(count: Annotated[int, typer.Option(help=N_("How many sample scans."))] 
     for column in (_("User"), _("Duty"), _("Password")):
         people.add_column(column, no_wrap=True)
     for username, duties, password in demo.accounts:
-        people.add_row(username, duties, password)
+        people.add_row(username, duty_names(duties.split(", ")), password)
     console.print(people)
     console.print(_("signed in as {user}").format(user=demo.clerk.username))
     samples = settings.data_dir / "samples" / time.strftime("%Y%m%d-%H%M%S")

@@ -18,6 +18,7 @@ import typer
 from rich.console import Console
 
 from kura.calls import usecase
+from kura.help import duty_names
 from kura.tables import JSON_HELP, Column, fitted
 from schemas.errors import Damaged, NotSignedIn
 from schemas.i18n import N_, _, ngettext
@@ -115,7 +116,7 @@ def login(
     local = signed.expires_at.astimezone()
     console.print(_("signed in as {user} ({duties}) until {until}. Every operation is "
                     "recorded in the audit log under your name.").format(
-                        user=signed.username, duties=", ".join(signed.roles),
+                        user=signed.username, duties=duty_names(signed.roles),
                         until=f"{local:%Y-%m-%d %H:%M}"))
 
 

@@ -28,6 +28,11 @@ ROLE_NAMES: dict[str, str] = {
 }
 """The duties by the names the office gives them."""
 
+
+def duty_names(roles: list[str] | tuple[str, ...]) -> str:
+    """A person's duties in the reader's words."""
+    return _(", ").join(_(ROLE_NAMES.get(role, role)) for role in roles)
+
 ANYONE = "anyone"
 SIGNED_IN = "signed_in"
 OPERATOR = "operator"

@@ -357,7 +357,7 @@ def test_the_session_file_is_private_and_logout_ends_it(tmp_path: Path) -> None:
     session_file = tmp_path / "home" / "kura-session"
     env = kura_env(data_dir=str(tmp_path / "data"), session_file=str(session_file))
     output = sign_in(env, "tanaka", ("scanning_clerk",))
-    assert "signed in as tanaka (scanning_clerk)" in output
+    assert "signed in as tanaka (scanning clerk)" in output
     assert "recorded in the audit log" in output
     assert stat.S_IMODE(session_file.stat().st_mode) == 0o600
     token = json.loads(session_file.read_text())["token"]
@@ -388,7 +388,7 @@ def test_demo_creates_one_account_per_duty_and_signs_in_the_clerk(tmp_path: Path
         "demo-auditor",
     ):
         assert username in output
-    assert "signed in as demo-clerk" in output
+    assert "signed in as demo-clerk" in output and "records manager" in output  # duties in words
     assert "documents 1" in output
     assert "demo-clerk (scanning_clerk)" in run_kura(env, "whoami")
     settings = Settings(data_dir=tmp_path / "data")
