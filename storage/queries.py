@@ -16,6 +16,8 @@ from storage.models import Batch, Document, FieldValue, SourceFile
 from storage.vault import Vault
 
 WAITING = ("review", "ready")
+QUEUE_CHUNK = 200
+"""Documents loaded at a time while the queue is filled."""
 
 
 @dataclass(frozen=True)
@@ -110,30 +112,42 @@ def mask_name(name: str) -> str:
 
 def waiting_queue(
     session: Session, vault: Vault, statuses: tuple[str, ...] = WAITING, form_id: str = "",
-    reason: str = "", named: int | None = None,
+    reason: str = "", limit: int | None = None,
 ) -> list[QueueLine]:
-    """The queue, oldest first and those with more fields to review first within a day.
-
-    Only the first `named` lines (all when None) open their document to show the masked
-    name: unwrapping every document's key would make a queue of ten thousand slow to show
-    when a person reads its first screen only."""
-    query = (select(Document).where(Document.status.in_(statuses))
-             .options(selectinload(Document.fields), selectinload(Document.pages)))
+    """The queue, oldest first and those with more fields to review first within a day; with
+    a limit, its first lines only. The order comes from the database, and only the documents
+    shown are loaded and opened (for the masked name): a station shows its first screen of a
+    queue of ten thousand without reading them all."""
+    for_review = (select(FieldValue.document_id, func.count().label("fields"))
+                  .where(FieldValue.status == "review").group_by(FieldValue.document_id)
+                  .subquery())
+    query = (select(Document.id).outerjoin(for_review, for_review.c.document_id == Document.id)
+             .where(Document.status.in_(statuses))
+             .order_by(Document.received_date, func.coalesce(for_review.c.fields, 0).desc(),
+                       Document.receipt_number))
     if form_id:
         query = query.where(Document.form_id == form_id)
-    documents = [document for document in session.scalars(query).all()
-                 if not reason or reason in _why(document)]
-    documents.sort(key=lambda document: (
-        document.received_date, -sum(f.status == "review" for f in document.fields),
-        document.receipt_number))
-    return [_line(document, vault if named is None or position < named else None)
-            for position, document in enumerate(documents)]
+    ordered = session.scalars(query).all()
+    lines: list[QueueLine] = []
+    for start in range(0, len(ordered), QUEUE_CHUNK):
+        chunk = ordered[start:start + QUEUE_CHUNK]
+        loaded = {document.id: document for document in session.scalars(
+            select(Document).where(Document.id.in_(chunk))
+            .options(selectinload(Document.fields), selectinload(Document.pages)))}
+        for document_id in chunk:
+            document = loaded[document_id]
+            if reason and reason not in _why(document):
+                continue
+            lines.append(_line(document, vault))
+            if limit is not None and len(lines) >= limit:
+                return lines
+    return lines
 
 
-def _line(document: Document, vault: Vault | None) -> QueueLine:
+def _line(document: Document, vault: Vault) -> QueueLine:
     name_field = next((f for f in document.fields if f.name == "name"), None)
     name = (vault.open_value(document, "field:name:value", name_field.value_sealed)
-            if vault and name_field else "")
+            if name_field else "")
     return QueueLine(
         document.receipt_number,
         document.received_date,

@@ -95,8 +95,7 @@ def queue(settings: Settings, token: Token, form_id: str = "", reason: str = "",
     """Documents waiting for verification, oldest first, those with more fields to review
     first within a day; masked like `kura queue`. With a limit, the first lines only."""
     with acting(settings, token, "queue.read") as work:
-        lines = waiting_queue(work.session, work.vault, WAITING, form_id, reason,
-                              named=limit)[:limit]
+        lines = waiting_queue(work.session, work.vault, WAITING, form_id, reason, limit)
         work.audit("queue.read", result="ok", detail={"lines": len(lines)})
         return lines
 
