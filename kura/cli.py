@@ -31,8 +31,9 @@ from kura.cli_people import (
 from kura.cli_register import register_app, shintatsu_app, totsugo_app
 from kura.cli_verify import verify_app
 from kura.help import SpeakingGroup, duty_names
-from kura.tables import JSON_HELP, Column, fitted, form_name
+from kura.tables import JSON_HELP, Column, fitted
 from schemas.errors import ExitCode, KuraError, NotSignedIn, Unavailable
+from schemas.forms import form_name
 from schemas.i18n import N_, _, language, ngettext
 from schemas.settings import get_settings
 

@@ -18,7 +18,8 @@ from rich.console import Console
 
 from kura.calls import usecase
 from kura.cli_people import token
-from kura.tables import JSON_HELP, Column, fitted, form_name
+from kura.tables import JSON_HELP, Column, fitted
+from schemas.forms import form_name
 from schemas.i18n import N_, _, ngettext
 from schemas.settings import get_settings
 

@@ -195,9 +195,7 @@ def quarantine_list(
 def quarantine_pages(as_json: Annotated[bool, typer.Option("--json", help=JSON_HELP)] = False
                      ) -> None:
     """Pages that failed for good, with the reason; the rest of each file went on."""
-    from storage.usecases.quarantine import set_aside_pages
-
-    lines = set_aside_pages(get_settings(), token)
+    lines = usecase("quarantine").set_aside_pages(get_settings(), token)
     if as_json:
         print(json.dumps([_as_dict(line) for line in lines], ensure_ascii=False, indent=1))
         return

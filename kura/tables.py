@@ -68,11 +68,3 @@ def fitted(console: Console, title: str, columns: Sequence[Column],
     for row in rows:
         table.add_row(*(row[i] for i in shown))
     return table
-
-
-def form_name(form_id: str | None) -> str:
-    """A form by the short name printed on the paper (its short_title), else its id."""
-    from schemas.forms import load_forms
-
-    form = load_forms().get(form_id or "")
-    return (form.short_title or form.title) if form is not None else (form_id or "?")

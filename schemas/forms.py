@@ -176,3 +176,9 @@ def get_form(form_id: str) -> FormDef:
     if form_id not in forms:
         raise KeyError(f"unknown form {form_id!r}; known: {', '.join(sorted(forms))}")
     return forms[form_id]
+
+
+def form_name(form_id: str | None) -> str:
+    """A form by the short name printed on the paper (its short_title), else its id."""
+    form = load_forms().get(form_id or "")
+    return (form.short_title or form.title) if form is not None else (form_id or "?")

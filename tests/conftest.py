@@ -88,15 +88,10 @@ def s3(s3_server: S3Server) -> S3Bucket:
 @pytest.fixture(scope="session")
 def browser() -> Iterator[Browser]:
     """One headless Chromium for the whole test run (tests/web_browser.py serves the rooms)."""
-    from playwright.sync_api import sync_playwright
+    from kura.bench.keystrokes import chromium
 
-    with sync_playwright() as playwright:
-        launched = playwright.chromium.launch(
-            executable_path="/usr/bin/chromium",
-            args=["--headless", "--no-sandbox", "--disable-gpu",
-                  "--disable-background-networking"])
+    with chromium() as launched:
         yield launched
-        launched.close()
 
 
 @pytest.fixture(autouse=True)

@@ -210,6 +210,7 @@ def test_a_clerk_takes_scans_in_through_the_server(tmp_path: Path,
     said = _ok(client, "quarantine", "release", line["id"], "--reason", "limit raised")
     assert f"released {line['id'][:8]}" in said and "read by the server as batch" in said
     assert office.audit("quarantine.release")[-1].actor == "rima"
+    _ok(client, "quarantine", "pages")  # the pages set aside, listed by the server
     assert sorted(p.name for p in (tmp_path / "client").rglob("*")) == ["session"]
 
 

@@ -72,7 +72,7 @@ CALLS: dict[str, Callable[..., Any]] = {_name(function): function for function i
     audit.verify_chain, audit.search_log, audit.review, audit.erase_words,
     audit.checkpoint_now,
     quarantine.list_quarantine, quarantine.show, quarantine.open_file,
-    quarantine.request_disposal, quarantine.decide_disposal,
+    quarantine.request_disposal, quarantine.decide_disposal, quarantine.set_aside_pages,
     batches.batch_status,
     verification.queue, verification.open_document, verification.page_image,
     verification.group, verification.accept, verification.correct, verification.key,

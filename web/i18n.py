@@ -15,6 +15,7 @@ from babel.support import Translations
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from schemas import i18n
+from schemas.forms import form_name
 from schemas.i18n import LANGUAGES, pick
 from schemas.reasons import REASONS, reason_code
 
@@ -41,6 +42,7 @@ def environment(lang: str) -> Environment:
     )
     env.install_gettext_translations(translations(lang), newstyle=True)  # type: ignore[attr-defined]
     env.filters["reason_words"] = lambda reason: reason_words(reason, lang)
+    env.filters["form_name"] = form_name
     return env
 
 

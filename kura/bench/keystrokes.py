@@ -127,19 +127,28 @@ def _signed_in(browser: Browser, base: str, username: str, password: str) -> Pag
 
 
 @contextmanager
-def _browser(given: Browser | None) -> Iterator[Browser]:
-    if given is not None:
-        yield given
-        return
+def chromium() -> Iterator[Browser]:
+    """Debian's Chromium, headless, that reaches nothing on its own (the benchmark and the
+    rooms' tests drive the same one)."""
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:
         launched = playwright.chromium.launch(
-            executable_path=CHROMIUM, args=["--headless", "--no-sandbox", "--disable-gpu"])
+            executable_path=CHROMIUM, args=["--headless", "--no-sandbox", "--disable-gpu",
+                                            "--disable-background-networking"])
         try:
             yield launched
         finally:
             launched.close()
+
+
+@contextmanager
+def _browser(given: Browser | None) -> Iterator[Browser]:
+    if given is not None:
+        yield given
+        return
+    with chromium() as launched:
+        yield launched
 
 
 @contextmanager
