@@ -123,8 +123,17 @@ def _ok(env: dict[str, str], *args: str, stdin: str = "") -> str:
     return done.stdout
 
 
+USED_CODES: dict[str, str] = {}
+
+
 def _login(env: dict[str, str], username: str) -> None:
-    code = f"\n{pyotp.TOTP(SECRETS[username]).now()}" if username in SECRETS else ""
+    code = ""
+    if username in SECRETS:
+        totp = pyotp.TOTP(SECRETS[username])
+        while (code := totp.now()) == USED_CODES.get(username):  # a code is taken once
+            time.sleep(1)
+        USED_CODES[username] = code
+        code = f"\n{code}"
     _ok(env, "login", username, "--password-stdin", stdin=f"{PASSWORD}{code}\n")
 
 
