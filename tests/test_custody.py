@@ -21,7 +21,13 @@ from pipeline.render import certificate_pdf
 from schemas.normalise import canonical_json
 from schemas.settings import Settings
 from storage.audit import AuditEntry
-from storage.blind_index import BlindIndexer, find_documents, load_indexer, normalise_for_index
+from storage.blind_index import (
+    BlindIndexer,
+    find_documents,
+    load_indexer,
+    normalise_for_index,
+    reindex_all,
+)
 from storage.crypto import DecryptionError, Kek
 from storage.custody import CustodyError, FourEyesError, RetentionError
 from storage.db import get_engine, upgrade
@@ -218,6 +224,34 @@ def test_blind_indexes_find_each_field_and_never_equal_a_plain_hash(tmp_path: Pa
         other = BlindIndexer(os.urandom(32))
         assert other.digest("my_number", PEOPLE[0]["my_number"]) not in digests
     assert indexer.key != vault.kek.key
+
+
+def test_a_new_index_key_reindexes_every_field_and_every_content_digest(tmp_path: Path) -> None:
+    old_key, new_key = (Kek.generate().to_base64() for _ in range(2))
+    settings = _settings(tmp_path, index_key=old_key)
+    with _session(settings) as session:
+        filed = file_documents(session, settings, fresh_vault(settings), PEOPLE)
+        session.commit()
+    yamada = filed[0][0]
+
+    moved = settings.model_copy(update={"index_key": new_key})
+    indexer, vault = load_indexer(moved), fresh_vault(moved)
+    with _session(moved) as session:
+        # before the reindex the new key finds nothing: the digests are the old key's
+        assert find_documents(session, indexer, "basic_pension_number", "1234567890") == []
+        assert reindex_all(session, vault, indexer) == 4 * len(PEOPLE)
+        session.commit()
+        assert [d.id for d in find_documents(
+            session, indexer, "basic_pension_number", "1234567890")] == [yamada.id]
+        assert find_documents(session, load_indexer(settings), "basic_pension_number",
+                              "1234567890") == []
+        assert {r.key_id for r in session.scalars(select(BlindIndex))} == {indexer.id}
+        for document, scan in filed:
+            stored = _original(session, document)
+            keyed = indexer.content_digest(hashlib.sha256(scan).hexdigest())
+            assert stored.sha256 == keyed
+            source = session.get_one(SourceFile, document.source_file_id)
+            assert source.sha256 == keyed
 
 
 def test_the_index_key_may_not_be_the_kek(tmp_path: Path) -> None:
