@@ -95,8 +95,9 @@ def test_shintatsu_by_two_people_and_totsugo_confirmed_by_another(
         rima.fill("#check-addressee", addressee)
         rima.fill("#check-items", "2")
         rima.locator("#release").click()
-        expect(rima.locator(".error")).to_be_visible()
-        rima.goto(f"/register/shintatsu/{number}")
+        expect(rima.locator("#problem")).to_contain_text("宛先または件数が進達の内容と違います")
+        expect(rima.locator("#batch-status")).to_have_text("作成済み（確認待ち）")
+        rima.screenshot(path=shots / "register-release-refused.png", full_page=True)
         rima.fill("#check-addressee", addressee)
         rima.fill("#check-items", "3")
         rima.locator("#release").click()
@@ -198,3 +199,28 @@ def test_shintatsu_by_two_people_and_totsugo_confirmed_by_another(
         expect(rima.locator("#weekly")).to_be_visible()
         settled(rima)
         rima.screenshot(path=shots / "register-weekly.png", full_page=True)
+
+
+def test_a_list_with_a_page_missing_is_refused_on_the_page_with_its_reason(
+    browser: Browser, tmp_path: Path, shots: Path
+) -> None:
+    """Pages 1 and 3 of a three-page list: the verifier who runs its 突合 reads why it
+    cannot be reconciled, and the list stays as it came, not reconciled."""
+    pages, truth = render_list(LIST_SEED, pages=3, rows_per_page=2)
+    settings = Settings(data_dir=tmp_path / "data",  # type: ignore[call-arg]
+                        municipality_code=truth["header"]["municipality_code"])
+    open_register(settings)
+    (listed,) = take_list(settings, token(settings, "sakura"), tiff([pages[0], pages[2]]))
+    office = Office(settings, [listed], "")
+    with serving(settings) as base:
+        vito = sign_in(browser, base, "vito")
+        vito.goto("/register/totsugo")
+        with vito.expect_response(f"**/register/totsugo/{listed}/run") as answer:
+            vito.locator(f"#lists tr[data-list='{listed}'] button.run").click()
+        assert answer.value.status == 409
+        expect(vito.locator("#problem")).to_contain_text(listed)
+        expect(vito.locator("#problem")).to_contain_text("一覧表の 2 頁がありません")
+        expect(vito.locator(f"#lists tr[data-list='{listed}']")).to_contain_text("未突合")
+        vito.screenshot(path=shots / "register-list-refused.png", full_page=True)
+    assert office.audit("reconcile.run") == []
+    assert [e.actor for e in office.audit("reconcile.overview")] == ["vito", "vito"]

@@ -14,6 +14,7 @@ from fastapi import APIRouter, Depends, Form, Request
 from starlette.datastructures import UploadFile
 from starlette.responses import Response
 
+from schemas.errors import InvalidInput, KuraError
 from storage.queries import mask_name
 from storage.reconcile_words import outcome_word, report_csv
 from storage.usecases import reconciliation as r
@@ -105,11 +106,16 @@ async def prepare(request: Request, addressee: Annotated[str, Form()] = "",
 
 @router.get("/shintatsu/{number}")
 def batch(request: Request, number: str) -> Response:
+    return _batch_page(request, number)
+
+
+def _batch_page(request: Request, number: str, problem: KuraError | None = None) -> Response:
     me = signed_in(request)
     shown = t.show(settings_of(request), token_of(request), number)
     line = next((b for b in t.ledger(settings_of(request), token_of(request))
                  if b.number == number), None)
     return render(request, "register/batch.html", me, batch=shown, line=line,
+                  problem=problem, status_code=400 if problem else 200,
                   back=f"/register/shintatsu/{number}")
 
 
@@ -120,8 +126,11 @@ def release(request: Request, number: str, addressee: Annotated[str, Form()],
     to save onto the medium and the password, this once: never in a URL or a log, and the
     page is not cached (web/security.py)."""
     me = signed_in(request)
-    released = t.release(settings_of(request), token_of(request), number, addressee, items,
-                         build_transmittal)
+    try:
+        released = t.release(settings_of(request), token_of(request), number, addressee,
+                             items, build_transmittal)
+    except InvalidInput as error:  # what was typed differs from the batch: say so there
+        return _batch_page(request, number, error)
     return render(request, "register/released.html", me, released=released,
                   archive=_data_url("application/zip", released.archive),
                   cover_note=_data_url("application/pdf", released.cover_note_pdf),
@@ -150,16 +159,24 @@ async def registered_mail(request: Request, number: str,
 
 @router.get("/totsugo")
 def totsugo(request: Request) -> Response:
+    return _lists_page(request)
+
+
+def _lists_page(request: Request, problem: KuraError | None = None) -> Response:
     me = signed_in(request)
     lists = r.reconciliations(settings_of(request), token_of(request))
-    return render(request, "register/totsugo.html", me, lists=lists,
-                  outcome_word=outcome_word, back="/register/totsugo")
+    return render(request, "register/totsugo.html", me, lists=lists, problem=problem,
+                  status_code=409 if problem else 200, outcome_word=outcome_word,
+                  back="/register/totsugo")
 
 
 @router.post("/totsugo/{receipt}/run", dependencies=Csrf)
 def run(request: Request, receipt: str) -> Response:
     signed_in(request)
-    r.reconcile(settings_of(request), token_of(request), receipt, match)
+    try:
+        r.reconcile(settings_of(request), token_of(request), receipt, match)
+    except r.ListNotUsable as error:  # pages missing or foreign: the reasons, in words
+        return _lists_page(request, error)
     return back_to(f"/register/totsugo/{receipt}")
 
 
