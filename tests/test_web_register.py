@@ -74,7 +74,13 @@ def test_shintatsu_by_two_people_and_totsugo_confirmed_by_another(
 
         # 進達: chika prepares the batch and may not release it
         chika.get_by_role("link", name="進達と記録媒体管理台帳").click()
-        expect(chika.locator("#ready input[name=receipts]")).to_have_count(3)
+        boxes = chika.locator("#ready input[name=receipts]")
+        expect(boxes).to_have_count(3)
+        for index in range(3):  # none ticked is not "all of them"
+            boxes.nth(index).uncheck()
+        chika.locator("#prepare").click()
+        expect(chika.locator("#problem")).to_contain_text("一つ以上選んでください")
+        assert office.audit("transmittal.prepare") == []
         chika.locator("#prepare").click()
         number = chika.locator("#batch-number").inner_text()
         expect(chika.locator("#prepared-by")).to_contain_text("chika")

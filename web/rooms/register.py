@@ -84,6 +84,10 @@ def _download(data: bytes, filename: str, media_type: str) -> Response:
 
 @router.get("/shintatsu")
 def shintatsu(request: Request) -> Response:
+    return _shintatsu_page(request)
+
+
+def _shintatsu_page(request: Request, nothing_chosen: bool = False) -> Response:
     me = signed_in(request)
     settings, token = settings_of(request), token_of(request)
     ledger = t.ledger(settings, token)
@@ -91,6 +95,7 @@ def shintatsu(request: Request) -> Response:
              if line.stage == "verified" and not line.transmittal]
     return render(request, "register/shintatsu.html", me, ledger=ledger, ready=ready,
                   addressee=settings.jps_addressee, purpose=t.PURPOSE,
+                  nothing_chosen=nothing_chosen, status_code=400 if nothing_chosen else 200,
                   back="/register/shintatsu")
 
 
@@ -99,6 +104,8 @@ async def prepare(request: Request, addressee: Annotated[str, Form()] = "",
                   purpose: Annotated[str, Form()] = "") -> Response:
     signed_in(request)
     receipts = [n for n in (await request.form()).getlist("receipts") if isinstance(n, str)]
+    if not receipts:  # the use case would take every item ready: never by unticking all
+        return _shintatsu_page(request, nothing_chosen=True)
     batch = t.prepare(settings_of(request), token_of(request), receipts, purpose or t.PURPOSE,
                       addressee)
     return back_to(f"/register/shintatsu/{batch.number}")
