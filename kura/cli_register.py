@@ -7,8 +7,6 @@ reconciliation.py) and renders the result; the pipeline's parts those use cases 
 
 from __future__ import annotations
 
-import csv
-import io
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -20,6 +18,13 @@ from kura.calls import usecase
 from kura.cli_people import token, write_private
 from schemas.i18n import N_, _
 from schemas.settings import get_settings
+from storage.reconcile_words import (
+    REPORT_COLUMNS,
+    outcome_word,
+    report_csv,
+    report_rows,
+    report_titles,
+)
 
 if TYPE_CHECKING:
     from storage.usecases.reconciliation import Report
@@ -34,20 +39,6 @@ shintatsu_app = typer.Typer(
 totsugo_app = typer.Typer(help=N_("突合: a 処理結果一覧表 against the register, confirmed by "
                                  "another person."), no_args_is_help=True)
 console = Console()
-
-OUTCOMES = {
-    "matched": N_("matched"),
-    "matched_with_differences": N_("matched with differences"),
-    "result_without_entry": N_("result for something never received"),
-    "ambiguous": N_("more than one register entry fits"),
-    "other_municipality": N_("another municipality's row"),
-    "unreadable": N_("row unreadable (基礎年金番号 or 届書区分)"),
-}
-
-
-def outcome_word(outcome: str) -> str:
-    return _(OUTCOMES[outcome]) if outcome in OUTCOMES else outcome
-
 
 # --- kura register ----------------------------------------------------------------------------
 
@@ -311,32 +302,6 @@ def totsugo_confirm(
     _render(confirm(get_settings(), token, receipt_number, accept or []), None, None)
 
 
-REPORT_COLUMNS = (
-    (N_("No"), 8.0), (N_("Page"), 8.0), (N_("Outcome"), 40.0), (N_("Receipt number"), 26.0),
-    (N_("Basic pension number"), 22.0), (N_("Name (kana)"), 30.0), (N_("Birth date"), 20.0),
-    (N_("Notification type"), 20.0), (N_("Result"), 14.0),
-)
-
-
-def _report_rows(report: Report) -> list[list[str]]:
-    rows = []
-    for line in report.rows:
-        side = line.list_side
-        kana, birth = side.get("name_kana", ""), side.get("birth_date", "")
-        if "name_kana" in line.differences:
-            kana = f"{kana} / {line.register_side.get('name_kana', '')}"
-        if "birth_date" in line.differences:
-            birth = f"{birth} / {line.register_side.get('birth_date', '')}"
-        outcome = outcome_word(line.outcome)
-        if line.accepted:
-            outcome += " " + _("(accepted)")
-        rows.append([str(line.number), str(line.page), outcome,
-                     line.receipt_number or ", ".join(line.candidates),
-                     side.get("basic_pension_number", ""), kana, birth,
-                     side.get("notification_type", ""), side.get("result", "")])
-    return rows
-
-
 def _summary(report: Report) -> list[str]:
     lines = [_("List {receipt} (市区町村コード {code}), status {status}; run by {run}, "
                "confirmed by {confirmed}").format(
@@ -349,8 +314,8 @@ def _summary(report: Report) -> list[str]:
 
 
 def _render(report: Report, csv_out: Path | None, pdf_out: Path | None) -> None:
-    rows = _report_rows(report)
-    titles = [_(name) for name, _width in REPORT_COLUMNS]
+    rows = report_rows(report)
+    titles = report_titles()
     for said in _summary(report):
         console.print(said, highlight=False)
     table = Table(title=_("突合 report"))
@@ -361,11 +326,7 @@ def _render(report: Report, csv_out: Path | None, pdf_out: Path | None) -> None:
             table.add_row(*row)
     console.print(table)
     if csv_out is not None:
-        text = io.StringIO(newline="")
-        writer = csv.writer(text, lineterminator="\r\n")
-        writer.writerow(titles)
-        writer.writerows(rows)
-        write_private(csv_out, text.getvalue().encode("utf-8-sig"))
+        write_private(csv_out, report_csv(report))
         console.print(_("Wrote {path} ({size} bytes)").format(path=csv_out,
                                                               size=csv_out.stat().st_size))
     if pdf_out is not None:

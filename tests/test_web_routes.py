@@ -58,6 +58,20 @@ EXPECTED: dict[tuple[str, str], str | None] = {
     ("POST", "/admin/accounts/{username}"): "users.manage",
     ("GET", "/admin/review"): "users.read",
     ("POST", "/admin/review"): "users.manage",
+    ("GET", "/register"): "register.read",
+    ("GET", "/register/overdue"): "register.read",
+    ("GET", "/register/weekly"): "register.read",
+    ("POST", "/register/export"): "register.read",
+    ("GET", "/register/shintatsu"): "register.read",
+    ("POST", "/register/shintatsu/prepare"): "transmittal.prepare",
+    ("GET", "/register/shintatsu/{number}"): "register.read",
+    ("POST", "/register/shintatsu/{number}/release"): "transmittal.release",
+    ("POST", "/register/shintatsu/{number}/mail"): "transmittal.prepare",
+    ("GET", "/register/totsugo"): "register.read",
+    ("POST", "/register/totsugo/{receipt}/run"): "reconcile.run",
+    ("GET", "/register/totsugo/{receipt}"): "reconcile.run",
+    ("POST", "/register/totsugo/{receipt}/confirm"): "reconcile.confirm",
+    ("POST", "/register/totsugo/{receipt}/csv"): "reconcile.run",
     # the API `kura` calls with KURA_SERVER_URL: each use case checks its own duty
     # (tests/test_server_boundary.py: none runs without a session, a duty missing is refused)
     ("POST", "/api/v1/signin"): OPEN,
@@ -127,7 +141,9 @@ def test_every_route_with_every_duty_and_with_no_session(tmp_path: Path) -> None
                                                   "reason": "route walk",
                                                   "receipts": receipt, "decision": "reject",
                                                   "username": "walker", "change": "expiry",
-                                                  "month": "2026-11"},
+                                                  "month": "2026-11", "items": "1",
+                                                  "addressee": "route walk",
+                                                  "mail_number": "1234"},
                                        follow_redirects=False)
             if username is None:
                 allowed = False

@@ -1,5 +1,6 @@
-"""The web rooms people work in: sign-in, the verification station, and the health check the
-services are watched by. Each room is one router (web/rooms/) and one template folder."""
+"""The web rooms people work in: sign-in, the verification station, the records room, the
+intake desk, the admin room, the register, and the health check the services are watched by.
+Each room is one router (web/rooms/) and one template folder."""
 
 from __future__ import annotations
 
@@ -19,7 +20,7 @@ from storage.accounts import AccountError
 from storage.accounts import NotAllowed as DutyMissing
 from storage.accounts import NotSignedIn as SessionMissing
 from web import api, metrics
-from web.rooms import admin, desk, records, signin, station
+from web.rooms import admin, desk, records, register, signin, station
 from web.rooms.common import SignInFirst, back_to, lang_of, render
 from web.security import HEADERS
 
@@ -77,6 +78,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(records.router)
     app.include_router(desk.router)
     app.include_router(admin.router)
+    app.include_router(register.router)
     app.include_router(metrics.router)
     app.include_router(api.router)
     return app

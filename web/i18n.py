@@ -83,13 +83,15 @@ WORDS_FROM_CODE = (
     N_("legal"), N_("requested"), N_("rejected"), N_("done"), N_("records"), N_("access"),
     # field types (group verification)
     N_("text"), N_("kana"), N_("date"), N_("bpn"), N_("postal"), N_("phone"), N_("choice"),
+    # states of 進達 batches and of 突合
+    N_("prepared"), N_("released"), N_("not_reconciled"), N_("reconciled"),
 )
 """Codes the rooms show in words: listed here so extraction finds them."""
 
 ERROR_WORDS = (
     N_("not_allowed"), N_("not_found"), N_("conflict"), N_("invalid_input"), N_("refused"),
     N_("not_signed_in"), N_("verification"), N_("four_eyes"), N_("csrf"), N_("damaged"),
-    N_("unavailable"), N_("error"),
+    N_("unavailable"), N_("error"), N_("list_not_usable"),
 )
 """Error codes, said in words on the error page (the use case's own message is English)."""
 

@@ -413,3 +413,37 @@ def lists_of_batch(settings: Settings, token: Token, batch_id: str) -> list[List
                                    sum(bool(r.review) for r in rows), problems))
         work.audit("reconcile.lists", [d.id for d in documents], result="ok")
         return found
+
+
+@dataclass(frozen=True)
+class ListState:
+    """A 処理結果一覧表 as the register room lists it: where its 突合 stands, no row."""
+
+    receipt_number: str
+    received_date: dt.date
+    pages: int
+    status: str
+    """not_reconciled, reconciled (waits for confirmation) or confirmed."""
+    counts: dict[str, int]
+    run_by: str | None
+    confirmed_by: str | None
+
+
+def reconciliations(settings: Settings, token: Token) -> list[ListState]:
+    """Every list taken in, the newest first, with the state of its 突合."""
+    with acting(settings, token, "register.read", "reconcile.overview") as work:
+        documents = work.session.scalars(
+            select(Document).where(Document.form_id == LIST_FORM,
+                                   Document.disposed_at.is_(None))
+            .order_by(Document.received_date.desc(), Document.receipt_number.desc())).all()
+        done = {d.document_id: d for d in work.session.scalars(select(Reconciliation).where(
+            Reconciliation.document_id.in_([d.id for d in documents])))}
+        found = []
+        for document in documents:
+            run = done.get(document.id)
+            found.append(ListState(
+                document.receipt_number, document.received_date, len(document.pages),
+                run.status if run else "not_reconciled", dict(run.counts) if run else {},
+                run.run_by if run else None, run.confirmed_by if run else None))
+        work.audit("reconcile.overview", result="ok", detail={"lists": len(found)})
+        return found

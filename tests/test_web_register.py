@@ -1,0 +1,232 @@
+"""The register room in a real browser: the register by age; a 進達 batch prepared by one
+person (a checker) and checked and released by another (a records manager), the password
+shown once on the page and nowhere else, the 書留番号 entered in the media ledger; a scanned
+処理結果一覧表 reconciled by one person and confirmed by another, accepting the row whose
+birth date differs. Each step asserts on the page and on the audit entries."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import io
+from pathlib import Path
+from typing import Any
+
+import pyzipper
+from playwright.sync_api import Browser, Page, expect
+
+from kura.bench.keystrokes import serving
+from kura.bench.synth.lists import render_list
+from schemas.settings import Settings
+from storage.usecases import verification as v
+from tests.register_data import file_planted, from_row, open_register, take_list, tiff, token
+from tests.verification_data import Office
+from tests.web_browser import settled, shots_fixture, sign_in  # noqa: F401
+
+LIST_SEED = 1
+"""One page of 6 rows; rows 0, 2 and 4 are of forms the office receives (tests/register_data.py)."""
+MATCHED = (0, 2)
+DIFFERENT = 4
+"""The office has this person born a day later than the list prints."""
+
+
+def _office(tmp_path: Path, truth: dict[str, Any]) -> Office:
+    """The list's municipality, with its rows 0 and 2 received as printed and row 4 with
+    another birth date; vera verifies all three."""
+    settings = Settings(data_dir=tmp_path / "data",  # type: ignore[call-arg]
+                        municipality_code=truth["header"]["municipality_code"],
+                        office="札幌市 保険年金課")
+    open_register(settings)
+    rows = truth["rows"]
+    day_after = (dt.date.fromisoformat(rows[DIFFERENT]["birth_date"])
+                 + dt.timedelta(days=1)).isoformat()
+    planted = [from_row(rows[i]) for i in MATCHED]
+    planted.append(from_row(rows[DIFFERENT], birth_date=day_after))
+    receipts = file_planted(settings, planted)
+    vera = token(settings, "vera")
+    for receipt in receipts:
+        assert v.finish(settings, vera, receipt) == "verified"
+    return Office(settings, receipts, "")
+
+
+def _post(page: Page, url: str, form: dict[str, str]) -> int:
+    """A form posted from this person's session, past what their page offers them (the
+    server refuses on its own, not only by hiding a button)."""
+    csrf = page.locator("body").get_attribute("data-csrf") or ""
+    return page.request.post(url, form={"csrf": csrf, **form}).status
+
+
+def test_shintatsu_by_two_people_and_totsugo_confirmed_by_another(
+    browser: Browser, tmp_path: Path, shots: Path
+) -> None:
+    images, truth = render_list(LIST_SEED, pages=1, rows_per_page=6)
+    office = _office(tmp_path, truth)
+    settings, receipts = office.settings, office.receipts
+    with serving(settings) as base:
+        # the register: three verified items, none yet forwarded
+        chika = sign_in(browser, base, "chika")
+        chika.get_by_role("link", name="受付処理簿").click()
+        expect(chika.locator("h1")).to_have_text("未完結の届書")
+        for receipt in receipts:
+            expect(chika.locator("#lines")).to_contain_text(receipt)
+        expect(chika.locator("#lines tr[data-stage=verified]")).to_have_count(3)
+        chika.screenshot(path=shots / "register-open.png", full_page=True)
+
+        # 進達: chika prepares the batch and may not release it
+        chika.get_by_role("link", name="進達と記録媒体管理台帳").click()
+        boxes = chika.locator("#ready input[name=receipts]")
+        expect(boxes).to_have_count(3)
+        for index in range(3):  # none ticked is not "all of them"
+            boxes.nth(index).uncheck()
+        chika.locator("#prepare").click()
+        expect(chika.locator("#problem")).to_contain_text("一つ以上選んでください")
+        assert office.audit("transmittal.prepare") == []
+        chika.locator("#prepare").click()
+        number = chika.locator("#batch-number").inner_text()
+        expect(chika.locator("#prepared-by")).to_contain_text("chika")
+        expect(chika.locator("#not-yours")).to_be_visible()
+        expect(chika.locator("#release")).to_have_count(0)
+        addressee = chika.locator("#batch-addressee").inner_text()
+        assert _post(chika, f"/register/shintatsu/{number}/release",
+                     {"addressee": addressee, "items": "3"}) == 403
+        chika.screenshot(path=shots / "register-batch-prepared.png", full_page=True)
+        [prepared] = office.audit("transmittal.prepare")
+        assert prepared.actor == "chika" and prepared.detail == {"items": 3}
+        [refused] = office.audit("transmittal.release")
+        assert (refused.actor, refused.result) == ("chika", "refused:SamePerson")
+
+        # rima checks it: a wrong count is refused, the right one releases it
+        rima = sign_in(browser, base, "rima")
+        rima.goto(f"/register/shintatsu/{number}")
+        rima.fill("#check-addressee", addressee)
+        rima.fill("#check-items", "2")
+        rima.locator("#release").click()
+        expect(rima.locator("#problem")).to_contain_text("宛先または件数が進達の内容と違います")
+        expect(rima.locator("#batch-status")).to_have_text("作成済み（確認待ち）")
+        rima.screenshot(path=shots / "register-release-refused.png", full_page=True)
+        rima.fill("#check-addressee", addressee)
+        rima.fill("#check-items", "3")
+        rima.locator("#release").click()
+        password = rima.locator("#password").inner_text()
+        assert len(password) >= 12 and password not in rima.url
+        with rima.expect_download() as saved:
+            rima.locator("#archive").click()
+        archive = Path(saved.value.path()).read_bytes()
+        sha = rima.locator("#released-sha").inner_text()
+        assert hashlib.sha256(archive).hexdigest() == sha
+        with pyzipper.AESZipFile(io.BytesIO(archive)) as opened:
+            opened.setpassword(password.encode())
+            records = opened.read("records.csv").decode("utf-8-sig")
+        assert all(receipt in records for receipt in receipts)
+        rima.screenshot(path=shots / "register-released.png", full_page=True)
+        released = office.audit("transmittal.release")[-1]
+        assert (released.actor, released.result) == ("rima", "ok")
+        assert released.detail == {"items": 3, "sha256": sha}
+        assert not any(password in str(e.detail) for e in office.audit("transmittal.release"))
+        # the password is not on the batch's page once the answer is gone
+        rima.goto(f"/register/shintatsu/{number}")
+        assert password not in rima.content()
+        expect(rima.locator("#released-by")).to_contain_text("rima")
+
+        # the 書留番号 and the scan of its 差出票, in the media ledger
+        rima.fill("#mail-number-entry", "1234-5678-9012")
+        rima.set_input_files("#receipt-scan", files=[{
+            "name": "sashidashi.pdf", "mimeType": "application/pdf",
+            "buffer": b"%PDF-1.4 scan of the receipt"}])
+        rima.locator("#record-mail").click()
+        expect(rima.locator("#mail-number")).to_contain_text("1234-5678-9012")
+        [mailed] = office.audit("transmittal.mail")
+        assert mailed.actor == "rima" and mailed.detail == {"receipt_scan": True}
+        rima.goto("/register/shintatsu")
+        ledger = rima.locator(f"#ledger tr[data-batch='{number}']")
+        expect(ledger).to_contain_text("chika")
+        expect(ledger).to_contain_text("rima")
+        expect(ledger).to_contain_text(sha[:16])
+        expect(ledger).to_contain_text("1234-5678-9012")
+        rima.screenshot(path=shots / "register-ledger.png", full_page=True)
+
+        # 突合: the list is scanned in; chika reconciles it and may not confirm it
+        (listed,) = take_list(settings, token(settings, "sakura"), tiff(images))
+        chika.goto("/register/totsugo")
+        row = chika.locator(f"#lists tr[data-list='{listed}']")
+        expect(row).to_contain_text("未突合")
+        chika.screenshot(path=shots / "register-totsugo-lists.png", full_page=True)
+        row.locator("button.run").click()
+        expect(chika.locator("#list-receipt")).to_have_text(listed)
+        expect(chika.locator("#run-by")).to_have_text("chika")
+        expect(chika.locator("#rows tr[data-outcome=matched]")).to_have_count(len(MATCHED))
+        different = chika.locator(f"#rows tr[data-row='{DIFFERENT + 1}']")
+        expect(different).to_have_attribute("data-outcome", "matched_with_differences")
+        expect(different.locator(".register-side")).to_contain_text(
+            (dt.date.fromisoformat(truth["rows"][DIFFERENT]["birth_date"])
+             + dt.timedelta(days=1)).isoformat())
+        expect(chika.locator("#not-yours")).to_be_visible()
+        expect(chika.locator("#confirm")).to_have_count(0)
+        assert _post(chika, f"/register/totsugo/{listed}/confirm", {}) == 403
+        chika.screenshot(path=shots / "register-totsugo-report.png", full_page=True)
+        [run] = office.audit("reconcile.run")
+        assert run.actor == "chika" and run.detail is not None
+        assert run.detail["matched"] == len(MATCHED)
+        refusals = [e for e in office.audit("reconcile.confirm") if e.actor == "chika"]
+        assert [e.result for e in refusals] == ["refused:SamePerson"]
+
+        # rima confirms, accepting the row whose birth date she checked
+        rima.goto(f"/register/totsugo/{listed}")
+        rima.locator(f"#rows input[name=accept][value='{DIFFERENT + 1}']").check()
+        rima.locator("#confirm").click()
+        expect(rima.locator("#confirmed-by")).to_have_text("rima")
+        expect(rima.locator("#report-status")).to_contain_text("確定")
+        with rima.expect_download() as saved:
+            rima.locator("#report-csv").click()
+        report = Path(saved.value.path()).read_bytes().decode("utf-8-sig").splitlines()
+        assert report[0].startswith("番号,頁,") and len(report) == 1 + len(truth["rows"])
+        rima.screenshot(path=shots / "register-totsugo-confirmed.png", full_page=True)
+        confirmed = [e for e in office.audit("reconcile.confirm") if e.result == "ok"]
+        assert [e.actor for e in confirmed] == ["rima"]
+        assert confirmed[0].detail is not None
+        assert confirmed[0].detail["filed"] == 3 and confirmed[0].detail["accepted"] == 1
+
+        # a scanning clerk reads the register and the ledger, and prepares, releases,
+        # reconciles and confirms nothing
+        sakura = sign_in(browser, base, "sakura")
+        sakura.goto("/register/shintatsu")
+        expect(sakura.locator("#ledger")).to_contain_text(number)
+        expect(sakura.locator("#prepare")).to_have_count(0)
+        sakura.goto("/register/totsugo")
+        expect(sakura.locator("#lists")).to_contain_text(listed)
+        expect(sakura.locator("button.run")).to_have_count(0)
+        assert _post(sakura, f"/register/totsugo/{listed}/csv", {}) == 403
+
+        # filed: the three leave the open items; the weekly counts say what happened
+        rima.goto("/register")
+        for receipt in receipts:
+            expect(rima.locator("#lines")).not_to_contain_text(receipt)
+        rima.goto("/register/weekly?weeks=104")
+        expect(rima.locator("#weekly")).to_be_visible()
+        settled(rima)
+        rima.screenshot(path=shots / "register-weekly.png", full_page=True)
+
+
+def test_a_list_with_a_page_missing_is_refused_on_the_page_with_its_reason(
+    browser: Browser, tmp_path: Path, shots: Path
+) -> None:
+    """Pages 1 and 3 of a three-page list: the verifier who runs its 突合 reads why it
+    cannot be reconciled, and the list stays as it came, not reconciled."""
+    pages, truth = render_list(LIST_SEED, pages=3, rows_per_page=2)
+    settings = Settings(data_dir=tmp_path / "data",  # type: ignore[call-arg]
+                        municipality_code=truth["header"]["municipality_code"])
+    open_register(settings)
+    (listed,) = take_list(settings, token(settings, "sakura"), tiff([pages[0], pages[2]]))
+    office = Office(settings, [listed], "")
+    with serving(settings) as base:
+        vito = sign_in(browser, base, "vito")
+        vito.goto("/register/totsugo")
+        with vito.expect_response(f"**/register/totsugo/{listed}/run") as answer:
+            vito.locator(f"#lists tr[data-list='{listed}'] button.run").click()
+        assert answer.value.status == 409
+        expect(vito.locator("#problem")).to_contain_text(listed)
+        expect(vito.locator("#problem")).to_contain_text("一覧表の 2 頁がありません")
+        expect(vito.locator(f"#lists tr[data-list='{listed}']")).to_contain_text("未突合")
+        vito.screenshot(path=shots / "register-list-refused.png", full_page=True)
+    assert office.audit("reconcile.run") == []
+    assert [e.actor for e in office.audit("reconcile.overview")] == ["vito", "vito"]
