@@ -1,16 +1,21 @@
-"""The intake desk's upload is streamed (issue 12): each file is sealed into a spool as it
-arrives and taken in from there, never whole in the server's memory nor in clear on its
-disk; a file over the size limit is refused half way with the reason while the files
-beside it are taken in.
+"""The intake desk and the batch path through a real server (issue 12).
+
+The desk's upload is streamed: each file is sealed into a spool as it arrives and taken in
+from there, never whole in the server's memory nor in clear on its disk; a file over the
+size limit is refused half way with the reason while the files beside it are taken in.
+`kura batch status --follow` works through the server: `kura` asks again until the batch is
+finished.
 
 The server is a real `kura web` process; its peak resident memory (VmHWM, reset before the
 upload) is read from /proc. Pages go to a Redis broker no worker reads, so the server does
-the intake and nothing else while it is measured."""
+the intake and nothing else while it is measured, and a batch is read only when the test
+reads its pages."""
 
 from __future__ import annotations
 
 import hashlib
 import io
+import json
 import os
 import subprocess
 import time
@@ -24,8 +29,10 @@ from sqlalchemy import select
 
 from kura.bench.servers import KURA, free_port, kura_env
 from pipeline.triage import MAX_FILE_BYTES
+from schemas.settings import Settings
+from storage.audit import AuditEntry, AuditObject
 from storage.db import session_scope
-from storage.models import SourceFile, StoredObject
+from storage.models import Page, SourceFile, StoredObject
 from storage.runtime import vault_for
 from storage.spool import PIECE, SEALED_PIECE, Spool
 from storage.usecases import people
@@ -33,6 +40,7 @@ from tests.custody_data import scan_png
 from tests.fabric_checks import paper_pdf
 from tests.helpers import PASSWORD, add_person, settings_from
 from web.security import SESSION_COOKIE, csrf_token
+from workers import jobs
 
 BIG_MB = 96
 ALLOWED_GROWTH_MB = 40
@@ -151,3 +159,54 @@ def test_a_spool_keeps_nothing_in_clear_and_reads_back_from_anywhere(tmp_path: P
     assert stream.seek(0, io.SEEK_END) == len(data)
     stream.close()
     assert on_disk.closed
+
+
+def test_a_clerk_follows_a_batch_through_the_server_until_its_pages_are_read(
+        tmp_path: Path, server: tuple[dict[str, str], str, int]) -> None:
+    env, base, _pid = server
+    client = kura_env(data_dir=str(tmp_path / "client"), server_url=base)
+    assert not any(key in client for key in ("KURA_KEK", "KURA_INDEX_KEY",
+                                             "KURA_DATABASE_URL", "KURA_KEY_DIR"))
+    signed = subprocess.run([*KURA, "login", "sakura", "--password-stdin"], env=client,
+                            input=f"{PASSWORD}\n", capture_output=True, text=True,
+                            timeout=120, check=False)
+    assert signed.returncode == 0, signed.stderr
+    scans = [paper_pdf(tmp_path / "two.pdf", 2, seed=32), paper_pdf(tmp_path / "one.pdf", 1,
+                                                                    seed=33)]
+    taken = subprocess.run([*KURA, "ingest", *map(str, scans), "--no-wait", "--json"],
+                           env=client, capture_output=True, text=True, timeout=120,
+                           check=False)
+    assert taken.returncode == 0, taken.stderr
+    batch_id = json.loads(taken.stdout)["batch"]
+
+    follow = subprocess.Popen([*KURA, "batch", "status", batch_id[:8], "--follow"],
+                              env=client, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                              text=True)
+    settings = settings_from(env)
+    with session_scope(settings.sqlalchemy_url) as session:
+        pages = session.scalars(select(Page.id).join(SourceFile)
+                                .where(SourceFile.batch_id == batch_id)).all()
+    assert len(pages) == 3
+    deadline = time.monotonic() + 120
+    while not _asked(settings, batch_id):  # the server answered it once: nothing read yet
+        assert follow.poll() is None, follow.communicate()
+        assert time.monotonic() < deadline
+        time.sleep(0.2)
+    for page_id in pages:  # a worker reads them, one by one, as the bar moves
+        jobs.process_page_job(settings, page_id)
+    out, err = follow.communicate(timeout=60)
+    assert follow.returncode == 0, out + err
+    said = " ".join(out.split())
+    assert "files 2 (finished 2, quarantined 0) · pages 3: queued 0, read 3, failed 0" in said
+    assert "cannot be done through the Kura server" not in out + err
+    assert _asked(settings, batch_id) >= 2, "asked again until the pages were read"
+    assert sorted(p.name for p in (tmp_path / "client").rglob("*")) == ["session"]
+
+
+def _asked(settings: Settings, batch_id: str) -> int:
+    """How often the server answered `batch status` about the batch."""
+    with session_scope(settings.sqlalchemy_url) as session:
+        return len(session.scalars(select(AuditEntry.seq).join(
+            AuditObject, AuditObject.seq == AuditEntry.seq).where(
+                AuditEntry.action == "batch.status", AuditEntry.actor == "sakura",
+                AuditObject.object_id == batch_id)).all())
