@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from typing import Annotated
 
 import typer
@@ -15,6 +16,7 @@ from schemas.settings import get_settings
 
 batch_app = typer.Typer(help=N_("Batches of scans taken in."), no_args_is_help=True)
 console = Console()
+FOLLOW_EVERY_S = 1.0
 
 
 @batch_app.command("status")
@@ -42,8 +44,12 @@ def status(
                            queued=progress.queued, read=progress.read,
                            failed=progress.failed))
 
-        final = batch_status(settings, token, batch_id, follow=show if follow else None)
+        final = batch_status(settings, token, batch_id)
         show(final)
+        while follow and not final.finished:  # asked again: here or through the server
+            time.sleep(FOLLOW_EVERY_S)
+            final = batch_status(settings, token, final.batch_id)  # this batch, not the latest
+            show(final)
     console.print(_(
         "files {files} (finished {finished}, quarantined {quarantined}) · pages {pages}: "
         "queued {queued}, read {read}, failed {failed}").format(

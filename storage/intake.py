@@ -51,8 +51,8 @@ class TurnedAway:
 
 @dataclass
 class Arrival:
-    """A file to take in: already in memory (an upload), or at a path that
-    workers.intake.Arrival opens."""
+    """A file to take in: already in memory, received open and hashed (an upload, held in a
+    storage.spool.Spool), or at a path that workers.intake.Arrival opens."""
 
     filename: str
     data: bytes | None = None
@@ -73,6 +73,9 @@ class Arrival:
     def open(self) -> BinaryIO:
         """Open the file once and take its SHA-256; a Rejected error refuses the file
         (nothing of it can be kept, it stays where it was)."""
+        if self.stream is not None and self.sha256:  # received open, hashed as it came
+            self.stream.seek(0)
+            return self.stream
         if self.data is None:
             raise Rejected(_("the file was not read"))
         self.sha256 = hashlib.sha256(self.data).hexdigest()

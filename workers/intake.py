@@ -28,11 +28,12 @@ from storage.intake import (
     IntakeResult,
     TurnedAway,
 )
+from storage.spool import Spool
 from storage.vault import Vault
 
-__all__ = ["INTAKE_CHECKS", "Answer", "Arrival", "FormatCheck", "IntakeResult", "TurnedAway",
-           "gather", "kind_of", "open_regular_file", "read_regular_file", "shown_name",
-           "take_in", "why_not_taken"]
+__all__ = ["INTAKE_CHECKS", "Answer", "Arrival", "FormatCheck", "Incoming", "IntakeResult",
+           "TurnedAway", "gather", "kind_of", "open_regular_file", "read_regular_file",
+           "shown_name", "take_in", "why_not_taken"]
 
 TEMPORARY_SUFFIXES = (".tmp", ".temp", ".part", ".partial", ".crdownload", ".download",
                       ".swp", "~")
@@ -76,6 +77,43 @@ class Arrival(intake.Arrival):
             raise FileTooLarge(_("the file is {count:,} bytes, limit {max_file_bytes:,}").format(
                 count=len(self.data), max_file_bytes=MAX_FILE_BYTES))
         return self.data
+
+
+class Incoming:
+    """A file arriving in pieces over the network (the intake desk's upload): sealed into a
+    spool as it comes (storage.spool), and refused as soon as it passes the size limit: what
+    came of it is thrown away and the rest of it is let pass, so the upload goes on."""
+
+    def __init__(self, filename: str, folder: Path | None = None) -> None:
+        self.filename = filename
+        self._spool: Spool | None = Spool(folder)
+        self._size = 0
+
+    def write(self, piece: bytes) -> None:
+        self._size += len(piece)
+        if self._spool is None:
+            return
+        if self._size > MAX_FILE_BYTES:
+            self.close()
+            return
+        self._spool.write(piece)
+
+    def arrived(self) -> Arrival | TurnedAway:
+        """The whole file, to take in; or refused by its size."""
+        if self._spool is None:
+            refused = FileTooLarge(_(
+                "the file is over the limit of {max_file_bytes:,} bytes: not stored").format(
+                    max_file_bytes=MAX_FILE_BYTES))
+            return TurnedAway(self.filename, "refused", refused.code, str(refused))
+        stream, sha256 = self._spool.received()
+        self._spool = None  # the stream holds the spool's file now, and closes it
+        return Arrival(self.filename, stream=stream, sha256=sha256, size=self._size)
+
+    def close(self) -> None:
+        """Throw away what came (a file refused, or an upload cut short)."""
+        if self._spool is not None:
+            self._spool.close()
+            self._spool = None
 
 
 READ_PIECE = 1 << 20

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable
 from dataclasses import dataclass
 
 from sqlalchemy import func, select
@@ -11,7 +9,6 @@ from sqlalchemy.orm import Session
 
 from schemas.errors import NotFound
 from schemas.settings import Settings
-from storage.db import session_scope
 from storage.models import Batch, Page, SourceFile
 from storage.usecases.base import Token, acting
 
@@ -71,26 +68,16 @@ def progress_of(session: Session, batch_id: str) -> BatchProgress:
     )
 
 
-def batch_status(
-    settings: Settings,
-    token: Token,
-    batch_id: str | None = None,
-    follow: Callable[[BatchProgress], None] | None = None,
-    every_s: float = 1.0,
-) -> BatchProgress:
-    """The progress of a batch (by id or its first characters; default the latest). With
-    `follow`, called with each new reading until the batch is finished. One audit entry."""
+def batch_status(settings: Settings, token: Token,
+                 batch_id: str | None = None) -> BatchProgress:
+    """The progress of a batch (by id or its first characters; default the latest). One
+    audit entry. `kura batch status --follow` calls it again with the full id until the
+    batch is finished, here or through the server alike (nothing but data crosses the
+    wire)."""
     with acting(settings, token, "intake") as work:
         batch = _find(work.session, batch_id)
         progress = progress_of(work.session, batch.id)
         work.audit("batch.status", [batch.id], result="ok")
-    while follow is not None:
-        follow(progress)
-        if progress.finished:
-            break
-        time.sleep(every_s)
-        with session_scope(settings.sqlalchemy_url) as session:
-            progress = progress_of(session, progress.batch_id)
     return progress
 
 

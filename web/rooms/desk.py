@@ -4,16 +4,26 @@ Clerks see counts and states, never the content of records."""
 
 from __future__ import annotations
 
+from contextlib import ExitStack
 from typing import Any
 
 from fastapi import APIRouter, BackgroundTasks, Depends, Request
-from starlette.datastructures import UploadFile
+from starlette.concurrency import run_in_threadpool
 from starlette.responses import JSONResponse, Response
 
 from storage.usecases import desk, intake
+from storage.usecases.base import signed_in as may_take_in
 from web import i18n
-from web.rooms.common import check_csrf, lang_of, render, settings_of, signed_in, token_of
-from workers.intake import INTAKE_CHECKS, Arrival
+from web.rooms.common import (
+    check_csrf_header,
+    lang_of,
+    render,
+    settings_of,
+    signed_in,
+    token_of,
+)
+from web.uploads import uploaded_files
+from workers.intake import INTAKE_CHECKS, TurnedAway, shown_name
 from workers.runner import run_pages
 
 router = APIRouter(prefix="/desk")
@@ -25,20 +35,28 @@ def desk_page(request: Request) -> Response:
     return render(request, "desk/desk.html", me, back="/desk")
 
 
-@router.post("/upload", dependencies=[Depends(check_csrf)])
+@router.post("/upload", dependencies=[Depends(check_csrf_header)])
 async def upload(request: Request, background: BackgroundTasks) -> Response:
-    """Files as multipart form parts named `files`; the answer names the batch to follow."""
+    """Files as multipart form parts named `files`, streamed: each is sealed into a spool as
+    it arrives (web/uploads.py), never whole in memory nor in clear on the disk, and taken
+    in once the upload is complete. The answer names the batch to follow, and each file
+    refused before it could be kept (over the size limit) with the reason: nothing of such a
+    file is stored, so the batch's progress does not list it."""
     signed_in(request)
-    form = await request.form(max_files=1000)
-    arrivals = [Arrival(part.filename or "upload", await part.read())
-                for part in form.getlist("files") if isinstance(part, UploadFile)]
-    if not arrivals:
-        return JSONResponse({"error": "no_files"}, status_code=400)
     settings = settings_of(request)
-    result = intake.take_in_batch(settings, token_of(request), arrivals, "upload",
-                                  INTAKE_CHECKS)
+    may_take_in(settings, token_of(request), "intake")  # refused before the body is read
+    with ExitStack() as cleanup:
+        arrivals = await uploaded_files(request, "files", None, cleanup)
+        if not arrivals:
+            return JSONResponse({"error": "no_files"}, status_code=400)
+        result = await run_in_threadpool(intake.take_in_batch, settings, token_of(request),
+                                         arrivals, "upload", INTAKE_CHECKS)
     background.add_task(run_pages, settings, result.page_ids)
-    return JSONResponse({"batch": result.batch_id, "files": len(arrivals)})
+    refused = [(shown_name(a.filename), a.reason) for a in arrivals
+               if isinstance(a, TurnedAway)]
+    return JSONResponse({"batch": result.batch_id, "files": len(arrivals),
+                         "taken": sum(a.outcome == "taken" for a in result.answers),
+                         "refused": refused})
 
 
 @router.get("/batch/{batch_id}")

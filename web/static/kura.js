@@ -154,8 +154,14 @@
     const answer = await fetch("/desk/upload", {
       method: "POST", body, credentials: "same-origin", headers: { "X-CSRF-Token": csrf } });
     if (!answer.ok) { return; }
-    const { batch } = await answer.json();
+    const { batch, refused } = await answer.json();
     document.getElementById("batch").hidden = false;
+    // refused before they could be kept (over the size limit): named here, once, as sent
+    document.getElementById("refused").replaceChildren(...refused.map(([name, reason]) => {
+      const item = document.createElement("li");
+      item.textContent = `${name}: ${reason}`;
+      return item;
+    }));
     set("batch-id", batch.slice(0, 8));
     follow(batch);
   }
