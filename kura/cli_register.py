@@ -18,13 +18,7 @@ from kura.calls import usecase
 from kura.cli_people import token, write_private
 from schemas.i18n import N_, _
 from schemas.settings import get_settings
-from storage.reconcile_words import (
-    REPORT_COLUMNS,
-    outcome_word,
-    report_csv,
-    report_rows,
-    report_titles,
-)
+from storage.reconcile_words import report_csv, report_rows, report_summary, report_titles
 
 if TYPE_CHECKING:
     from storage.usecases.reconciliation import Report
@@ -302,21 +296,10 @@ def totsugo_confirm(
     _render(confirm(get_settings(), token, receipt_number, accept or []), None, None)
 
 
-def _summary(report: Report) -> list[str]:
-    lines = [_("List {receipt} (市区町村コード {code}), status {status}; run by {run}, "
-               "confirmed by {confirmed}").format(
-        receipt=report.list_receipt, code=report.municipality_code, status=report.status,
-        run=report.run_by, confirmed=report.confirmed_by or "-")]
-    lines += [f"{outcome_word(outcome)}: {count}" for outcome, count in report.counts.items()]
-    lines.append(_("Forwarded without a result: {count} {receipts}").format(
-        count=len(report.overdue), receipts=" ".join(report.overdue)))
-    return lines
-
-
 def _render(report: Report, csv_out: Path | None, pdf_out: Path | None) -> None:
     rows = report_rows(report)
     titles = report_titles()
-    for said in _summary(report):
+    for said in report_summary(report):
         console.print(said, highlight=False)
     table = Table(title=_("突合 report"))
     for title in titles:
@@ -330,10 +313,8 @@ def _render(report: Report, csv_out: Path | None, pdf_out: Path | None) -> None:
         console.print(_("Wrote {path} ({size} bytes)").format(path=csv_out,
                                                               size=csv_out.stat().st_size))
     if pdf_out is not None:
-        from pipeline.reports import table_pdf
+        from workers.register import report_pdf
 
-        data = table_pdf(_("突合 report"), _summary(report),
-                         [(t, w) for t, (_n, w) in zip(titles, REPORT_COLUMNS, strict=True)],
-                         rows)
+        data = report_pdf(report)
         write_private(pdf_out, data)
         console.print(_("Wrote {path} ({size} bytes)").format(path=pdf_out, size=len(data)))

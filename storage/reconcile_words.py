@@ -1,6 +1,6 @@
-"""The 突合 report in words: what each outcome is called, the report's columns and rows, and
-the report as CSV for Excel. The command line (`kura totsugo`) and the register room
-(web/rooms/register.py) say it the same way."""
+"""The 突合 report in words: what each outcome and state is called, the lines that sum it
+up, the report's columns and rows, and the report as CSV for Excel. The command line
+(`kura totsugo`) and the register room (web/rooms/register.py) say it the same way."""
 
 from __future__ import annotations
 
@@ -22,6 +22,12 @@ OUTCOMES = {
     "unreadable": N_("row unreadable (基礎年金番号 or 届書区分)"),
 }
 
+STATUSES = {
+    "not_reconciled": N_("not reconciled"),
+    "reconciled": N_("reconciled, waiting for confirmation"),
+    "confirmed": N_("confirmed"),
+}
+
 REPORT_COLUMNS = (
     (N_("No"), 8.0), (N_("Page"), 8.0), (N_("Outcome"), 40.0), (N_("Receipt number"), 26.0),
     (N_("Basic pension number"), 22.0), (N_("Name (kana)"), 30.0), (N_("Birth date"), 20.0),
@@ -32,6 +38,20 @@ REPORT_COLUMNS = (
 
 def outcome_word(outcome: str) -> str:
     return _(OUTCOMES[outcome]) if outcome in OUTCOMES else outcome
+
+
+def report_summary(report: Report) -> list[str]:
+    """The lines above the report's rows: the list, who ran and confirmed it, each outcome's
+    count and what was forwarded and never came back."""
+    lines = [_("List {receipt} (市区町村コード {code}), status {status}; run by {run}, "
+               "confirmed by {confirmed}").format(
+        receipt=report.list_receipt, code=report.municipality_code,
+        status=_(STATUSES[report.status]) if report.status in STATUSES else report.status,
+        run=report.run_by, confirmed=report.confirmed_by or "-")]
+    lines += [f"{outcome_word(outcome)}: {count}" for outcome, count in report.counts.items()]
+    lines.append(_("Forwarded without a result: {count} {receipts}").format(
+        count=len(report.overdue), receipts=" ".join(report.overdue)))
+    return lines
 
 
 def report_titles() -> list[str]:

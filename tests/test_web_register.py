@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import io
+import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -210,15 +211,29 @@ def test_shintatsu_by_two_people_and_totsugo_confirmed_by_another(
 def test_a_list_with_a_page_missing_is_refused_on_the_page_with_its_reason(
     browser: Browser, tmp_path: Path, shots: Path
 ) -> None:
-    """Pages 1 and 3 of a three-page list: the verifier who runs its 突合 reads why it
-    cannot be reconciled, and the list stays as it came, not reconciled."""
+    """Pages 1 and 3 of a three-page list, taken in at the 突合 tab: the scanning clerk
+    reads there why it cannot be used, the verifier who runs its 突合 reads it again, and
+    the list stays as it came, not reconciled."""
     pages, truth = render_list(LIST_SEED, pages=3, rows_per_page=2)
     settings = Settings(data_dir=tmp_path / "data",  # type: ignore[call-arg]
                         municipality_code=truth["header"]["municipality_code"])
     open_register(settings)
-    (listed,) = take_list(settings, token(settings, "sakura"), tiff([pages[0], pages[2]]))
-    office = Office(settings, [listed], "")
     with serving(settings) as base:
+        sakura = sign_in(browser, base, "sakura")
+        sakura.goto("/register/totsugo")
+        sakura.set_input_files("#list-scans", files=[{
+            "name": "kekka.tif", "mimeType": "image/tiff",
+            "buffer": tiff([pages[0], pages[2]])}])
+        sakura.locator("#take").click()
+        expect(sakura.locator("#taken")).to_have_attribute("data-reading", "0",
+                                                           timeout=300_000)
+        taken = sakura.locator("#taken .taken-list")
+        listed = taken.get_attribute("data-taken") or ""
+        expect(taken).to_contain_text("このままでは突合できません")
+        expect(taken.locator(".problems")).to_contain_text("一覧表の 2 頁がありません")
+        expect(sakura.locator(f"#lists tr[data-list='{listed}']")).to_contain_text("未突合")
+        sakura.screenshot(path=shots / "register-list-taken-unusable.png", full_page=True)
+        office = Office(settings, [listed], "")
         vito = sign_in(browser, base, "vito")
         vito.goto("/register/totsugo")
         with vito.expect_response(f"**/register/totsugo/{listed}/run") as answer:
@@ -229,4 +244,77 @@ def test_a_list_with_a_page_missing_is_refused_on_the_page_with_its_reason(
         expect(vito.locator(f"#lists tr[data-list='{listed}']")).to_contain_text("未突合")
         vito.screenshot(path=shots / "register-list-refused.png", full_page=True)
     assert office.audit("reconcile.run") == []
-    assert [e.actor for e in office.audit("reconcile.overview")] == ["vito", "vito"]
+    viewed = [e.actor for e in office.audit("reconcile.overview") if e.actor != "sakura"]
+    assert viewed == ["vito", "vito"]
+
+
+def _pdf_text(data: bytes, tmp_path: Path) -> tuple[int, str]:
+    """The pages of a PDF and its text, as poppler reads them."""
+    path = tmp_path / "report.pdf"
+    path.write_bytes(data)
+    info = subprocess.run(["pdfinfo", str(path)], capture_output=True, text=True, check=True)
+    pages = int(next(line.split()[-1] for line in info.stdout.splitlines()
+                     if line.startswith("Pages:")))
+    text = subprocess.run(["pdftotext", "-layout", str(path), "-"], capture_output=True,
+                          text=True, check=True).stdout
+    return pages, text
+
+
+def test_a_list_taken_in_at_the_room_reconciled_and_its_report_printed(
+    browser: Browser, tmp_path: Path, shots: Path
+) -> None:
+    """A scanning clerk takes a two-page list in from the 突合 tab (not the desk, not the
+    CLI) and reads that it can be reconciled; a checker runs its 突合 and downloads the
+    report as PDF: two A4 pages (30 rows a page) with every row's 基礎年金番号, through the
+    report's own use case and audit entry, as the CSV."""
+    images, truth = render_list(LIST_SEED, pages=2, rows_per_page=16)
+    rows = truth["rows"]
+    assert len(rows) == 32
+    office = _office(tmp_path, truth)
+    with serving(office.settings) as base:
+        sakura = sign_in(browser, base, "sakura")
+        sakura.goto("/register/totsugo")
+        expect(sakura.locator("#lists")).to_contain_text("処理結果一覧表はまだ受け付けていません")
+        sakura.set_input_files("#list-scans", files=[{
+            "name": "kekka.tif", "mimeType": "image/tiff", "buffer": tiff(images)}])
+        sakura.locator("#take").click()
+        expect(sakura.locator("#taken")).to_have_attribute("data-reading", "0",
+                                                           timeout=300_000)
+        taken = sakura.locator("#taken .taken-list")
+        expect(taken).to_have_count(1)
+        listed = taken.get_attribute("data-taken") or ""
+        expect(taken).to_contain_text("2 頁、32 行")
+        expect(taken).to_contain_text("突合できます。")
+        expect(sakura.locator(f"#lists tr[data-list='{listed}']")).to_contain_text("未突合")
+        expect(sakura.locator("button.run")).to_have_count(0)
+        settled(sakura)
+        sakura.screenshot(path=shots / "register-list-taken.png", full_page=True)
+        [batch] = office.audit("intake.batch")[-1:]
+        assert batch.actor == "sakura"
+
+        chika = sign_in(browser, base, "chika")
+        chika.goto("/register/totsugo")
+        chika.locator(f"#lists tr[data-list='{listed}'] button.run").click()
+        expect(chika.locator("#list-receipt")).to_have_text(listed)
+        expect(chika.locator("#rows tr[data-row]")).to_have_count(len(rows))
+        viewed = len(office.audit("reconcile.report"))
+        with chika.expect_download() as saved:
+            chika.locator("#report-pdf").click()
+        assert saved.value.suggested_filename == f"totsugo_{listed}.pdf"
+        data = Path(saved.value.path()).read_bytes()
+        assert data.startswith(b"%PDF-")
+        pages, text = _pdf_text(data, tmp_path)
+        assert pages == 2 and "1/2" in text and "2/2" in text
+        assert "突合結果" in text and listed in text and "突合済み（確定待ち）" in text
+        assert "一致: 2" in text and "相違あり: 1" in text
+        for receipt in office.receipts:  # whole in its column, not cut
+            assert receipt in text, receipt
+        for row in rows:
+            assert row["basic_pension_number"] in text, row["basic_pension_number"]
+        printed = office.audit("reconcile.report")
+        assert len(printed) == viewed + 1
+        assert (printed[-1].actor, printed[-1].result) == ("chika", "ok")
+        chika.screenshot(path=shots / "register-totsugo-pdf.png", full_page=True)
+
+        # a person without the report's duty gets no PDF of it
+        assert _post(sakura, f"/register/totsugo/{listed}/pdf", {}) == 403

@@ -68,10 +68,13 @@ EXPECTED: dict[tuple[str, str], str | None] = {
     ("POST", "/register/shintatsu/{number}/release"): "transmittal.release",
     ("POST", "/register/shintatsu/{number}/mail"): "transmittal.prepare",
     ("GET", "/register/totsugo"): "register.read",
+    ("POST", "/register/totsugo/take"): "intake",
+    ("GET", "/register/totsugo/taken/{batch_id}"): "intake",
     ("POST", "/register/totsugo/{receipt}/run"): "reconcile.run",
     ("GET", "/register/totsugo/{receipt}"): "reconcile.run",
     ("POST", "/register/totsugo/{receipt}/confirm"): "reconcile.confirm",
     ("POST", "/register/totsugo/{receipt}/csv"): "reconcile.run",
+    ("POST", "/register/totsugo/{receipt}/pdf"): "reconcile.run",
     # the API `kura` calls with KURA_SERVER_URL: each use case checks its own duty
     # (tests/test_server_boundary.py: none runs without a session, a duty missing is refused)
     ("POST", "/api/v1/signin"): OPEN,
@@ -130,6 +133,10 @@ def test_every_route_with_every_duty_and_with_no_session(tmp_path: Path) -> None
             elif path == "/desk/upload":
                 response = client.post(url, headers={"X-CSRF-Token": csrf},
                                        files=[("files", ("walk.txt", b"not a scan"))])
+            elif path == "/register/totsugo/take":
+                response = client.post(url, data={"csrf": csrf},
+                                       files=[("scans", ("walk.txt", b"not a scan"))],
+                                       follow_redirects=False)
             else:
                 step = "investigate" if path.endswith("/step") else "accept"
                 response = client.post(url, data={"csrf": csrf, "step": step, "note": "x",

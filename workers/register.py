@@ -1,6 +1,7 @@
 """The pipeline's pieces the register's use cases are handed (storage may not import the
 pipeline): the 進達 documents and archive (pipeline/transmittal.py) and the matching rules of
-突合 (pipeline/reconcile.py), over the plain data the use cases give."""
+突合 (pipeline/reconcile.py), over the plain data the use cases give; and the 突合 report
+printed (pipeline/reports.py), for `kura totsugo … --pdf` and the register room alike."""
 
 from __future__ import annotations
 
@@ -8,7 +9,11 @@ import datetime as dt
 from typing import Any
 
 from pipeline.reconcile import ListRow, Reconciliation, RegisterEntry, reconcile
+from pipeline.reports import table_pdf
 from pipeline.transmittal import Transmittal, TransmittalPackage, build_package
+from schemas.i18n import _
+from storage.reconcile_words import REPORT_COLUMNS, report_rows, report_summary, report_titles
+from storage.usecases.reconciliation import Report
 from storage.usecases.transmittals import Contents
 
 
@@ -27,3 +32,11 @@ def match(rows: list[dict[str, Any]], entries: list[dict[str, Any]], municipalit
                      [RegisterEntry(**entry) for entry in entries],
                      municipality_code=municipality_code, today=today,
                      overdue_days=overdue_days)
+
+
+def report_pdf(report: Report) -> bytes:
+    """The 突合 report on A4: the summary lines, then every row as the CSV has it (a cell too
+    long for its column is cut there, whole in the CSV)."""
+    columns = [(title, width) for title, (_name, width)
+               in zip(report_titles(), REPORT_COLUMNS, strict=True)]
+    return table_pdf(_("突合 report"), report_summary(report), columns, report_rows(report))

@@ -1,8 +1,9 @@
 """The register room: the register (受付処理簿) by age, overdue and weekly, with its CSV for
 Excel; 進達 batches prepared by one person and checked and released by another, and the media
-ledger (記録媒体管理台帳) with the 書留番号; 突合 of each 処理結果一覧表, its report and the
-confirmation by another person. Every step is a use case (storage/usecases/register.py,
-transmittals.py, reconciliation.py), which checks the duty and the four eyes itself."""
+ledger (記録媒体管理台帳) with the 書留番号; each 処理結果一覧表 taken in (as `kura totsugo take`
+does), its 突合, its report (CSV and PDF) and the confirmation by another person. Every step is
+a use case (storage/usecases/intake.py, register.py, transmittals.py, reconciliation.py),
+which checks the duty and the four eyes itself."""
 
 from __future__ import annotations
 
@@ -10,18 +11,21 @@ import base64
 import datetime as dt
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Form, Request
+from fastapi import APIRouter, BackgroundTasks, Depends, Form, Request
 from starlette.datastructures import UploadFile
 from starlette.responses import Response
 
 from schemas.errors import InvalidInput, KuraError
 from storage.queries import mask_name
 from storage.reconcile_words import outcome_word, report_csv
+from storage.usecases import desk, intake
 from storage.usecases import reconciliation as r
 from storage.usecases import register as reg
 from storage.usecases import transmittals as t
 from web.rooms.common import back_to, check_csrf, render, settings_of, signed_in, token_of
-from workers.register import build_transmittal, match
+from workers.intake import INTAKE_CHECKS, Arrival
+from workers.register import build_transmittal, match, report_pdf
+from workers.runner import run_pages
 
 router = APIRouter(prefix="/register")
 Csrf = [Depends(check_csrf)]
@@ -169,12 +173,44 @@ def totsugo(request: Request) -> Response:
     return _lists_page(request)
 
 
-def _lists_page(request: Request, problem: KuraError | None = None) -> Response:
+def _lists_page(request: Request, problem: KuraError | None = None,
+                taken: dict[str, Any] | None = None, status_code: int = 200) -> Response:
     me = signed_in(request)
     lists = r.reconciliations(settings_of(request), token_of(request))
     return render(request, "register/totsugo.html", me, lists=lists, problem=problem,
-                  status_code=409 if problem else 200, outcome_word=outcome_word,
-                  back="/register/totsugo")
+                  taken=taken, status_code=409 if problem else status_code,
+                  outcome_word=outcome_word, back="/register/totsugo")
+
+
+@router.post("/totsugo/take", dependencies=Csrf)
+async def take(request: Request, background: BackgroundTasks) -> Response:
+    """Scans of a 処理結果一覧表 taken in as `kura totsugo take` does: sealed as originals
+    by the intake use case, then read (the page workers); the answer follows the batch."""
+    signed_in(request)
+    form = await request.form(max_files=100)
+    arrivals = [Arrival(part.filename, await part.read()) for part in form.getlist("scans")
+                if isinstance(part, UploadFile) and part.filename]  # none: no file picked
+    settings = settings_of(request)
+    if not arrivals:
+        return _lists_page(request, taken={"nothing_sent": True}, status_code=400)
+    result = intake.take_in_batch(settings, token_of(request), arrivals, "upload",
+                                  INTAKE_CHECKS)
+    background.add_task(run_pages, settings, result.page_ids)
+    return back_to(f"/register/totsugo/taken/{result.batch_id}")
+
+
+@router.get("/totsugo/taken/{batch_id}")
+def taken(request: Request, batch_id: str) -> Response:
+    """The lists as they were taken in, above every list: while the pages are read, how far
+    they are (the page asks again by itself); then each list the scans held, its pages and
+    rows and what would stop its 突合, and the files turned away with their reasons."""
+    settings, token = settings_of(request), token_of(request)
+    progress = desk.progress(settings, token, batch_id)
+    # the last page read, its document may still be assembled: wait as the CLI does
+    reading = not progress.finished or intake.batch_busy(settings, batch_id)
+    found = [] if reading else r.lists_of_batch(settings, token, batch_id)
+    return _lists_page(request, taken={"progress": progress, "reading": reading,
+                                       "lists": found})
 
 
 @router.post("/totsugo/{receipt}/run", dependencies=Csrf)
@@ -229,3 +265,12 @@ def report_download(request: Request, receipt: str) -> Response:
     signed_in(request)
     found = r.report(settings_of(request), token_of(request), receipt)
     return _download(report_csv(found), f"totsugo_{receipt}.csv", "text/csv; charset=utf-8")
+
+
+@router.post("/totsugo/{receipt}/pdf", dependencies=Csrf)
+def report_print(request: Request, receipt: str) -> Response:
+    """The report printed on A4, as `kura totsugo show --pdf` writes it: the same use case
+    and audit entry as the CSV, and a POST for the same reason."""
+    signed_in(request)
+    found = r.report(settings_of(request), token_of(request), receipt)
+    return _download(report_pdf(found), f"totsugo_{receipt}.pdf", "application/pdf")
