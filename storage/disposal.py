@@ -42,19 +42,22 @@ from storage.vault import Vault
 ERASE_METHOD = "cryptographic erase (NIST SP 800-88 Purge)"
 
 
-def _documents_of(session: Session, receipts: Iterable[str]) -> list[Document]:
-    documents = [document_by_receipt(session, r) for r in dict.fromkeys(receipts)]
+def _documents_of(session: Session, receipts: Iterable[str], own: str) -> list[Document]:
+    documents = [document_by_receipt(session, r, own) for r in dict.fromkeys(receipts)]
     if not documents:
         raise CustodyError(_("a disposal request names at least one document"))
     return documents
 
 
 def request_disposal(
-    session: Session, receipts: list[str], reason: str, actor: str, today: dt.date | None = None
+    session: Session, receipts: list[str], reason: str, actor: str, today: dt.date | None = None,
+    municipality: str = "000000",
 ) -> DisposalRequest:
+    """`municipality`: the office's own, whose document a 受付番号 two municipalities hold
+    means (storage/receipts.py)."""
     if not reason.strip():
         raise CustodyError(_("a disposal request needs a reason"))
-    documents = _documents_of(session, receipts)
+    documents = _documents_of(session, receipts, municipality)
     named = {d.id for d in documents}
     for document in documents:
         check_disposable(session, document, today)

@@ -79,7 +79,8 @@ def sync_entries(session: Session, vault: Vault, settings: Settings) -> None:
             ~entered, Document.form_id.is_distinct_from(LIST_FORM),
             Document.disposed_at.is_(None))).all():
         session.add(RegisterEntry(
-            document_id=document.id, scanned_via=document.channel, office=settings.office,
+            document_id=document.id, municipality=document.municipality,
+            scanned_via=document.channel, office=settings.office,
             received_date=document.received_date, stage="received"))
     session.flush()
     waiting = session.scalars(select(RegisterEntry).where(

@@ -37,6 +37,9 @@ class RegisterEntry(Base):
     document_id: Mapped[str | None] = mapped_column(ForeignKey("document.id"), unique=True)
     origin: Mapped[str] = mapped_column(String(12), default="office")
     """office | jps_direct"""
+    municipality: Mapped[str] = mapped_column(String(6), default="000000", index=True)
+    """Whose 受付処理簿 it is a line of (its document's municipality, or the list's for a
+    result filed directly at 日本年金機構): each office sees, forwards and reconciles its own."""
     route: Mapped[str] = mapped_column(String(10), default="")
     """counter (窓口) | mail (郵送) | '' (not said yet)"""
     scanned_via: Mapped[str] = mapped_column(String(20), default="")

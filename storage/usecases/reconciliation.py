@@ -27,6 +27,7 @@ from schemas.i18n import _
 from schemas.settings import Settings
 from storage.audit import AuditEntry, AuditObject
 from storage.models import Document, SourceFile, VerificationEvent, new_id
+from storage.receipts import document_by_receipt
 from storage.register import (
     LIST_FORM,
     field_digests,
@@ -115,8 +116,8 @@ class Report:
 
 
 def _list_document(work: Work, receipt_number: str) -> Document:
-    document = work.session.scalars(
-        select(Document).where(Document.receipt_number == receipt_number)).one_or_none()
+    document = document_by_receipt(work.session, receipt_number,
+                                   work.settings.municipality_code)
     if document is None or document.disposed_at is not None:
         raise NotFound(_("No document {receipt}").format(receipt=receipt_number))
     work.subject_ids = [document.id]
@@ -182,6 +183,7 @@ def reconcile(settings: Settings, token: Token, receipt_number: str, match: Matc
         entries = list(work.session.execute(
             select(RegisterEntry, Document).join(Document, Document.id == RegisterEntry.document_id)
             .where(RegisterEntry.stage.in_(OPEN_STAGES), RegisterEntry.origin == "office",
+                   RegisterEntry.municipality == settings.municipality_code,
                    Document.disposed_at.is_(None))).all())
         digests = field_digests(work.session, [d.id for _e, d in entries])
         rows = list_rows(work.session, document)
@@ -189,7 +191,7 @@ def reconcile(settings: Settings, token: Token, receipt_number: str, match: Matc
         readable = [f for f in facts if f is not None]
         matches = match(
             readable,
-            [{"entry_id": e.id, "municipality_code": settings.municipality_code,
+            [{"entry_id": e.id, "municipality_code": e.municipality,
               "basic_pension_number": _digest(digests, d.id, "basic_pension_number", e.id),
               "notification_type": e.notification_type, "received_date": e.received_date,
               "name_kana_digest": _digest(digests, d.id, "name_kana", e.id),
@@ -353,6 +355,7 @@ def confirm(settings: Settings, token: Token, receipt_number: str,
                 cells = row_cells(work.vault, document, row)
                 received = _date(cells, "received_date") or document.received_date
                 entry = RegisterEntry(id=new_id(), origin="jps_direct", form_id="",
+                                      municipality=done.municipality_code,
                                       notification_type=str(cells.get(
                                           "notification_type", {}).get("value", ""))[:40],
                                       stage="received", received_date=received)

@@ -15,6 +15,7 @@ from storage.accounts import token_digest
 from storage.blind_index import find_documents, index_field
 from storage.models import Document, OriginalGrant, SourceFile, StoredObject
 from storage.queries import QueueLine, waiting_queue
+from storage.receipts import document_by_receipt
 from storage.usecases.base import Token, Work, acting
 
 MIN_REASON = 4
@@ -70,9 +71,8 @@ def open_original(settings: Settings, token: Token, receipt_number: str,
     action = "original.open" if plain_why is None else "original.download"
     why = {} if plain_why is None else {"why": plain_why.strip()}
     with acting(settings, token, action) as work:
-        document = work.session.scalars(
-            select(Document).where(Document.receipt_number == receipt_number)
-        ).one_or_none()
+        document = document_by_receipt(work.session, receipt_number,
+                                       settings.municipality_code)
         if document is None or document.disposed_at is not None:
             work.audit(action, [document.id] if document else [], purpose=purpose,
                        result="not_found", detail={"receipt_number": receipt_number, **why})

@@ -20,6 +20,7 @@ from schemas.errors import InvalidInput, NotFound
 from schemas.i18n import _
 from schemas.settings import Settings
 from storage.models import Document
+from storage.receipts import document_by_receipt
 from storage.register import form_of, sync_entries
 from storage.register_models import RegisterEntry, Transmittal
 from storage.usecases.base import Token, Work, acting
@@ -91,7 +92,8 @@ def _lines(work: Work, entries: list[RegisterEntry], today: dt.date,
 
 def _entries(work: Work) -> list[RegisterEntry]:
     sync_entries(work.session, work.vault, work.settings)
-    return list(work.session.scalars(select(RegisterEntry).order_by(
+    return list(work.session.scalars(select(RegisterEntry).where(
+        RegisterEntry.municipality == work.settings.municipality_code).order_by(
         RegisterEntry.received_date, RegisterEntry.created_at)))
 
 
@@ -189,9 +191,10 @@ def describe(settings: Settings, token: Token, receipt_number: str, route: str,
         raise InvalidInput(_("Say how it came in: counter (窓口) or mail (郵送)"))
     with acting(settings, token, "intake", "register.describe") as work:
         sync_entries(work.session, work.vault, settings)
-        entry = work.session.scalars(
-            select(RegisterEntry).join(Document, Document.id == RegisterEntry.document_id)
-            .where(Document.receipt_number == receipt_number)).one_or_none()
+        document = document_by_receipt(work.session, receipt_number,
+                                       settings.municipality_code)
+        entry = None if document is None else work.session.scalars(
+            select(RegisterEntry).where(RegisterEntry.document_id == document.id)).one_or_none()
         if entry is None:
             raise NotFound(_("No register entry {receipt}").format(receipt=receipt_number))
         entry.route = route
