@@ -11,7 +11,7 @@ import hashlib
 from collections.abc import Iterable
 from typing import Any
 
-from sqlalchemy import delete, select, text
+from sqlalchemy import delete, select, text, update
 from sqlalchemy.orm import Session
 
 from schemas.i18n import _
@@ -30,6 +30,7 @@ from storage.models import (
     utcnow,
 )
 from storage.objects import Lock, ObjectLocked
+from storage.register_models import RegisterEntry
 from storage.retention import (
     DEFAULT_LOCK_MODE,
     as_aware,
@@ -168,6 +169,9 @@ def approve_disposal(
             ).all()
         )
         session.execute(delete(BlindIndex).where(BlindIndex.document_id == document.id))
+        session.execute(  # a keyed identity goes with the fields (its key goes below)
+            update(RegisterEntry).where(RegisterEntry.document_id == document.id)
+            .values(identity_sealed=None, identity_digests={}, identity_key_id=None))
         document_lines.append(
             {
                 "receipt_number": document.receipt_number,

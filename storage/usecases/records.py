@@ -15,7 +15,7 @@ from storage.accounts import token_digest
 from storage.blind_index import find_documents, index_field
 from storage.models import Document, OriginalGrant, SourceFile, StoredObject
 from storage.queries import QueueLine, waiting_queue
-from storage.receipts import document_by_receipt
+from storage.receipts import document_by_receipt, shown
 from storage.usecases.base import Token, Work, acting
 
 MIN_REASON = 4
@@ -136,4 +136,6 @@ def find_records(settings: Settings, token: Token, field: str, value: str) -> li
         found = find_documents(work.session, work.indexer, field, value)
         work.audit("record.search", [d.id for d in found], result="ok",
                    detail={"field": field, "found": len(found)})
-        return [FoundRecord(d.receipt_number, d.status, d.form_id or "") for d in found]
+        # another municipality's number qualified (011002:R…), so that naming it finds it
+        return [FoundRecord(shown(d, settings.municipality_code), d.status, d.form_id or "")
+                for d in found]
