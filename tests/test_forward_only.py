@@ -18,10 +18,11 @@ from schemas.errors import Conflict, InvalidInput
 from schemas.settings import Settings
 from storage.accounts import add_person
 from storage.audit import Actor
+from storage.blind_index import BlindIndexer
 from storage.db import session_scope
 from storage.intake import open_receipt
 from storage.models import Batch, Document, FieldValue, SourceFile
-from storage.register import LIST_FORM, save_list_rows
+from storage.register import LIST_FORM, reindex_identities, save_list_rows
 from storage.register_models import RegisterEntry
 from storage.runtime import indexer_for, vault_for
 from storage.usecases import reconciliation as r
@@ -139,3 +140,8 @@ def _check_kept_sealed(settings: Settings, claim: str) -> None:
         assert KANA.encode() not in entry.identity_sealed and b"1950" not in entry.identity_sealed
         assert entry.identity_digests == {"name_kana": indexer.digest("name_kana", KANA),
                                           "birth_date": indexer.digest("birth_date", BORN)}
+        other = BlindIndexer(bytes(range(32)))  # a new index key: keyed again from the seal
+        assert reindex_identities(session, vault_for(settings), other) == 2
+        assert entry.identity_digests["name_kana"] == other.digest("name_kana", KANA)
+        assert entry.identity_key_id == other.id
+        session.rollback()  # the installation keeps its key
