@@ -228,7 +228,7 @@ def identify(settings: Settings, token: Token, receipt_number: str, name_kana: s
                                        settings.municipality_code)
         entry = None if document is None else work.session.scalars(
             select(RegisterEntry).where(RegisterEntry.document_id == document.id)).one_or_none()
-        if document is None or entry is None:
+        if document is None or entry is None or document.disposed_at is not None:
             raise NotFound(_("No register entry {receipt}").format(receipt=receipt_number))
         work.subject_ids = [document.id]
         form = form_of(document.form_id)
