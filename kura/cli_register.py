@@ -121,6 +121,21 @@ def register_describe(
     console.print(_("{receipt}: recorded").format(receipt=receipt_number))
 
 
+@register_app.command("identify", help=N_(
+    "Key a forward-only item's name kana and birth date at the counter (年金生活者支援給付金: "
+    "its form does not carry them), so that 突合 can confirm its result by two attributes."))
+def register_identify(
+    receipt_number: str,
+    kana: Annotated[str, typer.Option(help=N_("The name in katakana, as on the claim."))],
+    born: Annotated[str, typer.Option(
+        help=N_("The birth date: 1950-04-01, S25.4.1 or 昭和25年4月1日."))],
+) -> None:
+    identify = usecase("register").identify
+
+    identify(get_settings(), token, receipt_number, kana, born)
+    console.print(_("{receipt}: recorded").format(receipt=receipt_number))
+
+
 # --- kura shintatsu -----------------------------------------------------------------------------
 
 

@@ -108,6 +108,8 @@ USAGE: dict[str, tuple[str, str]] = {
     "register weekly": ("register.read", "kura register weekly --weeks 8"),
     "register export": ("register.read", "kura register export --out register.csv --cp932"),
     "register describe": ("intake", "kura register describe R20261129-000001 --route mail"),
+    "register identify": ("intake", "kura register identify R20261129-000002 --kana ｷﾀ ｲﾁﾛｳ "
+                                    "--born S25.4.1"),
     "shintatsu prepare": ("transmittal.prepare", "kura shintatsu prepare"),
     "shintatsu show": ("register.read", "kura shintatsu show S20261129-001"),
     "shintatsu release": ("transmittal.release",

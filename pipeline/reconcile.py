@@ -9,7 +9,11 @@ list's 受付年月日 falls within a window after the office received the item.
 *confirmed* by the name kana and the birth date — never by one attribute alone:
 
 * both agree → `matched`;
-* one of them differs → `matched_with_differences`, for a person to look at both sides;
+* one of them differs (or one side lacks it) → `matched_with_differences`, for a person to
+  look at both sides;
+* neither can be compared, because one side lacks it (a forward-only claim whose name kana
+  and birth date nobody keyed, an empty cell on the list) → `unconfirmed`: the 基礎年金番号
+  alone agrees, which is one attribute, so it goes to a person with what was missing;
 * neither agrees, or no candidate → `result_without_entry` (filed directly at 日本年金機構, or
   a row that is not ours: a person decides, and the register flags it);
 * two candidates equally good → `ambiguous`, for a person;
@@ -33,9 +37,11 @@ WINDOW_AFTER_DAYS = 60
 """…and follows it by the time the item took to reach 日本年金機構 at most."""
 
 Outcome = Literal[
-    "matched", "matched_with_differences", "result_without_entry", "ambiguous",
+    "matched", "matched_with_differences", "unconfirmed", "result_without_entry", "ambiguous",
     "other_municipality",
 ]
+CONFIRMING = ("name_kana", "birth_date")
+"""The attributes that confirm a candidate; a digest '' means that side does not hold it."""
 
 
 @dataclass(frozen=True)
@@ -76,8 +82,9 @@ class RowMatch:
     outcome: Outcome
     entry_id: str | None = None
     differences: tuple[str, ...] = ()
-    """Attributes that differ between the two sides: name_kana, birth_date. (The list's
-    受付年月日 is 日本年金機構's and may differ from the office's; the window allows for it.)"""
+    """Attributes that differ between the two sides, or (unconfirmed) that one side lacks:
+    name_kana, birth_date. (The list's 受付年月日 is 日本年金機構's and may differ from the
+    office's; the window allows for it.)"""
     candidates: tuple[str, ...] = ()
     """Entries that were considered (for ambiguous and unconfirmed rows)."""
 
@@ -99,19 +106,27 @@ def _within_window(entry: RegisterEntry, row: ListRow) -> bool:
     return -WINDOW_BEFORE_DAYS <= days <= WINDOW_AFTER_DAYS
 
 
+def _digests(entry: RegisterEntry, row: ListRow, name: str) -> tuple[str, str]:
+    return getattr(entry, f"{name}_digest"), getattr(row, f"{name}_digest")
+
+
+def _agrees(entry: RegisterEntry, row: ListRow, name: str) -> bool:
+    """Both sides hold the attribute and it is the same (a missing one never agrees)."""
+    mine, theirs = _digests(entry, row, name)
+    return bool(mine) and mine == theirs
+
+
 def _differences(entry: RegisterEntry, row: ListRow) -> tuple[str, ...]:
-    found = []
-    if entry.name_kana_digest != row.name_kana_digest:
-        found.append("name_kana")
-    if entry.birth_date_digest != row.birth_date_digest:
-        found.append("birth_date")
-    return tuple(found)
+    return tuple(name for name in CONFIRMING if not _agrees(entry, row, name))
+
+
+def _lacking(entry: RegisterEntry, row: ListRow) -> tuple[str, ...]:
+    """Attributes one side does not hold, so they cannot confirm anything."""
+    return tuple(name for name in CONFIRMING if not all(_digests(entry, row, name)))
 
 
 def _confirmations(entry: RegisterEntry, row: ListRow) -> int:
-    return (entry.name_kana_digest == row.name_kana_digest) + (
-        entry.birth_date_digest == row.birth_date_digest
-    )
+    return sum(_agrees(entry, row, name) for name in CONFIRMING)
 
 
 def reconcile(
@@ -128,7 +143,7 @@ def reconcile(
     then one), so a weaker row never takes the entry of a stronger one."""
     pool: dict[tuple[str, str], list[RegisterEntry]] = defaultdict(list)
     for entry in entries:
-        if entry.municipality_code == municipality_code:
+        if entry.municipality_code == municipality_code and entry.basic_pension_number:
             pool[(entry.basic_pension_number, entry.notification_type)].append(entry)
 
     decided: dict[int, RowMatch] = {}
@@ -163,11 +178,20 @@ def reconcile(
             decided[row.row_index] = RowMatch(row.row_index, outcome, entry.entry_id,
                                               differences)
     for row in ours:
-        if row.row_index not in decided:
-            near = pool.get((row.basic_pension_number, row.notification_type), [])
+        if row.row_index in decided:
+            continue
+        near = pool.get((row.basic_pension_number, row.notification_type), [])
+        # the 基礎年金番号 agrees and nothing contradicts it, but nothing confirms it either:
+        # one attribute alone is never a match (control 30), nor a result never received
+        open_ = [e for e in near if e.entry_id not in taken and _within_window(e, row)
+                 and _lacking(e, row) == CONFIRMING]
+        if open_:
             decided[row.row_index] = RowMatch(
-                row.row_index, "result_without_entry",
-                candidates=tuple(e.entry_id for e in near))
+                row.row_index, "unconfirmed", candidates=tuple(e.entry_id for e in open_),
+                differences=CONFIRMING)
+            continue
+        decided[row.row_index] = RowMatch(
+            row.row_index, "result_without_entry", candidates=tuple(e.entry_id for e in near))
     overdue = [
         e.entry_id for e in entries
         if e.entry_id not in taken and e.forwarded_date is not None

@@ -18,15 +18,14 @@ from schemas.settings import Settings
 from storage.audit import OFFICE_TZ, SERVICE_NAME, AuditEntry, AuditObject, as_utc, entry_fields
 from storage.audit_verify import verify
 from storage.models import Document, Page, SourceFile, utcnow
+from storage.receipts import document_by_receipt
 
 
-def record_ids(session: Session, record: str) -> set[str]:
-    """Every object id that stands for one record: a 受付番号 or any id, with its file,
-    pages and stored objects."""
+def record_ids(session: Session, record: str, own: str = "000000") -> set[str]:
+    """Every object id that stands for one record: a 受付番号 (the office's own, `own`, where
+    two municipalities hold it) or any id, with its file, pages and stored objects."""
     ids = {record}
-    document = session.scalars(
-        select(Document).where(or_(Document.receipt_number == record, Document.id == record))
-    ).one_or_none()
+    document = document_by_receipt(session, record, own) or session.get(Document, record)
     if document is not None:
         ids.add(document.id)
         source = session.get(SourceFile, document.source_file_id)
@@ -48,6 +47,7 @@ def search(
     since: dt.datetime | None = None,
     until: dt.datetime | None = None,
     limit: int | None = None,
+    own: str = "000000",
 ) -> list[AuditEntry]:
     query = select(AuditEntry).order_by(AuditEntry.seq)
     if person:
@@ -59,7 +59,7 @@ def search(
     if until:
         query = query.where(AuditEntry.at < as_utc(until))
     if record:
-        ids = record_ids(session, record)
+        ids = record_ids(session, record, own)
         query = query.where(
             AuditEntry.seq.in_(select(AuditObject.seq).where(AuditObject.object_id.in_(ids)))
         )

@@ -11,7 +11,7 @@ import hashlib
 from collections.abc import Iterable
 from typing import Any
 
-from sqlalchemy import delete, select, text
+from sqlalchemy import delete, select, text, update
 from sqlalchemy.orm import Session
 
 from schemas.i18n import _
@@ -30,6 +30,7 @@ from storage.models import (
     utcnow,
 )
 from storage.objects import Lock, ObjectLocked
+from storage.register_models import RegisterEntry
 from storage.retention import (
     DEFAULT_LOCK_MODE,
     as_aware,
@@ -42,19 +43,22 @@ from storage.vault import Vault
 ERASE_METHOD = "cryptographic erase (NIST SP 800-88 Purge)"
 
 
-def _documents_of(session: Session, receipts: Iterable[str]) -> list[Document]:
-    documents = [document_by_receipt(session, r) for r in dict.fromkeys(receipts)]
+def _documents_of(session: Session, receipts: Iterable[str], own: str) -> list[Document]:
+    documents = [document_by_receipt(session, r, own) for r in dict.fromkeys(receipts)]
     if not documents:
         raise CustodyError(_("a disposal request names at least one document"))
     return documents
 
 
 def request_disposal(
-    session: Session, receipts: list[str], reason: str, actor: str, today: dt.date | None = None
+    session: Session, receipts: list[str], reason: str, actor: str, today: dt.date | None = None,
+    municipality: str = "000000",
 ) -> DisposalRequest:
+    """`municipality`: the office's own, whose document a 受付番号 two municipalities hold
+    means (storage/receipts.py)."""
     if not reason.strip():
         raise CustodyError(_("a disposal request needs a reason"))
-    documents = _documents_of(session, receipts)
+    documents = _documents_of(session, receipts, municipality)
     named = {d.id for d in documents}
     for document in documents:
         check_disposable(session, document, today)
@@ -165,6 +169,9 @@ def approve_disposal(
             ).all()
         )
         session.execute(delete(BlindIndex).where(BlindIndex.document_id == document.id))
+        session.execute(  # a keyed identity goes with the fields (its key goes below)
+            update(RegisterEntry).where(RegisterEntry.document_id == document.id)
+            .values(identity_sealed=None, identity_digests={}, identity_key_id=None))
         document_lines.append(
             {
                 "receipt_number": document.receipt_number,

@@ -203,7 +203,8 @@ def _create_counter(session: Session, municipality: str, year: int) -> None:
     in that year (a database numbered before the counter existed)."""
     start, end = dt.date(year, 4, 1), dt.date(year + 1, 3, 31)
     given = session.scalars(
-        select(Document.receipt_number).where(Document.received_date.between(start, end))
+        select(Document.receipt_number).where(Document.received_date.between(start, end),
+                                              Document.municipality == municipality)
     ).all()
     last = max((int(number.rsplit("-", 1)[1]) for number in given), default=0)
     try:
@@ -220,6 +221,7 @@ def open_receipt(session: Session, vault: Vault, source: SourceFile, channel: st
     today = dt.date.today()
     document = Document(
         id=document_id,
+        municipality=municipality,
         receipt_number=next_receipt_number(session, today, municipality),
         received_date=today,
         channel=channel,

@@ -136,9 +136,15 @@ class Document(Base):
     """A 受付 entry: one filed form, from one or more pages of one file."""
 
     __tablename__ = "document"
+    __table_args__ = (UniqueConstraint("municipality", "receipt_number",
+                                       name="uq_document_municipality_receipt"),)
     id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
-    receipt_number: Mapped[str] = mapped_column(String(20), unique=True)
-    """受付番号, e.g. R20261122-000123."""
+    municipality: Mapped[str] = mapped_column(String(6), default="000000")
+    """The 自治体コード whose 受付処理簿 the number belongs to (settings.municipality_code of
+    the intake): offices sharing one installation each count their own numbers."""
+    receipt_number: Mapped[str] = mapped_column(String(20), index=True)
+    """受付番号, e.g. R20261122-000123: unique within its municipality (storage/receipts.py
+    finds a document by it and asks which municipality when two hold the same)."""
     received_date: Mapped[dt.date] = mapped_column()
     channel: Mapped[str] = mapped_column(String(20))
     source_file_id: Mapped[str] = mapped_column(ForeignKey("source_file.id"), index=True)

@@ -10,9 +10,11 @@ from dataclasses import dataclass
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, selectinload
 
+from schemas.errors import NotFound
 from schemas.i18n import _
 from schemas.reasons import describe, reason_code
 from storage.models import Batch, Document, FieldValue, SourceFile
+from storage.receipts import document_by_receipt
 from storage.vault import Vault
 
 WAITING = ("review", "ready")
@@ -167,11 +169,12 @@ def _why(document: Document) -> dict[str, int]:
     return dict(codes.most_common())
 
 
-def document_fields(session: Session, vault: Vault, receipt_number: str) -> dict[str, str]:
+def document_fields(session: Session, vault: Vault, receipt_number: str,
+                    own: str = "000000") -> dict[str, str]:
     """Clear values of one document's fields, for roles that may see them."""
-    document = session.scalars(
-        select(Document).where(Document.receipt_number == receipt_number)
-    ).one()
+    document = document_by_receipt(session, receipt_number, own)
+    if document is None:
+        raise NotFound(receipt_number)
     return {
         f.name: vault.open_value(document, f"field:{f.name}:value", f.value_sealed)
         for f in document.fields

@@ -16,6 +16,8 @@ if TYPE_CHECKING:
 OUTCOMES = {
     "matched": N_("matched"),
     "matched_with_differences": N_("matched with differences"),
+    "unconfirmed": N_("not confirmed: only the 基礎年金番号 agrees, the register or the list "
+                      "holds no name kana or birth date to compare"),
     "result_without_entry": N_("result for something never received"),
     "ambiguous": N_("more than one register entry fits"),
     "other_municipality": N_("another municipality's row"),

@@ -7,8 +7,11 @@ the use cases of storage/usecases/transmittals.py and reconciliation.py:
     received → verified → forwarded → result_received → filed
 
 A forward-only class (年金生活者支援給付金, `forward_only: true` in its form) is not verified
-by content: it is ready to forward once read. The rows of a list are kept sealed with the
-list document's key; what reconciliation compares are their blind-index digests.
+by content: it is ready to forward once read. Its form carries no name kana or birth date, so
+the clerk keys them at the counter (`key_identity`): sealed with the document's key, with
+their blind-index digests, they let 突合 confirm a list row by two attributes as the fields of
+any other form do. The rows of a list are kept sealed with the list document's key; what
+reconciliation compares are their blind-index digests.
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ from sqlalchemy.orm import Session
 
 from schemas.contracts import DocumentResult
 from schemas.forms import FormDef, get_form
+from schemas.normalise import canonical_json
 from schemas.settings import Settings
 from storage.blind_index import BlindIndexer
 from storage.models import BlindIndex, Document
@@ -41,6 +45,10 @@ READABLE = ("review", "ready", "in_verification", "verified")
 """Document states in which a forward-only document may be forwarded (it was read)."""
 
 ROW_INDEXED = ("basic_pension_number", "name_kana", "birth_date")
+IDENTIFYING = ("name_kana", "birth_date")
+"""What confirms a row besides the 基礎年金番号 (control 30: never one attribute alone)."""
+IDENTITY = "register:identity"
+"""The purpose a keyed identity is sealed under."""
 
 
 def form_of(form_id: str | None) -> FormDef | None:
@@ -79,7 +87,8 @@ def sync_entries(session: Session, vault: Vault, settings: Settings) -> None:
             ~entered, Document.form_id.is_distinct_from(LIST_FORM),
             Document.disposed_at.is_(None))).all():
         session.add(RegisterEntry(
-            document_id=document.id, scanned_via=document.channel, office=settings.office,
+            document_id=document.id, municipality=document.municipality,
+            scanned_via=document.channel, office=settings.office,
             received_date=document.received_date, stage="received"))
     session.flush()
     waiting = session.scalars(select(RegisterEntry).where(
@@ -133,6 +142,45 @@ def field_digests(session: Session, document_ids: Iterable[str]) -> dict[str, di
             BlindIndex.document_id.in_(list(document_ids)), BlindIndex.field.in_(ROW_INDEXED))):
         found.setdefault(row.document_id, {})[row.field] = row.digest
     return found
+
+
+# --- A forward-only item's identity, keyed at the counter ----------------------------------
+
+
+def key_identity(vault: Vault, indexer: BlindIndexer, entry: RegisterEntry,
+                 document: Document, values: dict[str, str], by: str) -> None:
+    """Keep `values` (canonical name kana and ISO birth date) sealed on the entry, with
+    their digests."""
+    entry.identity_sealed = vault.seal_value(document, IDENTITY, canonical_json(values))
+    entry.identity_digests = _identity_digests(indexer, values)
+    entry.identity_key_id, entry.identified_by = indexer.id, by
+
+
+def _identity_digests(indexer: BlindIndexer, values: dict[str, str]) -> dict[str, str]:
+    return {name: digest for name in IDENTIFYING
+            if (digest := indexer.digest(name, values.get(name, "")))}
+
+
+def open_identity(vault: Vault, document: Document, entry: RegisterEntry) -> dict[str, str]:
+    """The keyed name kana and birth date in clear ({} when none were keyed)."""
+    if entry.identity_sealed is None:
+        return {}
+    values: dict[str, str] = json.loads(
+        vault.open_value(document, IDENTITY, entry.identity_sealed))
+    return values
+
+
+def reindex_identities(session: Session, vault: Vault, indexer: BlindIndexer) -> int:
+    """Key the digests of every keyed identity again (after a new index key)."""
+    count = 0
+    for entry, document in session.execute(
+            select(RegisterEntry, Document).join(Document, Document.id == RegisterEntry.document_id)
+            .where(RegisterEntry.identity_sealed.is_not(None),
+                   Document.disposed_at.is_(None))).all():
+        entry.identity_digests = _identity_digests(indexer, open_identity(vault, document, entry))
+        entry.identity_key_id = indexer.id
+        count += len(entry.identity_digests)
+    return count
 
 
 # --- A list's rows -------------------------------------------------------------------------

@@ -37,6 +37,9 @@ class RegisterEntry(Base):
     document_id: Mapped[str | None] = mapped_column(ForeignKey("document.id"), unique=True)
     origin: Mapped[str] = mapped_column(String(12), default="office")
     """office | jps_direct"""
+    municipality: Mapped[str] = mapped_column(String(6), default="000000", index=True)
+    """Whose 受付処理簿 it is a line of (its document's municipality, or the list's for a
+    result filed directly at 日本年金機構): each office sees, forwards and reconciles its own."""
     route: Mapped[str] = mapped_column(String(10), default="")
     """counter (窓口) | mail (郵送) | '' (not said yet)"""
     scanned_via: Mapped[str] = mapped_column(String(20), default="")
@@ -46,6 +49,14 @@ class RegisterEntry(Base):
     notification_type: Mapped[str] = mapped_column(String(40), default="")
     """The 届書区分 as 日本年金機構's lists print it (資格取得, 免除申請 …)."""
     forward_only: Mapped[bool] = mapped_column(Boolean, default=False)
+    identity_sealed: Mapped[bytes | None] = mapped_column(LargeBinary)
+    """A forward-only item's name kana and birth date as the clerk keyed them at the counter
+    (its form does not carry them), canonical JSON sealed with the document's key: 突合
+    confirms a list row by them as it does by a form's fields (storage/register.py)."""
+    identity_digests: Mapped[dict[str, str]] = mapped_column(JSON, default=dict)
+    """Their blind-index digests (name_kana, birth_date), keyed with `identity_key_id`."""
+    identity_key_id: Mapped[str | None] = mapped_column(String(16))
+    identified_by: Mapped[str | None] = mapped_column(String(40))
     stage: Mapped[str] = mapped_column(String(20), default="received", index=True)
     received_date: Mapped[dt.date] = mapped_column(Date)
     transmittal_id: Mapped[str | None] = mapped_column(ForeignKey("transmittal.id"), index=True)

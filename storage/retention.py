@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 
 from schemas.i18n import _
 from schemas.settings import Settings
+from storage import receipts
 from storage.blind_index import BlindIndexer
 from storage.custody import CustodyError, RetentionError
 from storage.models import Document, LegalHold, SourceFile, StoredObject, utcnow
@@ -188,10 +189,9 @@ def document_saved(
 # --- Legal hold ---------------------------------------------------------------------------
 
 
-def document_by_receipt(session: Session, receipt_number: str) -> Document:
-    document = session.scalars(
-        select(Document).where(Document.receipt_number == receipt_number)
-    ).one_or_none()
+def document_by_receipt(session: Session, receipt_number: str, own: str) -> Document:
+    """The document a 受付番号 names (the office's own where two municipalities hold it)."""
+    document = receipts.document_by_receipt(session, receipt_number, own)
     if document is None:
         raise CustodyError(_("no document {receipt_number}").format(receipt_number=receipt_number))
     return document

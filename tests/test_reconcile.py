@@ -90,6 +90,49 @@ def test_one_attribute_alone_never_matches() -> None:
     assert result.rows[0].entry_id is None
 
 
+def test_an_entry_without_name_kana_or_birth_date_goes_to_a_person() -> None:
+    """A forward-only claim nobody keyed a name kana or birth date for: its 基礎年金番号,
+    届書区分 and date fit the row, but that is one attribute — not a match, and not a result
+    for something never received either (confirming it would open a 日本年金機構 entry)."""
+    bare = RegisterEntry(**{**entry(1).__dict__, "name_kana_digest": "",
+                            "birth_date_digest": ""})
+    result = reconcile([row(0, 1)], [bare], municipality_code=OFFICE, today=TODAY)
+    (found,) = result.rows
+    assert (found.outcome, found.entry_id) == ("unconfirmed", None)
+    assert found.candidates == ("R1",)
+    assert found.differences == ("name_kana", "birth_date")
+
+
+def test_values_missing_on_both_sides_never_agree() -> None:
+    """The register lacks the name kana, the list's birth-date cell is empty: nothing to
+    compare, so nothing confirms (two missing values are not two equal ones)."""
+    half = RegisterEntry(**{**entry(1).__dict__, "name_kana_digest": ""})
+    empty_cell = ListRow(**{**row(0, 1).__dict__, "name_kana_digest": "",
+                            "birth_date_digest": ""})
+    result = reconcile([empty_cell], [half], municipality_code=OFFICE, today=TODAY)
+    assert result.rows[0].outcome == "unconfirmed"
+
+
+def test_one_confirming_attribute_with_the_other_missing_goes_to_a_person() -> None:
+    """基礎年金番号 and birth date agree, the register holds no name kana: two attributes,
+    shown to a person with the missing one named."""
+    keyed_birth_only = RegisterEntry(**{**entry(1).__dict__, "name_kana_digest": ""})
+    result = reconcile([row(0, 1)], [keyed_birth_only], municipality_code=OFFICE, today=TODAY)
+    (found,) = result.rows
+    assert (found.outcome, found.entry_id) == ("matched_with_differences", "R1")
+    assert found.differences == ("name_kana",)
+
+
+def test_a_contradicting_attribute_is_not_unconfirmed() -> None:
+    """The name kana is missing but the birth dates differ: evidence against, so the row is
+    a result without an entry (shown with its candidate), not one waiting to be confirmed."""
+    half = RegisterEntry(**{**entry(1).__dict__, "name_kana_digest": ""})
+    result = reconcile([row(0, 1, birth="b-other")], [half], municipality_code=OFFICE,
+                       today=TODAY)
+    assert (result.rows[0].outcome, result.rows[0].candidates) == (
+        "result_without_entry", ("R1",))
+
+
 def test_a_stronger_row_takes_the_entry_before_a_weaker_one() -> None:
     rows = [row(0, 1, birth="b-other"), row(1, 1)]
     result = reconcile(rows, [entry(1)], municipality_code=OFFICE, today=TODAY)

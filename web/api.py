@@ -116,7 +116,7 @@ CALLS["quarantine.release"] = release_from_quarantine
 CALLS.update({_name(function): function for function in (
     intake.batch_report_of, desk.progress,
     register.open_items, register.overdue, register.weekly, register.export_csv,
-    register.describe,
+    register.describe, register.identify,
     transmittals.prepare, transmittals.show, transmittals.release,
     transmittals.registered_mail, transmittals.ledger,
     reconciliation.lists_of_batch, reconciliation.reconcile, reconciliation.report,

@@ -76,7 +76,8 @@ def _fill(settings: Settings, rows: int, seed: int) -> tuple[Counter[str], str]:
                     confidence=0.99, status="accepted", engine="bench"))
             indexer.index_document(session, document, person)
             session.add(RegisterEntry(
-                document_id=document.id, form_id=FORM, notification_type="資格取得",
+                document_id=document.id, municipality=OFFICE, form_id=FORM,
+                notification_type="資格取得",
                 stage="forwarded", received_date=received,
                 forwarded_on=received + dt.timedelta(days=3)))
             people.append((person, received))

@@ -50,10 +50,10 @@ def search_log(
         found = [open_entry(work.session, work.vault, audit_reports.as_row(e))
                  for e in audit_reports.search(
             work.session, person=person, record=record, action=action, since=since,
-            until=until, limit=limit)]
-        work.audit("audit.search",
-                   sorted(audit_reports.record_ids(work.session, record)) if record else [],
-                   result="ok",
+            until=until, limit=limit, own=settings.municipality_code)]
+        named = (audit_reports.record_ids(work.session, record, settings.municipality_code)
+                 if record else set())
+        work.audit("audit.search", sorted(named), result="ok",
                    detail={"person": person, "record": record, "action": action,
                            "since": since.isoformat() if since else None,
                            "until": until.isoformat() if until else None,
@@ -80,7 +80,7 @@ def erase_words(settings: Settings, token: Token, record: str, why: str) -> int:
     if len(why.strip()) < 4:
         raise InvalidInput(_("say why the words are erased"), hint=_("--why: a case reference"))
     with acting(settings, token, "audit.erase") as work:
-        ids = audit_reports.record_ids(work.session, record)
+        ids = audit_reports.record_ids(work.session, record, settings.municipality_code)
         erased = audit_words.erase_words_about(work.session, ids)
         work.audit("audit.erase", sorted(ids), purpose=why.strip(), result="ok",
                    detail={"erased": erased})

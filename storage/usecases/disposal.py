@@ -31,7 +31,8 @@ def request_disposal(settings: Settings, token: Token, receipt_numbers: list[str
     """Ask for documents to be disposed of; a different person must approve."""
     with acting(settings, token, "disposal.request") as work:
         request = disposal.request_disposal(work.session, receipt_numbers, reason,
-                                            work.actor.name)
+                                            work.actor.name,
+                                            municipality=settings.municipality_code)
         ids = [request.id, *(item.document_id for item in request.items)]
         work.audit("disposal.request", ids, purpose=reason.strip(), result="ok",
                    detail={"number": request.number, "documents": len(ids) - 1})

@@ -16,7 +16,8 @@ from storage.usecases.base import Token, acting
 def set_hold(settings: Settings, token: Token, receipt_number: str, reason: str) -> None:
     """Put a document under legal hold: no disposal, and the store keeps its original."""
     with acting(settings, token, "retention.manage", "hold.set") as work:
-        document = retention.document_by_receipt(work.session, receipt_number)
+        document = retention.document_by_receipt(work.session, receipt_number,
+                                                  settings.municipality_code)
         retention.set_hold(work.session, work.vault, document, reason, work.actor.name)
         work.audit("hold.set", [document.id, document.source_file_id], purpose=reason.strip(),
                    result="ok")
@@ -25,7 +26,8 @@ def set_hold(settings: Settings, token: Token, receipt_number: str, reason: str)
 def release_hold(settings: Settings, token: Token, receipt_number: str, reason: str) -> None:
     """Release a document's legal hold."""
     with acting(settings, token, "retention.manage", "hold.release") as work:
-        document = retention.document_by_receipt(work.session, receipt_number)
+        document = retention.document_by_receipt(work.session, receipt_number,
+                                                  settings.municipality_code)
         retention.release_hold(work.session, work.vault, document, reason, work.actor.name)
         work.audit("hold.release", [document.id, document.source_file_id],
                    purpose=reason.strip(), result="ok")

@@ -10,6 +10,7 @@ from schemas.settings import Settings
 from storage import keys
 from storage.blind_index import reindex_all
 from storage.keys import KeyLine, Keyring, RotationReport, load_keyring, new_embedded_kek
+from storage.register import reindex_identities
 from storage.usecases.base import Token, acting
 
 
@@ -69,5 +70,6 @@ def rebuild_indexes(settings: Settings, token: Token) -> Reindexed:
     """Rebuild every blind index with the configured index key (after changing it)."""
     with acting(settings, token, "keys.manage", "keys.reindex") as work:
         count = reindex_all(work.session, work.vault, work.indexer)
+        count += reindex_identities(work.session, work.vault, work.indexer)
         work.audit("keys.reindex", [work.indexer.id], result="ok", detail={"indexes": count})
     return Reindexed(work.indexer.id, count)

@@ -27,11 +27,14 @@ from schemas.i18n import _
 from schemas.settings import Settings
 from storage.audit import AuditEntry, AuditObject
 from storage.models import Document, SourceFile, VerificationEvent, new_id
+from storage.receipts import document_by_receipt
 from storage.register import (
+    IDENTIFYING,
     LIST_FORM,
     field_digests,
     list_rows,
     move,
+    open_identity,
     open_value,
     receipt_numbers,
     row_cells,
@@ -115,8 +118,8 @@ class Report:
 
 
 def _list_document(work: Work, receipt_number: str) -> Document:
-    document = work.session.scalars(
-        select(Document).where(Document.receipt_number == receipt_number)).one_or_none()
+    document = document_by_receipt(work.session, receipt_number,
+                                   work.settings.municipality_code)
     if document is None or document.disposed_at is not None:
         raise NotFound(_("No document {receipt}").format(receipt=receipt_number))
     work.subject_ids = [document.id]
@@ -182,6 +185,7 @@ def reconcile(settings: Settings, token: Token, receipt_number: str, match: Matc
         entries = list(work.session.execute(
             select(RegisterEntry, Document).join(Document, Document.id == RegisterEntry.document_id)
             .where(RegisterEntry.stage.in_(OPEN_STAGES), RegisterEntry.origin == "office",
+                   RegisterEntry.municipality == settings.municipality_code,
                    Document.disposed_at.is_(None))).all())
         digests = field_digests(work.session, [d.id for _e, d in entries])
         rows = list_rows(work.session, document)
@@ -189,11 +193,11 @@ def reconcile(settings: Settings, token: Token, receipt_number: str, match: Matc
         readable = [f for f in facts if f is not None]
         matches = match(
             readable,
-            [{"entry_id": e.id, "municipality_code": settings.municipality_code,
+            [{"entry_id": e.id, "municipality_code": e.municipality,
               "basic_pension_number": _digest(digests, d.id, "basic_pension_number", e.id),
               "notification_type": e.notification_type, "received_date": e.received_date,
-              "name_kana_digest": _digest(digests, d.id, "name_kana", e.id),
-              "birth_date_digest": _digest(digests, d.id, "birth_date", e.id),
+              "name_kana_digest": _confirming(digests, d.id, e, "name_kana"),
+              "birth_date_digest": _confirming(digests, d.id, e, "birth_date"),
               "forwarded_date": e.forwarded_on} for e, d in entries],
             settings.municipality_code, today, settings.result_overdue_days)
         numbers = receipt_numbers(work.session, [e.id for e, _d in entries])
@@ -227,6 +231,15 @@ def _digest(digests: dict[str, dict[str, str]], document_id: str, name: str,
     return digests.get(document_id, {}).get(name) or f"{MISSING}{owner}"
 
 
+def _confirming(digests: dict[str, dict[str, str]], document_id: str, entry: RegisterEntry,
+                name: str) -> str:
+    """The digest of a confirming attribute: read from the form, or keyed at the counter
+    for a forward-only item; '' when the register holds neither (the matching rules then
+    never count it as agreeing, and say it was missing)."""
+    return (digests.get(document_id, {}).get(name)
+            or (entry.identity_digests or {}).get(name, ""))
+
+
 def _row_facts(work: Work, document: Document, row: ListRow, municipality: str
                ) -> dict[str, Any] | None:
     """What matching needs of a row; None for a row whose 基礎年金番号 fails its format or
@@ -240,8 +253,8 @@ def _row_facts(work: Work, document: Document, row: ListRow, municipality: str
     return {"row_index": row.position,
             "basic_pension_number": row.digests.get("basic_pension_number") or MISSING + owner,
             "notification_type": kind, "received_date": _date(cells, "received_date"),
-            "name_kana_digest": row.digests.get("name_kana") or MISSING + owner,
-            "birth_date_digest": row.digests.get("birth_date") or MISSING + owner,
+            "name_kana_digest": row.digests.get("name_kana", ""),
+            "birth_date_digest": row.digests.get("birth_date", ""),
             "municipality_code": municipality,
             "result": str(cells.get("result", {}).get("value", ""))}
 
@@ -271,8 +284,9 @@ def _report(work: Work, document: Document, done: Reconciliation) -> Report:
         if row.differences and row.entry_id:
             entry = work.session.get_one(RegisterEntry, row.entry_id)
             mine = work.session.get_one(Document, entry.document_id)
-            theirs = {name: open_value(work.vault, mine, name)
-                      for name in ("name_kana", "birth_date")}
+            keyed = open_identity(work.vault, mine, entry)
+            theirs = {name: open_value(work.vault, mine, name) or keyed.get(name, "")
+                      for name in IDENTIFYING}
         lines.append(RowLine(row.position + 1, row.page_number, row.box, row.outcome or "",
                              numbers.get(row.entry_id or "", ""), list(row.differences),
                              list(row.candidates), shown, theirs, list(row.review),
@@ -284,13 +298,14 @@ def _report(work: Work, document: Document, done: Reconciliation) -> Report:
 
 
 def _entered_by(work: Work, document_ids: list[str]) -> dict[str, set[str]]:
-    """document id → the people who entered it: took it in, or corrected or keyed a field."""
+    """document id → the people who entered it: took it in, keyed its name kana and birth
+    date at the counter, or corrected or keyed a field."""
     people: dict[str, set[str]] = {}
     for document_id, actor in work.session.execute(
             select(AuditObject.object_id, AuditEntry.actor).join(
                 AuditEntry, AuditEntry.seq == AuditObject.seq)
             .where(AuditObject.object_id.in_(document_ids),
-                   AuditEntry.action == "intake.file")).all():
+                   AuditEntry.action.in_(("intake.file", "register.identify")))).all():
         people.setdefault(document_id, set()).add(actor)
     for document_id, by in work.session.execute(
             select(VerificationEvent.document_id, VerificationEvent.by)
@@ -353,6 +368,7 @@ def confirm(settings: Settings, token: Token, receipt_number: str,
                 cells = row_cells(work.vault, document, row)
                 received = _date(cells, "received_date") or document.received_date
                 entry = RegisterEntry(id=new_id(), origin="jps_direct", form_id="",
+                                      municipality=done.municipality_code,
                                       notification_type=str(cells.get(
                                           "notification_type", {}).get("value", ""))[:40],
                                       stage="received", received_date=received)

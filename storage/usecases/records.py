@@ -15,6 +15,7 @@ from storage.accounts import token_digest
 from storage.blind_index import find_documents, index_field
 from storage.models import Document, OriginalGrant, SourceFile, StoredObject
 from storage.queries import QueueLine, waiting_queue
+from storage.receipts import document_by_receipt, shown
 from storage.usecases.base import Token, Work, acting
 
 MIN_REASON = 4
@@ -70,9 +71,8 @@ def open_original(settings: Settings, token: Token, receipt_number: str,
     action = "original.open" if plain_why is None else "original.download"
     why = {} if plain_why is None else {"why": plain_why.strip()}
     with acting(settings, token, action) as work:
-        document = work.session.scalars(
-            select(Document).where(Document.receipt_number == receipt_number)
-        ).one_or_none()
+        document = document_by_receipt(work.session, receipt_number,
+                                       settings.municipality_code)
         if document is None or document.disposed_at is not None:
             work.audit(action, [document.id] if document else [], purpose=purpose,
                        result="not_found", detail={"receipt_number": receipt_number, **why})
@@ -136,4 +136,6 @@ def find_records(settings: Settings, token: Token, field: str, value: str) -> li
         found = find_documents(work.session, work.indexer, field, value)
         work.audit("record.search", [d.id for d in found], result="ok",
                    detail={"field": field, "found": len(found)})
-        return [FoundRecord(d.receipt_number, d.status, d.form_id or "") for d in found]
+        # another municipality's number qualified (011002:R…), so that naming it finds it
+        return [FoundRecord(shown(d, settings.municipality_code), d.status, d.form_id or "")
+                for d in found]

@@ -19,6 +19,7 @@ from storage import disposal
 from storage.accounts import token_digest
 from storage.blind_index import find_documents
 from storage.models import Document, LegalHold, OriginalGrant, StoredObject
+from storage.receipts import numbered, shown
 from storage.retention import document_by_receipt
 from storage.usecases import records
 from storage.usecases.base import Work, acting
@@ -59,8 +60,7 @@ def search(settings: Settings, token: str | None, field: str, value: str, purpos
         raise InvalidInput(_("a search by 個人番号 needs a stated purpose"))
     with acting(settings, token, "record.read") as work:
         if field == "receipt_number":
-            documents = list(work.session.scalars(
-                select(Document).where(Document.receipt_number == value.strip())))
+            documents = numbered(work.session, value)
         else:
             documents = find_documents(work.session, work.indexer, field, value)
         documents = [d for d in documents if d.disposed_at is None
@@ -77,8 +77,9 @@ def _found(work: Work, document: Document) -> Found:
     form = get_form(document.form_id) if document.form_id else None
     held = work.session.scalars(select(LegalHold.id).where(
         LegalHold.document_id == document.id, LegalHold.released_at.is_(None))).first()
-    return Found(document.receipt_number, document.received_date, document.form_id,
-                 form.title if form else "", document.status, held is not None)
+    return Found(shown(document, work.settings.municipality_code), document.received_date,
+                 document.form_id, form.title if form else "", document.status,
+                 held is not None)
 
 
 @dataclass(frozen=True)
@@ -174,7 +175,7 @@ def download_original(settings: Settings, token: str | None, receipt_number: str
 
 
 def _document(work: Work, receipt_number: str) -> Document:
-    document = document_by_receipt(work.session, receipt_number)
+    document = document_by_receipt(work.session, receipt_number, work.settings.municipality_code)
     if document.disposed_at is not None:
         raise NotFound(_("{receipt_number} was disposed of").format(receipt_number=receipt_number))
     return document
@@ -185,7 +186,8 @@ def request_disposal(settings: Settings, token: str | None, receipts: list[str],
     """Ask for documents to be disposed of. A document nobody ever verified is refused
     unless the records manager says why it goes anyway (recorded)."""
     with acting(settings, token, "disposal.request") as work:
-        request = disposal.request_disposal(work.session, receipts, reason, work.actor.name)
+        request = disposal.request_disposal(work.session, receipts, reason, work.actor.name,
+                                            municipality=settings.municipality_code)
         ids = [item.document_id for item in request.items]
         unverified = never_verified(work.session, ids)
         if unverified and not unverified_why.strip():

@@ -10,17 +10,21 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import io
+import re
 from collections import Counter
 from dataclasses import dataclass
 from typing import Literal
 
 from sqlalchemy import select
 
-from schemas.errors import InvalidInput, NotFound
+from schemas.errors import Conflict, InvalidInput, NotFound
 from schemas.i18n import _
+from schemas.normalise import to_katakana
 from schemas.settings import Settings
+from storage.blind_index import normalise_for_index
 from storage.models import Document
-from storage.register import form_of, sync_entries
+from storage.receipts import document_by_receipt
+from storage.register import form_of, key_identity, sync_entries
 from storage.register_models import RegisterEntry, Transmittal
 from storage.usecases.base import Token, Work, acting
 
@@ -91,7 +95,8 @@ def _lines(work: Work, entries: list[RegisterEntry], today: dt.date,
 
 def _entries(work: Work) -> list[RegisterEntry]:
     sync_entries(work.session, work.vault, work.settings)
-    return list(work.session.scalars(select(RegisterEntry).order_by(
+    return list(work.session.scalars(select(RegisterEntry).where(
+        RegisterEntry.municipality == work.settings.municipality_code).order_by(
         RegisterEntry.received_date, RegisterEntry.created_at)))
 
 
@@ -189,15 +194,53 @@ def describe(settings: Settings, token: Token, receipt_number: str, route: str,
         raise InvalidInput(_("Say how it came in: counter (窓口) or mail (郵送)"))
     with acting(settings, token, "intake", "register.describe") as work:
         sync_entries(work.session, work.vault, settings)
-        entry = work.session.scalars(
-            select(RegisterEntry).join(Document, Document.id == RegisterEntry.document_id)
-            .where(Document.receipt_number == receipt_number)).one_or_none()
+        document = document_by_receipt(work.session, receipt_number,
+                                       settings.municipality_code)
+        entry = None if document is None else work.session.scalars(
+            select(RegisterEntry).where(RegisterEntry.document_id == document.id)).one_or_none()
         if entry is None:
             raise NotFound(_("No register entry {receipt}").format(receipt=receipt_number))
         entry.route = route
         entry.office = office.strip() or entry.office or settings.office
         work.audit("register.describe", [entry.document_id or entry.id], result="ok",
                    detail={"route": route})
+
+
+KATAKANA = re.compile(r"[ァ-ヺーヽヾ]+")
+
+
+def identify(settings: Settings, token: Token, receipt_number: str, name_kana: str,
+             birth_date: str) -> None:
+    """Key a forward-only item's name kana and birth date at the counter (from the claim or
+    the ID shown): its form does not carry them, and 突合 confirms a list row by two
+    attributes, never by the 基礎年金番号 alone (control 30). Kept sealed with the document's
+    key, with their blind indexes; keyed again, the new values replace the old."""
+    kana = to_katakana(name_kana)
+    born = normalise_for_index("birth_date", birth_date)
+    if not KATAKANA.fullmatch(kana):
+        raise InvalidInput(_("Key the name in katakana (or hiragana), as on the claim"))
+    if not born or dt.date.fromisoformat(born) > dt.date.today():
+        raise InvalidInput(_("Key the birth date as a date: 1950-04-01, S25.4.1 or "
+                             "昭和25年4月1日"))
+    with acting(settings, token, "intake", "register.identify") as work:
+        sync_entries(work.session, work.vault, settings)
+        document = document_by_receipt(work.session, receipt_number,
+                                       settings.municipality_code)
+        entry = None if document is None else work.session.scalars(
+            select(RegisterEntry).where(RegisterEntry.document_id == document.id)).one_or_none()
+        if document is None or entry is None or document.disposed_at is not None:
+            raise NotFound(_("No register entry {receipt}").format(receipt=receipt_number))
+        work.subject_ids = [document.id]
+        form = form_of(document.form_id)
+        if form is not None and not form.forward_only:
+            raise Conflict(_("{receipt} is not a forward-only item: its form carries the name "
+                             "kana and birth date, verified there").format(
+                                 receipt=receipt_number))
+        if entry.stage == "filed":
+            raise Conflict(_("{receipt} is filed already").format(receipt=receipt_number))
+        key_identity(work.vault, work.indexer, entry, document,
+                     {"name_kana": kana, "birth_date": born}, work.actor.name)
+        work.audit("register.identify", [document.id], result="ok")
 
 
 def stage_word(stage: str) -> str:

@@ -25,6 +25,7 @@ from schemas.i18n import _
 from schemas.settings import Settings
 from schemas.transmittal import TransmittalItem
 from storage.models import Document, StoredObject, next_dated_number
+from storage.receipts import qualified, qualified_as
 from storage.register import form_of, move, open_value, sync_entries
 from storage.register_models import RegisterEntry, Transmittal
 from storage.retention import class_lock
@@ -133,17 +134,19 @@ def prepare(settings: Settings, token: Token, receipts: Sequence[str] = (),
         ready = list(work.session.execute(
             select(RegisterEntry, Document).join(Document, Document.id == RegisterEntry.document_id)
             .where(RegisterEntry.stage == "verified", RegisterEntry.transmittal_id.is_(None),
-                   Document.disposed_at.is_(None))
+                   Document.disposed_at.is_(None),
+                   Document.municipality == settings.municipality_code)
             .order_by(Document.receipt_number)).all())
-        if receipts:
-            by_number = {d.receipt_number: e for e, d in ready}
-            missing = [r for r in receipts if r not in by_number]
+        if receipts:  # the office's own only: another municipality sends its own 進達
+            by_number = {qualified(d): e for e, d in ready}
+            named = {r: qualified_as(r, settings.municipality_code) for r in receipts}
+            missing = [r for r in receipts if named[r] not in by_number]
             if missing:
                 raise Conflict(_("Not ready to forward: {receipts}").format(
                     receipts=", ".join(missing)), hint=_(
                     "a document is forwarded once it is verified (forward-only classes once "
                     "read), and in one batch only"))
-            entries = [by_number[r] for r in receipts]
+            entries = [by_number[named[r]] for r in receipts]
         else:
             entries = [e for e, _d in ready]
         if not entries:

@@ -13,6 +13,7 @@ from schemas.i18n import _
 from schemas.normalise import my_number_check_digit
 from storage.accounts import CHECKER, VERIFIER, Person
 from storage.models import Document, FieldValue, VerificationEvent
+from storage.receipts import document_by_receipt
 from storage.retention import document_saved
 from storage.usecases.base import Work
 
@@ -40,10 +41,9 @@ class FourEyesRefused(NotAllowed):
     code = "four_eyes"
 
 
-def _document(session: Session, receipt_number: str) -> Document:
-    document = session.scalars(
-        select(Document).where(Document.receipt_number == receipt_number)
-    ).one_or_none()
+def _document(work: Work, receipt_number: str) -> Document:
+    document = document_by_receipt(work.session, receipt_number,
+                                   work.settings.municipality_code)
     if document is None or document.disposed_at is not None:
         raise NotFound(_("no document {receipt_number}").format(receipt_number=receipt_number))
     return document

@@ -37,7 +37,7 @@ def _set_aside(settings: Settings, token: Token, receipt_number: str, kind: str,
     if not note.strip():
         raise InvalidInput(ask)
     with acting(settings, token, "record.correct", f"record.{kind}") as work:
-        document = _document(work.session, receipt_number)
+        document = _document(work, receipt_number)
         _workable(document)
         document.status = status
         _record(work, document, kind, note=note.strip())
@@ -47,7 +47,7 @@ def _set_aside(settings: Settings, token: Token, receipt_number: str, kind: str,
 def finish(settings: Settings, token: Token, receipt_number: str) -> str:
     """A verifier has looked at a document none of whose fields waits: it is verified."""
     with acting(settings, token, "record.correct", "record.verified") as work:
-        document = _document(work.session, receipt_number)
+        document = _document(work, receipt_number)
         _workable(document)
         waiting = [f.name for f in document.fields if f.status not in SETTLED]
         if waiting:
@@ -70,7 +70,7 @@ def decide(settings: Settings, token: Token, receipt_number: str, decision: str,
     if not note.strip():
         raise InvalidInput(_("a decision on a 疑義 says why"))
     with acting(settings, token, "record.confirm", "record.decide") as work:
-        document = _document(work.session, receipt_number)
+        document = _document(work, receipt_number)
         if document.status != "investigation":
             raise VerificationError(_("{receipt_number} is not under investigation").format(
                 receipt_number=receipt_number))

@@ -33,7 +33,7 @@ from storage.usecases.verification.common import (
 def accept(settings: Settings, token: Token, receipt_number: str, field_name: str) -> str:
     """Take the reading of a field flagged for review as it is: waits for a checker."""
     with acting(settings, token, "record.correct", "field.accept") as work:
-        document = _document(work.session, receipt_number)
+        document = _document(work, receipt_number)
         field = _field(document, field_name)
         _workable(document)
         if field.status != "review":
@@ -59,7 +59,7 @@ def correct(settings: Settings, token: Token, receipt_number: str, field_name: s
         raise InvalidInput(_("say why with one of {value}").format(
             value=", ".join(CORRECTION_REASONS)))
     with acting(settings, token, "record.correct", "field.correct") as work:
-        document = _document(work.session, receipt_number)
+        document = _document(work, receipt_number)
         field = _field(document, field_name)
         _workable(document)
         if field.status == "pending":
@@ -106,7 +106,7 @@ def confirm(settings: Settings, token: Token, receipt_number: str,
             field_name: str) -> str:
     """The second person agrees with a correction, deletion or acceptance."""
     with acting(settings, token, "record.confirm", "field.confirm") as work:
-        document = _document(work.session, receipt_number)
+        document = _document(work, receipt_number)
         field = _field(document, field_name)
         work.subject_ids = [document.id, field.id]  # a refusal below is recorded with these
         change = _pending(work, document, field)
@@ -124,7 +124,7 @@ def return_change(settings: Settings, token: Token, receipt_number: str,
     if not note.strip():
         raise InvalidInput(_("say why the change goes back"))
     with acting(settings, token, "record.confirm", "field.return") as work:
-        document = _document(work.session, receipt_number)
+        document = _document(work, receipt_number)
         field = _field(document, field_name)
         work.subject_ids = [document.id, field.id]
         change = _pending(work, document, field)

@@ -29,7 +29,7 @@ def key(settings: Settings, token: Token, receipt_number: str, field_name: str,
     """One blind entry of a flagged 個人番号 or 基礎年金番号. Two people type it without
     seeing the reading or each other; equal → confirmed, different → a third person."""
     with acting(settings, token, "record.correct", "field.key") as work:
-        document = _document(work.session, receipt_number)
+        document = _document(work, receipt_number)
         field = _field(document, field_name)
         _workable(document)
         work.subject_ids = [document.id, field.id]

@@ -102,7 +102,7 @@ def queue(settings: Settings, token: Token, form_id: str = "", reason: str = "",
 
 def open_document(settings: Settings, token: Token, receipt_number: str) -> DocumentView:
     with acting(settings, token, "record.read") as work:
-        document = _document(work.session, receipt_number)
+        document = _document(work, receipt_number)
         view = _view(work, document)
         work.audit("record.open", [document.id], result="ok",
                    detail={"fields": len(view.fields)})
@@ -159,7 +159,7 @@ def page_image(settings: Settings, token: Token, receipt_number: str,
                number: int) -> bytes:
     """The page image (JPEG), opened for a person with the duty to read records."""
     with acting(settings, token, "record.read") as work:
-        document = _document(work.session, receipt_number)
+        document = _document(work, receipt_number)
         page = next((p for p in document.pages if p.number == number), None)
         if page is None or page.image_object_id is None:
             raise NotFound(_("{receipt_number} has no page image {number}").format(
