@@ -5,8 +5,13 @@ A loose, large circle runs into the neighbouring option's box and puts more ink 
 round its own label; but it encloses its own label and not the neighbour's. So each pen mark
 (a connected stroke, printed labels already removed) is taken apart: a mark whose hull
 covers most of a label encloses that label; a smaller stroke (a tick, a cross, a dot) points
-at the option it is drawn on or nearest beside. Two options marked — two circles, or a
-circle struck through and another drawn (a correction) — go to a person.
+at the option it is drawn on or nearest beside. Two options marked go to a person.
+
+A mark taken back is struck through: one straight line across it, two (二重線), or a
+scribble over it. What they share is a long, nearly level stroke through the middle of the
+struck label (a scribble is a row of such strokes), which neither a circle (round the label,
+never through it), a tick nor a cross (short and steep) draws; `struck_options` finds it, and
+a correction goes to a person with the mark left standing proposed.
 """
 
 from __future__ import annotations
@@ -34,6 +39,23 @@ ENCLOSES = 0.55
 """Share of a label's box inside a mark's hull from which the mark encloses that label."""
 ALSO_ENCLOSES = 0.45
 """A mark enclosing a second label this much as well is ambiguous."""
+STRIKE_SLOPES = np.tan(np.radians(np.arange(-21, 22, 3)))
+"""The slopes a strike is looked for at: it runs across, not up (a steeper straight stroke
+is an arm of a tick or a cross; a cross drawn flat has arms at 30–35°)."""
+STRIKE_MIN_PX = 60
+"""Least length along which a strike is followed (a tick's arm is shorter, and near a
+cross's middle a line follows its arm for only a few pixels)."""
+STRIKE_BAND = 0.3
+"""A strike passes within this share of the label's height of its middle; a circle round
+the label passes outside it."""
+STRIKE_SPAN = 0.6
+"""Share of the label's width, about its middle, that a strike covers."""
+STRIKE_INKED = 0.8
+"""Share of a strike's course (where no print was taken out) that holds pen ink."""
+SCRIBBLE_GAP_PX = 15
+"""A scribble's zigzags this far apart are one dark patch (level lines cross it inked)."""
+CHECKBOX_OVERRUN_PX = 12
+"""A strike across a checkbox runs past both its sides; a filled box stays inside them."""
 
 
 @dataclass(frozen=True)
@@ -42,6 +64,9 @@ class Mark:
     kind: str
     """"circle" (encloses the label) or "tick" (drawn on or beside the option)."""
     certain: bool
+    also: int | None = None
+    """The option whose label an uncertain circle encloses nearly as much (two circles run
+    into one another)."""
 
 
 def label_boxes(form_id: str, page: int, field: FieldDef) -> list[tuple[int, int, int, int]]:
@@ -77,11 +102,7 @@ def find_marks(
     labels: list[tuple[int, int, int, int]],
 ) -> list[Mark]:
     """The pen marks round a row of options (print already removed from `gray`)."""
-    x0 = max(min(b[0] for b in options) - REACH_PX, 0)
-    y0 = max(min(b[1] for b in options) - REACH_PX, 0)
-    x1 = max(b[0] + b[2] for b in options) + REACH_PX
-    y1 = max(b[1] + b[3] for b in options) + REACH_PX
-    region = gray[y0:y1, x0:x1] < INK_THRESHOLD
+    x0, y0, region = _surroundings(gray, options, REACH_PX)
     if not region.any():
         return []
     # a stroke broken by the removed print (a circle crossing a box line) joins up again
@@ -118,7 +139,8 @@ def find_marks(
         best = ranked[0]
         second = enclosed[ranked[1]] if len(ranked) > 1 else 0.0
         if enclosed[best] >= ENCLOSES:
-            marks.append(Mark(best, "circle", second < ALSO_ENCLOSES))
+            certain = second < ALSO_ENCLOSES
+            marks.append(Mark(best, "circle", certain, None if certain else ranked[1]))
             circled = cv2.bitwise_or(circled, hull)
             continue
         pointed = _pointed_at(options, cx, cy)
@@ -127,6 +149,81 @@ def find_marks(
     # a piece of a circle cut off where it crossed a label is part of that circle
     near_circles = cv2.dilate(circled, np.ones((61, 61), np.uint8))
     return marks + [tick for tick, x, y in ticks if not near_circles[y, x]]
+
+
+def struck_options(
+    gray: np.ndarray,
+    printed: np.ndarray,
+    options: list[tuple[int, int, int, int]],
+    labels: list[tuple[int, int, int, int]],
+) -> set[int]:
+    """The options whose label a strike crosses: `gray` with the print taken out where
+    `printed` is true (a strike is cut where it crossed the label's print)."""
+    x0, y0, pen = _surroundings(gray, options, REACH_PX)
+    pen = _scribbles_filled(pen)
+    printed = printed[y0 : y0 + pen.shape[0], x0 : x0 + pen.shape[1]]
+    struck = set()
+    for index, (lx, ly, lw, lh) in enumerate(labels):
+        span = max(lw * STRIKE_SPAN, STRIKE_MIN_PX)
+        left = lx - x0 + (lw - span) / 2
+        inked, _ = _courses(pen, printed, left, left + span, ly - y0 + lh / 2, lh * STRIKE_BAND)
+        if inked.any():
+            struck.add(index)
+    return struck
+
+
+def struck_checkbox(gray: np.ndarray, printed: np.ndarray, box: tuple[int, int, int, int]) -> bool:
+    """Whether a checkbox's mark is struck through: a level stroke across its middle that
+    runs out past both its sides (`gray` and `printed` as for `struck_options`)."""
+    x, y, w, h = box
+    x0, y0, pen = _surroundings(gray, [box], 2 * CHECKBOX_OVERRUN_PX)
+    pen = _scribbles_filled(pen)
+    printed = printed[y0 : y0 + pen.shape[0], x0 : x0 + pen.shape[1]]
+    left, right = x - x0 - CHECKBOX_OVERRUN_PX, x - x0 + w + CHECKBOX_OVERRUN_PX
+    inked, ink = _courses(pen, printed, left, right, y - y0 + h / 2, h * STRIKE_BAND)
+    # past each side, beyond the box's printed line, the course is inked too
+    end = CHECKBOX_OVERRUN_PX // 2
+    past_left = ink[..., :end].mean(axis=-1) >= STRIKE_INKED
+    past_right = ink[..., -end:].mean(axis=-1) >= STRIKE_INKED
+    return bool((inked & past_left & past_right).any())
+
+
+def _surroundings(
+    gray: np.ndarray, boxes: list[tuple[int, int, int, int]], reach: int
+) -> tuple[int, int, np.ndarray]:
+    """The ink within `reach` of the boxes, and where that region starts on the page."""
+    x0 = max(min(b[0] for b in boxes) - reach, 0)
+    y0 = max(min(b[1] for b in boxes) - reach, 0)
+    x1 = max(b[0] + b[2] for b in boxes) + reach
+    y1 = max(b[1] + b[3] for b in boxes) + reach
+    return x0, y0, gray[y0:y1, x0:x1] < INK_THRESHOLD
+
+
+def _scribbles_filled(pen: np.ndarray) -> np.ndarray:
+    """Pen ink with the gaps of a scribble closed across and each stroke a pixel thicker (a
+    hand's line is not quite straight)."""
+    wide = cv2.morphologyEx(
+        pen.astype(np.uint8), cv2.MORPH_CLOSE, np.ones((1, SCRIBBLE_GAP_PX), np.uint8)
+    )
+    return cv2.dilate(wide, np.ones((3, 3), np.uint8)) > 0
+
+
+def _courses(
+    pen: np.ndarray, printed: np.ndarray, left: float, right: float, middle: float, band: float
+) -> tuple[np.ndarray, np.ndarray]:
+    """Follow straight courses from `left` to `right`, at each of `STRIKE_SLOPES`, passing
+    within `band` of `middle` halfway: which are inked along (printed pixels passed over,
+    since the print was taken out there), and the ink seen at each pixel of each course."""
+    xs = np.arange(round(left), round(right) + 1)
+    offsets = np.arange(-round(band), round(band) + 1)
+    ys = middle + offsets[:, None, None] + STRIKE_SLOPES[None, :, None] * (xs - (left + right) / 2)
+    rows = np.clip(np.rint(ys).astype(int), 0, pen.shape[0] - 1)
+    cols = np.broadcast_to(np.clip(xs, 0, pen.shape[1] - 1), rows.shape)
+    ink = pen[rows, cols]
+    seen = ink | ~printed[rows, cols]
+    looked = seen.sum(axis=-1)
+    inked = (looked >= 0.4 * xs.size) & (ink.sum(axis=-1) >= STRIKE_INKED * np.maximum(looked, 1))
+    return inked, ink
 
 
 def _inside(hull: np.ndarray, box: tuple[int, int, int, int]) -> float:
