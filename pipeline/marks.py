@@ -39,23 +39,19 @@ ENCLOSES = 0.55
 """Share of a label's box inside a mark's hull from which the mark encloses that label."""
 ALSO_ENCLOSES = 0.45
 """A mark enclosing a second label this much as well is ambiguous."""
-STRIKE_SLOPES = np.tan(np.radians(np.arange(-21, 22, 3)))
+STRIKE_SLOPES = np.tan(np.radians(np.arange(-21, 21.1, 1.5)))
 """The slopes a strike is looked for at: it runs across, not up (a steeper straight stroke
 is an arm of a tick or a cross; a cross drawn flat has arms at 30–35°)."""
-STRIKE_MIN_PX = 60
-"""Least length along which a strike is followed (a tick's arm is shorter, and near a
-cross's middle a line follows its arm for only a few pixels)."""
 STRIKE_BAND = 0.3
-"""A strike passes within this share of the label's height of its middle; a circle round
-the label passes outside it."""
-STRIKE_SPAN = 0.6
-"""Share of the label's width, about its middle, that a strike covers."""
+"""A strike passes within this share of the label's (or box's) height of its middle; a
+circle round the label passes outside it."""
+STRIKE_PAST_PX = 12
+"""A strike runs on past both ends of the label or checkbox it crosses, where no print
+hides it: a tick over a label's start, a filled box, a cross do not."""
 STRIKE_INKED = 0.8
-"""Share of a strike's course (where no print was taken out) that holds pen ink."""
+"""Share of a strike's course, off the print, that holds pen ink."""
 SCRIBBLE_GAP_PX = 15
 """A scribble's zigzags this far apart are one dark patch (level lines cross it inked)."""
-CHECKBOX_OVERRUN_PX = 12
-"""A strike across a checkbox runs past both its sides; a filled box stays inside them."""
 
 
 @dataclass(frozen=True)
@@ -160,32 +156,42 @@ def struck_options(
     """The options whose label a strike crosses: `gray` with the print taken out where
     `printed` is true (a strike is cut where it crossed the label's print)."""
     x0, y0, pen = _surroundings(gray, options, REACH_PX)
-    pen = _scribbles_filled(pen)
-    printed = printed[y0 : y0 + pen.shape[0], x0 : x0 + pen.shape[1]]
-    struck = set()
-    for index, (lx, ly, lw, lh) in enumerate(labels):
-        span = max(lw * STRIKE_SPAN, STRIKE_MIN_PX)
-        left = lx - x0 + (lw - span) / 2
-        inked, _ = _courses(pen, printed, left, left + span, ly - y0 + lh / 2, lh * STRIKE_BAND)
-        if inked.any():
-            struck.add(index)
-    return struck
+    ink = _scribbles_filled(pen)
+    hidden = _print_and_rims(printed[y0 : y0 + pen.shape[0], x0 : x0 + pen.shape[1]])
+    return {
+        index
+        for index, (lx, ly, lw, lh) in enumerate(labels)
+        if _struck_across(ink, hidden, (lx - x0, ly - y0, lw, lh))
+    }
 
 
 def struck_checkbox(gray: np.ndarray, printed: np.ndarray, box: tuple[int, int, int, int]) -> bool:
-    """Whether a checkbox's mark is struck through: a level stroke across its middle that
-    runs out past both its sides (`gray` and `printed` as for `struck_options`)."""
+    """Whether a checkbox's mark is struck through (`gray` and `printed` as for
+    `struck_options`)."""
     x, y, w, h = box
-    x0, y0, pen = _surroundings(gray, [box], 2 * CHECKBOX_OVERRUN_PX)
-    pen = _scribbles_filled(pen)
-    printed = printed[y0 : y0 + pen.shape[0], x0 : x0 + pen.shape[1]]
-    left, right = x - x0 - CHECKBOX_OVERRUN_PX, x - x0 + w + CHECKBOX_OVERRUN_PX
-    inked, ink = _courses(pen, printed, left, right, y - y0 + h / 2, h * STRIKE_BAND)
-    # past each side, beyond the box's printed line, the course is inked too
-    end = CHECKBOX_OVERRUN_PX // 2
-    past_left = ink[..., :end].mean(axis=-1) >= STRIKE_INKED
-    past_right = ink[..., -end:].mean(axis=-1) >= STRIKE_INKED
-    return bool((inked & past_left & past_right).any())
+    x0, y0, pen = _surroundings(gray, [box], 2 * STRIKE_PAST_PX)
+    hidden = _print_and_rims(printed[y0 : y0 + pen.shape[0], x0 : x0 + pen.shape[1]])
+    return _struck_across(_scribbles_filled(pen), hidden, (x - x0, y - y0, w, h))
+
+
+def _struck_across(ink: np.ndarray, hidden: np.ndarray, box: tuple[int, int, int, int]) -> bool:
+    """Whether a straight, nearly level stroke crosses `box` through its middle and runs on
+    past both its ends: the pen `ink` is followed along courses at each of `STRIKE_SLOPES`,
+    passing over what is `hidden` (where the print was taken out, the strike was too)."""
+    x, y, w, h = box
+    left, right = x - STRIKE_PAST_PX, x + w + STRIKE_PAST_PX
+    xs = np.arange(left, right + 1)
+    offsets = np.arange(-round(h * STRIKE_BAND), round(h * STRIKE_BAND) + 1)
+    ys = y + h / 2 + offsets[:, None, None] + STRIKE_SLOPES[None, :, None] * (xs - (x + w / 2))
+    rows = np.clip(np.rint(ys).astype(int), 0, ink.shape[0] - 1)
+    cols = np.broadcast_to(np.clip(xs, 0, ink.shape[1] - 1), rows.shape)
+    along, seen = ink[rows, cols], ~hidden[rows, cols]
+    inked = (along & seen).sum(axis=-1) >= STRIKE_INKED * np.maximum(seen.sum(axis=-1), 1)
+    end = STRIKE_PAST_PX // 2  # the ends out beyond the print's rims
+    past = (along[..., :end].mean(axis=-1) >= STRIKE_INKED) & (
+        along[..., -end:].mean(axis=-1) >= STRIKE_INKED
+    )
+    return bool((inked & past).any())
 
 
 def _surroundings(
@@ -200,30 +206,19 @@ def _surroundings(
 
 
 def _scribbles_filled(pen: np.ndarray) -> np.ndarray:
-    """Pen ink with the gaps of a scribble closed across and each stroke a pixel thicker (a
-    hand's line is not quite straight)."""
+    """Pen ink with the gaps of a scribble closed across, and each stroke two pixels
+    thicker up and down: a hand's line is a little curved, a straight course strays off it."""
     wide = cv2.morphologyEx(
         pen.astype(np.uint8), cv2.MORPH_CLOSE, np.ones((1, SCRIBBLE_GAP_PX), np.uint8)
     )
-    return cv2.dilate(wide, np.ones((3, 3), np.uint8)) > 0
+    return cv2.dilate(wide, np.ones((5, 3), np.uint8)) > 0
 
 
-def _courses(
-    pen: np.ndarray, printed: np.ndarray, left: float, right: float, middle: float, band: float
-) -> tuple[np.ndarray, np.ndarray]:
-    """Follow straight courses from `left` to `right`, at each of `STRIKE_SLOPES`, passing
-    within `band` of `middle` halfway: which are inked along (printed pixels passed over,
-    since the print was taken out there), and the ink seen at each pixel of each course."""
-    xs = np.arange(round(left), round(right) + 1)
-    offsets = np.arange(-round(band), round(band) + 1)
-    ys = middle + offsets[:, None, None] + STRIKE_SLOPES[None, :, None] * (xs - (left + right) / 2)
-    rows = np.clip(np.rint(ys).astype(int), 0, pen.shape[0] - 1)
-    cols = np.broadcast_to(np.clip(xs, 0, pen.shape[1] - 1), rows.shape)
-    ink = pen[rows, cols]
-    seen = ink | ~printed[rows, cols]
-    looked = seen.sum(axis=-1)
-    inked = (looked >= 0.4 * xs.size) & (ink.sum(axis=-1) >= STRIKE_INKED * np.maximum(looked, 1))
-    return inked, ink
+def _print_and_rims(printed: np.ndarray) -> np.ndarray:
+    """Where print was taken out, widened by the rims a scan leaves round it (a bilevel
+    scan leaves a thin outline of each glyph; closed across, a label's rims would run along
+    it like a strike)."""
+    return cv2.dilate(printed.astype(np.uint8), np.ones((5, 5), np.uint8)) > 0
 
 
 def _inside(hull: np.ndarray, box: tuple[int, int, int, int]) -> float:

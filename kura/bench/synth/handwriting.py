@@ -492,8 +492,8 @@ def _strike(page: Image.Image, mark: Box, across: Box, pen: _Pen) -> None:
     names, weights = zip(*pen.style.strike_styles, strict=True)
     kind = rng.choices(names, weights=weights)[0]
     ax, ay, aw, ah = across
-    left = min(ax, mark[0]) - rng.uniform(12, 40)
-    right = max(ax + aw, mark[0] + mark[2]) + rng.uniform(12, 40)
+    left = min(ax, mark[0]) - rng.uniform(15, 45)
+    right = max(ax + aw, mark[0] + mark[2]) + rng.uniform(15, 45)
     middle = ay + ah / 2 + rng.gauss(0, 4)
     width = rng.uniform(3.5, 5.5) + (pen.style.weight or 0)
     if kind == "scribble":  # a zigzag over the label or box, up and down or to and fro
