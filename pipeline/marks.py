@@ -148,46 +148,43 @@ def find_marks(
 
 
 def struck_options(
-    gray: np.ndarray,
-    printed: np.ndarray,
-    options: list[tuple[int, int, int, int]],
-    labels: list[tuple[int, int, int, int]],
+    gray: np.ndarray, printed: np.ndarray, labels: list[tuple[int, int, int, int]]
 ) -> set[int]:
     """The options whose label a strike crosses: `gray` with the print taken out where
     `printed` is true (a strike is cut where it crossed the label's print)."""
-    x0, y0, pen = _surroundings(gray, options, REACH_PX)
-    ink = _scribbles_filled(pen)
-    hidden = _print_and_rims(printed[y0 : y0 + pen.shape[0], x0 : x0 + pen.shape[1]])
-    return {
-        index
-        for index, (lx, ly, lw, lh) in enumerate(labels)
-        if _struck_across(ink, hidden, (lx - x0, ly - y0, lw, lh))
-    }
+    return {index for index, label in enumerate(labels) if _struck_across(gray, printed, label)}
 
 
 def struck_checkbox(gray: np.ndarray, printed: np.ndarray, box: tuple[int, int, int, int]) -> bool:
     """Whether a checkbox's mark is struck through (`gray` and `printed` as for
     `struck_options`)."""
-    x, y, w, h = box
-    x0, y0, pen = _surroundings(gray, [box], 2 * STRIKE_PAST_PX)
-    hidden = _print_and_rims(printed[y0 : y0 + pen.shape[0], x0 : x0 + pen.shape[1]])
-    return _struck_across(_scribbles_filled(pen), hidden, (x - x0, y - y0, w, h))
+    return _struck_across(gray, printed, box)
 
 
-def _struck_across(ink: np.ndarray, hidden: np.ndarray, box: tuple[int, int, int, int]) -> bool:
+def _struck_across(gray: np.ndarray, printed: np.ndarray, box: tuple[int, int, int, int]) -> bool:
     """Whether a straight, nearly level stroke crosses `box` through its middle and runs on
-    past both its ends: the pen `ink` is followed along courses at each of `STRIKE_SLOPES`,
-    passing over what is `hidden` (where the print was taken out, the strike was too)."""
+    past both its ends: the pen ink is followed along courses at each of `STRIKE_SLOPES`,
+    passing over the print and its rims (where the print was taken out, so was the strike)."""
     x, y, w, h = box
-    left, right = x - STRIKE_PAST_PX, x + w + STRIKE_PAST_PX
+    middle = round(y + h / 2)
+    reach = round(h * STRIKE_BAND + STRIKE_SLOPES[-1] * (w / 2 + STRIKE_PAST_PX)) + 3
+    margin = STRIKE_PAST_PX + SCRIBBLE_GAP_PX
+    x0, y0 = max(x - margin, 0), max(middle - reach, 0)
+    pen = gray[y0 : middle + reach + 1, x0 : x + w + margin] < INK_THRESHOLD
+    left, right = x - x0 - STRIKE_PAST_PX, x - x0 + w + STRIKE_PAST_PX
+    end = STRIKE_PAST_PX // 2  # the ends out beyond the print's rims
+    if not (pen[:, left : left + end].any() and pen[:, right - end + 1 : right + 1].any()):
+        return False  # most labels and boxes: no ink past one of their ends
+    ink = _scribbles_filled(pen)
+    hidden = _print_and_rims(printed[y0 : y0 + pen.shape[0], x0 : x0 + pen.shape[1]])
     xs = np.arange(left, right + 1)
-    offsets = np.arange(-round(h * STRIKE_BAND), round(h * STRIKE_BAND) + 1)
-    ys = y + h / 2 + offsets[:, None, None] + STRIKE_SLOPES[None, :, None] * (xs - (x + w / 2))
+    offsets = np.arange(-round(h * STRIKE_BAND), round(h * STRIKE_BAND) + 1, 2)
+    courses = y + h / 2 - y0 + offsets[:, None, None]
+    ys = courses + STRIKE_SLOPES[None, :, None] * (xs - (x - x0 + w / 2))
     rows = np.clip(np.rint(ys).astype(int), 0, ink.shape[0] - 1)
     cols = np.broadcast_to(np.clip(xs, 0, ink.shape[1] - 1), rows.shape)
     along, seen = ink[rows, cols], ~hidden[rows, cols]
     inked = (along & seen).sum(axis=-1) >= STRIKE_INKED * np.maximum(seen.sum(axis=-1), 1)
-    end = STRIKE_PAST_PX // 2  # the ends out beyond the print's rims
     past = (along[..., :end].mean(axis=-1) >= STRIKE_INKED) & (
         along[..., -end:].mean(axis=-1) >= STRIKE_INKED
     )

@@ -442,7 +442,7 @@ def read_choice(gray: np.ndarray, field: FieldDef, form_id: str) -> RawField:
     options = [option.box for option in field.options]
     labels = mark_reader.label_boxes(form_id, field.page, field)
     found = mark_reader.find_marks(gray, options, labels)
-    struck = mark_reader.struck_options(gray, _printed(form_id, field.page, 1), options, labels)
+    struck = mark_reader.struck_options(gray, _printed(form_id, field.page, 1), labels)
     chosen = sorted({m.option for m in found} - struck)
     if struck and not chosen:  # the mark left standing may have run into the struck one
         chosen = sorted({m.also for m in found if m.also is not None} - struck)
