@@ -8,10 +8,10 @@ covers most of a label encloses that label; a smaller stroke (a tick, a cross, a
 at the option it is drawn on or nearest beside. Two options marked go to a person.
 
 A mark taken back is struck through: one straight line across it, two (二重線), or a
-scribble over it. What they share is a long, nearly level stroke through the middle of the
-struck label (a scribble is a row of such strokes), which neither a circle (round the label,
-never through it), a tick nor a cross (short and steep) draws; `struck_options` finds it, and
-a correction goes to a person with the mark left standing proposed.
+scribble over it. What they share is pen ink along a straight, nearly level course through
+the middle of the struck label (or checkbox) and on past both its ends, which neither a
+circle (round the label, never through it), a tick nor a cross (short and steep) draws;
+`struck_options` and `struck_checkbox` find it, and a correction goes to a person.
 """
 
 from __future__ import annotations

@@ -470,8 +470,9 @@ def read_checkbox(gray: np.ndarray, field: FieldDef, form_id: str) -> RawField:
     """Ticked or clear; a mark between the two goes to a person with its reason, whatever
     the accept threshold is, and so does a mark struck through (proposed clear: taken back)."""
     share = _ink_share(_crop(gray, field.box))
-    printed = _printed(form_id, field.page, 1)
-    if share >= CHECKBOX_CLEAR_INK and mark_reader.struck_checkbox(gray, printed, field.box):
+    if share >= CHECKBOX_CLEAR_INK and mark_reader.struck_checkbox(
+        gray, _printed(form_id, field.page, 1), field.box
+    ):
         return RawField("false", 0.0, "omr", ("struck_through",))
     if share >= CHOICE_MARK_INK:
         return RawField("true", 1.0, "omr")
