@@ -5,8 +5,13 @@ A loose, large circle runs into the neighbouring option's box and puts more ink 
 round its own label; but it encloses its own label and not the neighbour's. So each pen mark
 (a connected stroke, printed labels already removed) is taken apart: a mark whose hull
 covers most of a label encloses that label; a smaller stroke (a tick, a cross, a dot) points
-at the option it is drawn on or nearest beside. Two options marked — two circles, or a
-circle struck through and another drawn (a correction) — go to a person.
+at the option it is drawn on or nearest beside. Two options marked go to a person.
+
+A mark taken back is struck through: one straight line across it, two (二重線), or a
+scribble over it. What they share is pen ink along a straight, nearly level course through
+the middle of the struck label (or checkbox) and on past both its ends, which neither a
+circle (round the label, never through it), a tick nor a cross (short and steep) draws;
+`struck_options` and `struck_checkbox` find it, and a correction goes to a person.
 """
 
 from __future__ import annotations
@@ -34,6 +39,19 @@ ENCLOSES = 0.55
 """Share of a label's box inside a mark's hull from which the mark encloses that label."""
 ALSO_ENCLOSES = 0.45
 """A mark enclosing a second label this much as well is ambiguous."""
+STRIKE_SLOPES = np.tan(np.radians(np.arange(-21, 21.1, 1.5)))
+"""The slopes a strike is looked for at: it runs across, not up (a steeper straight stroke
+is an arm of a tick or a cross; a cross drawn flat has arms at 30–35°)."""
+STRIKE_BAND = 0.3
+"""A strike passes within this share of the label's (or box's) height of its middle; a
+circle round the label passes outside it."""
+STRIKE_PAST_PX = 12
+"""A strike runs on past both ends of the label or checkbox it crosses, where no print
+hides it: a tick over a label's start, a filled box, a cross do not."""
+STRIKE_INKED = 0.8
+"""Share of a strike's course, off the print, that holds pen ink."""
+SCRIBBLE_GAP_PX = 15
+"""A scribble's zigzags this far apart are one dark patch (level lines cross it inked)."""
 
 
 @dataclass(frozen=True)
@@ -42,6 +60,9 @@ class Mark:
     kind: str
     """"circle" (encloses the label) or "tick" (drawn on or beside the option)."""
     certain: bool
+    also: int | None = None
+    """The option whose label an uncertain circle encloses nearly as much (two circles run
+    into one another)."""
 
 
 def label_boxes(form_id: str, page: int, field: FieldDef) -> list[tuple[int, int, int, int]]:
@@ -77,11 +98,7 @@ def find_marks(
     labels: list[tuple[int, int, int, int]],
 ) -> list[Mark]:
     """The pen marks round a row of options (print already removed from `gray`)."""
-    x0 = max(min(b[0] for b in options) - REACH_PX, 0)
-    y0 = max(min(b[1] for b in options) - REACH_PX, 0)
-    x1 = max(b[0] + b[2] for b in options) + REACH_PX
-    y1 = max(b[1] + b[3] for b in options) + REACH_PX
-    region = gray[y0:y1, x0:x1] < INK_THRESHOLD
+    x0, y0, region = _surroundings(gray, options, REACH_PX)
     if not region.any():
         return []
     # a stroke broken by the removed print (a circle crossing a box line) joins up again
@@ -118,7 +135,8 @@ def find_marks(
         best = ranked[0]
         second = enclosed[ranked[1]] if len(ranked) > 1 else 0.0
         if enclosed[best] >= ENCLOSES:
-            marks.append(Mark(best, "circle", second < ALSO_ENCLOSES))
+            certain = second < ALSO_ENCLOSES
+            marks.append(Mark(best, "circle", certain, None if certain else ranked[1]))
             circled = cv2.bitwise_or(circled, hull)
             continue
         pointed = _pointed_at(options, cx, cy)
@@ -127,6 +145,77 @@ def find_marks(
     # a piece of a circle cut off where it crossed a label is part of that circle
     near_circles = cv2.dilate(circled, np.ones((61, 61), np.uint8))
     return marks + [tick for tick, x, y in ticks if not near_circles[y, x]]
+
+
+def struck_options(
+    gray: np.ndarray, printed: np.ndarray, labels: list[tuple[int, int, int, int]]
+) -> set[int]:
+    """The options whose label a strike crosses: `gray` with the print taken out where
+    `printed` is true (a strike is cut where it crossed the label's print)."""
+    return {index for index, label in enumerate(labels) if _struck_across(gray, printed, label)}
+
+
+def struck_checkbox(gray: np.ndarray, printed: np.ndarray, box: tuple[int, int, int, int]) -> bool:
+    """Whether a checkbox's mark is struck through (`gray` and `printed` as for
+    `struck_options`)."""
+    return _struck_across(gray, printed, box)
+
+
+def _struck_across(gray: np.ndarray, printed: np.ndarray, box: tuple[int, int, int, int]) -> bool:
+    """Whether a straight, nearly level stroke crosses `box` through its middle and runs on
+    past both its ends: the pen ink is followed along courses at each of `STRIKE_SLOPES`,
+    passing over the print and its rims (where the print was taken out, so was the strike)."""
+    x, y, w, h = box
+    middle = round(y + h / 2)
+    reach = round(h * STRIKE_BAND + STRIKE_SLOPES[-1] * (w / 2 + STRIKE_PAST_PX)) + 3
+    margin = STRIKE_PAST_PX + SCRIBBLE_GAP_PX
+    x0, y0 = max(x - margin, 0), max(middle - reach, 0)
+    pen = gray[y0 : middle + reach + 1, x0 : x + w + margin] < INK_THRESHOLD
+    left, right = x - x0 - STRIKE_PAST_PX, x - x0 + w + STRIKE_PAST_PX
+    end = STRIKE_PAST_PX // 2  # the ends out beyond the print's rims
+    if not (pen[:, left : left + end].any() and pen[:, right - end + 1 : right + 1].any()):
+        return False  # most labels and boxes: no ink past one of their ends
+    ink = _scribbles_filled(pen)
+    hidden = _print_and_rims(printed[y0 : y0 + pen.shape[0], x0 : x0 + pen.shape[1]])
+    xs = np.arange(left, right + 1)
+    offsets = np.arange(-round(h * STRIKE_BAND), round(h * STRIKE_BAND) + 1, 2)
+    courses = y + h / 2 - y0 + offsets[:, None, None]
+    ys = courses + STRIKE_SLOPES[None, :, None] * (xs - (x - x0 + w / 2))
+    rows = np.clip(np.rint(ys).astype(int), 0, ink.shape[0] - 1)
+    cols = np.broadcast_to(np.clip(xs, 0, ink.shape[1] - 1), rows.shape)
+    along, seen = ink[rows, cols], ~hidden[rows, cols]
+    inked = (along & seen).sum(axis=-1) >= STRIKE_INKED * np.maximum(seen.sum(axis=-1), 1)
+    past = (along[..., :end].mean(axis=-1) >= STRIKE_INKED) & (
+        along[..., -end:].mean(axis=-1) >= STRIKE_INKED
+    )
+    return bool((inked & past).any())
+
+
+def _surroundings(
+    gray: np.ndarray, boxes: list[tuple[int, int, int, int]], reach: int
+) -> tuple[int, int, np.ndarray]:
+    """The ink within `reach` of the boxes, and where that region starts on the page."""
+    x0 = max(min(b[0] for b in boxes) - reach, 0)
+    y0 = max(min(b[1] for b in boxes) - reach, 0)
+    x1 = max(b[0] + b[2] for b in boxes) + reach
+    y1 = max(b[1] + b[3] for b in boxes) + reach
+    return x0, y0, gray[y0:y1, x0:x1] < INK_THRESHOLD
+
+
+def _scribbles_filled(pen: np.ndarray) -> np.ndarray:
+    """Pen ink with the gaps of a scribble closed across, and each stroke two pixels
+    thicker up and down: a hand's line is a little curved, a straight course strays off it."""
+    wide = cv2.morphologyEx(
+        pen.astype(np.uint8), cv2.MORPH_CLOSE, np.ones((1, SCRIBBLE_GAP_PX), np.uint8)
+    )
+    return cv2.dilate(wide, np.ones((5, 3), np.uint8)) > 0
+
+
+def _print_and_rims(printed: np.ndarray) -> np.ndarray:
+    """Where print was taken out, widened by the rims a scan leaves round it (a bilevel
+    scan leaves a thin outline of each glyph; closed across, a label's rims would run along
+    it like a strike)."""
+    return cv2.dilate(printed.astype(np.uint8), np.ones((5, 5), np.uint8)) > 0
 
 
 def _inside(hull: np.ndarray, box: tuple[int, int, int, int]) -> float:

@@ -435,14 +435,21 @@ def _split_touching_lines(band: np.ndarray) -> list[np.ndarray]:
 
 def read_choice(gray: np.ndarray, field: FieldDef, form_id: str) -> RawField:
     """The option a person marked: the label a circle encloses, or the option a tick is
-    drawn on or beside (`pipeline.marks`). None marked, two marked (two circles, or one
-    struck through and another drawn), or a mark that could be either is for a person."""
+    drawn on or beside (`pipeline.marks`). None marked, two marked, or a mark that could be
+    either is for a person; so is a correction (a mark struck through), with the mark left
+    standing proposed."""
     assert field.options is not None
     options = [option.box for option in field.options]
-    found = mark_reader.find_marks(
-        gray, options, mark_reader.label_boxes(form_id, field.page, field)
-    )
-    chosen = sorted({m.option for m in found})
+    labels = mark_reader.label_boxes(form_id, field.page, field)
+    found = mark_reader.find_marks(gray, options, labels)
+    struck = mark_reader.struck_options(gray, _printed(form_id, field.page, 1), labels)
+    chosen = sorted({m.option for m in found} - struck)
+    if struck and not chosen:  # the mark left standing may have run into the struck one
+        chosen = sorted({m.also for m in found if m.also is not None} - struck)
+    if struck:
+        several = ("several_choices",) if len(chosen) > 1 else ()
+        standing = ",".join(field.options[k].value for k in chosen)
+        return RawField(standing, 0.0, "omr", ("struck_through", *several))
     if not chosen:
         return RawField("", 0.0, "omr", ("no_choice",))
     if len(chosen) > 1:
@@ -459,10 +466,14 @@ CHECKBOX_CLEAR_INK = 0.005
 too faint or too small to call (a stray dot, a tick that barely touches the box)."""
 
 
-def read_checkbox(gray: np.ndarray, field: FieldDef) -> RawField:
+def read_checkbox(gray: np.ndarray, field: FieldDef, form_id: str) -> RawField:
     """Ticked or clear; a mark between the two goes to a person with its reason, whatever
-    the accept threshold is."""
+    the accept threshold is, and so does a mark struck through (proposed clear: taken back)."""
     share = _ink_share(_crop(gray, field.box))
+    if share >= CHECKBOX_CLEAR_INK and mark_reader.struck_checkbox(
+        gray, _printed(form_id, field.page, 1), field.box
+    ):
+        return RawField("false", 0.0, "omr", ("struck_through",))
     if share >= CHOICE_MARK_INK:
         return RawField("true", 1.0, "omr")
     if share < CHECKBOX_CLEAR_INK:
@@ -480,7 +491,7 @@ def read_field(
     if field.type == "choice":
         return read_choice(marked, field, form_id)
     if field.type == "checkbox":
-        return read_checkbox(marked, field)
+        return read_checkbox(marked, field, form_id)
     alphabet = alphabet_for(field)
     reader = read_cells if field.cells else read_line_field
     raw = reader(gray, field, get_engine(engine_name or ROUTES[field.type]), alphabet)

@@ -30,6 +30,8 @@ REASONS: dict[str, str] = {
     "several_choices": "複数の選択肢に印 — more than one option is marked",
     "stray_marks": "記入の後ろに汚れ — dashes or dots past the end of an address were read",
     "unsure_mark": "印か判別できない — a faint or stray mark that may or may not be a tick",
+    "struck_through": "線で消した印（訂正） — a mark struck through (a correction); the mark left "
+    "standing is proposed",
     # validation
     "check_digit": "個人番号のチェックデジット不一致 — the 個人番号 check digit is wrong",
     "length": "桁数が違う — wrong number of digits (detail: read_of_expected)",

@@ -449,13 +449,13 @@ def test_an_unsure_checkbox_goes_to_a_person_not_to_false() -> None:
     box = next(d for d in form.fields if d.type == "checkbox")
     x, y, w, h = box.box
     gray = np.full((y + h + 50, x + w + 50), 255, np.uint8)
-    assert decide(box, read.read_checkbox(gray, box)).value == "false"
-    assert decide(box, read.read_checkbox(gray, box)).status == "accepted"
+    assert decide(box, read.read_checkbox(gray, box, form.id)).value == "false"
+    assert decide(box, read.read_checkbox(gray, box, form.id)).status == "accepted"
     # a short stroke inside the box: more than a speck, less than a tick
     gray[y + h // 2 : y + h // 2 + 4, x + w // 3 : x + w // 3 + max(w // 6, 8)] = 0
     share = float((gray[y : y + h, x : x + w] < read.INK_THRESHOLD).mean())
     assert read.CHECKBOX_CLEAR_INK <= share < read.CHOICE_MARK_INK
-    unsure = decide(box, read.read_checkbox(gray, box))
+    unsure = decide(box, read.read_checkbox(gray, box, form.id))
     assert unsure.status == "review" and "unsure_mark" in unsure.reasons
 
 
@@ -498,7 +498,7 @@ def test_a_tick_drawn_across_its_label_chooses_it() -> None:
     assert (read_as.text, read_as.notes) == ("quarter", ())
 
 
-def test_a_circle_struck_through_and_another_drawn_goes_to_a_person() -> None:
+def test_a_circle_struck_through_and_another_drawn_goes_to_a_person_as_a_correction() -> None:
     form = get_form("kokunen_menjo_shinsei")
     page = render_blank(form)
     draw = ImageDraw.Draw(page)
@@ -507,4 +507,5 @@ def test_a_circle_struck_through_and_another_drawn_goes_to_a_person() -> None:
         draw.ellipse((ox + 40, oy, ox + ow - 40, oy + oh), outline=PEN, width=6)
     ox, oy, ow, oh = form.field("exemption_level").options[0].box
     draw.line((ox, oy + oh // 2, ox + ow, oy + oh // 2 + 6), fill=PEN, width=6)
-    assert _choice_of(page, form, "exemption_level").notes == ("several_choices",)
+    read_as = _choice_of(page, form, "exemption_level")
+    assert (read_as.text, read_as.notes) == ("half", ("struck_through",))

@@ -31,6 +31,8 @@ from pipeline.template import cell_boxes, render_blank
 from schemas.forms import FieldDef, FormDef
 
 Color = tuple[int, int, int]
+Box = tuple[int, int, int, int]
+"""x, y, width, height in page pixels."""
 
 INKS: dict[str, Color] = {
     "black": (28, 28, 34),
@@ -80,8 +82,18 @@ class HandStyle:
     loose_rate: float = 0.4
     """Choices: chance that a circle is drawn loose — large, off-centre, often left open —
     running into the neighbouring options."""
-    correction_rate: float = 0.03
-    """Choices: chance that another option was circled first and struck through."""
+    correction_rate: float = 0.05
+    """Choices: chance that another option was marked first (a circle or a tick) and struck
+    through (`strike_styles`)."""
+    checkbox_correction_rate: float = 0.08
+    """Checkboxes left clear: chance that the box was ticked and the tick struck through."""
+    strike_styles: tuple[tuple[str, float], ...] = (
+        ("line", 0.4),
+        ("double", 0.4),
+        ("scribble", 0.2),
+    )
+    """How a mark is taken back, with the share of each: one line across it, two (二重線), or
+    a scribble over it."""
     digits: str = "font"
     """What writes the digits: "font" (the handwriting font) or "mnist" (real handwritten
     samples of the MNIST part kept for measuring, `kura.bench.synth.mnist`)."""
@@ -123,6 +135,10 @@ def fill_form(
     for field in form.fields:
         page = pages[field.page - 1]
         value = values.get(field.name, "")
+        if value is False and field.type == "checkbox":
+            if rng.random() < style.checkbox_correction_rate:  # ticked, then taken back
+                _strike(page, _tick(page, field.box, pen, inside=True), field.box, pen)
+            continue
         if value == "" or value is False or value is None:
             continue
         pen.overflow = rng.random() < style.overflow_rate
@@ -197,12 +213,15 @@ class _Pen:
         mask = mask.transform(mask.size, Image.Transform.AFFINE, coeffs, Image.Resampling.BILINEAR)
         return mask, face
 
-    def put(self, page: Image.Image, mask: Image.Image, left: float, top: float) -> None:
+    def put(self, page: Image.Image, mask: Image.Image, left: float, top: float) -> Box:
+        """Ink `mask` onto the page at (left, top); where the ink went, as a box."""
         low, high = self.style.pressure
         alpha = self.rng.uniform(low, high)
         mask = mask.point([int(v * alpha) for v in range(256)])
         x, y = round(left), round(top)
         page.paste(self.ink, (x, y, x + mask.width, y + mask.height), mask)
+        a, b, c, d = mask.getbbox() or (0, 0, mask.width, mask.height)
+        return (x + a, y + b, c - a, d - b)
 
     def real_digit(self, ch: str, size: float) -> Image.Image:
         """A real handwritten digit as an ink mask about as tall as the font's would be."""
@@ -402,10 +421,14 @@ def _mark_option(
     others: list[tuple[tuple[int, int, int, int], str]] | None = None,
 ) -> None:
     rng, style = pen.rng, pen.style
-    if others and rng.random() < style.correction_rate:
+    if others and rng.random() < style.correction_rate:  # another marked first, taken back
         wrong_box, wrong_label = rng.choice(others)
-        _ellipse(page, wrong_box, wrong_label, pen, loose=False)
-        _strike(page, wrong_box, pen)
+        loose = rng.random() < style.loose_rate
+        if rng.random() < style.tick_rate:
+            mark = _tick(page, wrong_box, pen, inside=False)
+        else:
+            mark = _ellipse(page, wrong_box, wrong_label, pen, loose=loose)
+        _strike(page, mark, _label_box(wrong_box, wrong_label), pen)
     draw = rng.random()
     if draw < style.tick_rate:
         _tick(page, box, pen, inside=False)
@@ -415,9 +438,14 @@ def _mark_option(
         _ellipse(page, box, label, pen, loose=rng.random() < style.loose_rate)
 
 
-def _ellipse(
-    page: Image.Image, box: tuple[int, int, int, int], label: str, pen: _Pen, *, loose: bool
-) -> None:
+def _label_box(box: Box, label: str) -> Box:
+    """Where `render_blank` prints an option's label: centred in the option's box."""
+    ox, oy, ow, oh = box
+    width = round(font(PRINTED_FONT, LABEL_FONT_SIZE).getlength(label))
+    return (ox + (ow - width) // 2, oy + (oh - LABEL_FONT_SIZE) // 2, width, LABEL_FONT_SIZE)
+
+
+def _ellipse(page: Image.Image, box: Box, label: str, pen: _Pen, *, loose: bool) -> Box:
     rng = pen.rng
     ox, oy, ow, oh = box
     label_w = font(PRINTED_FONT, LABEL_FONT_SIZE).getlength(label)
@@ -453,25 +481,61 @@ def _ellipse(
         )
     width = rng.uniform(3.0, 5.0) + (pen.style.weight or 0)
     mask = _stroke_tile((2 * pad, 2 * pad), [points], width)
-    pen.put(page, mask, cx - pad, cy - pad)
+    return pen.put(page, mask, cx - pad, cy - pad)
 
 
-def _strike(page: Image.Image, box: tuple[int, int, int, int], pen: _Pen) -> None:
-    """A stroke (or two) across an option: a mark taken back."""
+def _strike(page: Image.Image, mark: Box, across: Box, pen: _Pen) -> None:
+    """Take a mark back as people do: one line across it, two (二重線), or a scribble over
+    it; through the middle of `across` (the option's label, or the checkbox), past both ends
+    of it and of the mark."""
     rng = pen.rng
-    ox, oy, ow, oh = box
-    pad = ow // 2 + 20
-    strokes = [
-        [
-            (20 + rng.uniform(0, 30), pad + rng.gauss(0, 8)),
-            (2 * pad - 20 - rng.uniform(0, 30), pad + rng.gauss(0, 8)),
-        ]
-    ]
-    if rng.random() < 0.5:  # a double line
-        strokes.append([(x, y + rng.uniform(10, 16)) for x, y in strokes[0]])
+    names, weights = zip(*pen.style.strike_styles, strict=True)
+    kind = rng.choices(names, weights=weights)[0]
+    ax, ay, aw, ah = across
+    left = min(ax, mark[0]) - rng.uniform(15, 45)
+    right = max(ax + aw, mark[0] + mark[2]) + rng.uniform(15, 45)
+    middle = ay + ah / 2 + rng.gauss(0, 4)
     width = rng.uniform(3.5, 5.5) + (pen.style.weight or 0)
-    mask = _stroke_tile((2 * pad, 2 * pad), strokes, width)
-    pen.put(page, mask, ox + ow / 2 - pad, oy + oh / 2 - pad)
+    if kind == "scribble":  # a zigzag over the label or box, up and down or to and fro
+        half = ah / 2 + rng.uniform(8, 24)
+        strokes = [_zigzag(rng, left, right, middle - half, middle + half)]
+    else:
+        rise = math.tan(math.radians(rng.gauss(0, 4))) * (right - left)
+        sag = rng.gauss(0, 3)  # a hand's line is a little curved
+        line = [
+            (left, middle - rise / 2),
+            ((left + right) / 2, middle + sag),
+            (right, middle + rise / 2),
+        ]
+        strokes = [line]
+        if kind == "double":
+            apart = rng.choice((-1, 1)) * rng.uniform(9, 16)
+            strokes.append([(x + rng.gauss(0, 3), y + apart + rng.gauss(0, 2)) for x, y in line])
+    pad = 30
+    x0 = min(x for stroke in strokes for x, _ in stroke) - pad
+    y0 = min(y for stroke in strokes for _, y in stroke) - pad
+    x1 = max(x for stroke in strokes for x, _ in stroke) + pad
+    y1 = max(y for stroke in strokes for _, y in stroke) + pad
+    local = [[(x - x0, y - y0) for x, y in stroke] for stroke in strokes]
+    mask = _stroke_tile((int(x1 - x0), int(y1 - y0)), local, width)
+    pen.put(page, mask, x0, y0)
+
+
+def _zigzag(
+    rng: random.Random, left: float, right: float, top: float, bottom: float
+) -> list[tuple[float, float]]:
+    """One scribbling stroke over a rectangle: back and forth a pen's width or two apart."""
+    across = rng.random() < 0.5  # strokes up and down, moving right; else to and fro, moving down
+    start, end = (left, right) if across else (top, bottom)
+    low, high = (top, bottom) if across else (left, right)
+    points = []
+    at, far = start, False
+    while at < end:
+        swing = (high if far else low) + rng.gauss(0, 4)
+        points.append((at, swing) if across else (swing, at))
+        at += rng.uniform(7, 14)
+        far = not far
+    return points
 
 
 def _cross(page: Image.Image, box: tuple[int, int, int, int], pen: _Pen) -> None:
@@ -491,7 +555,7 @@ def _cross(page: Image.Image, box: tuple[int, int, int, int], pen: _Pen) -> None
     pen.put(page, mask, cx - pad, oy + oh / 2 + rng.gauss(0, 5) - pad)
 
 
-def _tick(page: Image.Image, box: tuple[int, int, int, int], pen: _Pen, *, inside: bool) -> None:
+def _tick(page: Image.Image, box: Box, pen: _Pen, *, inside: bool) -> Box:
     rng = pen.rng
     ox, oy, ow, oh = box
     size = (min(ow, oh) * 0.7 if inside else oh * 0.6) * rng.uniform(0.85, 1.15)
@@ -509,7 +573,7 @@ def _tick(page: Image.Image, box: tuple[int, int, int, int], pen: _Pen, *, insid
     mid = ((p1[0] + p2[0]) / 2 + rng.gauss(0, 3), (p1[1] + p2[1]) / 2 + rng.gauss(0, 3))
     width = rng.uniform(3.5, 5.5) + (pen.style.weight or 0)
     mask = _stroke_tile((2 * pad, 2 * pad), [[p0, p1, mid, p2]], width)
-    pen.put(page, mask, cx - pad, cy - pad)
+    return pen.put(page, mask, cx - pad, cy - pad)
 
 
 def _stamp_seal(

@@ -1,0 +1,200 @@
+"""Corrections on choices and checkboxes: a mark struck through — one line, two (二重線) or a
+scribble, over a circle or a tick — goes to a person as `struck_through`, with the mark left
+standing proposed; clean marks are still accepted."""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Callable
+
+import numpy as np
+import pytest
+from PIL import Image, ImageDraw
+
+from kura.bench.synth.handwriting import HandStyle, _fill_field, _Pen, fill_form
+from kura.bench.synth.values import Value
+from pipeline import read
+from pipeline.page import decide
+from pipeline.template import render_blank
+from schemas.contracts import FieldResult
+from schemas.forms import FieldDef, get_form
+
+FORM = get_form("kokunen_menjo_shinsei")
+CHOICE = FORM.field("exemption_level")
+CHECKBOX = FORM.field("unemployment")
+PEN = (20, 24, 60)
+Box = tuple[int, int, int, int]
+
+
+def _label(index: int) -> Box:
+    """The printed label of an option of 審査希望, where the reader finds it."""
+    from pipeline.marks import label_boxes
+
+    return label_boxes(FORM.id, 1, CHOICE)[index]
+
+
+def _circle(draw: ImageDraw.ImageDraw, index: int) -> None:
+    lx, ly, lw, lh = _label(index)
+    draw.ellipse((lx - 30, ly - 22, lx + lw + 30, ly + lh + 22), outline=PEN, width=5)
+
+
+def _tick(draw: ImageDraw.ImageDraw, cx: float, cy: float) -> None:
+    draw.line((cx - 25, cy, cx - 5, cy + 22, cx + 35, cy - 30), fill=PEN, width=5, joint="curve")
+
+
+def _line(draw: ImageDraw.ImageDraw, box: Box) -> None:
+    x, y, w, h = box
+    middle = y + h // 2
+    draw.line((x - 35, middle - 3, x + w + 35, middle + 4), fill=PEN, width=5)
+
+
+def _double(draw: ImageDraw.ImageDraw, box: Box) -> None:
+    x, y, w, h = box
+    middle = y + h // 2
+    for dy in (-7, 6):
+        draw.line((x - 30, middle + dy, x + w + 32, middle + dy + 3), fill=PEN, width=4)
+
+
+def _scribble(draw: ImageDraw.ImageDraw, box: Box) -> None:
+    """Up and down, a pen's width or two apart, over the box and past its ends."""
+    x, y, w, h = box
+    points = [
+        (float(px), float(y - 12 if k % 2 else y + h + 12))
+        for k, px in enumerate(range(x - 25, x + w + 25, 11))
+    ]
+    draw.line(points, fill=PEN, width=4, joint="curve")
+
+
+STRIKES: dict[str, Callable[[ImageDraw.ImageDraw, Box], None]] = {
+    "line": _line,
+    "double": _double,
+    "scribble": _scribble,
+}
+
+
+def _read_choice(page: Image.Image) -> FieldResult:
+    marked = read.marks(np.asarray(page.convert("RGB")), FORM, 1)
+    return decide(CHOICE, read.read_choice(marked, CHOICE, FORM.id))
+
+
+def _read_checkbox(page: Image.Image) -> FieldResult:
+    marked = read.marks(np.asarray(page.convert("RGB")), FORM, 1)
+    return decide(CHECKBOX, read.read_checkbox(marked, CHECKBOX, FORM.id))
+
+
+def test_a_clean_circle_is_accepted() -> None:
+    page = render_blank(FORM)
+    _circle(ImageDraw.Draw(page), 2)
+    read_as = _read_choice(page)
+    assert (read_as.value, read_as.status, read_as.reasons) == ("half", "accepted", [])
+
+
+@pytest.mark.parametrize("strike", STRIKES)
+@pytest.mark.parametrize("struck_mark", ["circle", "tick"])
+def test_a_struck_mark_and_another_made_go_to_a_person_with_the_other_proposed(
+    strike: str, struck_mark: str
+) -> None:
+    page = render_blank(FORM)
+    draw = ImageDraw.Draw(page)
+    if struck_mark == "circle":
+        _circle(draw, 0)
+    else:
+        lx, ly, _, lh = _label(0)
+        _tick(draw, lx + 30, ly + lh / 2)  # over the label's first characters
+    STRIKES[strike](draw, _label(0))
+    _circle(draw, 3)
+    read_as = _read_choice(page)
+    assert (read_as.value, read_as.status, read_as.reasons) == (
+        "quarter",
+        "review",
+        ["struck_through"],
+    )
+
+
+def test_a_struck_mark_with_nothing_left_standing_proposes_nothing() -> None:
+    page = render_blank(FORM)
+    draw = ImageDraw.Draw(page)
+    _circle(draw, 1)
+    _double(draw, _label(1))
+    read_as = _read_choice(page)
+    assert read_as.status == "review" and read_as.value == ""
+    assert read_as.reasons[0] == "struck_through"
+
+
+def test_a_line_under_a_label_or_a_cross_on_it_is_no_strike() -> None:
+    page = render_blank(FORM)
+    draw = ImageDraw.Draw(page)
+    lx, ly, lw, lh = _label(4)
+    draw.line((lx - 10, ly + lh + 14, lx + lw + 10, ly + lh + 18), fill=PEN, width=5)  # underline
+    assert _read_choice(page).reasons == []
+    page = render_blank(FORM)
+    draw = ImageDraw.Draw(page)
+    cx, cy = lx + 40, ly + lh // 2
+    for dx in (-30, 30):  # a × drawn flat, its arms at about 35°
+        draw.line((cx - dx, cy - 21, cx + dx, cy + 21), fill=PEN, width=6)
+    assert (_read_choice(page).value, _read_choice(page).reasons) == ("deferment", [])
+
+
+def _ticked_box(page: Image.Image) -> ImageDraw.ImageDraw:
+    draw = ImageDraw.Draw(page)
+    x, y, w, h = CHECKBOX.box
+    _tick(draw, x + w / 2, y + h / 2)
+    return draw
+
+
+@pytest.mark.parametrize("strike", STRIKES)
+def test_a_struck_tick_in_a_checkbox_goes_to_a_person(strike: str) -> None:
+    page = render_blank(FORM)
+    STRIKES[strike](_ticked_box(page), CHECKBOX.box)
+    read_as = _read_checkbox(page)
+    assert (read_as.value, read_as.status, read_as.reasons) == (
+        "false",
+        "review",
+        ["struck_through"],
+    )
+
+
+def test_a_tick_a_cross_or_a_filled_box_is_still_accepted_as_ticked() -> None:
+    x, y, w, h = CHECKBOX.box
+    ticked = render_blank(FORM)
+    _ticked_box(ticked)
+    crossed = render_blank(FORM)
+    ImageDraw.Draw(crossed).line((x + 8, y + 8, x + w - 8, y + h - 8), fill=PEN, width=6)
+    ImageDraw.Draw(crossed).line((x + w - 8, y + 8, x + 8, y + h - 8), fill=PEN, width=6)
+    filled = render_blank(FORM)
+    ImageDraw.Draw(filled).rectangle((x + 6, y + 6, x + w - 6, y + h - 6), fill=PEN)
+    for page in (ticked, crossed, filled):
+        read_as = _read_checkbox(page)
+        assert (read_as.value, read_as.status) == ("true", "accepted")
+
+
+def _generated_choice(seed: int, style: HandStyle, field: FieldDef) -> tuple[str, FieldResult]:
+    rng = random.Random(seed)
+    pen = _Pen(style.resolve(rng), rng)
+    page = render_blank(FORM)
+    value = rng.choice(field.options or []).value
+    _fill_field(page, field, value, pen)
+    return value, _read_choice(page)
+
+
+def test_the_generators_corrections_are_read_as_corrections_and_clean_marks_are_not() -> None:
+    struck = [_generated_choice(seed, HandStyle(correction_rate=1.0), CHOICE) for seed in range(8)]
+    for _, read_as in struck:
+        assert read_as.status == "review" and read_as.reasons[0] == "struck_through"
+    assert sum(value == read_as.value for value, read_as in struck) >= 6
+    for seed in range(8):
+        value, read_as = _generated_choice(100 + seed, HandStyle(correction_rate=0.0), CHOICE)
+        assert "struck_through" not in read_as.reasons
+        assert read_as.status == "review" or read_as.value == value
+
+
+def test_the_generator_strikes_a_checkbox_left_clear() -> None:
+    values: dict[str, Value] = {"unemployment": False}
+    taken_back = fill_form(FORM, values, random.Random(3), HandStyle(checkbox_correction_rate=1.0))
+    read_as = _read_checkbox(taken_back[0])
+    assert (read_as.value, read_as.reasons) == ("false", ["struck_through"])
+    left_clear = fill_form(FORM, values, random.Random(3), HandStyle(checkbox_correction_rate=0.0))
+    assert (_read_checkbox(left_clear[0]).value, _read_checkbox(left_clear[0]).status) == (
+        "false",
+        "accepted",
+    )
