@@ -18,9 +18,11 @@ from storage.accounts import add_person, sign_in
 from storage.audit import Actor
 from storage.blind_index import load_indexer
 from storage.db import session_scope, upgrade
-from storage.models import Page, SourceFile
+from storage.intake import open_receipt
+from storage.models import Batch, FieldValue, Page, SourceFile
+from storage.register import LIST_FORM, save_list_rows
 from storage.retention import RetentionPolicy
-from storage.runtime import vault_for
+from storage.runtime import indexer_for, vault_for
 from tests.custody_data import scan_png
 from tests.helpers import PASSWORD
 from workers.intake import Arrival, take_in
@@ -147,3 +149,35 @@ def take_list(settings: Settings, clerk: str, data: bytes, timeout_s: float = 30
         assert time.monotonic() < deadline, "the list was not read in time"
         time.sleep(0.5)
     return [found.receipt_number for found in lists_of_batch(settings, clerk, result.batch_id)]
+
+
+def _cell(value: str) -> FieldResult:
+    return FieldResult(value=value, raw=value, confidence=0.99, status="accepted")
+
+
+def list_as_read(settings: Settings, municipality: str, rows: list[dict[str, str]]
+                 ) -> str:
+    """A list as its reader left it (the reading itself is tests/test_register.py's): the
+    header's 市区町村コード and the rows, sealed, with their digests."""
+    vault, indexer = vault_for(settings), indexer_for(settings)
+    with session_scope(settings.sqlalchemy_url) as session:
+        batch = Batch(channel="cli")
+        session.add(batch)
+        session.flush()
+        source = SourceFile(batch_id=batch.id, position=0, filename="file-001.tif",
+                            sha256="0" * 64, status="done",
+                            object_id=vault.put_object(session, "original", b"list").id)
+        session.add(source)
+        session.flush()
+        listed = open_receipt(session, vault, source, "cli", municipality)
+        listed.form_id, listed.status = LIST_FORM, "ready"
+        session.add(FieldValue(
+            document_id=listed.id, position=0, name="municipality_code",
+            field_type="municipality_code", confidence=0.99, status="accepted", engine="test",
+            value_sealed=vault.seal_value(listed, "field:municipality_code:value", municipality),
+            raw_sealed=vault.seal_value(listed, "field:municipality_code:raw", municipality)))
+        save_list_rows(session, vault, indexer, listed, DocumentResult(
+            source="list.tif", pages=[1], form=LIST_FORM, fields={},
+            rows=[{name: _cell(value) for name, value in row.items()} for row in rows],
+            row_pages=[1] * len(rows)))
+        return listed.receipt_number

@@ -13,59 +13,33 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
-from schemas.contracts import DocumentResult, FieldResult
 from schemas.errors import Conflict, InvalidInput
 from schemas.settings import Settings
 from storage.accounts import add_person
 from storage.audit import Actor
 from storage.blind_index import BlindIndexer
 from storage.db import session_scope
-from storage.intake import open_receipt
-from storage.models import Batch, Document, FieldValue, SourceFile
-from storage.register import LIST_FORM, reindex_identities, save_list_rows
+from storage.models import Document
+from storage.register import reindex_identities
 from storage.register_models import RegisterEntry
 from storage.runtime import indexer_for, vault_for
 from storage.usecases import reconciliation as r
 from storage.usecases import register as reg
 from storage.usecases.transmittals import SamePerson
 from tests.helpers import PASSWORD
-from tests.register_data import Planted, file_planted, open_register, support_claim, token
+from tests.register_data import (
+    Planted,
+    file_planted,
+    list_as_read,
+    open_register,
+    support_claim,
+    token,
+)
 from workers.register import match
 
 OFFICE = "011002"
 RECEIVED = dt.date.today() - dt.timedelta(days=20)
 KANA, BORN = "キタイチロウ", "1950-04-01"
-
-
-def _cell(value: str) -> FieldResult:
-    return FieldResult(value=value, raw=value, confidence=0.99, status="accepted")
-
-
-def _take_list(settings: Settings, rows: list[dict[str, str]]) -> str:
-    """A list as its reader left it (the reading itself is tests/test_register.py's): the
-    header's 市区町村コード and the rows, sealed, with their digests."""
-    vault, indexer = vault_for(settings), indexer_for(settings)
-    with session_scope(settings.sqlalchemy_url) as session:
-        batch = Batch(channel="cli")
-        session.add(batch)
-        session.flush()
-        source = SourceFile(batch_id=batch.id, position=0, filename="file-001.tif",
-                            sha256="0" * 64, status="done",
-                            object_id=vault.put_object(session, "original", b"list").id)
-        session.add(source)
-        session.flush()
-        listed = open_receipt(session, vault, source, "cli", OFFICE)
-        listed.form_id, listed.status = LIST_FORM, "ready"
-        session.add(FieldValue(
-            document_id=listed.id, position=0, name="municipality_code",
-            field_type="municipality_code", confidence=0.99, status="accepted", engine="test",
-            value_sealed=vault.seal_value(listed, "field:municipality_code:value", OFFICE),
-            raw_sealed=vault.seal_value(listed, "field:municipality_code:raw", OFFICE)))
-        save_list_rows(session, vault, indexer, listed, DocumentResult(
-            source="list.tif", pages=[1], form=LIST_FORM, fields={},
-            rows=[{name: _cell(value) for name, value in row.items()} for row in rows],
-            row_pages=[1] * len(rows)))
-        return listed.receipt_number
 
 
 def _row() -> dict[str, str]:
@@ -92,12 +66,14 @@ def test_a_forward_only_claim_is_confirmed_by_what_the_clerk_keyed(
         Planted("kokunen_hihokensha_todoke", {
             "notification_type": "loss", "basic_pension_number": "4321000099",
             "name_kana": "ミナミハルカ", "birth_date": "1970-03-04"}, RECEIVED)])
-    listed = _take_list(settings, [_row()])
+    listed = list_as_read(settings, OFFICE, [_row()])
     chika, kiko = token(settings, "chika"), token(settings, "kiko")
 
     (line,) = r.reconcile(settings, chika, listed, match).rows
     assert (line.outcome, line.receipt_number, line.candidates) == ("unconfirmed", "", [claim])
     assert set(line.differences) == {"name_kana", "birth_date"}
+    assert (line.list_lacks, line.register_lacks) == ([], {claim: ["name_kana", "birth_date"]})
+    assert _needs_identity(settings, chika) == {claim: True, form: False}
 
     with pytest.raises(Conflict):  # a form of its own carries them, verified there
         reg.identify(settings, kiko, form, KANA, BORN)
@@ -117,6 +93,12 @@ def test_a_forward_only_claim_is_confirmed_by_what_the_clerk_keyed(
     _check_kept_sealed(settings, claim)
     report = r.reconcile(settings, chika, listed, match)
     assert [(x.outcome, x.receipt_number) for x in report.rows] == [("matched", claim)]
+    assert _needs_identity(settings, chika) == {claim: False, form: False}
+    # a list that prints neither attribute: keying the register cannot confirm its row
+    blank = list_as_read(settings, OFFICE, [{**_row(), "name_kana": "", "birth_date": ""}])
+    (line,) = r.reconcile(settings, chika, blank, match).rows
+    assert line.outcome == "unconfirmed"
+    assert (line.list_lacks, line.register_lacks) == (["name_kana", "birth_date"], {claim: []})
 
     with pytest.raises(SamePerson, match=claim):  # kiko keyed what confirms it
         r.confirm(settings, kiko, listed)
@@ -128,6 +110,12 @@ def test_a_forward_only_claim_is_confirmed_by_what_the_clerk_keyed(
         assert (entry.stage, entry.result) == ("filed", "処理済")
         assert session.scalar(select(func.count()).select_from(RegisterEntry).where(
             RegisterEntry.origin == "jps_direct")) == 0
+
+
+def _needs_identity(settings: Settings, token: str) -> dict[str, bool]:
+    """受付番号 → whether the register says the item waits for its counter identity."""
+    return {line.receipt_number: line.needs_identity
+            for line in reg.open_items(settings, token)}
 
 
 def _check_kept_sealed(settings: Settings, claim: str) -> None:

@@ -61,6 +61,7 @@ EXPECTED: dict[tuple[str, str], str | None] = {
     ("GET", "/register"): "register.read",
     ("GET", "/register/overdue"): "register.read",
     ("GET", "/register/weekly"): "register.read",
+    ("POST", "/register/{receipt}/identify"): "intake",
     ("POST", "/register/export"): "register.read",
     ("GET", "/register/shintatsu"): "register.read",
     ("POST", "/register/shintatsu/prepare"): "transmittal.prepare",
@@ -150,7 +151,8 @@ def test_every_route_with_every_duty_and_with_no_session(tmp_path: Path) -> None
                                                   "username": "walker", "change": "expiry",
                                                   "month": "2026-11", "items": "1",
                                                   "addressee": "route walk",
-                                                  "mail_number": "1234"},
+                                                  "mail_number": "1234",
+                                                  "name_kana": "キタ", "birth_date": "1950-04-01"},
                                        follow_redirects=False)
             if username is None:
                 allowed = False

@@ -27,7 +27,7 @@ from schemas.i18n import _
 from schemas.settings import Settings
 from storage.audit import AuditEntry, AuditObject
 from storage.models import Document, SourceFile, VerificationEvent, new_id
-from storage.receipts import document_by_receipt
+from storage.receipts import document_by_receipt, documents_by_receipts
 from storage.register import (
     IDENTIFYING,
     LIST_FORM,
@@ -100,6 +100,13 @@ class RowLine:
     """Name kana and birth date as the register holds them (rows with differences only)."""
     unsure: list[str]
     accepted: bool
+    list_lacks: list[str] = field(default_factory=list)
+    """Unconfirmed rows: the confirming attributes (name_kana, birth_date) the list does
+    not print for this row."""
+    register_lacks: dict[str, list[str]] = field(default_factory=dict)
+    """Unconfirmed rows: 受付番号 of each candidate → the confirming attributes the register
+    holds for it neither from its form nor keyed at the counter (as it stands now: keyed
+    since the run, the list is reconciled again)."""
 
 
 @dataclass(frozen=True)
@@ -291,10 +298,30 @@ def _report(work: Work, document: Document, done: Reconciliation) -> Report:
                              numbers.get(row.entry_id or "", ""), list(row.differences),
                              list(row.candidates), shown, theirs, list(row.review),
                              row.accepted))
+    _lacking(work, rows, lines)
     header = {f.name: open_value(work.vault, document, f.name) for f in document.fields}
     return Report(document.receipt_number, done.municipality_code, header, done.status,
                   dict(done.counts), lines, list(done.overdue), done.run_by,
                   done.confirmed_by, done.seconds)
+
+
+def _lacking(work: Work, rows: list[ListRow], lines: list[RowLine]) -> None:
+    """Fill in what each unconfirmed line lacks, on the list's side and the register's."""
+    unconfirmed = [(row, line) for row, line in zip(rows, lines, strict=True)
+                   if line.outcome == "unconfirmed"]
+    documents = documents_by_receipts(work.session, [c for _r, line in unconfirmed
+                                                     for c in line.candidates],
+                                      work.settings.municipality_code)
+    digests = field_digests(work.session, [d.id for d in documents.values()])
+    keyed = {e.document_id: e.identity_digests or {} for e in work.session.scalars(
+        select(RegisterEntry).where(RegisterEntry.document_id.in_(
+            [d.id for d in documents.values()])))}
+    for row, line in unconfirmed:
+        line.list_lacks.extend(n for n in IDENTIFYING if not row.digests.get(n))
+        for receipt, found in documents.items():
+            if receipt in line.candidates:
+                held = {**digests.get(found.id, {}), **keyed.get(found.id, {})}
+                line.register_lacks[receipt] = [n for n in IDENTIFYING if not held.get(n)]
 
 
 def _entered_by(work: Work, document_ids: list[str]) -> dict[str, set[str]]:

@@ -24,7 +24,7 @@ from schemas.settings import Settings
 from storage.blind_index import normalise_for_index
 from storage.models import Document
 from storage.receipts import document_by_receipt
-from storage.register import form_of, key_identity, sync_entries
+from storage.register import IDENTIFYING, form_of, key_identity, sync_entries
 from storage.register_models import RegisterEntry, Transmittal
 from storage.usecases.base import Token, Work, acting
 
@@ -46,6 +46,9 @@ class Line:
     form_title: str
     notification_type: str
     forward_only: bool
+    needs_identity: bool
+    """A forward-only item whose name kana and birth date nobody keyed yet (`identify`):
+    without them its result can only come back as `unconfirmed`."""
     stage: str
     origin: str
     transmittal: str
@@ -86,11 +89,17 @@ def _lines(work: Work, entries: list[RegisterEntry], today: dt.date,
             received_date=entry.received_date, route=entry.route,
             scanned_via=entry.scanned_via, office=entry.office, form_id=entry.form_id,
             form_title=form.title if form else "", notification_type=entry.notification_type,
-            forward_only=entry.forward_only, stage=entry.stage, origin=entry.origin,
+            forward_only=entry.forward_only, needs_identity=_needs_identity(entry),
+            stage=entry.stage, origin=entry.origin,
             transmittal=batches.get(entry.transmittal_id or "", ""),
             forwarded_on=entry.forwarded_on, result=entry.result, result_on=entry.result_on,
             filed_at=entry.filed_at, age_days=(today - start).days))
     return lines
+
+
+def _needs_identity(entry: RegisterEntry) -> bool:
+    return (entry.forward_only and entry.origin == "office" and entry.stage != "filed"
+            and not set(IDENTIFYING) <= set(entry.identity_digests or {}))
 
 
 def _entries(work: Work) -> list[RegisterEntry]:

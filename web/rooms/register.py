@@ -36,10 +36,31 @@ Csrf = [Depends(check_csrf)]
 
 @router.get("")
 def open_items(request: Request) -> Response:
+    return _open_page(request)
+
+
+def _open_page(request: Request, identifying: dict[str, Any] | None = None) -> Response:
+    """The open items; `identifying`: a forward-only item's counter identity that was
+    refused (its 受付番号, what was typed and why), shown again on its line."""
     me = signed_in(request)
     lines = reg.open_items(settings_of(request), token_of(request))
     return render(request, "register/lines.html", me, lines=lines, view="open",
-                  words=_words(), back="/register")
+                  words=_words(), identifying=identifying or {},
+                  status_code=400 if identifying else 200, back="/register")
+
+
+@router.post("/{receipt}/identify", dependencies=Csrf)
+def identify(request: Request, receipt: str, name_kana: Annotated[str, Form()] = "",
+             birth_date: Annotated[str, Form()] = "") -> Response:
+    """A forward-only item's name kana and birth date, keyed at the counter as `kura
+    register identify` does (the same use case): what 突合 confirms its result by."""
+    signed_in(request)
+    try:
+        reg.identify(settings_of(request), token_of(request), receipt, name_kana, birth_date)
+    except InvalidInput as error:  # typed in a way it cannot read: say so on its line
+        return _open_page(request, {"receipt": receipt, "problem": error,
+                                    "name_kana": name_kana, "birth_date": birth_date})
+    return back_to(f"/register#line-{receipt}")
 
 
 @router.get("/overdue")
