@@ -1,13 +1,16 @@
 """Settle a field of digit cells from several readers and the field's own check.
 
-Each written cell has the digit model's probabilities (`pipeline.digits`) and the digit each
-PP-OCR recogniser read there. Per cell they combine into a posterior over the ten digits
-(the model's probabilities, each recogniser's vote counted as a reader right `engine_cell_
-accuracy` of the time). Cells where every reader agrees and the model is sure stand; for
-the others (at most `MAX_DISPUTED`), where the field has a check of its own (the 個人番号
-check digit, a real date, a postal code that exists) the field is settled only when
-exactly one combination of the digits its readers saw passes: otherwise a person decides,
-shown the likeliest combination that passes.
+Each written cell has the digit model's probabilities (`pipeline.digits`) and what each
+PP-OCR recogniser saw there: in a row of printed cells, its own probabilities for the ten
+digits under that cell (`pipeline.digitcells`, "seen"); in a number written freehand, the
+digit it read (a vote, counted as a reader right `engine_cell_accuracy` of the time). Per
+cell they combine into a posterior over the ten digits. A cell stands where every reader's
+likeliest digit is the same, they are sure of it together (`seen_sure`; beside votes, the
+model alone `model_trusted`) and the posterior is at least `cell_trusted`. For the other
+cells (at most `MAX_DISPUTED`), where the field has a check of its own (the 個人番号 check
+digit, a real date, a postal code that exists) the field is settled only when exactly one
+combination of the digits its readers saw passes: otherwise a person decides, shown the
+likeliest combination that passes.
 """
 
 from __future__ import annotations
@@ -38,13 +41,18 @@ class Settled:
 
 Votes = dict[str, str | None]
 """Each recogniser's digits, one per cell (None where it read another count of them)."""
+Seen = dict[str, np.ndarray]
+"""Each recogniser's probabilities for the ten digits under each cell (cells × 10)."""
 
 
-def cell_posteriors(model: np.ndarray, votes: Votes) -> np.ndarray:
-    """(cells × 10) posteriors from the model's probabilities and the recognisers' votes."""
+def cell_posteriors(model: np.ndarray, votes: Votes, seen: Seen | None = None) -> np.ndarray:
+    """(cells × 10) posteriors from the model's probabilities, what the recognisers saw under
+    each cell and their votes."""
     numbers = calibration().digit_settle
     floor = numbers.model_floor
     log = np.log(model * (1 - 10 * floor) + floor)
+    for opinion in (seen or {}).values():
+        log += np.log(opinion * (1 - 10 * floor) + floor)
     for engine, vote in votes.items():
         if vote is None:
             continue
@@ -59,26 +67,45 @@ def cell_posteriors(model: np.ndarray, votes: Votes) -> np.ndarray:
     return np.asarray(weights / weights.sum(axis=1, keepdims=True))
 
 
-def settle(model: np.ndarray, votes: Votes, passes: Callable[[str], bool] | None) -> Settled:
-    """The digits of a field from the model's per-cell probabilities (cells × 10), the
-    recognisers' readings and the field's check (`passes`, None when it has none)."""
+def settle(
+    model: np.ndarray,
+    votes: Votes,
+    passes: Callable[[str], bool] | None,
+    seen: Seen | None = None,
+) -> Settled:
+    """The digits of a field from the model's per-cell probabilities (cells × 10), what the
+    recognisers saw under each cell (`seen`) or read (`votes`), and the field's check
+    (`passes`, None when it has none)."""
     numbers = calibration().digit_settle
-    posterior = cell_posteriors(model, votes)
+    seen = seen or {}
+    posterior = cell_posteriors(model, votes, seen)
     best = [int(np.argmax(row)) for row in posterior]
-    agreed = [
-        all(v is not None and v[k] == str(best[k]) for v in votes.values())
-        and float(model[k, best[k]]) >= numbers.model_trusted
-        for k in range(len(best))
-    ]
+
+    def stands(k: int, digit: int) -> bool:
+        opinions = [model[k], *(s[k] for s in seen.values())]
+        # beside readers whose own doubt is weighed under the cell, the model and they must
+        # be sure together; beside readers that only vote, the model alone
+        sure = float(np.prod([o[digit] for o in opinions])) >= numbers.seen_sure if seen else (
+            float(model[k, digit]) >= numbers.model_trusted
+        )
+        return (
+            sure
+            and all(v is not None and v[k] == str(digit) for v in votes.values())
+            and all(int(np.argmax(o)) == digit for o in opinions)
+            and float(posterior[k, digit]) >= numbers.cell_trusted
+        )
+
+    agreed = [stands(k, digit) for k, digit in enumerate(best)]
     disputed = [k for k, ok in enumerate(agreed) if not ok]
     likeliest = "".join(map(str, best))
     if not disputed:  # the field's own check still applies (pipeline.fields)
         return Settled(likeliest, True, float(np.prod(posterior.max(axis=1))), 0)
     if passes is None or len(disputed) > MAX_DISPUTED:
         return Settled(likeliest, False, 0.0, len(disputed))
-    # the digits any reader saw in each open cell: the model's down to `candidate_floor`
+    # the digits any reader saw in each open cell: down to `candidate_floor`
     candidates = [
         sorted({d for d in range(10) if model[k, d] >= numbers.candidate_floor}
+               | {d for s in seen.values() for d in range(10) if s[k, d] >= numbers.candidate_floor}
                | {int(v[k]) for v in votes.values() if v is not None and v[k].isdigit()})
         for k in disputed
     ]

@@ -90,6 +90,21 @@ class PaddleEngine:
         mask = self._allowed_mask(alphabet)
         return [self._decode(p, mask, stretch) for p, stretch in self.probabilities(images)]
 
+    def read_with_frames(
+        self, images: list[np.ndarray], alphabet: str | None = None
+    ) -> list[tuple[Reading, np.ndarray]]:
+        """Each line's reading and the frames it was decoded from (frames × `characters`,
+        softmax), cut to those that span the image's own width."""
+        mask = self._allowed_mask(alphabet)
+        return [
+            (self._decode(p, mask, stretch), p[: max(1, round(len(p) / stretch))])
+            for p, stretch in self.probabilities(images)
+        ]
+
+    def columns(self, characters: str) -> list[int]:
+        """The outputs that stand for each of `characters`."""
+        return [self.characters.index(ch) for ch in characters]
+
     def probabilities(self, images: list[np.ndarray]) -> list[tuple[np.ndarray, float]]:
         """Per image, the recogniser's output (frames × `characters`, softmax) and the
         batch's width over the image's own width (the image fills that share of frames)."""

@@ -5,13 +5,14 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass, replace
+from dataclasses import field as dataclass_field
 from functools import lru_cache
 
 import cv2
 import numpy as np
 
+from pipeline import digitcells, digitvote, lexicon
 from pipeline import digits as digit_model
-from pipeline import digitvote, lexicon
 from pipeline import marks as mark_reader
 from pipeline.cleanup import to_gray
 from pipeline.crosscheck import MAX_AGE
@@ -75,6 +76,9 @@ class RawField:
     engine: str
     notes: tuple[str, ...] = ()
     runners_up: tuple[tuple[str, str, float], ...] = ()
+    cell_digits: np.ndarray | None = dataclass_field(default=None, compare=False)
+    """Digit cells: the recogniser's opinion of each written cell's digit (cells × 10),
+    from the frames under that cell (`pipeline.digitcells`); None where it gives none."""
 
 
 def handwriting(
@@ -240,15 +244,34 @@ def read_cells(
     if not written:
         return RawField("", 1.0, engine.name)
     notes: tuple[str, ...] = ("cells_empty",) if len(written) != len(crops) else ()
-    line = engine.read_line(_cell_strip(written), alphabet)
+    line_image, spans = digitcells.strip(written)
+    with_frames = getattr(engine, "read_with_frames", None) if alphabet == DIGITS else None
+    seen = None
+    if with_frames is not None:
+        ((line, frames),) = with_frames([line_image], alphabet)
+        columns = engine.columns(DIGITS)  # type: ignore[attr-defined]
+        seen = digitcells.digits_under_cells(frames, columns, spans, line_image.shape[1])
+    else:
+        line = engine.read_line(line_image, alphabet)
     if len(line.text) == len(written):
-        return RawField(line.text, line.confidence, engine.name, notes, line.runners_up)
-    readings = _read_many(engine, written, alphabet)
+        return RawField(line.text, line.confidence, engine.name, notes, line.runners_up, seen)
+    if with_frames is not None and seen is not None:
+        # the line dropped or doubled a digit: each cell read alone as well, and where the
+        # line saw no digit under a cell, what the cell alone shows is the opinion of it
+        alone = with_frames(written, alphabet)
+        readings = [reading for reading, _ in alone]
+        for cell, (_, frames) in enumerate(alone):
+            if digitcells.no_opinion(seen[cell]):
+                width = written[cell].shape[1]
+                seen[cell] = digitcells.digits_under_cells(frames, columns, [(0, width)], width)[0]
+    else:
+        readings = _read_many(engine, written, alphabet)
     text = "".join(r.text[:1] for r in readings)
     if any(len(r.text) != 1 for r in readings):
         notes += ("cell_unread",)
     runners_up = tuple(pair for r in readings for pair in r.runners_up)
-    return RawField(text, min(r.confidence for r in readings), engine.name, notes, runners_up)
+    confidence = min(r.confidence for r in readings)
+    return RawField(text, confidence, engine.name, notes, runners_up, seen)
 
 
 def _cell_crops(gray: np.ndarray, field: FieldDef) -> list[np.ndarray | None]:
@@ -259,17 +282,6 @@ def _cell_crops(gray: np.ndarray, field: FieldDef) -> list[np.ndarray | None]:
         cell = gray[y + inset : y + h - inset, x + inset : x + w - inset]
         crops.append(_tight(cell) if _ink_share(cell) >= EMPTY_CELL_INK else None)
     return crops
-
-
-def _cell_strip(cells: list[np.ndarray], gap: int = 30) -> np.ndarray:
-    """The cells' writing side by side, centred on one baseline, a gap apart."""
-    height = max(c.shape[0] for c in cells)
-    parts = []
-    for cell in cells:
-        top = (height - cell.shape[0]) // 2
-        bottom = height - cell.shape[0] - top
-        parts.append(cv2.copyMakeBorder(cell, top, bottom, 0, gap, cv2.BORDER_CONSTANT, value=255))
-    return np.hstack(parts)
 
 
 def _read_many(engine: OcrEngine, images: list[np.ndarray], alphabet: str | None) -> list[Reading]:
@@ -520,19 +532,25 @@ date): among the readings their readers leave open, the check may choose."""
 def _settle_digits(
     gray: np.ndarray, field: FieldDef, raw: RawField, glyphs: list[np.ndarray] | None = None
 ) -> RawField:
-    """PP-OCR's reading of digit cells (or of the digits cut out of a freehand number,
-    `glyphs`) weighed with the single-cell digit model's and, where the field has one, the
-    second recogniser's (`pipeline.digitvote`): where every reader agrees the reading stands;
-    where they differ the field's check may settle it when one combination clearly passes;
-    otherwise a person decides, shown the likeliest digits."""
+    """PP-OCR's reading of digit cells (what it saw under each cell, `raw.cell_digits`) or of
+    the digits cut out of a freehand number (`glyphs`), weighed with the single-cell digit
+    model's and, where the field has one, the second recogniser's (`pipeline.digitvote`):
+    where every reader agrees and is sure the reading stands; where they differ the field's
+    check may settle it when one combination clearly passes; otherwise a person decides,
+    shown the likeliest digits."""
     if glyphs is None:
         glyphs = [crop for crop in _cell_crops(gray, field) if crop is not None]
     written = glyphs
     model = [p for p in digit_model.cell_probabilities(written) if p is not None]
     if len(model) != len(written):  # a speck the model saw no digit in
         return replace(raw, notes=(*raw.notes, "engines_disagree"))
-    ours = _digits_of(raw.text)
-    votes: digitvote.Votes = {raw.engine: ours if len(ours) == len(written) else None}
+    seen: digitvote.Seen = {}
+    votes: digitvote.Votes = {}
+    if raw.cell_digits is not None and len(raw.cell_digits) == len(written):
+        seen[raw.engine] = raw.cell_digits
+    else:
+        ours = _digits_of(raw.text)
+        votes[raw.engine] = ours if len(ours) == len(written) else None
     second = SECOND_OPINION.get(field.type)
     if second:
         other = _second_opinion(gray, field, second)
@@ -548,12 +566,16 @@ def _settle_digits(
             year = int(normalised.value[:4]) if field.type == "date" else 0
             return field.type != "date" or abs(year - dt.date.today().year) <= MAX_AGE
 
-    settled = digitvote.settle(np.stack(model), votes, passes)
+    settled = digitvote.settle(np.stack(model), votes, passes, seen)
     miscounted = any(v is None for v in votes.values())
     if settled.settled and not miscounted:  # the doubts PP-OCR had are weighed: gone
-        return RawField(settled.text, settled.confidence, raw.engine, raw.notes)
+        # and a cell its line reading missed was read under the cell
+        notes = tuple(n for n in raw.notes if not (seen and n == "cell_unread"))
+        return RawField(settled.text, settled.confidence, raw.engine, notes)
     model_reads = "".join(str(int(np.argmax(p))) for p in model)
-    disagree = any(v != model_reads for v in votes.values())
+    disagree = any(v != model_reads for v in votes.values()) or any(
+        "".join(str(int(d)) for d in np.argmax(s, axis=1)) != model_reads for s in seen.values()
+    )
     note = "engines_disagree" if disagree else "low_confidence"
     proposal = settled.text
     if miscounted and not field.cells and normalise(field, proposal).reasons:
@@ -598,7 +620,9 @@ def _second_opinion(gray: np.ndarray, field: FieldDef, engine_name: str) -> str:
     if not field.cells:
         return _digits_of(read_line_field(gray, field, engine, alphabet).text)
     written = [crop for crop in _cell_crops(gray, field) if crop is not None]
-    return _digits_of(engine.read_line(_cell_strip(written), alphabet).text) if written else ""
+    if not written:
+        return ""
+    return _digits_of(engine.read_line(digitcells.strip(written)[0], alphabet).text)
 
 
 def _digits_of(text: str) -> str:

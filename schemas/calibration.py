@@ -22,7 +22,13 @@ class DigitSettle(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     model_trusted: float
-    """A cell stands without weighing when every reader agrees and the model is this sure."""
+    """Beside readers that only vote (a number written freehand), a cell stands without
+    weighing when every reader agrees and the model is this sure."""
+    seen_sure: float
+    """Beside readers whose probabilities under each cell are weighed (printed cells), the
+    least product of the model's and their probabilities for a cell's digit for it to stand."""
+    cell_trusted: float
+    """The least posterior for a cell's digit to stand without the field's check."""
     model_floor: float
     """Every digit keeps at least this probability: the model is sometimes sure and wrong."""
     engine_cell_accuracy: dict[str, float]

@@ -67,6 +67,33 @@ def test_the_digit_model_and_the_postal_codes_settle_a_misread_cell() -> None:
     assert "engines_disagree" in miscounted.notes
 
 
+def test_pp_ocr_s_opinion_of_each_cell_comes_from_under_that_cell() -> None:
+    """A postal code written with real held-out digits: what PP-OCR saw under each cell,
+    told from the frames of its one reading of the row, is that cell's digit."""
+    from pipeline.fields import DIGITS
+    from pipeline.ocr import get_engine
+
+    form = get_form("kokunen_hihokensha_todoke")
+    field = form.field("postal_code")
+    x, y, w, h = field.box
+    images, labels = mnist.load()
+    gray = np.full((y + h + 40, x + w + 40), 255, np.uint8)
+    wanted = "1700013"
+    rng = random.Random(3)
+    for digit, (cx, cy, cw, ch) in zip(wanted, read.cell_boxes(field), strict=True):
+        index = next(
+            i for i in mnist.split("measure")[rng.randrange(50) :] if str(labels[i]) == digit
+        )
+        cell = _cell(images[index], side=min(cw, ch) - 20)
+        gray[cy + 10 : cy + 10 + cell.shape[0], cx + 10 : cx + 10 + cell.shape[1]] = cell
+    raw = read.read_cells(gray, field, get_engine("ppocr"), DIGITS)
+    assert raw.cell_digits is not None and raw.cell_digits.shape == (7, 10)
+    assert "".join(str(int(d)) for d in np.argmax(raw.cell_digits, axis=1)) == wanted
+    assert np.allclose(raw.cell_digits.sum(axis=1), 1.0)
+    settled = read._settle_digits(gray, field, raw)
+    assert settled.text == wanted
+
+
 def test_generate_writes_real_handwritten_digits_on_request(tmp_path: Path) -> None:
     generate_corpus(tmp_path, 1, seed=3, quick=True, digits="mnist")
     truth = json.loads(next(tmp_path.glob("*.truth.json")).read_text(encoding="utf-8"))
@@ -84,3 +111,55 @@ def test_mnist_missing_says_where_to_put_it(
     finally:
         monkeypatch.delenv("KURA_MNIST_DIR")
         mnist.load.cache_clear()
+
+
+class _DropsADigit:
+    """A recogniser whose reading of the row drops the third digit (nothing under that
+    cell), and which reads each cell alone right: digits 0-9 are outputs 1-10."""
+
+    name = "ppocr"
+
+    def __init__(self, wanted: str) -> None:
+        self.wanted = wanted
+
+    def columns(self, characters: str) -> list[int]:
+        return [1 + int(ch) for ch in characters]
+
+    def read_with_frames(
+        self, images: list[np.ndarray], alphabet: str | None = None
+    ) -> list[tuple[read.Reading, np.ndarray]]:
+        if len(images) == 1 and len(self.wanted) > 1:  # the row: a frame per 10 columns
+            frames = np.zeros((images[0].shape[1] // 10, 11))
+            frames[:, 0] = 1.0
+            inked = np.flatnonzero((images[0] < 128).any(axis=0))
+            breaks = np.flatnonzero(np.diff(inked) > 1)
+            lefts = [inked[0], *inked[breaks + 1]]
+            rights = [*inked[breaks], inked[-1]]
+            spans = list(zip(lefts, rights, strict=True))
+            for cell, (digit, (left, right)) in enumerate(zip(self.wanted, spans, strict=True)):
+                if cell != 2:
+                    frames[(left + right) // 20] = 0.0
+                    frames[(left + right) // 20, 1 + int(digit)] = 1.0
+            text = self.wanted[:2] + self.wanted[3:]
+            return [(read.Reading(text, 0.9, self.name), frames)]
+        alone = []
+        for digit in self.wanted:
+            frames = np.zeros((4, 11))
+            frames[:, 0] = 1.0
+            frames[1] = 0.0
+            frames[1, 1 + int(digit)] = 1.0
+            alone.append((read.Reading(digit, 0.9, self.name), frames))
+        return alone
+
+
+def test_a_digit_the_row_s_reading_dropped_is_read_in_its_cell_alone() -> None:
+    from pipeline.fields import DIGITS
+
+    field = get_form("kokunen_hihokensha_todoke").field("postal_code")
+    x, y, w, h = field.box
+    gray = np.full((y + h + 40, x + w + 40), 255, np.uint8)
+    for cx, cy, cw, ch in read.cell_boxes(field):  # a blot of ink in every cell: written
+        gray[cy + 20 : cy + ch - 20, cx + 20 : cx + cw - 20] = 0
+    raw = read.read_cells(gray, field, _DropsADigit("1790013"), DIGITS)  # type: ignore[arg-type]
+    assert raw.text == "1790013" and raw.cell_digits is not None
+    assert "".join(str(int(d)) for d in np.argmax(raw.cell_digits, axis=1)) == "1790013"

@@ -127,3 +127,52 @@ def test_an_offices_own_postal_code_is_a_postal_code() -> None:
     from pipeline import lexicon
 
     assert lexicon.towns_for("1008994")  # 東京中央郵便局's own code
+
+
+def _frames(spikes: list[tuple[int, dict[int, float]]], count: int = 20) -> np.ndarray:
+    """A recogniser's frames (count × 12 outputs: the blank, the digits 0-9, and an "l"):
+    blank everywhere but at the frames given, which put their probabilities on outputs."""
+    frames = np.zeros((count, 12))
+    frames[:, 0] = 1.0
+    for frame, outputs in spikes:
+        frames[frame] = 0.0
+        for output, p in outputs.items():
+            frames[frame, output] = p
+        frames[frame, 0] = 1.0 - sum(outputs.values())
+    return frames
+
+
+DIGIT_OUTPUTS = list(range(1, 11))  # output 1 + d stands for the digit d
+L_OUTPUT = 11
+
+
+def test_what_the_recogniser_saw_is_told_cell_by_cell_from_the_frames_under_each_cell() -> None:
+    from pipeline import digitcells
+
+    # three cells of 20 columns each, a line 60 columns wide read into 20 frames (3 per cell
+    # and a frame of gap): a sure 5, a 6 half taken for a 5, and a cell with nothing seen
+    spans = [(0, 15), (20, 35), (40, 55)]
+    frames = _frames([(2, {1 + 5: 0.98}), (9, {1 + 6: 0.55, 1 + 5: 0.4})])
+    seen = digitcells.digits_under_cells(frames, DIGIT_OUTPUTS, spans, 60)
+    assert int(np.argmax(seen[0])) == 5 and seen[0, 5] > 0.99
+    assert int(np.argmax(seen[1])) == 6 and 0.5 < seen[1, 6] < 0.6 and seen[1, 5] > 0.35
+    assert digitcells.no_opinion(seen[2])
+    # a 1 the recogniser takes for an l is still the 1 among the digits
+    frames = _frames([(16, {L_OUTPUT: 0.97, 1 + 1: 0.02, 1 + 7: 0.002})])
+    seen = digitcells.digits_under_cells(frames, DIGIT_OUTPUTS, spans, 60)
+    assert int(np.argmax(seen[2])) == 1 and not digitcells.no_opinion(seen[2])
+
+
+def test_a_digit_the_recogniser_was_unsure_of_does_not_stand_without_a_check() -> None:
+    """A basic pension number of the benchmark (seed 5): a 5 like a 6, read 6 by the model
+    (0.93) and by PP-OCR (0.59, 5 at 0.38). Before the recogniser's doubt under the cell was
+    weighed, the two agreeing readers let the wrong number through; no check digit catches
+    it: a person decides."""
+    bpn = "8652459191"
+    model = _sure(bpn, {1: {6: 0.926, 5: 0.074}})
+    seen = _sure(bpn, {1: {6: 0.59, 5: 0.38, 0: 0.03}})
+    settled = digitvote.settle(model, {}, None, {"ppocr": seen})
+    assert not settled.settled and settled.disputed == 1
+    # where both are sure, the reading stands
+    sure = digitvote.settle(_sure(bpn), {}, None, {"ppocr": _sure(bpn)})
+    assert sure.settled and sure.text == bpn
