@@ -224,14 +224,14 @@ def identify(settings: Settings, token: Token, receipt_number: str, name_kana: s
     the ID shown): its form does not carry them, and 突合 confirms a list row by two
     attributes, never by the 基礎年金番号 alone (control 30). Kept sealed with the document's
     key, with their blind indexes; keyed again, the new values replace the old."""
-    kana = to_katakana(name_kana)
-    born = normalise_for_index("birth_date", birth_date)
-    if not KATAKANA.fullmatch(kana):
-        raise InvalidInput(_("Key the name in katakana (or hiragana), as on the claim"))
-    if not born or dt.date.fromisoformat(born) > dt.date.today():
-        raise InvalidInput(_("Key the birth date as a date: 1950-04-01, S25.4.1 or "
-                             "昭和25年4月1日"))
     with acting(settings, token, "intake", "register.identify") as work:
+        kana = to_katakana(name_kana)
+        born = normalise_for_index("birth_date", birth_date)
+        if not KATAKANA.fullmatch(kana):
+            raise InvalidInput(_("Key the name in katakana (or hiragana), as on the claim"))
+        if not born or dt.date.fromisoformat(born) > dt.date.today():
+            raise InvalidInput(_("Key the birth date as a date: 1950-04-01, S25.4.1 or "
+                                 "昭和25年4月1日"))
         sync_entries(work.session, work.vault, settings)
         document = document_by_receipt(work.session, receipt_number,
                                        settings.municipality_code)
