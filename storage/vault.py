@@ -13,7 +13,7 @@ import io
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import IO
+from typing import IO, BinaryIO, cast
 
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
@@ -24,6 +24,7 @@ from schemas.reasons import without_personal_detail
 from storage.crypto import (
     DecryptionError,
     Kek,
+    SealedReader,
     StreamChanged,
     new_data_key,
     open_sealed,
@@ -144,6 +145,20 @@ class Vault:
             raise IntegrityError(_(
                 "object {id} does not match its recorded SHA-256").format(id=stored.id))
         return data
+
+    def open_object(self, stored: StoredObject) -> BinaryIO:
+        """The object as a file to read at random, opened piece by piece as it is read: a
+        large original is never whole in memory (a worker drawing its pages). Each piece
+        proves itself as it is opened (AES-GCM, bound to the object, its place and whether it
+        is the last), which a whole-file SHA-256 could only do once everything was read;
+        DecryptionError at the first piece that is not as sealed. The caller closes it."""
+        data_key = self._unwrap(stored.kek_id, stored.wrapped_key, stored.id)
+        sealed = self.store.open(stored.id)
+        try:
+            return cast(BinaryIO, SealedReader(data_key, sealed, stored.size, stored.id.encode()))
+        except BaseException:
+            sealed.close()
+            raise
 
     def _open_object(self, stored: StoredObject) -> bytes:
         data_key = self._unwrap(stored.kek_id, stored.wrapped_key, stored.id)

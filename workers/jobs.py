@@ -15,6 +15,7 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import BinaryIO
 
 import sqlalchemy.exc
 import urllib3.exceptions
@@ -67,25 +68,30 @@ class _Claim:
 
 
 class OpenFiles:
-    """The file whose pages are being read, decrypted and measured once for all its pages in
-    this process (one slot: pages arrive file by file). The plaintext stays in memory."""
+    """The file whose pages are being read, opened and measured once for all its pages in
+    this process (one slot: pages arrive file by file). It is read from the store as a file
+    (Vault.open_object), a piece decrypted when a page needs it: a 200 MB original is never
+    whole in memory here, in clear or sealed."""
 
     def __init__(self) -> None:
         self._key: str | None = None
         self._scan: ScanFile | None = None
+        self._stream: BinaryIO | None = None
 
     def get(self, vault: Vault, original: StoredObject) -> ScanFile:
         if self._key != original.id or self._scan is None:
             self.close()
-            data = vault.get_object(original)
-            self._scan = ScanFile(data)
+            self._stream = vault.open_object(original)
+            self._scan = ScanFile(self._stream)
             self._key = original.id
         return self._scan
 
     def close(self) -> None:
         if self._scan is not None:
             self._scan.close()
-        self._key, self._scan = None, None
+        if self._stream is not None:
+            self._stream.close()
+        self._key, self._scan, self._stream = None, None, None
 
 
 OPEN_FILES = OpenFiles()
