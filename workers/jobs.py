@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import os
+import signal
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -110,6 +112,7 @@ def process_page_job(settings: Settings, page_id: str, files: OpenFiles = OPEN_F
         image: bytes | None = None
         seconds = 0.0
     else:
+        _die_here_for_tests(claim.page_id)
         started = time.perf_counter()
         result, image, failure = _read(claim, scan)
         seconds = round(time.perf_counter() - started, 3)
@@ -134,12 +137,27 @@ def _load(settings: Settings, page_id: str) -> _Claim | None:
 
 def _start(settings: Settings, claim: _Claim) -> bool:
     """Count this attempt; a page that killed or stalled its worker MAX_ATTEMPTS times is
-    not tried again (it fails for good, and its file goes on)."""
+    not tried again (it fails for good, and its file goes on). Counted in the database
+    itself: two deliveries of one page starting at once count two."""
     with session_scope(settings.sqlalchemy_url) as session:
-        page = session.get_one(Page, claim.page_id)
-        page.attempts += 1
-        page.queued_at = utcnow()  # started: the sweeper leaves it alone for a while
-        return page.attempts <= MAX_ATTEMPTS
+        attempts = session.execute(
+            update(Page).where(Page.id == claim.page_id)
+            .values(attempts=Page.attempts + 1,
+                    queued_at=utcnow())  # started: the sweeper leaves it alone for a while
+            .returning(Page.attempts)
+        ).scalar_one()
+        return bool(attempts <= MAX_ATTEMPTS)
+
+
+DIE_ON_PAGE_FOR_TESTS = "KURATEST_SIGKILL_ON_PAGE"
+"""A fault for the tests, off unless this variable is set (to a page id): the process that
+starts reading that page kills itself outright (SIGKILL), every time, as a worker whose
+machine dies mid-page would (tests/test_fabric_faults.py)."""
+
+
+def _die_here_for_tests(page_id: str) -> None:
+    if os.environ.get(DIE_ON_PAGE_FOR_TESTS) == page_id:
+        os.kill(os.getpid(), signal.SIGKILL)
 
 
 def _give_back_attempt(settings: Settings, claim: _Claim) -> None:
