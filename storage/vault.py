@@ -22,6 +22,7 @@ from schemas.errors import Damaged, ExitCode
 from schemas.i18n import _
 from schemas.reasons import without_personal_detail
 from storage.crypto import (
+    OBJECT_CHUNK,
     DecryptionError,
     Kek,
     SealedReader,
@@ -172,7 +173,11 @@ class Vault:
         count = 0
         for stored in session.scalars(select(StoredObject).where(
                 StoredObject.wrapped_key != b"")):
-            digest = self.digest(self._open_object(stored))
+            whole = hashlib.sha256()
+            with self.open_object(stored) as reader:  # piece by piece: never whole in memory
+                while piece := reader.read(OBJECT_CHUNK):
+                    whole.update(piece)
+            digest = self.keyed_digest(whole.hexdigest())
             stored.sha256 = digest
             session.execute(update(SourceFile).where(SourceFile.object_id == stored.id)
                             .values(sha256=digest))

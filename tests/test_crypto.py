@@ -174,3 +174,13 @@ def test_an_object_sealed_whole_before_pieces_existed_is_still_read_as_a_file(
     with vault.open_object(stored) as reader:
         reader.seek(OBJECT_CHUNK)
         assert reader.read() == data[OBJECT_CHUNK:]
+
+
+def test_digests_are_keyed_again_reading_each_object_piece_by_piece(vault_session) -> None:  # type: ignore[no-untyped-def]
+    vault, session = vault_session
+    data = os.urandom(OBJECT_CHUNK * 2 + 3)
+    stored = vault.put_object(session, "original", data)
+    vault.keyed = BlindIndexer(os.urandom(32)).content_digest  # a new index key
+    assert vault.rekey_digests(session) == 1
+    assert stored.sha256 == vault.digest(data)
+    assert vault.get_object(stored) == data
