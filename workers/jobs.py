@@ -67,6 +67,8 @@ class _Claim:
     source_file_id: str
     original: StoredObject
     """Detached from its session: its id and wrapped key are all that is read."""
+    reread: bool
+    """Sent again from quarantine after its file was assembled: assembled on its own."""
 
 
 class OpenFiles:
@@ -123,6 +125,8 @@ def process_page_job(settings: Settings, page_id: str, files: OpenFiles = OPEN_F
         _give_back_attempt(settings, claim)
         raise
     finish_file_job(settings, claim.source_file_id)
+    if claim.reread:
+        finish_reread_page_job(settings, claim.page_id)
 
 
 def _load(settings: Settings, page_id: str) -> _Claim | None:
@@ -132,7 +136,8 @@ def _load(settings: Settings, page_id: str) -> _Claim | None:
             return None  # read already (a redelivered or resent task): nothing to do
         original = session.get_one(StoredObject, page.source_file.object_id)
         session.expunge(original)
-        return _Claim(page.id, page.number, page.source_file_id, original)
+        return _Claim(page.id, page.number, page.source_file_id, original,
+                      page.set_aside_state == "reread")
 
 
 def _start(settings: Settings, claim: _Claim) -> bool:
@@ -250,6 +255,39 @@ def finish_file_job(settings: Settings, source_file_id: str) -> None:
     checkpoint_if_due(settings)
 
 
+def finish_reread_page_job(settings: Settings, page_id: str) -> None:
+    """A page read again from quarantine after its file was assembled (set_aside_state
+    `reread`, storage/usecases/quarantine.py) is assembled on its own, once: the documents
+    it holds get 受付番号 of their own, the file's others stay as they were. Failed again, it
+    is simply set aside again."""
+    vault = vault_for(settings)
+    with session_scope(settings.sqlalchemy_url) as session:
+        claimed = session.execute(
+            update(Page)
+            .where(Page.id == page_id, Page.set_aside_state == "reread",
+                   Page.status != "pending")
+            .values(set_aside_state=None)
+            .returning(Page.status)
+        ).scalars().all()
+        if claimed != ["done"]:
+            return
+        page = session.get_one(Page, page_id)
+        source = page.source_file
+        original = session.get_one(StoredObject, source.object_id)
+        channel = session.scalars(select(Document.channel).where(
+            Document.source_file_id == source.id)).first() or "quarantine"
+        documents = []
+        for found in assemble(source.filename, [_page_result(vault, page, original)]):
+            document = open_receipt(session, vault, source, channel, settings.municipality_code)
+            page.document_id = document.id
+            _save_document(session, vault, document, found, indexer_for(settings),
+                           retention_for(settings))
+            documents.append(document.id)
+        append(session, SERVICE, "document.assemble", [source.id, page.id, *documents],
+               result="ok", detail={"documents": len(documents), "reread_page": page.number})
+    checkpoint_if_due(settings)
+
+
 NOT_PERSONAL_TYPES = frozenset({"choice", "checkbox"})
 
 
@@ -329,12 +367,14 @@ def sweep(settings: Settings, older_than: dt.timedelta,
     """Pages left `pending` longer than `older_than` since they were last sent or started
     (a lost message, a worker that died, a command that was killed) are sent again with
     `send`; files whose pages are all read but which were never assembled are assembled.
+    Pages read again from quarantine after their file was assembled are swept as well.
     Returns the number of pages sent again."""
     cutoff = utcnow() - older_than
     with session_scope(settings.sqlalchemy_url) as session:
         stale = list(session.scalars(
             select(Page.id).join(SourceFile)
-            .where(SourceFile.status == "processing", Page.status == "pending",
+            .where((SourceFile.status == "processing") | (Page.set_aside_state == "reread"),
+                   Page.status == "pending",
                    SourceFile.batch_id != (but_not or ""),
                    (Page.queued_at <= cutoff)
                    | (Page.queued_at.is_(None) & (SourceFile.received_at <= cutoff)))
