@@ -367,7 +367,8 @@ def sweep(settings: Settings, older_than: dt.timedelta,
     """Pages left `pending` longer than `older_than` since they were last sent or started
     (a lost message, a worker that died, a command that was killed) are sent again with
     `send`; files whose pages are all read but which were never assembled are assembled.
-    Pages read again from quarantine after their file was assembled are swept as well.
+    Pages read again from quarantine after their file was assembled are swept as well, and
+    assembled on their own if they were read but not yet assembled.
     Returns the number of pages sent again."""
     cutoff = utcnow() - older_than
     with session_scope(settings.sqlalchemy_url) as session:
@@ -388,10 +389,14 @@ def sweep(settings: Settings, older_than: dt.timedelta,
                 ~exists().where(Page.source_file_id == SourceFile.id, Page.status == "pending"),
             )
         ))
+        reread = list(session.scalars(select(Page.id).where(
+            Page.set_aside_state == "reread", Page.status != "pending")))
     if stale:
         log.warning("sweeper: %d page(s) left pending were sent again", len(stale))
         send(stale)
     for source_file_id in unassembled:
         finish_file_job(settings, source_file_id)
+    for page_id in reread:
+        finish_reread_page_job(settings, page_id)
     return len(stale)
 

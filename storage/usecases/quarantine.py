@@ -185,7 +185,8 @@ def reread_page(settings: Settings, token: Token, ident: str, purpose: str) -> S
             return _page_line(page, source)
         _page_state_is(page, "held")
         note = _reason(purpose)
-        page.status, page.attempts, page.reasons, page.queued_at = "pending", 0, [], None
+        page.status, page.attempts, page.reasons = "pending", 0, []
+        page.queued_at = utcnow()  # as sent: the sweeper leaves it to the caller a while
         page.set_aside_state = "reread" if source.status == "done" else None
         page.set_aside_note = note
         work.audit("quarantine.page.reread", [page.id, source.id], purpose=note,
