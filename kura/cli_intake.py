@@ -16,6 +16,7 @@ from rich.console import Console
 from rich.text import Text
 
 from kura.calls import usecase
+from kura.cli_pages import pages_app
 from kura.cli_people import token
 from kura.tables import JSON_HELP, Column, fitted
 from schemas.errors import ExitCode, KuraError
@@ -33,6 +34,7 @@ if TYPE_CHECKING:
 quarantine_app = typer.Typer(
     help=N_("The quarantine room: files intake refused to read, each with its reason "
             "(records manager)."), no_args_is_help=True)
+quarantine_app.add_typer(pages_app, name="pages")
 console = Console(highlight=False, soft_wrap=True)
 err = Console(stderr=True, highlight=False, soft_wrap=True)
 
@@ -189,23 +191,6 @@ def quarantine_list(
              str(line.times_received), _(line.state), Text(line.reason)] for line in lines]
     console.print(fitted(console, ngettext("Quarantine: {count} file", "Quarantine: {count} files",
                                            len(lines)).format(count=len(lines)), columns, rows))
-
-
-@quarantine_app.command("pages")
-def quarantine_pages(as_json: Annotated[bool, typer.Option("--json", help=JSON_HELP)] = False
-                     ) -> None:
-    """Pages that failed for good, with the reason; the rest of each file went on."""
-    lines = usecase("quarantine").set_aside_pages(get_settings(), token)
-    if as_json:
-        print(json.dumps([_as_dict(line) for line in lines], ensure_ascii=False, indent=1))
-        return
-    columns = [Column(_("page id"), 8, identifier=True), Column(_("received at"), 10, 4),
-               Column(_("file"), 8, 2), Column(_("page"), 2, 3), Column(_("attempts"), 2, 0),
-               Column(_("reason"), 12, 5)]
-    rows = [[line.id[:8], f"{line.received_at:%Y-%m-%d %H:%M}", Text(line.label),
-             str(line.number), str(line.attempts), Text(line.reason)] for line in lines]
-    console.print(fitted(console, _("Pages set aside in quarantine: {count}").format(
-        count=len(lines)), columns, rows))
 
 
 @quarantine_app.command("show")

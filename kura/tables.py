@@ -21,7 +21,7 @@ JSON_HELP = N_("Print the list as JSON, for scripts.")
 WORDS_FROM_CODE = (
     # states of files, documents, fields, keys, disposals and accounts, as tables show them
     N_("processing"), N_("done"), N_("rejected"), N_("failed"), N_("pending"),
-    N_("held"), N_("released"), N_("disposal_requested"), N_("disposed"),
+    N_("held"), N_("released"), N_("disposal_requested"), N_("disposed"), N_("reread"),
     N_("review"), N_("ready"), N_("verified"), N_("accepted"), N_("in_verification"),
     N_("investigation"), N_("rescan"),
     N_("kek"), N_("index"), N_("current"), N_("previous"), N_("retired"), N_("requested"),

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import io
+import os
 import subprocess
+import threading
 from dataclasses import dataclass
+from typing import BinaryIO
 
 import numpy as np
 import pikepdf
@@ -79,25 +83,30 @@ class ScanFile:
     """A file opened and measured once, then drawn page by page: each page is its own unit
     of work, but a batch of a file's pages shares one opening (one decryption, one parse).
 
-    Nothing of it is written to disk: a PDF page is drawn by `pdftoppm` reading the PDF from
-    stdin and writing the picture to stdout. A page that is one embedded image (as scanners
-    write them) is taken out of the PDF as it is instead, about three times faster than
-    drawing it. Poppler's drawing of a scan differs from the scan itself by a few grey levels
-    (1-bit pages are smoothed): on the 40-document yardstick, taking the pictures out left
-    fields right (97.1 %) and silent errors (0) as they were and sent 2 more of 442 fields to
-    review (docs/benchmarks.md). `take_images_out=False` draws every page."""
+    Nothing of it is written to disk, and a file given as a stream (a worker's original,
+    opened piece by piece from the store) is never whole in memory: pikepdf and Pillow read
+    it at random as they need it; a PDF page is drawn by `pdftoppm` reading the PDF from
+    stdin, written to it piece by piece, and writing the picture to stdout. A page that is
+    one embedded image (as scanners write them) is taken out of the PDF as it is instead,
+    about three times faster than drawing it. Poppler's drawing of a scan differs from the
+    scan itself by a few grey levels (1-bit pages are smoothed): on the 40-document
+    yardstick, taking the pictures out left fields right (97.1 %) and silent errors (0) as
+    they were and sent 2 more of 442 fields to review (docs/benchmarks.md).
+    `take_images_out=False` draws every page. The stream stays its giver's to close."""
 
-    def __init__(self, data: bytes, take_images_out: bool = True) -> None:
-        self.data = data
+    def __init__(self, data: bytes | BinaryIO, take_images_out: bool = True) -> None:
+        self.stream: BinaryIO = io.BytesIO(data) if isinstance(data, bytes) else data
         self.take_images_out = take_images_out
-        self.media_type = sniff_media_type(data)
+        self.stream.seek(0)
+        self.media_type = sniff_media_type(self.stream.read(8))
+        self.stream.seek(0)
         self._pdf: pikepdf.Pdf | None = None
         self._image: Image.Image | None = None
         if self.media_type == "application/pdf":
-            self._pdf = _open_pdf(data)
+            self._pdf = _open_pdf(self.stream)
             self.page_count = len(self._pdf.pages)
         else:
-            self._image = _open_image(data)
+            self._image = _open_image(self.stream)
             self.page_count = getattr(self._image, "n_frames", 1)
         if self.page_count > MAX_PAGES:
             self.close()
@@ -125,15 +134,15 @@ class ScanFile:
             embedded = _sole_image(page) if self.take_images_out else None
             if embedded is not None:
                 return _to_page(number, embedded)
-            return PageImage(number, _render_pdf_page(self.data, number), TARGET_DPI)
+            return PageImage(number, _render_pdf_page(self.stream, number), TARGET_DPI)
         assert self._image is not None
         self._image.seek(number - 1)
         return _to_page(number, self._image)
 
 
-def _open_pdf(data: bytes) -> pikepdf.Pdf:
+def _open_pdf(stream: BinaryIO) -> pikepdf.Pdf:
     try:
-        pdf = pikepdf.open(io.BytesIO(data))
+        pdf = pikepdf.open(stream)
     except pikepdf.PasswordError:
         raise EncryptedPdf(_("the PDF is encrypted (it needs a password to open)")) from None
     except pikepdf.PdfError:
@@ -190,19 +199,41 @@ def _covers(matrix: list[float], box: list[float]) -> bool:
             and near(e, box[0]) and near(f, box[1]))
 
 
-def _render_pdf_page(data: bytes, number: int) -> np.ndarray:
+def _render_pdf_page(stream: BinaryIO, number: int) -> np.ndarray:
     """One page drawn at 300 dpi by pdftoppm, the PDF on its stdin, the picture (PPM) on its
-    stdout: the decrypted PDF never touches the disk."""
-    done = subprocess.run(
-        ["prlimit", f"--as={DECODE_MEMORY_BYTES}", "--",
-         "pdftoppm", "-r", str(TARGET_DPI), "-f", str(number), "-l", str(number), "-"],
-        input=data, capture_output=True, check=False, timeout=RENDER_TIMEOUT_S,
-    )
+    stdout: the decrypted PDF never touches the disk, and is written to pdftoppm a piece at
+    a time (pdftoppm keeps it, under its own memory limit; this process never holds it)."""
+    command = ["prlimit", f"--as={DECODE_MEMORY_BYTES}", "--",
+               "pdftoppm", "-r", str(TARGET_DPI), "-f", str(number), "-l", str(number), "-"]
+    where = stream.tell()  # the PDF reader's place: it reads the same stream again after
+    reading, writing = os.pipe()
+    try:
+        drawing = subprocess.Popen(command, stdin=reading, stdout=subprocess.PIPE,
+                                   stderr=subprocess.PIPE)
+    except BaseException:
+        os.close(writing)
+        raise
+    finally:
+        os.close(reading)
+    failures: list[BaseException] = []
+    feeding = threading.Thread(target=_feed, args=(stream, writing, failures), daemon=True)
+    feeding.start()
+    try:
+        stdout, stderr = drawing.communicate(timeout=RENDER_TIMEOUT_S)
+    except subprocess.TimeoutExpired:
+        drawing.kill()
+        drawing.communicate()
+        raise
+    finally:
+        feeding.join()
+        stream.seek(where)
+    if failures:
+        raise failures[0]  # the stream could not be read (a piece not as sealed)
     try:
         # out of memory, pdftoppm says so, ends 0 and writes a 1 × 1 picture
-        if done.returncode != 0 or b"Out of memory" in done.stderr:
-            raise OSError(done.returncode)
-        with Image.open(io.BytesIO(done.stdout)) as picture:
+        if drawing.returncode != 0 or b"Out of memory" in stderr:
+            raise OSError(drawing.returncode)
+        with Image.open(io.BytesIO(stdout)) as picture:
             return np.asarray(picture.convert("RGB"))
     except (OSError, ValueError, SyntaxError):
         raise DamagedFile(
@@ -211,9 +242,30 @@ def _render_pdf_page(data: bytes, number: int) -> np.ndarray:
         ) from None
 
 
-def _open_image(data: bytes) -> Image.Image:
+FEED_PIECE = 1 << 20
+
+
+def _feed(stream: BinaryIO, descriptor: int, failures: list[BaseException]) -> None:
+    """The whole stream into a pipe, a piece at a time; a reader that stopped reading (it
+    failed, or was stopped) ends it. What went wrong reading the stream is kept in
+    `failures`, for the thread that waits."""
+    pipe = os.fdopen(descriptor, "wb")
     try:
-        image = Image.open(io.BytesIO(data))
+        stream.seek(0)
+        while piece := stream.read(FEED_PIECE):
+            pipe.write(piece)
+    except BrokenPipeError:
+        pass
+    except BaseException as error:  # handed to the waiting thread
+        failures.append(error)
+    finally:
+        with contextlib.suppress(BrokenPipeError):
+            pipe.close()
+
+
+def _open_image(stream: BinaryIO) -> Image.Image:
+    try:
+        image = Image.open(stream)
     except (UnidentifiedImageError, OSError):
         raise DamagedFile(_("the image is damaged and cannot be read")) from None
     width, height = image.size

@@ -6,11 +6,13 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import io
 import os
 import struct
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import BinaryIO
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
@@ -116,6 +118,84 @@ def open_sealed_stream(key: bytes, sealed: bytes, size: int, associated: bytes) 
                     _chunk_associated(associated, index, index == count - 1))
         for index in range(count)
     )
+
+
+class SealedReader(io.RawIOBase):
+    """What seal_stream sealed, read as a file: seekable, each piece opened only when a read
+    reaches it (and the last few kept), so a 200 MB original is never whole in memory. Each
+    piece is authenticated on its own and bound to its place and to whether it is the last:
+    a piece changed, moved, dropped or added fails with DecryptionError when read.
+    `sealed` (seekable) is closed with the reader."""
+
+    KEPT = 4
+    """Pieces kept opened: a PDF reader goes back and forth between its cross-reference
+    table at the end and the objects it names."""
+
+    def __init__(self, key: bytes, sealed: BinaryIO, size: int, associated: bytes) -> None:
+        super().__init__()
+        self.key, self.sealed, self.size, self.associated = key, sealed, size, associated
+        self.count = chunk_count(size)
+        self.position = 0
+        self.kept: dict[int, bytes] = {}
+        length = sealed.seek(0, io.SEEK_END)
+        self.whole: bytes | None = None
+        if length == size + NONCE_BYTES + TAG_BYTES and self.count > 1:
+            # sealed in one piece before pieces existed: it can only be opened whole
+            sealed.seek(0)
+            self.whole = open_sealed(key, sealed.read(), associated)
+        elif length != sealed_size(size):
+            raise DecryptionError(_(
+                "decryption failed: the sealed object has the wrong length"))
+
+    def readable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return True
+
+    def tell(self) -> int:
+        return self.position
+
+    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
+        base = {io.SEEK_SET: 0, io.SEEK_CUR: self.position, io.SEEK_END: self.size}[whence]
+        if base + offset < 0:
+            raise ValueError("negative seek position")
+        self.position = base + offset
+        return self.position
+
+    def _piece(self, index: int) -> bytes:
+        if self.whole is not None:
+            return self.whole[index * OBJECT_CHUNK:(index + 1) * OBJECT_CHUNK]
+        piece = self.kept.get(index)
+        if piece is None:
+            step = OBJECT_CHUNK + NONCE_BYTES + TAG_BYTES
+            self.sealed.seek(index * step)
+            final = index == self.count - 1
+            piece = open_sealed(self.key, self.sealed.read(step), self.associated
+                                if self.count == 1 else
+                                _chunk_associated(self.associated, index, final))
+            if len(self.kept) >= self.KEPT:
+                del self.kept[next(iter(self.kept))]  # the oldest opened
+            self.kept[index] = piece
+        return piece
+
+    def readinto(self, buffer: bytearray | memoryview) -> int:  # type: ignore[override]
+        """As much as `buffer` holds, across pieces (readers of images take a short read
+        for the end of the file)."""
+        done = 0
+        while done < len(buffer) and self.position < self.size:
+            index, within = divmod(self.position, OBJECT_CHUNK)
+            taken = self._piece(index)[within:within + len(buffer) - done]
+            buffer[done:done + len(taken)] = taken
+            self.position += len(taken)
+            done += len(taken)
+        return done
+
+    def close(self) -> None:
+        if not self.closed:
+            self.sealed.close()
+            self.kept.clear()
+        super().close()
 
 
 def new_data_key() -> bytes:

@@ -190,6 +190,14 @@ class Page(Base):
     left pending long after this."""
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     """Times a worker started reading the page; past a limit it fails for good."""
+    set_aside_state: Mapped[str | None] = mapped_column(String(20))
+    """A failed page's course in the quarantine room (storage/usecases/quarantine.py): None
+    (set aside, or never was) | reread (sent again after its file was assembled: assembled
+    on its own once read) | disposal_requested | disposed."""
+    set_aside_note: Mapped[str | None] = mapped_column(Text)
+    set_aside_requested_by: Mapped[str | None] = mapped_column(String(64))
+    set_aside_decided_by: Mapped[str | None] = mapped_column(String(64))
+    set_aside_decided_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
     source_file: Mapped[SourceFile] = relationship(back_populates="pages")
     document: Mapped[Document | None] = relationship(back_populates="pages")
 

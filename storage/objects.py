@@ -12,6 +12,7 @@ import datetime as dt
 import json
 import logging
 import os
+import tempfile
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -54,6 +55,9 @@ class ObjectStore(Protocol):
         """Store `size` bytes given piece by piece, never holding them all at once."""
 
     def get(self, object_id: str) -> bytes: ...
+
+    def open(self, object_id: str) -> BinaryIO:
+        """The sealed bytes as a seekable file, never whole in memory; the caller closes it."""
 
     def delete(self, object_id: str) -> None:
         """Remove every version of the object; ObjectLocked while a lock holds."""
@@ -101,6 +105,9 @@ class DirectoryStore:
 
     def get(self, object_id: str) -> bytes:
         return self._path(object_id).read_bytes()
+
+    def open(self, object_id: str) -> BinaryIO:
+        return self._path(object_id).open("rb")
 
     def delete(self, object_id: str) -> None:
         if self.get_lock(object_id).holds():
@@ -178,6 +185,8 @@ def ensure_locked_bucket(client: Minio, bucket: str) -> bool:
     return False
 
 
+SPOOL_PIECE = 1 << 20
+
 MADE_BY_ANOTHER = ("BucketAlreadyOwnedByYou", "BucketAlreadyExists")
 
 
@@ -224,6 +233,24 @@ class S3Store:
 
     def get(self, object_id: str) -> bytes:
         return read_object(self.client, self.bucket, object_id)
+
+    def open(self, object_id: str) -> BinaryIO:
+        """Downloaded piece by piece into a temporary file of this machine: the sealed bytes
+        only (nothing in clear touches the disk), read at random by the one who opened it,
+        gone when it is closed."""
+        spool = tempfile.TemporaryFile()  # noqa: SIM115 - the caller closes it
+        response = self.client.get_object(self.bucket, object_id)
+        try:
+            for piece in response.stream(SPOOL_PIECE):
+                spool.write(piece)
+        except BaseException:
+            spool.close()
+            raise
+        finally:
+            response.close()
+            response.release_conn()
+        spool.seek(0)
+        return cast(BinaryIO, spool)
 
     def exists(self, name: str) -> bool:
         try:

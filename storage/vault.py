@@ -13,7 +13,7 @@ import io
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import IO
+from typing import IO, BinaryIO, cast
 
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
@@ -22,8 +22,10 @@ from schemas.errors import Damaged, ExitCode
 from schemas.i18n import _
 from schemas.reasons import without_personal_detail
 from storage.crypto import (
+    OBJECT_CHUNK,
     DecryptionError,
     Kek,
+    SealedReader,
     StreamChanged,
     new_data_key,
     open_sealed,
@@ -145,6 +147,20 @@ class Vault:
                 "object {id} does not match its recorded SHA-256").format(id=stored.id))
         return data
 
+    def open_object(self, stored: StoredObject) -> BinaryIO:
+        """The object as a file to read at random, opened piece by piece as it is read: a
+        large original is never whole in memory (a worker drawing its pages). Each piece
+        proves itself as it is opened (AES-GCM, bound to the object, its place and whether it
+        is the last), which a whole-file SHA-256 could only do once everything was read;
+        DecryptionError at the first piece that is not as sealed. The caller closes it."""
+        data_key = self._unwrap(stored.kek_id, stored.wrapped_key, stored.id)
+        sealed = self.store.open(stored.id)
+        try:
+            return cast(BinaryIO, SealedReader(data_key, sealed, stored.size, stored.id.encode()))
+        except BaseException:
+            sealed.close()
+            raise
+
     def _open_object(self, stored: StoredObject) -> bytes:
         data_key = self._unwrap(stored.kek_id, stored.wrapped_key, stored.id)
         return open_sealed_stream(data_key, self.store.get(stored.id), stored.size,
@@ -157,7 +173,11 @@ class Vault:
         count = 0
         for stored in session.scalars(select(StoredObject).where(
                 StoredObject.wrapped_key != b"")):
-            digest = self.digest(self._open_object(stored))
+            whole = hashlib.sha256()
+            with self.open_object(stored) as reader:  # piece by piece: never whole in memory
+                while piece := reader.read(OBJECT_CHUNK):
+                    whole.update(piece)
+            digest = self.keyed_digest(whole.hexdigest())
             stored.sha256 = digest
             session.execute(update(SourceFile).where(SourceFile.object_id == stored.id)
                             .values(sha256=digest))

@@ -12,6 +12,7 @@ import numpy as np
 from PIL import Image
 from sqlalchemy import func, select
 from sqlalchemy.exc import OperationalError
+from sqlalchemy.orm import Session
 
 from pipeline.ingest import count_pages
 from storage.audit import AuditEntry, AuditObject
@@ -72,24 +73,40 @@ def files_finished(env: dict[str, str], files: int) -> bool:
         return False
 
 
-def check_every_page_read_once(env: dict[str, str], scans: list[Path]) -> None:
+def check_every_page_read_once(env: dict[str, str], scans: list[Path],
+                               set_aside: dict[tuple[str, int], list[str]] | None = None
+                               ) -> None:
     """Each input file is one stored file, finished, with exactly its pages, each read (not
-    failed, not pending) and recorded read exactly once; every 受付番号 is distinct."""
+    failed, not pending) and recorded read exactly once; every 受付番号 is distinct. The pages
+    of `set_aside` ((file name, page number): reasons) are failed for good instead, with
+    those reasons, and recorded once as well."""
+    set_aside = set_aside or {}
     with session_scope(settings_from(env).sqlalchemy_url) as session:
         sources = list(session.scalars(select(SourceFile).order_by(SourceFile.received_at,
                                                                    SourceFile.position)))
         assert len(sources) == len(scans)
-        by_hash = {source.sha256: source for source in sources}
         for scan in scans:
-            source = by_hash[vault_for(settings_from(env)).digest(scan.read_bytes())]
+            source = source_of(session, env, scan)
             assert source.status == "done", (scan.name, source.status)
             pages = list(source.pages)
             assert [p.number for p in pages] == list(range(1, count_pages(scan.read_bytes()) + 1))
             for page in pages:
-                assert page.status == "done", (scan.name, page.number, page.status, page.reasons)
+                reasons = set_aside.get((scan.name, page.number))
+                if reasons is None:
+                    assert page.status == "done", (scan.name, page.number, page.status,
+                                                   page.reasons)
+                else:
+                    assert (page.status, page.reasons) == ("failed", reasons), (
+                        scan.name, page.number, page.status, page.reasons)
                 reads = session.scalar(
                     select(func.count()).select_from(AuditObject).join(AuditEntry)
                     .where(AuditObject.object_id == page.id, AuditEntry.action == "page.read"))
                 assert reads == 1, (scan.name, page.number, reads)
         receipts = session.scalars(select(Document.receipt_number)).all()
         assert len(receipts) == len(set(receipts))
+
+
+def source_of(session: Session, env: dict[str, str], scan: Path) -> SourceFile:
+    """The stored file `scan` became, found by its content."""
+    digest = vault_for(settings_from(env)).digest(scan.read_bytes())
+    return session.scalars(select(SourceFile).where(SourceFile.sha256 == digest)).one()

@@ -134,3 +134,53 @@ def test_a_file_that_is_not_the_length_it_was_said_to_be_is_not_stored(
     stored = vault.put_object(session, "original", io.BytesIO(b"y" * (3 * OBJECT_CHUNK)))
     assert stored.size == 3 * OBJECT_CHUNK
     assert vault.get_object(stored) == b"y" * (3 * OBJECT_CHUNK)
+
+
+def test_an_object_is_read_at_random_a_piece_at_a_time(vault_session, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """As a worker reads an original (Vault.open_object): any place, any length, across
+    pieces; a piece changed on disk fails when a read reaches it, not before."""
+    vault, session = vault_session
+    data = os.urandom(OBJECT_CHUNK * 3 + 777)
+    stored = vault.put_object(session, "original", data)
+    with vault.open_object(stored) as reader:
+        assert reader.read() == data
+        for where, length in ((OBJECT_CHUNK - 5, 10), (0, 3), (3 * OBJECT_CHUNK + 700, 500)):
+            reader.seek(where)
+            assert reader.read(length) == data[where:where + length]
+        reader.seek(-4, io.SEEK_END)
+        assert reader.read() == data[-4:]
+        assert reader.read(10) == b""
+    path = next((tmp_path / "objects").rglob(stored.id))
+    sealed = bytearray(path.read_bytes())
+    sealed[2 * (OBJECT_CHUNK + 28) + 100] ^= 1  # inside the third piece
+    path.write_bytes(bytes(sealed))
+    with vault.open_object(stored) as reader:
+        assert reader.read(OBJECT_CHUNK * 2) == data[:OBJECT_CHUNK * 2]
+        with pytest.raises(DecryptionError):
+            reader.read(1)
+    path.write_bytes(bytes(sealed[:-1]))  # cut short
+    with pytest.raises(DecryptionError):
+        vault.open_object(stored)
+
+
+def test_an_object_sealed_whole_before_pieces_existed_is_still_read_as_a_file(
+        vault_session) -> None:  # type: ignore[no-untyped-def]
+    vault, session = vault_session
+    data = os.urandom(OBJECT_CHUNK + 5)
+    stored = vault.put_object(session, "original", b"")
+    data_key = unwrap(vault.kek, stored.wrapped_key, stored.id)
+    vault.store.put(stored.id, seal(data_key, data, stored.id.encode()))
+    stored.size = len(data)
+    with vault.open_object(stored) as reader:
+        reader.seek(OBJECT_CHUNK)
+        assert reader.read() == data[OBJECT_CHUNK:]
+
+
+def test_digests_are_keyed_again_reading_each_object_piece_by_piece(vault_session) -> None:  # type: ignore[no-untyped-def]
+    vault, session = vault_session
+    data = os.urandom(OBJECT_CHUNK * 2 + 3)
+    stored = vault.put_object(session, "original", data)
+    vault.keyed = BlindIndexer(os.urandom(32)).content_digest  # a new index key
+    assert vault.rekey_digests(session) == 1
+    assert stored.sha256 == vault.digest(data)
+    assert vault.get_object(stored) == data

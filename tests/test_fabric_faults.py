@@ -7,21 +7,25 @@ unacknowledged until the broker's visibility timeout."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
 from kura.bench.servers import PostgresServer, RedisServer, S3Bucket, S3Server
+from storage.db import session_scope
 from tests.fabric_checks import (
     check_every_page_read_once,
     comes_true,
     files_finished,
     page_counts,
     paper_pdf,
+    source_of,
     wait_for,
 )
-from tests.helpers import CeleryWorker, run_kura, services_env, sign_in
+from tests.helpers import CeleryWorker, run_kura, services_env, settings_from, sign_in
+from workers.jobs import DIE_ON_PAGE_FOR_TESTS, MAX_ATTEMPTS
 
 pytestmark = pytest.mark.services
 
@@ -98,3 +102,30 @@ def _away(env: dict[str, str], s3_server: S3Server, seconds: float) -> None:
     s3_server.restart(down_s=seconds)
     during = page_counts(env).get("done", 0)
     assert during - before <= 1, f"{during - before} pages kept while S3 was away"
+
+
+def test_a_page_that_kills_its_worker_every_time_is_set_aside_and_the_batch_goes_on(
+    tmp_path: Path, redis_url: str, postgres_url: str, s3: S3Bucket
+) -> None:
+    """The worker process is killed outright (SIGKILL) each time it starts reading one page,
+    its message delivered again after each death: after MAX_ATTEMPTS deaths the page is set
+    aside with its reason, not tried again, and the other nine pages are read once each."""
+    env = _installation(tmp_path, redis_url, postgres_url, s3)
+    scans = _scans(tmp_path)
+    run_kura(env, "ingest", "--no-wait", *map(str, scans))
+    with session_scope(settings_from(env).sqlalchemy_url) as session:
+        first = source_of(session, env, scans[0])
+        deadly, label = next(p.id for p in first.pages if p.number == 2), first.filename
+    with CeleryWorker({**env, DIE_ON_PAGE_FOR_TESTS: deadly}, "--beat") as worker:
+        finished = comes_true(lambda: files_finished(env, len(scans)), 300)
+    deaths = worker.log.count("exited with 'signal 9 (SIGKILL)'")
+    assert finished, f"pages {page_counts(env)}; the worker said:\n{worker.log[-8000:]}"
+    assert deaths == MAX_ATTEMPTS, worker.log[-8000:]
+    check_every_page_read_once(env, scans, {(scans[0].name, 2): ["failed: too_many_attempts"]})
+    status = " ".join(run_kura(env, "batch", "status").split())
+    assert "queued 0, read 9, failed 1" in status, status
+    assert f"set aside in quarantine: {label} page 2 — failed: too_many_attempts" in status
+    [line] = json.loads(run_kura(env, "quarantine", "pages", "--json"))
+    assert (line["id"], line["number"], line["reason"]) == (
+        deadly, 2, "failed: too_many_attempts")
+    assert line["attempts"] == MAX_ATTEMPTS + 1  # the deliveries it killed, and the last

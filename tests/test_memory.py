@@ -142,14 +142,91 @@ def test_a_20_gb_file_is_refused_by_its_size_before_it_is_read(
     assert found["after"] - found["before"] < 5
 
 
+# --- A worker draws a large original's pages without holding it ------------------------------
+
+WORKER_CHILD = r"""
+import json, sys
+from pathlib import Path
+from schemas.settings import get_settings
+from storage.db import session_scope, upgrade
+from storage.models import Page
+from storage.runtime import vault_for
+from workers import jobs
+from workers.intake import gather, take_in
+
+def peak_mb():
+    status = Path("/proc/self/status").read_text()
+    return int(status.split("VmHWM:")[1].split()[0]) / 1024
+
+settings = get_settings()
+upgrade(settings.sqlalchemy_url)
+vault = vault_for(settings)
+def take(name):
+    with session_scope(settings.sqlalchemy_url) as session:
+        result = take_in(session, vault, gather([Path(name)]), "cli")
+        assert [a.outcome for a in result.answers] == ["taken"], result.answers
+        return result.page_ids
+def read(page_ids):
+    Path("/proc/self/clear_refs").write_text("5")  # the peak starts again from here
+    before = peak_mb()
+    for page_id in page_ids:
+        jobs.process_page_job(settings, page_id)
+    with session_scope(settings.sqlalchemy_url) as session:
+        statuses = [session.get_one(Page, page_id).status for page_id in page_ids]
+    return peak_mb() - before, statuses
+warm, small, big = (take(name) for name in sys.argv[1:4])
+read(warm)  # every import, every model and every first allocation of a page
+print(json.dumps({"small": read(small), "big": read(big)}))
+"""
+
+
+@pytest.fixture(scope="module")
+def originals(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, Path]:
+    """A warm-up file, a small one and the same small one carrying ~BIG_MB more, each of two
+    pages: one a scan taken out of the PDF, one pdftoppm must draw (from the whole file)."""
+    folder = tmp_path_factory.mktemp("originals")
+    warm, small = (folder / "warm.pdf", folder / "small.pdf")
+    warm.write_bytes(_drawn_pdf(folder, 2, seed=31, page=2))
+    small.write_bytes(_drawn_pdf(folder, 2, seed=32, page=2))
+    return warm, small, _big_pdf(folder / "big.pdf", small)
+
+
+def _read_in_child(env: dict[str, str], files: tuple[Path, Path, Path]) -> dict:  # type: ignore[type-arg]
+    done = subprocess.run([sys.executable, "-c", WORKER_CHILD, *map(str, files)],
+                          env=env, capture_output=True, text=True, timeout=300, check=False)
+    assert done.returncode == 0, done.stderr[-3000:]
+    return json.loads(done.stdout.strip().splitlines()[-1])  # type: ignore[no-any-return]
+
+
+def _check_pages(found: dict, big: Path) -> None:  # type: ignore[type-arg]
+    (small_mb, small_pages), (big_mb, big_pages) = found["small"], found["big"]
+    assert small_pages == big_pages == ["done", "done"], found
+    assert big.stat().st_size > BIG_MB << 20
+    assert big_mb - small_mb < ALLOWED_GROWTH_MB, (
+        f"reading the pages of a {BIG_MB} MB original took {big_mb:.0f} MB, "
+        f"of the same pages in a small one {small_mb:.0f} MB")
+
+
+def test_a_worker_draws_the_pages_of_a_large_original_without_holding_it(
+        tmp_path: Path, originals: tuple[Path, Path, Path]) -> None:
+    found = _read_in_child(kura_env(data_dir=str(tmp_path / "data")), originals)
+    _check_pages(found, originals[2])
+
+
+def test_a_worker_draws_the_pages_of_a_large_original_from_s3_without_holding_it(
+        tmp_path: Path, originals: tuple[Path, Path, Path], s3: S3Bucket) -> None:
+    env = services_env(tmp_path / "data", "", f"sqlite:///{tmp_path / 'kura.db'}", s3)
+    _check_pages(_read_in_child(env, originals), originals[2])
+
+
 # --- Decoding under a memory limit ---------------------------------------------------------
 
 
-def _drawn_pdf(folder: Path, pages: int = 1, seed: int = 23) -> bytes:
-    """Its first page is one pdftoppm must draw (turned by /Rotate, it is not taken out as
+def _drawn_pdf(folder: Path, pages: int = 1, seed: int = 23, page: int = 1) -> bytes:
+    """Its page `page` is one pdftoppm must draw (turned by /Rotate, it is not taken out as
     it is)."""
     with pikepdf.open(paper_pdf(folder / "scan.pdf", pages, seed=seed)) as pdf:
-        pdf.pages[0].Rotate = 180
+        pdf.pages[page - 1].Rotate = 180
         out = io.BytesIO()
         pdf.save(out)
     return out.getvalue()

@@ -220,6 +220,11 @@ def test_a_clerk_takes_scans_in_through_the_server(tmp_path: Path,
     assert f"released {line['id'][:8]}" in said and "read by the server as batch" in said
     assert office.audit("quarantine.release")[-1].actor == "rima"
     _ok(client, "quarantine", "pages")  # the pages set aside, listed by the server
+    for asked in (("reread", "0f0f0f0f", "--reason", "case P-9"),  # answered by the server
+                  ("dispose", "0f0f0f0f", "--reason", "case P-9")):
+        missing = _kura(client, "quarantine", "pages", *asked)
+        assert missing.returncode != 0 and "no page set aside 0f0f0f0f" in missing.stderr, (
+            missing.stdout + missing.stderr)
     assert sorted(p.name for p in (tmp_path / "client").rglob("*")) == ["session"]
 
 

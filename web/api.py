@@ -73,6 +73,7 @@ CALLS: dict[str, Callable[..., Any]] = {_name(function): function for function i
     audit.checkpoint_now,
     quarantine.list_quarantine, quarantine.show, quarantine.open_file,
     quarantine.request_disposal, quarantine.decide_disposal, quarantine.set_aside_pages,
+    quarantine.request_page_disposal, quarantine.decide_page_disposal,
     batches.batch_status,
     verification.queue, verification.open_document, verification.page_image,
     verification.group, verification.accept, verification.correct, verification.key,
@@ -111,8 +112,18 @@ def release_from_quarantine(settings: Settings, token: str | None, ident: str,
     return line, again
 
 
+def reread_page(settings: Settings, token: str | None, ident: str,
+                purpose: str) -> quarantine.SetAsidePage:
+    """`kura quarantine pages reread` through the server: the page read here (or sent to
+    the workers) as an upload's pages are."""
+    line = quarantine.reread_page(settings, token, ident, purpose)
+    threading.Thread(target=run_pages, args=(settings, [line.id]), daemon=True).start()
+    return line
+
+
 CALLS["intake.take_in_batch"] = take_in_batch
 CALLS["quarantine.release"] = release_from_quarantine
+CALLS["quarantine.reread_page"] = reread_page
 CALLS.update({_name(function): function for function in (
     intake.batch_report_of, desk.progress,
     register.open_items, register.overdue, register.weekly, register.export_csv,

@@ -12,9 +12,12 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import os
+import signal
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import BinaryIO
 
 import sqlalchemy.exc
 import urllib3.exceptions
@@ -64,28 +67,35 @@ class _Claim:
     source_file_id: str
     original: StoredObject
     """Detached from its session: its id and wrapped key are all that is read."""
+    reread: bool
+    """Sent again from quarantine after its file was assembled: assembled on its own."""
 
 
 class OpenFiles:
-    """The file whose pages are being read, decrypted and measured once for all its pages in
-    this process (one slot: pages arrive file by file). The plaintext stays in memory."""
+    """The file whose pages are being read, opened and measured once for all its pages in
+    this process (one slot: pages arrive file by file). It is read from the store as a file
+    (Vault.open_object), a piece decrypted when a page needs it: a 200 MB original is never
+    whole in memory here, in clear or sealed."""
 
     def __init__(self) -> None:
         self._key: str | None = None
         self._scan: ScanFile | None = None
+        self._stream: BinaryIO | None = None
 
     def get(self, vault: Vault, original: StoredObject) -> ScanFile:
         if self._key != original.id or self._scan is None:
             self.close()
-            data = vault.get_object(original)
-            self._scan = ScanFile(data)
+            self._stream = vault.open_object(original)
+            self._scan = ScanFile(self._stream)
             self._key = original.id
         return self._scan
 
     def close(self) -> None:
         if self._scan is not None:
             self._scan.close()
-        self._key, self._scan = None, None
+        if self._stream is not None:
+            self._stream.close()
+        self._key, self._scan, self._stream = None, None, None
 
 
 OPEN_FILES = OpenFiles()
@@ -104,6 +114,7 @@ def process_page_job(settings: Settings, page_id: str, files: OpenFiles = OPEN_F
         image: bytes | None = None
         seconds = 0.0
     else:
+        _die_here_for_tests(claim.page_id)
         started = time.perf_counter()
         result, image, failure = _read(claim, scan)
         seconds = round(time.perf_counter() - started, 3)
@@ -114,6 +125,8 @@ def process_page_job(settings: Settings, page_id: str, files: OpenFiles = OPEN_F
         _give_back_attempt(settings, claim)
         raise
     finish_file_job(settings, claim.source_file_id)
+    if claim.reread:
+        finish_reread_page_job(settings, claim.page_id)
 
 
 def _load(settings: Settings, page_id: str) -> _Claim | None:
@@ -123,17 +136,33 @@ def _load(settings: Settings, page_id: str) -> _Claim | None:
             return None  # read already (a redelivered or resent task): nothing to do
         original = session.get_one(StoredObject, page.source_file.object_id)
         session.expunge(original)
-        return _Claim(page.id, page.number, page.source_file_id, original)
+        return _Claim(page.id, page.number, page.source_file_id, original,
+                      page.set_aside_state == "reread")
 
 
 def _start(settings: Settings, claim: _Claim) -> bool:
     """Count this attempt; a page that killed or stalled its worker MAX_ATTEMPTS times is
-    not tried again (it fails for good, and its file goes on)."""
+    not tried again (it fails for good, and its file goes on). Counted in the database
+    itself: two deliveries of one page starting at once count two."""
     with session_scope(settings.sqlalchemy_url) as session:
-        page = session.get_one(Page, claim.page_id)
-        page.attempts += 1
-        page.queued_at = utcnow()  # started: the sweeper leaves it alone for a while
-        return page.attempts <= MAX_ATTEMPTS
+        attempts = session.execute(
+            update(Page).where(Page.id == claim.page_id)
+            .values(attempts=Page.attempts + 1,
+                    queued_at=utcnow())  # started: the sweeper leaves it alone for a while
+            .returning(Page.attempts)
+        ).scalar_one()
+        return bool(attempts <= MAX_ATTEMPTS)
+
+
+DIE_ON_PAGE_FOR_TESTS = "KURATEST_SIGKILL_ON_PAGE"
+"""A fault for the tests, off unless this variable is set (to a page id): the process that
+starts reading that page kills itself outright (SIGKILL), every time, as a worker whose
+machine dies mid-page would (tests/test_fabric_faults.py)."""
+
+
+def _die_here_for_tests(page_id: str) -> None:
+    if os.environ.get(DIE_ON_PAGE_FOR_TESTS) == page_id:
+        os.kill(os.getpid(), signal.SIGKILL)
 
 
 def _give_back_attempt(settings: Settings, claim: _Claim) -> None:
@@ -226,6 +255,39 @@ def finish_file_job(settings: Settings, source_file_id: str) -> None:
     checkpoint_if_due(settings)
 
 
+def finish_reread_page_job(settings: Settings, page_id: str) -> None:
+    """A page read again from quarantine after its file was assembled (set_aside_state
+    `reread`, storage/usecases/quarantine.py) is assembled on its own, once: the documents
+    it holds get 受付番号 of their own, the file's others stay as they were. Failed again, it
+    is simply set aside again."""
+    vault = vault_for(settings)
+    with session_scope(settings.sqlalchemy_url) as session:
+        claimed = session.execute(
+            update(Page)
+            .where(Page.id == page_id, Page.set_aside_state == "reread",
+                   Page.status != "pending")
+            .values(set_aside_state=None)
+            .returning(Page.status)
+        ).scalars().all()
+        if claimed != ["done"]:
+            return
+        page = session.get_one(Page, page_id)
+        source = page.source_file
+        original = session.get_one(StoredObject, source.object_id)
+        channel = session.scalars(select(Document.channel).where(
+            Document.source_file_id == source.id)).first() or "quarantine"
+        documents = []
+        for found in assemble(source.filename, [_page_result(vault, page, original)]):
+            document = open_receipt(session, vault, source, channel, settings.municipality_code)
+            page.document_id = document.id
+            _save_document(session, vault, document, found, indexer_for(settings),
+                           retention_for(settings))
+            documents.append(document.id)
+        append(session, SERVICE, "document.assemble", [source.id, page.id, *documents],
+               result="ok", detail={"documents": len(documents), "reread_page": page.number})
+    checkpoint_if_due(settings)
+
+
 NOT_PERSONAL_TYPES = frozenset({"choice", "checkbox"})
 
 
@@ -305,12 +367,15 @@ def sweep(settings: Settings, older_than: dt.timedelta,
     """Pages left `pending` longer than `older_than` since they were last sent or started
     (a lost message, a worker that died, a command that was killed) are sent again with
     `send`; files whose pages are all read but which were never assembled are assembled.
+    Pages read again from quarantine after their file was assembled are swept as well, and
+    assembled on their own if they were read but not yet assembled.
     Returns the number of pages sent again."""
     cutoff = utcnow() - older_than
     with session_scope(settings.sqlalchemy_url) as session:
         stale = list(session.scalars(
             select(Page.id).join(SourceFile)
-            .where(SourceFile.status == "processing", Page.status == "pending",
+            .where((SourceFile.status == "processing") | (Page.set_aside_state == "reread"),
+                   Page.status == "pending",
                    SourceFile.batch_id != (but_not or ""),
                    (Page.queued_at <= cutoff)
                    | (Page.queued_at.is_(None) & (SourceFile.received_at <= cutoff)))
@@ -324,10 +389,14 @@ def sweep(settings: Settings, older_than: dt.timedelta,
                 ~exists().where(Page.source_file_id == SourceFile.id, Page.status == "pending"),
             )
         ))
+        reread = list(session.scalars(select(Page.id).where(
+            Page.set_aside_state == "reread", Page.status != "pending")))
     if stale:
         log.warning("sweeper: %d page(s) left pending were sent again", len(stale))
         send(stale)
     for source_file_id in unassembled:
         finish_file_job(settings, source_file_id)
+    for page_id in reread:
+        finish_reread_page_job(settings, page_id)
     return len(stale)
 

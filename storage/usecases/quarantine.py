@@ -3,8 +3,11 @@ records manager to list, look at, release or have disposed of (by two people, li
 disposal). A duplicate of a file in quarantine is counted on it, never sealed again.
 
 A page that fails for good (it cannot be read, or it stopped its worker too often) is set
-aside here too, with its reason, while the rest of its file and batch goes on: its original
-is kept with the file's, so a page is listed, never released or disposed of on its own.
+aside here too, with its reason, while the rest of its file and batch goes on. The records
+manager has it read again (the same page task, sent again by the caller: after a fix, or
+when what stopped it has passed), or has it disposed of by two people: a disposed page is
+closed, never read nor listed again. Its original is the file's, kept under the file's
+retention: a page cannot be cut out of a sealed, locked original.
 
 States of a quarantined file: held → released (taken in again by the records manager's
 decision) or held → disposal_requested → disposed (approved by another person) or back to
@@ -112,22 +115,113 @@ class SetAsidePage:
     reason: str
     """Why it could not be read: failed: <code>."""
     attempts: int
+    state: str = "held"
+    """held | reread (sent to be read again) | disposal_requested | disposed"""
+    requested_by: str | None = None
+    decided_by: str | None = None
+
+
+def _page_line(page: Page, source: SourceFile) -> SetAsidePage:
+    return SetAsidePage(page.id, source.batch_id, source.filename, page.number,
+                        source.received_at, "; ".join(page.reasons or []), page.attempts,
+                        _page_state(page), page.set_aside_requested_by,
+                        page.set_aside_decided_by)
+
+
+def _page_state(page: Page) -> str:
+    if page.status == "pending":
+        return "reread"
+    return page.set_aside_state or ("held" if page.status == "failed" else page.status)
 
 
 def set_aside_pages(settings: Settings, token: Token) -> list[SetAsidePage]:
-    """Pages that failed for good, oldest first."""
+    """Pages that failed for good and are not disposed of, oldest first."""
     with acting(settings, token, "quarantine.manage", "quarantine.pages") as work:
         rows = work.session.execute(
             select(Page, SourceFile).join(SourceFile, Page.source_file_id == SourceFile.id)
-            .where(Page.status == "failed")
+            .where(Page.status == "failed",
+                   Page.set_aside_state.is_(None) | (Page.set_aside_state != "disposed"))
             .order_by(SourceFile.received_at, SourceFile.position, Page.number)
         ).all()
-        lines = [SetAsidePage(page.id, source.batch_id, source.filename, page.number,
-                              source.received_at, "; ".join(page.reasons or []), page.attempts)
-                 for page, source in rows]
+        lines = [_page_line(page, source) for page, source in rows]
         work.audit("quarantine.pages", [line.id for line in lines], result="ok",
                    detail={"pages": len(lines)})
         return lines
+
+
+def _set_aside_page(work: Work, ident: str) -> Page:
+    """A page that is or was set aside, by its id or the first characters of it."""
+    if len(ident) < 6:
+        raise InvalidInput(_("give at least the first 6 characters of the id"))
+    found = work.session.scalars(
+        select(Page).where(Page.id.startswith(ident.lower(), autoescape=True),
+                           (Page.status == "failed") | Page.set_aside_note.is_not(None))
+    ).all()
+    if len(found) != 1:
+        raise NotFound(_("no page set aside {id}").format(id=ident) if not found else
+                       _("{id} names {count} pages set aside: give more of the id").format(
+                           id=ident, count=len(found)))
+    work.subject_ids = [found[0].id]
+    return found[0]
+
+
+def _page_state_is(page: Page, *allowed: str) -> None:
+    if _page_state(page) not in allowed:
+        raise Conflict(_("page {id} is {state}, not {allowed}").format(
+            id=page.id[:8], state=_page_state(page), allowed=" or ".join(allowed)))
+
+
+def reread_page(settings: Settings, token: Token, ident: str, purpose: str) -> SetAsidePage:
+    """The records manager's decision that a page set aside is to be read again (what
+    stopped it was fixed, or has passed): it is pending again, its attempts counted from
+    nought. Sending it is the caller's next step (workers.runner.run_pages: the same page
+    task, which reads a page once however often it is sent). Asked again while it waits to
+    be read, nothing changes. A page of a file already assembled is assembled on its own
+    once read (workers.jobs): the file's documents stay as they are."""
+    with acting(settings, token, "quarantine.manage", "quarantine.page.reread") as work:
+        page = _set_aside_page(work, ident)
+        source = work.session.get_one(SourceFile, page.source_file_id)
+        if _page_state(page) == "reread":
+            return _page_line(page, source)
+        _page_state_is(page, "held")
+        note = _reason(purpose)
+        page.status, page.attempts, page.reasons = "pending", 0, []
+        page.queued_at = utcnow()  # as sent: the sweeper leaves it to the caller a while
+        page.set_aside_state = "reread" if source.status == "done" else None
+        page.set_aside_note = note
+        work.audit("quarantine.page.reread", [page.id, source.id], purpose=note,
+                   result="ok", detail={"number": page.number})
+        return _page_line(page, source)
+
+
+def request_page_disposal(settings: Settings, token: Token, ident: str,
+                          purpose: str) -> SetAsidePage:
+    with acting(settings, token, "disposal.request", "quarantine.page.dispose.request") as work:
+        page = _set_aside_page(work, ident)
+        _page_state_is(page, "held")
+        page.set_aside_state, page.set_aside_note = "disposal_requested", _reason(purpose)
+        page.set_aside_requested_by = work.actor.name
+        work.audit("quarantine.page.dispose.request", [page.id, page.source_file_id],
+                   purpose=page.set_aside_note, result="ok")
+        return _page_line(page, work.session.get_one(SourceFile, page.source_file_id))
+
+
+def decide_page_disposal(settings: Settings, token: Token, ident: str,
+                         approve: bool) -> SetAsidePage:
+    """The second person's decision: approved, the page is closed for good (never read,
+    never listed); refused, it is set aside as it was."""
+    with acting(settings, token, "disposal.approve", "quarantine.page.dispose.decide") as work:
+        page = _set_aside_page(work, ident)
+        _page_state_is(page, "disposal_requested")
+        if work.actor.name == page.set_aside_requested_by:
+            raise Conflict(_(
+                "the person who requested a disposal cannot decide it: a second person must"))
+        page.set_aside_decided_by, page.set_aside_decided_at = work.actor.name, utcnow()
+        page.set_aside_state = "disposed" if approve else None
+        work.audit("quarantine.page.dispose." + ("approve" if approve else "reject"),
+                   [page.id, page.source_file_id], result="ok",
+                   detail={"requested_by": page.set_aside_requested_by})
+        return _page_line(page, work.session.get_one(SourceFile, page.source_file_id))
 
 
 def show(settings: Settings, token: Token, ident: str) -> QuarantinedFile:
