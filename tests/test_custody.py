@@ -46,6 +46,7 @@ from storage.retention import (
 from storage.runtime import vault_for
 from storage.vault import KeyUnavailable, Vault
 from tests.custody_data import FORM, PEOPLE, file_documents
+from tests.helpers import login as sign_in_as
 
 fresh_vault = vault_for.__wrapped__  # type: ignore[attr-defined]
 """vault_for without its cache: the keys on disk change in these tests."""
@@ -525,7 +526,9 @@ def add_people(env: dict[str, str]) -> None:
 
 
 def login(env: dict[str, str], name: str) -> None:
-    _kura(env, "login", name, "--password-stdin", stdin=password(name) + "\n")
+    """Signed in as `name`, with the TOTP code of the duties that need one (set up at the
+    first sign-in)."""
+    sign_in_as(env, name, password(name))
 
 
 def test_custody_commands_run_as_people_and_are_audited(tmp_path: Path) -> None:
