@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
-import re
 import signal
 import subprocess
 import tempfile
-import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -128,7 +125,8 @@ def sign_in(
 
 
 SECRETS: dict[tuple[str, str], str] = {}
-"""The TOTP secrets people set up at `kura login` in these tests, by (installation, user)."""
+"""The TOTP secrets people set up in these tests (at `kura login` or the rooms' sign-in),
+by (installation or server, user name)."""
 USED_STEPS: dict[tuple[str, str], int] = {}
 """The last 30 s step whose code each person typed: the server takes a step's code once."""
 
@@ -143,32 +141,14 @@ def login(env: dict[str, str], username: str, password: str = PASSWORD,
     if person in SECRETS:
         return run_kura(env, "login", username, "--password-stdin", timeout=timeout,
                         input=f"{password}\n{totp_code(person)}\n")
-    process = subprocess.Popen([*KURA, "login", username, "--password-stdin"], env=env,
-                               stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                               stderr=subprocess.PIPE, text=True)
-    assert process.stdin and process.stdout and process.stderr
-    # one that waits for a code nobody will type (a factor set up elsewhere) ends, failed
-    deadline = threading.Timer(timeout, process.kill)
-    deadline.start()
-    try:
-        process.stdin.write(f"{password}\n")
-        process.stdin.flush()
-        shown = ""
-        for line in process.stdout:  # up to the key, if one is shown: then it waits
-            shown += line
-            if found := re.search(r"otpauth://\S*[?&]secret=([A-Z2-7]+)", line):
-                SECRETS[person] = found.group(1)
-                process.stdin.write(f"{totp_code(person)}\n")
-                break
-        with contextlib.suppress(BrokenPipeError):
-            process.stdin.close()
-        shown += process.stdout.read()
-        said = process.stderr.read()
-        process.wait()
-    finally:
-        deadline.cancel()
-    assert process.returncode == 0, f"kura login {username} failed:\n{shown}\n{said}"
-    return shown + said
+
+    def set_up(key: str) -> str:
+        SECRETS[person] = key
+        return totp_code(person)
+
+    done = servers.run_login(env, username, password, set_up, timeout)
+    assert done.returncode == 0, f"kura login {username} failed:\n{done.stdout}\n{done.stderr}"
+    return done.stdout + done.stderr
 
 
 def totp_code(person: tuple[str, str]) -> str:
