@@ -28,7 +28,7 @@ from schemas.settings import Settings, get_settings
 from schemas.wire import decode, encode, hints
 
 API = "/api/v1"
-LOCAL = frozenset({"records.searchable_field", "access.needs_second_factor"})
+LOCAL = frozenset({"records.searchable_field"})
 """Helpers that only check what was typed: they run here, needing nothing of the server's."""
 
 

@@ -6,6 +6,7 @@ chain. Every command is the real `kura` in a child process."""
 
 from __future__ import annotations
 
+import json
 import re
 import time
 from pathlib import Path
@@ -100,6 +101,23 @@ def test_a_document_goes_to_investigation_and_back_from_the_command_line(
                        "本人に電話で確認した")
     assert code == 0 and status_of(office, receipt) == "in_verification", said
     assert [e.actor for e in office.audit("record.decide")] == ["chika"]
+
+    # a checker returns a change with a note; a verifier sends the page back to the desk
+    code, said = _kura(office, "vera", "verify", "correct", receipt, "birth_date",
+                       "--value-stdin", stdin="1965-01-03\n")
+    assert code == 0, said
+    code, said = _kura(office, "chika", "verify", "return", receipt, "birth_date", "--note",
+                       "届書には2日とある")
+    assert code == 0, said
+    code, shown = _kura(office, "vera", "verify", "show", receipt, "--field", "birth_date",
+                        "--json")
+    birth = next(f for f in json.loads(shown)["fields"] if f["name"] == "birth_date")
+    assert (birth["status"], birth["value"], birth["proposed"]) == ("review", "1965-01-02",
+                                                                     None)
+    code, said = _kura(office, "vera", "verify", "rescan", receipt, "--note", "頁の下が切れている")
+    assert code == 0 and status_of(office, receipt) == "rescan", said
+    assert [e.actor for e in office.audit("field.return")] == ["chika"]
+    assert [e.actor for e in office.audit("record.rescan")] == ["vera"]
 
 
 def test_kura_login_asks_for_the_code_of_an_account_with_a_second_factor(
