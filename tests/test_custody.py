@@ -20,9 +20,10 @@ from kura.bench.servers import KURA, S3Bucket, kura_env
 from pipeline.render import certificate_pdf
 from schemas.normalise import canonical_json
 from schemas.settings import Settings
-from storage.audit import AuditEntry
+from storage.accounts import add_person
+from storage.audit import Actor, AuditEntry
 from storage.blind_index import BlindIndexer, find_documents, load_indexer, normalise_for_index
-from storage.crypto import DecryptionError, Kek
+from storage.crypto import DecryptionError, Kek, unwrap, wrap
 from storage.custody import CustodyError, FourEyesError, RetentionError
 from storage.db import get_engine, upgrade
 from storage.disposal import ERASE_METHOD, approve_disposal, request_disposal
@@ -32,6 +33,7 @@ from storage.models import (
     Document,
     FieldValue,
     Page,
+    SecondFactor,
     SourceFile,
     StoredObject,
 )
@@ -163,6 +165,30 @@ def test_configured_keys_rotate_and_a_key_in_use_cannot_retire(tmp_path: Path) -
     with _session(after) as session:
         for document, scan in filed:
             assert fresh_vault(after).get_object(_original(session, document)) == scan
+
+
+def test_rotation_rewraps_the_second_factor_secrets_so_the_old_key_can_retire(
+    tmp_path: Path
+) -> None:
+    settings = _settings(tmp_path)
+    vault = fresh_vault(settings)
+    with _session(settings) as session:
+        person = add_person(session, Actor("test-setup", "-"), "rima", ["records_manager"],
+                            password("rima"))
+        session.add(SecondFactor(person_id=person.id, kek_id=vault.kek.id,
+                                 wrapped_secret=wrap(vault.kek, b"JBSWY3DPEHPK3PXP", person.id)))
+        session.commit()
+        person_id = person.id
+    keyring = new_embedded_kek(settings)
+    with _session(settings) as session:
+        assert rotate_keys(session, keyring).from_keks[vault.kek.id] >= 1
+        retire_key(session, settings, keyring, vault.kek.id, "admin")
+        session.commit()
+    with _session(settings) as session:
+        factor = session.get_one(SecondFactor, person_id)
+        assert factor.kek_id == keyring.current.id
+        assert unwrap(load_keyring(settings).current, factor.wrapped_secret,
+                      person_id) == b"JBSWY3DPEHPK3PXP"
 
 
 def base64_key() -> str:
