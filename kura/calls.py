@@ -28,7 +28,7 @@ from schemas.settings import Settings, get_settings
 from schemas.wire import decode, encode, hints
 
 API = "/api/v1"
-LOCAL = frozenset({"records.searchable_field", "access.needs_second_factor"})
+LOCAL = frozenset({"records.searchable_field"})
 """Helpers that only check what was typed: they run here, needing nothing of the server's."""
 
 
@@ -77,8 +77,10 @@ class Remote:
 
     def _sign_in(self, settings: Settings, username: str, password: str,
                  enrol: bool = False) -> Any:
-        """The password, checked by the server; a second factor then follows as a call
-        with the session it answered (`access.check_second_factor`, kura.cli_people)."""
+        """The password, checked by the server; a second factor then follows as calls
+        with the session it answered (`access.begin_enrolment` for a duty that has none yet,
+        `access.check_second_factor`, kura.cli_people). The server always asks a duty that
+        needs a second factor to set one up (`enrol`), whatever the client says."""
         from storage.accounts import SignedIn
 
         answer = self._post("/signin", {"username": username, "password": password})

@@ -26,6 +26,7 @@ from schemas.settings import Settings, get_settings
 
 if TYPE_CHECKING:
     from storage.accounts import SignedIn
+    from storage.usecases.access import Enrolment
 
 users_app = typer.Typer(help=N_("Accounts: one per person, with duty roles."), no_args_is_help=True)
 audit_app = typer.Typer(help=N_("The audit chain: verify, search, review report."),
@@ -106,11 +107,13 @@ def login(
 ) -> None:
     """Sign in: keeps a short-lived session token (mode 0600) for the next commands. An
     account with a second factor types its TOTP code too (with --password-stdin: the line
-    after the password)."""
+    after the password); a duty that needs one and has none sets it up first, with the key
+    shown here."""
     people = usecase("people")
 
     settings = get_settings()
-    signed = people.sign_in(settings, username, _password(password_stdin, confirm=False))
+    signed = people.sign_in(settings, username, _password(password_stdin, confirm=False),
+                            enrol=True)
     _second_factor(settings, signed, password_stdin)
     write_session(settings, signed)
     local = signed.expires_at.astimezone()
@@ -121,22 +124,41 @@ def login(
 
 
 def _second_factor(settings: Settings, signed: SignedIn, from_stdin: bool) -> None:
-    """The code of the account's authenticator app, checked by the same use case as the
-    rooms' sign-in; the session opens nothing until it is right."""
+    """The code of the account's authenticator app, checked by the same use cases as the
+    rooms' sign-in; the session opens nothing until it is right. A duty that needs a second
+    factor and has none sets it up here first: the secret is shown, and only the first right
+    code sets it up (until then every sign-in shows the same secret again)."""
     access, people = usecase("access"), usecase("people")
     from storage.usecases.access import SecondFactorRefused
 
-    if signed.second_factor != "code":
-        if access.needs_second_factor(signed.roles):
-            console.print(_("Your duty signs in with a one-time code: set it up at the rooms' "
-                            "sign-in page (kura web) before its first use there."))
+    if not signed.second_factor:
         return
+    enrolling = signed.second_factor == "enrol"
+    if enrolling:
+        _show_enrolment(access.begin_enrolment(settings, signed.token))
     code = (sys.stdin.readline().strip() if from_stdin
             else str(typer.prompt(_("one-time code"), hide_input=True)))
     if not access.check_second_factor(settings, signed.token, code):
         people.sign_out(settings, signed.token)
-        raise SecondFactorRefused(_("That code is not right: sign in again and type the 6 "
-                                    "digits your app shows now."))
+        raise SecondFactorRefused(
+            _("That code is not right, so the second factor is not set up: sign in again "
+              "(the same key is shown) and type the 6 digits your app shows now.")
+            if enrolling else
+            _("That code is not right: sign in again and type the 6 digits your app shows "
+              "now."))
+    if enrolling:
+        console.print(_("second factor set up: from now on you sign in with your password "
+                        "and the code of your app"))
+
+
+def _show_enrolment(enrolment: Enrolment) -> None:
+    """The secret, in both forms apps take, on this terminal only (never a file or a log);
+    the URI unbroken so that it can be copied whole."""
+    console.print(_("Your duty signs in with a one-time code. Add this key to an "
+                    "authenticator app on your office phone, then type the code it shows."))
+    console.print("  " + _("key: {secret}").format(secret=enrolment.secret), markup=False,
+                  highlight=False)
+    console.print(f"  {enrolment.uri}", markup=False, highlight=False, soft_wrap=True)
 
 
 def logout() -> None:

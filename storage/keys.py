@@ -26,7 +26,14 @@ from storage.audit_words import AuditWords, words_wrapped_by
 from storage.crypto import KEY_BYTES, Kek, key_file_text, unwrap, wrap
 from storage.custody import CustodyError
 from storage.db import get_engine
-from storage.models import BlindIndex, Document, KeyRecord, StoredObject, utcnow
+from storage.models import (
+    BlindIndex,
+    Document,
+    KeyRecord,
+    SecondFactor,
+    StoredObject,
+    utcnow,
+)
 
 
 @dataclass(frozen=True)
@@ -187,8 +194,9 @@ class RotationReport:
 
 
 def rotate_keys(session: Session, keyring: Keyring, chunk: int = 500) -> RotationReport:
-    """Re-wrap every data key (objects, documents) under the current KEK. The sealed data is
-    not touched: only the small wrapped keys change. Destroyed keys (disposal) stay gone."""
+    """Re-wrap every data key (objects, documents, audit words) and every TOTP secret under
+    the current KEK. The sealed data is not touched: only the small wrapped keys change.
+    Destroyed keys (disposal) stay gone."""
     current = keyring.current
     counts: dict[str, int] = {}
     done = {"objects": 0, "documents": 0, "words": 0}
@@ -219,6 +227,19 @@ def rotate_keys(session: Session, keyring: Keyring, chunk: int = 500) -> Rotatio
                 counts[old.id] = counts.get(old.id, 0) + 1
                 done[label] += 1
             session.flush()
+    for factor in session.scalars(select(SecondFactor).where(SecondFactor.kek_id != current.id)):
+        # the TOTP secrets too: a retired key would otherwise lock their people out
+        old = keyring.get(factor.kek_id)
+        if old is None:
+            raise CustodyError(_(
+                "{label} {id} is wrapped by KEK {kek_id}, which is not configured: add it to "
+                "KURA_KEK_PREVIOUS and rotate again").format(
+                    label="second factor", id=factor.person_id, kek_id=factor.kek_id))
+        secret = unwrap(old, factor.wrapped_secret, factor.person_id)
+        factor.wrapped_secret = wrap(current, secret, factor.person_id)
+        factor.kek_id = current.id
+        counts[old.id] = counts.get(old.id, 0) + 1
+    session.flush()
     _record_key(session, current.id, "kek", "current")
     for kek in keyring.previous:
         _record_key(session, kek.id, "kek", "previous")
@@ -273,6 +294,12 @@ def retire_key(
                 "audit-words keys: run `kura keys rotate` first").format(
                     kek_id=kek_id, objects=objects, documents=documents, words=words)
         )
+    secrets = session.scalar(select(func.count()).select_from(SecondFactor)
+                             .where(SecondFactor.kek_id == kek_id)) or 0
+    if secrets:
+        raise CustodyError(_(
+            "KEK {kek_id} still wraps {count} second-factor secrets: run `kura keys rotate` "
+            "first").format(kek_id=kek_id, count=secrets))
     record = _record_key(session, kek_id, "kek", "retired")
     record.state, record.retired_at, record.retired_by = "retired", utcnow(), actor
     key_path = previous_kek_dir(settings.keys_dir) / f"{kek_id}.b64"

@@ -26,7 +26,7 @@ from storage.accounts import (
 from storage.audit import Actor, AuditEntry
 from storage.audit_verify import verify
 from storage.db import session_scope, upgrade
-from tests.helpers import PASSWORD, add_person, run_kura, sign_in
+from tests.helpers import PASSWORD, add_person, login, run_kura, sign_in
 
 ADMIN = Actor("admin", "security_admin")
 
@@ -297,7 +297,7 @@ def test_the_first_account_must_be_a_security_administrator(tmp_path: Path) -> N
         input=PASSWORD + "\n",
     )
     assert second.returncode == 4 and "not signed in" in second.stderr
-    run_kura(env, "login", "admin", "--password-stdin", input=PASSWORD + "\n")
+    login(env, "admin")  # sets up the security administrator's second factor
     created = run_kura(
         env,
         "users",

@@ -6,6 +6,8 @@ chain. Every command is the real `kura` in a child process."""
 
 from __future__ import annotations
 
+import json
+import re
 import time
 from pathlib import Path
 
@@ -15,14 +17,17 @@ from kura.bench.servers import kura_env, run_kura
 from schemas.errors import ExitCode
 from storage.usecases import access
 from tests.custody_data import PEOPLE
-from tests.helpers import PASSWORD
+from tests.helpers import PASSWORD, login
 from tests.verification_data import Office, fresh_settings, open_office, status_of
 
 
+def _env(office: Office, who: str) -> dict[str, str]:
+    return kura_env(data_dir=str(office.settings.data_dir), lang="ja",
+                    session_file=str(office.settings.data_dir.parent / f"{who}.session"))
+
+
 def _kura(office: Office, who: str, *args: str, stdin: str | None = None) -> tuple[int, str]:
-    env = kura_env(data_dir=str(office.settings.data_dir), lang="ja",
-                   session_file=str(office.settings.data_dir.parent / f"{who}.session"))
-    done = run_kura(env, *args, timeout=120, stdin=stdin)
+    done = run_kura(_env(office, who), *args, timeout=120, stdin=stdin)
     return done.returncode, done.stdout + done.stderr
 
 
@@ -97,6 +102,23 @@ def test_a_document_goes_to_investigation_and_back_from_the_command_line(
     assert code == 0 and status_of(office, receipt) == "in_verification", said
     assert [e.actor for e in office.audit("record.decide")] == ["chika"]
 
+    # a checker returns a change with a note; a verifier sends the page back to the desk
+    code, said = _kura(office, "vera", "verify", "correct", receipt, "birth_date",
+                       "--value-stdin", stdin="1965-01-03\n")
+    assert code == 0, said
+    code, said = _kura(office, "chika", "verify", "return", receipt, "birth_date", "--note",
+                       "届書には2日とある")
+    assert code == 0, said
+    code, shown = _kura(office, "vera", "verify", "show", receipt, "--field", "birth_date",
+                        "--json")
+    birth = next(f for f in json.loads(shown)["fields"] if f["name"] == "birth_date")
+    assert (birth["status"], birth["value"], birth["proposed"]) == ("review", "1965-01-02",
+                                                                     None)
+    code, said = _kura(office, "vera", "verify", "rescan", receipt, "--note", "頁の下が切れている")
+    assert code == 0 and status_of(office, receipt) == "rescan", said
+    assert [e.actor for e in office.audit("field.return")] == ["chika"]
+    assert [e.actor for e in office.audit("record.rescan")] == ["vera"]
+
 
 def test_kura_login_asks_for_the_code_of_an_account_with_a_second_factor(
     tmp_path: Path
@@ -119,3 +141,22 @@ def test_kura_login_asks_for_the_code_of_an_account_with_a_second_factor(
     assert code == 0 and "rima" in said
     assert [e.result for e in office.audit("login.second_factor")] == [
         "ok", "denied:bad_code", "ok"]
+
+
+def test_kura_login_sets_up_the_second_factor_of_a_duty_that_has_none(tmp_path: Path) -> None:
+    office = open_office(fresh_settings(tmp_path), documents=1)
+
+    code, said = _kura(office, "rima", "login", "rima", "--password-stdin",
+                       stdin=f"{PASSWORD}\n000000\n")
+    assert code == ExitCode.refused, said
+    shown = re.search(r"otpauth://\S*[?&]secret=([A-Z2-7]+)", said)
+    assert shown is not None, said
+    assert said.count(shown.group(1)) == 2  # the key as typed, and in the URI
+    code, said = _kura(office, "rima", "whoami")
+    assert code == ExitCode.refused  # no session until the second factor is set up
+    said = login(_env(office, "rima"), "rima")  # reads the key shown and types its code
+    assert shown.group(1) in said  # the same key until its first right code
+    code, said = _kura(office, "rima", "whoami")
+    assert code == 0 and "rima" in said
+    assert [e.result for e in office.audit("login.second_factor")] == ["denied:bad_code", "ok"]
+    assert shown.group(1) not in login(_env(office, "rima"), "rima")  # set up: the code only

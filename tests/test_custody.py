@@ -20,6 +20,7 @@ from kura.bench.servers import KURA, S3Bucket, kura_env
 from pipeline.render import certificate_pdf
 from schemas.normalise import canonical_json
 from schemas.settings import Settings
+<<<<<<< HEAD
 from storage.audit import AuditEntry
 from storage.blind_index import (
     BlindIndexer,
@@ -29,6 +30,12 @@ from storage.blind_index import (
     reindex_all,
 )
 from storage.crypto import DecryptionError, Kek
+=======
+from storage.accounts import add_person
+from storage.audit import Actor, AuditEntry
+from storage.blind_index import BlindIndexer, find_documents, load_indexer, normalise_for_index
+from storage.crypto import DecryptionError, Kek, unwrap, wrap
+>>>>>>> totp
 from storage.custody import CustodyError, FourEyesError, RetentionError
 from storage.db import get_engine, upgrade
 from storage.disposal import ERASE_METHOD, approve_disposal, request_disposal
@@ -38,6 +45,7 @@ from storage.models import (
     Document,
     FieldValue,
     Page,
+    SecondFactor,
     SourceFile,
     StoredObject,
 )
@@ -52,6 +60,7 @@ from storage.retention import (
 from storage.runtime import vault_for
 from storage.vault import KeyUnavailable, Vault
 from tests.custody_data import FORM, PEOPLE, file_documents
+from tests.helpers import login as sign_in_as
 
 fresh_vault = vault_for.__wrapped__  # type: ignore[attr-defined]
 """vault_for without its cache: the keys on disk change in these tests."""
@@ -168,6 +177,30 @@ def test_configured_keys_rotate_and_a_key_in_use_cannot_retire(tmp_path: Path) -
     with _session(after) as session:
         for document, scan in filed:
             assert fresh_vault(after).get_object(_original(session, document)) == scan
+
+
+def test_rotation_rewraps_the_second_factor_secrets_so_the_old_key_can_retire(
+    tmp_path: Path
+) -> None:
+    settings = _settings(tmp_path)
+    vault = fresh_vault(settings)
+    with _session(settings) as session:
+        person = add_person(session, Actor("test-setup", "-"), "rima", ["records_manager"],
+                            password("rima"))
+        session.add(SecondFactor(person_id=person.id, kek_id=vault.kek.id,
+                                 wrapped_secret=wrap(vault.kek, b"JBSWY3DPEHPK3PXP", person.id)))
+        session.commit()
+        person_id = person.id
+    keyring = new_embedded_kek(settings)
+    with _session(settings) as session:
+        assert rotate_keys(session, keyring).from_keks[vault.kek.id] >= 1
+        retire_key(session, settings, keyring, vault.kek.id, "admin")
+        session.commit()
+    with _session(settings) as session:
+        factor = session.get_one(SecondFactor, person_id)
+        assert factor.kek_id == keyring.current.id
+        assert unwrap(load_keyring(settings).current, factor.wrapped_secret,
+                      person_id) == b"JBSWY3DPEHPK3PXP"
 
 
 def base64_key() -> str:
@@ -559,7 +592,9 @@ def add_people(env: dict[str, str]) -> None:
 
 
 def login(env: dict[str, str], name: str) -> None:
-    _kura(env, "login", name, "--password-stdin", stdin=password(name) + "\n")
+    """Signed in as `name`, with the TOTP code of the duties that need one (set up at the
+    first sign-in)."""
+    sign_in_as(env, name, password(name))
 
 
 def test_custody_commands_run_as_people_and_are_audited(tmp_path: Path) -> None:

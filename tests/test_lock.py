@@ -27,7 +27,7 @@ from storage.keys import kek_file
 from storage.runtime import vault_for
 from storage.usecases import audit, people
 from storage.usecases.base import acting
-from tests.helpers import PASSWORD, run_kura, settings_from, sign_in
+from tests.helpers import PASSWORD, login, run_kura, settings_from, sign_in
 
 
 @pytest.fixture(scope="module")
@@ -53,7 +53,7 @@ def test_kura_demo_refuses_an_installation_with_people_of_its_own(tmp_path: Path
 
     assert done.returncode == ExitCode.failed, done.stdout + done.stderr
     assert "kura demo runs only on a new installation" in done.stderr
-    run_kura(env, "login", "sato", "--password-stdin", input=PASSWORD + "\n")
+    login(env, "sato")
     users = run_kura(env, "users", "list", "--json")
     assert "demo-" not in users
     audit = run_kura(env, "audit", "search", "--action", "user.add")

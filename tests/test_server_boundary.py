@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
+import re
 import subprocess
 import sys
 import time
@@ -19,7 +20,6 @@ from inspect import signature
 from pathlib import Path
 
 import httpx
-import pyotp
 import pytest
 
 from kura.bench.servers import KURA, free_port, kura_env
@@ -30,9 +30,9 @@ from schemas.settings import Settings
 from schemas.wire import decode, encode, hints
 from storage.accounts import SignInRefused
 from storage.audit_verify import Problem, VerifyReport
-from storage.usecases import access, records
+from storage.usecases import records
 from tests.custody_data import PEOPLE
-from tests.helpers import PASSWORD
+from tests.helpers import PASSWORD, login
 from tests.verification_data import Office, fresh_settings, open_office
 from web.api import CALLS, SERVER_SIDE
 
@@ -65,7 +65,6 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Office, s
     """An office with three filed documents and its staff, served by `kura web`."""
     root = tmp_path_factory.mktemp("server")
     office = open_office(fresh_settings(root))
-    _enrol(office, "rima")
     env = _server_env(office.settings)
     port = free_port()
     log = (root / "server.log").open("w")
@@ -86,19 +85,6 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Office, s
     process.terminate()
     process.wait(30)
     log.close()
-
-
-SECRETS: dict[str, str] = {}
-
-
-def _enrol(office: Office, username: str) -> None:
-    """Set up the TOTP second factor of a records manager, as the rooms would, with the
-    code of the previous 30 s step (so the next `kura login` has a newer one)."""
-    token = office.token(username)
-    enrolment = access.begin_enrolment(office.settings, token)
-    assert access.check_second_factor(office.settings, token,
-                                      pyotp.TOTP(enrolment.secret).at(time.time() - 30))
-    SECRETS[username] = enrolment.secret
 
 
 def _server_env(settings: Settings) -> dict[str, str]:
@@ -123,20 +109,6 @@ def _ok(env: dict[str, str], *args: str, stdin: str = "") -> str:
     return done.stdout
 
 
-USED_CODES: dict[str, str] = {}
-
-
-def _login(env: dict[str, str], username: str) -> None:
-    code = ""
-    if username in SECRETS:
-        totp = pyotp.TOTP(SECRETS[username])
-        while (code := totp.now()) == USED_CODES.get(username):  # a code is taken once
-            time.sleep(1)
-        USED_CODES[username] = code
-        code = f"\n{code}"
-    _ok(env, "login", username, "--password-stdin", stdin=f"{PASSWORD}{code}\n")
-
-
 def test_a_clerks_kura_works_through_the_server(tmp_path: Path,
                                                 server: tuple[Office, str]) -> None:
     office, base = server
@@ -146,7 +118,7 @@ def test_a_clerks_kura_works_through_the_server(tmp_path: Path,
 
     english = {**client, "KURA_LANG": "en"}  # `kura` alone: where things stand, by the server
     assert "Nobody is signed in here" in _ok(english)
-    _login(client, "vera")  # a verifier: the queue and the search
+    login(client, "vera")  # a verifier: the queue and the search
     said = _ok(english)
     assert "Signed in as vera (verifier)" in said, said
     assert "for verification." in said, said
@@ -156,7 +128,8 @@ def test_a_clerks_kura_works_through_the_server(tmp_path: Path,
                 stdin=PEOPLE[1]["my_number"] + "\n")
     assert office.receipts[1] in found and office.receipts[0] not in found
 
-    _login(client, "rima")  # a records manager: password and TOTP code
+    login(client, "rima")  # a records manager: password and TOTP code (set up at the
+    # first sign-in, through the server)
     out = tmp_path / "original.zip"
     shown = _ok(client, "original", office.receipts[0], "--out", str(out), "--reason", REASON)
     password = shown.strip().splitlines()[-1].split()[-1]
@@ -180,7 +153,7 @@ def test_a_clerks_kura_works_through_the_server(tmp_path: Path,
     signed = [e for e in office.audit("login") if e.actor == "rima"]
     assert signed and signed[-1].result == "ok"
 
-    _login(client, "audra")  # an auditor: the chain verified and searched on the server
+    login(client, "audra")  # an auditor: the chain verified and searched on the server
     verified = json.loads(_ok(client, "audit", "verify", "--json"))
     assert verified["problems"] == [] and verified["entries"] > 0
     found = json.loads(_ok(client, "audit", "search", "--action", "original.open",
@@ -197,7 +170,7 @@ def test_a_clerk_takes_scans_in_through_the_server(tmp_path: Path,
     office, base = server
     scan = make_sample_scans(tmp_path / "scans", 1, seed=14)[0]
     client = _client(tmp_path, base)
-    _login(client, "sakura")  # a scanning clerk
+    login(client, "sakura")  # a scanning clerk
     shown = json.loads(_ok(client, "ingest", str(scan), "--json"))
     [entry] = shown["entries"]
     assert (entry["outcome"], entry["status"]) == ("taken", "done"), shown
@@ -213,7 +186,7 @@ def test_a_clerk_takes_scans_in_through_the_server(tmp_path: Path,
     kept = json.loads(_ok(client, "ingest", str(bad), "--json"))["entries"][0]
     assert kept["outcome"] == "quarantined", kept
     # a records manager takes it in again through the server's checks (still not a scan)
-    _login(client, "rima")
+    login(client, "rima")
     held = json.loads(_ok(client, "quarantine", "list", "--json"))
     [line] = [line for line in held if line["state"] == "held"]
     said = _ok(client, "quarantine", "release", line["id"], "--reason", "limit raised")
@@ -232,7 +205,7 @@ def test_the_register_and_its_batches_through_the_server(tmp_path: Path,
                                                          server: tuple[Office, str]) -> None:
     office, base = server
     client = _client(tmp_path, base)
-    _login(client, "vera")  # a verifier reads the 受付処理簿 and the 進達 ledger
+    login(client, "vera")  # a verifier reads the 受付処理簿 and the 進達 ledger
     _ok(client, "register", "list")
     _ok(client, "shintatsu", "ledger")
     assert office.audit("register.open")[-1].actor == "vera"
@@ -248,7 +221,7 @@ def test_a_refused_duty_is_refused_by_the_server(tmp_path: Path,
                                                  server: tuple[Office, str]) -> None:
     office, base = server
     client = _client(tmp_path, base)
-    _login(client, "sakura")  # a scanning clerk may see the queue, never an original
+    login(client, "sakura")  # a scanning clerk may see the queue, never an original
     refused = _kura(client, "original", office.receipts[1], "--out",
                     str(tmp_path / "x.zip"), "--reason", REASON)
     assert refused.returncode == ExitCode.refused, refused.stdout + refused.stderr
@@ -272,6 +245,40 @@ def test_a_records_manager_needs_the_code_and_a_wrong_one_ends_the_sign_in(
     assert office.audit("login.second_factor")[-1].result == "denied:bad_code"
     bad = _kura(client, "login", "rima", "--password-stdin", stdin="not the password\n")
     assert bad.returncode == ExitCode.refused
+
+
+def test_a_duty_without_a_second_factor_sets_it_up_through_the_server(
+        tmp_path: Path, server: tuple[Office, str]) -> None:
+    office, base = server
+    client = _client(tmp_path, base)
+    # the password alone answers a session that opens nothing, whatever the client asks
+    signed = httpx.post(f"{base}/api/v1/signin",
+                        json={"username": "sam", "password": PASSWORD}).json()["signed_in"]
+    assert signed["second_factor"] == "enrol"
+    whoami = httpx.post(f"{base}/api/v1/call/people.whoami", json={"arguments": {}},
+                        headers={"authorization": f"Bearer {signed['token']}"})
+    assert whoami.status_code == 401
+
+    no_code = _kura(client, "login", "sam", "--password-stdin", stdin=f"{PASSWORD}\n")
+    assert no_code.returncode == ExitCode.refused, no_code.stdout + no_code.stderr
+    shown = re.search(r"otpauth://\S*[?&]secret=([A-Z2-7]+)", no_code.stdout)
+    assert shown is not None, no_code.stdout
+    key = shown.group(1)
+    assert f"key: {key}" in no_code.stdout
+    assert not (tmp_path / "client" / "session").exists()
+    wrong = _kura(client, "login", "sam", "--password-stdin", stdin=f"{PASSWORD}\n000000\n")
+    assert wrong.returncode == ExitCode.refused
+    assert f"secret={key}" in wrong.stdout  # the same key until its first right code
+    assert "the second factor is not set up" in wrong.stderr.replace("\n", " ")
+    assert _kura(client, "users", "list").returncode == ExitCode.refused
+
+    said = login(client, "sam")  # reads the key shown and types its code
+    assert f"secret={key}" in said and "second factor set up" in said
+    assert "sam" in _ok(client, "whoami")
+    assert "secret=" not in login(client, "sam")  # from now on: the code, no key
+    assert [e.result for e in office.audit("login.second_factor") if e.actor == "sam"] == [
+        "denied:bad_code", "denied:bad_code", "ok", "ok"]
+    assert len([e for e in office.audit("second_factor.offer") if e.actor == "sam"]) == 3
 
 
 def test_a_call_without_a_session_or_outside_the_list_does_nothing(
@@ -308,7 +315,7 @@ def test_the_keyless_decryption_script_fails_on_a_clerks_machine(
     assert PEOPLE[0]["name"] in beside.stdout  # the script works where the keys are
 
     client = _client(tmp_path, base)
-    _login(client, "vera")
+    login(client, "vera")
     tried = subprocess.run(python, env=client, capture_output=True, text=True, timeout=120,
                            check=False, cwd=os.getcwd())
     assert tried.returncode != 0

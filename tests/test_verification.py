@@ -208,3 +208,24 @@ def test_a_document_goes_back_to_the_scanning_desk_with_a_reason(office: Office)
     view = v.open_document(office.settings, vera, receipt)
     assert [(s.kind, s.note) for s in view.steps] == [("rescan", "page cut at the bottom")]
     assert [e.actor for e in office.audit("record.rescan")] == ["vera"]
+
+
+def test_a_deletion_waits_for_a_second_person_and_its_history_is_kept(office: Office) -> None:
+    receipt = office.receipts[0]
+    both = office.token("both")
+    assert v.correct(office.settings, both, receipt, "name_kana", " ",
+                     "wrong_on_paper") == "pending"
+    view = v.open_document(office.settings, office.token("chika"), receipt)
+    kana = next(f for f in view.fields if f.name == "name_kana")
+    assert kana.value == PEOPLE[0]["name_kana"] and kana.proposed == ""  # not yet deleted
+    with pytest.raises(v.FourEyesRefused, match="you made this change"):
+        v.confirm(office.settings, both, receipt, "name_kana")
+    v.confirm(office.settings, office.token("chika"), receipt, "name_kana")
+    view = v.open_document(office.settings, office.token("chika"), receipt)
+    kana = next(f for f in view.fields if f.name == "name_kana")
+    assert (kana.status, kana.value) == ("confirmed", "")
+    assert [(s.kind, s.value, s.by) for s in kana.history] == [
+        ("read", PEOPLE[0]["name_kana"], "machine"), ("correct", "", "both"),
+        ("confirm", "", "chika")]
+    assert [e.detail for e in office.audit("field.correct")] == [
+        {"field": "name_kana", "reason": "wrong_on_paper", "deleted": True}]

@@ -65,7 +65,7 @@ def test_a_document_verified_with_the_keyboard_and_confirmed_by_a_second_person(
     expect(chika.locator("[data-field=birth_date] button.confirm")).to_be_focused()
     chika.keyboard.press("Enter")
     expect(chika.locator("#doc-status")).to_have_attribute("data-status", "verified")
-    expect(chika.locator("body")).to_contain_text("照合者: vera, vito")
+    expect(chika.locator("body")).to_contain_text("照合者: vera, vito · 確認者: chika")
     assert status_of(office_, receipt) == "verified"
     assert [e.actor for e in office_.audit("field.confirm")] == ["chika", "chika"]
     assert [e.actor for e in office_.audit("record.verified")] == ["chika"]
@@ -117,6 +117,15 @@ def test_a_document_goes_to_investigation_and_back_by_a_decision(
     expect(chika.locator(".steps")).to_contain_text("届出日が2つ書かれている")
     assert [(e.actor, e.detail) for e in office_.audit("record.decide")] == [
         ("chika", {"decision": "resume"})]
+
+    # F8 sends a page back to the scanning desk, with its reason; the station moves on
+    vera.goto(f"/station/doc/{office_.receipts[1]}")
+    vera.keyboard.press("F8")
+    vera.keyboard.type("頁の下が切れている")
+    vera.keyboard.press("Enter")
+    vera.wait_for_url("**/station")
+    assert status_of(office_, office_.receipts[1]) == "rescan"
+    assert [e.actor for e in office_.audit("record.rescan")] == ["vera"]
 
 
 def test_an_idle_screen_locks_and_hides_the_record(

@@ -7,12 +7,11 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-import pyotp
 import pytest
 from playwright.sync_api import Browser, Page, expect
 
 from kura.bench.keystrokes import serving
-from tests.helpers import PASSWORD
+from tests.helpers import PASSWORD, SECRETS, totp_code
 from tests.verification_data import Office, draw_pages, fresh_settings, open_office
 
 
@@ -51,14 +50,11 @@ def sign_in(browser: Browser, base: str, username: str) -> Page:
         secret = page.locator("#totp-secret")
         if secret.count():
             SECRETS[(base, username)] = secret.inner_text()
-        page.keyboard.type(pyotp.TOTP(SECRETS[(base, username)]).now())
+        page.keyboard.type(totp_code((base, username)))  # a code not typed before
         page.keyboard.press("Enter")
         page.wait_for_url(lambda url: "/signin" not in url)
     return page
 
-
-SECRETS: dict[tuple[str, str], str] = {}
-"""TOTP secrets people enrolled in these tests, by (server, user name)."""
 
 
 def settled(page: Page) -> None:

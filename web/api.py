@@ -60,7 +60,7 @@ def _name(function: Callable[..., Any]) -> str:
 
 
 CALLS: dict[str, Callable[..., Any]] = {_name(function): function for function in (
-    access.check_second_factor,
+    access.begin_enrolment, access.check_second_factor,
     standing.standing,
     records.verification_queue, records.open_original, records.find_records,
     holds.set_hold, holds.release_hold, holds.list_holds,
@@ -209,11 +209,14 @@ def signin(request: Request, username: Annotated[str, Body()],
            password: Annotated[str, Body()]) -> JSONResponse:
     """The password: answers the session. For a duty with a second factor the session opens
     nothing until `access.check_second_factor` (a call, with this session) has the code:
-    the database keeps that, as for the rooms' sign-in."""
+    the database keeps that, as for the rooms' sign-in. A duty that needs one and has none
+    sets it up first (`access.begin_enrolment`, the same call): no client gets a session
+    of such a duty without it."""
     with speaking(request.headers.get("accept-language")):
         try:
             _too_many(request)
-            signed = people.sign_in(_settings(request), username.strip(), password)
+            signed = people.sign_in(_settings(request), username.strip(), password,
+                                    enrol=True)
             return JSONResponse({"signed_in": encode(signed, SignedIn)})
         except Exception as error:
             return _failure(error)

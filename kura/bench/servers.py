@@ -11,6 +11,7 @@ import contextlib
 import glob
 import json
 import os
+import re
 import secrets
 import shutil
 import signal
@@ -19,6 +20,7 @@ import subprocess
 import sys
 import sysconfig
 import tempfile
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -522,3 +524,35 @@ def run_kura(
         timeout=timeout,
         check=False,
     )
+
+
+def run_login(env: dict[str, str], username: str, password: str,
+              code_for: Callable[[str], str], timeout: float = 120
+              ) -> subprocess.CompletedProcess[str]:
+    """`kura login --password-stdin` of a person with no second factor yet, as at a terminal:
+    the password; then, for a duty that needs one, `kura login` shows its key and waits for a
+    code: `code_for(key)` gives it. (One whose factor was set up before waits for a code this
+    does not type: it is ended after `timeout`, and fails.)"""
+    process = subprocess.Popen([*KURA, "login", username, "--password-stdin"], env=env,
+                               stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE, text=True)
+    assert process.stdin and process.stdout and process.stderr
+    deadline = threading.Timer(timeout, process.kill)
+    deadline.start()
+    try:
+        process.stdin.write(f"{password}\n")
+        process.stdin.flush()
+        shown = ""
+        for line in process.stdout:  # up to the key, if one is shown: then it waits
+            shown += line
+            if found := re.search(r"otpauth://\S*[?&]secret=([A-Z2-7]+)", line):
+                process.stdin.write(f"{code_for(found.group(1))}\n")
+                break
+        with contextlib.suppress(BrokenPipeError):
+            process.stdin.close()
+        shown += process.stdout.read()
+        said = process.stderr.read()
+        process.wait()
+    finally:
+        deadline.cancel()
+    return subprocess.CompletedProcess(process.args, process.returncode, shown, said)

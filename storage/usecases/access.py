@@ -24,7 +24,6 @@ from storage.db import session_scope
 from storage.models import AccessReview, SecondFactor
 from storage.runtime import vault_for
 from storage.usecases.base import acting
-from storage.usecases.people import SECOND_FACTOR_DUTIES
 
 DORMANT_DAYS = 90
 """An account nobody signed in with for this long is flagged in the access review."""
@@ -39,10 +38,6 @@ class SecondFactorRefused(Refused):
     """The TOTP code was wrong or used already: the sign-in ends unopened."""
 
     code = "second_factor"
-
-
-def needs_second_factor(roles: list[str]) -> bool:
-    return bool(SECOND_FACTOR_DUTIES & set(roles))
 
 
 # --- Second factor ------------------------------------------------------------------------
