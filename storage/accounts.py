@@ -45,6 +45,8 @@ RECORDS_MANAGER = "records_manager"
 SECURITY_ADMIN = "security_admin"
 BACKUP_OPERATOR = "backup_operator"
 AUDITOR = "auditor"
+SECOND_FACTOR_DUTIES = frozenset({SECURITY_ADMIN, RECORDS_MANAGER})
+"""Duties whose people sign in with a TOTP code as well (set up at their first sign-in)."""
 
 ROLES: dict[str, str] = {
     SCANNING_CLERK: "creates intake items, scans, classifies (may be a contractor: set expiry)",

@@ -12,6 +12,7 @@ import time
 from pathlib import Path
 
 import pyotp
+import pytest
 
 from kura.bench.servers import kura_env, run_kura
 from schemas.errors import ExitCode
@@ -118,6 +119,16 @@ def test_a_document_goes_to_investigation_and_back_from_the_command_line(
     assert code == 0 and status_of(office, receipt) == "rescan", said
     assert [e.actor for e in office.audit("field.return")] == ["chika"]
     assert [e.actor for e in office.audit("record.rescan")] == ["vera"]
+
+
+def test_a_session_whose_duties_need_no_second_factor_cannot_set_one_up(tmp_path: Path) -> None:
+    """Else whoever holds a verifier's session could set a factor up and lock them out."""
+    office = open_office(fresh_settings(tmp_path), documents=1)
+    with pytest.raises(access.AccessError, match="without a second factor"):
+        access.begin_enrolment(office.settings, office.token("vera"))
+    code, said = _kura(office, "vera", "login", "vera", "--password-stdin",
+                       stdin=PASSWORD + "\n")
+    assert code == 0, said  # and the verifier's sign-in asks for no code
 
 
 def test_kura_login_asks_for_the_code_of_an_account_with_a_second_factor(

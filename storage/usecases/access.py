@@ -63,6 +63,9 @@ def begin_enrolment(settings: Settings, token: str | None) -> Enrolment:
     vault = vault_for(settings)
     with session_scope(settings.sqlalchemy_url) as session:
         person = _person(session, token)
+        if not accounts.SECOND_FACTOR_DUTIES & set(person.roles):
+            # else a stolen session could set a factor up and lock its person out
+            raise AccessError(_("your duties sign in without a second factor"))
         factor = session.get(SecondFactor, person.id)
         if factor is not None and factor.enrolled_at is not None:
             raise AccessError(_(

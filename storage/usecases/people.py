@@ -19,7 +19,6 @@ from storage.db import session_scope
 from storage.models import SecondFactor, StoredObject
 from storage.usecases.base import Token, acting, anchor, ready
 
-SECOND_FACTOR_DUTIES = frozenset({accounts.SECURITY_ADMIN, accounts.RECORDS_MANAGER})
 """Duties that sign in with a password and a TOTP code (privileged access to originals,
 accounts and keys)."""
 
@@ -78,7 +77,7 @@ def _second_factor(session: Session, signed: SignedIn, enrol: bool) -> SignedIn:
     factor = session.get(SecondFactor, login.person_id)
     if factor is not None and factor.enrolled_at is not None:
         step = "code"
-    elif enrol and SECOND_FACTOR_DUTIES & set(signed.roles):
+    elif enrol and accounts.SECOND_FACTOR_DUTIES & set(signed.roles):
         step = "enrol"
     else:
         return signed
