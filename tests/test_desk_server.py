@@ -324,7 +324,8 @@ def test_the_intake_route_refuses_an_unsigned_body_and_one_that_does_not_match_i
     token = people.sign_in(settings_from(env), "sakura", PASSWORD).token
     unlisted = httpx.post(f"{base}/api/v1/intake", files=[("files", ("a.png", scan_png(34)))],
                           data={"entries": json.dumps({"channel": "cli", "entries": []})},
-                          headers={"authorization": f"Bearer {token}"}, timeout=60)
+                          headers={"authorization": f"Bearer {token}", "accept-language": "en"},
+                          timeout=60)
     assert unlisted.status_code == 400, unlisted.text
     assert unlisted.json()["error"]["message"] == "The files sent do not match their list."
     settings = settings_from(env)
