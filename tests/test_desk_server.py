@@ -4,7 +4,9 @@ The desk's upload is streamed: each file is sealed into a spool as it arrives an
 from there, never whole in the server's memory nor in clear on its disk; a file over the
 size limit is refused half way with the reason while the files beside it are taken in.
 `kura batch status --follow` works through the server: `kura` asks again until the batch is
-finished.
+finished. `kura ingest` through the server streams its files the same way (POST
+/api/v1/intake): neither `kura` nor the server grows by the file's size, and every entry is
+answered as an ingest beside the keys answers it.
 
 The server is a real `kura web` process; its peak resident memory (VmHWM, reset before the
 upload) is read from /proc. Pages go to a Redis broker no worker reads, so the server does
