@@ -15,14 +15,13 @@ from __future__ import annotations
 
 import importlib
 from collections.abc import Callable, Sequence
-from dataclasses import replace
 from inspect import signature
 from types import ModuleType
 from typing import Any
 
 import httpx
 
-from schemas.errors import ExitCode, InvalidInput, KuraError, Rejected, Unavailable
+from schemas.errors import ExitCode, InvalidInput, KuraError, Unavailable
 from schemas.i18n import _, language
 from schemas.settings import Settings, get_settings
 from schemas.wire import decode, encode, hints
@@ -71,8 +70,8 @@ class Remote:
                                      ).format(name=key))
             sent[key] = encode(value, types[key])
         session = token() if callable(token) else token
-        answer = self._post(f"/call/{self._subject}.{function.__name__}",
-                            {"arguments": sent}, session)
+        answer = self._post(f"/call/{self._subject}.{function.__name__}", session,
+                            json={"arguments": sent})
         return decode(answer["result"], types["return"])
 
     def _sign_in(self, settings: Settings, username: str, password: str,
@@ -83,34 +82,35 @@ class Remote:
         needs a second factor to set one up (`enrol`), whatever the client says."""
         from storage.accounts import SignedIn
 
-        answer = self._post("/signin", {"username": username, "password": password})
+        answer = self._post("/signin", json={"username": username, "password": password})
         return decode(answer["signed_in"], SignedIn)
 
     def _take_in(self, settings: Settings, token: Any, arrivals: Sequence[Any],
                  channel: str, checks: object) -> Any:
-        """`kura ingest`: each file's bytes go to the server, which runs its own intake
-        checks (`checks` are this machine's, unused) and has the pages read."""
-        from storage.intake import TurnedAway
-        from web.api import Upload, take_in_batch
+        """`kura ingest`: the files stream to the server (kura/uploading.py), which runs its
+        own intake checks (`checks` are this machine's, unused) and has the pages read."""
+        from kura.uploading import StreamedBatch
+        from storage.intake import IntakeResult
+        from web.api import too_many_files
+        from web.uploads import MAX_FILES
 
-        sent: list[Upload | TurnedAway] = []
-        for entry in arrivals:
-            if isinstance(entry, TurnedAway):
-                sent.append(replace(entry, path=None))  # where it lies stays here
-                continue
-            try:
-                sent.append(Upload(entry.filename, entry.load()))
-            except Rejected as error:  # unreadable here: answered as the intake would
-                sent.append(TurnedAway(entry.filename, "refused", error.code, str(error)))
-        return self._call(take_in_batch, token, {"arrivals": sent, "channel": channel})
+        body = StreamedBatch(arrivals, channel)
+        if body.sent > MAX_FILES:  # refused before a byte is sent, as the server would
+            raise too_many_files()
+        session = token() if callable(token) else token
+        answer = self._post("/intake", session, content=iter(body),
+                            headers={"content-type": body.content_type})
+        return decode(answer["result"], IntakeResult)
 
-    def _post(self, path: str, body: dict[str, Any], token: str | None = None) -> Any:
-        headers = {"accept-language": language()}
+    def _post(self, path: str, token: str | None = None, **request: Any) -> Any:
+        """POST `request` (json=…, or content=… with its headers) to the API; the answer's
+        JSON, or the family's error it carries raised here."""
+        headers = {"accept-language": language(), **request.pop("headers", {})}
         if token:
             headers["authorization"] = f"Bearer {token}"
         try:
-            response = httpx.post(f"{self._url}{API}{path}", json=body, headers=headers,
-                                  timeout=get_settings().server_timeout_s)
+            response = httpx.post(f"{self._url}{API}{path}", headers=headers,
+                                  timeout=get_settings().server_timeout_s, **request)
         except httpx.HTTPError as error:
             raise Unavailable(
                 _("The Kura server at {url} cannot be reached ({error}).").format(

@@ -4,7 +4,9 @@ The desk's upload is streamed: each file is sealed into a spool as it arrives an
 from there, never whole in the server's memory nor in clear on its disk; a file over the
 size limit is refused half way with the reason while the files beside it are taken in.
 `kura batch status --follow` works through the server: `kura` asks again until the batch is
-finished.
+finished. `kura ingest` through the server streams its files the same way (POST
+/api/v1/intake): neither `kura` nor the server grows by the file's size, and every entry is
+answered as an ingest beside the keys answers it.
 
 The server is a real `kura web` process; its peak resident memory (VmHWM, reset before the
 upload) is read from /proc. Pages go to a Redis broker no worker reads, so the server does
@@ -18,6 +20,7 @@ import io
 import json
 import os
 import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -29,6 +32,7 @@ from sqlalchemy import select
 
 from kura.bench.servers import KURA, free_port, kura_env
 from pipeline.triage import MAX_FILE_BYTES
+from schemas.errors import ExitCode, InvalidInput
 from schemas.settings import Settings
 from storage.audit import AuditEntry, AuditObject
 from storage.db import session_scope
@@ -210,3 +214,138 @@ def _asked(settings: Settings, batch_id: str) -> int:
             AuditObject, AuditObject.seq == AuditEntry.seq).where(
                 AuditEntry.action == "batch.status", AuditEntry.actor == "sakura",
                 AuditObject.object_id == batch_id)).all())
+
+
+PEAK = """
+import resource, subprocess, sys
+done = subprocess.run(sys.argv[2:], check=False)
+with open(sys.argv[1], "w") as out:
+    out.write(str(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss))
+sys.exit(done.returncode)
+"""
+"""Runs a command and writes its peak resident memory (kB). The peak of a child of the
+test process itself would not do: Linux carries the parent's peak into a child it spawns
+(vfork, then exec), and this test's own peak is past the file's size once it made it."""
+
+
+def _kura_peak(env: dict[str, str], folder: Path, *args: str) -> tuple[int, str, str, float]:
+    """`kura …` in a child process: its exit status, its output (out, err), and its peak
+    resident memory in MB."""
+    peak = folder / "peak"
+    done = subprocess.run([sys.executable, "-c", PEAK, str(peak), *KURA, *args], env=env,
+                          capture_output=True, text=True, timeout=300, check=False)
+    return done.returncode, done.stdout, done.stderr, int(peak.read_text()) / 1024
+
+
+def _folder_of_every_kind(folder: Path) -> Path:
+    """The big scan beside what `kura ingest` answers without taking: a letter (quarantined),
+    a symbolic link, a FIFO, a hidden file and a sparse file over the size limit (refused
+    or skipped here, on the clerk's machine, never sent)."""
+    made = folder.parent / "made"
+    made.mkdir()
+    folder.mkdir()
+    _big_pdf(made).rename(folder / "big.pdf")
+    (folder / "letter.pdf").write_text("a letter, not a scan")
+    (folder / "link.pdf").symlink_to(folder / "letter.pdf")
+    os.mkfifo(folder / "pipe.pdf")
+    (folder / ".hidden.pdf").write_bytes(b"%PDF-")
+    with (folder / "huge.pdf").open("wb") as out:
+        out.truncate(MAX_FILE_BYTES + 1)
+    return folder
+
+
+def test_kura_ingest_streams_its_files_to_the_server_and_answers_as_beside_the_keys(
+        tmp_path: Path, server: tuple[dict[str, str], str, int], redis_url: str) -> None:
+    env, base, pid = server
+    client = kura_env(data_dir=str(tmp_path / "client"), server_url=base)
+    assert not any(key in client for key in ("KURA_KEK", "KURA_INDEX_KEY",
+                                             "KURA_DATABASE_URL", "KURA_KEY_DIR"))
+    signed = subprocess.run([*KURA, "login", "sakura", "--password-stdin"], env=client,
+                            input=f"{PASSWORD}\n", capture_output=True, text=True,
+                            timeout=120, check=False)
+    assert signed.returncode == 0, signed.stderr
+    warm = tmp_path / "warm.pdf"
+    warm.write_text("a note, not a scan")
+    status, said, err, small_mb = _kura_peak(client, tmp_path, "ingest", str(warm),
+                                             "--no-wait", "--json")
+    assert status == 0, said + err
+    folder = _folder_of_every_kind(tmp_path / "scans")
+    big = folder / "big.pdf"
+    # /proc/self/mem is a regular file that fails when read: cut short half way through
+    paths = [str(folder), "/proc/self/mem"]
+
+    before = _reset_peak(pid)
+    status, said, err, big_mb = _kura_peak(client, tmp_path, "ingest", *paths, "--no-wait",
+                                           "--json")
+    server_growth = _peak_mb(pid) - before
+    assert status == 0, said + err
+    through_server = json.loads(said)
+    assert big.stat().st_size > BIG_MB << 20
+    assert big_mb - small_mb < ALLOWED_GROWTH_MB, (
+        f"kura grew by {big_mb - small_mb:.0f} MB sending {BIG_MB} MB")
+    assert server_growth < ALLOWED_GROWTH_MB, f"the server grew by {server_growth:.0f} MB"
+    assert sorted(p.name for p in (tmp_path / "client").rglob("*")) == ["session"]
+
+    outcomes = [(e["file"], e["outcome"], e["code"]) for e in through_server["entries"]]
+    assert outcomes == [
+        (".hidden.pdf", "skipped", "hidden_or_temporary"), ("big.pdf", "taken", None),
+        ("huge.pdf", "refused", "file_too_large"),
+        ("letter.pdf", "quarantined", "unsupported_format"),
+        ("link.pdf", "refused", "symlink"), ("pipe.pdf", "refused", "not_regular"),
+        ("mem", "refused", "not_taken")], outcomes
+    settings = settings_from(env)
+    with session_scope(settings.sqlalchemy_url) as session:
+        kept = session.scalars(select(SourceFile).where(
+            SourceFile.batch_id == through_server["batch"]).order_by(SourceFile.position)).all()
+        assert [(s.position, s.status) for s in kept] == [(1, "processing"), (3, "rejected")]
+        sealed = vault_for(settings).get_object(session.get_one(StoredObject,
+                                                                kept[0].object_id))
+    assert hashlib.sha256(sealed).digest() == hashlib.sha256(big.read_bytes()).digest()
+
+    # the same entries beside the keys (a fresh installation, the same broker): the same answers
+    local = kura_env(data_dir=str(tmp_path / "local"), broker_url=redis_url)
+    add_person(local, "sakura", "scanning_clerk")
+    signed = subprocess.run([*KURA, "login", "sakura", "--password-stdin"], env=local,
+                            input=f"{PASSWORD}\n", capture_output=True, text=True,
+                            timeout=120, check=False)
+    assert signed.returncode == 0, signed.stderr
+    status, said, err, _mb = _kura_peak(local, tmp_path, "ingest", *paths, "--no-wait",
+                                        "--json")
+    assert status == 0, said + err
+    beside_the_keys = json.loads(said)
+    assert through_server["entries"] == beside_the_keys["entries"]
+
+
+def test_the_intake_route_refuses_an_unsigned_body_and_one_that_does_not_match_its_list(
+        server: tuple[dict[str, str], str, int]) -> None:
+    env, base, _pid = server
+    unsigned = httpx.post(f"{base}/api/v1/intake", files=[("files", ("a.png", scan_png(34)))],
+                          timeout=60)
+    assert unsigned.status_code == 401, unsigned.text
+    assert unsigned.json()["error"]["exit_code"] == ExitCode.refused
+    token = people.sign_in(settings_from(env), "sakura", PASSWORD).token
+    unlisted = httpx.post(f"{base}/api/v1/intake", files=[("files", ("a.png", scan_png(34)))],
+                          data={"entries": json.dumps({"channel": "cli", "entries": []})},
+                          headers={"authorization": f"Bearer {token}", "accept-language": "en"},
+                          timeout=60)
+    assert unlisted.status_code == 400, unlisted.text
+    assert unlisted.json()["error"]["message"] == "The files sent do not match their list."
+    settings = settings_from(env)
+    with session_scope(settings.sqlalchemy_url) as session:
+        assert session.scalars(select(SourceFile)).all() == []
+
+
+def test_kura_refuses_more_files_than_the_server_takes_before_sending_any(
+        tmp_path: Path) -> None:
+    from kura.calls import Remote
+    from storage.usecases import intake
+    from web.uploads import MAX_FILES
+    from workers.intake import Arrival
+
+    scan = tmp_path / "scan.png"
+    scan.write_bytes(scan_png(35))
+    nowhere = Remote(intake, "intake", "http://127.0.0.1:9")  # nothing listens: never asked
+    with pytest.raises(InvalidInput, match=f"At most {MAX_FILES} files"):
+        nowhere.take_in_batch(settings_from(kura_env(data_dir=str(tmp_path))), "token",
+                              [Arrival(f"{n}.png", path=scan) for n in range(MAX_FILES + 1)],
+                              "cli", ())

@@ -80,6 +80,8 @@ EXPECTED: dict[tuple[str, str], str | None] = {
     # (tests/test_server_boundary.py: none runs without a session, a duty missing is refused)
     ("POST", "/api/v1/signin"): OPEN,
     ("POST", "/api/v1/call/{name}"): OPEN,
+    # (tests/test_desk_server.py: `kura ingest`'s files, refused without a session)
+    ("POST", "/api/v1/intake"): OPEN,
 }
 
 

@@ -6,21 +6,27 @@ token. One route serves them all — POST /api/v1/call/<subject>.<function> — 
 use cases named in CALLS and no other; arguments and results cross as JSON by the types of
 the use case's own signature (schemas/wire.py). An error of the one family comes back as
 its class name, code, message, hint and exit code, and `kura` raises it again (kura/calls.py).
+`kura ingest` sends its files to a route of their own, POST /api/v1/intake, streamed as a
+multipart body (kura/uploading.py), and gets the intake's result back as from a call.
 
 Signing in is its own route (the password); the TOTP code of the duties that need one is a
 call with the session it answered, which opens nothing until the code is right."""
 
 from __future__ import annotations
 
+import json
 import logging
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from contextlib import ExitStack
 from dataclasses import dataclass
 from inspect import signature
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Body, Request
 from fastapi.responses import JSONResponse
+from starlette.concurrency import run_in_threadpool
+from starlette.exceptions import HTTPException
 
 from schemas.errors import ExitCode, InvalidInput, KuraError, NotFound, NotSignedIn
 from schemas.i18n import _, speaking
@@ -47,6 +53,7 @@ from storage.usecases import (
     verification,
 )
 from storage.usecases.base import signed_in
+from web.uploads import MAX_FILES, uploaded_form
 from workers.intake import INTAKE_CHECKS
 from workers.register import build_transmittal, match
 from workers.runner import run_pages
@@ -83,22 +90,39 @@ CALLS: dict[str, Callable[..., Any]] = {_name(function): function for function i
 """Every use case a person may call through the API. Each takes (settings, token, …): the
 server supplies its own settings and the caller's session; nothing here runs unsigned."""
 
+FILES, ENTRIES = "files", "entries"
+"""The parts of `kura ingest`'s multipart body (POST /api/v1/intake): each file sent, then
+the list of every entry of the batch."""
+
+
 @dataclass(frozen=True)
-class Upload:
-    """A file `kura ingest` sends: its name as given and its bytes."""
+class Listed:
+    """One entry of the batch `kura ingest` sends, in its place: a file whose bytes are the
+    next file part (`sent`), or turned away on the clerk's machine with the reason (a file
+    cut short there, unreadable or grown past the limit, was sent in part: that part is
+    thrown away). The name is the one the clerk gave, shown back in the batch report."""
 
     filename: str
-    data: bytes
+    sent: bool
+    outcome: Literal["", "skipped", "refused"] = ""
+    code: str = ""
+    reason: str = ""
+
+
+@dataclass(frozen=True)
+class Batch:
+    """The list part of `kura ingest`'s body."""
+
+    channel: str
+    entries: list[Listed]
 
 
 def take_in_batch(settings: Settings, token: str | None,
-                  arrivals: list[Upload | TurnedAway], channel: str) -> IntakeResult:
+                  arrivals: list[Arrival | TurnedAway], channel: str) -> IntakeResult:
     """`kura ingest` through the server: the intake use case with this server's checks, as
     the intake desk's upload does; the pages are then read by the workers (or, embedded,
     by this process), and the clerk's `kura` follows the batch with `desk.progress`."""
-    result = intake.take_in_batch(
-        settings, token, [Arrival(a.filename, a.data) if isinstance(a, Upload) else a
-                          for a in arrivals], channel, INTAKE_CHECKS)
+    result = intake.take_in_batch(settings, token, arrivals, channel, INTAKE_CHECKS)
     threading.Thread(target=run_pages, args=(settings, result.page_ids), daemon=True).start()
     return result
 
@@ -120,8 +144,6 @@ def reread_page(settings: Settings, token: str | None, ident: str,
     threading.Thread(target=run_pages, args=(settings, [line.id]), daemon=True).start()
     return line
 
-
-CALLS["intake.take_in_batch"] = take_in_batch
 CALLS["quarantine.release"] = release_from_quarantine
 CALLS["quarantine.reread_page"] = reread_page
 CALLS.update({_name(function): function for function in (
@@ -199,6 +221,75 @@ def _call(request: Request, name: str, arguments: dict[str, Any]) -> Any:
     values = {key: decode(value, types[key]) for key, value in arguments.items()}
     values.update({key: stage for key, stage in SUPPLIED.items() if key in parameters})
     return encode(function(settings, token, **values), types["return"])
+
+
+# --- taking files in, streamed ------------------------------------------------------------
+
+
+@router.post("/intake")
+async def intake_files(request: Request) -> JSONResponse:
+    """`kura ingest` with its files streamed (kura/uploading.py): a multipart body whose
+    file parts are each sealed into a spool as they arrive (web/uploads.py, as the intake
+    desk's upload), never whole in memory nor in clear on the disk, and whose last part
+    lists every entry of the batch in its place, the ones turned away on the clerk's
+    machine too. The batch is then taken in as `take_in_batch`; the answer is the intake's
+    result, as a call's would be, or an error of the family."""
+    with speaking(request.headers.get("accept-language")):
+        try:
+            settings, token = _settings(request), _bearer(request)
+            # refused (and audited) before the body is read
+            await run_in_threadpool(signed_in, settings, token, "intake")
+            with ExitStack() as cleanup:
+                form = await uploaded_form(request, FILES, None, cleanup, frozenset({ENTRIES}))
+                batch = _listed(form.fields.get(ENTRIES))
+                arrivals = _in_place(form.files, batch.entries)
+                result = await run_in_threadpool(take_in_batch, settings, token, arrivals,
+                                                 batch.channel)
+            return JSONResponse({"result": encode(result, IntakeResult)})
+        except HTTPException as error:  # the body is not the form `kura` sends
+            return _failure(too_many_files() if error.detail == "too_many_files" else
+                            InvalidInput(_("The files sent could not be read as a form.")))
+        except Exception as error:  # every failure answers in the family's terms
+            return _failure(error)
+
+
+def too_many_files() -> InvalidInput:
+    """More files than one upload may carry (web.uploads.MAX_FILES); `kura` says so before
+    it sends any."""
+    return InvalidInput(_("At most {count} files can be sent to the server at once.").format(
+        count=MAX_FILES), hint=_("Take them in as several batches, a folder at a time."))
+
+
+def _listed(sent: bytearray | None) -> Batch:
+    if sent is None:
+        raise InvalidInput(_("The list of the files sent is missing."))
+    try:
+        listed = json.loads(sent)
+    except ValueError:
+        raise InvalidInput(_("The list of the files sent is not JSON.")) from None
+    batch: Batch = decode(listed, Batch)
+    return batch
+
+
+def _in_place(files: Sequence[Arrival | TurnedAway],
+              entries: list[Listed]) -> list[Arrival | TurnedAway]:
+    """Every entry of the batch in its place, under the name the clerk gave: a file part
+    for each entry sent (in the order sent), what the clerk's machine turned away for the
+    rest. A part of an entry turned away is left to the cleanup, which throws it away."""
+    if sum(entry.sent for entry in entries) != len(files):
+        raise InvalidInput(_("The files sent do not match their list."))
+    parts = iter(files)
+    placed: list[Arrival | TurnedAway] = []
+    for entry in entries:
+        part = next(parts) if entry.sent else None
+        if entry.outcome:
+            placed.append(TurnedAway(entry.filename, entry.outcome, entry.code, entry.reason))
+        elif part is None:
+            raise InvalidInput(_("The files sent do not match their list."))
+        else:
+            part.filename = entry.filename  # the part's own name is a stand-in
+            placed.append(part)
+    return placed
 
 
 # --- signing in -------------------------------------------------------------------------

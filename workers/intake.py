@@ -32,8 +32,8 @@ from storage.spool import Spool
 from storage.vault import Vault
 
 __all__ = ["INTAKE_CHECKS", "Answer", "Arrival", "FormatCheck", "Incoming", "IntakeResult",
-           "TurnedAway", "gather", "kind_of", "open_regular_file", "read_regular_file",
-           "shown_name", "take_in", "why_not_taken"]
+           "TurnedAway", "gather", "kind_of", "open_regular_file", "read_in_pieces",
+           "read_regular_file", "shown_name", "take_in", "why_not_taken"]
 
 TEMPORARY_SUFFIXES = (".tmp", ".temp", ".part", ".partial", ".crdownload", ".download",
                       ".swp", "~")
@@ -122,6 +122,17 @@ READ_PIECE = 1 << 20
 def _digest(stream: BinaryIO) -> tuple[str, int]:
     """SHA-256 and length of a file read in pieces, never past the size limit."""
     digest, size = hashlib.sha256(), 0
+    for piece in read_in_pieces(stream):
+        size += len(piece)
+        digest.update(piece)
+    stream.seek(0)
+    return digest.hexdigest(), size
+
+
+def read_in_pieces(stream: BinaryIO) -> Iterator[bytes]:
+    """An open file from where it stands, piece by piece; raises FileTooLarge once it passes
+    the size limit (it grew since it was opened) and NotTaken when it cannot be read."""
+    size = 0
     try:
         while piece := stream.read(READ_PIECE):
             size += len(piece)
@@ -129,12 +140,10 @@ def _digest(stream: BinaryIO) -> tuple[str, int]:
                 raise FileTooLarge(_(
                     "the file grew past the limit of {max_file_bytes:,} bytes").format(
                         max_file_bytes=MAX_FILE_BYTES))
-            digest.update(piece)
+            yield piece
     except OSError as error:
         raise NotTaken(_("cannot be read ({value})").format(
             value=error.strerror or _("I/O error"))) from None
-    stream.seek(0)
-    return digest.hexdigest(), size
 
 
 def open_regular_file(path: Path) -> BinaryIO:
