@@ -20,8 +20,8 @@ from kura.bench.servers import KURA, S3Bucket, kura_env
 from pipeline.render import certificate_pdf
 from schemas.normalise import canonical_json
 from schemas.settings import Settings
-<<<<<<< HEAD
-from storage.audit import AuditEntry
+from storage.accounts import add_person
+from storage.audit import Actor, AuditEntry
 from storage.blind_index import (
     BlindIndexer,
     find_documents,
@@ -29,13 +29,7 @@ from storage.blind_index import (
     normalise_for_index,
     reindex_all,
 )
-from storage.crypto import DecryptionError, Kek
-=======
-from storage.accounts import add_person
-from storage.audit import Actor, AuditEntry
-from storage.blind_index import BlindIndexer, find_documents, load_indexer, normalise_for_index
 from storage.crypto import DecryptionError, Kek, unwrap, wrap
->>>>>>> totp
 from storage.custody import CustodyError, FourEyesError, RetentionError
 from storage.db import get_engine, upgrade
 from storage.disposal import ERASE_METHOD, approve_disposal, request_disposal
