@@ -1,6 +1,7 @@
 """The rooms in a real browser (Debian's Chromium driven by Playwright): a verifier works a
-document with the keyboard only, a second verifier keys the 個人番号 blind, a checker confirms
-(and is refused confirming their own change), a document goes to 疑義 and back. Each step
+document with the keyboard only (Tab and Shift+Tab move), a second verifier keys the 個人番号
+blind, a checker confirms or returns a change with a note (and is refused confirming their own
+change), a document goes to 疑義 and back. Each step
 asserts on the page and on the audit entries; screenshots of each room are saved."""
 
 from __future__ import annotations
