@@ -1,6 +1,6 @@
 """The intake desk in a real browser: a scanning clerk picks several files at once; the batch
-is followed live (pages received and read, quarantined files with their reason) without a
-reload, and the clerk sees counts, never the content of a record."""
+is followed live (pages received and read, the time left, quarantined files with their reason)
+without a reload, and the clerk sees counts, never the content of a record."""
 
 from __future__ import annotations
 
@@ -38,3 +38,32 @@ def test_a_clerk_uploads_a_batch_and_follows_it_live(
     assert batch.detail == {
         "channel": "upload", "files": 3, "quarantined": 2, "refused": 0, "skipped": 0,
         "pages": 1}
+
+
+def test_the_desk_shows_a_quarantined_file_and_the_time_left_while_pages_are_read(
+    browser: Browser, office: tuple[Office, str], shots: Path
+) -> None:
+    office_, base = office
+    sakura = sign_in(browser, base, "sakura")
+    sakura.locator("#files").set_input_files([
+        {"name": "memo.txt", "mimeType": "text/plain", "buffer": b"not a scan"},
+        *({"name": f"scan-{seed}.png", "mimeType": "image/png", "buffer": scan_png(seed)}
+          for seed in (7001, 7002, 7003, 7004, 7005)),
+    ])
+    # one moment while the batch is still being read: pages read, the time left, and the
+    # bad file already listed with its reason, all without a reload
+    sakura.wait_for_function("""() => {
+        const left = document.getElementById("n-left").textContent;
+        return document.getElementById("batch").dataset.finished === "0"
+            && document.getElementById("batch-state").textContent === "読取り中…"
+            && Number(document.getElementById("n-read").textContent) > 0
+            && /^[1-9][0-9]* 秒$/.test(left)
+            && document.getElementById("quarantined").textContent.includes("対応していない形式");
+    }""", timeout=120_000)
+    sakura.screenshot(path=shots / "desk-reading.png", full_page=True)
+    expect(sakura.locator("#batch")).to_have_attribute("data-finished", "1", timeout=120_000)
+    expect(sakura.locator("#n-left")).to_have_text("0 秒")
+    expect(sakura.locator("#n-read")).to_have_text("5")
+    expect(sakura.locator("#quarantined li")).to_have_count(1)
+    [batch] = [e for e in office_.audit("intake.batch") if e.actor == "sakura"]
+    assert (batch.detail["quarantined"], batch.detail["pages"]) == (1, 5)

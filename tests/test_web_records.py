@@ -78,3 +78,35 @@ def test_a_clerk_cannot_open_the_records_room(
     response = sakura.goto(f"/records/doc/{office_.receipts[0]}")
     assert response is not None and response.status == 403
     assert office_.audit("access")[-1].result == "denied:duty"
+
+
+def test_downloading_an_original_is_a_permission_of_its_own_and_audited(
+    browser: Browser, office: tuple[Office, str], shots: Path
+) -> None:
+    office_, base = office
+    receipt = office_.receipts[0]
+    rima = sign_in(browser, base, "rima")
+    rima.goto(f"/records/doc/{receipt}")
+    rima.select_option("#purpose-code", "disclosure_request")
+    rima.fill("#purpose-why", "開示請求 第13号 写しの交付")
+    with rima.expect_download() as downloading:
+        rima.get_by_role("button", name="ダウンロード").click()
+    assert downloading.value.suggested_filename == f"{receipt}.original"
+    assert Path(downloading.value.path()).stat().st_size > 0
+    [downloaded] = office_.audit("original.download")
+    assert downloaded.actor == "rima" and downloaded.result == "ok"
+    assert downloaded.purpose == "disclosure_request: 開示請求 第13号 写しの交付"
+    assert downloaded.detail == {"why": "開示請求 第13号 写しの交付"}
+    assert office_.audit("original.open") == []  # a download is not an opening, nor the reverse
+
+    # a verifier reads records but may not take an original away: refused, and recorded
+    vera = sign_in(browser, base, "vera")
+    vera.goto("/station")
+    response = vera.request.post(f"/records/doc/{receipt}/download", form={
+        "purpose": "disclosure_request", "why": "開示請求 第13号 写しの交付",
+        "csrf": vera.locator("body").get_attribute("data-csrf") or ""})
+    assert response.status == 403
+    assert len(office_.audit("original.download")) == 1
+    refused = office_.audit("access")[-1]
+    assert (refused.actor, refused.result, refused.detail) == (
+        "vera", "denied:duty", {"permission": "original.download"})

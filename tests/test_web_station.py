@@ -1,6 +1,7 @@
 """The rooms in a real browser (Debian's Chromium driven by Playwright): a verifier works a
-document with the keyboard only, a second verifier keys the 個人番号 blind, a checker confirms
-(and is refused confirming their own change), a document goes to 疑義 and back. Each step
+document with the keyboard only (Tab and Shift+Tab move), a second verifier keys the 個人番号
+blind, a checker confirms or returns a change with a note (and is refused confirming their own
+change), a document goes to 疑義 and back. Each step
 asserts on the page and on the audit entries; screenshots of each room are saved."""
 
 from __future__ import annotations
@@ -178,3 +179,53 @@ def test_group_verification_shows_one_type_across_documents(
     assert [(e.actor, e.detail) for e in office_.audit("field.correct")] == [
         ("vera", {"field": "birth_date", "reason": "misread", "deleted": False})]
     assert [e.actor for e in office_.audit("field.accept")] == ["vera"]
+
+
+def test_tab_and_shift_tab_move_between_the_fields(
+    browser: Browser, office: tuple[Office, str], shots: Path
+) -> None:
+    office_, base = office
+    vera = sign_in(browser, base, "vera")
+    vera.goto(f"/station/doc/{office_.receipts[0]}")
+    settled(vera)
+    entry = "[data-field={}] input.entry"
+    expect(vera.locator(entry.format("my_number"))).to_be_focused()
+    vera.keyboard.press("Tab")
+    expect(vera.locator(entry.format("name_kana"))).to_be_focused()
+    vera.keyboard.press("Tab")
+    expect(vera.locator(entry.format("birth_date"))).to_be_focused()
+    vera.keyboard.press("Shift+Tab")
+    expect(vera.locator(entry.format("name_kana"))).to_be_focused()
+    vera.keyboard.press("Shift+Tab")
+    expect(vera.locator(entry.format("my_number"))).to_be_focused()
+    assert office_.audit("field.accept") == [] and office_.audit("field.key") == []
+
+
+def test_a_checker_returns_a_change_to_its_verifier_with_a_note(
+    browser: Browser, office: tuple[Office, str], shots: Path
+) -> None:
+    office_, base = office
+    receipt = office_.receipts[1]
+    vera = sign_in(browser, base, "vera")
+    vera.goto(f"/station/doc/{receipt}")
+    vera.locator("[data-field=birth_date] input.entry").fill("1965-01-03")
+    vera.keyboard.press("Enter")
+    expect(vera.locator("[data-field=birth_date]")).to_contain_text("点検待ち")
+
+    chika = sign_in(browser, base, "chika")
+    chika.goto(f"/station/doc/{receipt}")
+    settled(chika)
+    expect(chika.locator("[data-field=birth_date] button.confirm")).to_be_focused()
+    chika.keyboard.press("Tab")  # to the note; Enter there returns the change, never confirms
+    chika.keyboard.type("申請書では1965-01-08と読める")
+    chika.keyboard.press("Enter")
+    expect(chika.locator("[data-field=birth_date]")).to_have_class("field field-review")
+    chika.screenshot(path=shots / "station-returned.png", full_page=True)
+    assert office_.audit("field.confirm") == []
+    assert [(e.actor, e.detail) for e in office_.audit("field.return")] == [
+        ("chika", {"field": "birth_date"})]
+
+    vera.goto(f"/station/doc/{receipt}")
+    returned = vera.locator("[data-field=birth_date]")
+    expect(returned.locator("input.entry")).to_be_visible()
+    expect(returned.locator(".history")).to_contain_text("申請書では1965-01-08と読める")

@@ -99,6 +99,14 @@
       }
     });
   });
+  // Enter in the checker's note returns the change: the form's first button would confirm it.
+  document.querySelectorAll("form.step input[name='note']").forEach((note) => {
+    note.addEventListener("keydown", (event) => {
+      if (event.key !== "Enter") { return; }
+      event.preventDefault();
+      note.form.querySelector("button[value='return']").click();
+    });
+  });
   const dialogs = { F8: "rescan-dialog", F9: "investigate-dialog" };
   document.addEventListener("keydown", (event) => {
     const id = dialogs[event.key];
