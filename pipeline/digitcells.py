@@ -13,6 +13,14 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
+from pipeline.crops import cut_tight, ink_share
+from pipeline.fields import DIGITS
+from pipeline.handwriting import LINE_GUARD_PX
+from pipeline.ocr import OcrEngine, Reading
+from pipeline.rawfield import RawField
+from pipeline.template import cell_boxes
+from schemas.forms import FieldDef
+
 GAP_PX = 30
 """White between two cells' writing in the line: wide enough that a digit's frames do not
 spill into its neighbour's."""
@@ -21,6 +29,7 @@ LEAST_CHARACTER_MASS = 0.5
 in the cell: it has no opinion of it."""
 BLANK = 0
 """The recogniser's output for "no character here" (CTC's blank)."""
+EMPTY_CELL_INK = 0.01
 
 
 def strip(cells: list[np.ndarray], gap: int = GAP_PX) -> tuple[np.ndarray, list[tuple[int, int]]]:
@@ -61,3 +70,61 @@ def digits_under_cells(
 def no_opinion(opinion: np.ndarray) -> bool:
     """Whether a cell's opinion is the uniform one of a cell where no digit was seen."""
     return bool(np.ptp(opinion) == 0)
+
+
+def read_cells(
+    gray: np.ndarray, field: FieldDef, engine: OcrEngine, alphabet: str | None
+) -> RawField:
+    """One character per cell. The written cells are read together as one line — the
+    recogniser is surer of digits in a row than of a digit alone — and cell by cell only
+    when that line does not give one character per written cell."""
+    crops = cell_crops(gray, field)
+    written = [c for c in crops if c is not None]
+    if not written:
+        return RawField("", 1.0, engine.name)
+    notes: tuple[str, ...] = ("cells_empty",) if len(written) != len(crops) else ()
+    line_image, spans = strip(written)
+    with_frames = getattr(engine, "read_with_frames", None) if alphabet == DIGITS else None
+    seen = None
+    if with_frames is not None:
+        ((line, frames),) = with_frames([line_image], alphabet)
+        columns = engine.columns(DIGITS)  # type: ignore[attr-defined]
+        seen = digits_under_cells(frames, columns, spans, line_image.shape[1])
+    else:
+        line = engine.read_line(line_image, alphabet)
+    if len(line.text) == len(written):
+        return RawField(line.text, line.confidence, engine.name, notes, line.runners_up, seen)
+    if with_frames is not None and seen is not None:
+        # the line dropped or doubled a digit: each cell read alone as well, and where the
+        # line saw no digit under a cell, what the cell alone shows is the opinion of it
+        alone = with_frames(written, alphabet)
+        readings = [reading for reading, _ in alone]
+        for cell, (_, frames) in enumerate(alone):
+            if no_opinion(seen[cell]):
+                width = written[cell].shape[1]
+                seen[cell] = digits_under_cells(frames, columns, [(0, width)], width)[0]
+    else:
+        readings = _read_many(engine, written, alphabet)
+    text = "".join(r.text[:1] for r in readings)
+    if any(len(r.text) != 1 for r in readings):
+        notes += ("cell_unread",)
+    runners_up = tuple(pair for r in readings for pair in r.runners_up)
+    confidence = min(r.confidence for r in readings)
+    return RawField(text, confidence, engine.name, notes, runners_up, seen)
+
+
+def cell_crops(gray: np.ndarray, field: FieldDef) -> list[np.ndarray | None]:
+    """Each cell's writing cut tight, None for an empty cell."""
+    inset = LINE_GUARD_PX + 4
+    crops = []
+    for x, y, w, h in cell_boxes(field):
+        cell = gray[y + inset : y + h - inset, x + inset : x + w - inset]
+        crops.append(cut_tight(cell) if ink_share(cell) >= EMPTY_CELL_INK else None)
+    return crops
+
+
+def _read_many(engine: OcrEngine, images: list[np.ndarray], alphabet: str | None) -> list[Reading]:
+    read_lines = getattr(engine, "read_lines", None)
+    if read_lines is not None:
+        return list(read_lines(images, alphabet))
+    return [engine.read_line(image, alphabet) for image in images]

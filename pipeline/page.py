@@ -24,12 +24,14 @@ from pipeline import (
     read,
     readings,
     register,
+    routes,
     separator,
     tables,
 )
 from pipeline.crosscheck import cross_check
 from pipeline.ingest import TARGET_DPI, PageImage
 from pipeline.ocr import get_engine
+from pipeline.rawfield import RawField
 from pipeline.template import registration_marks, render_blank
 from schemas.calibration import calibration
 from schemas.contracts import DocumentResult, FieldResult, PageResult
@@ -40,7 +42,7 @@ ACCEPT_CONFIDENCE: dict[str, float] = calibration().accept_confidence
 are in schemas/calibration.yaml; `kura bench calibrate` re-derives them from a corpus."""
 
 
-def decide(field: FieldDef, raw: read.RawField) -> FieldResult:
+def decide(field: FieldDef, raw: RawField) -> FieldResult:
     text, runners_up = raw.text, raw.runners_up
     if field.type == "text":
         text, runners_up = lexicon.settle_by_script(text, runners_up)
@@ -89,7 +91,7 @@ def warm_up() -> None:
     task, as the in-process benchmark warms up before it times anything."""
     form = next(f for f in load_forms().values() if f.kind == "form")
     read_page(PageImage(1, np.asarray(render_blank(form).convert("RGB")), TARGET_DPI))
-    for name in sorted(set(read.ROUTES.values())):
+    for name in sorted(set(routes.ROUTES.values())):
         get_engine(name).read_line(np.full((48, 160), 255, np.uint8))
     digits.probabilities(np.zeros((1, 784), np.float32))
 

@@ -11,8 +11,10 @@ import pytest
 
 from kura.bench.synth import mnist
 from kura.bench.synth.corpus import generate_corpus
-from pipeline import digits, read
-from pipeline.read import RawField
+from pipeline import digitcells, digits, digitsettle
+from pipeline.ocr import Reading
+from pipeline.rawfield import RawField
+from pipeline.template import cell_boxes
 from schemas.forms import get_form
 
 
@@ -49,7 +51,7 @@ def test_the_digit_model_and_the_postal_codes_settle_a_misread_cell() -> None:
     images, labels = mnist.load()
     gray = np.full((y + h + 40, x + w + 40), 255, np.uint8)
     wanted = "1700013"
-    cells = read.cell_boxes(field)
+    cells = cell_boxes(field)
     rng = random.Random(3)
     for digit, (cx, cy, cw, ch) in zip(wanted, cells, strict=True):
         index = next(
@@ -57,13 +59,13 @@ def test_the_digit_model_and_the_postal_codes_settle_a_misread_cell() -> None:
         )
         cell = _cell(images[index], side=min(cw, ch) - 20)
         gray[cy + 10 : cy + 10 + cell.shape[0], cx + 10 : cx + 10 + cell.shape[1]] = cell
-    agreed = read._settle_digits(gray, field, RawField(wanted, 0.9, "ppocr"))
+    agreed = digitsettle.settle_digits(gray, field, RawField(wanted, 0.9, "ppocr"))
     assert agreed.text == wanted and "engines_disagree" not in agreed.notes
     # PP-OCR misread the last cell as a digit that makes no postal code: the others settle it
-    misread = read._settle_digits(gray, field, RawField("1700018", 0.9, "ppocr"))
+    misread = digitsettle.settle_digits(gray, field, RawField("1700018", 0.9, "ppocr"))
     assert misread.text == wanted and not misread.notes
     # nor a six-digit reading of seven written cells
-    miscounted = read._settle_digits(gray, field, RawField("170001", 0.9, "ppocr"))
+    miscounted = digitsettle.settle_digits(gray, field, RawField("170001", 0.9, "ppocr"))
     assert "engines_disagree" in miscounted.notes
 
 
@@ -80,17 +82,17 @@ def test_pp_ocr_s_opinion_of_each_cell_comes_from_under_that_cell() -> None:
     gray = np.full((y + h + 40, x + w + 40), 255, np.uint8)
     wanted = "1700013"
     rng = random.Random(3)
-    for digit, (cx, cy, cw, ch) in zip(wanted, read.cell_boxes(field), strict=True):
+    for digit, (cx, cy, cw, ch) in zip(wanted, cell_boxes(field), strict=True):
         index = next(
             i for i in mnist.split("measure")[rng.randrange(50) :] if str(labels[i]) == digit
         )
         cell = _cell(images[index], side=min(cw, ch) - 20)
         gray[cy + 10 : cy + 10 + cell.shape[0], cx + 10 : cx + 10 + cell.shape[1]] = cell
-    raw = read.read_cells(gray, field, get_engine("ppocr"), DIGITS)
+    raw = digitcells.read_cells(gray, field, get_engine("ppocr"), DIGITS)
     assert raw.cell_digits is not None and raw.cell_digits.shape == (7, 10)
     assert "".join(str(int(d)) for d in np.argmax(raw.cell_digits, axis=1)) == wanted
     assert np.allclose(raw.cell_digits.sum(axis=1), 1.0)
-    settled = read._settle_digits(gray, field, raw)
+    settled = digitsettle.settle_digits(gray, field, raw)
     assert settled.text == wanted
 
 
@@ -127,7 +129,7 @@ class _DropsADigit:
 
     def read_with_frames(
         self, images: list[np.ndarray], alphabet: str | None = None
-    ) -> list[tuple[read.Reading, np.ndarray]]:
+    ) -> list[tuple[Reading, np.ndarray]]:
         if len(images) == 1 and len(self.wanted) > 1:  # the row: a frame per 10 columns
             frames = np.zeros((images[0].shape[1] // 10, 11))
             frames[:, 0] = 1.0
@@ -141,14 +143,14 @@ class _DropsADigit:
                     frames[(left + right) // 20] = 0.0
                     frames[(left + right) // 20, 1 + int(digit)] = 1.0
             text = self.wanted[:2] + self.wanted[3:]
-            return [(read.Reading(text, 0.9, self.name), frames)]
+            return [(Reading(text, 0.9, self.name), frames)]
         alone = []
         for digit in self.wanted:
             frames = np.zeros((4, 11))
             frames[:, 0] = 1.0
             frames[1] = 0.0
             frames[1, 1 + int(digit)] = 1.0
-            alone.append((read.Reading(digit, 0.9, self.name), frames))
+            alone.append((Reading(digit, 0.9, self.name), frames))
         return alone
 
 
@@ -158,8 +160,8 @@ def test_a_digit_the_row_s_reading_dropped_is_read_in_its_cell_alone() -> None:
     field = get_form("kokunen_hihokensha_todoke").field("postal_code")
     x, y, w, h = field.box
     gray = np.full((y + h + 40, x + w + 40), 255, np.uint8)
-    for cx, cy, cw, ch in read.cell_boxes(field):  # a blot of ink in every cell: written
+    for cx, cy, cw, ch in cell_boxes(field):  # a blot of ink in every cell: written
         gray[cy + 20 : cy + ch - 20, cx + 20 : cx + cw - 20] = 0
-    raw = read.read_cells(gray, field, _DropsADigit("1790013"), DIGITS)  # type: ignore[arg-type]
+    raw = digitcells.read_cells(gray, field, _DropsADigit("1790013"), DIGITS)  # type: ignore[arg-type]
     assert raw.text == "1790013" and raw.cell_digits is not None
     assert "".join(str(int(d)) for d in np.argmax(raw.cell_digits, axis=1)) == "1790013"

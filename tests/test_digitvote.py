@@ -106,18 +106,18 @@ def test_a_9_like_a_q_in_an_era_digit_goes_to_a_person() -> None:
 def test_a_date_more_than_a_lifetime_back_is_not_chosen(monkeypatch: pytest.MonkeyPatch) -> None:
     """平成11年 written 7 11 07 15; PP-OCR read the era digit 1 (明治11年, 1878), the digit
     model 7: of the two real dates only 1999 can stand on a form filed today."""
-    from pipeline import read
-    from pipeline.read import RawField
+    from pipeline import digits, digitsettle
+    from pipeline.rawfield import RawField
 
     field = get_form("kokunen_hihokensha_todoke").field("birth_date")
     model = _sure("7110715", {0: {7: 0.97, 1: 0.03}})
-    monkeypatch.setattr(read.digit_model, "cell_probabilities", lambda cells: list(model))
+    monkeypatch.setattr(digits, "cell_probabilities", lambda cells: list(model))
     cells = [np.zeros((40, 30), np.uint8)] * 7
-    settled = read._settle_digits(cells[0], field, RawField("1110715", 0.9, "ppocr"), cells)
+    settled = digitsettle.settle_digits(cells[0], field, RawField("1110715", 0.9, "ppocr"), cells)
     assert settled.text == "7110715" and not settled.notes
     # where both eras were possible, the readers' difference would go to a person
     model = _sure("3110715", {0: {3: 0.97, 1: 0.03}})
-    unsure = read._settle_digits(cells[0], field, RawField("5110715", 0.9, "ppocr"), cells)
+    unsure = digitsettle.settle_digits(cells[0], field, RawField("5110715", 0.9, "ppocr"), cells)
     assert "engines_disagree" in unsure.notes
 
 

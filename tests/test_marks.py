@@ -13,7 +13,7 @@ from PIL import Image, ImageDraw
 
 from kura.bench.synth.handwriting import HandStyle, _fill_field, _Pen, fill_form
 from kura.bench.synth.values import Value
-from pipeline import read
+from pipeline import choices, handwriting
 from pipeline.page import decide
 from pipeline.template import render_blank
 from schemas.contracts import FieldResult
@@ -73,13 +73,13 @@ STRIKES: dict[str, Callable[[ImageDraw.ImageDraw, Box], None]] = {
 
 
 def _read_choice(page: Image.Image) -> FieldResult:
-    marked = read.marks(np.asarray(page.convert("RGB")), FORM, 1)
-    return decide(CHOICE, read.read_choice(marked, CHOICE, FORM.id))
+    marked = handwriting.marks(np.asarray(page.convert("RGB")), FORM, 1)
+    return decide(CHOICE, choices.read_choice(marked, CHOICE, FORM.id))
 
 
 def _read_checkbox(page: Image.Image) -> FieldResult:
-    marked = read.marks(np.asarray(page.convert("RGB")), FORM, 1)
-    return decide(CHECKBOX, read.read_checkbox(marked, CHECKBOX, FORM.id))
+    marked = handwriting.marks(np.asarray(page.convert("RGB")), FORM, 1)
+    return decide(CHECKBOX, choices.read_checkbox(marked, CHECKBOX, FORM.id))
 
 
 def test_a_clean_circle_is_accepted() -> None:

@@ -13,14 +13,15 @@ from PIL import Image, ImageDraw
 
 from kura.bench.synth.corpus import without_marks
 from kura.bench.synth.scanner import ScanEffects, scan
-from pipeline import align, cleanup, lexicon, read, readings
+from pipeline import align, choices, cleanup, digits, handwriting, lexicon, readings, textlines
 from pipeline.crosscheck import cross_check
 from pipeline.fonts import HANDWRITING_FONTS, font
 from pipeline.ingest import PageImage, rasterise
 from pipeline.ocr import Reading
 from pipeline.page import process_page, read_page
-from pipeline.read import alphabet_for
+from pipeline.rawfield import RawField
 from pipeline.register import find_marks
+from pipeline.routes import alphabet_for
 from pipeline.template import render_blank
 from schemas.contracts import FieldResult, FieldStatus
 from schemas.forms import FormDef, get_form
@@ -308,7 +309,7 @@ def _kana_line(chars: str, sizes: list[int]) -> tuple[np.ndarray, tuple[float, .
 
 
 def test_kana_height_decides_small_against_large() -> None:
-    from pipeline.read import settle_kana_sizes
+    from pipeline.textlines import settle_kana_sizes
 
     line, positions = _kana_line("キヨシ", [100, 115, 100])
     misread = Reading("キョシ", 0.92, "ppocr", (("ョ", "ヨ", 0.01),), positions)
@@ -364,12 +365,12 @@ def test_number_fields_go_to_a_person_when_the_recognisers_disagree(
         return probabilities
 
     # sure of a 2 where both PP-OCR models read 3: 1700012 is a postal code too
-    monkeypatch.setattr(read.digit_model, "cell_probabilities", reads({2: 1.0}))
+    monkeypatch.setattr(digits, "cell_probabilities", reads({2: 1.0}))
     disputed = _read(page)["postal_code"]
     assert disputed.status == "review"
     assert "engines_disagree" in disputed.reasons
     # torn between a 3 and an 8: 1700018 is no postal code, so the check settles it
-    monkeypatch.setattr(read.digit_model, "cell_probabilities", reads({3: 0.45, 8: 0.55}))
+    monkeypatch.setattr(digits, "cell_probabilities", reads({3: 0.45, 8: 0.55}))
     settled = _read(page)["postal_code"]
     assert settled.value == "1700013" and settled.status == "accepted"
 
@@ -449,29 +450,30 @@ def test_an_unsure_checkbox_goes_to_a_person_not_to_false() -> None:
     box = next(d for d in form.fields if d.type == "checkbox")
     x, y, w, h = box.box
     gray = np.full((y + h + 50, x + w + 50), 255, np.uint8)
-    assert decide(box, read.read_checkbox(gray, box, form.id)).value == "false"
-    assert decide(box, read.read_checkbox(gray, box, form.id)).status == "accepted"
+    assert decide(box, choices.read_checkbox(gray, box, form.id)).value == "false"
+    assert decide(box, choices.read_checkbox(gray, box, form.id)).status == "accepted"
     # a short stroke inside the box: more than a speck, less than a tick
     gray[y + h // 2 : y + h // 2 + 4, x + w // 3 : x + w // 3 + max(w // 6, 8)] = 0
-    share = float((gray[y : y + h, x : x + w] < read.INK_THRESHOLD).mean())
-    assert read.CHECKBOX_CLEAR_INK <= share < read.CHOICE_MARK_INK
-    unsure = decide(box, read.read_checkbox(gray, box, form.id))
+    share = float((gray[y : y + h, x : x + w] < handwriting.INK_THRESHOLD).mean())
+    assert choices.CHECKBOX_CLEAR_INK <= share < choices.CHOICE_MARK_INK
+    unsure = decide(box, choices.read_checkbox(gray, box, form.id))
     assert unsure.status == "review" and "unsure_mark" in unsure.reasons
 
 
 def test_dots_and_dashes_past_the_end_of_an_address_go_to_a_person() -> None:
-    assert read._without_stray_marks("仙台市青葉区中山台5丁目21番11号アーバンコート506ー・・") == (
+    trimmed = textlines._without_stray_marks
+    assert trimmed("仙台市青葉区中山台5丁目21番11号アーバンコート506ー・・") == (
         "仙台市青葉区中山台5丁目21番11号アーバンコート506"
     )
-    assert read._without_stray_marks("豊島区東池袋3丁目1番1号サンシャインタワー") == (
+    assert trimmed("豊島区東池袋3丁目1番1号サンシャインタワー") == (
         "豊島区東池袋3丁目1番1号サンシャインタワー"
     )
-    assert read._without_stray_marks("中野区中野4丁目2番3号ー") == "中野区中野4丁目2番3号"
+    assert trimmed("中野区中野4丁目2番3号ー") == "中野区中野4丁目2番3号"
 
 
-def _choice_of(page: Image.Image, form: FormDef, name: str) -> read.RawField:
+def _choice_of(page: Image.Image, form: FormDef, name: str) -> RawField:
     registered = np.asarray(page.convert("RGB"))
-    return read.read_choice(read.marks(registered, form, 1), form.field(name), form.id)
+    return choices.read_choice(handwriting.marks(registered, form, 1), form.field(name), form.id)
 
 
 def test_a_loose_circle_running_into_the_neighbours_chooses_the_label_it_encloses() -> None:

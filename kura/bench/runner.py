@@ -34,7 +34,7 @@ from schemas.contracts import DocumentResult, PageResult
 from schemas.forms import FormDef, load_forms
 
 ROUTED = "routed"
-"""The pipeline as shipped: each field type read by the engine `pipeline.read.ROUTES` names."""
+"""The pipeline as shipped: each field type read by the engine `pipeline.routes.ROUTES` names."""
 ENGINES = ("ppocr", "tesseract")
 STAGES = (
     "rasterise",
@@ -403,6 +403,6 @@ def warm_up(rasterised: list[Rasterised], forms: dict[str, FormDef]) -> None:
 
 
 def _routes() -> dict[str, str]:
-    from pipeline.read import ROUTES
+    from pipeline.routes import ROUTES
 
     return dict(ROUTES)

@@ -1,0 +1,226 @@
+"""Find the printed boxes and the rows of per-character cells of a blank form, and guess each
+field's type from its shape.
+
+The method: the form's dark print is split into long horizontal and long vertical strokes by
+morphological opening (text strokes are too short to survive), the two are joined into a
+ruling mask, and every white region that the ruling closes in on all sides and that fills its
+bounding rectangle is one box interior. Interiors of equal height that sit side by side,
+separated only by a ruling line, are the cells of one cell field. Each box is grown back out
+over its ruling lines to the outer edge, which is where a definition's `box` lies.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+from schemas.forms import FieldType
+
+Box = tuple[int, int, int, int]
+
+LINE_MIN_PX = 60
+"""Shortest ruling stroke kept at 300 dpi (0.2 inch); printed text strokes are shorter."""
+MIN_INTERIOR_PX = 40
+"""Smallest box interior taken for a box, per side."""
+RECT_FILL = 0.9
+"""A box interior must fill this share of its bounding rectangle."""
+ALIGN_PX = 8
+"""Tolerance for the top and bottom edges of cells in one row."""
+CELL_GAP_PX = 14
+"""Widest ruling line between two cells of one field."""
+FURIGANA_GAP_PX = 60
+"""Widest gap between a kana box and the name box under it."""
+LEGEND_REACH_PX = 120
+"""A date's era legend starts within this distance right of its cells."""
+TYPE_BY_CELLS: dict[int, FieldType] = {12: "my_number", 10: "bpn", 7: "date"}
+
+
+@dataclass(frozen=True)
+class ProposedField:
+    page: int
+    box: Box
+    cells: int | None
+    type: FieldType
+    note: str | None = None
+    """Why the administrator must look at this field, written as a YAML comment."""
+    charset: str | None = None
+    label: str | None = None
+    """The printed caption beside or above the box, as read."""
+    name: str | None = None
+    options: tuple[tuple[str, Box], ...] = ()
+    """A choice's options: each printed label as read and the box a mark on it falls in."""
+
+
+
+def shaped_fields(ink: np.ndarray, ruling: np.ndarray, page: int) -> list[ProposedField]:
+    """Every box and row of cells the ruling closes in, with the type its shape suggests."""
+    fields: list[ProposedField] = []
+    for group in _group_cells(_interiors(ruling)):
+        box = _outer_box(ruling, group)
+        if len(group) > 1:
+            fields.append(_cell_field(page, box, len(group), ink))
+        else:
+            fields.append(_box_field(page, box))
+    return fields
+
+
+def with_furigana(fields: list[ProposedField]) -> list[ProposedField]:
+    """A low box right above a taller one of the same width is a name's kana reading."""
+    out = list(fields)
+    for i, upper in enumerate(out):
+        if upper.type != "text":
+            continue
+        x, y, w, h = upper.box
+        below = next(
+            (
+                j
+                for j, lower in enumerate(out)
+                if lower.type == "text"
+                and lower.page == upper.page
+                and abs(lower.box[0] - x) <= ALIGN_PX
+                and abs(lower.box[2] - w) <= ALIGN_PX
+                and 0 <= lower.box[1] - (y + h) <= FURIGANA_GAP_PX
+                and lower.box[3] > 1.15 * h
+            ),
+            None,
+        )
+        if below is None:
+            continue
+        out[i] = ProposedField(
+            upper.page, upper.box, None, "kana", "TODO a low box above a name: its kana reading?"
+        )
+        lower = out[below]
+        out[below] = ProposedField(
+            lower.page, lower.box, None, "text", "TODO under a kana box: a name?", "name"
+        )
+    return out
+
+
+def dark_print(gray: np.ndarray) -> np.ndarray:
+    _, dark = cv2.threshold(gray, 0, 255, cv2.THRESH_BINARY_INV | cv2.THRESH_OTSU)
+    # Otsu on a nearly empty page can pick a threshold in the paper's noise; print is dark.
+    return (dark > 0) & (gray < 200)
+
+
+def ruling_lines(ink: np.ndarray) -> np.ndarray:
+    mask = ink.astype(np.uint8)
+    horizontal = cv2.morphologyEx(mask, cv2.MORPH_OPEN, np.ones((1, LINE_MIN_PX), np.uint8))
+    vertical = cv2.morphologyEx(mask, cv2.MORPH_OPEN, np.ones((LINE_MIN_PX, 1), np.uint8))
+    ruling = cv2.bitwise_or(horizontal, vertical)
+    # Close pinholes where a scan broke a line; a corner gap would open a box to the outside.
+    return cv2.morphologyEx(ruling, cv2.MORPH_CLOSE, np.ones((3, 3), np.uint8)) > 0
+
+
+def _interiors(ruling: np.ndarray) -> list[Box]:
+    """White regions closed in by ruling lines on all sides, as rectangles."""
+    white = (~ruling).astype(np.uint8)
+    count, _, stats, _ = cv2.connectedComponentsWithStats(white, connectivity=4)
+    height, width = ruling.shape
+    boxes: list[Box] = []
+    for i in range(1, count):
+        x, y, w, h, area = (int(v) for v in stats[i])
+        if x == 0 or y == 0 or x + w >= width or y + h >= height:
+            continue  # the page's open background
+        if w < MIN_INTERIOR_PX or h < MIN_INTERIOR_PX or area < RECT_FILL * w * h:
+            continue
+        boxes.append((x, y, w, h))
+    return boxes
+
+
+def _group_cells(interiors: list[Box]) -> list[list[Box]]:
+    """Runs of interiors in one row, of equal height, separated only by a ruling line."""
+    remaining = sorted(interiors, key=lambda b: (b[0], b[1]))
+    groups: list[list[Box]] = []
+    used: set[int] = set()
+    for start, box in enumerate(remaining):
+        if start in used:
+            continue
+        used.add(start)
+        group = [box]
+        while True:
+            last = group[-1]
+            follower = next(
+                (
+                    i
+                    for i, other in enumerate(remaining)
+                    if i not in used and _next_cell(last, other)
+                ),
+                None,
+            )
+            if follower is None:
+                break
+            used.add(follower)
+            group.append(remaining[follower])
+        groups.append(group)
+    return groups
+
+
+def _next_cell(cell: Box, other: Box) -> bool:
+    x, y, w, h = cell
+    ox, oy, ow, oh = other
+    gap = ox - (x + w)
+    return (
+        0 <= gap <= CELL_GAP_PX
+        and abs(oy - y) <= ALIGN_PX
+        and abs((oy + oh) - (y + h)) <= ALIGN_PX
+        and 0.6 <= ow / w <= 1.6
+    )
+
+
+def _outer_box(ruling: np.ndarray, group: list[Box]) -> Box:
+    """The box of a run of interiors, grown over the ruling lines around it."""
+    left = min(b[0] for b in group)
+    top = min(b[1] for b in group)
+    right = max(b[0] + b[2] for b in group)  # exclusive
+    bottom = max(b[1] + b[3] for b in group)
+    mid_y = (top + bottom) // 2
+    mid_x = group[0][0] + group[0][2] // 2  # inside a cell, clear of the lines between cells
+    height, width = ruling.shape
+    while left > 0 and ruling[mid_y, left - 1]:
+        left -= 1
+    while right < width and ruling[mid_y, right]:
+        right += 1
+    while top > 0 and ruling[top - 1, mid_x]:
+        top -= 1
+    while bottom < height and ruling[bottom, mid_x]:
+        bottom += 1
+    # The outer edge is the last ruling pixel, as a definition's x + w is.
+    return (left, top, right - 1 - left, bottom - 1 - top)
+
+
+def _cell_field(page: int, box: Box, cells: int, ink: np.ndarray) -> ProposedField:
+    guessed = TYPE_BY_CELLS.get(cells, "digits")
+    if guessed != "date":
+        note = None if cells in TYPE_BY_CELLS else f"TODO {cells} cells: digits, amount or other"
+        return ProposedField(page, box, cells, guessed, note)
+    x, y, w, h = box
+    legend = ink[y : y + h, x + w + 10 : x + w + LEGEND_REACH_PX]
+    if legend.size and legend.mean() > 0.005:
+        return ProposedField(
+            page,
+            box,
+            cells,
+            "date",
+            "TODO 7 cells with a legend beside them: date (era code + YYMMDD)?",
+        )
+    return ProposedField(
+        page, box, cells, "postal", "TODO 7 cells: postal code, or a date (era code + YYMMDD)?"
+    )
+
+
+def _box_field(page: int, box: Box) -> ProposedField:
+    _, _, w, h = box
+    if w <= 2 * MIN_INTERIOR_PX + 80 and h <= 2 * MIN_INTERIOR_PX + 80 and 0.7 <= w / h <= 1.4:
+        return ProposedField(page, box, None, "checkbox", "TODO a small square: checkbox?")
+    if w >= 3 * h:
+        return ProposedField(
+            page,
+            box,
+            None,
+            "text",
+            "TODO text: kana, name (charset: name), address (charset: address) or phone?",
+        )
+    return ProposedField(page, box, None, "text", "TODO a box: text, or something else?")
+

@@ -1,0 +1,128 @@
+"""Settle what a number field holds (digit cells, a phone number written freehand) from
+every reader of its digits: PP-OCR, the single-cell digit model and, for some types, a
+second recogniser, weighed in `pipeline.digitvote` against the field's own check."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import replace
+
+import cv2
+import numpy as np
+
+from pipeline import digitcells, digitvote
+from pipeline import digits as digit_model
+from pipeline.crops import cut_tight, with_overflow
+from pipeline.crosscheck import MAX_AGE
+from pipeline.fields import normalise
+from pipeline.handwriting import INK_THRESHOLD
+from pipeline.ocr import get_engine
+from pipeline.rawfield import RawField
+from pipeline.routes import SECOND_OPINION, alphabet_for
+from pipeline.textlines import read_line_field
+from schemas.forms import FieldDef
+
+DIGIT_CELLS = ("digits", "my_number", "bpn", "postal", "date", "amount")
+CHECKED = ("my_number", "postal", "date")
+"""Digit fields with a check of their own (check digit, a postal code that exists, a real
+date): among the readings their readers leave open, the check may choose."""
+
+
+def settle_digits(
+    gray: np.ndarray, field: FieldDef, raw: RawField, glyphs: list[np.ndarray] | None = None
+) -> RawField:
+    """PP-OCR's reading of digit cells (what it saw under each cell, `raw.cell_digits`) or of
+    the digits cut out of a freehand number (`glyphs`), weighed with the single-cell digit
+    model's and, where the field has one, the second recogniser's (`pipeline.digitvote`):
+    where every reader agrees and is sure the reading stands; where they differ the field's
+    check may settle it when one combination clearly passes; otherwise a person decides,
+    shown the likeliest digits."""
+    if glyphs is None:
+        glyphs = [crop for crop in digitcells.cell_crops(gray, field) if crop is not None]
+    written = glyphs
+    model = [p for p in digit_model.cell_probabilities(written) if p is not None]
+    if len(model) != len(written):  # a speck the model saw no digit in
+        return replace(raw, notes=(*raw.notes, "engines_disagree"))
+    seen: digitvote.Seen = {}
+    votes: digitvote.Votes = {}
+    if raw.cell_digits is not None and len(raw.cell_digits) == len(written):
+        seen[raw.engine] = raw.cell_digits
+    else:
+        ours = digits_of(raw.text)
+        votes[raw.engine] = ours if len(ours) == len(written) else None
+    second = SECOND_OPINION.get(field.type)
+    if second:
+        other = second_opinion(gray, field, second)
+        votes[second] = other if len(other) == len(written) else None
+    passes = None
+    if field.type in CHECKED:
+
+        def passes(text: str) -> bool:
+            normalised = normalise(field, text)
+            if normalised.reasons:
+                return False
+            # no date on these forms lies more than a lifetime back or years ahead
+            year = int(normalised.value[:4]) if field.type == "date" else 0
+            return field.type != "date" or abs(year - dt.date.today().year) <= MAX_AGE
+
+    settled = digitvote.settle(np.stack(model), votes, passes, seen)
+    miscounted = any(v is None for v in votes.values())
+    if settled.settled and not miscounted:  # the doubts PP-OCR had are weighed: gone
+        # and a cell its line reading missed was read under the cell
+        notes = tuple(n for n in raw.notes if not (seen and n == "cell_unread"))
+        return RawField(settled.text, settled.confidence, raw.engine, notes)
+    model_reads = "".join(str(int(np.argmax(p))) for p in model)
+    disagree = any(v != model_reads for v in votes.values()) or any(
+        "".join(str(int(d)) for d in np.argmax(s, axis=1)) != model_reads for s in seen.values()
+    )
+    note = "engines_disagree" if disagree else "low_confidence"
+    proposal = settled.text
+    if miscounted and not field.cells and normalise(field, proposal).reasons:
+        proposal = raw.text  # the cut-out digits make no number either: the line's reading
+    return replace(raw, text=proposal, notes=(*raw.notes, note))
+
+
+GLYPH_MIN_AREA = 40
+HYPHEN_HEIGHT = 0.45
+"""A mark lower than this share of the digits' height is a hyphen or a speck, not a digit."""
+
+
+def digit_glyphs(gray: np.ndarray, field: FieldDef) -> list[np.ndarray]:
+    """The digits of a number written freehand (a phone number), each cut out by its strokes,
+    left to right; hyphens and specks left out. Empty where the cutting is unsure (two digits
+    touching, a digit in pieces that do not stack), so the field is read as a line alone."""
+    crop = with_overflow(gray, field.box)
+    ink = (crop < INK_THRESHOLD).astype(np.uint8)
+    count, _, stats, _ = cv2.connectedComponentsWithStats(ink)
+    spans: list[list[int]] = []  # left, top, right, bottom of the pieces that stack
+    for x, y, w, h, area in sorted(stats[1:count].tolist()):
+        if area < GLYPH_MIN_AREA:
+            continue
+        if spans and x < spans[-1][2] - 0.5 * min(w, spans[-1][2] - spans[-1][0]):
+            last = spans[-1]
+            spans[-1] = [last[0], min(last[1], y), max(last[2], x + w), max(last[3], y + h)]
+        else:
+            spans.append([x, y, x + w, y + h])
+    if not spans:
+        return []
+    height = float(np.median([b - t for _, t, _, b in spans]))
+    digits = [s for s in spans if s[3] - s[1] >= HYPHEN_HEIGHT * height]
+    if any(r - left > 1.2 * (b - t) for left, t, r, b in digits):
+        return []  # two digits written into one another
+    cut = [cut_tight(crop[max(t - 4, 0) : b + 4, max(x - 4, 0) : r + 4]) for x, t, r, b in digits]
+    return [glyph for glyph in cut if glyph is not None]
+
+
+def second_opinion(gray: np.ndarray, field: FieldDef, engine_name: str) -> str:
+    """The digits the other recogniser reads, in one pass: written cells as one strip."""
+    engine, alphabet = get_engine(engine_name), alphabet_for(field)
+    if not field.cells:
+        return digits_of(read_line_field(gray, field, engine, alphabet).text)
+    written = [crop for crop in digitcells.cell_crops(gray, field) if crop is not None]
+    if not written:
+        return ""
+    return digits_of(engine.read_line(digitcells.strip(written)[0], alphabet).text)
+
+
+def digits_of(text: str) -> str:
+    return "".join(ch for ch in text if ch.isdigit())

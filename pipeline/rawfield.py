@@ -1,0 +1,21 @@
+"""What reading one field gives, before it is decided: the text, how sure the reader is,
+and why a person should look. Its own module because every field reader returns one."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from dataclasses import field as dataclass_field
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class RawField:
+    text: str
+    confidence: float
+    engine: str
+    notes: tuple[str, ...] = ()
+    runners_up: tuple[tuple[str, str, float], ...] = ()
+    cell_digits: np.ndarray | None = dataclass_field(default=None, compare=False)
+    """Digit cells: the recogniser's opinion of each written cell's digit (cells × 10),
+    from the frames under that cell (`pipeline.digitcells`); None where it gives none."""
