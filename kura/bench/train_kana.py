@@ -89,7 +89,7 @@ def draw_word(word: str, rng: random.Random) -> tuple[np.ndarray, list[tuple[flo
         yy, xx = np.mgrid[0:height, 0:width]
         mask = mask * ~(((yy % 4) == 3) & ((xx % 4) == 3))
     level = 60 if impact else 20
-    page = 250.0 - mask * (250.0 - level)
+    page: np.ndarray = 250.0 - mask * (250.0 - level)
     scale = rng.uniform(200, 300) / 300
     page = cv2.resize(page, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
     blur = rng.uniform(0.0, 1.2)
@@ -182,7 +182,8 @@ def train(out: Path = halfkana.MODEL, seed: int = 0,
     progress(f"{len(x)} cells drawn")
     params = _train(x, y, seed, progress)
     out.parent.mkdir(parents=True, exist_ok=True)
-    np.savez_compressed(out, **{k: v.astype(np.float16) for k, v in params.items()})
+    half = {k: v.astype(np.float16) for k, v in params.items()}
+    np.savez_compressed(out, w1=half["w1"], b1=half["b1"], w2=half["w2"], b2=half["b2"])
     halfkana._weights.cache_clear()
     held_x, held_y = samples(600, seed + 1000)
     predicted = halfkana.cell_log_probabilities(held_x, out).argmax(axis=1)
