@@ -230,9 +230,11 @@ def test_the_line_and_the_cell_readers_vote_and_disagreement_goes_to_a_person() 
     column = get_form(LIST_FORM).column("name_kana")
     cells = halfkana.read_word(_printed_word("ﾔﾏﾀﾞ", PRINTED_FONT, 28, 240))
     assert cells is not None and cells.confidence > 0.9
-    agreed = _cell_vote(cells, Reading("ﾔﾏﾀﾞ", 0.8, "ppocr"))  # unsure alone, sure together
-    assert agreed.text == "ﾔﾏﾀﾞ" and agreed.confidence == cells.confidence
+    agreed = _cell_vote(cells, Reading("ﾔﾏﾀﾞ", 0.95, "ppocr"))
+    assert agreed == Reading("ﾔﾏﾀﾞ", 0.95, "ppocr")
     assert _decide(column, agreed).status == "accepted"
+    unsure = _cell_vote(cells, Reading("ﾔﾏﾀﾞ", 0.8, "ppocr"))  # agreeing does not make it sure
+    assert _decide(column, unsure).status == "review"
     disputed = _cell_vote(cells, Reading("ﾔﾏﾀ", 0.95, "ppocr"))  # the line reader lost ﾞ
     assert disputed.text == "ヤマダ" and disputed.confidence <= UNSURE_VOICING
     cell = _decide(column, disputed)
