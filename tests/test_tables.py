@@ -7,12 +7,15 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import cv2
 import numpy as np
 import pytest
 from typer.testing import CliRunner
 
 from kura.bench.synth.lists import LIST_FORM, render_list, to_half_width
 from kura.cli import app
+from pipeline import halfkana
+from pipeline.fonts import PRINTED_FONT
 from pipeline.ingest import PageImage
 from pipeline.listcells import municipality_code_reasons, parse_date, parse_period
 from pipeline.ocr import Reading
@@ -20,7 +23,9 @@ from pipeline.page import assemble, process_page
 from pipeline.tables import (
     PAGE_NUMBER,
     UNSURE_VOICING,
+    _cell_vote,
     _counted,
+    _decide,
     check_list,
     compose_voicing,
     ctc_log_likelihood,
@@ -180,6 +185,60 @@ def test_a_word_whose_width_holds_another_count_of_characters_is_unsure() -> Non
     checked = _counted(crops, readings, [len(r.text) for r in readings])
     assert checked[3].confidence == UNSURE_VOICING
     assert all(r.confidence == 0.99 for i, r in enumerate(checked) if i != 3)
+
+
+# --- Half-width kana read cell by cell -----------------------------------------------------
+
+MINCHO = Path("/usr/share/fonts/opentype/ipaexfont-mincho/ipaexm.ttf")
+
+
+def _printed_word(text: str, face: Path, px: int, dpi: int = 300) -> np.ndarray:
+    """`text` printed at `px` (300 dpi) and scanned at `dpi`: grey, dark on paper."""
+    from PIL import Image, ImageDraw, ImageFont
+
+    ink = Image.new("L", (int(px * (len(text) * 0.5 + 2)), int(px * 1.8)), 255)
+    ImageDraw.Draw(ink).text((px, px // 3), text, font=ImageFont.truetype(str(face), px),
+                             fill=25)
+    page = np.asarray(ink, np.float32)
+    page = cv2.resize(page, None, fx=dpi / 300, fy=dpi / 300, interpolation=cv2.INTER_AREA)
+    return np.clip(cv2.GaussianBlur(page, (0, 0), 0.6), 0, 255).astype(np.uint8)
+
+
+@pytest.mark.parametrize(("printed", "face", "px", "dpi", "canonical"), [
+    ("ﾔﾏﾀﾞ ﾀﾛｳ", PRINTED_FONT, 30, 300, "ヤマダタロウ"),
+    ("ｼﾞｮｳｼﾞ ｷｮｳｺ", MINCHO, 30, 240, "ジョウジキョウコ"),  # small kana, voicing marks
+    ("ﾊﾟｸ ﾋﾞｮﾝﾎ", PRINTED_FONT, 26, 200, "パクビョンホ"),  # handakuten, 6 pt at 200 dpi
+    ("ﾜﾀﾅﾍﾞ ﾘｭｳｲﾁ", MINCHO, 26, 300, "ワタナベリュウイチ"),  # ﾜ/ﾘ, small ｭ
+])
+def test_half_width_kana_are_read_cell_by_cell(
+        printed: str, face: Path, px: int, dpi: int, canonical: str) -> None:
+    read = halfkana.read_word(_printed_word(printed, face, px, dpi))
+    assert read is not None and read.text == canonical
+
+
+def test_a_cell_with_no_print_is_no_word() -> None:
+    assert halfkana.read_word(np.full((30, 80), 245, np.uint8)) is None
+
+
+def test_voicing_marks_join_the_kana_before_them() -> None:
+    assert halfkana.full_width("ﾀﾞﾊﾟｳﾞｧｰ") == "ダパヴァー"
+
+
+def test_the_line_and_the_cell_readers_vote_and_disagreement_goes_to_a_person() -> None:
+    """Both read the same: the line reading stands. They differ: the cell reader's kana
+    are kept (it reads half-width print better) but the name waits for a person."""
+    column = get_form(LIST_FORM).column("name_kana")
+    cells = halfkana.read_word(_printed_word("ﾔﾏﾀﾞ", PRINTED_FONT, 28, 240))
+    assert cells is not None and cells.confidence > 0.9
+    agreed = _cell_vote(cells, Reading("ﾔﾏﾀﾞ", 0.95, "ppocr"))
+    assert agreed == Reading("ﾔﾏﾀﾞ", 0.95, "ppocr")
+    assert _decide(column, agreed).status == "accepted"
+    unsure = _cell_vote(cells, Reading("ﾔﾏﾀﾞ", 0.8, "ppocr"))  # agreeing does not make it sure
+    assert _decide(column, unsure).status == "review"
+    disputed = _cell_vote(cells, Reading("ﾔﾏﾀ", 0.95, "ppocr"))  # the line reader lost ﾞ
+    assert disputed.text == "ヤマダ" and disputed.confidence <= UNSURE_VOICING
+    cell = _decide(column, disputed)
+    assert cell.value == "ヤマダ" and cell.status == "review"
 
 
 @pytest.mark.parametrize(("printed", "page"), [

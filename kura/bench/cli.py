@@ -56,6 +56,33 @@ def generate(
     )
 
 
+@bench_app.command("train-kana")
+def train_kana(
+    out: Annotated[Path, typer.Option(help="Where the weights (.npz) go.")] = Path(
+        "pipeline/models/halfkana.npz"
+    ),
+    seed: Annotated[int, typer.Option(help="Same seed, same weights.")] = 0,
+) -> None:
+    """Train the half-width kana cell classifier on glyphs drawn from the installed Japanese
+    fonts, printed and scanned, and write its weights."""
+    from kura.bench.train_kana import train
+
+    started = time.perf_counter()
+    trained = train(out, seed, progress=lambda message: console.log(message))
+    console.print(
+        _(
+            "wrote {path} ({size} KiB) from {samples} cells in {seconds} s; per-cell accuracy "
+            "on words drawn with another seed: {accuracy} %"
+        ).format(
+            path=trained.path,
+            size=round(trained.bytes / 1024),
+            samples=trained.samples,
+            seconds=round(time.perf_counter() - started),
+            accuracy=f"{100 * trained.held_accuracy:.2f}",
+        )
+    )
+
+
 @bench_app.command("train-digits")
 def train_digits(
     out: Annotated[Path, typer.Option(help="Where the ONNX weights go.")] = Path(
