@@ -131,13 +131,24 @@ USED_STEPS: dict[tuple[str, str], int] = {}
 """The last 30 s step whose code each person typed: the server takes a step's code once."""
 
 
+def who(env: dict[str, str], username: str) -> tuple[str, str]:
+    """The key of `username` of the installation (or server) `env` runs against."""
+    return (env.get("KURA_SERVER_URL") or env.get("KURA_DATABASE_URL")
+            or env.get("KURA_DATA_DIR", ""), username)
+
+
+def restored_factor(source: dict[str, str], target: dict[str, str], username: str) -> None:
+    """A restore brings each person's second factor with it: their app's codes stay good."""
+    SECRETS[who(target, username)] = SECRETS[who(source, username)]
+    USED_STEPS[who(target, username)] = USED_STEPS[who(source, username)]
+
+
 def login(env: dict[str, str], username: str, password: str = PASSWORD,
           timeout: float = 120) -> str:
     """`kura login` as a person would: the password, and for a duty that signs in with a
     TOTP code the code of their app; one who has no second factor yet sets it up on the way
     (reads the key `kura login` shows, types its code). Fails the test unless signed in."""
-    person = (env.get("KURA_SERVER_URL") or env.get("KURA_DATABASE_URL")
-              or env.get("KURA_DATA_DIR", ""), username)
+    person = who(env, username)
     if person in SECRETS:
         return run_kura(env, "login", username, "--password-stdin", timeout=timeout,
                         input=f"{password}\n{totp_code(person)}\n")

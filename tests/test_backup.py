@@ -40,7 +40,7 @@ from storage.retention import set_hold
 from storage.runtime import vault_for
 from storage.vault import Vault
 from tests.custody_data import PEOPLE, file_documents
-from tests.helpers import settings_from
+from tests.helpers import restored_factor, settings_from
 from tests.test_custody import _kura, add_people, login, password
 
 fresh_vault = vault_for.__wrapped__  # type: ignore[attr-defined]
@@ -186,6 +186,7 @@ def _backup_and_restore(
         assert disposed.wrapped_key == b""
 
     # the restored audit chain and its checkpoints verify; people can sign in again
+    restored_factor(source_env, target_env, "admin")
     login(target_env, "admin")
     report = json.loads(_kura(target_env, "audit", "verify", "--json"))
     assert report["problems"] == [], report
