@@ -142,3 +142,15 @@ def test_the_language_a_person_chose_follows_them(tmp_path: Path) -> None:
     vito = TestClient(create_app(office.settings), base_url="https://testserver")
     vito.cookies.set("kura_session", office.token("vito"))
     assert "照合待ちの受付" in vito.get("/station").text
+
+
+def test_an_idle_screen_locks_after_five_minutes_unless_configured(tmp_path: Path) -> None:
+    """Control 58's default: the page tells its script 300 s; KURA_IDLE_MINUTES changes it."""
+    for settings, seconds in ((fresh_settings(tmp_path / "default"), "300"),
+                              (fresh_settings(tmp_path / "set").model_copy(
+                                  update={"idle_minutes": 2}), "120")):
+        office = open_office(settings, documents=1)
+        client = TestClient(create_app(office.settings), base_url="https://testserver")
+        assert _password(client, "vera") == 200
+        page = client.get("/station").text
+        assert f'data-idle-seconds="{seconds}"' in page
