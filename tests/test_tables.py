@@ -18,18 +18,13 @@ from pipeline import halfkana
 from pipeline.fonts import PRINTED_FONT
 from pipeline.ingest import PageImage
 from pipeline.listcells import municipality_code_reasons, parse_date, parse_period
+from pipeline.listchecks import check_list
+from pipeline.listheader import PAGE_NUMBER
+from pipeline.listkana import UNSURE_VOICING, _cell_vote, _counted, compose_voicing
+from pipeline.listverdicts import _decide
+from pipeline.listvocabulary import ctc_log_likelihood
 from pipeline.ocr import Reading
 from pipeline.page import assemble, process_page
-from pipeline.tables import (
-    PAGE_NUMBER,
-    UNSURE_VOICING,
-    _cell_vote,
-    _counted,
-    _decide,
-    check_list,
-    compose_voicing,
-    ctc_log_likelihood,
-)
 from schemas.contracts import FieldResult, PageResult
 from schemas.forms import get_form
 
