@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from pipeline.fields import canonical_text
-from pipeline.listgeometry import Line, _crop, _spans
+from pipeline.listgeometry import Line, cell_crop, spans_of
 from pipeline.listreading import read_lines
 from pipeline.ocr import PaddleEngine
 from schemas.forms import ColumnDef
@@ -54,15 +54,15 @@ class HeaderRow:
     """Column name → (left, right) of its printed header."""
 
 
-def _find_header_row(
+def find_header_row(
     engine: PaddleEngine, gray: np.ndarray, text: np.ndarray, lines: list[Line],
     columns: list[ColumnDef]
 ) -> HeaderRow | None:
     best: HeaderRow | None = None
     for index, line in enumerate(lines[:HEADER_SEARCH_LINES]):
         height = line.bottom - line.top
-        chunks = _spans(text[line.top : line.bottom].sum(axis=0) > 0, int(height * 0.9))
-        crops = [_crop(gray, text, line, a, b) if b - a < MAX_HEADER_WIDTH * height else None
+        chunks = spans_of(text[line.top : line.bottom].sum(axis=0) > 0, int(height * 0.9))
+        crops = [cell_crop(gray, text, line, a, b) if b - a < MAX_HEADER_WIDTH * height else None
                  for a, b in chunks]
         kept = [(span, crop) for span, crop in zip(chunks, crops, strict=True)
                 if crop is not None]
@@ -85,7 +85,7 @@ def _find_header_row(
     return best
 
 
-def _boundaries(
+def column_bounds(
     header: HeaderRow, text: np.ndarray, vertical: np.ndarray, body: list[Line], width: int
 ) -> dict[str, tuple[int, int]]:
     """Column name → (left, right) of its cells: between neighbouring headers, at the empty
@@ -102,7 +102,7 @@ def _boundaries(
         window = slice(max((a_left + a_right) // 2, cuts[-1] + 1),
                        max((b_left + b_right) // 2, cuts[-1] + 2))
         rules = np.flatnonzero(rule_x[window])
-        gaps = _spans(~covered[window], 0)
+        gaps = spans_of(~covered[window], 0)
         if rules.size:
             cuts.append(window.start + int(rules[len(rules) // 2]))
         elif gaps:

@@ -17,14 +17,14 @@ class Line:
     bottom: int
 
 
-def _ink(gray: np.ndarray) -> np.ndarray:
+def ink_of(gray: np.ndarray) -> np.ndarray:
     """Dark print on the page, with uneven light and paper tone taken out."""
     background = cv2.dilate(gray, np.ones((25, 25), np.uint8))
     level = cv2.divide(gray, background, scale=255)
     return level < 170
 
 
-def _skew(ink: np.ndarray) -> float:
+def skew_of(ink: np.ndarray) -> float:
     """The angle (degrees) that makes the rows of print sharpest."""
     small = cv2.resize(ink.astype(np.uint8) * 255, None, fx=0.25, fy=0.25,
                        interpolation=cv2.INTER_AREA)
@@ -46,7 +46,7 @@ def _skew(ink: np.ndarray) -> float:
     return fine
 
 
-def _rotate(image: np.ndarray, angle: float, fill: int) -> np.ndarray:
+def rotated(image: np.ndarray, angle: float, fill: int) -> np.ndarray:
     if abs(angle) < 0.01:
         return image
     h, w = image.shape[:2]
@@ -54,7 +54,7 @@ def _rotate(image: np.ndarray, angle: float, fill: int) -> np.ndarray:
     return cv2.warpAffine(image, matrix, (w, h), flags=cv2.INTER_LINEAR, borderValue=fill)
 
 
-def _rules(ink: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def rulings(ink: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """(horizontal, vertical) ruling: runs of ink far longer than any character, found on
     ink thickened across the rule so that a rule a little off level still runs unbroken,
     and widened to cover its whole stroke."""
@@ -67,7 +67,7 @@ def _rules(ink: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return cv2.dilate(horizontal, grow) > 0, cv2.dilate(vertical, grow) > 0
 
 
-def _lines(text: np.ndarray) -> list[Line]:
+def printed_lines(text: np.ndarray) -> list[Line]:
     """Printed lines: bands of rows holding text, separated by empty rows."""
     profile = text.sum(axis=1)
     filled = profile >= 3
@@ -110,7 +110,7 @@ def _split_touching(line: Line, profile: np.ndarray, tall: float) -> list[Line]:
     return [Line(a, b) for a, b in itertools.pairwise(cuts) if b - a >= 0.35 * tall]
 
 
-def _spans(columns_on: np.ndarray | np.bool_, gap: int) -> list[tuple[int, int]]:
+def spans_of(columns_on: np.ndarray | np.bool_, gap: int) -> list[tuple[int, int]]:
     """Runs of True in a 1-D mask, joined across gaps of at most `gap` False."""
     spans: list[tuple[int, int]] = []
     xs = np.flatnonzero(np.asarray(columns_on))
@@ -126,8 +126,8 @@ def _spans(columns_on: np.ndarray | np.bool_, gap: int) -> list[tuple[int, int]]
     return spans
 
 
-def _crop(gray: np.ndarray, text: np.ndarray, line: Line, left: int, right: int
-          ) -> np.ndarray | None:
+def cell_crop(gray: np.ndarray, text: np.ndarray, line: Line, left: int, right: int
+              ) -> np.ndarray | None:
     """The cell's print, trimmed to its ink with a margin, or None when it is empty."""
     band = text[line.top : line.bottom, left:right]
     cols = np.flatnonzero(band.sum(axis=0) >= 1)

@@ -13,7 +13,7 @@ import numpy as np
 
 from pipeline import listcells
 from pipeline.fields import canonical_text
-from pipeline.listgeometry import Line, _crop, _spans
+from pipeline.listgeometry import Line, cell_crop, spans_of
 from pipeline.listreading import DATE_CHARACTERS, read_lines
 from pipeline.listverdicts import ACCEPT_CONFIDENCE
 from pipeline.ocr import PaddleEngine
@@ -32,7 +32,7 @@ PAGE_NUMBER = (
 after the word 頁 a thin / read as : is still the page's /)."""
 
 
-def _header_block(
+def read_header_block(
     engine: PaddleEngine, gray: np.ndarray, text: np.ndarray, lines: list[Line],
     fields: list[HeaderFieldDef]
 ) -> tuple[dict[str, FieldResult], int | None, int | None]:
@@ -40,9 +40,9 @@ def _header_block(
     crops, confidences, where = [], [], []
     for line in lines:
         height = line.bottom - line.top
-        for left, right in _spans(text[line.top : line.bottom].sum(axis=0) > 0,
-                                  int(height * 0.8)):
-            crop = _crop(gray, text, line, left, right)
+        for left, right in spans_of(text[line.top : line.bottom].sum(axis=0) > 0,
+                                    int(height * 0.8)):
+            crop = cell_crop(gray, text, line, left, right)
             if crop is not None:
                 crops.append(crop)
                 where.append((line, left, right))
@@ -151,7 +151,7 @@ def _page_number(engine: PaddleEngine, gray: np.ndarray, text: np.ndarray, token
             if first < 0 or last >= len(where) or not (
                     where[first][0] is line and where[last][0] is line):
                 continue
-            crop = _crop(gray, text, line, where[first][1], where[last][2])
+            crop = cell_crop(gray, text, line, where[first][1], where[last][2])
             if crop is None:
                 continue
             read, _ = _read_surely(engine, crop, PAGE_ALPHABET)

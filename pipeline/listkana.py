@@ -11,7 +11,7 @@ import cv2
 import numpy as np
 
 from pipeline import halfkana
-from pipeline.listgeometry import _spans
+from pipeline.listgeometry import spans_of
 from pipeline.listreading import VOICING_MARKS, read_lines
 from pipeline.ocr import PaddleEngine, Reading
 from schemas.normalise import to_katakana
@@ -89,7 +89,7 @@ def voicing_marks(crop: np.ndarray) -> list[tuple[int, int, str]]:
         return []
     top, height = int(rows[0]), int(rows[-1] - rows[0] + 1)
     marks = []
-    for left, right in _spans(ink.any(axis=0), 0):
+    for left, right in spans_of(ink.any(axis=0), 0):
         piece = ink[:, left:right]
         ys = np.flatnonzero(piece.any(axis=1))
         if (right - left > 0.6 * height or ys[-1] > top + 0.5 * height
@@ -134,15 +134,15 @@ def _words(crop: np.ndarray) -> list[np.ndarray]:
     if rows.size == 0:
         return [crop]
     height = int(rows[-1] - rows[0] + 1)
-    spans = _spans(ink.any(axis=0), int(height * WORD_GAP))
+    spans = spans_of(ink.any(axis=0), int(height * WORD_GAP))
     if len(spans) < 2:
         return [crop]
     pad = max(2, height // 4)
     return [crop[:, max(0, a - pad) : min(crop.shape[1], b + pad)] for a, b in spans]
 
 
-def _read_kana(engine: PaddleEngine, crops: list[np.ndarray], alphabet: str | None
-               ) -> list[Reading]:
+def read_kana(engine: PaddleEngine, crops: list[np.ndarray], alphabet: str | None
+              ) -> list[Reading]:
     """Each name read word by word (see `_read_kana_words`), the words joined."""
     words = [_words(crop) for crop in crops]
     flat = [w for pieces in words for w in pieces]

@@ -25,9 +25,9 @@ SECOND_ENGINE = "ppocr5"
 """The recogniser that must read a free-text cell the same before it is accepted."""
 
 
-def _decide(column: ColumnDef, reading: Reading | None,
-            box: tuple[int, int, int, int] | None = None, *, disputed: bool = False
-            ) -> FieldResult:
+def decide_cell(column: ColumnDef, reading: Reading | None,
+                box: tuple[int, int, int, int] | None = None, *, disputed: bool = False
+                ) -> FieldResult:
     raw = reading.text if reading else ""
     normalised: Normalised = listcells.normalise_cell(column, raw)
     reasons = list(normalised.reasons)
@@ -43,7 +43,7 @@ def _decide(column: ColumnDef, reading: Reading | None,
     )
 
 
-def _second_opinion(images: list[np.ndarray], readings: list[Reading]) -> list[bool]:
+def second_opinion(images: list[np.ndarray], readings: list[Reading]) -> list[bool]:
     """Whether a second recogniser (PP-OCRv5) reads each free-text cell the same. Free text
     has no vocabulary or format to check it by, and a recogniser can drop a character it
     reads the rest of the line around with high confidence (取下げ read 下げ at 0.99)."""

@@ -52,8 +52,8 @@ def _greedy(probs: np.ndarray, characters: list[str]) -> str:
     return "".join(out)
 
 
-def _read_vocabulary(engine: PaddleEngine, crops: list[np.ndarray], column: ColumnDef
-                     ) -> list[Reading]:
+def read_vocabulary(engine: PaddleEngine, crops: list[np.ndarray], column: ColumnDef
+                    ) -> list[Reading]:
     """A code column read as the one of its printed values the print is likeliest to be
     (CTC likelihood of each value); the confidence is that value's share of the likelihood
     of all values. When the unconstrained reading is neither like the chosen value nor much

@@ -32,13 +32,13 @@ import cv2
 import numpy as np
 
 from pipeline.cleanup import to_gray
-from pipeline.listcolumns import _boundaries, _find_header_row
-from pipeline.listgeometry import Line, _crop, _ink, _lines, _rotate, _rules, _skew
-from pipeline.listheader import _header_block
-from pipeline.listkana import _read_kana
+from pipeline.listcolumns import column_bounds, find_header_row
+from pipeline.listgeometry import Line, cell_crop, ink_of, printed_lines, rotated, rulings, skew_of
+from pipeline.listheader import read_header_block
+from pipeline.listkana import read_kana
 from pipeline.listreading import column_alphabet, read_lines
-from pipeline.listverdicts import _decide, _second_opinion
-from pipeline.listvocabulary import _read_vocabulary
+from pipeline.listverdicts import decide_cell, second_opinion
+from pipeline.listvocabulary import read_vocabulary
 from pipeline.ocr import PaddleEngine, Reading, get_engine
 from schemas.contracts import FieldResult
 from schemas.errors import InvalidInput
@@ -126,19 +126,19 @@ def read_list_page(rgb: np.ndarray, form: FormDef, engine_name: str = "ppocr"
 def _read_upright(engine: PaddleEngine, gray: np.ndarray, form: FormDef, rotation: int
                   ) -> ListPageRead:
     columns = form.columns or []
-    ink = _ink(gray)
-    angle = _skew(ink)
-    gray = _rotate(gray, angle, 255)
-    ink = _ink(gray)
-    horizontal, vertical = _rules(ink)
+    ink = ink_of(gray)
+    angle = skew_of(ink)
+    gray = rotated(gray, angle, 255)
+    ink = ink_of(gray)
+    horizontal, vertical = rulings(ink)
     text = ink & ~horizontal & ~vertical
     gray = np.where(horizontal | vertical, 255, gray).astype(np.uint8)  # rules out of crops
-    lines = _lines(text)
-    header_row = _find_header_row(engine, gray, text, lines, columns)
+    lines = printed_lines(text)
+    header_row = find_header_row(engine, gray, text, lines, columns)
     if header_row is None:
         raise ListLayoutError(_("no header row of the list was found"))
     body = lines[header_row.index + 1 :]
-    places = _boundaries(header_row, text, vertical, body, gray.shape[1])
+    places = column_bounds(header_row, text, vertical, body, gray.shape[1])
     by_name = {c.name: c for c in columns if c.name in places}
     marker = next(c for c in columns if c.marks_row)
     reasons = [f"column_not_found:{c.name}" for c in columns if c.name not in places]
@@ -147,7 +147,7 @@ def _read_upright(engine: PaddleEngine, gray: np.ndarray, form: FormDef, rotatio
 
     body, footer = _table_lines(body)
     marks = {i: c for i, line in enumerate(body)
-             if (c := _crop(gray, text, line, *places[marker.name])) is not None}
+             if (c := cell_crop(gray, text, line, *places[marker.name])) is not None}
     free = dict(zip(marks, read_lines(engine, list(marks.values()), TOTAL_ALPHABET),
                     strict=True))
     row_lines: list[list[int]] = []
@@ -172,7 +172,7 @@ def _read_upright(engine: PaddleEngine, gray: np.ndarray, form: FormDef, rotatio
     for row, indices in enumerate(row_lines):
         for name, (left, right) in places.items():
             pieces = [c for i in indices
-                      if (c := _crop(gray, text, body[i], left, right)) is not None]
+                      if (c := cell_crop(gray, text, body[i], left, right)) is not None]
             if pieces:
                 cells[(row, name)] = _side_by_side(pieces)
     readings: dict[tuple[int, str], Reading] = {}
@@ -181,16 +181,16 @@ def _read_upright(engine: PaddleEngine, gray: np.ndarray, form: FormDef, rotatio
         keys = [key for key in cells if key[1] == name]
         images = [cells[k] for k in keys]
         if column.vocabulary:
-            read = _read_vocabulary(engine, images, column)
+            read = read_vocabulary(engine, images, column)
         elif column.type == "kana":
-            read = _read_kana(engine, images, column_alphabet(column))
+            read = read_kana(engine, images, column_alphabet(column))
         else:
             read = read_lines(engine, images, column_alphabet(column))
             if column.type == "text":
                 disputed |= {key for key, agrees in zip(
-                    keys, _second_opinion(images, read), strict=True) if not agrees}
+                    keys, second_opinion(images, read), strict=True) if not agrees}
         readings.update(zip(keys, read, strict=True))
-    header_values, page, of = _header_block(
+    header_values, page, of = read_header_block(
         engine, gray, text, lines[: header_row.index] + footer, form.header or [])
     height, width = gray.shape
 
@@ -203,8 +203,8 @@ def _read_upright(engine: PaddleEngine, gray: np.ndarray, form: FormDef, rotatio
         return (left, top, right - left, bottom - top)
 
     decided = [
-        {c.name: _decide(c, readings.get((row, c.name)), box(row, c.name),
-                         disputed=(row, c.name) in disputed)
+        {c.name: decide_cell(c, readings.get((row, c.name)), box(row, c.name),
+                             disputed=(row, c.name) in disputed)
          for c in columns if c.name in places}
         for row in range(len(row_lines))
     ]
