@@ -10,7 +10,7 @@ and each cell is read by a small network trained on glyphs rendered from the ins
 Japanese fonts and degraded as a scan degrades them (`kura bench train-kana`; the weights
 ship in `pipeline/models/halfkana.npz`, nothing is downloaded at run time).
 
-The result is one opinion beside PP-OCR's, not a verdict: `pipeline.tables` accepts a name
+The result is one opinion beside PP-OCR's, not a verdict: `pipeline.listkana` accepts a name
 only when the two agree.
 """
 

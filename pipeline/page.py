@@ -21,6 +21,7 @@ from pipeline import (
     digits,
     fields,
     lexicon,
+    listchecks,
     read,
     readings,
     register,
@@ -278,7 +279,7 @@ def assemble(source: str, pages: list[PageResult]) -> list[DocumentResult]:
     list_pages: dict[int, list[PageResult]] = {}
     for page in pages:
         if page.kind == "table":
-            current = tables.add_list_page(documents, list_pages, source, page)
+            current = listchecks.add_list_page(documents, list_pages, source, page)
         elif page.kind == "unknown" and current is not None:
             current.pages.append(page.number)
             current.reasons.append(f"unknown_page_{page.number}")
@@ -307,7 +308,7 @@ def assemble(source: str, pages: list[PageResult]) -> list[DocumentResult]:
             mine = document.pages
             others = [p.number for i, ps in list_pages.items() if i != index for p in ps
                       if mine[0] < p.number < mine[-1]]
-            tables.check_list(document, list_pages[index], others)
+            listchecks.check_list(document, list_pages[index], others)
         elif document.form is not None:
             cross_check(get_form(document.form), document.fields)
     return documents

@@ -18,18 +18,13 @@ from pipeline import halfkana
 from pipeline.fonts import PRINTED_FONT
 from pipeline.ingest import PageImage
 from pipeline.listcells import municipality_code_reasons, parse_date, parse_period
+from pipeline.listchecks import check_list
+from pipeline.listheader import PAGE_NUMBER
+from pipeline.listkana import UNSURE_VOICING, _cell_vote, _counted, compose_voicing
+from pipeline.listverdicts import decide_cell
+from pipeline.listvocabulary import ctc_log_likelihood
 from pipeline.ocr import Reading
 from pipeline.page import assemble, process_page
-from pipeline.tables import (
-    PAGE_NUMBER,
-    UNSURE_VOICING,
-    _cell_vote,
-    _counted,
-    _decide,
-    check_list,
-    compose_voicing,
-    ctc_log_likelihood,
-)
 from schemas.contracts import FieldResult, PageResult
 from schemas.forms import get_form
 
@@ -232,12 +227,12 @@ def test_the_line_and_the_cell_readers_vote_and_disagreement_goes_to_a_person() 
     assert cells is not None and cells.confidence > 0.9
     agreed = _cell_vote(cells, Reading("ﾔﾏﾀﾞ", 0.95, "ppocr"))
     assert agreed == Reading("ﾔﾏﾀﾞ", 0.95, "ppocr")
-    assert _decide(column, agreed).status == "accepted"
+    assert decide_cell(column, agreed).status == "accepted"
     unsure = _cell_vote(cells, Reading("ﾔﾏﾀﾞ", 0.8, "ppocr"))  # agreeing does not make it sure
-    assert _decide(column, unsure).status == "review"
+    assert decide_cell(column, unsure).status == "review"
     disputed = _cell_vote(cells, Reading("ﾔﾏﾀ", 0.95, "ppocr"))  # the line reader lost ﾞ
     assert disputed.text == "ヤマダ" and disputed.confidence <= UNSURE_VOICING
-    cell = _decide(column, disputed)
+    cell = decide_cell(column, disputed)
     assert cell.value == "ヤマダ" and cell.status == "review"
 
 
