@@ -8,13 +8,16 @@ import signal
 import subprocess
 import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pyotp
 
 from kura.bench import servers
-from kura.bench.servers import KURA, S3Bucket, kura_env
+from kura.bench.servers import KURA, S3Bucket, free_port, kura_env
 from schemas.settings import Settings
 from storage.crypto import Kek
 
@@ -172,3 +175,29 @@ def totp_code(person: tuple[str, str]) -> str:
             USED_STEPS[person] = step
             return pyotp.TOTP(SECRETS[person]).at(step * 30)
         time.sleep(1)
+
+
+@contextmanager
+def serving(env: dict[str, str], log_path: Path) -> Iterator[tuple[str, int]]:
+    """`kura web` on a free loopback port with `env`, once it answers its health check:
+    (its address, its process id). Its output goes to `log_path`, shown if it never starts."""
+    port = free_port()
+    with log_path.open("w") as log:
+        process = subprocess.Popen([*KURA, "web", "--host", "127.0.0.1", "--port", str(port)],
+                                   env=env, stdout=log, stderr=subprocess.STDOUT)
+        base = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            try:
+                if httpx.get(f"{base}/healthz", timeout=2).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                time.sleep(0.2)
+        else:
+            process.kill()
+            raise AssertionError(log_path.read_text())
+        try:
+            yield base, process.pid
+        finally:
+            process.terminate()
+            process.wait(30)

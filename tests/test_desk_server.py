@@ -30,7 +30,7 @@ import pikepdf
 import pytest
 from sqlalchemy import select
 
-from kura.bench.servers import KURA, free_port, kura_env
+from kura.bench.servers import KURA, kura_env
 from pipeline.triage import MAX_FILE_BYTES
 from schemas.errors import ExitCode, InvalidInput
 from schemas.settings import Settings
@@ -42,7 +42,7 @@ from storage.spool import PIECE, SEALED_PIECE, Spool
 from storage.usecases import people
 from tests.custody_data import scan_png
 from tests.fabric_checks import paper_pdf
-from tests.helpers import PASSWORD, add_person, settings_from
+from tests.helpers import PASSWORD, add_person, serving, settings_from
 from web.security import SESSION_COOKIE, csrf_token
 from workers import jobs
 
@@ -55,26 +55,8 @@ def server(tmp_path: Path, redis_url: str) -> Iterator[tuple[dict[str, str], str
     """`kura web` for a scanning clerk: its environment, address and process id."""
     env = kura_env(data_dir=str(tmp_path / "data"), broker_url=redis_url)
     add_person(env, "sakura", "scanning_clerk")
-    port = free_port()
-    with (tmp_path / "server.log").open("w") as log:
-        process = subprocess.Popen([*KURA, "web", "--host", "127.0.0.1", "--port", str(port)],
-                                   env=env, stdout=log, stderr=subprocess.STDOUT)
-        base = f"http://127.0.0.1:{port}"
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            try:
-                if httpx.get(f"{base}/healthz", timeout=2).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                time.sleep(0.2)
-        else:
-            process.kill()
-            raise AssertionError((tmp_path / "server.log").read_text())
-        try:
-            yield env, base, process.pid
-        finally:
-            process.terminate()
-            process.wait(30)
+    with serving(env, tmp_path / "server.log") as (base, pid):
+        yield env, base, pid
 
 
 def _peak_mb(pid: int) -> float:

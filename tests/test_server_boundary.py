@@ -13,7 +13,6 @@ import os
 import re
 import subprocess
 import sys
-import time
 import zipfile
 from collections.abc import Iterator
 from inspect import signature
@@ -32,7 +31,7 @@ from storage.accounts import SignInRefused
 from storage.audit_verify import Problem, VerifyReport
 from storage.usecases import records
 from tests.custody_data import PEOPLE
-from tests.helpers import PASSWORD, login
+from tests.helpers import PASSWORD, login, serving
 from tests.verification_data import Office, fresh_settings, open_office
 from web.api import CALLS, SERVER_SIDE
 
@@ -66,25 +65,8 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Office, s
     root = tmp_path_factory.mktemp("server")
     office = open_office(fresh_settings(root))
     env = _server_env(office.settings)
-    port = free_port()
-    log = (root / "server.log").open("w")
-    process = subprocess.Popen([*KURA, "web", "--host", "127.0.0.1", "--port", str(port)],
-                               env=env, stdout=log, stderr=subprocess.STDOUT)
-    base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(f"{base}/healthz", timeout=2).status_code == 200:
-                break
-        except httpx.HTTPError:
-            time.sleep(0.2)
-    else:
-        process.kill()
-        raise AssertionError((root / "server.log").read_text())
-    yield office, base
-    process.terminate()
-    process.wait(30)
-    log.close()
+    with serving(env, root / "server.log") as (base, _pid):
+        yield office, base
 
 
 def _server_env(settings: Settings) -> dict[str, str]:
