@@ -59,6 +59,19 @@ def server(tmp_path: Path, redis_url: str) -> Iterator[tuple[dict[str, str], str
         yield env, base, pid
 
 
+def _signed_in_client(tmp_path: Path, base: str) -> dict[str, str]:
+    """A clerk's `kura` that knows only the server's address (no key, no database), signed
+    in as sakura."""
+    client = kura_env(data_dir=str(tmp_path / "client"), server_url=base)
+    assert not any(key in client for key in ("KURA_KEK", "KURA_INDEX_KEY",
+                                             "KURA_DATABASE_URL", "KURA_KEY_DIR"))
+    signed = subprocess.run([*KURA, "login", "sakura", "--password-stdin"], env=client,
+                            input=f"{PASSWORD}\n", capture_output=True, text=True,
+                            timeout=120, check=False)
+    assert signed.returncode == 0, signed.stderr
+    return client
+
+
 def _peak_mb(pid: int) -> float:
     status = Path(f"/proc/{pid}/status").read_text()
     return int(status.split("VmHWM:")[1].split()[0]) / 1024
@@ -150,13 +163,7 @@ def test_a_spool_keeps_nothing_in_clear_and_reads_back_from_anywhere(tmp_path: P
 def test_a_clerk_follows_a_batch_through_the_server_until_its_pages_are_read(
         tmp_path: Path, server: tuple[dict[str, str], str, int]) -> None:
     env, base, _pid = server
-    client = kura_env(data_dir=str(tmp_path / "client"), server_url=base)
-    assert not any(key in client for key in ("KURA_KEK", "KURA_INDEX_KEY",
-                                             "KURA_DATABASE_URL", "KURA_KEY_DIR"))
-    signed = subprocess.run([*KURA, "login", "sakura", "--password-stdin"], env=client,
-                            input=f"{PASSWORD}\n", capture_output=True, text=True,
-                            timeout=120, check=False)
-    assert signed.returncode == 0, signed.stderr
+    client = _signed_in_client(tmp_path, base)
     scans = [paper_pdf(tmp_path / "two.pdf", 2, seed=32), paper_pdf(tmp_path / "one.pdf", 1,
                                                                     seed=33)]
     taken = subprocess.run([*KURA, "ingest", *map(str, scans), "--no-wait", "--json"],
@@ -239,13 +246,7 @@ def _folder_of_every_kind(folder: Path) -> Path:
 def test_kura_ingest_streams_its_files_to_the_server_and_answers_as_beside_the_keys(
         tmp_path: Path, server: tuple[dict[str, str], str, int], redis_url: str) -> None:
     env, base, pid = server
-    client = kura_env(data_dir=str(tmp_path / "client"), server_url=base)
-    assert not any(key in client for key in ("KURA_KEK", "KURA_INDEX_KEY",
-                                             "KURA_DATABASE_URL", "KURA_KEY_DIR"))
-    signed = subprocess.run([*KURA, "login", "sakura", "--password-stdin"], env=client,
-                            input=f"{PASSWORD}\n", capture_output=True, text=True,
-                            timeout=120, check=False)
-    assert signed.returncode == 0, signed.stderr
+    client = _signed_in_client(tmp_path, base)
     warm = tmp_path / "warm.pdf"
     warm.write_text("a note, not a scan")
     status, said, err, small_mb = _kura_peak(client, tmp_path, "ingest", str(warm),
