@@ -12,13 +12,14 @@ from contextlib import closing
 from pathlib import Path
 
 import pytest
+from alembic import command
 from sqlalchemy import select
 
 from schemas.settings import Settings
 from storage.accounts import add_person, sign_in
 from storage.audit import Actor
 from storage.crypto import MissingKey
-from storage.db import get_engine, session_scope, upgrade
+from storage.db import alembic_config, get_engine, session_scope, upgrade
 from storage.models import Document, SourceFile, StoredObject
 from storage.runtime import vault_for
 from storage.usecases import records, verification
@@ -88,6 +89,9 @@ def test_the_database_alone_names_no_character_and_confirms_no_file(tmp_path: Pa
 
 def test_migration_0010_rewrites_an_installation_of_before(tmp_path: Path) -> None:
     settings, receipt, scan, token = _filed(tmp_path)
+    config = alembic_config(settings.sqlalchemy_url)
+    config.attributes["settings"] = settings
+    command.downgrade(config, "0010")  # the migrations after 0010 undone, then 0010 by hand
     get_engine(settings.sqlalchemy_url).dispose()
     with closing(sqlite3.connect(settings.data_dir / "kura.db")) as connection:  # as 0008 kept it
         plain = hashlib.sha256(scan).hexdigest()
