@@ -10,7 +10,7 @@ from web.i18n import LANGUAGES, catalogue_path
 
 def _catalogue(lang: str) -> dict[str, str]:
     with catalogue_path(lang).open("rb") as po:
-        return {m.id: m.string for m in read_po(po, locale=lang) if m.id and
+        return {m.id: m.string for m in read_po(po, locale=lang, abort_invalid=True) if m.id and
                 isinstance(m.id, str) and isinstance(m.string, str)}
 
 
