@@ -117,13 +117,19 @@ class Batch:
     entries: list[Listed]
 
 
+def _read_meanwhile(settings: Settings, page_ids: list[str]) -> None:
+    """The pages read while the answer goes back (by the workers, or, embedded, here): the
+    clerk's `kura` follows them with `desk.progress`."""
+    threading.Thread(target=run_pages, args=(settings, page_ids), daemon=True).start()
+
+
 def take_in_batch(settings: Settings, token: str | None,
                   arrivals: list[Arrival | TurnedAway], channel: str) -> IntakeResult:
     """`kura ingest` through the server: the intake use case with this server's checks, as
     the intake desk's upload does; the pages are then read by the workers (or, embedded,
     by this process), and the clerk's `kura` follows the batch with `desk.progress`."""
     result = intake.take_in_batch(settings, token, arrivals, channel, INTAKE_CHECKS)
-    threading.Thread(target=run_pages, args=(settings, result.page_ids), daemon=True).start()
+    _read_meanwhile(settings, result.page_ids)
     return result
 
 
@@ -132,7 +138,7 @@ def release_from_quarantine(settings: Settings, token: str | None, ident: str,
     """`kura quarantine release` through the server: taken in again through this server's
     checks, its pages read here as an upload's are."""
     line, again = quarantine.release(settings, token, ident, purpose, INTAKE_CHECKS)
-    threading.Thread(target=run_pages, args=(settings, again.page_ids), daemon=True).start()
+    _read_meanwhile(settings, again.page_ids)
     return line, again
 
 
@@ -141,7 +147,7 @@ def reread_page(settings: Settings, token: str | None, ident: str,
     """`kura quarantine pages reread` through the server: the page read here (or sent to
     the workers) as an upload's pages are."""
     line = quarantine.reread_page(settings, token, ident, purpose)
-    threading.Thread(target=run_pages, args=(settings, [line.id]), daemon=True).start()
+    _read_meanwhile(settings, [line.id])
     return line
 
 CALLS["quarantine.release"] = release_from_quarantine
