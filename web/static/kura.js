@@ -165,6 +165,7 @@
     const { batch, refused } = await answer.json();
     document.getElementById("batch").hidden = false;
     // refused before they could be kept (over the size limit): named here, once, as sent
+    document.getElementById("refused-title").hidden = refused.length === 0;
     document.getElementById("refused").replaceChildren(...refused.map(([name, reason]) => {
       const item = document.createElement("li");
       item.textContent = `${name}: ${reason}`;
