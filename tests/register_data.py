@@ -12,15 +12,14 @@ from dataclasses import dataclass
 
 from PIL import Image
 
+from kura.bench.register_timing import cell, file_list_as_read
 from schemas.contracts import DocumentResult, FieldResult
 from schemas.settings import Settings
 from storage.accounts import add_person, sign_in
 from storage.audit import Actor
 from storage.blind_index import load_indexer
 from storage.db import session_scope, upgrade
-from storage.intake import open_receipt
-from storage.models import Batch, FieldValue, Page, SourceFile
-from storage.register import LIST_FORM, save_list_rows
+from storage.models import Batch, Page, SourceFile
 from storage.retention import RetentionPolicy
 from storage.runtime import indexer_for, vault_for
 from tests.custody_data import scan_png
@@ -151,10 +150,6 @@ def take_list(settings: Settings, clerk: str, data: bytes, timeout_s: float = 30
     return [found.receipt_number for found in lists_of_batch(settings, clerk, result.batch_id)]
 
 
-def _cell(value: str) -> FieldResult:
-    return FieldResult(value=value, raw=value, confidence=0.99, status="accepted")
-
-
 def list_as_read(settings: Settings, municipality: str, rows: list[dict[str, str]]
                  ) -> str:
     """A list as its reader left it (the reading itself is tests/test_register.py's): the
@@ -169,15 +164,7 @@ def list_as_read(settings: Settings, municipality: str, rows: list[dict[str, str
                             object_id=vault.put_object(session, "original", b"list").id)
         session.add(source)
         session.flush()
-        listed = open_receipt(session, vault, source, "cli", municipality)
-        listed.form_id, listed.status = LIST_FORM, "ready"
-        session.add(FieldValue(
-            document_id=listed.id, position=0, name="municipality_code",
-            field_type="municipality_code", confidence=0.99, status="accepted", engine="test",
-            value_sealed=vault.seal_value(listed, "field:municipality_code:value", municipality),
-            raw_sealed=vault.seal_value(listed, "field:municipality_code:raw", municipality)))
-        save_list_rows(session, vault, indexer, listed, DocumentResult(
-            source="list.tif", pages=[1], form=LIST_FORM, fields={},
-            rows=[{name: _cell(value) for name, value in row.items()} for row in rows],
-            row_pages=[1] * len(rows)))
+        listed = file_list_as_read(
+            session, vault, indexer, source, municipality,
+            [{name: cell(value) for name, value in row.items()} for row in rows], [1] * len(rows))
         return listed.receipt_number

@@ -17,16 +17,20 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
+from sqlalchemy.orm import Session
+
 from schemas.contracts import DocumentResult, FieldResult
 from schemas.settings import Settings
 from storage.accounts import add_person, sign_in
 from storage.audit import Actor
+from storage.blind_index import BlindIndexer
 from storage.db import session_scope, upgrade
 from storage.intake import open_receipt
-from storage.models import Batch, FieldValue, SourceFile
+from storage.models import Batch, Document, FieldValue, SourceFile
 from storage.register import LIST_FORM, save_list_rows
 from storage.register_models import RegisterEntry
 from storage.runtime import indexer_for, vault_for
+from storage.vault import Vault
 
 OFFICE = "041009"
 FORM = "kokunen_hihokensha_todoke"
@@ -34,8 +38,27 @@ PASSWORD = "bench passphrase, long enough"
 KANA = "アイウエオカキクケコサシスセソタチツテトナニヌネノハヒフヘホマミムメモヤユヨラリルレロワ"
 
 
-def _cell(value: str) -> FieldResult:
+def cell(value: str) -> FieldResult:
+    """A list cell read sure and accepted."""
     return FieldResult(value=value, raw=value, confidence=0.99, status="accepted")
+
+
+def file_list_as_read(session: Session, vault: Vault, indexer: BlindIndexer, source: SourceFile,
+                      municipality: str, rows: list[dict[str, FieldResult]],
+                      row_pages: list[int]) -> Document:
+    """A printed list as its reader leaves it (no OCR): its 市区町村コード and its rows,
+    sealed, with their digests."""
+    listed = open_receipt(session, vault, source, "cli", municipality)
+    listed.form_id, listed.status = LIST_FORM, "ready"
+    session.add(FieldValue(
+        document_id=listed.id, position=0, name="municipality_code",
+        field_type="municipality_code", confidence=0.99, status="accepted", engine="bench",
+        value_sealed=vault.seal_value(listed, "field:municipality_code:value", municipality),
+        raw_sealed=vault.seal_value(listed, "field:municipality_code:raw", municipality)))
+    save_list_rows(session, vault, indexer, listed, DocumentResult(
+        source=source.filename, pages=[1], form=LIST_FORM, fields={}, rows=rows,
+        row_pages=row_pages))
+    return listed
 
 
 def _kana(rng: random.Random) -> str:
@@ -81,13 +104,6 @@ def _fill(settings: Settings, rows: int, seed: int) -> tuple[Counter[str], str]:
                 stage="forwarded", received_date=received,
                 forwarded_on=received + dt.timedelta(days=3)))
             people.append((person, received))
-        listed = open_receipt(session, vault, source, "cli", OFFICE)
-        listed.form_id, listed.status = LIST_FORM, "ready"
-        session.add(FieldValue(
-            document_id=listed.id, position=0, name="municipality_code",
-            field_type="municipality_code", confidence=0.99, status="accepted", engine="bench",
-            value_sealed=vault.seal_value(listed, "field:municipality_code:value", OFFICE),
-            raw_sealed=vault.seal_value(listed, "field:municipality_code:raw", OFFICE)))
         printed = []
         for index in range(rows):
             person, received = people[index]
@@ -97,20 +113,19 @@ def _fill(settings: Settings, rows: int, seed: int) -> tuple[Counter[str], str]:
             planted[kind] += 1
             bpn = person["basic_pension_number"]
             printed.append({
-                "number": _cell(str(index + 1)),
-                "basic_pension_number": _cell(
+                "number": cell(str(index + 1)),
+                "basic_pension_number": cell(
                     bpn[:9] if kind == "unreadable" else bpn if kind != "result_without_entry"
                     else f"{rng.randint(10**9, 10**10 - 1)}"),
-                "name_kana": _cell(_kana(rng) if kind == "matched_with_differences"
+                "name_kana": cell(_kana(rng) if kind == "matched_with_differences"
                                    else person["name_kana"]),
-                "birth_date": _cell(person["birth_date"]),
-                "notification_type": _cell("資格取得"),
-                "received_date": _cell((received + dt.timedelta(days=5)).isoformat()),
-                "processed_date": _cell((received + dt.timedelta(days=20)).isoformat()),
-                "result": _cell("処理済")})
-        save_list_rows(session, vault, indexer, listed, DocumentResult(
-            source="bench", pages=[1], form=LIST_FORM, fields={}, rows=printed,
-            row_pages=[1 + i // 40 for i in range(rows)]))
+                "birth_date": cell(person["birth_date"]),
+                "notification_type": cell("資格取得"),
+                "received_date": cell((received + dt.timedelta(days=5)).isoformat()),
+                "processed_date": cell((received + dt.timedelta(days=20)).isoformat()),
+                "result": cell("処理済")})
+        listed = file_list_as_read(session, vault, indexer, source, OFFICE, printed,
+                                   [1 + i // 40 for i in range(rows)])
         return planted, listed.receipt_number
 
 
