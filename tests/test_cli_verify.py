@@ -13,9 +13,12 @@ from pathlib import Path
 
 import pyotp
 import pytest
+from sqlalchemy import select
 
 from kura.bench.servers import kura_env, run_kura
 from schemas.errors import ExitCode
+from storage.db import session_scope
+from storage.models import Document
 from storage.usecases import access
 from tests.custody_data import PEOPLE
 from tests.helpers import PASSWORD, login
@@ -171,3 +174,25 @@ def test_kura_login_sets_up_the_second_factor_of_a_duty_that_has_none(tmp_path: 
     assert code == 0 and "rima" in said
     assert [e.result for e in office.audit("login.second_factor")] == ["denied:bad_code", "ok"]
     assert shown.group(1) not in login(_env(office, "rima"), "rima")  # set up: the code only
+
+
+def test_kura_verify_finish_verifies_only_a_document_none_of_whose_fields_waits(
+    tmp_path: Path
+) -> None:
+    """`kura verify finish` for a document the readers settled whole (nothing flagged), and
+    refused in effect while a field still waits: the document stays in verification."""
+    office = open_office(fresh_settings(tmp_path), documents=2)
+    waiting, settled = office.receipts
+    with session_scope(office.settings.sqlalchemy_url) as session:
+        document = session.scalars(
+            select(Document).where(Document.receipt_number == settled)).one()
+        for field in document.fields:
+            field.status, field.reasons = "accepted", []
+    _signed_in(office, "vera")
+
+    code, said = _kura(office, "vera", "verify", "finish", waiting)
+    assert code == 0 and status_of(office, waiting) == "in_verification", said
+    code, said = _kura(office, "vera", "verify", "finish", settled)
+    assert code == 0 and "照合済" in said, said
+    assert status_of(office, settled) == "verified"
+    assert [e.actor for e in office.audit("record.verified")] == ["vera"]
