@@ -15,6 +15,7 @@ from typing import Any
 
 from typer.core import TyperGroup
 
+from kura.usage_errors import speaking
 from schemas.i18n import N_, _
 
 ROLE_NAMES: dict[str, str] = {
@@ -198,9 +199,10 @@ def speak(root: Any) -> Any:
     for name, words in PANEL_WORDS.items():
         setattr(panels, name, _(words))
     # typer words a few errors with the standard library's gettext, which has no Japanese;
-    # ours has them (TYPER_WORDS). Its copy of click says the rest in English only
-    # ("Missing argument …"), but for the usage line (_translated_usage).
+    # ours has them (TYPER_WORDS). Its copy of click says the rest in English only: the
+    # usage line (_translated_usage) and the errors (kura.usage_errors) are said again.
     typer.core._ = _
+    panels.rich_format_error = speaking(panels.rich_format_error)  # type: ignore[assignment]
     for path, command in commands(root):
         command.get_help_option = _translated_help_option(command.get_help_option)
         command.format_usage = _translated_usage(command)

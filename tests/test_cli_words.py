@@ -123,6 +123,20 @@ def test_typers_own_words_around_an_error_follow_the_language(tmp_path: Path) ->
     en = run(speaking_in(env, "en"), "nosuch", timeout=60)
     assert "No such command 'nosuch'." in en.stderr and "Usage: " in en.stderr
 
+    # click's own usage errors, worded in English f-strings, are said again in Japanese
+    said = {args: run(speaking_in(env, "ja"), *args, timeout=60) for args in (
+        ("verify", "finish"), ("verify", "finsh"), ("ingest", "--bogus"),
+        ("verify", "show", "R1", "--field"), ("verify", "finish", "R1", "R2"))}
+    assert all(done.returncode == 2 for done in said.values())
+    assert [" ".join(done.stderr.split("│")[1].split()) for done in said.values()] == [
+        "引数 'receipt' が指定されていません。",
+        "'finsh' というコマンドはありません。'finish' のことですか？",
+        "--bogus というオプションはありません。",
+        "オプション '--field' には値が必要です。",
+        "余分な引数があります: R2"]
+    en = run(speaking_in(env, "en"), "verify", "finsh", timeout=60)
+    assert "No such command 'finsh'. Did you mean 'finish'?" in en.stderr
+
 
 def test_every_command_says_who_may_run_it_and_gives_an_example() -> None:
     root = typer.main.get_command(app)

@@ -1,0 +1,51 @@
+"""A usage error (an argument missing, an option unknown) in the reader's language.
+
+Typer's copy of click words these with English f-strings, not gettext, so nothing can
+translate them where they are made. They are read back here by their shape and said again in
+our words; a message of another shape is shown as click said it."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from typing import Any
+
+from schemas.i18n import N_, _
+
+SHAPES: tuple[tuple[re.Pattern[str], str], ...] = (
+    (re.compile(r"Missing argument (?P<name>.+)\.$"), N_("Missing argument {name}.")),
+    (re.compile(r"Missing option (?P<name>.+)\.$"), N_("Missing option {name}.")),
+    (re.compile(r"No such option: (?P<name>\S+) \(Possible options: (?P<names>.+)\)$"),
+     N_("No such option: {name}. Did you mean {names}?")),
+    (re.compile(r"No such option: (?P<name>\S+)$"), N_("No such option: {name}")),
+    (re.compile(r"Option (?P<name>'.+') requires an argument\.$"),
+     N_("Option {name} needs a value.")),
+    (re.compile(r"Got unexpected extra argument(?:s|\(s\))? \((?P<names>.+)\)$"),
+     N_("Unexpected extra arguments: {names}")),
+    (re.compile(r"Invalid value for (?P<name>.+?): (?P<message>.+)$", re.DOTALL),
+     N_("Invalid value for {name}: {message}")),
+    (re.compile(r"(?P<message>.+?)\.? Did you mean (?P<names>.+)\?$", re.DOTALL),
+     N_("{message}. Did you mean {names}?")),
+)
+
+
+def in_our_words(message: str) -> str:
+    for shape, words in SHAPES:
+        found = shape.match(message)
+        if found:
+            return _(words).format(**found.groupdict())
+    return message
+
+
+def speaking(show: Callable[[Any], None]) -> Callable[[Any], None]:
+    """`show` (typer's printer of a usage error) saying the error in our words."""
+    if getattr(show, "speaks", False):
+        return show
+
+    def show_in_our_words(error: Any) -> None:
+        said = in_our_words(error.format_message())
+        error.format_message = lambda: said
+        show(error)
+
+    show_in_our_words.speaks = True  # type: ignore[attr-defined]
+    return show_in_our_words
