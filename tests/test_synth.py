@@ -28,17 +28,14 @@ from kura.bench.synth import (
     truth_path,
 )
 from kura.bench.synth.corpus import render_document
+from kura.bench.synth.people import GIVEN_NAMES, NAME_SEPARATOR, split_kana
+from kura.bench.synth.places import format_phone, random_address
 from kura.bench.synth.values import (
-    GIVEN_NAMES,
-    NAME_SEPARATOR,
     age_on,
     era_cells,
     form_profile,
-    format_phone,
     is_canonical,
     is_valid_my_number,
-    random_address,
-    split_kana,
 )
 from pipeline.fields import canonical_text
 from schemas.forms import FormDef, get_form, load_forms

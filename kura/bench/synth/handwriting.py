@@ -19,13 +19,9 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageChops, ImageDraw, ImageFilter, ImageFont
 
-from kura.bench.synth.values import (
-    NAME_SEPARATOR,
-    Value,
-    era_cells,
-    format_phone,
-    split_kana,
-)
+from kura.bench.synth.people import NAME_SEPARATOR, split_kana
+from kura.bench.synth.places import format_phone
+from kura.bench.synth.values import Value, era_cells
 from pipeline.fonts import HANDWRITING_FONTS, PRINTED_FONT, font
 from pipeline.template import cell_boxes, render_blank
 from schemas.forms import FieldDef, FormDef

@@ -34,8 +34,9 @@ from typing import Any
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
+from kura.bench.synth.people import random_person
 from kura.bench.synth.scanner import random_effects, scan
-from kura.bench.synth.values import random_birth_date, random_person
+from kura.bench.synth.values import random_birth_date
 from pipeline.fields import canonical_text
 from pipeline.fonts import PRINTED_FONT, font
 from schemas.forms import ColumnDef, get_form
