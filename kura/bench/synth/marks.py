@@ -13,23 +13,56 @@ from __future__ import annotations
 
 import math
 import random
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 from PIL import Image, ImageDraw
 
 from pipeline.fonts import PRINTED_FONT, font
 
-if TYPE_CHECKING:
-    from kura.bench.synth.handwriting import _Pen
-
 Box = tuple[int, int, int, int]
 """x, y, width, height in page pixels."""
 LABEL_FONT_SIZE = 44
 """The size `render_blank` prints option labels with."""
+Shares = tuple[tuple[str, float], ...]
+
+
+class MarkStyle(Protocol):
+    """How a resident marks (the marks' part of `handwriting.HandStyle`)."""
+
+    @property
+    def tick_rate(self) -> float: ...
+    @property
+    def cross_rate(self) -> float: ...
+    @property
+    def loose_rate(self) -> float: ...
+    @property
+    def correction_rate(self) -> float: ...
+    @property
+    def checkbox_cross_rate(self) -> float: ...
+    @property
+    def beside_rate(self) -> float: ...
+    @property
+    def strike_styles(self) -> Shares: ...
+    @property
+    def checkbox_strike_styles(self) -> Shares: ...
+    @property
+    def weight(self) -> int | None: ...
+
+
+class Pen(Protocol):
+    """The hand that draws the marks (`handwriting._Pen`)."""
+
+    @property
+    def rng(self) -> random.Random: ...
+    @property
+    def style(self) -> MarkStyle: ...
+    @property
+    def overflow(self) -> bool: ...
+    def put(self, page: Image.Image, mask: Image.Image, left: float, top: float) -> Box: ...
 
 
 def mark_option(
-    page: Image.Image, box: Box, label: str, pen: _Pen, others: list[tuple[Box, str]]
+    page: Image.Image, box: Box, label: str, pen: Pen, others: list[tuple[Box, str]]
 ) -> None:
     """Mark the option in `box`; now and then another option was marked first and taken back."""
     rng, style = pen.rng, pen.style
@@ -51,7 +84,7 @@ def mark_option(
         ellipse(page, box, label, pen, loose=rng.random() < style.loose_rate)
 
 
-def mark_checkbox(page: Image.Image, box: Box, pen: _Pen) -> None:
+def mark_checkbox(page: Image.Image, box: Box, pen: Pen) -> None:
     """Tick a checkbox: a tick in it, a cross in it, or now and then a tick beside it."""
     rng, style = pen.rng, pen.style
     draw = rng.random()
@@ -63,7 +96,7 @@ def mark_checkbox(page: Image.Image, box: Box, pen: _Pen) -> None:
         tick(page, box, pen, inside=True)
 
 
-def take_back_checkbox(page: Image.Image, box: Box, pen: _Pen) -> None:
+def take_back_checkbox(page: Image.Image, box: Box, pen: Pen) -> None:
     """A box ticked by mistake and taken back (`checkbox_strike_styles`)."""
     rng = pen.rng
     mark = tick(page, box, pen, inside=True)
@@ -78,7 +111,7 @@ def take_back_checkbox(page: Image.Image, box: Box, pen: _Pen) -> None:
         strike(page, mark, box, pen, kind)
 
 
-def _pick(rng: random.Random, shares: tuple[tuple[str, float], ...]) -> str:
+def _pick(rng: random.Random, shares: Shares) -> str:
     names, weights = zip(*shares, strict=True)
     return str(rng.choices(names, weights=weights)[0])
 
@@ -99,7 +132,7 @@ def stroke_tile(
 
 
 def _put_strokes(
-    page: Image.Image, strokes: list[list[tuple[float, float]]], width: float, pen: _Pen
+    page: Image.Image, strokes: list[list[tuple[float, float]]], width: float, pen: Pen
 ) -> Box:
     """Ink strokes given in page coordinates."""
     pad = 30
@@ -119,7 +152,7 @@ def label_box(box: Box, label: str) -> Box:
     return (ox + (ow - width) // 2, oy + (oh - LABEL_FONT_SIZE) // 2, width, LABEL_FONT_SIZE)
 
 
-def ellipse(page: Image.Image, box: Box, label: str, pen: _Pen, *, loose: bool) -> Box:
+def ellipse(page: Image.Image, box: Box, label: str, pen: Pen, *, loose: bool) -> Box:
     rng = pen.rng
     ox, oy, ow, oh = box
     label_w = font(PRINTED_FONT, LABEL_FONT_SIZE).getlength(label)
@@ -158,7 +191,7 @@ def ellipse(page: Image.Image, box: Box, label: str, pen: _Pen, *, loose: bool) 
     return pen.put(page, mask, cx - pad, cy - pad)
 
 
-def strike(page: Image.Image, mark: Box, across: Box, pen: _Pen, kind: str) -> None:
+def strike(page: Image.Image, mark: Box, across: Box, pen: Pen, kind: str) -> None:
     """Take a mark back as people do, through the middle of `across` (the option's label, or
     the checkbox): one line past both ends of it and of the mark ("line"), two ("double"), a
     scribble over it ("scribble"), or one line that stops at its edges ("short")."""
@@ -189,7 +222,7 @@ def strike(page: Image.Image, mark: Box, across: Box, pen: _Pen, kind: str) -> N
     _put_strokes(page, strokes, width, pen)
 
 
-def _diagonal(page: Image.Image, box: Box, pen: _Pen) -> None:
+def _diagonal(page: Image.Image, box: Box, pen: Pen) -> None:
     """One steep stroke across a ticked box, corner to corner and on past it (35–65°)."""
     rng = pen.rng
     x, y, w, h = box
@@ -201,7 +234,7 @@ def _diagonal(page: Image.Image, box: Box, pen: _Pen) -> None:
     _put_strokes(page, [line], rng.uniform(3.5, 5.5) + (pen.style.weight or 0), pen)
 
 
-def _blot(page: Image.Image, box: Box, pen: _Pen, *, solid: bool) -> None:
+def _blot(page: Image.Image, box: Box, pen: Pen, *, solid: bool) -> None:
     """A tick blotted out inside its box: a scribble kept within the box's lines, or (solid)
     the box filled in, strokes so close they leave no paper between them."""
     rng = pen.rng
@@ -237,7 +270,7 @@ def _zigzag(
     return points
 
 
-def cross(page: Image.Image, box: Box, pen: _Pen, *, inside: bool) -> None:
+def cross(page: Image.Image, box: Box, pen: Pen, *, inside: bool) -> None:
     """A × over an option's label (some people mark the option they mean that way), or in a
     checkbox (`inside`), its arms ending about at the box's lines."""
     rng = pen.rng
@@ -255,7 +288,7 @@ def cross(page: Image.Image, box: Box, pen: _Pen, *, inside: bool) -> None:
     pen.put(page, mask, cx - pad, oy + oh / 2 + rng.gauss(0, 3 if inside else 5) - pad)
 
 
-def tick(page: Image.Image, box: Box, pen: _Pen, *, inside: bool) -> Box:
+def tick(page: Image.Image, box: Box, pen: Pen, *, inside: bool) -> Box:
     rng = pen.rng
     ox, oy, ow, oh = box
     size = (min(ow, oh) * 0.7 if inside else oh * 0.6) * rng.uniform(0.85, 1.15)
@@ -268,7 +301,7 @@ def tick(page: Image.Image, box: Box, pen: _Pen, *, inside: bool) -> Box:
     return _tick_at(page, cx, cy, size, pen)
 
 
-def _tick_beside(page: Image.Image, box: Box, pen: _Pen) -> Box:
+def _tick_beside(page: Image.Image, box: Box, pen: Pen) -> Box:
     """A tick drawn just right of the box, not in it (the person ticked the line, not the box)."""
     rng = pen.rng
     ox, oy, ow, oh = box
@@ -277,7 +310,7 @@ def _tick_beside(page: Image.Image, box: Box, pen: _Pen) -> Box:
     return _tick_at(page, cx, oy + oh / 2 + rng.gauss(0, 6), size, pen)
 
 
-def _tick_at(page: Image.Image, cx: float, cy: float, size: float, pen: _Pen) -> Box:
+def _tick_at(page: Image.Image, cx: float, cy: float, size: float, pen: Pen) -> Box:
     rng = pen.rng
     cx, cy = cx + rng.gauss(0, size * 0.08), cy + rng.gauss(0, size * 0.08)
     pad = int(size)
