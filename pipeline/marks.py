@@ -214,9 +214,11 @@ def _struck_across(gray: np.ndarray, printed: np.ndarray, box: tuple[int, int, i
     left, right = x - x0 - STRIKE_PAST_PX, x - x0 + w + STRIKE_PAST_PX
     end = STRIKE_PAST_PX // 2  # the ends out beyond the print's rims
     past_both = pen[:, left : left + end].any() and pen[:, right - end + 1 : right + 1].any()
-    wide = w >= EDGE_STRIKE_LEAST_PX
+    inner = pen[y - y0 : y - y0 + h, x - x0 : x - x0 + w]
+    quarter = w // 4
+    wide = w >= EDGE_STRIKE_LEAST_PX and inner[:, :quarter].any() and inner[:, -quarter:].any()
     if not (past_both or wide):
-        return False  # most labels and boxes: no ink past one of their ends
+        return False  # most labels and boxes: no ink past one of their ends, nor on both
     ink = _scribbles_filled(pen)
     hidden = _print_and_rims(printed[y0 : y0 + pen.shape[0], x0 : x0 + pen.shape[1]])
     xs = np.arange(left, right + 1)
@@ -275,6 +277,10 @@ def _struck_diagonally(
     reach = round(np.hypot(w, h) / 2 + STRIKE_PAST_PX) + 4
     x0, y0 = max(round(cx) - reach, 0), max(round(cy) - reach, 0)
     pen = gray[y0 : round(cy) + reach + 1, x0 : round(cx) + reach + 1] < INK_THRESHOLD
+    outside = pen.copy()
+    outside[max(y - y0 - 8, 0) : y - y0 + h + 8, max(x - x0 - 8, 0) : x - x0 + w + 8] = False
+    if not outside.any():
+        return False  # a tick or a cross kept in the box
     ink = cv2.dilate(pen.astype(np.uint8), np.ones((5, 5), np.uint8)) > 0
     hidden = _print_and_rims(printed[y0 : y0 + pen.shape[0], x0 : x0 + pen.shape[1]])
     offsets = np.arange(-round(h * STRIKE_BAND), round(h * STRIKE_BAND) + 1, 2)[:, None]
