@@ -45,12 +45,20 @@ def read_choice(gray: np.ndarray, field: FieldDef, form_id: str) -> RawField:
 CHECKBOX_CLEAR_INK = 0.005
 """Below this share of ink a checkbox is clear; between it and `CHOICE_MARK_INK` the mark is
 too faint or too small to call (a stray dot, a tick that barely touches the box)."""
+FILLED_BOX_INK = 0.5
+"""From this share of ink a checkbox is filled in (塗りつぶし). On Japanese forms that is
+usually a tick blotted out, not a tick; some people fill the box to mark it. A person
+decides, shown it clear."""
 
 
 def read_checkbox(gray: np.ndarray, field: FieldDef, form_id: str) -> RawField:
-    """Ticked or clear; a mark between the two goes to a person with its reason, whatever
-    the accept threshold is, and so does a mark struck through (proposed clear: taken back)."""
+    """Ticked or clear (a tick, a cross, a dot in the box); what could be either goes to a
+    person with its reason, whatever the accept threshold is: a mark too faint to call, a
+    box filled in or a mark struck through (both proposed clear: taken back), a mark drawn
+    beside the box instead of in it (proposed ticked)."""
     share = ink_share(box_crop(gray, field.box))
+    if share >= FILLED_BOX_INK:
+        return RawField("false", 0.0, "omr", ("filled_box",))
     if share >= CHECKBOX_CLEAR_INK and mark_reader.struck_checkbox(
         gray, widened_print(form_id, field.page, 1), field.box
     ):
@@ -58,5 +66,7 @@ def read_checkbox(gray: np.ndarray, field: FieldDef, form_id: str) -> RawField:
     if share >= CHOICE_MARK_INK:
         return RawField("true", 1.0, "omr")
     if share < CHECKBOX_CLEAR_INK:
+        if mark_reader.mark_beside(gray, field.box):
+            return RawField("true", 0.0, "omr", ("mark_beside",))
         return RawField("false", 1.0, "omr")
     return RawField("false", 0.5, "omr", ("unsure_mark",))

@@ -11,7 +11,12 @@ A mark taken back is struck through: one straight line across it, two (二重線
 scribble over it. What they share is pen ink along a straight, nearly level course through
 the middle of the struck label (or checkbox) and on past both its ends, which neither a
 circle (round the label, never through it), a tick nor a cross (short and steep) draws;
-`struck_options` and `struck_checkbox` find it, and a correction goes to a person.
+`struck_options` and `struck_checkbox` find it, and a correction goes to a person. A strike
+may also stop at the label's or box's edges: then the course is inked wherever the print
+leaves it to be seen, from one end of the label to the other (looked for only across labels
+wider than a tick or a cross; a scribble kept inside a box is found the same way). A tick in
+a box may be struck out with one steep stroke, corner to corner and on past the box, where a
+cross's arms end at the box's lines.
 """
 
 from __future__ import annotations
@@ -52,6 +57,19 @@ STRIKE_INKED = 0.8
 """Share of a strike's course, off the print, that holds pen ink."""
 SCRIBBLE_GAP_PX = 15
 """A scribble's zigzags this far apart are one dark patch (level lines cross it inked)."""
+EDGE_STRIKE_LEAST_PX = 80
+"""A strike that stops at the edges is looked for only across labels (and boxes) at least this
+wide: across one character it is no longer than a tick's arm or a cross's."""
+EDGE_STRIKE_SPAN = 0.75
+"""Least share of a label's (or box's) width that a strike stopping at its edges spans."""
+EDGE_STRIKE_SEEN = 0.2
+"""Least share of such a course that the print leaves to be seen (else there is nothing to
+judge by)."""
+STEEP_ANGLES = np.radians(np.r_[np.arange(-69, -23, 3), np.arange(24, 70, 3)])
+"""The angles a steep strike across a checkbox is looked for at (flatter: `STRIKE_SLOPES`)."""
+BESIDE_REACH_PX = (80, 30)
+"""How far left or right, and above or below, of a checkbox a tick drawn beside it is looked
+for (the next field's writing starts further down)."""
 
 
 @dataclass(frozen=True)
@@ -156,15 +174,37 @@ def struck_options(
 
 
 def struck_checkbox(gray: np.ndarray, printed: np.ndarray, box: tuple[int, int, int, int]) -> bool:
-    """Whether a checkbox's mark is struck through (`gray` and `printed` as for
-    `struck_options`)."""
-    return _struck_across(gray, printed, box)
+    """Whether a checkbox's mark is struck through, level or steeply (`gray` and `printed` as
+    for `struck_options`)."""
+    return _struck_across(gray, printed, box) or _struck_diagonally(gray, printed, box)
+
+
+def mark_beside(gray: np.ndarray, box: tuple[int, int, int, int]) -> bool:
+    """Whether a pen mark (a tick, a cross) is drawn beside a checkbox rather than in it: a
+    stroke near the box that lies whole within `BESIDE_REACH_PX` of it (the writing of
+    another field, or a circle round an option above, runs on further)."""
+    x, y, w, h = box
+    reach_x, reach_y = BESIDE_REACH_PX
+    x0, y0 = max(x - reach_x, 0), max(y - reach_y, 0)
+    near = (gray[y0 : y + h + reach_y, x0 : x + w + reach_x] < INK_THRESHOLD).astype(np.uint8)
+    near[max(y - y0 - 6, 0) : y - y0 + h + 6, max(x - x0 - 6, 0) : x - x0 + w + 6] = 0
+    joined = cv2.morphologyEx(near, cv2.MORPH_CLOSE, np.ones((7, 7), np.uint8))
+    count, labelled, stats, _ = cv2.connectedComponentsWithStats(joined, connectivity=8)
+    areas = np.bincount(labelled[near > 0].ravel(), minlength=count)
+    for i in range(1, count):
+        left, top, width, height, _ = stats[i]
+        inside = left > 0 and top > 0
+        inside = inside and left + width < near.shape[1] and top + height < near.shape[0]
+        if inside and max(width, height) >= MIN_MARK_PX and areas[i] >= MIN_MARK_INK:
+            return True
+    return False
 
 
 def _struck_across(gray: np.ndarray, printed: np.ndarray, box: tuple[int, int, int, int]) -> bool:
     """Whether a straight, nearly level stroke crosses `box` through its middle and runs on
-    past both its ends: the pen ink is followed along courses at each of `STRIKE_SLOPES`,
-    passing over the print and its rims (where the print was taken out, so was the strike)."""
+    past both its ends, or stops at them (`_stops_at_edges`): the pen ink is followed along
+    courses at each of `STRIKE_SLOPES`, passing over the print and its rims (where the print
+    was taken out, so was the strike)."""
     x, y, w, h = box
     middle = round(y + h / 2)
     reach = round(h * STRIKE_BAND + STRIKE_SLOPES[-1] * (w / 2 + STRIKE_PAST_PX)) + 3
@@ -173,8 +213,12 @@ def _struck_across(gray: np.ndarray, printed: np.ndarray, box: tuple[int, int, i
     pen = gray[y0 : middle + reach + 1, x0 : x + w + margin] < INK_THRESHOLD
     left, right = x - x0 - STRIKE_PAST_PX, x - x0 + w + STRIKE_PAST_PX
     end = STRIKE_PAST_PX // 2  # the ends out beyond the print's rims
-    if not (pen[:, left : left + end].any() and pen[:, right - end + 1 : right + 1].any()):
-        return False  # most labels and boxes: no ink past one of their ends
+    past_both = pen[:, left : left + end].any() and pen[:, right - end + 1 : right + 1].any()
+    inner = pen[y - y0 : y - y0 + h, x - x0 : x - x0 + w]
+    quarter = w // 4
+    wide = w >= EDGE_STRIKE_LEAST_PX and inner[:, :quarter].any() and inner[:, -quarter:].any()
+    if not (past_both or wide):
+        return False  # most labels and boxes: no ink past one of their ends, nor on both
     ink = _scribbles_filled(pen)
     hidden = _print_and_rims(printed[y0 : y0 + pen.shape[0], x0 : x0 + pen.shape[1]])
     xs = np.arange(left, right + 1)
@@ -184,11 +228,77 @@ def _struck_across(gray: np.ndarray, printed: np.ndarray, box: tuple[int, int, i
     rows = np.clip(np.rint(ys).astype(int), 0, ink.shape[0] - 1)
     cols = np.broadcast_to(np.clip(xs, 0, ink.shape[1] - 1), rows.shape)
     along, seen = ink[rows, cols], ~hidden[rows, cols]
-    inked = (along & seen).sum(axis=-1) >= STRIKE_INKED * np.maximum(seen.sum(axis=-1), 1)
-    past = (along[..., :end].mean(axis=-1) >= STRIKE_INKED) & (
-        along[..., -end:].mean(axis=-1) >= STRIKE_INKED
-    )
-    return bool((inked & past).any())
+    if past_both:
+        inked = (along & seen).sum(axis=-1) >= STRIKE_INKED * np.maximum(seen.sum(axis=-1), 1)
+        past = (along[..., :end].mean(axis=-1) >= STRIKE_INKED) & (
+            along[..., -end:].mean(axis=-1) >= STRIKE_INKED
+        )
+        if (inked & past).any():
+            return True
+    if not wide:
+        return False
+    # from edge to edge, wherever the print leaves pen ink to be seen (a strike on the print
+    # shows in the glyphs' gaps, which the rims would hide); a scribble's gaps are closed
+    # only away from the print (a label's rims would close into a line)
+    within = slice(STRIKE_PAST_PX, STRIKE_PAST_PX + w)
+    plain = cv2.dilate(pen.astype(np.uint8), np.ones((3, 1), np.uint8)) > 0
+    plain |= ink & ~hidden
+    visible = ~printed[y0 : y0 + pen.shape[0], x0 : x0 + pen.shape[1]]
+    return _stops_at_edges(plain[rows, cols][..., within], visible[rows, cols][..., within])
+
+
+def _stops_at_edges(along: np.ndarray, seen: np.ndarray) -> bool:
+    """Whether a course across a label or box (its last axis) holds a strike from about one
+    edge to the other: its pen ink where the print lets it be seen spans `EDGE_STRIKE_SPAN`
+    of it, and between the first and last of that ink the course is inked wherever it is
+    seen (and enough of it is seen to judge). A tick or a cross inks a stretch of it."""
+    hit = along & seen
+    length = along.shape[-1]
+    found = hit.any(axis=-1)
+    first = np.where(found, np.argmax(hit, axis=-1), length)
+    last = np.where(found, length - 1 - np.argmax(hit[..., ::-1], axis=-1), -1)
+    at = np.arange(length)
+    between = (at >= first[..., None]) & (at <= last[..., None])
+    seen_between = (seen & between).sum(axis=-1)
+    spans = last - first + 1 >= EDGE_STRIKE_SPAN * length
+    inked = hit.sum(axis=-1) >= STRIKE_INKED * np.maximum(seen_between, 1)
+    judged = seen_between >= EDGE_STRIKE_SEEN * length
+    return bool((spans & inked & judged).any())
+
+
+def _struck_diagonally(
+    gray: np.ndarray, printed: np.ndarray, box: tuple[int, int, int, int]
+) -> bool:
+    """Whether one straight, steep stroke (`STEEP_ANGLES`) crosses the box near its middle
+    and runs on past its edges at both ends: a tick struck out corner to corner. The arms of
+    a cross drawn in the box end at its lines; a tick's long arm starts inside it."""
+    x, y, w, h = box
+    cx, cy = x + w / 2, y + h / 2
+    reach = round(np.hypot(w, h) / 2 + STRIKE_PAST_PX) + 4
+    x0, y0 = max(round(cx) - reach, 0), max(round(cy) - reach, 0)
+    pen = gray[y0 : round(cy) + reach + 1, x0 : round(cx) + reach + 1] < INK_THRESHOLD
+    outside = pen.copy()
+    outside[max(y - y0 - 8, 0) : y - y0 + h + 8, max(x - x0 - 8, 0) : x - x0 + w + 8] = False
+    if not outside.any():
+        return False  # a tick or a cross kept in the box
+    ink = cv2.dilate(pen.astype(np.uint8), np.ones((5, 5), np.uint8)) > 0
+    hidden = _print_and_rims(printed[y0 : y0 + pen.shape[0], x0 : x0 + pen.shape[1]])
+    offsets = np.arange(-round(h * STRIKE_BAND), round(h * STRIKE_BAND) + 1, 2)[:, None]
+    end = STRIKE_PAST_PX // 2
+    for angle in STEEP_ANGLES:
+        cos, sin = float(np.cos(angle)), float(np.sin(angle))
+        to_edge = min(w / 2 / abs(cos), h / 2 / abs(sin))
+        t = np.arange(-(to_edge + STRIKE_PAST_PX), to_edge + STRIKE_PAST_PX + 1)[None, :]
+        cols = np.clip(np.rint(cx - x0 + t * cos - offsets * sin).astype(int), 0, ink.shape[1] - 1)
+        rows = np.clip(np.rint(cy - y0 + t * sin + offsets * cos).astype(int), 0, ink.shape[0] - 1)
+        along, seen = ink[rows, cols], ~hidden[rows, cols]
+        inked = (along & seen).sum(axis=-1) >= STRIKE_INKED * np.maximum(seen.sum(axis=-1), 1)
+        past = (along[:, :end].mean(axis=-1) >= STRIKE_INKED) & (
+            along[:, -end:].mean(axis=-1) >= STRIKE_INKED
+        )
+        if (inked & past).any():
+            return True
+    return False
 
 
 def _surroundings(

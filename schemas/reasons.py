@@ -32,6 +32,10 @@ REASONS: dict[str, str] = {
     "unsure_mark": "印か判別できない — a faint or stray mark that may or may not be a tick",
     "struck_through": "線で消した印（訂正） — a mark struck through (a correction); the mark left "
     "standing is proposed",
+    "filled_box": "塗りつぶした枠 — a checkbox filled in: usually a tick blotted out (proposed "
+    "clear), sometimes a mark",
+    "mark_beside": "枠の外の印 — a tick or cross drawn beside the checkbox, not in it (proposed "
+    "ticked)",
     # validation
     "check_digit": "個人番号のチェックデジット不一致 — the 個人番号 check digit is wrong",
     "length": "桁数が違う — wrong number of digits (detail: read_of_expected)",

@@ -1,6 +1,8 @@
-"""Corrections on choices and checkboxes: a mark struck through — one line, two (二重線) or a
-scribble, over a circle or a tick — goes to a person as `struck_through`, with the mark left
-standing proposed; clean marks are still accepted."""
+"""Corrections on choices and checkboxes: a mark struck through — one line, two (二重線), one
+that stops at the label's or box's edges, a steep stroke across a box, or a scribble over it
+or inside the box, over a circle or a tick — goes to a person as `struck_through`, with the
+mark left standing proposed; a box filled in or a tick beside a box goes to a person with its
+reason; clean marks (a circle, a tick, a cross, a dot) are still accepted."""
 
 from __future__ import annotations
 
@@ -65,10 +67,18 @@ def _scribble(draw: ImageDraw.ImageDraw, box: Box) -> None:
     draw.line(points, fill=PEN, width=4, joint="curve")
 
 
+def _short(draw: ImageDraw.ImageDraw, box: Box) -> None:
+    """One line that stops at the label's or box's edges (a few pixels short of them)."""
+    x, y, w, h = box
+    middle = y + h // 2
+    draw.line((x + 4, middle - 2, x + w - 4, middle + 3), fill=PEN, width=5)
+
+
 STRIKES: dict[str, Callable[[ImageDraw.ImageDraw, Box], None]] = {
     "line": _line,
     "double": _double,
     "scribble": _scribble,
+    "short": _short,
 }
 
 
@@ -142,10 +152,33 @@ def _ticked_box(page: Image.Image) -> ImageDraw.ImageDraw:
     return draw
 
 
-@pytest.mark.parametrize("strike", STRIKES)
+def _diagonal(draw: ImageDraw.ImageDraw, box: Box) -> None:
+    """One steep stroke from past the box's lower left corner to past its upper right."""
+    x, y, w, h = box
+    draw.line((x - 20, y + h + 28, x + w + 14, y - 24), fill=PEN, width=5)
+
+
+def _blot(draw: ImageDraw.ImageDraw, box: Box) -> None:
+    """A scribble kept inside the box: up and down, moving right, within its lines."""
+    x, y, w, h = box
+    points = [
+        (float(px), float(y + 8 if k % 2 else y + h - 8))
+        for k, px in enumerate(range(x + 8, x + w - 6, 10))
+    ]
+    draw.line(points, fill=PEN, width=5, joint="curve")
+
+
+BOX_STRIKES: dict[str, Callable[[ImageDraw.ImageDraw, Box], None]] = {
+    **STRIKES,
+    "diagonal": _diagonal,
+    "blot": _blot,
+}
+
+
+@pytest.mark.parametrize("strike", BOX_STRIKES)
 def test_a_struck_tick_in_a_checkbox_goes_to_a_person(strike: str) -> None:
     page = render_blank(FORM)
-    STRIKES[strike](_ticked_box(page), CHECKBOX.box)
+    BOX_STRIKES[strike](_ticked_box(page), CHECKBOX.box)
     read_as = _read_checkbox(page)
     assert (read_as.value, read_as.status, read_as.reasons) == (
         "false",
@@ -154,18 +187,50 @@ def test_a_struck_tick_in_a_checkbox_goes_to_a_person(strike: str) -> None:
     )
 
 
-def test_a_tick_a_cross_or_a_filled_box_is_still_accepted_as_ticked() -> None:
+def test_a_filled_box_goes_to_a_person_proposed_clear() -> None:
+    x, y, w, h = CHECKBOX.box
+    page = render_blank(FORM)
+    ImageDraw.Draw(page).rectangle((x + 6, y + 6, x + w - 6, y + h - 6), fill=PEN)
+    read_as = _read_checkbox(page)
+    assert (read_as.value, read_as.status, read_as.reasons) == ("false", "review", ["filled_box"])
+
+
+def test_a_tick_a_cross_or_a_dot_in_a_box_is_accepted_as_ticked() -> None:
     x, y, w, h = CHECKBOX.box
     ticked = render_blank(FORM)
     _ticked_box(ticked)
-    crossed = render_blank(FORM)
-    ImageDraw.Draw(crossed).line((x + 8, y + 8, x + w - 8, y + h - 8), fill=PEN, width=6)
-    ImageDraw.Draw(crossed).line((x + w - 8, y + 8, x + 8, y + h - 8), fill=PEN, width=6)
-    filled = render_blank(FORM)
-    ImageDraw.Draw(filled).rectangle((x + 6, y + 6, x + w - 6, y + h - 6), fill=PEN)
-    for page in (ticked, crossed, filled):
+    crossed = render_blank(FORM)  # arms to the corners and a little past them
+    ImageDraw.Draw(crossed).line((x + 2, y + 2, x + w - 2, y + h - 2), fill=PEN, width=6)
+    ImageDraw.Draw(crossed).line((x + w + 3, y - 3, x - 3, y + h + 3), fill=PEN, width=6)
+    dotted = render_blank(FORM)
+    ImageDraw.Draw(dotted).ellipse((x + 22, y + 22, x + w - 22, y + h - 22), fill=PEN)
+    overshooting = render_blank(FORM)  # the tick's long arm runs far out of the box
+    cx, cy = x + w / 2 - 10, y + h / 2 + 5
+    ImageDraw.Draw(overshooting).line(
+        (cx - 25, cy, cx - 5, cy + 22, cx + 60, cy - 70), fill=PEN, width=5, joint="curve"
+    )
+    for page in (ticked, crossed, dotted, overshooting):
         read_as = _read_checkbox(page)
         assert (read_as.value, read_as.status) == ("true", "accepted")
+
+
+def test_a_tick_beside_a_box_goes_to_a_person_proposed_ticked() -> None:
+    x, y, w, h = CHECKBOX.box
+    page = render_blank(FORM)
+    _tick(ImageDraw.Draw(page), x + w + 32, y + h / 2)
+    read_as = _read_checkbox(page)
+    assert (read_as.value, read_as.status, read_as.reasons) == ("true", "review", ["mark_beside"])
+
+
+def test_a_loose_circle_on_the_choice_above_is_no_mark_beside_the_box() -> None:
+    page = render_blank(FORM)
+    lx, ly, lw, lh = _label(0)  # 全額免除, right above the checkbox
+    ImageDraw.Draw(page).ellipse(
+        (lx - 110, ly - 40, lx + lw + 90, ly + lh + 45), outline=PEN, width=5
+    )
+    read_as = _read_checkbox(page)
+    assert (read_as.value, read_as.status) == ("false", "accepted")
+    assert _read_choice(page).value == "full"
 
 
 def _generated_choice(seed: int, style: HandStyle, field: FieldDef) -> tuple[str, FieldResult]:
@@ -188,13 +253,47 @@ def test_the_generators_corrections_are_read_as_corrections_and_clean_marks_are_
         assert read_as.status == "review" or read_as.value == value
 
 
-def test_the_generator_strikes_a_checkbox_left_clear() -> None:
-    values: dict[str, Value] = {"unemployment": False}
-    taken_back = fill_form(FORM, values, random.Random(3), HandStyle(checkbox_correction_rate=1.0))
-    read_as = _read_checkbox(taken_back[0])
-    assert (read_as.value, read_as.reasons) == ("false", ["struck_through"])
-    left_clear = fill_form(FORM, values, random.Random(3), HandStyle(checkbox_correction_rate=0.0))
-    assert (_read_checkbox(left_clear[0]).value, _read_checkbox(left_clear[0]).status) == (
-        "false",
-        "accepted",
-    )
+def _generated_checkbox(ticked: bool, style: HandStyle, seed: int) -> FieldResult:
+    values: dict[str, Value] = {"unemployment": ticked}
+    return _read_checkbox(fill_form(FORM, values, random.Random(seed), style)[0])
+
+
+@pytest.mark.parametrize("kind", [kind for kind, _ in HandStyle().checkbox_strike_styles])
+def test_each_way_the_generator_takes_a_tick_back_goes_to_a_person(kind: str) -> None:
+    style = HandStyle(checkbox_correction_rate=1.0, checkbox_strike_styles=((kind, 1.0),))
+    for seed in range(4):
+        read_as = _generated_checkbox(False, style, seed)
+        assert read_as.value == "false" and read_as.status == "review"
+        assert read_as.reasons == ["filled_box" if kind == "fill" else "struck_through"] or (
+            kind == "blot" and read_as.reasons == ["filled_box"]
+        )
+
+
+def test_the_generators_ticks_crosses_and_clear_boxes_are_accepted() -> None:
+    for seed in range(6):
+        ticked = _generated_checkbox(
+            True, HandStyle(beside_rate=0.0, checkbox_cross_rate=0.0), seed
+        )
+        crossed = _generated_checkbox(
+            True, HandStyle(beside_rate=0.0, checkbox_cross_rate=1.0), seed
+        )
+        clear = _generated_checkbox(False, HandStyle(checkbox_correction_rate=0.0), seed)
+        assert [(r.value, r.status) for r in (ticked, crossed, clear)] == [
+            ("true", "accepted"),
+            ("true", "accepted"),
+            ("false", "accepted"),
+        ]
+
+
+def test_the_generators_tick_beside_a_box_goes_to_a_person() -> None:
+    for seed in range(4):
+        read_as = _generated_checkbox(True, HandStyle(beside_rate=1.0), seed)
+        assert (read_as.value, read_as.reasons) == ("true", ["mark_beside"])
+
+
+def test_the_generators_short_strikes_on_choices_are_read_as_corrections() -> None:
+    style = HandStyle(correction_rate=1.0, strike_styles=(("short", 1.0),))
+    struck = [_generated_choice(seed, style, CHOICE) for seed in range(8)]
+    for _, read_as in struck:
+        assert read_as.status == "review" and read_as.reasons[0] == "struck_through"
+    assert sum(value == read_as.value for value, read_as in struck) >= 6

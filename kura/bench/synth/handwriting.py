@@ -19,6 +19,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageChops, ImageDraw, ImageFilter, ImageFont
 
+from kura.bench.synth.marks import mark_checkbox, mark_option, take_back_checkbox
 from kura.bench.synth.people import NAME_SEPARATOR, split_kana
 from kura.bench.synth.places import format_phone
 from kura.bench.synth.values import Value, era_cells
@@ -36,8 +37,6 @@ INKS: dict[str, Color] = {
 }
 SEAL_RED: Color = (214, 42, 48)
 SEAL_FONT = Path("/usr/share/fonts/opentype/ipaexfont-mincho/ipaexm.ttf")
-LABEL_FONT_SIZE = 44
-"""The size `render_blank` prints option labels with."""
 
 
 @dataclass(frozen=True)
@@ -82,14 +81,33 @@ class HandStyle:
     """Choices: chance that another option was marked first (a circle or a tick) and struck
     through (`strike_styles`)."""
     checkbox_correction_rate: float = 0.08
-    """Checkboxes left clear: chance that the box was ticked and the tick struck through."""
+    """Checkboxes left clear: chance that the box was ticked and the tick taken back
+    (`checkbox_strike_styles`)."""
+    checkbox_cross_rate: float = 0.1
+    """Checkboxes ticked: chance of a cross (×) in the box instead of a tick."""
+    beside_rate: float = 0.03
+    """Checkboxes ticked: chance that the tick is drawn beside the box, not in it."""
     strike_styles: tuple[tuple[str, float], ...] = (
-        ("line", 0.4),
-        ("double", 0.4),
+        ("line", 0.35),
+        ("double", 0.3),
+        ("short", 0.15),
         ("scribble", 0.2),
     )
-    """How a mark is taken back, with the share of each: one line across it, two (二重線), or
-    a scribble over it."""
+    """How a mark on a choice is taken back, with the share of each: one line across it, two
+    (二重線), one that stops at the label's edges, or a scribble over it
+    (`kura.bench.synth.marks.strike`)."""
+    checkbox_strike_styles: tuple[tuple[str, float], ...] = (
+        ("line", 0.25),
+        ("double", 0.15),
+        ("short", 0.15),
+        ("diagonal", 0.15),
+        ("scribble", 0.1),
+        ("blot", 0.1),
+        ("fill", 0.1),
+    )
+    """How a tick in a checkbox is taken back: as a choice's mark, or with one steep stroke
+    across the box ("diagonal"), a scribble kept inside the box ("blot"), or the box filled in
+    ("fill", 塗りつぶし)."""
     digits: str = "font"
     """What writes the digits: "font" (the handwriting font) or "mnist" (real handwritten
     samples of the MNIST part kept for measuring, `kura.bench.synth.mnist`)."""
@@ -133,7 +151,7 @@ def fill_form(
         value = values.get(field.name, "")
         if value is False and field.type == "checkbox":
             if rng.random() < style.checkbox_correction_rate:  # ticked, then taken back
-                _strike(page, _tick(page, field.box, pen, inside=True), field.box, pen)
+                take_back_checkbox(page, field.box, pen)
             continue
         if value == "" or value is False or value is None:
             continue
@@ -317,11 +335,11 @@ def _fill_field(page: Image.Image, field: FieldDef, value: Value, pen: _Pen) -> 
         option = next((o for o in field.options or [] if o.value == value), None)
         if option is not None:
             others = [(o.box, o.label) for o in field.options or [] if o is not option]
-            _mark_option(page, option.box, option.label, pen, others)
+            mark_option(page, option.box, option.label, pen, others)
         return
     if field.type == "checkbox":
         if value is True:
-            _tick(page, field.box, pen, inside=True)
+            mark_checkbox(page, field.box, pen)
         return
     cells = _cell_text(field, value)
     if cells is not None:
@@ -391,185 +409,7 @@ def _wrap(text: str) -> list[str]:
     return [text[:cut], text[cut:]]
 
 
-# --- Marks and seal ---------------------------------------------------------------------
-
-
-def _stroke_tile(
-    size: tuple[int, int], strokes: list[list[tuple[float, float]]], width: float
-) -> Image.Image:
-    """Anti-aliased pen strokes on a mask (drawn at 2x, then halved)."""
-    big = Image.new("L", (size[0] * 2, size[1] * 2), 0)
-    draw = ImageDraw.Draw(big)
-    for points in strokes:
-        scaled = [(px * 2, py * 2) for px, py in points]
-        draw.line(scaled, fill=255, width=max(2, int(width * 2)), joint="curve")
-        r = width
-        for px, py in (scaled[0], scaled[-1]):
-            draw.ellipse((px - r, py - r, px + r, py + r), fill=255)
-    return big.resize(size, Image.Resampling.BILINEAR)
-
-
-def _mark_option(
-    page: Image.Image,
-    box: tuple[int, int, int, int],
-    label: str,
-    pen: _Pen,
-    others: list[tuple[tuple[int, int, int, int], str]] | None = None,
-) -> None:
-    rng, style = pen.rng, pen.style
-    if others and rng.random() < style.correction_rate:  # another marked first, taken back
-        wrong_box, wrong_label = rng.choice(others)
-        loose = rng.random() < style.loose_rate
-        if rng.random() < style.tick_rate:
-            mark = _tick(page, wrong_box, pen, inside=False)
-        else:
-            mark = _ellipse(page, wrong_box, wrong_label, pen, loose=loose)
-        _strike(page, mark, _label_box(wrong_box, wrong_label), pen)
-    draw = rng.random()
-    if draw < style.tick_rate:
-        _tick(page, box, pen, inside=False)
-    elif draw < style.tick_rate + style.cross_rate:
-        _cross(page, box, pen)
-    else:
-        _ellipse(page, box, label, pen, loose=rng.random() < style.loose_rate)
-
-
-def _label_box(box: Box, label: str) -> Box:
-    """Where `render_blank` prints an option's label: centred in the option's box."""
-    ox, oy, ow, oh = box
-    width = round(font(PRINTED_FONT, LABEL_FONT_SIZE).getlength(label))
-    return (ox + (ow - width) // 2, oy + (oh - LABEL_FONT_SIZE) // 2, width, LABEL_FONT_SIZE)
-
-
-def _ellipse(page: Image.Image, box: Box, label: str, pen: _Pen, *, loose: bool) -> Box:
-    rng = pen.rng
-    ox, oy, ow, oh = box
-    label_w = font(PRINTED_FONT, LABEL_FONT_SIZE).getlength(label)
-    rx = min(label_w / 2 + rng.uniform(18, 45), ow / 2 + 20)
-    ry = LABEL_FONT_SIZE / 2 + rng.uniform(14, 32)
-    sweep = 2 * math.pi + rng.uniform(0.15, 0.7)  # the pen overshoots where it started
-    cx = ox + ow / 2 + rng.gauss(0, 8)
-    cy = oy + oh / 2 + rng.gauss(0, 6)
-    if loose:  # large and off-centre, into the neighbours' boxes; often not closed
-        rx = label_w / 2 + rng.uniform(50, 120)
-        ry = LABEL_FONT_SIZE / 2 + rng.uniform(25, 55)
-        cx, cy = cx + rng.gauss(0, 14), cy + rng.gauss(0, 10)
-        if rng.random() < 0.5:
-            sweep = rng.uniform(1.7, 1.95) * math.pi
-    elif pen.overflow:
-        rx, ry = rx * 1.15, ry * 1.3
-    tilt = math.radians(rng.gauss(0, 5))
-    start = rng.uniform(0, 2 * math.pi)
-    wobble = [(rng.uniform(0.02, 0.06), rng.randint(2, 4), rng.uniform(0, 6.3)) for _ in range(2)]
-    pad = int(max(rx, ry) * 1.4)
-    points = []
-    steps = 90
-    for i in range(steps + 1):
-        t = start + sweep * i / steps
-        grow = 1 + 0.06 * i / steps  # the end of the loop drifts outward
-        r = grow * (1 + sum(a * math.sin(k * t + p) for a, k, p in wobble))
-        ex, ey = rx * r * math.cos(t), ry * r * math.sin(t)
-        points.append(
-            (
-                pad + ex * math.cos(tilt) - ey * math.sin(tilt),
-                pad + ex * math.sin(tilt) + ey * math.cos(tilt),
-            )
-        )
-    width = rng.uniform(3.0, 5.0) + (pen.style.weight or 0)
-    mask = _stroke_tile((2 * pad, 2 * pad), [points], width)
-    return pen.put(page, mask, cx - pad, cy - pad)
-
-
-def _strike(page: Image.Image, mark: Box, across: Box, pen: _Pen) -> None:
-    """Take a mark back as people do: one line across it, two (二重線), or a scribble over
-    it; through the middle of `across` (the option's label, or the checkbox), past both ends
-    of it and of the mark."""
-    rng = pen.rng
-    names, weights = zip(*pen.style.strike_styles, strict=True)
-    kind = rng.choices(names, weights=weights)[0]
-    ax, ay, aw, ah = across
-    left = min(ax, mark[0]) - rng.uniform(15, 45)
-    right = max(ax + aw, mark[0] + mark[2]) + rng.uniform(15, 45)
-    middle = ay + ah / 2 + rng.gauss(0, 4)
-    width = rng.uniform(3.5, 5.5) + (pen.style.weight or 0)
-    if kind == "scribble":  # a zigzag over the label or box, up and down or to and fro
-        half = ah / 2 + rng.uniform(8, 24)
-        strokes = [_zigzag(rng, left, right, middle - half, middle + half)]
-    else:
-        rise = math.tan(math.radians(rng.gauss(0, 4))) * (right - left)
-        sag = rng.gauss(0, 3)  # a hand's line is a little curved
-        line = [
-            (left, middle - rise / 2),
-            ((left + right) / 2, middle + sag),
-            (right, middle + rise / 2),
-        ]
-        strokes = [line]
-        if kind == "double":
-            apart = rng.choice((-1, 1)) * rng.uniform(9, 16)
-            strokes.append([(x + rng.gauss(0, 3), y + apart + rng.gauss(0, 2)) for x, y in line])
-    pad = 30
-    x0 = min(x for stroke in strokes for x, _ in stroke) - pad
-    y0 = min(y for stroke in strokes for _, y in stroke) - pad
-    x1 = max(x for stroke in strokes for x, _ in stroke) + pad
-    y1 = max(y for stroke in strokes for _, y in stroke) + pad
-    local = [[(x - x0, y - y0) for x, y in stroke] for stroke in strokes]
-    mask = _stroke_tile((int(x1 - x0), int(y1 - y0)), local, width)
-    pen.put(page, mask, x0, y0)
-
-
-def _zigzag(
-    rng: random.Random, left: float, right: float, top: float, bottom: float
-) -> list[tuple[float, float]]:
-    """One scribbling stroke over a rectangle: back and forth a pen's width or two apart."""
-    across = rng.random() < 0.5  # strokes up and down, moving right; else to and fro, moving down
-    start, end = (left, right) if across else (top, bottom)
-    low, high = (top, bottom) if across else (left, right)
-    points = []
-    at, far = start, False
-    while at < end:
-        swing = (high if far else low) + rng.gauss(0, 4)
-        points.append((at, swing) if across else (swing, at))
-        at += rng.uniform(7, 14)
-        far = not far
-    return points
-
-
-def _cross(page: Image.Image, box: tuple[int, int, int, int], pen: _Pen) -> None:
-    """A × over the label (some people mark the option they mean that way)."""
-    rng = pen.rng
-    ox, oy, ow, oh = box
-    size = oh * rng.uniform(0.5, 0.75)
-    pad = int(size)
-    a, b = pad - size / 2, pad + size / 2
-    strokes = [
-        [(a + rng.gauss(0, 3), a + rng.gauss(0, 3)), (b + rng.gauss(0, 3), b + rng.gauss(0, 3))],
-        [(b + rng.gauss(0, 3), a + rng.gauss(0, 3)), (a + rng.gauss(0, 3), b + rng.gauss(0, 3))],
-    ]
-    width = rng.uniform(3.5, 5.5) + (pen.style.weight or 0)
-    mask = _stroke_tile((2 * pad, 2 * pad), strokes, width)
-    cx = ox + ow / 2 + rng.gauss(0, ow * 0.1)
-    pen.put(page, mask, cx - pad, oy + oh / 2 + rng.gauss(0, 5) - pad)
-
-
-def _tick(page: Image.Image, box: Box, pen: _Pen, *, inside: bool) -> Box:
-    rng = pen.rng
-    ox, oy, ow, oh = box
-    size = (min(ow, oh) * 0.7 if inside else oh * 0.6) * rng.uniform(0.85, 1.15)
-    if inside:
-        cx, cy = ox + ow / 2, oy + oh / 2
-    elif rng.random() < 0.3:  # just left of the label, pointing at it
-        cx, cy = ox + rng.uniform(0.0, 0.1) * ow, oy + oh / 2
-    else:  # over the left part of the label, as people tick the word itself
-        cx, cy = ox + ow / 2 - rng.uniform(0.15, 0.3) * ow, oy + oh / 2
-    cx, cy = cx + rng.gauss(0, size * 0.08), cy + rng.gauss(0, size * 0.08)
-    pad = int(size)
-    p0 = (pad - size * 0.45 + rng.gauss(0, 3), pad + rng.gauss(0, 3))
-    p1 = (pad - size * 0.12 + rng.gauss(0, 3), pad + size * 0.38 + rng.gauss(0, 3))
-    p2 = (pad + size * 0.5 + rng.gauss(0, 4), pad - size * 0.5 + rng.gauss(0, 4))
-    mid = ((p1[0] + p2[0]) / 2 + rng.gauss(0, 3), (p1[1] + p2[1]) / 2 + rng.gauss(0, 3))
-    width = rng.uniform(3.5, 5.5) + (pen.style.weight or 0)
-    mask = _stroke_tile((2 * pad, 2 * pad), [[p0, p1, mid, p2]], width)
-    return pen.put(page, mask, cx - pad, cy - pad)
+# --- Seal -----------------------------------------------------------------------------
 
 
 def _stamp_seal(
