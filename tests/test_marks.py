@@ -214,12 +214,21 @@ def test_a_tick_a_cross_or_a_dot_in_a_box_is_accepted_as_ticked() -> None:
         assert (read_as.value, read_as.status) == ("true", "accepted")
 
 
-def test_a_tick_beside_a_box_goes_to_a_person_proposed_ticked() -> None:
+def test_a_tick_or_a_cross_beside_a_box_goes_to_a_person_proposed_ticked() -> None:
     x, y, w, h = CHECKBOX.box
-    page = render_blank(FORM)
-    _tick(ImageDraw.Draw(page), x + w + 32, y + h / 2)
-    read_as = _read_checkbox(page)
-    assert (read_as.value, read_as.status, read_as.reasons) == ("true", "review", ["mark_beside"])
+    ticked = render_blank(FORM)
+    _tick(ImageDraw.Draw(ticked), x + w + 32, y + h / 2)
+    crossed = render_blank(FORM)
+    cx, cy = x + w + 40, y + h / 2
+    for dx in (-22, 22):
+        ImageDraw.Draw(crossed).line((cx - dx, cy - 22, cx + dx, cy + 22), fill=PEN, width=5)
+    for page in (ticked, crossed):
+        read_as = _read_checkbox(page)
+        assert (read_as.value, read_as.status, read_as.reasons) == (
+            "true",
+            "review",
+            ["mark_beside"],
+        )
 
 
 def test_a_loose_circle_on_the_choice_above_is_no_mark_beside_the_box() -> None:
