@@ -75,6 +75,7 @@ CALLS: dict[str, Callable[..., Any]] = {_name(function): function for function i
     disposal.list_disposals, disposal.kept_certificate,
     people.whoami, people.sign_out, people.add_account, people.disable_account,
     people.enable_account, people.set_roles, people.set_expiry, people.set_password,
+    people.set_municipality,
     people.list_accounts,
     audit.verify_chain, audit.search_log, audit.review, audit.erase_words,
     audit.checkpoint_now,

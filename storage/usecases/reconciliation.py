@@ -126,7 +126,7 @@ class Report:
 
 def _list_document(work: Work, receipt_number: str) -> Document:
     document = document_by_receipt(work.session, receipt_number,
-                                   work.settings.municipality_code)
+                                   work.municipality)
     if document is None or document.disposed_at is not None:
         raise NotFound(_("No document {receipt}").format(receipt=receipt_number))
     work.subject_ids = [document.id]
@@ -192,7 +192,7 @@ def reconcile(settings: Settings, token: Token, receipt_number: str, match: Matc
         entries = list(work.session.execute(
             select(RegisterEntry, Document).join(Document, Document.id == RegisterEntry.document_id)
             .where(RegisterEntry.stage.in_(OPEN_STAGES), RegisterEntry.origin == "office",
-                   RegisterEntry.municipality == settings.municipality_code,
+                   RegisterEntry.municipality == work.municipality,
                    Document.disposed_at.is_(None))).all())
         digests = field_digests(work.session, [d.id for _e, d in entries])
         rows = list_rows(work.session, document)
@@ -206,7 +206,7 @@ def reconcile(settings: Settings, token: Token, receipt_number: str, match: Matc
               "name_kana_digest": _confirming(digests, d.id, e, "name_kana"),
               "birth_date_digest": _confirming(digests, d.id, e, "birth_date"),
               "forwarded_date": e.forwarded_on} for e, d in entries],
-            settings.municipality_code, today, settings.result_overdue_days)
+            work.municipality, today, settings.result_overdue_days)
         numbers = receipt_numbers(work.session, [e.id for e, _d in entries])
         found = {m.row_index: m for m in matches.rows}
         for row in rows:
@@ -311,7 +311,7 @@ def _lacking(work: Work, rows: list[ListRow], lines: list[RowLine]) -> None:
                    if line.outcome == "unconfirmed"]
     documents = documents_by_receipts(work.session, [c for _r, line in unconfirmed
                                                      for c in line.candidates],
-                                      work.settings.municipality_code)
+                                      work.municipality)
     digests = field_digests(work.session, [d.id for d in documents.values()])
     keyed = {e.document_id: e.identity_digests or {} for e in work.session.scalars(
         select(RegisterEntry).where(RegisterEntry.document_id.in_(

@@ -105,7 +105,7 @@ def _needs_identity(entry: RegisterEntry) -> bool:
 def _entries(work: Work) -> list[RegisterEntry]:
     sync_entries(work.session, work.vault, work.settings)
     return list(work.session.scalars(select(RegisterEntry).where(
-        RegisterEntry.municipality == work.settings.municipality_code).order_by(
+        RegisterEntry.municipality == work.municipality).order_by(
         RegisterEntry.received_date, RegisterEntry.created_at)))
 
 
@@ -204,7 +204,7 @@ def describe(settings: Settings, token: Token, receipt_number: str, route: str,
     with acting(settings, token, "intake", "register.describe") as work:
         sync_entries(work.session, work.vault, settings)
         document = document_by_receipt(work.session, receipt_number,
-                                       settings.municipality_code)
+                                       work.municipality)
         entry = None if document is None else work.session.scalars(
             select(RegisterEntry).where(RegisterEntry.document_id == document.id)).one_or_none()
         if entry is None:
@@ -234,7 +234,7 @@ def identify(settings: Settings, token: Token, receipt_number: str, name_kana: s
                                  "昭和25年4月1日"))
         sync_entries(work.session, work.vault, settings)
         document = document_by_receipt(work.session, receipt_number,
-                                       settings.municipality_code)
+                                       work.municipality)
         entry = None if document is None else work.session.scalars(
             select(RegisterEntry).where(RegisterEntry.document_id == document.id)).one_or_none()
         if document is None or entry is None or document.disposed_at is not None:

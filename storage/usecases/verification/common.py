@@ -41,11 +41,23 @@ class FourEyesRefused(NotAllowed):
     code = "four_eyes"
 
 
+class OtherMunicipality(NotAllowed):
+    """The document is another municipality's: where offices share one installation, a
+    person sees and acts on their own municipality's documents only."""
+
+    code = "other_municipality"
+
+
 def _document(work: Work, receipt_number: str) -> Document:
-    document = document_by_receipt(work.session, receipt_number,
-                                   work.settings.municipality_code)
+    document = document_by_receipt(work.session, receipt_number, work.municipality)
     if document is None or document.disposed_at is not None:
         raise NotFound(_("no document {receipt_number}").format(receipt_number=receipt_number))
+    if document.municipality != work.municipality:
+        work.subject_ids = [document.id]  # the refusal is recorded against it
+        raise OtherMunicipality(_(
+            "{receipt_number} is a document of municipality {code}: you work on those of "
+            "{own}").format(receipt_number=receipt_number, code=document.municipality,
+                            own=work.municipality))
     return document
 
 
