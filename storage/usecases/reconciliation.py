@@ -17,8 +17,8 @@ from __future__ import annotations
 import datetime as dt
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
-from typing import Any, Protocol
+from dataclasses import dataclass
+from typing import Any, Literal, Protocol
 
 from sqlalchemy import select
 
@@ -28,6 +28,7 @@ from schemas.settings import Settings
 from storage.audit import AuditEntry, AuditObject
 from storage.models import Document, SourceFile, VerificationEvent, new_id
 from storage.receipts import document_by_receipt, documents_by_receipts
+from storage.reconcile_words import Report, RowLine, problem_words, report_csv
 from storage.register import (
     IDENTIFYING,
     LIST_FORM,
@@ -83,47 +84,6 @@ class ListNotUsable(Conflict):
     code = "list_not_usable"
 
 
-@dataclass(frozen=True)
-class RowLine:
-    number: int
-    """1-based, in printed order."""
-    page: int
-    box: list[int] | None
-    outcome: str
-    receipt_number: str
-    """The register entry it settles ('' when none)."""
-    differences: list[str]
-    candidates: list[str]
-    list_side: dict[str, str]
-    """基礎年金番号, name kana, birth date, 届書区分, 処理結果 as printed."""
-    register_side: dict[str, str]
-    """Name kana and birth date as the register holds them (rows with differences only)."""
-    unsure: list[str]
-    accepted: bool
-    list_lacks: list[str] = field(default_factory=list)
-    """Unconfirmed rows: the confirming attributes (name_kana, birth_date) the list does
-    not print for this row."""
-    register_lacks: dict[str, list[str]] = field(default_factory=dict)
-    """Unconfirmed rows: 受付番号 of each candidate → the confirming attributes the register
-    holds for it neither from its form nor keyed at the counter (as it stands now: keyed
-    since the run, the list is reconciled again)."""
-
-
-@dataclass(frozen=True)
-class Report:
-    list_receipt: str
-    municipality_code: str
-    header: dict[str, str]
-    status: str
-    counts: dict[str, int]
-    rows: list[RowLine]
-    overdue: list[str]
-    run_by: str
-    confirmed_by: str | None
-    seconds: float
-    problems: list[str] = field(default_factory=list)
-
-
 def _list_document(work: Work, receipt_number: str) -> Document:
     document = document_by_receipt(work.session, receipt_number,
                                    work.municipality)
@@ -135,24 +95,6 @@ def _list_document(work: Work, receipt_number: str) -> Document:
     if document.status == "processing":
         raise Conflict(_("{receipt} is still being read").format(receipt=receipt_number))
     return document
-
-
-def problem_words(reason: str) -> str | None:
-    """A reason a list cannot be reconciled, in words (None: not such a reason)."""
-    code, _sep, arg = reason.partition(":")
-    words = {
-        "list_page_missing": _("page {arg} of the list is missing"),
-        "list_page_duplicate": _("page {arg} of the list was scanned twice"),
-        "list_page_of_another_list": _("file page {arg} belongs to another list"),
-        "list_page_number_unread": _("the page number of file page {arg} could not be read"),
-        "list_page_order": _("the pages are out of order"),
-        "list_row_number_gap": _("the row numbers jump after row {arg}"),
-        "list_row_number_repeated": _("row number {arg} is printed twice"),
-        "list_row_count": _("rows read / rows the total line counts: {arg}"),
-    }.get(code)
-    if words is None and code.startswith("unknown_page"):
-        return _("a page of the file is not a page of the list")
-    return words.format(arg=arg) if words else None
 
 
 def _problems(work: Work, document: Document) -> tuple[list[str], str]:
@@ -266,16 +208,39 @@ def _row_facts(work: Work, document: Document, row: ListRow, municipality: str
             "result": str(cells.get("result", {}).get("value", ""))}
 
 
+def _reconciled(work: Work, receipt_number: str) -> tuple[Document, Report]:
+    document = _list_document(work, receipt_number)
+    done = work.session.scalars(select(Reconciliation).where(
+        Reconciliation.document_id == document.id)).one_or_none()
+    if done is None:
+        raise Conflict(_("{receipt} was not reconciled yet").format(receipt=receipt_number))
+    return document, _report(work, document, done)
+
+
 def report(settings: Settings, token: Token, receipt_number: str) -> Report:
     with acting(settings, token, "reconcile.run", "reconcile.report") as work:
-        document = _list_document(work, receipt_number)
-        done = work.session.scalars(select(Reconciliation).where(
-            Reconciliation.document_id == document.id)).one_or_none()
-        if done is None:
-            raise Conflict(_("{receipt} was not reconciled yet").format(receipt=receipt_number))
-        view = _report(work, document, done)
+        document, view = _reconciled(work, receipt_number)
         work.audit("reconcile.report", [document.id], result="ok")
         return view
+
+
+Printer = Callable[[Report], bytes]
+"""The report printed on A4 (workers.register.report_pdf: the pipeline draws it, and
+storage may not import the pipeline; the server hands in its own)."""
+
+
+def report_file(settings: Settings, token: Token, receipt_number: str,
+                file_format: Literal["csv", "pdf"], printer: Printer) -> bytes:
+    """The report as a file for the office: CSV that Excel opens as it is, or PDF. It
+    holds personal values, so every file made is an audit entry of its own, saying which."""
+    if file_format not in ("csv", "pdf"):
+        raise InvalidInput(_("The report is written as CSV or PDF"))
+    with acting(settings, token, "reconcile.run", "reconcile.report.file") as work:
+        document, view = _reconciled(work, receipt_number)
+        data = report_csv(view) if file_format == "csv" else printer(view)
+        work.audit("reconcile.report.file", [document.id], result="ok",
+                   detail={"format": file_format, "rows": len(view.rows)})
+        return data
 
 
 def _report(work: Work, document: Document, done: Reconciliation) -> Report:
