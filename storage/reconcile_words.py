@@ -125,7 +125,7 @@ def report_rows(report: Report) -> list[list[str]]:
 
 
 NEEDS = N_("Needs a person")
-"""The CSV's last column: what an unconfirmed row lacks, and the way forward."""
+"""The CSV's last column: what a row a person must look at needs (`needs`)."""
 
 
 def _named(names: list[str]) -> str:
@@ -134,9 +134,16 @@ def _named(names: list[str]) -> str:
 
 
 def needs(line: RowLine, status: str) -> str:
-    """What an unconfirmed row lacks, on the list's side and on the register's for each
-    candidate, and what a person can do about it as the use cases allow (a list not yet
-    confirmed can be reconciled again, a confirmed one cannot); '' for other rows."""
+    """What a row a person must look at needs: an unconfirmed row, what it lacks on the
+    list's side and on the register's for each candidate and what a person can do about it
+    as the use cases allow (a list not yet confirmed can be reconciled again, a confirmed
+    one cannot); an unreadable row or another municipality's, why and where to; '' for the
+    rest."""
+    if line.outcome == "unreadable":
+        return _unreadable(line)
+    if line.outcome == "other_municipality":
+        return _("A row of another municipality's list: lists are per municipality, so the "
+                 "list goes back to 日本年金機構 (escalate it); nothing of it is recorded.")
     if line.outcome != "unconfirmed":
         return ""
     said = [_("Only the 基礎年金番号 agrees; nothing else could be compared.")]
@@ -166,9 +173,20 @@ def needs(line: RowLine, status: str) -> str:
     return " ".join(said)
 
 
+def _unreadable(line: RowLine) -> str:
+    """Why a row could not be matched at all, and where a person finds it."""
+    number = line.list_side.get("basic_pension_number", "")
+    if not (len(number) == 10 and number.isascii() and number.isdigit()):
+        return _("The 基礎年金番号 read on this row ({number}) is not 10 digits: check it on "
+                 "page {page} of the list; the row stays without a result, kept as it was "
+                 "read.").format(number=number or "-", page=line.page)
+    return _("No 届書区分 was read on this row: check it on page {page} of the list; the row "
+             "stays without a result, kept as it was read.").format(page=line.page)
+
+
 def report_csv(report: Report) -> bytes:
-    """The report as CSV that Excel opens as it is (UTF-8 with a BOM); each unconfirmed
-    row says in its last column what it lacks and the way forward."""
+    """The report as CSV that Excel opens as it is (UTF-8 with a BOM); a row a person must
+    look at says in its last column what it needs (`needs`)."""
     text = io.StringIO(newline="")
     writer = csv.writer(text, lineterminator="\r\n")
     writer.writerow([*report_titles(), _(NEEDS)])
