@@ -2,7 +2,8 @@
 bound to a municipality (`kura users municipality`, migration 0014) sees only its documents
 in the verification queue and in group verification, and is refused — the refusal in the
 audit chain — opening, correcting or confirming another municipality's, however the
-受付番号 is typed. A person bound to none works on the installation's own, as before."""
+受付番号 is typed; so with the register. A person bound to none works on the
+installation's own, as before."""
 
 from __future__ import annotations
 
@@ -17,7 +18,9 @@ from storage.accounts import Person
 from storage.audit import AuditEntry, AuditObject
 from storage.db import session_scope
 from storage.models import Document
+from storage.receipts import OtherMunicipality
 from storage.usecases import people, records
+from storage.usecases import register as reg
 from storage.usecases import verification as v
 from tests.helpers import PASSWORD, login
 from tests.verification_data import Office, fresh_settings, open_office
@@ -115,6 +118,16 @@ def test_a_verifier_sees_and_acts_on_the_documents_of_their_own_municipality_onl
                        "--value-stdin", stdin="1965-01-03\n")
     assert code == ExitCode.refused and SAPPORO in said, said
     assert _refusals(office, "field.correct")[-1][:2] == ("vito", "refused:OtherMunicipality")
+
+    # the register too: a clerk bound to Sapporo keeps Sapporo's 受付処理簿 only
+    people.set_municipality(settings, office.token("sam"), "sakura", SAPPORO)
+    sakura = office.token("sakura")
+    assert [line.receipt_number for line in reg.open_items(settings, sakura)] == [theirs]
+    reg.describe(settings, sakura, theirs, "mail")
+    with pytest.raises(OtherMunicipality):
+        reg.describe(settings, sakura, ours, "mail")
+    assert _refusals(office, "register.describe")[-1] == (
+        "sakura", "refused:OtherMunicipality", [ours_id])
 
     # bound to the installation again, vito sees its documents
     with pytest.raises(InvalidInput):

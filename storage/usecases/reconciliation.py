@@ -27,7 +27,7 @@ from schemas.i18n import _
 from schemas.settings import Settings
 from storage.audit import AuditEntry, AuditObject
 from storage.models import Document, SourceFile, VerificationEvent, new_id
-from storage.receipts import document_by_receipt, documents_by_receipts
+from storage.receipts import document_by_receipt, documents_by_receipts, of_own
 from storage.reconcile_words import Report, RowLine, problem_words, report_csv
 from storage.register import (
     IDENTIFYING,
@@ -90,6 +90,7 @@ def _list_document(work: Work, receipt_number: str) -> Document:
     if document is None or document.disposed_at is not None:
         raise NotFound(_("No document {receipt}").format(receipt=receipt_number))
     work.subject_ids = [document.id]
+    of_own(document, work.municipality, receipt_number)
     if document.form_id != LIST_FORM:
         raise InvalidInput(_("{receipt} is not a 処理結果一覧表").format(receipt=receipt_number))
     if document.status == "processing":
@@ -438,10 +439,11 @@ class ListState:
 
 
 def reconciliations(settings: Settings, token: Token) -> list[ListState]:
-    """Every list taken in, the newest first, with the state of its 突合."""
+    """Every list the office took in, the newest first, with the state of its 突合."""
     with acting(settings, token, "register.read", "reconcile.overview") as work:
         documents = work.session.scalars(
             select(Document).where(Document.form_id == LIST_FORM,
+                                   Document.municipality == work.municipality,
                                    Document.disposed_at.is_(None))
             .order_by(Document.received_date.desc(), Document.receipt_number.desc())).all()
         done = {d.document_id: d for d in work.session.scalars(select(Reconciliation).where(

@@ -13,7 +13,8 @@ from schemas.i18n import _
 from schemas.normalise import my_number_check_digit
 from storage.accounts import CHECKER, VERIFIER, Person
 from storage.models import Document, FieldValue, VerificationEvent
-from storage.receipts import document_by_receipt
+from storage.receipts import OtherMunicipality as OtherMunicipality
+from storage.receipts import document_by_receipt, of_own
 from storage.retention import document_saved
 from storage.usecases.base import Work
 
@@ -41,24 +42,12 @@ class FourEyesRefused(NotAllowed):
     code = "four_eyes"
 
 
-class OtherMunicipality(NotAllowed):
-    """The document is another municipality's: where offices share one installation, a
-    person sees and acts on their own municipality's documents only."""
-
-    code = "other_municipality"
-
-
 def _document(work: Work, receipt_number: str) -> Document:
     document = document_by_receipt(work.session, receipt_number, work.municipality)
     if document is None or document.disposed_at is not None:
         raise NotFound(_("no document {receipt_number}").format(receipt_number=receipt_number))
-    if document.municipality != work.municipality:
-        work.subject_ids = [document.id]  # the refusal is recorded against it
-        raise OtherMunicipality(_(
-            "{receipt_number} is a document of municipality {code}: you work on those of "
-            "{own}").format(receipt_number=receipt_number, code=document.municipality,
-                            own=work.municipality))
-    return document
+    work.subject_ids = [document.id]  # a refusal from here on is recorded against it
+    return of_own(document, work.municipality, receipt_number)
 
 
 def _field(document: Document, name: str) -> FieldValue:
