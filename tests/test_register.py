@@ -148,6 +148,9 @@ def test_a_week_of_the_register_from_intake_to_filed(tmp_path: Path) -> None:
     assert {line.stage for line in lines} == {"verified"}
     assert {(line.route, line.office) for line in lines
             if line.receipt_number == roles["matched2"]} == {("mail", "札幌市 保険年金課")}
+    assert {line.scanned_via for line in lines} == {"cli"}  # how each was scanned
+    assert {line.form_id for line in lines} >= {"kokunen_hihokensha_todoke",
+                                                "shienkyufu_seikyusho"}
 
     released = _forward(settings, roles)
     _check_nothing_of_the_batch_in_clear(settings, released, truth)
@@ -200,6 +203,7 @@ def _check_report_at_the_command_line(tmp_path: Path, settings: Settings, listed
     said = run_kura(env, "totsugo", "show", listed, "--csv", str(tmp_path / "report.csv"),
                     "--pdf", str(tmp_path / "report.pdf"))
     assert "status confirmed" in said and "matched with differences" in said
+    assert f"Row {SHORT_BPN + 1}: The 基礎年金番号 read on this row" in said  # and what to do
     rows = list(csv.reader(io.StringIO(
         (tmp_path / "report.csv").read_text(encoding="utf-8-sig"))))
     assert rows[0][:3] == ["No", "Page", "Outcome"]
