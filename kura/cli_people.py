@@ -181,10 +181,16 @@ def whoami() -> None:
     people = usecase("people")
 
     account = people.whoami(get_settings(), token)
-    console.print(f"{account.username} ({', '.join(account.roles)})")
+    console.print(f"{account.username} ({', '.join(account.roles)})"
+                  + (f" {account.municipality}" if account.municipality else ""))
 
 
 # --- kura users ---------------------------------------------------------------------------
+
+
+MUNICIPALITY_HELP = N_("The 全国地方公共団体コード (6 digits) whose documents the person works "
+                      "on, where offices share one installation (default: the "
+                      "installation's, KURA_MUNICIPALITY_CODE).")
 
 
 @users_app.command("add")
@@ -198,6 +204,7 @@ def users_add(
     password_stdin: Annotated[bool, typer.Option("--password-stdin")] = False,
     generate: Annotated[bool, typer.Option(
         "--generate-password", help=N_("Make up a password and print it once."))] = False,
+    municipality: Annotated[str | None, typer.Option(help=MUNICIPALITY_HELP)] = None,
 ) -> None:
     """Add a person's account (security administrator). The very first account of an
     installation must be a security administrator and needs no sign-in."""
@@ -206,7 +213,8 @@ def users_add(
 
     password = new_password() if generate else _password(password_stdin, confirm=True)
     account = people.add_account(get_settings(), token, username, role, password,
-                                 _date(expires), os_user=getpass.getuser())
+                                 _date(expires), os_user=getpass.getuser(),
+                                 municipality=municipality)
     console.print(_("added {user} ({duties})").format(user=username,
                                                       duties=", ".join(account.roles))
                   + (_(", expires after {day}").format(day=expires) if expires else ""))
@@ -253,6 +261,19 @@ def users_expire(username: str, on: Annotated[str, typer.Option(
     console.print(_("{user} expires after {day}").format(user=username, day=on))
 
 
+@users_app.command("municipality")
+def users_municipality(username: str, code: Annotated[str, typer.Argument(help=N_(
+        "The 全国地方公共団体コード (6 digits), or 'installation' for the installation's "
+        "own."))]) -> None:
+    """Bind an account to the municipality whose documents it sees and acts on."""
+    people = usecase("people")
+
+    bound = None if code == "installation" else code
+    people.set_municipality(get_settings(), token, username, bound)
+    console.print(_("{user} works on the documents of {code}").format(
+        user=username, code=bound or _("the installation's municipality")))
+
+
 @users_app.command("password")
 def users_password(username: str,
                    password_stdin: Annotated[bool, typer.Option("--password-stdin")] = False,
@@ -279,7 +300,7 @@ def users_list(as_json: Annotated[bool, typer.Option("--json", help=JSON_HELP)] 
             "disabled": a.disabled, "expired": a.expired,
             "last_login_at": a.last_login_at.isoformat(timespec="seconds")
             if a.last_login_at else None,
-            "created_by": a.created_by,
+            "created_by": a.created_by, "municipality": a.municipality,
         } for a in found], ensure_ascii=False, indent=1))
         return
     columns = [Column(_("User"), 8, identifier=True), Column(_("Kind"), 6, 0),

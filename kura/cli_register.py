@@ -18,7 +18,7 @@ from kura.calls import usecase
 from kura.cli_people import token, write_private
 from schemas.i18n import N_, _
 from schemas.settings import get_settings
-from storage.reconcile_words import report_csv, report_rows, report_summary, report_titles
+from storage.reconcile_words import needs, report_rows, report_summary, report_titles
 
 if TYPE_CHECKING:
     from storage.usecases.reconciliation import Report
@@ -323,13 +323,16 @@ def _render(report: Report, csv_out: Path | None, pdf_out: Path | None) -> None:
         if line.outcome != "matched":  # the summary counts the rest
             table.add_row(*row)
     console.print(table)
-    if csv_out is not None:
-        write_private(csv_out, report_csv(report))
-        console.print(_("Wrote {path} ({size} bytes)").format(path=csv_out,
-                                                              size=csv_out.stat().st_size))
-    if pdf_out is not None:
-        from workers.register import report_pdf
+    for line in report.rows:
+        if said := needs(line, report.status):
+            console.print(_("Row {number}: {needs}").format(number=line.number, needs=said),
+                          highlight=False)
+    for file_format, out in (("csv", csv_out), ("pdf", pdf_out)):
+        if out is not None:  # the files from the use case, which records each one made
+            report_file = usecase("reconciliation").report_file
+            from workers.register import report_pdf
 
-        data = report_pdf(report)
-        write_private(pdf_out, data)
-        console.print(_("Wrote {path} ({size} bytes)").format(path=pdf_out, size=len(data)))
+            data = report_file(get_settings(), token, report.list_receipt, file_format,
+                               report_pdf)
+            write_private(out, data)
+            console.print(_("Wrote {path} ({size} bytes)").format(path=out, size=len(data)))

@@ -142,6 +142,9 @@ class Person(Base):
     last_login_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
     lang: Mapped[str | None] = mapped_column(String(5))
     """The language the person chose in the rooms; None: the installation's (KURA_LANG)."""
+    municipality: Mapped[str | None] = mapped_column(String(6))
+    """The 全国地方公共団体コード whose documents the person sees and acts on, where offices
+    share one installation; None: the installation's own (KURA_MUNICIPALITY_CODE)."""
 
     def expired(self, today: dt.date | None = None) -> bool:
         return self.expires_on is not None and (today or dt.date.today()) > self.expires_on
@@ -220,7 +223,7 @@ def has_people(session: Session) -> bool:
 
 
 def add_person(session: Session, by: Actor, username: str, roles: list[str], password: str,
-               expires_on: dt.date | None = None) -> Person:
+               expires_on: dt.date | None = None, municipality: str | None = None) -> Person:
     if not USERNAME.match(username):
         raise AccountError(_("a user name is 2–40 characters: lower-case letters, digits, "
                              "'.', '_' or '-', starting with a letter"))
@@ -234,12 +237,13 @@ def add_person(session: Session, by: Actor, username: str, roles: list[str], pas
         raise AccountError(_("the expiry date is in the past"))
     person = Person(username=username, kind="person", roles=roles,
                     password_hash=_hasher.hash(password), expires_on=expires_on,
-                    created_by=by.name)
+                    created_by=by.name, municipality=check_municipality(municipality))
     session.add(person)
     session.flush()
     append(session, by, "user.add", [person.id], result="ok",
            detail={"username": username, "roles": roles,
-                   "expires_on": expires_on.isoformat() if expires_on else None})
+                   "expires_on": expires_on.isoformat() if expires_on else None,
+                   **({"municipality": municipality} if municipality else {})})
     return person
 
 
@@ -284,6 +288,27 @@ def set_expiry(session: Session, by: Actor, username: str, expires_on: dt.date |
     append(session, by, "user.expiry", [person.id], result="ok",
            detail={"username": username,
                    "expires_on": expires_on.isoformat() if expires_on else None})
+    return person
+
+
+MUNICIPALITY = re.compile(r"^[0-9]{6}$")
+
+
+def check_municipality(municipality: str | None) -> str | None:
+    if municipality is not None and not MUNICIPALITY.match(municipality):
+        raise AccountError(_("a 全国地方公共団体コード is 6 digits, e.g. 011002"))
+    return municipality
+
+
+def set_municipality(session: Session, by: Actor, username: str,
+                     municipality: str | None) -> Person:
+    """Bind a person to the municipality whose documents they work on (None: the
+    installation's own). Read at every call, so it holds from the person's next step."""
+    person = _person(session, username)
+    before = person.municipality
+    person.municipality = check_municipality(municipality)
+    append(session, by, "user.municipality", [person.id], result="ok",
+           detail={"username": username, "before": before, "after": municipality})
     return person
 
 

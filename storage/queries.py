@@ -114,12 +114,13 @@ def mask_name(name: str) -> str:
 
 def waiting_queue(
     session: Session, vault: Vault, statuses: tuple[str, ...] = WAITING, form_id: str = "",
-    reason: str = "", limit: int | None = None,
+    reason: str = "", limit: int | None = None, municipality: str | None = None,
 ) -> list[QueueLine]:
     """The queue, oldest first and those with more fields to review first within a day; with
-    a limit, its first lines only. The order comes from the database, and only the documents
-    shown are loaded and opened (for the masked name): a station shows its first screen of a
-    queue of ten thousand without reading them all."""
+    a limit, its first lines only; with a municipality, its documents only. The order comes
+    from the database, and only the documents shown are loaded and opened (for the masked
+    name): a station shows its first screen of a queue of ten thousand without reading them
+    all."""
     for_review = (select(FieldValue.document_id, func.count().label("fields"))
                   .where(FieldValue.status == "review").group_by(FieldValue.document_id)
                   .subquery())
@@ -129,6 +130,8 @@ def waiting_queue(
                        Document.receipt_number))
     if form_id:
         query = query.where(Document.form_id == form_id)
+    if municipality is not None:
+        query = query.where(Document.municipality == municipality)
     ordered = session.scalars(query).all()
     lines: list[QueueLine] = []
     for start in range(0, len(ordered), QUEUE_CHUNK):

@@ -15,7 +15,7 @@ from collections.abc import Iterable
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from schemas.errors import InvalidInput
+from schemas.errors import InvalidInput, NotAllowed
 from schemas.i18n import _
 from storage.models import Document
 
@@ -27,6 +27,22 @@ class AmbiguousReceipt(InvalidInput):
     """Two or more municipalities hold the 受付番号 and none of them is the office's own."""
 
     code = "ambiguous_receipt"
+
+
+class OtherMunicipality(NotAllowed):
+    """The document is another municipality's: where offices share one installation, a
+    person sees and acts on their own municipality's documents only (a refusal, audited)."""
+
+    code = "other_municipality"
+
+
+def of_own(document: Document, own: str, typed: str) -> Document:
+    """The document, if it is the municipality `own`'s; else OtherMunicipality."""
+    if document.municipality != own:
+        raise OtherMunicipality(_(
+            "{receipt_number} is a document of municipality {code}: you work on those of "
+            "{own}").format(receipt_number=typed, code=document.municipality, own=own))
+    return document
 
 
 def split_receipt(text: str) -> tuple[str | None, str]:

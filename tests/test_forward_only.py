@@ -7,7 +7,10 @@ its result. On SQLite and on PostgreSQL."""
 
 from __future__ import annotations
 
+import csv
 import datetime as dt
+import io
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -16,7 +19,7 @@ from sqlalchemy import func, select
 from schemas.errors import Conflict, InvalidInput
 from schemas.settings import Settings
 from storage.accounts import add_person
-from storage.audit import Actor
+from storage.audit import Actor, AuditEntry
 from storage.blind_index import BlindIndexer
 from storage.db import session_scope
 from storage.models import Document
@@ -35,7 +38,7 @@ from tests.register_data import (
     support_claim,
     token,
 )
-from workers.register import match
+from workers.register import match, report_pdf
 
 OFFICE = "011002"
 RECEIVED = dt.date.today() - dt.timedelta(days=20)
@@ -74,6 +77,12 @@ def test_a_forward_only_claim_is_confirmed_by_what_the_clerk_keyed(
     assert set(line.differences) == {"name_kana", "birth_date"}
     assert (line.list_lacks, line.register_lacks) == ([], {claim: ["name_kana", "birth_date"]})
     assert _needs_identity(settings, chika) == {claim: True, form: False}
+    _check_the_files_say_what_is_missing(settings, chika, listed, tmp_path, [
+        "Only the 基礎年金番号 agrees; nothing else could be compared.",
+        f"The register holds no Name (kana) / Birth date for {claim}.",
+        "Way forward: a scanning clerk keys the name kana and birth date on the item's line "
+        "in the register (`kura register identify`, or the register room), then the list is "
+        "reconciled again (possible until it is confirmed)."])
 
     with pytest.raises(Conflict):  # a form of its own carries them, verified there
         reg.identify(settings, kiko, form, KANA, BORN)
@@ -99,10 +108,25 @@ def test_a_forward_only_claim_is_confirmed_by_what_the_clerk_keyed(
     (line,) = r.reconcile(settings, chika, blank, match).rows
     assert line.outcome == "unconfirmed"
     assert (line.list_lacks, line.register_lacks) == (["name_kana", "birth_date"], {claim: []})
+    said = ["Only the 基礎年金番号 agrees; nothing else could be compared.",
+            "The list prints no Name (kana) / Birth date on this row.",
+            f"{claim}: its name kana and birth date were keyed after this run."]
+    _check_the_files_say_what_is_missing(settings, chika, blank, tmp_path, [
+        *said, "Keying the register cannot confirm this row, as the list prints neither "
+        "attribute. If confirmed, the row stays without a result, and its item stays open in "
+        "the register."])
 
     with pytest.raises(SamePerson, match=claim):  # kiko keyed what confirms it
         r.confirm(settings, kiko, listed)
     assert r.confirm(settings, token(settings, "rima"), listed).status == "confirmed"
+    assert _the_files_say(settings, chika, listed, tmp_path)[0][1][-1] == ""  # matched
+    r.confirm(settings, token(settings, "rima"), blank)  # the row stays without a result
+    _check_the_files_say_what_is_missing(settings, chika, blank, tmp_path, [
+        *said, "This list is confirmed, so its 突合 cannot run again: the row stays without a "
+        "result, and its item stays open in the register."])
+    assert [(e.actor, e.detail) for e in _audit(settings, "reconcile.report.file")] == [
+        ("chika", {"format": file_format, "rows": 1})
+        for _list in range(4) for file_format in ("csv", "pdf")]
     with session_scope(url) as session:
         entry = session.scalars(select(RegisterEntry).join(
             Document, Document.id == RegisterEntry.document_id).where(
@@ -110,6 +134,37 @@ def test_a_forward_only_claim_is_confirmed_by_what_the_clerk_keyed(
         assert (entry.stage, entry.result) == ("filed", "処理済")
         assert session.scalar(select(func.count()).select_from(RegisterEntry).where(
             RegisterEntry.origin == "jps_direct")) == 0
+
+
+def _the_files_say(settings: Settings, who: str, listed: str, tmp_path: Path
+                   ) -> tuple[list[list[str]], str]:
+    """The report's CSV rows (title first) and its PDF's text, as poppler reads it, with
+    runs of white space made one (a sentence runs on over the PDF's cells)."""
+    data = r.report_file(settings, who, listed, "csv", report_pdf)
+    rows = list(csv.reader(io.StringIO(data.decode("utf-8-sig"))))
+    pdf = tmp_path / "report.pdf"
+    pdf.write_bytes(r.report_file(settings, who, listed, "pdf", report_pdf))
+    text = subprocess.run(["pdftotext", "-layout", str(pdf), "-"], capture_output=True,
+                          text=True, check=True).stdout
+    return rows, " ".join(text.split())
+
+
+def _check_the_files_say_what_is_missing(settings: Settings, who: str, listed: str,
+                                         tmp_path: Path, said: list[str]) -> None:
+    """The unconfirmed row's last CSV cell says it all; the PDF says it whole too, on lines
+    of its own under the row (where its cells would cut it)."""
+    rows, text = _the_files_say(settings, who, listed, tmp_path)
+    assert rows[0][-1] == "Needs a person" and rows[1][2].startswith("not confirmed")
+    assert rows[1][-1] == " ".join(said)
+    assert " ".join(said) in text, text
+
+
+def _audit(settings: Settings, action: str) -> list[AuditEntry]:
+    with session_scope(settings.sqlalchemy_url) as session:
+        entries = list(session.scalars(select(AuditEntry).where(
+            AuditEntry.action == action).order_by(AuditEntry.seq)))
+        session.expunge_all()
+        return entries
 
 
 def _needs_identity(settings: Settings, token: str) -> dict[str, bool]:

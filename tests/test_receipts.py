@@ -153,3 +153,23 @@ def test_the_migration_marks_existing_documents_as_the_installations_own(
     with session_scope(url) as session:
         assert session.scalar(select(func.count(func.distinct(Document.receipt_number)))) == 1
         assert session.scalar(select(func.count()).select_from(Document)) == 2
+
+
+def test_each_fiscal_year_counts_from_one_and_the_old_year_goes_on_where_it_stopped(
+    tmp_path: Path
+) -> None:
+    """年度 runs from 1 April to 31 March: the first document of April is R…-000001 again,
+    and one still dated in March (a late scan of the old year's paper) takes the old year's
+    next number; another municipality counts apart in both years."""
+    from storage.intake import next_receipt_number
+
+    url = f"sqlite:///{tmp_path / 'kura.db'}"
+    upgrade(url)
+    march, april = dt.date(2027, 3, 31), dt.date(2027, 4, 1)
+    with session_scope(url) as session:
+        numbers = [next_receipt_number(session, day, code) for day, code in (
+            (march, SAPPORO), (march, SAPPORO), (april, SAPPORO), (march, SAPPORO),
+            (april, SAPPORO), (april, SENDAI), (march, SENDAI))]
+    assert numbers == ["R20270331-000001", "R20270331-000002", "R20270401-000001",
+                       "R20270331-000003", "R20270401-000002", "R20270401-000001",
+                       "R20270331-000001"]

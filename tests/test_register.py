@@ -24,7 +24,8 @@ from kura.bench.synth.lists import render_list
 from schemas.errors import InvalidInput
 from schemas.i18n import speaking
 from schemas.settings import Settings
-from storage.db import session_scope
+from storage.audit import AuditEntry
+from storage.db import get_engine, session_scope
 from storage.models import Document, SourceFile, StoredObject
 from storage.register_models import ListRow, RegisterEntry
 from storage.runtime import vault_for
@@ -147,11 +148,16 @@ def test_a_week_of_the_register_from_intake_to_filed(tmp_path: Path) -> None:
     assert {line.stage for line in lines} == {"verified"}
     assert {(line.route, line.office) for line in lines
             if line.receipt_number == roles["matched2"]} == {("mail", "札幌市 保険年金課")}
+    assert {line.scanned_via for line in lines} == {"cli"}  # how each was scanned
+    assert {line.form_id for line in lines} >= {"kokunen_hihokensha_todoke",
+                                                "shienkyufu_seikyusho"}
 
     released = _forward(settings, roles)
+    _check_nothing_of_the_batch_in_clear(settings, released, truth)
     (line,) = t.ledger(settings, clerk)
     assert (line.prepared_by, line.released_by, line.item_count, line.archive_sha256) == (
         "chika", "rima", len(roles), released.archive_sha256)
+    assert line.purpose == t.PURPOSE and line.released_at is not None
     t.registered_mail(settings, token(settings, "vito"), released.number, "1234-5678-9012",
                       b"%PDF scan of the receipt")
     _check_mail_receipt_kept_three_years(settings)
@@ -169,7 +175,9 @@ def test_a_week_of_the_register_from_intake_to_filed(tmp_path: Path) -> None:
     different = report.rows[DIFFERENT]
     assert different.differences == ["birth_date"]
     assert different.register_side["birth_date"] != different.list_side["birth_date"]
-    assert outcomes[SHORT_BPN][0] == "unreadable"
+    assert outcomes[SHORT_BPN][0] == "unreadable"  # kept, with its page, for a person
+    short = report.rows[SHORT_BPN]
+    assert short.page == 1 and len(short.list_side["basic_pension_number"]) != 10
     never = set(range(len(truth["rows"]))) - {*MATCHED, DIFFERENT, SHORT_BPN}
     assert {outcomes[i][0] for i in never} == {"result_without_entry"}
     assert sorted(report.overdue) == sorted([roles["stranger"], roles["support"]])
@@ -183,6 +191,7 @@ def test_a_week_of_the_register_from_intake_to_filed(tmp_path: Path) -> None:
     assert confirmed.status == "confirmed" and confirmed.confirmed_by == "rima"
     _check_register_after(settings, roles, len(never))
     _check_report_at_the_command_line(tmp_path, settings, listed, roles)
+    _check_every_move_audited(settings)
 
 
 def _check_report_at_the_command_line(tmp_path: Path, settings: Settings, listed: str,
@@ -194,12 +203,38 @@ def _check_report_at_the_command_line(tmp_path: Path, settings: Settings, listed
     said = run_kura(env, "totsugo", "show", listed, "--csv", str(tmp_path / "report.csv"),
                     "--pdf", str(tmp_path / "report.pdf"))
     assert "status confirmed" in said and "matched with differences" in said
+    assert f"Row {SHORT_BPN + 1}: The 基礎年金番号 read on this row" in said  # and what to do
     rows = list(csv.reader(io.StringIO(
         (tmp_path / "report.csv").read_text(encoding="utf-8-sig"))))
     assert rows[0][:3] == ["No", "Page", "Outcome"]
     assert rows[DIFFERENT + 1][3] == roles["different"] and "(accepted)" in rows[DIFFERENT + 1][2]
+    assert rows[0][-1] == "Needs a person" and rows[1][-1] == ""  # matched: nothing to do
+    assert "is not 10 digits: check it on page 1 of the list" in rows[SHORT_BPN + 1][-1]
     assert (tmp_path / "report.pdf").read_bytes().startswith(b"%PDF")
     assert (tmp_path / "report.csv").stat().st_mode & 0o077 == 0  # personal values: owner only
+
+
+def _check_nothing_of_the_batch_in_clear(settings: Settings, released: t.Released,
+                                         truth: dict[str, Any]) -> None:
+    """The archive's password is nowhere on the disk, nor a record the archive holds."""
+    number = truth["rows"][MATCHED[0]]["basic_pension_number"].encode()
+    # closed first: a file of the database opened and closed here would drop SQLite's locks
+    get_engine(settings.sqlalchemy_url).dispose()
+    for path in [p for p in settings.data_dir.rglob("*") if p.is_file()]:
+        data = path.read_bytes()
+        assert released.password.encode() not in data and number not in data, path
+
+
+def _check_every_move_audited(settings: Settings) -> None:
+    """Each step of the register's life is a use case with its audit entry, by its person."""
+    with session_scope(settings.sqlalchemy_url) as session:
+        done = set(session.execute(select(AuditEntry.action, AuditEntry.actor).where(
+            AuditEntry.result.in_(("ok", "pending")))).all())
+    assert {("field.correct", "vicky"), ("field.confirm", "chika"), ("record.verified", "vera"),
+            ("register.describe", "sakura"), ("transmittal.prepare", "chika"),
+            ("transmittal.release", "rima"), ("transmittal.mail", "vito"),
+            ("intake.batch", "sakura"), ("reconcile.run", "chika"),
+            ("reconcile.confirm", "rima"), ("reconcile.report.file", "rima")} <= done
 
 
 def _check_mail_receipt_kept_three_years(settings: Settings) -> None:
@@ -239,6 +274,10 @@ def _check_register_after(settings: Settings, roles: dict[str, str], direct: int
         filed = session.scalars(select(RegisterEntry).where(
             RegisterEntry.stage == "filed")).all()
         assert all(e.list_row_id and e.result and e.filed_at for e in filed)
+        for entry in filed:  # filed: its original locked as its class keeps it (here: ever)
+            document = session.get_one(Document, entry.document_id)
+            source = session.get_one(SourceFile, document.source_file_id)
+            assert session.get_one(StoredObject, source.object_id).legal_hold
     for role, receipt in roles.items():
         expected = "forwarded" if role in ("stranger", "support") else "filed"
         assert stages[receipt] == expected, role
@@ -246,6 +285,12 @@ def _check_register_after(settings: Settings, roles: dict[str, str], direct: int
     assert sorted(line.receipt_number for line in late) == sorted(
         [roles["stranger"], roles["support"]])
     assert reg.overdue(settings, clerk) == []
+    sixty = dt.date.today() + dt.timedelta(days=60)  # the default: more than 60 days
+    assert reg.overdue(settings, clerk, today=sixty) == []
+    sooner = settings.model_copy(update={"result_overdue_days": 10})
+    assert len(reg.overdue(sooner, clerk, today=dt.date.today() + dt.timedelta(days=11))) == 2
+    assert len(reg.overdue(settings, clerk, days=10,
+                           today=dt.date.today() + dt.timedelta(days=11))) == 2
     weekly = reg.weekly(settings, clerk, weeks=200)
     assert sum(w.forwarded for w in weekly) == len(roles)
     with speaking("en"):

@@ -55,7 +55,7 @@ from storage.usecases import (
 from storage.usecases.base import signed_in
 from web.uploads import MAX_FILES, uploaded_form
 from workers.intake import INTAKE_CHECKS
-from workers.register import build_transmittal, match
+from workers.register import build_transmittal, match, report_pdf
 from workers.runner import run_pages
 
 log = logging.getLogger("kura.api")
@@ -75,6 +75,7 @@ CALLS: dict[str, Callable[..., Any]] = {_name(function): function for function i
     disposal.list_disposals, disposal.kept_certificate,
     people.whoami, people.sign_out, people.add_account, people.disable_account,
     people.enable_account, people.set_roles, people.set_expiry, people.set_password,
+    people.set_municipality,
     people.list_accounts,
     audit.verify_chain, audit.search_log, audit.review, audit.erase_words,
     audit.checkpoint_now,
@@ -159,12 +160,13 @@ CALLS.update({_name(function): function for function in (
     transmittals.prepare, transmittals.show, transmittals.release,
     transmittals.registered_mail, transmittals.ledger,
     reconciliation.lists_of_batch, reconciliation.reconcile, reconciliation.report,
-    reconciliation.confirm)})
+    reconciliation.report_file, reconciliation.confirm)})
 
 SUPPLIED: dict[str, Any] = {"build": build_transmittal, "match": match,
-                             "checks": INTAKE_CHECKS}
+                             "checks": INTAKE_CHECKS, "printer": report_pdf}
 """Parameters the server fills with its own stage functions (the 進達 archive, the 突合
-matching, the intake checks): code runs where the keys are, never sent over the wire."""
+matching, the intake checks, the 突合 report printed): code runs where the keys are, never
+sent over the wire."""
 
 SERVER_SIDE = ("settings", "token")
 """The parameters every call begins with, which the server fills in (tests hold CALLS to it)."""

@@ -54,6 +54,19 @@ class Work:
         return vault_for(self.settings)
 
     @cached_property
+    def municipality(self) -> str:
+        """The 全国地方公共団体コード whose documents this work sees and acts on: the
+        person's own where they are bound to one (offices sharing an installation), else
+        the installation's."""
+        if self.person_id is not None:
+            from storage.accounts import Person
+
+            person = self.session.get(Person, self.person_id)
+            if person is not None and person.municipality:
+                return person.municipality
+        return self.settings.municipality_code
+
+    @cached_property
     def indexer(self) -> BlindIndexer:
         from storage.runtime import indexer_for
 

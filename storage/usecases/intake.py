@@ -25,7 +25,7 @@ def take_in_batch(settings: Settings, token: Token, arrivals: Sequence[Arrival |
     next step (workers.runner.run_pages)."""
     with acting(settings, token, "intake", "intake.batch") as work:
         return intake.take_in(work.session, work.vault, arrivals, channel, checks, work.actor,
-                              settings.municipality_code)
+                              work.municipality)
 
 
 def batch_busy(settings: Settings, batch_id: str) -> bool:

@@ -37,12 +37,14 @@ class Account:
     created_by: str
     lang: str | None = None
     """The language chosen in the rooms (None: the installation's)."""
+    municipality: str | None = None
+    """The municipality whose documents the person works on (None: the installation's)."""
 
     @classmethod
     def of(cls, person: accounts.Person) -> Account:
         return cls(person.username, person.kind, list(person.roles), person.expires_on,
                    person.disabled, person.expired(), person.last_login_at, person.created_by,
-                   person.lang)
+                   person.lang, person.municipality)
 
     @property
     def state(self) -> str:
@@ -103,7 +105,7 @@ def whoami(settings: Settings, token: Token) -> Account:
 
 def add_account(settings: Settings, token: Token, username: str, roles: list[str],
                 password: str, expires_on: dt.date | None = None,
-                os_user: str = "") -> Account:
+                os_user: str = "", municipality: str | None = None) -> Account:
     """Add a person's account (security administrator). The very first account of an
     installation must be a security administrator; it is added by the operating-system
     user `os_user`, with no sign-in."""
@@ -117,13 +119,13 @@ def add_account(settings: Settings, token: Token, username: str, roles: list[str
                     "(--role security_admin)"))
             account = Account.of(accounts.add_person(
                 session, Actor("bootstrap", f"os-user:{os_user}"), username, roles, password,
-                expires_on))
+                expires_on, municipality))
     if first:
         anchor(settings)
         return account
     with acting(settings, token, "users.manage") as work:
         return Account.of(accounts.add_person(work.session, work.actor, username, roles,
-                                              password, expires_on))
+                                              password, expires_on, municipality))
 
 
 def disable_account(settings: Settings, token: Token, username: str) -> Account:
@@ -147,6 +149,15 @@ def set_expiry(settings: Settings, token: Token, username: str,
                expires_on: dt.date | None) -> Account:
     with acting(settings, token, "users.manage") as work:
         return Account.of(accounts.set_expiry(work.session, work.actor, username, expires_on))
+
+
+def set_municipality(settings: Settings, token: Token, username: str,
+                     municipality: str | None) -> Account:
+    """Bind an account to the municipality whose documents it works on (None: the
+    installation's own): where offices share one installation, each sees its own."""
+    with acting(settings, token, "users.manage") as work:
+        return Account.of(accounts.set_municipality(work.session, work.actor, username,
+                                                    municipality))
 
 
 def set_password(settings: Settings, token: Token, username: str, password: str) -> Account:

@@ -17,8 +17,8 @@ from __future__ import annotations
 import datetime as dt
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
-from typing import Any, Protocol
+from dataclasses import dataclass
+from typing import Any, Literal, Protocol
 
 from sqlalchemy import select
 
@@ -27,7 +27,8 @@ from schemas.i18n import _
 from schemas.settings import Settings
 from storage.audit import AuditEntry, AuditObject
 from storage.models import Document, SourceFile, VerificationEvent, new_id
-from storage.receipts import document_by_receipt, documents_by_receipts
+from storage.receipts import document_by_receipt, documents_by_receipts, of_own
+from storage.reconcile_words import Report, RowLine, problem_words, report_csv
 from storage.register import (
     IDENTIFYING,
     LIST_FORM,
@@ -83,76 +84,18 @@ class ListNotUsable(Conflict):
     code = "list_not_usable"
 
 
-@dataclass(frozen=True)
-class RowLine:
-    number: int
-    """1-based, in printed order."""
-    page: int
-    box: list[int] | None
-    outcome: str
-    receipt_number: str
-    """The register entry it settles ('' when none)."""
-    differences: list[str]
-    candidates: list[str]
-    list_side: dict[str, str]
-    """基礎年金番号, name kana, birth date, 届書区分, 処理結果 as printed."""
-    register_side: dict[str, str]
-    """Name kana and birth date as the register holds them (rows with differences only)."""
-    unsure: list[str]
-    accepted: bool
-    list_lacks: list[str] = field(default_factory=list)
-    """Unconfirmed rows: the confirming attributes (name_kana, birth_date) the list does
-    not print for this row."""
-    register_lacks: dict[str, list[str]] = field(default_factory=dict)
-    """Unconfirmed rows: 受付番号 of each candidate → the confirming attributes the register
-    holds for it neither from its form nor keyed at the counter (as it stands now: keyed
-    since the run, the list is reconciled again)."""
-
-
-@dataclass(frozen=True)
-class Report:
-    list_receipt: str
-    municipality_code: str
-    header: dict[str, str]
-    status: str
-    counts: dict[str, int]
-    rows: list[RowLine]
-    overdue: list[str]
-    run_by: str
-    confirmed_by: str | None
-    seconds: float
-    problems: list[str] = field(default_factory=list)
-
-
 def _list_document(work: Work, receipt_number: str) -> Document:
     document = document_by_receipt(work.session, receipt_number,
-                                   work.settings.municipality_code)
+                                   work.municipality)
     if document is None or document.disposed_at is not None:
         raise NotFound(_("No document {receipt}").format(receipt=receipt_number))
     work.subject_ids = [document.id]
+    of_own(document, work.municipality, receipt_number)
     if document.form_id != LIST_FORM:
         raise InvalidInput(_("{receipt} is not a 処理結果一覧表").format(receipt=receipt_number))
     if document.status == "processing":
         raise Conflict(_("{receipt} is still being read").format(receipt=receipt_number))
     return document
-
-
-def problem_words(reason: str) -> str | None:
-    """A reason a list cannot be reconciled, in words (None: not such a reason)."""
-    code, _sep, arg = reason.partition(":")
-    words = {
-        "list_page_missing": _("page {arg} of the list is missing"),
-        "list_page_duplicate": _("page {arg} of the list was scanned twice"),
-        "list_page_of_another_list": _("file page {arg} belongs to another list"),
-        "list_page_number_unread": _("the page number of file page {arg} could not be read"),
-        "list_page_order": _("the pages are out of order"),
-        "list_row_number_gap": _("the row numbers jump after row {arg}"),
-        "list_row_number_repeated": _("row number {arg} is printed twice"),
-        "list_row_count": _("rows read / rows the total line counts: {arg}"),
-    }.get(code)
-    if words is None and code.startswith("unknown_page"):
-        return _("a page of the file is not a page of the list")
-    return words.format(arg=arg) if words else None
 
 
 def _problems(work: Work, document: Document) -> tuple[list[str], str]:
@@ -192,7 +135,7 @@ def reconcile(settings: Settings, token: Token, receipt_number: str, match: Matc
         entries = list(work.session.execute(
             select(RegisterEntry, Document).join(Document, Document.id == RegisterEntry.document_id)
             .where(RegisterEntry.stage.in_(OPEN_STAGES), RegisterEntry.origin == "office",
-                   RegisterEntry.municipality == settings.municipality_code,
+                   RegisterEntry.municipality == work.municipality,
                    Document.disposed_at.is_(None))).all())
         digests = field_digests(work.session, [d.id for _e, d in entries])
         rows = list_rows(work.session, document)
@@ -206,7 +149,7 @@ def reconcile(settings: Settings, token: Token, receipt_number: str, match: Matc
               "name_kana_digest": _confirming(digests, d.id, e, "name_kana"),
               "birth_date_digest": _confirming(digests, d.id, e, "birth_date"),
               "forwarded_date": e.forwarded_on} for e, d in entries],
-            settings.municipality_code, today, settings.result_overdue_days)
+            work.municipality, today, settings.result_overdue_days)
         numbers = receipt_numbers(work.session, [e.id for e, _d in entries])
         found = {m.row_index: m for m in matches.rows}
         for row in rows:
@@ -266,16 +209,39 @@ def _row_facts(work: Work, document: Document, row: ListRow, municipality: str
             "result": str(cells.get("result", {}).get("value", ""))}
 
 
+def _reconciled(work: Work, receipt_number: str) -> tuple[Document, Report]:
+    document = _list_document(work, receipt_number)
+    done = work.session.scalars(select(Reconciliation).where(
+        Reconciliation.document_id == document.id)).one_or_none()
+    if done is None:
+        raise Conflict(_("{receipt} was not reconciled yet").format(receipt=receipt_number))
+    return document, _report(work, document, done)
+
+
 def report(settings: Settings, token: Token, receipt_number: str) -> Report:
     with acting(settings, token, "reconcile.run", "reconcile.report") as work:
-        document = _list_document(work, receipt_number)
-        done = work.session.scalars(select(Reconciliation).where(
-            Reconciliation.document_id == document.id)).one_or_none()
-        if done is None:
-            raise Conflict(_("{receipt} was not reconciled yet").format(receipt=receipt_number))
-        view = _report(work, document, done)
+        document, view = _reconciled(work, receipt_number)
         work.audit("reconcile.report", [document.id], result="ok")
         return view
+
+
+Printer = Callable[[Report], bytes]
+"""The report printed on A4 (workers.register.report_pdf: the pipeline draws it, and
+storage may not import the pipeline; the server hands in its own)."""
+
+
+def report_file(settings: Settings, token: Token, receipt_number: str,
+                file_format: Literal["csv", "pdf"], printer: Printer) -> bytes:
+    """The report as a file for the office: CSV that Excel opens as it is, or PDF. It
+    holds personal values, so every file made is an audit entry of its own, saying which."""
+    if file_format not in ("csv", "pdf"):
+        raise InvalidInput(_("The report is written as CSV or PDF"))
+    with acting(settings, token, "reconcile.run", "reconcile.report.file") as work:
+        document, view = _reconciled(work, receipt_number)
+        data = report_csv(view) if file_format == "csv" else printer(view)
+        work.audit("reconcile.report.file", [document.id], result="ok",
+                   detail={"format": file_format, "rows": len(view.rows)})
+        return data
 
 
 def _report(work: Work, document: Document, done: Reconciliation) -> Report:
@@ -311,7 +277,7 @@ def _lacking(work: Work, rows: list[ListRow], lines: list[RowLine]) -> None:
                    if line.outcome == "unconfirmed"]
     documents = documents_by_receipts(work.session, [c for _r, line in unconfirmed
                                                      for c in line.candidates],
-                                      work.settings.municipality_code)
+                                      work.municipality)
     digests = field_digests(work.session, [d.id for d in documents.values()])
     keyed = {e.document_id: e.identity_digests or {} for e in work.session.scalars(
         select(RegisterEntry).where(RegisterEntry.document_id.in_(
@@ -473,10 +439,11 @@ class ListState:
 
 
 def reconciliations(settings: Settings, token: Token) -> list[ListState]:
-    """Every list taken in, the newest first, with the state of its 突合."""
+    """Every list the office took in, the newest first, with the state of its 突合."""
     with acting(settings, token, "register.read", "reconcile.overview") as work:
         documents = work.session.scalars(
             select(Document).where(Document.form_id == LIST_FORM,
+                                   Document.municipality == work.municipality,
                                    Document.disposed_at.is_(None))
             .order_by(Document.received_date.desc(), Document.receipt_number.desc())).all()
         done = {d.document_id: d for d in work.session.scalars(select(Reconciliation).where(

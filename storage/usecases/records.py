@@ -25,7 +25,7 @@ MIN_REASON = 4
 def verification_queue(settings: Settings, token: Token) -> list[QueueLine]:
     """Documents waiting for verification, masked: no 個人番号, no full name."""
     with acting(settings, token, "queue.read", "queue.list") as work:
-        lines = waiting_queue(work.session, work.vault)
+        lines = waiting_queue(work.session, work.vault, municipality=work.municipality)
         receipts = [line.receipt_number for line in lines]
         listed = (
             work.session.scalars(

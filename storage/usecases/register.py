@@ -23,7 +23,7 @@ from schemas.normalise import to_katakana
 from schemas.settings import Settings
 from storage.blind_index import normalise_for_index
 from storage.models import Document
-from storage.receipts import document_by_receipt
+from storage.receipts import document_by_receipt, of_own
 from storage.register import IDENTIFYING, form_of, key_identity, sync_entries
 from storage.register_models import RegisterEntry, Transmittal
 from storage.usecases.base import Token, Work, acting
@@ -105,7 +105,7 @@ def _needs_identity(entry: RegisterEntry) -> bool:
 def _entries(work: Work) -> list[RegisterEntry]:
     sync_entries(work.session, work.vault, work.settings)
     return list(work.session.scalars(select(RegisterEntry).where(
-        RegisterEntry.municipality == work.settings.municipality_code).order_by(
+        RegisterEntry.municipality == work.municipality).order_by(
         RegisterEntry.received_date, RegisterEntry.created_at)))
 
 
@@ -203,8 +203,7 @@ def describe(settings: Settings, token: Token, receipt_number: str, route: str,
         raise InvalidInput(_("Say how it came in: counter (窓口) or mail (郵送)"))
     with acting(settings, token, "intake", "register.describe") as work:
         sync_entries(work.session, work.vault, settings)
-        document = document_by_receipt(work.session, receipt_number,
-                                       settings.municipality_code)
+        document = _own(work, receipt_number)
         entry = None if document is None else work.session.scalars(
             select(RegisterEntry).where(RegisterEntry.document_id == document.id)).one_or_none()
         if entry is None:
@@ -213,6 +212,15 @@ def describe(settings: Settings, token: Token, receipt_number: str, route: str,
         entry.office = office.strip() or entry.office or settings.office
         work.audit("register.describe", [entry.document_id or entry.id], result="ok",
                    detail={"route": route})
+
+
+def _own(work: Work, receipt_number: str) -> Document | None:
+    """The document the typed 受付番号 names, if any; another municipality's is refused."""
+    document = document_by_receipt(work.session, receipt_number, work.municipality)
+    if document is not None:
+        work.subject_ids = [document.id]
+        of_own(document, work.municipality, receipt_number)
+    return document
 
 
 KATAKANA = re.compile(r"[ァ-ヺーヽヾ]+")
@@ -233,8 +241,7 @@ def identify(settings: Settings, token: Token, receipt_number: str, name_kana: s
             raise InvalidInput(_("Key the birth date as a date: 1950-04-01, S25.4.1 or "
                                  "昭和25年4月1日"))
         sync_entries(work.session, work.vault, settings)
-        document = document_by_receipt(work.session, receipt_number,
-                                       settings.municipality_code)
+        document = _own(work, receipt_number)
         entry = None if document is None else work.session.scalars(
             select(RegisterEntry).where(RegisterEntry.document_id == document.id)).one_or_none()
         if document is None or entry is None or document.disposed_at is not None:

@@ -135,11 +135,11 @@ def prepare(settings: Settings, token: Token, receipts: Sequence[str] = (),
             select(RegisterEntry, Document).join(Document, Document.id == RegisterEntry.document_id)
             .where(RegisterEntry.stage == "verified", RegisterEntry.transmittal_id.is_(None),
                    Document.disposed_at.is_(None),
-                   Document.municipality == settings.municipality_code)
+                   Document.municipality == work.municipality)
             .order_by(Document.receipt_number)).all())
         if receipts:  # the office's own only: another municipality sends its own 進達
             by_number = {qualified(d): e for e, d in ready}
-            named = {r: qualified_as(r, settings.municipality_code) for r in receipts}
+            named = {r: qualified_as(r, work.municipality) for r in receipts}
             missing = [r for r in receipts if named[r] not in by_number]
             if missing:
                 raise Conflict(_("Not ready to forward: {receipts}").format(
@@ -203,8 +203,8 @@ def release(settings: Settings, token: Token, number: str, addressee: str, items
         today = dt.date.today()
         contents = Contents(
             number=batch.number, prepared_on=today, addressee=batch.addressee,
-            sender=settings.office or settings.municipality_code,
-            municipality_code=settings.municipality_code, purpose=batch.purpose,
+            sender=settings.office or work.municipality,
+            municipality_code=work.municipality, purpose=batch.purpose,
             items=tuple(_item(work, entry, document) for entry, document in members))
         package = build(contents)
         stored = work.vault.put_object(work.session, "transmittal", package.archive)

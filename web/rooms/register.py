@@ -17,7 +17,7 @@ from starlette.responses import Response
 
 from schemas.errors import InvalidInput, KuraError
 from storage.queries import mask_name
-from storage.reconcile_words import outcome_word, report_csv
+from storage.reconcile_words import outcome_word
 from storage.usecases import desk, intake
 from storage.usecases import reconciliation as r
 from storage.usecases import register as reg
@@ -281,11 +281,12 @@ async def confirm(request: Request, receipt: str) -> Response:
 
 @router.post("/totsugo/{receipt}/csv", dependencies=Csrf)
 def report_download(request: Request, receipt: str) -> Response:
-    """The report as the CLI writes it (`kura totsugo show --csv`): a POST, so the
-    personal values in it never travel through a link someone could follow again."""
+    """The report as the CLI writes it (`kura totsugo show --csv`), from the same use case
+    and audit entry: a POST, so the personal values in it never travel through a link
+    someone could follow again."""
     signed_in(request)
-    found = r.report(settings_of(request), token_of(request), receipt)
-    return _download(report_csv(found), f"totsugo_{receipt}.csv", "text/csv; charset=utf-8")
+    data = r.report_file(settings_of(request), token_of(request), receipt, "csv", report_pdf)
+    return _download(data, f"totsugo_{receipt}.csv", "text/csv; charset=utf-8")
 
 
 @router.post("/totsugo/{receipt}/pdf", dependencies=Csrf)
@@ -293,5 +294,5 @@ def report_print(request: Request, receipt: str) -> Response:
     """The report printed on A4, as `kura totsugo show --pdf` writes it: the same use case
     and audit entry as the CSV, and a POST for the same reason."""
     signed_in(request)
-    found = r.report(settings_of(request), token_of(request), receipt)
-    return _download(report_pdf(found), f"totsugo_{receipt}.pdf", "application/pdf")
+    data = r.report_file(settings_of(request), token_of(request), receipt, "pdf", report_pdf)
+    return _download(data, f"totsugo_{receipt}.pdf", "application/pdf")

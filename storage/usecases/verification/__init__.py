@@ -24,6 +24,7 @@ from storage.usecases.verification.common import (
     SETTLED,
     WAITING,
     FourEyesRefused,
+    OtherMunicipality,
     VerificationError,
 )
 from storage.usecases.verification.documents import decide, finish, investigate, rescan
@@ -42,7 +43,8 @@ from storage.usecases.verification.reading import (
 
 __all__ = [
     "CORRECTION_REASONS", "DECISIONS", "DOUBLE_BLIND_TYPES", "SETTLED", "WAITING",
-    "DocumentView", "FieldView", "FourEyesRefused", "Step", "VerificationError", "accept",
-    "confirm", "correct", "decide", "finish", "group", "investigate", "key", "never_verified",
-    "open_document", "page_image", "queue", "rescan", "return_change",
+    "DocumentView", "FieldView", "FourEyesRefused", "OtherMunicipality", "Step",
+    "VerificationError", "accept", "confirm", "correct", "decide", "finish", "group",
+    "investigate", "key", "never_verified", "open_document", "page_image", "queue", "rescan",
+    "return_change",
 ]

@@ -13,7 +13,8 @@ from schemas.i18n import _
 from schemas.normalise import my_number_check_digit
 from storage.accounts import CHECKER, VERIFIER, Person
 from storage.models import Document, FieldValue, VerificationEvent
-from storage.receipts import document_by_receipt
+from storage.receipts import OtherMunicipality as OtherMunicipality
+from storage.receipts import document_by_receipt, of_own
 from storage.retention import document_saved
 from storage.usecases.base import Work
 
@@ -42,11 +43,11 @@ class FourEyesRefused(NotAllowed):
 
 
 def _document(work: Work, receipt_number: str) -> Document:
-    document = document_by_receipt(work.session, receipt_number,
-                                   work.settings.municipality_code)
+    document = document_by_receipt(work.session, receipt_number, work.municipality)
     if document is None or document.disposed_at is not None:
         raise NotFound(_("no document {receipt_number}").format(receipt_number=receipt_number))
-    return document
+    work.subject_ids = [document.id]  # a refusal from here on is recorded against it
+    return of_own(document, work.municipality, receipt_number)
 
 
 def _field(document: Document, name: str) -> FieldValue:

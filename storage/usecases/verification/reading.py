@@ -92,10 +92,12 @@ class DocumentView:
 
 def queue(settings: Settings, token: Token, form_id: str = "", reason: str = "",
           limit: int | None = None) -> list[QueueLine]:
-    """Documents waiting for verification, oldest first, those with more fields to review
-    first within a day; masked like `kura queue`. With a limit, the first lines only."""
+    """Documents of the person's municipality waiting for verification, oldest first, those
+    with more fields to review first within a day; masked like `kura queue`. With a limit,
+    the first lines only."""
     with acting(settings, token, "queue.read") as work:
-        lines = waiting_queue(work.session, work.vault, WAITING, form_id, reason, limit)
+        lines = waiting_queue(work.session, work.vault, WAITING, form_id, reason, limit,
+                              work.municipality)
         work.audit("queue.read", result="ok", detail={"lines": len(lines)})
         return lines
 
@@ -170,12 +172,13 @@ def page_image(settings: Settings, token: Token, receipt_number: str,
 
 
 def group(settings: Settings, token: Token, field_type: str) -> list[tuple[str, FieldView]]:
-    """Every field of one type waiting for review, across documents: (受付番号, field)."""
+    """Every field of one type waiting for review, across the documents of the person's
+    municipality: (受付番号, field)."""
     with acting(settings, token, "record.read") as work:
         documents = work.session.scalars(
             select(Document).join(FieldValue)
             .where(Document.status.in_(WAITING), FieldValue.field_type == field_type,
-                   FieldValue.status == "review")
+                   FieldValue.status == "review", Document.municipality == work.municipality)
             .order_by(Document.received_date, Document.receipt_number).distinct()
         ).all()
         found = [(d.receipt_number, v) for d in documents for v in _view(work, d).fields
