@@ -74,6 +74,7 @@ USAGE: dict[str, tuple[str, str]] = {
     "users expire": ("users.manage", "kura users expire sato --on 2027-03-31"),
     "users password": ("users.manage", "kura users password sato"),
     "users list": ("users.read", "kura users list --json"),
+    "users municipality": ("users.manage", "kura users municipality sato 011002"),
     "audit verify": ("audit.verify", "kura audit verify"),
     "audit search": ("audit.read", "kura audit search --action original.open --since 2026-10-01"),
     "audit report": ("audit.read", "kura audit report --quarter 2026Q4 --out review.csv"),
