@@ -10,10 +10,12 @@ import subprocess
 import zipfile
 from pathlib import Path
 
+import numpy as np
 import pytest
 import pyzipper
 from PIL import Image
 
+from pipeline.reports import LEFT, NOTE_WIDTH, RIGHT, table_pdf, wrapped
 from pipeline.transmittal import (
     PASSWORD_ALPHABET,
     Transmittal,
@@ -126,3 +128,43 @@ def test_the_cover_note_and_the_itemised_list_print_in_japanese(tmp_path: Path) 
     assert len(_render(itemised, tmp_path, "items")) == 2  # 35 items, 28 a page
     listed = _text(itemised, tmp_path)
     assert "送付内容内訳書" in listed and "1234-000034" in listed and "35 件 52 枚" in listed
+
+
+def test_a_reports_note_prints_whole_across_the_page_under_its_row(tmp_path: Path) -> None:
+    """The 突合 report's 'needs …' words under a row: one text across the page's width,
+    wrapped, with no rules between its lines (the rule closing the row comes after it); a
+    table without notes prints as it did."""
+    note = ("The 基礎年金番号 read on this row (123456789) is not 10 digits: check it on page 2 "
+            "of the list; the row stays without a result, kept as it was read. " * 2).strip()
+    columns = [("No", 8.0), ("Outcome", 60.0), ("Receipt number", 40.0), ("Result", 20.0)]
+    rows = [["1", "matched", "R07-000001", "処理済"], ["2", "unreadable", "", ""],
+            ["3", "matched", "R07-000003", "処理済"]]
+    noted = table_pdf("report", ["a line"], columns, rows, ["", note, ""])
+    plain = table_pdf("report", ["a line"], columns, rows)
+
+    assert len(wrapped(note, NOTE_WIDTH)) == 3
+    text = _text(noted, tmp_path)
+    lines = [line for line in text.splitlines() if line.strip()]
+    start = next(i for i, line in enumerate(lines) if "The 基礎年金番号" in line)
+    assert lines[start - 1].split()[:2] == ["2", "unreadable"]
+    assert lines[start + 3].split()[:2] == ["3", "matched"]
+    said = lines[start:start + 3]
+    assert all(len(line) - len(line.lstrip()) < 8 for line in said)  # from the left edge
+    assert " ".join(" ".join(said).split()) == note
+
+    def rules(pdf: bytes, name: str) -> list[int]:
+        """The page's rules: pixel rows dark over nearly the whole table's width."""
+        source = tmp_path / f"{name}.pdf"
+        source.write_bytes(pdf)
+        subprocess.run(["pdftoppm", "-r", "100", "-gray", "-png", str(source),
+                        str(tmp_path / name)], check=True)
+        (page,) = sorted(tmp_path.glob(f"{name}-*.png"))
+        pixels = np.asarray(Image.open(page).convert("L"))
+        left, right = round(LEFT / 25.4 * 100) + 2, round(RIGHT / 25.4 * 100) - 2
+        dark = [int(y) for y in np.flatnonzero((pixels[:, left:right] < 160).mean(axis=1) > 0.9)]
+        return [y for i, y in enumerate(dark) if i == 0 or y - dark[i - 1] > 1]
+
+    ruled, unnoted = rules(noted, "noted"), rules(plain, "plain")
+    assert len(ruled) == len(unnoted) == 2 + len(rows)  # above and below the titles, each row
+    gap = ruled[3] - ruled[2]  # the row with its note: its rule falls below the three lines
+    assert gap > 2.5 * (unnoted[3] - unnoted[2])
