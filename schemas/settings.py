@@ -9,7 +9,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -76,6 +76,13 @@ class Settings(BaseSettings):
         default="",
         description="The office that receives the paper and sends it on (e.g. 青葉区 保険年金課): "
         "written in the register and as the sender of every 送付書.",
+    )
+    offices: str = Field(
+        default="",
+        description="Where offices share one installation, each municipality's office, e.g. "
+        "'011002=札幌市 保険年金課,012025=江別市 国保年金課': the sender of the 送付書 a person "
+        "bound to that municipality releases. Not listed: KURA_OFFICE for the installation's "
+        "own municipality, the 全国地方公共団体コード for another.",
     )
     jps_addressee: str = Field(
         default="日本年金機構 年金事務所",
@@ -201,6 +208,25 @@ class Settings(BaseSettings):
     @property
     def uses_celery(self) -> bool:
         return bool(self.broker_url)
+
+    @field_validator("offices")
+    @classmethod
+    def _offices_are_code_and_name(cls, offices: str) -> str:
+        for pair in filter(str.strip, offices.split(",")):
+            code, sep, name = pair.partition("=")
+            if not (sep and len(code.strip()) == 6 and code.strip().isdigit() and name.strip()):
+                raise ValueError(f"KURA_OFFICES: {pair.strip()!r} is not CODE=office "
+                                 "(a 6-digit 全国地方公共団体コード, '=', the office's name)")
+        return offices
+
+    def office_of(self, municipality: str) -> str:
+        """The office that sends on what `municipality` received: its own in KURA_OFFICES,
+        else KURA_OFFICE for the installation's municipality, else '' (none known)."""
+        for pair in filter(str.strip, self.offices.split(",")):
+            code, _sep, name = pair.partition("=")
+            if code.strip() == municipality:
+                return name.strip()
+        return self.office if municipality == self.municipality_code else ""
 
 
 @lru_cache

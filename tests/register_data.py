@@ -11,6 +11,7 @@ import time
 from dataclasses import dataclass
 
 from PIL import Image
+from sqlalchemy import select
 
 from kura.bench.register_timing import cell, file_list_as_read
 from schemas.contracts import DocumentResult, FieldResult
@@ -19,7 +20,7 @@ from storage.accounts import add_person, sign_in
 from storage.audit import Actor
 from storage.blind_index import load_indexer
 from storage.db import session_scope, upgrade
-from storage.models import Batch, Page, SourceFile
+from storage.models import Batch, FieldValue, Page, SourceFile
 from storage.retention import RetentionPolicy
 from storage.runtime import indexer_for, vault_for
 from tests.custody_data import scan_png
@@ -150,10 +151,12 @@ def take_list(settings: Settings, clerk: str, data: bytes, timeout_s: float = 30
     return [found.receipt_number for found in lists_of_batch(settings, clerk, result.batch_id)]
 
 
-def list_as_read(settings: Settings, municipality: str, rows: list[dict[str, str]]
-                 ) -> str:
+def list_as_read(settings: Settings, municipality: str, rows: list[dict[str, str]],
+                 printed: str | None = None) -> str:
     """A list as its reader left it (the reading itself is tests/test_register.py's): the
-    header's 市区町村コード and the rows, sealed, with their digests."""
+    header's 市区町村コード and the rows, sealed, with their digests. `printed`: the code its
+    header prints where that is another municipality's (a list taken in by `municipality`'s
+    office that is not its own)."""
     vault, indexer = vault_for(settings), indexer_for(settings)
     with session_scope(settings.sqlalchemy_url) as session:
         batch = Batch(channel="cli")
@@ -167,4 +170,10 @@ def list_as_read(settings: Settings, municipality: str, rows: list[dict[str, str
         listed = file_list_as_read(
             session, vault, indexer, source, municipality,
             [{name: cell(value) for name, value in row.items()} for row in rows], [1] * len(rows))
+        if printed is not None:
+            code = session.scalars(select(FieldValue).where(
+                FieldValue.document_id == listed.id,
+                FieldValue.name == "municipality_code")).one()
+            code.value_sealed = vault.seal_value(listed, "field:municipality_code:value", printed)
+            code.raw_sealed = vault.seal_value(listed, "field:municipality_code:raw", printed)
         return listed.receipt_number

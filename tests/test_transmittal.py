@@ -1,5 +1,6 @@
 """進達 package: the 送付書 and 送付内容内訳書 as PDF in Japanese, and the records as CSV in an
-AES-256 ZIP built in memory under a generated password."""
+AES-256 ZIP built in memory under a generated password; the 送付書's sender is the office of
+the releasing people's municipality; the 突合 report's notes printed under their rows."""
 
 from __future__ import annotations
 
@@ -10,10 +11,12 @@ import subprocess
 import zipfile
 from pathlib import Path
 
+import numpy as np
 import pytest
 import pyzipper
 from PIL import Image
 
+from pipeline.reports import LEFT, NOTE_WIDTH, RIGHT, table_pdf, wrapped
 from pipeline.transmittal import (
     PASSWORD_ALPHABET,
     Transmittal,
@@ -24,7 +27,14 @@ from pipeline.transmittal import (
     wareki,
 )
 from schemas.errors import InvalidInput
+from schemas.settings import Settings
 from schemas.transmittal import TransmittalItem
+from storage.accounts import set_municipality
+from storage.audit import Actor
+from storage.db import session_scope
+from storage.usecases import transmittals, verification
+from tests.register_data import file_planted, open_register, stranger, token
+from workers.register import build_transmittal
 
 ITEMS = tuple(
     TransmittalItem(
@@ -34,6 +44,7 @@ ITEMS = tuple(
         pages=1 + n % 2)
     for n in range(35)
 )
+SAPPORO, EBETSU = "011002", "012173"
 BATCH = Transmittal(
     batch_id="2025-W23-01", prepared_on=dt.date(2025, 6, 10),
     addressee="日本年金機構 仙台東年金事務所", sender="仙台市青葉区 保険年金課",
@@ -126,3 +137,85 @@ def test_the_cover_note_and_the_itemised_list_print_in_japanese(tmp_path: Path) 
     assert len(_render(itemised, tmp_path, "items")) == 2  # 35 items, 28 a page
     listed = _text(itemised, tmp_path)
     assert "送付内容内訳書" in listed and "1234-000034" in listed and "35 件 52 枚" in listed
+
+
+def test_a_reports_note_prints_whole_across_the_page_under_its_row(tmp_path: Path) -> None:
+    """The 突合 report's 'needs …' words under a row: one text across the page's width,
+    wrapped, with no rules between its lines (the rule closing the row comes after it); a
+    table without notes prints as it did."""
+    note = ("The 基礎年金番号 read on this row (123456789) is not 10 digits: check it on page 2 "
+            "of the list; the row stays without a result, kept as it was read. " * 2).strip()
+    columns = [("No", 8.0), ("Outcome", 60.0), ("Receipt number", 40.0), ("Result", 20.0)]
+    rows = [["1", "matched", "R07-000001", "処理済"], ["2", "unreadable", "", ""],
+            ["3", "matched", "R07-000003", "処理済"]]
+    noted = table_pdf("report", ["a line"], columns, rows, ["", note, ""])
+    plain = table_pdf("report", ["a line"], columns, rows)
+
+    assert len(wrapped(note, NOTE_WIDTH)) == 3
+    text = _text(noted, tmp_path)
+    lines = [line for line in text.splitlines() if line.strip()]
+    start = next(i for i, line in enumerate(lines) if "The 基礎年金番号" in line)
+    assert lines[start - 1].split()[:2] == ["2", "unreadable"]
+    assert lines[start + 3].split()[:2] == ["3", "matched"]
+    said = lines[start:start + 3]
+    assert all(len(line) - len(line.lstrip()) < 8 for line in said)  # from the left edge
+    assert " ".join(" ".join(said).split()) == note
+
+    def rules(pdf: bytes, name: str) -> list[int]:
+        """The page's rules: pixel rows dark over nearly the whole table's width."""
+        source = tmp_path / f"{name}.pdf"
+        source.write_bytes(pdf)
+        subprocess.run(["pdftoppm", "-r", "100", "-gray", "-png", str(source),
+                        str(tmp_path / name)], check=True)
+        (page,) = sorted(tmp_path.glob(f"{name}-*.png"))
+        pixels = np.asarray(Image.open(page).convert("L"))
+        left, right = round(LEFT / 25.4 * 100) + 2, round(RIGHT / 25.4 * 100) - 2
+        dark = [int(y) for y in np.flatnonzero((pixels[:, left:right] < 160).mean(axis=1) > 0.9)]
+        return [y for i, y in enumerate(dark) if i == 0 or y - dark[i - 1] > 1]
+
+    ruled, unnoted = rules(noted, "noted"), rules(plain, "plain")
+    assert len(ruled) == len(unnoted) == 2 + len(rows)  # above and below the titles, each row
+    gap = ruled[3] - ruled[2]  # the row with its note: its rule falls below the three lines
+    assert gap > 2.5 * (unnoted[3] - unnoted[2])
+
+
+def test_the_cover_notes_sender_is_the_office_of_the_releasing_persons_municipality(
+    tmp_path: Path,
+) -> None:
+    """Two offices on one installation: a batch released by people bound to 江別市 names
+    江別市's office (KURA_OFFICES) as its sender on the 送付書, not the installation's
+    KURA_OFFICE; the installation's own people send as KURA_OFFICE."""
+    shared = {"data_dir": tmp_path / "data", "office": "札幌市 保険年金課",
+              "offices": f"{EBETSU}=江別市 国保年金課"}
+    sapporo = Settings(municipality_code=SAPPORO, **shared)  # type: ignore[arg-type]
+    ebetsu = Settings(municipality_code=EBETSU, **shared)  # type: ignore[arg-type]
+    assert sapporo.office_of(EBETSU) == "江別市 国保年金課"
+    assert sapporo.office_of(SAPPORO) == "札幌市 保険年金課"
+    assert sapporo.office_of("013005") == ""  # no office known: the 送付書 names the code
+    with pytest.raises(ValueError, match="KURA_OFFICES"):
+        Settings(offices="江別市 国保年金課")  # type: ignore[call-arg]
+    open_register(sapporo)
+    with session_scope(sapporo.sqlalchemy_url) as session:
+        for person in ("vera", "chika", "rima"):
+            set_municipality(session, Actor("test-setup", "-"), person, EBETSU)
+    ours = file_planted(ebetsu, [stranger(dt.date.today())])  # received as 江別市
+    for receipt in ours:
+        assert verification.finish(sapporo, token(sapporo, "vera"), receipt) == "verified"
+
+    def sender_of_the_batch(chika: str, rima: str) -> str:
+        batch = transmittals.prepare(sapporo, chika)
+        released = transmittals.release(sapporo, rima, batch.number, batch.addressee,
+                                        len(batch.items), build_transmittal)
+        return " ".join(_text(released.cover_note_pdf, tmp_path).split())
+
+    cover = sender_of_the_batch(token(sapporo, "chika"), token(sapporo, "rima"))
+    assert "江別市 国保年金課" in cover and f"市区町村コード {EBETSU}" in cover
+    assert "札幌市" not in cover
+    with session_scope(sapporo.sqlalchemy_url) as session:  # the installation's own again
+        for person in ("vera", "chika", "rima"):
+            set_municipality(session, Actor("test-setup", "-"), person, None)
+    for receipt in file_planted(sapporo, [stranger(dt.date.today())], seed=1):
+        assert verification.finish(sapporo, token(sapporo, "vera"), receipt) == "verified"
+    cover = sender_of_the_batch(token(sapporo, "chika"), token(sapporo, "rima"))
+    assert "札幌市 保険年金課" in cover and f"市区町村コード {SAPPORO}" in cover
+    assert "江別市" not in cover

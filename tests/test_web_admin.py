@@ -1,6 +1,8 @@
 """The admin room in a real browser: the security administrator signs in with a TOTP code
-(enrolled at the first sign-in), adds an account with duties and an expiry, and signs off the
-month's access review with the dormant accounts flagged; a wrong code is refused."""
+(enrolled at the first sign-in), adds an account with duties and an expiry, binds it to a
+municipality and unbinds it (audited, a malformed code and a form without its CSRF token
+refused), and signs off the month's access review with the dormant accounts flagged; a wrong
+code is refused."""
 
 from __future__ import annotations
 
@@ -47,6 +49,33 @@ def test_the_security_administrator_manages_accounts_and_signs_off_the_review(
     assert added.detail == {"username": "temp.clerk", "roles": ["scanning_clerk"],
                             "expires_on": expiry}
     sam.screenshot(path=shots / "admin-accounts.png", full_page=True)
+
+    # the municipality whose documents temp.clerk works on: bound, then unbound again
+    line = sam.locator("[data-account='temp.clerk']")
+    installation = office_.settings.municipality_code
+    expect(line.locator("td.municipality")).to_contain_text(f"設置先の市区町村（{installation}）")
+    expect(line.locator("button.unbind")).to_have_count(0)
+    line.locator("input[name=municipality]").fill("012025")
+    line.locator("button.bind").click()
+    line = sam.locator("[data-account='temp.clerk']")
+    expect(line.locator("td.municipality .bound")).to_have_text("012025")
+    expect(sam.locator("[data-account=sam] td.municipality .installation")).to_be_visible()
+    sam.screenshot(path=shots / "admin-municipality.png", full_page=True)
+    csrf = sam.locator("body").get_attribute("data-csrf") or ""
+    refused = sam.request.post("/admin/accounts/temp.clerk",
+                               form={"csrf": csrf, "change": "municipality",
+                                     "municipality": "12345"})  # past the page's own check
+    assert refused.status == 400 and 'data-code="account"' in refused.text()
+    forged = sam.request.post("/admin/accounts/temp.clerk",
+                              form={"change": "installation"})  # no CSRF token
+    assert forged.status == 403
+    line.locator("button.unbind").click()
+    line = sam.locator("[data-account='temp.clerk']")
+    expect(line.locator("td.municipality .installation")).to_be_visible()
+    expect(line.locator("button.unbind")).to_have_count(0)
+    assert [(e.actor, e.detail) for e in office_.audit("user.municipality")] == [
+        ("sam", {"username": "temp.clerk", "before": None, "after": "012025"}),
+        ("sam", {"username": "temp.clerk", "before": "012025", "after": None})]
 
     sam.goto("/admin/review")
     expect(sam.locator("[data-account=vanna]")).to_contain_text("休眠")  # never signed in

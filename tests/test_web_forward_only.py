@@ -90,10 +90,13 @@ def test_a_claim_keyed_in_the_room_settles_its_unconfirmed_row(
         expect(chika.locator("#rows tr[data-outcome=unconfirmed] .register-side")).to_have_count(0)
         first = chika.locator("#rows tr[data-way='1']")
         expect(first).to_contain_text("要確認")
-        expect(first.locator(f".register-lacks[data-receipt='{claim}']")).to_contain_text(
-            "氏名（カナ） / 生年月日")
-        expect(first.locator(".list-lacks")).to_have_count(0)
-        expect(first.locator(".way-forward")).to_contain_text("スキャン担当者が受付処理簿の該当行")
+        # in the words the report's CSV and PDF use (storage/reconcile_words.needs)
+        expect(first.locator(f".register-lacks[data-receipt='{claim}']")).to_be_visible()
+        expect(first.locator(".needs")).to_contain_text(
+            f"受付処理簿には {claim} の 氏名（カナ） / 生年月日 がありません。")
+        expect(first.locator(".needs")).not_to_contain_text("一覧表のこの行には")
+        expect(first.locator(".needs")).to_contain_text(
+            "受付担当者が受付処理簿のその案件の行で氏名カナと生年月日を入力し")
         expect(first.locator("a")).to_have_attribute("href", f"/register#line-{claim}")
         chika.screenshot(path=shots / "totsugo-unconfirmed.png", full_page=True)
 
@@ -112,7 +115,7 @@ def test_a_claim_keyed_in_the_room_settles_its_unconfirmed_row(
         # the report knows it was keyed since its run; reconciled again, the row matches
         chika.reload()
         expect(first.locator(f".keyed-since[data-receipt='{claim}']")).to_be_visible()
-        expect(first.locator(".way-forward")).to_contain_text("もう一度突合すると")
+        expect(first.locator(".needs")).to_contain_text("一覧表の突合をやり直すと")
         chika.locator("#run-again").click()
         expect(chika.locator("#rows tr[data-row='1']")).to_have_attribute(
             "data-outcome", "matched")
@@ -128,7 +131,7 @@ def test_a_claim_keyed_in_the_room_settles_its_unconfirmed_row(
         expect(rima.locator("#run-again")).to_have_count(0)
         rest = rima.locator("#rows tr[data-way='2']")
         expect(rest.locator(f".register-lacks[data-receipt='{other}']")).to_be_visible()
-        expect(rest.locator(".way-forward")).to_contain_text("確定済みのため、突合をやり直せません")
+        expect(rest.locator(".needs")).to_contain_text("確定済みのため、突合をやり直せません")
         rima.screenshot(path=shots / "totsugo-unconfirmed-confirmed.png", full_page=True)
         rima.goto("/register")
         expect(rima.locator(f"#line-{claim}")).to_have_count(0)  # filed: not open any more

@@ -19,9 +19,21 @@ from playwright.sync_api import Browser, Page, expect
 
 from kura.bench.keystrokes import serving
 from kura.bench.synth.lists import render_list
+from schemas.i18n import speaking
 from schemas.settings import Settings
+from storage.reconcile_words import needs
+from storage.usecases import reconciliation as r
 from storage.usecases import verification as v
-from tests.register_data import file_planted, from_row, open_register, take_list, tiff, token
+from tests.register_data import (
+    file_planted,
+    from_row,
+    list_as_read,
+    open_register,
+    support_claim,
+    take_list,
+    tiff,
+    token,
+)
 from tests.verification_data import Office
 from tests.web_browser import settled, shots_fixture, sign_in  # noqa: F401
 
@@ -322,3 +334,71 @@ def test_a_list_taken_in_at_the_room_reconciled_and_its_report_printed(
 
         # a person without the report's duty gets no PDF of it
         assert _post(sakura, f"/register/totsugo/{listed}/pdf", {}) == 403
+
+
+OFFICE, OTHER = "011002", "012025"
+RECEIVED = dt.date.today() - dt.timedelta(days=20)
+
+
+def _claim_row(number: str, bpn: str) -> dict[str, str]:
+    """A list row for a 年金生活者支援給付金 claim, name kana and birth date printed."""
+    return {"number": number, "basic_pension_number": bpn, "name_kana": "キタイチロウ",
+            "birth_date": "1950-04-01", "notification_type": "年金生活者支援給付金請求",
+            "received_date": (RECEIVED + dt.timedelta(days=4)).isoformat(),
+            "processed_date": (RECEIVED + dt.timedelta(days=15)).isoformat(),
+            "result": "処理済"}
+
+
+def test_the_report_page_says_what_each_row_needs_in_the_words_of_its_files(
+    browser: Browser, tmp_path: Path, shots: Path
+) -> None:
+    """Under each row a person must look at, the report page says what it needs as the CSV
+    and the PDF do (storage/reconcile_words.needs): an unconfirmed row (what the register
+    lacks, and the way to the item's line), an unreadable one with its page, and a row of
+    another municipality's list; rows that settle themselves say nothing."""
+    settings = Settings(data_dir=tmp_path / "data",  # type: ignore[call-arg]
+                        municipality_code=OFFICE, office="札幌市 保険年金課")
+    open_register(settings)
+    (claim,) = file_planted(settings, [support_claim(RECEIVED)])
+    ours = list_as_read(settings, OFFICE, [_claim_row("1", "123456789"),  # 9 digits
+                                           _claim_row("2", "1111222233")])
+    theirs = list_as_read(settings, OFFICE, [_claim_row("1", "5555666677")], printed=OTHER)
+    with serving(settings) as base:
+        chika = sign_in(browser, base, "chika")
+        said: dict[str, list[str]] = {}
+        for listed in (ours, theirs):
+            chika.goto("/register/totsugo")
+            chika.locator(f"#lists tr[data-list='{listed}'] button.run").click()
+            expect(chika.locator("#list-receipt")).to_have_text(listed)
+            report = r.report(settings, token(settings, "chika"), listed)
+            with speaking("ja"):
+                said[listed] = [needs(line, report.status) for line in report.rows]
+            assert all(said[listed])
+            rows = chika.locator("#rows tr[data-row]")
+            expect(rows).to_have_count(len(report.rows))
+            expect(chika.locator("#rows tr.needs-person")).to_have_count(len(report.rows))
+            for line, words in zip(report.rows, said[listed], strict=True):
+                way = chika.locator(f"#rows tr[data-way='{line.number}']")
+                expect(way).to_have_attribute("data-needs", line.outcome)
+                expect(way.locator(".needs")).to_contain_text(f"要確認： {words}")
+            chika.screenshot(path=shots / f"totsugo-needs-{listed}.png", full_page=True)
+
+        unreadable, unconfirmed = said[ours]
+        assert "基礎年金番号（123456789）が10桁ではありません" in unreadable
+        assert "一覧表の 1 頁で確かめてください" in unreadable
+        assert f"受付処理簿には {claim} の 氏名（カナ） / 生年月日 がありません" in unconfirmed
+        chika.goto(f"/register/totsugo/{ours}")
+        expect(chika.locator("#rows tr[data-row='1']")).to_have_attribute(
+            "data-outcome", "unreadable")
+        lacking = chika.locator(f"#rows tr[data-way='2'] .register-lacks[data-receipt='{claim}']")
+        expect(lacking.locator("a")).to_have_attribute("href", f"/register#line-{claim}")
+        (other,) = said[theirs]
+        assert "他の市区町村の一覧表の行です" in other
+        chika.goto(f"/register/totsugo/{theirs}")
+        expect(chika.locator("#rows tr[data-row='1']")).to_have_attribute(
+            "data-outcome", "other_municipality")
+        # the room's words and the CSV's last column are one and the same
+        with chika.expect_download() as saved:
+            chika.locator("#report-csv").click()
+        csv_rows = Path(saved.value.path()).read_bytes().decode("utf-8-sig").splitlines()
+        assert csv_rows[1].endswith(other)

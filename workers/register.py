@@ -10,7 +10,7 @@ import datetime as dt
 from typing import Any
 
 from pipeline.reconcile import ListRow, Reconciliation, RegisterEntry, reconcile
-from pipeline.reports import _mm, table_pdf
+from pipeline.reports import table_pdf
 from pipeline.transmittal import Transmittal, TransmittalPackage, build_package
 from schemas.i18n import _
 from storage.reconcile_words import (
@@ -22,9 +22,6 @@ from storage.reconcile_words import (
 )
 from storage.usecases.reconciliation import Report
 from storage.usecases.transmittals import Contents
-
-NEEDS_FROM = 2
-"""The column the words of what a row needs start under (after No and Page)."""
 
 
 def build_transmittal(contents: Contents) -> TransmittalPackage:
@@ -46,45 +43,9 @@ def match(rows: list[dict[str, Any]], entries: list[dict[str, Any]], municipalit
 
 def report_pdf(report: Report) -> bytes:
     """The 突合 report on A4: the summary lines, then every row as the CSV has it (a cell too
-    long for its column is cut there, whole in the CSV); under an unconfirmed row, what it
-    lacks and the way forward, whole, on lines of their own."""
+    long for its column is cut there, whole in the CSV); under a row a person must look at,
+    what it needs (`needs`), whole, across the page."""
     columns = [(title, width) for title, (_name, width)
                in zip(report_titles(), REPORT_COLUMNS, strict=True)]
-    widths = [width for _title, width in columns[NEEDS_FROM:]]
-    rows: list[list[str]] = []
-    for row, line in zip(report_rows(report), report.rows, strict=True):
-        rows.append(row)
-        rows += [[""] * NEEDS_FROM + cells for cells in _flowed(needs(line, report.status),
-                                                               widths)]
-    return table_pdf(_("突合 report"), report_summary(report), columns, rows)
-
-
-def _flowed(text: str, widths: list[float]) -> list[list[str]]:
-    """`text` laid over cells of these widths, row after row, each cell running on from the
-    one before (the table has no vertical rules, so it reads as lines of text)."""
-    rows = []
-    while text:
-        cells = []
-        for width in widths:
-            piece = _fitting(text, width)
-            cells.append(piece)
-            text = text[len(piece):].lstrip(" ")
-        rows.append(cells)
-    return rows
-
-
-def _fitting(text: str, width: float) -> str:
-    """As much of `text` as fits a cell `width` mm wide, never cutting a word of Latin
-    letters or digits (a 受付番号) where a space before it allows."""
-    room, end = width - 1.5, 0
-    while end < len(text) and _mm(text[:end + 1]) <= room:
-        end += 1
-    if 0 < end < len(text) and _in_word(text, end):
-        space = text.rfind(" ", 0, end)
-        end = space if space > 0 else end
-    return text[:end]
-
-
-def _in_word(text: str, at: int) -> bool:
-    """Whether `at` falls between two characters of one Latin word."""
-    return all(c.isascii() and not c.isspace() for c in (text[at - 1], text[at]))
+    return table_pdf(_("突合 report"), report_summary(report), columns, report_rows(report),
+                     [needs(line, report.status) for line in report.rows])

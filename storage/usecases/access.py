@@ -127,6 +127,8 @@ class Account:
     last_sign_in: str | None
     dormant: bool
     second_factor: bool
+    municipality: str | None = None
+    """The municipality whose documents the person works on (None: the installation's)."""
 
 
 def account_list(settings: Settings, token: str | None) -> list[Account]:
@@ -149,7 +151,7 @@ def _accounts(session: Session) -> list[Account]:
             person.username, list(person.roles),
             person.expires_on.isoformat() if person.expires_on else None, person.disabled,
             last.strftime("%Y-%m-%d %H:%M") if last else None, dormant and not person.disabled,
-            person.id in enrolled))
+            person.id in enrolled, person.municipality))
     return lines
 
 

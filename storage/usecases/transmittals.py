@@ -203,7 +203,7 @@ def release(settings: Settings, token: Token, number: str, addressee: str, items
         today = dt.date.today()
         contents = Contents(
             number=batch.number, prepared_on=today, addressee=batch.addressee,
-            sender=settings.office or work.municipality,
+            sender=settings.office_of(work.municipality) or work.municipality,
             municipality_code=work.municipality, purpose=batch.purpose,
             items=tuple(_item(work, entry, document) for entry, document in members))
         package = build(contents)

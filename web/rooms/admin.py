@@ -1,5 +1,6 @@
 """The admin room (security administrator; the auditor reads): accounts, duties, expiry,
-the duty → permission table as the server enforces it, and the monthly access review."""
+the municipality each person works on (offices sharing one installation), the duty →
+permission table as the server enforces it, and the monthly access review."""
 
 from __future__ import annotations
 
@@ -22,7 +23,8 @@ def accounts_page(request: Request) -> Response:
     me = signed_in(request)
     lines = access.account_list(settings_of(request), token_of(request))
     return render(request, "admin/accounts.html", me, accounts=lines, roles=list(ROLES),
-                  permissions=PERMISSIONS, back="/admin")
+                  permissions=PERMISSIONS, installation=settings_of(request).municipality_code,
+                  back="/admin")
 
 
 @router.post("/accounts", dependencies=Csrf)
@@ -36,14 +38,15 @@ async def add_account(request: Request, username: Annotated[str, Form()],
     lines = access.account_list(settings_of(request), token_of(request))
     # the first password is shown once, in this answer, never in a URL or a log
     return render(request, "admin/accounts.html", me, accounts=lines, roles=list(ROLES),
-                  permissions=PERMISSIONS, added=username.strip(), password=password,
-                  back="/admin")
+                  permissions=PERMISSIONS, installation=settings_of(request).municipality_code,
+                  added=username.strip(), password=password, back="/admin")
 
 
 @router.post("/accounts/{username}", dependencies=Csrf)
 async def change_account(request: Request, username: str,
                          change: Annotated[str, Form()],
-                         expires_on: Annotated[str, Form()] = "") -> Response:
+                         expires_on: Annotated[str, Form()] = "",
+                         municipality: Annotated[str, Form()] = "") -> Response:
     signed_in(request)
     settings, token = settings_of(request), token_of(request)
     if change == "roles":
@@ -51,6 +54,10 @@ async def change_account(request: Request, username: str,
         people.set_roles(settings, token, username, roles)
     elif change == "expiry":
         people.set_expiry(settings, token, username, _day(expires_on))
+    elif change == "municipality":  # bound to it; the use case checks the code's form
+        people.set_municipality(settings, token, username, municipality.strip())
+    elif change == "installation":  # unbound: the installation's own again
+        people.set_municipality(settings, token, username, None)
     elif change == "disable":
         people.disable_account(settings, token, username)
     elif change == "enable":

@@ -17,7 +17,7 @@ from starlette.responses import Response
 
 from schemas.errors import InvalidInput, KuraError
 from storage.queries import mask_name
-from storage.reconcile_words import outcome_word
+from storage.reconcile_words import needs, outcome_word
 from storage.usecases import desk, intake
 from storage.usecases import reconciliation as r
 from storage.usecases import register as reg
@@ -249,14 +249,17 @@ def report(request: Request, receipt: str) -> Response:
     me = signed_in(request)
     found = r.report(settings_of(request), token_of(request), receipt)
     return render(request, "register/report.html", me, report=found,
-                  rows=[_row(line) for line in found.rows], outcome_word=outcome_word,
+                  rows=[_row(line, found.status) for line in found.rows],
+                  outcome_word=outcome_word,
                   back=f"/register/totsugo/{receipt}")
 
 
-def _row(line: r.RowLine) -> dict[str, Any]:
+def _row(line: r.RowLine, status: str) -> dict[str, Any]:
     """A report row as the page shows it: a row that settles itself (matched, or its
     differences accepted) is masked as the queue is; a row a person must look at shows
-    what the list prints and, where they differ, what the register holds."""
+    what the list prints and, where they differ, what the register holds, and under it what
+    it needs in the words the CSV and the PDF use (`needs`: unconfirmed, unreadable with its
+    page, another municipality's row)."""
     side = line.list_side
     settled = line.outcome == "matched" or line.accepted
     number = side.get("basic_pension_number", "")
@@ -267,6 +270,7 @@ def _row(line: r.RowLine) -> dict[str, Any]:
         else side.get("name_kana", ""),
         "birth_date": "" if settled else side.get("birth_date", ""),
         "register_side": {} if settled else line.register_side,
+        "needs": needs(line, status),
     }
 
 
