@@ -201,6 +201,8 @@ def misplaced_small_kana(kana: str) -> bool:
 class AddressCheck:
     address: str
     reasons: tuple[str, ...]
+    town: str = ""
+    """The town the address was found to begin with (as the postal data writes it)."""
 
 
 def towns_for(postal_code: str) -> list[str]:
@@ -239,11 +241,11 @@ def check_address(postal_code: str, address: str) -> AddressCheck:
     ]
     distance, _, town, length = min(candidates)
     if address.startswith(town):
-        return AddressCheck(address, ())
+        return AddressCheck(address, (), town)
     if distance <= max(1, len(town) // 6):
-        return AddressCheck(town + address[length:], ())
+        return AddressCheck(town + address[length:], (), town)
     if distance <= len(town) // 3:
-        return AddressCheck(town + address[length:], ("town_from_postal_code",))
+        return AddressCheck(town + address[length:], ("town_from_postal_code",), town)
     return AddressCheck(address, ("postal_address_mismatch",))
 
 

@@ -45,7 +45,13 @@ def read_line_field(
     notes: tuple[str, ...] = ("characters_missing",) if _too_short(text, lines, field) else ()
     if field.charset == "address" and (trimmed := _without_stray_marks(text)) != text:
         text, notes = trimmed, (*notes, "stray_marks")
-    return RawField(text, min(r.confidence for r in readings), engine.name, notes, runners_up)
+    confidence = min(r.confidence for r in readings)
+    each = tuple(c for r in readings for c in r.confidences)[: len(text)]
+    if len(each) != len(text):
+        each = ()
+    elif written := [c for ch, c in zip(text, each, strict=True) if ch != " "]:
+        confidence = min(written)  # a space between words is no character of the value
+    return RawField(text, confidence, engine.name, notes, runners_up, char_confidences=each)
 
 
 STRAY_MARKS = "ー・-－‐.。、"
