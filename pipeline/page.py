@@ -45,7 +45,7 @@ are in schemas/calibration.yaml; `kura bench calibrate` re-derives them from a c
 
 def decide(field: FieldDef, raw: RawField) -> FieldResult:
     text, runners_up = raw.text, raw.runners_up
-    if field.type == "text":
+    if field.type in ("text", "kana"):
         text, runners_up = lexicon.settle_by_script(text, runners_up)
     normalised = fields.normalise(field, text)
     reasons = list(raw.notes) + list(normalised.reasons)

@@ -389,7 +389,9 @@ def test_the_room_between_family_and_given_name_holds_no_dropped_character() -> 
     draw = ImageDraw.Draw(image)
     for x, char in ((20, "原"), (130, "田"), (420, "清")):
         draw.text((x, 130), char, font=font(HANDWRITING_FONTS[0], 100), fill=0, anchor="ls")
-    draw.rectangle((1440, 40, 1443, 150), fill=0)  # what is left of a box line at its end
+    # what is left of the box's corner at the end of the line
+    draw.rectangle((1440, 40, 1443, 150), fill=0)
+    draw.line((1100, 149, 1443, 149), fill=0, width=2)
     line = cut_tight(np.asarray(image))
     assert line is not None
     name = FORM.field("name")
