@@ -184,6 +184,20 @@ def test_a_dash_after_katakana_is_the_long_vowel_and_between_numbers_the_hyphen(
     assert lexicon.settle_by_script("タワー1203", ())[0] == "タワー1203"
 
 
+def test_a_kana_misread_small_where_spelling_allows_none_is_the_large_one() -> None:
+    from pipeline.page import decide
+
+    kana = FORM.field("name_kana")
+    doubted = RawField("ハラダュウコ", 0.97, "ppocr", runners_up=(("ュ", "ユ", 0.1),))
+    assert (decide(kana, doubted).value, decide(kana, doubted).status) == (
+        "ハラダユウコ",
+        "accepted",
+    )
+    # read small without a doubt: a person looks
+    sure = RawField("ハラダュウコ", 0.97, "ppocr")
+    assert decide(kana, sure).reasons == ["small_kana"]
+
+
 def test_names_may_hold_japanese_characters_only() -> None:
     alphabet = set(alphabet_for(FORM.field("name")))
     assert {"髙", "﨑", "宮", "渡", "邉"} <= alphabet
