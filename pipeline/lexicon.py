@@ -392,14 +392,17 @@ def misplaced_small_kana_in(text: str) -> bool:
 
 def _neighbour_scripts(chars: list[str], index: int, digits_as_kanji: bool) -> set[str | None]:
     """The scripts of the characters either side: a number counts as kanji beside 八 or
-    工, and as neither beside a dash; a small kana as neither, since place names put one
-    between kanji (二ッ沢, 霞ヶ関)."""
+    工, and as neither beside a dash; hiragana as kanji, which it is written beside (山口さくら,
+    not 山ロさくら); a small kana as neither, since place names put one between kanji
+    (二ッ沢, 霞ヶ関)."""
     found: set[str | None] = set()
     for place in (index - 1, index + 1):
         if 0 <= place < len(chars):
             ch = chars[place]
             if ch.isdigit():
                 found.add("kanji" if digits_as_kanji else None)
+            elif "ぁ" <= ch <= "ゖ":
+                found.add("kanji")
             else:
                 found.add(None if ch in SMALL_KANA else _script(ch))
     return found

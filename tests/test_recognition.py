@@ -159,6 +159,9 @@ def test_a_look_alike_takes_the_script_of_the_writing_round_it_even_undoubted() 
     # the recogniser was sure, and wrong: the neighbours on both sides decide
     assert lexicon.settle_by_script("コ一ポ山田", ()) == ("コーポ山田", ())
     assert lexicon.settle_by_script("山ロ花子", ()) == ("山口花子", ())
+    # hiragana is written beside kanji
+    assert lexicon.settle_by_script("山ロさくら", ()) == ("山口さくら", ())
+    assert lexicon.settle_by_script("さくらハイツ", ()) == ("さくらハイツ", ())
     # a katakana word ending before a kanji one: a kanji read there goes to a person
     text, open_doubts = lexicon.settle_by_script("43-11クレス卜桜台807号", ())
     assert text == "43-11クレス卜桜台807号"
