@@ -324,6 +324,19 @@ def test_no_mark_and_two_marks_go_to_a_person() -> None:
     assert fields["notification_type"].reasons == ["no_choice", "empty"]
 
 
+def test_a_page_the_qr_detector_fails_on_is_no_separator(monkeypatch: pytest.MonkeyPatch) -> None:
+    """OpenCV's detector failed an assertion on the noise of a widened-corpus page (seed 42):
+    the page is then no separator and is aligned and read like any other."""
+    from pipeline import separator
+
+    class Failing:
+        def detectAndDecode(self, image: np.ndarray) -> tuple[str, None, None]:
+            raise cv2.error("convexHull: total >= 0")
+
+    monkeypatch.setattr(separator.cv2, "QRCodeDetector", Failing)
+    assert not separator.is_separator(np.full((400, 300), 255, np.uint8))
+
+
 def test_a_separator_sheet_starts_a_new_document_and_belongs_to_none() -> None:
     from pipeline.page import assemble
     from pipeline.separator import render_separator
