@@ -8,13 +8,17 @@ that the chosen kind of notification uses is filled, and one it does not use is 
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Mapping
 
 from pipeline import lexicon
+from pipeline.rawfield import RawField
+from schemas.calibration import calibration
 from schemas.contracts import FieldResult
 from schemas.forms import FormDef
 
 MAX_AGE = 120
 ENROLMENT_AGES = (20, 75)
+ACCEPT_TEXT = calibration().accept_confidence["text"]
 
 
 def _flag(field: FieldResult, reason: str) -> None:
@@ -64,6 +68,35 @@ def _check_sections(form: FormDef, fields: dict[str, FieldResult]) -> None:
                 _flag(result, f"needed_by:{choice_name}")
             elif choice.value not in values and result.value:
                 _flag(result, f"not_used_by:{choice_name}")
+
+
+def vouch_for_towns(
+    form: FormDef, raw: Mapping[str, RawField], decided: dict[str, FieldResult]
+) -> None:
+    """Accept, in place, an address whose only doubt is a low confidence where every
+    character the recogniser was unsure of lies in the town its postal code names: that
+    part is written from the postal data (`lexicon.check_address`), not from the reading.
+    The rest of the address (番地, building, room) must be as sure as any text."""
+    for field in form.fields:
+        if field.type != "postal" or not field.name.endswith("postal_code"):
+            continue
+        name = field.name.removesuffix("postal_code") + "address"
+        postal, address, read = decided.get(field.name), decided.get(name), raw.get(name)
+        if postal is None or address is None or read is None:
+            continue
+        if postal.status != "accepted" or address.reasons != ["low_confidence"]:
+            continue
+        if len(read.char_confidences) != len(read.text):
+            continue
+        checked = lexicon.check_address(postal.value, address.value)
+        pairs = zip(read.text, read.char_confidences, strict=True)
+        written = [c for ch, c in pairs if not ch.isspace()]
+        if checked.reasons or not checked.town or len(written) != len(address.value):
+            continue
+        after_town = len(checked.address) - len(checked.town)
+        rest = written[len(written) - after_town :] if after_town > 0 else []
+        if min(rest, default=1.0) >= ACCEPT_TEXT:
+            address.reasons, address.status = [], "accepted"
 
 
 def _check_postal_address(postal: FieldResult, address: FieldResult) -> None:

@@ -201,6 +201,8 @@ def misplaced_small_kana(kana: str) -> bool:
 class AddressCheck:
     address: str
     reasons: tuple[str, ...]
+    town: str = ""
+    """The town the address was found to begin with (as the postal data writes it)."""
 
 
 def towns_for(postal_code: str) -> list[str]:
@@ -239,11 +241,11 @@ def check_address(postal_code: str, address: str) -> AddressCheck:
     ]
     distance, _, town, length = min(candidates)
     if address.startswith(town):
-        return AddressCheck(address, ())
+        return AddressCheck(address, (), town)
     if distance <= max(1, len(town) // 6):
-        return AddressCheck(town + address[length:], ())
+        return AddressCheck(town + address[length:], (), town)
     if distance <= len(town) // 3:
-        return AddressCheck(town + address[length:], ("town_from_postal_code",))
+        return AddressCheck(town + address[length:], ("town_from_postal_code",), town)
     return AddressCheck(address, ("postal_address_mismatch",))
 
 
@@ -274,10 +276,17 @@ def doubts(runners_up: tuple[tuple[str, str, float], ...]) -> list[str]:
     pairs = _confusable_pairs()
     found = []
     for read, nearly, probability in runners_up:
+        if _ascii_folded(read) == _ascii_folded(nearly):
+            continue  # - or －: the value holds the same character either way
         limit = CONFUSABLE_DOUBT if (read, nearly) in pairs else OTHER_DOUBT
         if probability >= limit:
             found.append(f"{read}/{nearly}")
     return found
+
+
+def _ascii_folded(ch: str) -> str:
+    """A full-width ASCII character as ASCII, as a field's canonical value writes it."""
+    return chr(ord(ch) - 0xFEE0) if "\uff01" <= ch <= "\uff5e" else ch
 
 
 LOOKALIKE_SCRIPTS = ("ハ八", "エ工", "ロ口", "ー一", "カ力", "タ夕", "ニ二", "ト卜", "チ千", "ヒ匕")
@@ -300,27 +309,51 @@ def _script(ch: str) -> str | None:
 def settle_by_script(
     text: str, runners_up: tuple[tuple[str, str, float], ...]
 ) -> tuple[str, tuple[tuple[str, str, float], ...]]:
-    """Settle the recogniser's doubts that the writing around them decides, returning the
-    text and the near misses left open.
+    """Settle what the writing around a character decides, returning the text and the near
+    misses left open.
 
-    Between katakana and a look-alike kanji (ハ or 八, エ or 工), the character takes the
-    script of the one after it (the one before it at the end): 八丁目, ハイツ, アエル. A small
-    kana where Japanese spelling allows none in a katakana word is the large one (ハイツ805,
-    not ハイッ805).
+    Between katakana and a look-alike kanji (ハ or 八, エ or 工, ト or 卜), the character takes
+    the script of its neighbours where they agree (八丁目, コーポ), whether or not the
+    recogniser doubted it: it cannot see which script a stroke belongs to. Where one
+    neighbour is katakana and the other kanji, the character ends a katakana word or begins
+    a kanji one (クレスト桜台, ハイツ八幡): a kanji read there goes to a person, proposed
+    as katakana where the recogniser doubted it, else as read; a katakana read there stands
+    unless the recogniser doubted it much.
+    A dash is a long vowel after katakana (コ-ポ is コーポ) and a hyphen between numbers.
+    A small kana where Japanese spelling allows none in a katakana word is the large one
+    (ハイツ805, not ハイッ805).
     """
-    chars, open_doubts = list(text), []
+    chars = _settle_dashes(list(text))
     lookalikes = _lookalikes()
+    doubted = {read for read, nearly, _ in runners_up
+               if read in lookalikes and lookalikes[read] == lookalikes.get(nearly)}
+    open_doubts: list[tuple[str, str, float]] = []
+    for index, ch in enumerate(chars):
+        if ch not in lookalikes:
+            continue
+        katakana, kanji = lookalikes[ch]
+        scripts = _neighbour_scripts(chars, index, digits_as_kanji=katakana != "ー")
+        if len(scripts) == 1 and None not in scripts:
+            chars[index] = katakana if "katakana" in scripts else kanji
+        elif scripts == {"katakana", "kanji"} and ch == kanji and ch in doubted:
+            chars[index] = katakana
+            open_doubts.append((katakana, kanji, 1.0))
+        elif scripts == {"katakana", "kanji"} and ch == kanji:
+            open_doubts.append((kanji, katakana, 1.0))
+    settled = "".join(chars)
     for read, nearly, probability in runners_up:
-        places = [i for i, ch in enumerate(chars) if ch == read]
         if read in lookalikes and lookalikes[read] == lookalikes.get(nearly):
-            katakana, kanji = lookalikes[read]
-            scripts = [_neighbour_script(chars, i) for i in places]
-            if places and None not in scripts:
-                for place, script in zip(places, scripts, strict=True):
-                    chars[place] = katakana if script == "katakana" else kanji
+            places = [i for i, ch in enumerate(text) if ch == read]
+            around = [_neighbour_scripts(chars, i, read not in "ー一") for i in places]
+            if places and all(len(a) == 1 and None not in a for a in around):
                 continue
+            if read == lookalikes[read][1] and any(a == {"katakana", "kanji"} for a in around):
+                continue  # a kanji beside katakana: left open above
+        elif read in DASHES and nearly in DASHES and read not in settled:
+            continue
         elif SMALL_TO_LARGE.get(read) == nearly or SMALL_TO_LARGE.get(nearly) == read:
             small = read if read in SMALL_TO_LARGE else nearly
+            places = [i for i, ch in enumerate(chars) if ch == read]
             runs = [_katakana_run(chars, i, small) for i in places]
             # between kanji a small ッ or ヶ is how place names are written (一ッ橋, 霞ヶ関)
             misplaced = [run for run in runs if len(run) > 1 and misplaced_small_kana(run)]
@@ -332,15 +365,47 @@ def settle_by_script(
     return "".join(chars), tuple(open_doubts)
 
 
+DASHES = "-－‐ー一"
+HYPHENS = "-－‐"
+
+
+def _settle_dashes(chars: list[str]) -> list[str]:
+    """A hyphen after a katakana (not before a number) is the long vowel, as handwriting
+    draws both alike; a long vowel or 一 between two numbers is the hyphen."""
+    for index, ch in enumerate(chars):
+        before = chars[index - 1] if index else ""
+        after = chars[index + 1] if index + 1 < len(chars) else ""
+        if ch in HYPHENS and _script(before) == "katakana" and before != "ー" and not (
+            after.isdigit()
+        ):
+            chars[index] = "ー"
+        elif ch in "ー一" and before.isdigit() and after.isdigit():
+            chars[index] = "-"
+    return chars
+
+
 def misplaced_small_kana_in(text: str) -> bool:
     """A katakana word within mixed writing that holds a small kana where spelling puts none."""
     words = re.findall(r"[ァ-ヺー]{2,}", text)
     return any(misplaced_small_kana(word) for word in words)
 
 
-def _neighbour_script(chars: list[str], index: int) -> str | None:
-    after = chars[index + 1] if index + 1 < len(chars) else ""
-    return _script(after) if after else _script(chars[index - 1]) if index else None
+def _neighbour_scripts(chars: list[str], index: int, digits_as_kanji: bool) -> set[str | None]:
+    """The scripts of the characters either side: a number counts as kanji beside 八 or
+    工, and as neither beside a dash; hiragana as kanji, which it is written beside (山口さくら,
+    not 山ロさくら); a small kana as neither, since place names put one between kanji
+    (二ッ沢, 霞ヶ関)."""
+    found: set[str | None] = set()
+    for place in (index - 1, index + 1):
+        if 0 <= place < len(chars):
+            ch = chars[place]
+            if ch.isdigit():
+                found.add("kanji" if digits_as_kanji else None)
+            elif "ぁ" <= ch <= "ゖ":
+                found.add("kanji")
+            else:
+                found.add(None if ch in SMALL_KANA else _script(ch))
+    return found
 
 
 def _katakana_run(chars: list[str], index: int, put: str) -> str:

@@ -31,6 +31,8 @@ class Reading:
     that probability is at least RUNNER_UP_FLOOR."""
     positions: tuple[float, ...] = ()
     """Where each character was read, as a share of the image's width (0 left, 1 right)."""
+    confidences: tuple[float, ...] = ()
+    """Each character's probability, in the order of `text` (empty where the engine gives none)."""
 
 
 RUNNER_UP_FLOOR = 0.01
@@ -133,7 +135,10 @@ class PaddleEngine:
                 positions.append((frame + 0.5) / len(best) * stretch)
             previous = index
         confidence = min(confidences) if confidences else 0.0
-        return Reading("".join(text), confidence, self.name, tuple(runners_up), tuple(positions))
+        return Reading(
+            "".join(text), confidence, self.name, tuple(runners_up), tuple(positions),
+            tuple(confidences),
+        )
 
     def _runners_up(self, frame: np.ndarray, chosen: int) -> list[tuple[str, str, float]]:
         others = frame.copy()

@@ -29,7 +29,7 @@ from pipeline import (
     separator,
     tables,
 )
-from pipeline.crosscheck import cross_check
+from pipeline.crosscheck import cross_check, vouch_for_towns
 from pipeline.ingest import TARGET_DPI, PageImage
 from pipeline.ocr import get_engine
 from pipeline.rawfield import RawField
@@ -45,7 +45,7 @@ are in schemas/calibration.yaml; `kura bench calibrate` re-derives them from a c
 
 def decide(field: FieldDef, raw: RawField) -> FieldResult:
     text, runners_up = raw.text, raw.runners_up
-    if field.type == "text":
+    if field.type in ("text", "kana"):
         text, runners_up = lexicon.settle_by_script(text, runners_up)
     normalised = fields.normalise(field, text)
     reasons = list(raw.notes) + list(normalised.reasons)
@@ -173,6 +173,7 @@ def read_page(
     with clock("validate"):
         decided = {name: decide(form.field(name), value) for name, value in raw.items()}
         readings.settle_kana(form, {name: value.runners_up for name, value in raw.items()}, decided)
+        vouch_for_towns(form, raw, decided)
     result = PageResult(
         number=page.number,
         timings=clock.seconds,

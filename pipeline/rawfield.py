@@ -19,3 +19,6 @@ class RawField:
     cell_digits: np.ndarray | None = dataclass_field(default=None, compare=False)
     """Digit cells: the recogniser's opinion of each written cell's digit (cells × 10),
     from the frames under that cell (`pipeline.digitcells`); None where it gives none."""
+    char_confidences: tuple[float, ...] = ()
+    """Free writing: each character's probability, in the order of `text`; empty where the
+    reader gives none."""

@@ -14,6 +14,7 @@ from functools import lru_cache
 from typing import Any
 
 from pipeline import fields, lexicon
+from schemas.calibration import calibration
 from schemas.contracts import FieldResult
 from schemas.forms import FormDef
 from schemas.normalise import to_katakana
@@ -130,20 +131,55 @@ def settle_kana(
 ) -> None:
     """Check each フリガナ against the name it reads, in place.
 
-    Where the kana as read is a reading of the name and none of its near misses is, the
-    doubts about how it was read are settled; where only one near miss is a reading, that
-    is what was written. Where nothing fits, kana and name both go to a person."""
+    The kana and the name are each taken as read and as they would be had the recogniser
+    taken the near misses it was in doubt about. Where every pair that fits (the kana a
+    reading of the name) has the same kana, that is what was written and the doubts about
+    how the kana was read are settled; where they also have the same name, so are the
+    name's doubts about its characters (a variant form, 邊 or 邉, reads alike and stays for
+    a person). A name in doubt cannot vouch for a kana that fits only one of its readings
+    (翔大 read for 翔太 fits ショウダ). Where nothing fits, kana and name both go to a person."""
     for field in form.fields:
         kana, name = decided.get(field.name), decided.get(field.name.removesuffix("_kana"))
         if field.type != "kana" or name is None or kana is None or not (kana.value and name.value):
             continue
-        candidates = kana_candidates(kana.value, runners_up.get(field.name, ()))
-        fitting = [c for c in candidates if kana_fits(c, name.value)]
-        if len(fitting) == 1:
-            kana.value = fitting[0]
-            kana.reasons = [r for r in kana.reasons if not r.startswith(SETTLED_BY_READING)]
-            kana.status = "review" if kana.reasons else "accepted"
-        elif not fitting:
+        kanas = kana_candidates(kana.value, runners_up.get(field.name, ()))
+        names = _name_candidates(name)
+        fitting = [(k, n) for k in kanas for n in names if kana_fits(k, n)]
+        if not fitting:
             for result in (kana, name):
                 result.reasons.append("kana_does_not_read_name")
                 result.status = "review"
+            continue
+        if len({k for k, _ in fitting}) == 1:
+            kana.value = fitting[0][0]
+            kana.reasons = [r for r in kana.reasons if not r.startswith(SETTLED_BY_READING)]
+            kana.status = "review" if kana.reasons else "accepted"
+            if len({n for _, n in fitting}) == 1 and len(names) > 1:
+                name.value = fitting[0][1]
+                name.reasons = [r for r in name.reasons if not _name_doubt(r)]
+                if not name.reasons and name.confidence < calibration().accept_confidence["text"]:
+                    name.reasons.append("low_confidence")
+                name.status = "review" if name.reasons else "accepted"
+
+
+def _name_doubt(reason: str) -> bool:
+    """A doubt between two characters that read differently: variant forms (邊 or 邉) read
+    alike, and the kana never settles them."""
+    if not reason.startswith("doubt:"):
+        return False
+    read, _, nearly = reason.removeprefix("doubt:").partition("/")
+    return lexicon.fold_variants(read) != lexicon.fold_variants(nearly)
+
+
+def _name_candidates(name: FieldResult) -> list[str]:
+    """The name as read, and with each character it was in doubt about (`doubt:` reasons)
+    taken the other way, one at a time."""
+    found = [name.value]
+    for reason in name.reasons:
+        if not reason.startswith("doubt:"):
+            continue
+        read, _, nearly = reason.removeprefix("doubt:").partition("/")
+        if len(read) == 1 and len(nearly) == 1:
+            found += [name.value[:i] + nearly + name.value[i + 1 :]
+                      for i, ch in enumerate(name.value) if ch == read]
+    return list(dict.fromkeys(found))

@@ -19,7 +19,10 @@ SEARCH_SCALE = 0.25
 
 def is_separator(gray: np.ndarray) -> bool:
     small = cv2.resize(gray, None, fx=SEARCH_SCALE, fy=SEARCH_SCALE, interpolation=cv2.INTER_AREA)
-    text, _, _ = cv2.QRCodeDetector().detectAndDecode(small)
+    try:
+        text, _, _ = cv2.QRCodeDetector().detectAndDecode(small)
+    except cv2.error:  # the detector can fail on a page's noise (an assertion in convexHull)
+        return False
     return bool(text == SEPARATOR_PAYLOAD)
 
 

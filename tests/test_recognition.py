@@ -7,6 +7,7 @@ import io
 import random
 from dataclasses import replace
 
+import cv2
 import numpy as np
 import pytest
 from PIL import Image, ImageDraw
@@ -255,6 +256,19 @@ def test_no_mark_and_two_marks_go_to_a_person() -> None:
     assert fields["notification_type"].reasons == ["no_choice", "empty"]
 
 
+def test_a_page_the_qr_detector_fails_on_is_no_separator(monkeypatch: pytest.MonkeyPatch) -> None:
+    """OpenCV's detector failed an assertion on the noise of a widened-corpus page (seed 42):
+    the page is then no separator and is aligned and read like any other."""
+    from pipeline import separator
+
+    class Failing:
+        def detectAndDecode(self, image: np.ndarray) -> tuple[str, None, None]:
+            raise cv2.error("convexHull: total >= 0")
+
+    monkeypatch.setattr(separator.cv2, "QRCodeDetector", Failing)
+    assert not separator.is_separator(np.full((400, 300), 255, np.uint8))
+
+
 def test_a_separator_sheet_starts_a_new_document_and_belongs_to_none() -> None:
     from pipeline.page import assemble
     from pipeline.separator import render_separator
@@ -328,6 +342,32 @@ def test_kana_height_decides_small_against_large() -> None:
 
     written_small = Reading("キヨウコ", 0.9, "ppocr", (), positions)
     assert settle_kana_sizes(line, written_small).runners_up == (("ヨ", "ョ", 1.0),)
+
+
+def test_the_room_between_family_and_given_name_holds_no_dropped_character() -> None:
+    from pipeline.crops import cut_tight
+
+    image = Image.new("L", (1500, 160), 255)
+    draw = ImageDraw.Draw(image)
+    for x, char in ((20, "原"), (130, "田"), (420, "清")):
+        draw.text((x, 130), char, font=font(HANDWRITING_FONTS[0], 100), fill=0, anchor="ls")
+    # what is left of the box's corner at the end of the line
+    draw.rectangle((1440, 40, 1443, 150), fill=0)
+    draw.line((1100, 149, 1443, 149), fill=0, width=2)
+    line = cut_tight(np.asarray(image))
+    assert line is not None
+    name = FORM.field("name")
+    assert not textlines._too_short("原田清", [line], name)
+    assert textlines._too_short("原", [line], name)
+
+
+def test_a_faint_seal_on_a_grey_scan_is_found_by_its_ring() -> None:
+    gray = np.full((400, 2000), 242, np.uint8)
+    box = (100, 100, 1560, 170)
+    cv2.circle(gray, (1640, 185), 63, 165, thickness=6)  # red ink scanned grey: light
+    cv2.putText(gray, "X", (1610, 210), cv2.FONT_HERSHEY_SIMPLEX, 2.5, 120, 6)
+    assert not handwriting.remove_seals(gray, box)
+    assert (gray[100:280, 1560:1720] >= handwriting.INK_THRESHOLD).all()
 
 
 def test_a_seal_stamped_on_the_writing_sends_the_name_to_a_person() -> None:
