@@ -28,6 +28,9 @@ COUNT_FIT_WORDS = 8
 """Words of a column needed to fit its printing pitch…"""
 COUNT_TOLERANCE = 0.5
 """…and how far (in pitches) a word's width may stray from the characters read in it."""
+CELL_SURE = 0.95
+"""Where the two readers differ, the cell reader's kana are proposed only when its least sure
+cell is at least this sure (chosen on the tuning lists, see docs/benchmarks.md)."""
 HALF_WIDTH_RATIO = 0.8
 """Printed width over height per character under which kana are half-width (about 0.55;
 full-width about 1.1)."""
@@ -190,12 +193,17 @@ def _cell_vote(cells: halfkana.KanaReading | None, line: Reading) -> Reading:
     """A half-width word read again glyph by glyph (`pipeline.halfkana`), beside the line
     recogniser's reading. Where both read the same, the line reading stands as it was (taking
     the surer of the two left 2 names accepted wrong on the tuning lists: both readers can
-    make the same mistake); where they differ, the cell reader's kana are kept (it reads small
-    half-width print better) and the word waits for a person."""
+    make the same mistake). Where they differ the word waits for a person, proposed as the
+    cell reader read it where every cell of it was sure (it reads small half-width print
+    better), else as the line recogniser read it: the cell reader is trained on some faces
+    only, and on a face it never saw it is unsure where it is wrong, so the proposal is
+    never worse for it than PP-OCR's."""
     if cells is None:
         return Reading(line.text, min(line.confidence, UNSURE_VOICING), line.engine)
     if cells.text == to_katakana(line.text):
         return line
+    if cells.confidence < CELL_SURE:
+        return Reading(line.text, min(line.confidence, UNSURE_VOICING), line.engine)
     return Reading(cells.text, min(line.confidence, cells.confidence, UNSURE_VOICING),
                    HALF_WIDTH_ENGINE)
 

@@ -12,7 +12,8 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
-from kura.bench.synth.lists import LIST_FORM, render_list, to_half_width
+from kura.bench.synth.lists import FACES, LIST_FORM, PRINTERS, render_list, to_half_width
+from kura.bench.train_kana import HELD_FACES, TRAINED_FACES
 from kura.cli import app
 from pipeline import halfkana
 from pipeline.fonts import PRINTED_FONT
@@ -20,7 +21,7 @@ from pipeline.ingest import PageImage
 from pipeline.listcells import municipality_code_reasons, parse_date, parse_period
 from pipeline.listchecks import check_list
 from pipeline.listheader import PAGE_NUMBER
-from pipeline.listkana import UNSURE_VOICING, _cell_vote, _counted, compose_voicing
+from pipeline.listkana import CELL_SURE, UNSURE_VOICING, _cell_vote, _counted, compose_voicing
 from pipeline.listverdicts import decide_cell
 from pipeline.listvocabulary import ctc_log_likelihood
 from pipeline.ocr import Reading
@@ -221,7 +222,8 @@ def test_voicing_marks_join_the_kana_before_them() -> None:
 
 def test_the_line_and_the_cell_readers_vote_and_disagreement_goes_to_a_person() -> None:
     """Both read the same: the line reading stands. They differ: the cell reader's kana
-    are kept (it reads half-width print better) but the name waits for a person."""
+    are proposed where it is sure (it reads half-width print better), PP-OCR's where it is
+    not; either way the name waits for a person."""
     column = get_form(LIST_FORM).column("name_kana")
     cells = halfkana.read_word(_printed_word("ﾔﾏﾀﾞ", PRINTED_FONT, 28, 240))
     assert cells is not None and cells.confidence > 0.9
@@ -234,6 +236,10 @@ def test_the_line_and_the_cell_readers_vote_and_disagreement_goes_to_a_person() 
     assert disputed.text == "ヤマダ" and disputed.confidence <= UNSURE_VOICING
     cell = decide_cell(column, disputed)
     assert cell.value == "ヤマダ" and cell.status == "review"
+    # a face the cell reader never saw: unsure of a cell, it does not overrule PP-OCR
+    unsure_cells = halfkana.KanaReading("ヤマグ", CELL_SURE - 0.2)
+    kept = decide_cell(column, _cell_vote(unsure_cells, Reading("ﾔﾏﾀﾞ", 0.95, "ppocr")))
+    assert kept.value == "ヤマダ" and kept.status == "review"
 
 
 @pytest.mark.parametrize(("printed", "page"), [
@@ -286,6 +292,27 @@ def test_a_scanned_list_reads_through_kura_extract(tmp_path: Path) -> None:
     assert tops == sorted(tops) and all(row["number"]["box"][3] > 0 for row in rows)
     assert document["fields"]["municipality_code"]["value"] == truth["header"][
         "municipality_code"]
+
+
+def test_a_seed_prints_the_same_list_in_each_pool_of_printers_only_its_face_changes() -> None:
+    """The IPAex pool prints as the generator always printed (old seeds keep their lists);
+    the trained and held pools draw a face of the list's kind from faces the kana reader was
+    trained on, or never saw."""
+    lists = {pool: render_list(5, pages=1, rows_per_page=2, strength=0.2, printers=pool)
+             for pool in ("ipaex", "trained", "held")}
+    truths = {pool: truth for pool, (_, truth) in lists.items()}
+    assert truths["ipaex"]["rows"] == truths["trained"]["rows"] == truths["held"]["rows"]
+    face = truths["ipaex"]["style"]["face"]
+    assert truths["ipaex"]["style"]["font"] == PRINTERS["ipaex"][face][0]
+    assert truths["trained"]["style"]["font"] in PRINTERS["trained"][face]
+    assert truths["held"]["style"]["font"] in PRINTERS["held"][face]
+    trained = {name for names in PRINTERS["trained"].values() for name in names}
+    held = {name for names in PRINTERS["held"].values() for name in names}
+    assert set(TRAINED_FACES) == {FACES[name] for name in trained}  # what train-kana draws
+    assert set(HELD_FACES) == {FACES[name] for name in held} and not trained & held
+    assert all(face.path.exists() for face in FACES.values())
+    ipaex, held = (np.asarray(lists[pool][0][0]) for pool in ("ipaex", "held"))
+    assert ipaex.shape == held.shape and (ipaex != held).any()
 
 
 def test_a_list_page_is_classified_as_a_table_either_way_up() -> None:

@@ -217,6 +217,9 @@ def lists(
                      ] = 20,
     seed: Annotated[int, typer.Option(help="Seed of the lists written.")] = 2,
     out: Annotated[Path | None, typer.Option(help="Where to write lists.json.")] = None,
+    printers: Annotated[str, typer.Option(
+        help="Faces the lists written are printed in: ipaex (as before), trained (the faces "
+             "the kana reader is trained on) or held (faces it never saw).")] = "ipaex",
 ) -> None:
     """Printed result lists (処理結果一覧表): rows exact, silent cell errors, pages/min."""
     import json
@@ -225,8 +228,8 @@ def lists(
     from kura.bench.synth.lists import write_lists
 
     if not any(corpus.glob("list_*.truth.json")):
-        console.print(f"writing {count} lists (seed {seed}) to {corpus}")
-        write_lists(corpus, count, seed)
+        console.print(f"writing {count} lists (seed {seed}, {printers} faces) to {corpus}")
+        write_lists(corpus, count, seed, printers)
     report = run_lists(corpus, progress=lambda message: console.log(message))
     report["command"] = " ".join(["kura", *map(shlex.quote, sys.argv[1:])])
     if out is not None:

@@ -35,6 +35,7 @@ def score_list(truth: dict[str, Any], documents: list[DocumentResult]) -> dict[s
     cells = silent = review = 0
     wrong_by_column: Counter[str] = Counter()
     silent_by_column: Counter[str] = Counter()
+    wrong_cells: list[dict[str, Any]] = []
     predicted = document.rows if document and document.rows else []
     for index, truth_row in enumerate(truth["rows"]):
         row = predicted[index] if index < len(predicted) else {}
@@ -43,6 +44,9 @@ def score_list(truth: dict[str, Any], documents: list[DocumentResult]) -> dict[s
             cell = row.get(column)
             if cell is None or cell.value != value:
                 wrong_by_column[column] += 1
+                wrong_cells.append({"row": index, "column": column, "truth": value,
+                                    "read": cell.value if cell else None,
+                                    "status": cell.status if cell else None})
             if cell is not None and cell.status == "review":
                 review += 1
             if cell is not None and cell.status == "accepted" and cell.value != value:
@@ -65,6 +69,7 @@ def score_list(truth: dict[str, Any], documents: list[DocumentResult]) -> dict[s
         "silent_cells": silent,
         "wrong_by_column": dict(wrong_by_column),
         "silent_by_column": dict(silent_by_column),
+        "wrong_cells": wrong_cells,
         "header_right": header_right,
         "header_fields": len(truth["header"]),
         "reasons": document.reasons if document else [r for d in documents for r in d.reasons],

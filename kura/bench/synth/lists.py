@@ -44,6 +44,57 @@ from schemas.normalise import ERAS, date_to_era
 
 LIST_FORM = "shori_kekka_ichiranhyo"
 MINCHO_FONT = Path("/usr/share/fonts/opentype/ipaexfont-mincho/ipaexm.ttf")
+FONTS = Path("/usr/share/fonts")
+
+
+@dataclass(frozen=True)
+class Face:
+    """A font file (and its face within a collection) a printer prints with."""
+
+    path: Path
+    index: int = 0
+
+
+FACES = {
+    "IPAexGothic": Face(PRINTED_FONT),
+    "IPAexMincho": Face(MINCHO_FONT),
+    # fonts-ipafont
+    "IPAGothic": Face(FONTS / "opentype/ipafont-gothic/ipag.ttf"),
+    "IPAPGothic": Face(FONTS / "opentype/ipafont-gothic/ipagp.ttf"),
+    "IPAMincho": Face(FONTS / "opentype/ipafont-mincho/ipam.ttf"),
+    "IPAPMincho": Face(FONTS / "opentype/ipafont-mincho/ipamp.ttf"),
+    # fonts-vlgothic
+    "VLGothic": Face(FONTS / "truetype/vlgothic/VL-Gothic-Regular.ttf"),
+    "VLPGothic": Face(FONTS / "truetype/vlgothic/VL-PGothic-Regular.ttf"),
+    # fonts-horai-umefont
+    "UmeGothic": Face(FONTS / "truetype/horai-umefont/ume-tgo4.ttf"),
+    "UmePGothic": Face(FONTS / "truetype/horai-umefont/ume-pgo4.ttf"),
+    "UmePMincho": Face(FONTS / "truetype/horai-umefont/ume-pmo3.ttf"),
+    # fonts-noto-cjk (faces of a collection: 0 is Japanese, 5 its monospaced cut)
+    "NotoSansCJKJP": Face(FONTS / "opentype/noto/NotoSansCJK-Regular.ttc", 0),
+    "NotoSansMonoCJKJP": Face(FONTS / "opentype/noto/NotoSansCJK-Regular.ttc", 5),
+    "NotoSerifCJKJP": Face(FONTS / "opentype/noto/NotoSerifCJK-Regular.ttc", 0),
+    # fonts-motoya-l-cedar
+    "MotoyaLCedar": Face(FONTS / "truetype/motoya-l-cedar/MTLc3m.ttf"),
+}
+PRINTERS: dict[str, dict[str, tuple[str, ...]]] = {
+    "ipaex": {"gothic": ("IPAexGothic",), "mincho": ("IPAexMincho",), "mono": ("IPAexGothic",)},
+    "trained": {
+        "gothic": ("IPAexGothic", "IPAPGothic", "VLPGothic", "UmePGothic"),
+        "mincho": ("IPAexMincho", "IPAPMincho", "UmePMincho"),
+        "mono": ("IPAGothic", "IPAMincho", "VLGothic", "UmeGothic"),
+    },
+    "held": {
+        "gothic": ("NotoSansCJKJP", "MotoyaLCedar"),
+        "mincho": ("NotoSerifCJKJP",),
+        "mono": ("NotoSansMonoCJKJP", "MotoyaLCedar"),
+    },
+}
+"""Which faces a list's printer may print with, by pool. `ipaex`: the two IPAex faces the
+generator always printed with (a seed prints the same list it printed before the other pools
+came). `trained`: the faces the half-width kana reader is trained on (`kura bench
+train-kana`), the IPAex faces among them. `held`: faces that never trained it, for held-out
+lists only: what it reads on them is what it would read on a printer it has not seen."""
 PAGE_SIZE = (3508, 2480)
 """A4 landscape at 300 dpi."""
 MARGIN = 140
@@ -80,6 +131,8 @@ class ListStyle:
     headers: tuple[str, ...]
     narrow_name: bool
     """The name column is narrower than long names: they wrap onto a second line."""
+    font: str = ""
+    """The face printed with (a key of FACES); empty: the IPAex face of `face`."""
 
 
 MIN_FONT_PX = 26
@@ -253,8 +306,10 @@ class Printer:
 
     def __init__(self, style: ListStyle) -> None:
         self.style = style
-        path = MINCHO_FONT if style.face == "mincho" else PRINTED_FONT
-        self.font: ImageFont.FreeTypeFont = font(path, style.font_px)
+        chosen = FACES[style.font or PRINTERS["ipaex"][style.face][0]]
+        self.font: ImageFont.FreeTypeFont = (
+            font(chosen.path, style.font_px) if chosen.index == 0
+            else ImageFont.truetype(str(chosen.path), style.font_px, index=chosen.index))
 
     def pitch(self, ch: str) -> float:
         wide = unicodedata.east_asian_width(ch) in ("W", "F", "A")
@@ -406,13 +461,17 @@ def _on_paper(ink: Image.Image, impact: bool) -> Image.Image:
 def render_list(
     seed: int, *, strength: float = 0.8, pages: int | None = None,
     rows_per_page: int | None = None, short_bpn_row: int | None = None,
-    **style_choices: Any,
+    printers: str = "ipaex", **style_choices: Any,
 ) -> tuple[list[Image.Image], dict[str, Any]]:
     """Scanned pages of one list and its truth. `pages`, `rows_per_page` and any field of
     `ListStyle` fix those choices; `short_bpn_row` prints that row's 基礎年金番号 one digit
-    short (a row whose number fails its format: its truth keeps the 9 digits printed)."""
+    short (a row whose number fails its format: its truth keeps the 9 digits printed).
+    `printers`: the pool of PRINTERS the face is drawn from, by a generator of its own, so
+    that a seed prints the same list, rows and scan in every pool, only in another face."""
     rng = random.Random(seed)
     style = random_style(rng)
+    faces = PRINTERS[printers][style_choices.get("face", style.face)]
+    style = ListStyle(**{**asdict(style), "font": random.Random(f"face {seed}").choice(faces)})
     page_count = pages if pages is not None else rng.choice((1, 1, 2, 2, 3, 4, 6, 20))
     if page_count > 6:
         style = ListStyle(**{**asdict(style), "rows_per_page": rng.randint(10, 14)})
@@ -463,6 +522,7 @@ def render_list(
         "pages": page_count,
         "rows": [truth_row(row) for row in rows],
         "style": asdict(style),
+        "printers": printers,
         "effects": effects.as_dict(),
         "seed": seed,
     }
@@ -473,14 +533,15 @@ def list_name(index: int) -> str:
     return f"list_{index:05d}"
 
 
-def write_lists(out: Path, count: int, seed: int) -> list[Path]:
-    """`count` scanned lists as multi-page TIFF, each beside its truth."""
+def write_lists(out: Path, count: int, seed: int, printers: str = "ipaex") -> list[Path]:
+    """`count` scanned lists as multi-page TIFF, each beside its truth (faces from the
+    pool `printers` of PRINTERS)."""
     out.mkdir(parents=True, exist_ok=True)
     corpus_rng = random.Random(seed)
     paths = []
     for index in range(count):
         list_seed = corpus_rng.getrandbits(32)
-        pages, truth = render_list(list_seed)
+        pages, truth = render_list(list_seed, printers=printers)
         path = out / f"{list_name(index)}.tif"
         dpi = pages[0].info.get("dpi", (300, 300))
         pages[0].save(path, save_all=True, append_images=pages[1:], dpi=dpi,
