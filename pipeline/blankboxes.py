@@ -34,6 +34,16 @@ FURIGANA_GAP_PX = 60
 """Widest gap between a kana box and the name box under it."""
 LEGEND_REACH_PX = 120
 """A date's era legend starts within this distance right of its cells."""
+SPECK_PX = 12
+"""Ink blobs smaller than this (pixels) are paper noise, not print."""
+INSET_PX = 5
+"""A box interior's rim this wide is left out when looking for print in it (the ruling's
+blurred edge)."""
+PRINT_MIN_PX = 60
+"""A box interior with at least this much print in it holds a caption, a legend or options,
+not room to write (a printed character at 300 dpi has several hundred)."""
+LINE_SHARE = 0.8
+"""A row (column) beside a box is its ruling line where this share of it is ruling."""
 TYPE_BY_CELLS: dict[int, FieldType] = {12: "my_number", 10: "bpn", 7: "date"}
 
 
@@ -54,16 +64,48 @@ class ProposedField:
 
 
 
-def shaped_fields(ink: np.ndarray, ruling: np.ndarray, page: int) -> list[ProposedField]:
-    """Every box and row of cells the ruling closes in, with the type its shape suggests."""
+@dataclass(frozen=True)
+class PrintedCell:
+    """A ruled cell with print in it: its outer box (over its ruling lines, where a neighbour
+    shares its border) and the white interior the print stands in."""
+
+    box: Box
+    interior: Box
+
+
+def shaped_fields(
+    ink: np.ndarray, ruling: np.ndarray, page: int
+) -> tuple[list[ProposedField], list[PrintedCell]]:
+    """Every empty box and row of empty cells the ruling closes in, with the type its shape
+    suggests; and, apart, the cells with print in them (a caption, a legend, a note, a row of
+    □ options): on a ruled form these stand beside the cells a person writes in."""
     fields: list[ProposedField] = []
-    for group in _group_cells(_interiors(ruling)):
+    interiors = _interiors(ruling)
+    print_ = printed(ink, ruling)
+    empty = [b for b in interiors if not _has_print(print_, b)]
+    printed_cells = [PrintedCell(_outer_box(ruling, [b]), b) for b in interiors if b not in empty]
+    for group in _group_cells(empty):
         box = _outer_box(ruling, group)
         if len(group) > 1:
             fields.append(_cell_field(page, box, len(group), ink))
         else:
             fields.append(_box_field(page, box))
-    return fields
+    return fields, printed_cells
+
+
+def printed(ink: np.ndarray, ruling: np.ndarray) -> np.ndarray:
+    """The print that is not ruling, specks of paper noise taken out."""
+    text = (ink & ~ruling).astype(np.uint8)
+    _count, labels, stats, _centres = cv2.connectedComponentsWithStats(text)
+    return (stats[:, cv2.CC_STAT_AREA] >= SPECK_PX)[labels] & (labels > 0)
+
+
+def _has_print(print_: np.ndarray, interior: Box) -> bool:
+    """Whether a box interior holds print (clear of the ruling's rims): a person writes in an
+    empty one."""
+    x, y, w, h = interior
+    inside = print_[y + INSET_PX : y + h - INSET_PX, x + INSET_PX : x + w - INSET_PX]
+    return int(inside.sum()) >= PRINT_MIN_PX
 
 
 def with_furigana(fields: list[ProposedField]) -> list[ProposedField]:
@@ -170,21 +212,21 @@ def _next_cell(cell: Box, other: Box) -> bool:
 
 
 def _outer_box(ruling: np.ndarray, group: list[Box]) -> Box:
-    """The box of a run of interiors, grown over the ruling lines around it."""
+    """The box of a run of interiors, grown over the ruling lines around it: each side moves
+    out while the row or column beyond it is ruling along most of the box (a line of a
+    neighbouring cell that merely touches this one does not carry it away)."""
     left = min(b[0] for b in group)
     top = min(b[1] for b in group)
     right = max(b[0] + b[2] for b in group)  # exclusive
     bottom = max(b[1] + b[3] for b in group)
-    mid_y = (top + bottom) // 2
-    mid_x = group[0][0] + group[0][2] // 2  # inside a cell, clear of the lines between cells
     height, width = ruling.shape
-    while left > 0 and ruling[mid_y, left - 1]:
+    while left > 0 and ruling[top:bottom, left - 1].mean() >= LINE_SHARE:
         left -= 1
-    while right < width and ruling[mid_y, right]:
+    while right < width and ruling[top:bottom, right].mean() >= LINE_SHARE:
         right += 1
-    while top > 0 and ruling[top - 1, mid_x]:
+    while top > 0 and ruling[top - 1, left:right].mean() >= LINE_SHARE:
         top -= 1
-    while bottom < height and ruling[bottom, mid_x]:
+    while bottom < height and ruling[bottom, left:right].mean() >= LINE_SHARE:
         bottom += 1
     # The outer edge is the last ruling pixel, as a definition's x + w is.
     return (left, top, right - 1 - left, bottom - 1 - top)

@@ -9,8 +9,8 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from pipeline.blankboxes import ALIGN_PX, Box, ProposedField
-from pipeline.captions import CAPTIONS, read_caption, tight_text
+from pipeline.blankboxes import ALIGN_PX, Box, PrintedCell, ProposedField
+from pipeline.captions import LOOKALIKES, caption_match, read_caption, tight_text
 
 WORD_GAP_PX = 24
 """Printed characters closer than this are one word; options of a choice stand further apart."""
@@ -55,6 +55,8 @@ class ChoiceRow:
     """Each option's box: where a mark on that option falls."""
     labels: list[Box]
     note: str
+    cell: Box | None = None
+    """The ruled cell the row is printed in, whose caption cell stands beside or above it."""
 
 
 def label_rows(words: list[Box], boxes: list[Box], page: int) -> list[ChoiceRow]:
@@ -141,8 +143,9 @@ def _union(a: Box, b: Box) -> Box:
     return (left, top, right - left, bottom - top)
 
 
-def proposed_choice(row: ChoiceRow, gray: np.ndarray) -> ProposedField:
-    """A proposed choice: its options' labels read from the print, its caption from the left."""
+def proposed_choice(row: ChoiceRow, gray: np.ndarray, caption: str | None = None) -> ProposedField:
+    """A proposed choice: its options' labels read from the print, its caption from the left
+    (unless the caption cell of a ruled form gave it)."""
     from pipeline.ocr import get_engine
 
     engine = get_engine("ppocr")
@@ -154,15 +157,93 @@ def proposed_choice(row: ChoiceRow, gray: np.ndarray) -> ProposedField:
     box = row.options[0]
     for option in row.options[1:]:
         box = _union(box, option)
-    caption = read_caption(gray, box, engine)
-    match = next((c for c in CAPTIONS if caption and c[0] in caption and c[2] == "choice"), None)
+    if caption is None:
+        caption = read_caption(gray, box, engine)
+    match = caption_match(caption, ("choice",))
     return ProposedField(
         row.page,
         box,
         None,
         "choice",
         row.note,
-        label=caption or None,
+        label=(caption.translate(LOOKALIKES) if match else caption) or None,
         name=match[1] if match else None,
         options=tuple(zip(labels, row.options, strict=True)),
     )
+
+
+SQUARE_MIN_PX = 20
+"""Smallest printed □ taken for a box to tick, per side (a □ in 9 pt print at 200 dpi)."""
+SQUARE_SHARE = 0.7
+"""A printed □ is at least this share of the tallest print beside it high: a 口 inside a
+character (号, 合) is smaller."""
+
+
+def square_rows(print_: np.ndarray, cells: list[PrintedCell], page: int) -> list[ChoiceRow]:
+    """Rows of □ printed as text in a ruled cell, each followed by its label (□男 □女,
+    □厚生年金 □共済組合 …): each row of two or more is one choice's options."""
+    rows = []
+    for cell in cells:
+        squares = printed_squares(print_, cell.interior)
+        if len(squares) < 2:
+            continue
+        x, _, w, _ = cell.interior
+        labels = []
+        for k, (sx, sy, sw, sh) in enumerate(squares):
+            end = squares[k + 1][0] if k + 1 < len(squares) else x + w - 4
+            top, bottom = sy - sh // 2, sy + sh + sh // 2
+            labels.append(_tight(print_, (sx + sw + 2, top, end - 2 - (sx + sw + 2), bottom - top)))
+        if any(label is None for label in labels):
+            continue
+        found = [label for label in labels if label is not None]
+        rows.append(
+            ChoiceRow(
+                page,
+                [_union(square, label) for square, label in zip(squares, found, strict=True)],
+                found,
+                "TODO a row of □ options: one answer (choice) or each ticked apart (checkboxes)?",
+                cell.box,
+            )
+        )
+    return rows
+
+
+def printed_squares(print_: np.ndarray, cell: Box) -> list[Box]:
+    """The hollow printed squares in a cell, left to right: ink on all four sides, none in
+    the middle, about as tall as the characters beside them."""
+    x, y, w, h = cell
+    region = print_[y : y + h, x : x + w].astype(np.uint8)
+    count, labels, stats, _ = cv2.connectedComponentsWithStats(region)
+    if count < 2:
+        return []
+    tallest = int(stats[1:, cv2.CC_STAT_HEIGHT].max())
+    squares = []
+    for i in range(1, count):
+        sx, sy, sw, sh, _ = (int(v) for v in stats[i])
+        if min(sw, sh) < SQUARE_MIN_PX or not 0.8 <= sw / sh <= 1.25 or sh < SQUARE_SHARE * tallest:
+            continue
+        shape = labels[sy : sy + sh, sx : sx + sw] == i
+        rim = max(3, sw // 6)
+        # any print in the middle, not only this stroke's: 囗 round 玉 is 国, not a □
+        middle = region[sy + rim + 2 : sy + sh - rim - 2, sx + rim + 2 : sx + sw - rim - 2]
+        sides = (
+            shape[:rim].any(axis=0).mean(),
+            shape[-rim:].any(axis=0).mean(),
+            shape[:, :rim].any(axis=1).mean(),
+            shape[:, -rim:].any(axis=1).mean(),
+        )
+        if middle.size and middle.mean() < 0.03 and min(sides) >= 0.9:
+            squares.append((x + sx, y + sy, sw, sh))
+    return sorted(squares)
+
+
+def _tight(print_: np.ndarray, box: Box) -> Box | None:
+    """The print inside a box cut tight, or None where there is none."""
+    x, y, w, h = box
+    x, y = max(x, 0), max(y, 0)
+    region = print_[y : y + h, x : x + w]
+    rows, cols = np.where(region.any(axis=1))[0], np.where(region.any(axis=0))[0]
+    if rows.size == 0 or w <= 0 or h <= 0:
+        return None
+    left, top = x + int(cols[0]), y + int(rows[0])
+    return (left, top, int(cols[-1] - cols[0]) + 1, int(rows[-1] - rows[0]) + 1)
