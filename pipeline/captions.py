@@ -27,9 +27,11 @@ CAPTIONS: tuple[tuple[str, str, FieldType, str | None, int | None], ...] = (
     ("性別", "sex", "choice", None, None),
 )
 """Printed captions and the field they head (氏名 → a name, 生年月日 → a date …)."""
-LOOKALIKES = str.maketrans("别请话备奋亏", "別請話番番号")
+LOOKALIKES = str.maketrans("别请话备奋亏產", "別請話番番号産")
 """Characters PP-OCR's Chinese model reads for the Japanese ones of a caption (simplified
-forms and near shapes, seen on 200 dpi scans): 性别 is 性別, 個人备号 is 個人番号."""
+and old forms, near shapes, seen on 200 dpi scans): 性别 is 性別, 個人备号 is 個人番号,
+出產 is 出産. None of them is written in a Japanese form, so every caption read is put
+right with this."""
 CAPTION_REACH_PX = 700
 """How far left of a box its caption is looked for (the caption column of a form)."""
 
@@ -61,7 +63,7 @@ def named_by_caption(
         out.append(
             _replace(
                 field,
-                label=caption.translate(LOOKALIKES),  # a caption that matched is known
+                label=caption,
                 name=name if count == 1 else f"{name}_{count}",
                 type=kind if agrees else field.type,
                 charset=charset if agrees else field.charset,
@@ -110,7 +112,7 @@ class CaptionCells:
             inset = INSET_PX  # the ruling's blurred rim is no print
             line = tight_text(self._gray[y + inset : y + h - inset, x + inset : x + w - inset])
             text = self._engine.read_line(line).text if line is not None else ""
-            self._read[cell] = text.replace(" ", "").strip()
+            self._read[cell] = text.replace(" ", "").strip().translate(LOOKALIKES)
         return self._read[cell]
 
 
@@ -156,7 +158,7 @@ def read_caption(gray: np.ndarray, box: Box, engine: object) -> str:
         if line is not None:
             text = engine.read_line(line).text.strip()  # type: ignore[attr-defined]
             if text:
-                return text.replace(" ", "")
+                return text.replace(" ", "").translate(LOOKALIKES)
     return ""
 
 

@@ -152,7 +152,8 @@ def proposed_choice(row: ChoiceRow, gray: np.ndarray, caption: str | None = None
     labels = []
     for x, y, w, h in row.labels:
         line = tight_text(gray[y : y + h, x : x + w])
-        read = engine.read_line(line).text.replace(" ", "") if line is not None else ""
+        read = engine.read_line(line).text if line is not None else ""
+        read = read.replace(" ", "").translate(LOOKALIKES)
         labels.append(read or "TODO")
     box = row.options[0]
     for option in row.options[1:]:
@@ -166,7 +167,7 @@ def proposed_choice(row: ChoiceRow, gray: np.ndarray, caption: str | None = None
         None,
         "choice",
         row.note,
-        label=(caption.translate(LOOKALIKES) if match else caption) or None,
+        label=caption or None,
         name=match[1] if match else None,
         options=tuple(zip(labels, row.options, strict=True)),
     )

@@ -14,6 +14,7 @@ import numpy as np
 from PIL import Image, ImageDraw
 
 from pipeline.fonts import PRINTED_FONT, font
+from schemas.forms import FormDef
 
 A4_PX = (2480, 3508)
 Box = tuple[int, int, int, int]
@@ -210,20 +211,20 @@ def matches(expected: Expected, box: Box) -> bool:
     return _centre_in(box, expected.box) and _centre_in(expected.box, box)
 
 
-def score(expected: list[Expected], proposed: list[object]) -> Score:
+def score(expected: list[Expected], draft: FormDef) -> Score:
     """How a draft compares with what the blank has: found, types (and cells) right, labels
     read as printed, options read as printed, and fields proposed the blank does not have."""
     found = types = labels = options = 0
     used: set[int] = set()
     for want in expected:
-        hit = next((k for k, p in enumerate(proposed)
-                    if k not in used and matches(want, p.box)), None)  # type: ignore[attr-defined]
+        hit = next((k for k, got in enumerate(draft.fields)
+                    if k not in used and matches(want, got.box)), None)
         if hit is None:
             continue
         used.add(hit)
-        got = proposed[hit]
+        got = draft.fields[hit]
         found += 1
-        types += (got.type, got.cells) == (want.type, want.cells)  # type: ignore[attr-defined]
-        labels += (got.label or "").replace(" ", "") == want.label  # type: ignore[attr-defined]
-        options += tuple(label for label, _ in got.options) == want.options  # type: ignore[attr-defined]
-    return Score(len(expected), found, types, labels, options, len(proposed) - len(used))
+        types += (got.type, got.cells) == (want.type, want.cells)
+        labels += got.label.replace(" ", "") == want.label
+        options += tuple(o.label for o in got.options or []) == want.options
+    return Score(len(expected), found, types, labels, options, len(draft.fields) - len(used))
