@@ -11,7 +11,7 @@ over its ruling lines to the outer edge, which is where a definition's `box` lie
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import cv2
 import numpy as np
@@ -42,6 +42,9 @@ blurred edge)."""
 PRINT_MIN_PX = 60
 """A box interior with at least this much print in it holds a caption, a legend or options,
 not room to write (a printed character at 300 dpi has several hundred)."""
+CORNER_SHARE = 0.4
+"""A corner caption ends within this share of its cell's height from the top and starts
+within this share of its width from the left (a centred caption cell's print does not)."""
 LINE_SHARE = 0.8
 """A row (column) beside a box is its ruling line where this share of it is ruling."""
 TYPE_BY_CELLS: dict[int, FieldType] = {12: "my_number", 10: "bpn", 7: "date"}
@@ -61,6 +64,8 @@ class ProposedField:
     name: str | None = None
     options: tuple[tuple[str, Box], ...] = ()
     """A choice's options: each printed label as read and the box a mark on it falls in."""
+    caption_at: Box | None = None
+    """Where the caption is printed inside the box itself (small, in its top-left corner)."""
 
 
 
@@ -83,7 +88,14 @@ def shaped_fields(
     interiors = _interiors(ruling)
     print_ = printed(ink, ruling)
     empty = [b for b in interiors if not _has_print(print_, b)]
-    printed_cells = [PrintedCell(_outer_box(ruling, [b]), b) for b in interiors if b not in empty]
+    printed_cells = []
+    for interior in (b for b in interiors if b not in empty):
+        outer = _outer_box(ruling, [interior])
+        corner = _corner_caption(print_, interior)
+        if corner is None:
+            printed_cells.append(PrintedCell(outer, interior))
+        else:
+            fields.append(replace(_box_field(page, outer), caption_at=corner))
     for group in _group_cells(empty):
         box = _outer_box(ruling, group)
         if len(group) > 1:
@@ -98,6 +110,20 @@ def printed(ink: np.ndarray, ruling: np.ndarray) -> np.ndarray:
     text = (ink & ~ruling).astype(np.uint8)
     _count, labels, stats, _centres = cv2.connectedComponentsWithStats(text)
     return (stats[:, cv2.CC_STAT_AREA] >= SPECK_PX)[labels] & (labels > 0)
+
+
+def _corner_caption(print_: np.ndarray, interior: Box) -> Box | None:
+    """Where the print of a cell is, when it is a caption in the cell's top-left corner with
+    room to write under it (氏名 printed small in the corner of the name's box); else None."""
+    x, y, w, h = interior
+    inside = print_[y + INSET_PX : y + h - INSET_PX, x + INSET_PX : x + w - INSET_PX]
+    rows, cols = np.where(inside.any(axis=1))[0], np.where(inside.any(axis=0))[0]
+    left, top = x + INSET_PX + int(cols[0]), y + INSET_PX + int(rows[0])
+    right, bottom = x + INSET_PX + int(cols[-1]), y + INSET_PX + int(rows[-1])
+    if left - x > CORNER_SHARE * w or bottom - y > CORNER_SHARE * h or right - x > w / 2:
+        return None
+    pad = INSET_PX  # the caption's blurred edge
+    return (left - pad, top - pad, right + 1 - left + 2 * pad, bottom + 1 - top + 2 * pad)
 
 
 def _has_print(print_: np.ndarray, interior: Box) -> bool:

@@ -32,6 +32,8 @@ LOOKALIKES = str.maketrans("别请话备奋亏產", "別請話番番号産")
 and old forms, near shapes, seen on 200 dpi scans): 性别 is 性別, 個人备号 is 個人番号,
 出產 is 出産. None of them is written in a Japanese form, so every caption read is put
 right with this."""
+POSTAL_MARK_READS = ("T", "干", "丁")
+"""What a 〒 printed alone in a caption cell is read as."""
 CAPTION_REACH_PX = 700
 """How far left of a box its caption is looked for (the caption column of a form)."""
 
@@ -48,8 +50,13 @@ def named_by_caption(
     out: list[ProposedField] = []
     taken: dict[str, int] = {}
     for field in fields:
-        in_cell = caption_cells.caption(field.box) if caption_cells else None
+        in_cell = None
+        if caption_cells is not None:
+            in_cell = (caption_cells.read(field.caption_at) if field.caption_at
+                       else caption_cells.caption(field.box))
         caption = in_cell if in_cell is not None else read_caption(gray, field.box, engine)
+        if any(word in caption for word in OFFICE_USE):
+            continue  # the office's box (受付印 …): nothing a person fills in
         match = caption_match(caption)
         if match is None:
             out.append(_replace(field, label=caption or None))
@@ -73,6 +80,8 @@ def named_by_caption(
     return out
 
 
+OFFICE_USE = ("受付", "処理欄", "決裁", "整理番号", "職員")
+"""Captions of the boxes an office fills in, not the person: never proposed as fields."""
 SHARED_BORDER_PX = 14
 """Two ruled cells side by side share their border: their edges lie this close."""
 
@@ -110,14 +119,25 @@ class CaptionCells:
         if cell not in self._read:
             x, y, w, h = next(c.interior for c in self.cells if c.box == cell)
             inset = INSET_PX  # the ruling's blurred rim is no print
-            line = tight_text(self._gray[y + inset : y + h - inset, x + inset : x + w - inset])
-            text = self._engine.read_line(line).text if line is not None else ""
-            self._read[cell] = text.replace(" ", "").strip().translate(LOOKALIKES)
+            self._read[cell] = self.read((x + inset, y + inset, w - 2 * inset, h - 2 * inset))
         return self._read[cell]
+
+    def read(self, box: Box) -> str:
+        """The print inside a box, read as one line."""
+        x, y, w, h = box
+        line = tight_text(self._gray[y : y + h, x : x + w])
+        return as_printed(self._engine.read_line(line).text if line is not None else "")
 
 
 def _overlap(start: int, length: int, other: int, other_length: int) -> int:
     return max(0, min(start + length, other + other_length) - max(start, other))
+
+
+def as_printed(text: str) -> str:
+    """A caption as read, put right: spaces out, lookalike characters replaced, a lone 〒
+    read as a letter made 〒 again."""
+    text = text.replace(" ", "").strip().translate(LOOKALIKES)
+    return "〒" if text in POSTAL_MARK_READS else text
 
 
 def caption_match(
@@ -158,7 +178,7 @@ def read_caption(gray: np.ndarray, box: Box, engine: object) -> str:
         if line is not None:
             text = engine.read_line(line).text.strip()  # type: ignore[attr-defined]
             if text:
-                return text.replace(" ", "").translate(LOOKALIKES)
+                return as_printed(text)
     return ""
 
 

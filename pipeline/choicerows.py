@@ -10,7 +10,7 @@ import cv2
 import numpy as np
 
 from pipeline.blankboxes import ALIGN_PX, Box, PrintedCell, ProposedField
-from pipeline.captions import LOOKALIKES, caption_match, read_caption, tight_text
+from pipeline.captions import as_printed, caption_match, read_caption, tight_text
 
 WORD_GAP_PX = 24
 """Printed characters closer than this are one word; options of a choice stand further apart."""
@@ -153,7 +153,7 @@ def proposed_choice(row: ChoiceRow, gray: np.ndarray, caption: str | None = None
     for x, y, w, h in row.labels:
         line = tight_text(gray[y : y + h, x : x + w])
         read = engine.read_line(line).text if line is not None else ""
-        read = read.replace(" ", "").translate(LOOKALIKES)
+        read = as_printed(read)
         labels.append(read or "TODO")
     box = row.options[0]
     for option in row.options[1:]:

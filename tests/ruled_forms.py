@@ -174,6 +174,44 @@ def captions_above() -> tuple[Image.Image, list[Expected]]:
     return s.image, s.expected
 
 
+def captions_in_corner() -> tuple[Image.Image, list[Expected]]:
+    """City C: the caption printed small in the top-left corner of the cell a person writes
+    in (氏名, 住所, 電話番号), digit cells with their caption on the left, a 受付印 box
+    with its caption in the corner too (an office's box, no field), medium lines."""
+    s = _Sheet(line=4)
+    s.text((1240, 180), "年金手帳再交付申請書", 60, "mm")
+    s.cell(150, 300, 700, 600)
+    s.text((170, 315), "受付印", 26)
+    s.text((760, 320), "※該当する□に✓を付けてください。", 28)
+    s.text((760, 370), "※太枠内は申請者が記入してください。", 28)
+
+    def corner(left: int, top: int, right: int, bottom: int, caption: str, name: str | None,
+               type_: str) -> None:
+        s.cell(left, top, right, bottom)
+        s.text((left + 14, top + 10), caption, 26)
+        s.expect(name, type_, _box(left, top, right, bottom), caption)
+
+    corner(150, 660, 2330, 760, "フリガナ", "name_kana", "kana")
+    corner(150, 760, 1500, 940, "氏名", "name", "text")
+    corner(1500, 760, 2330, 940, "電話番号", "phone", "phone")
+    s.cell(150, 940, 560, 1080, "生年月日", 38, shade=True)
+    s.expect("birth_date", "date", s.cells(560, 940, 120, 1080, 7), "生年月日", 7)
+    s.cell(1400, 940, 2330, 1080, "3.昭和 5.平成 7.令和", 30)
+    s.cell(150, 1080, 560, 1220, "個人番号", 38, shade=True)
+    s.expect("my_number", "my_number", s.cells(560, 1080, 147, 1220, 12), "個人番号", 12)
+    s.cell(150, 1220, 560, 1360, "〒", 44, shade=True)
+    s.expect("postal_code", "postal", s.cells(560, 1220, 110, 1360, 7), "〒", 7)
+    corner(1330, 1220, 2330, 1360, "方書", None, "text")
+    corner(150, 1360, 2330, 1600, "住所", "address", "text")
+    s.cell(150, 1600, 560, 1720, "再交付の理由", 34, shade=True)
+    s.cell(560, 1600, 2330, 1720, "□紛失　□き損　□その他", 40, anchor="lm")
+    s.expect(None, "choice", _box(560, 1600, 2330, 1720), "再交付の理由",
+             options=("紛失", "き損", "その他"))
+    s.frame((146, 656, 2334, 1724), 7)
+    s.text((150, 1780), "※本人確認書類を提示してください。", 26)
+    return s.image, s.expected
+
+
 def scanned(image: Image.Image, seed: int = 5) -> Image.Image:
     """The blank as a desk scan: 200 dpi grey, 0.5° turned, noisy, a little blurred."""
     from kura.bench.synth.scanner import ScanEffects, scan

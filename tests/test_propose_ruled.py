@@ -1,6 +1,7 @@
 """`kura forms propose` on dense ruled blanks of other cities (tests/ruled_forms.py): the
-caption cells name the cells beside or below them and are never proposed, the □ options
-and the 12 cells of 個人番号 are found, clean at 300 dpi and as a 200 dpi desk scan."""
+caption cells name the cells beside or below them and are never proposed, a caption in a
+cell's corner names that cell, an office's 受付印 box is no field, the □ options and the 12
+cells of 個人番号 are found, clean at 300 dpi and as a 200 dpi desk scan."""
 
 from __future__ import annotations
 
@@ -23,6 +24,7 @@ from tests import ruled_forms
 BLANKS: dict[str, Callable[[], tuple[Image.Image, list[ruled_forms.Expected]]]] = {
     "captions_left": ruled_forms.captions_left,
     "captions_above": ruled_forms.captions_above,
+    "captions_in_corner": ruled_forms.captions_in_corner,
 }
 
 
