@@ -57,6 +57,8 @@ class ChoiceRow:
     note: str
     cell: Box | None = None
     """The ruled cell the row is printed in, whose caption cell stands beside or above it."""
+    squares: tuple[Box, ...] = ()
+    """The printed □ of the options, where the row is one of □ printed as text."""
 
 
 def label_rows(words: list[Box], boxes: list[Box], page: int) -> list[ChoiceRow]:
@@ -175,6 +177,9 @@ def proposed_choice(row: ChoiceRow, gray: np.ndarray, caption: str | None = None
 
 SQUARE_MIN_PX = 20
 """Smallest printed □ taken for a box to tick, per side (a □ in 9 pt print at 200 dpi)."""
+LONE_GAP = 0.6
+"""A □ printed alone (a checkbox) stands this share of its side or more before its label
+(□　郵送を希望する): in print 口 and □ are the same square, and 口座 has no such gap."""
 SQUARE_SHARE = 0.7
 """A printed □ is at least this share of the tallest print beside it high: a 口 inside a
 character (号, 合) is smaller."""
@@ -182,21 +187,31 @@ character (号, 合) is smaller."""
 
 def square_rows(print_: np.ndarray, cells: list[PrintedCell], page: int) -> list[ChoiceRow]:
     """Rows of □ printed as text in a ruled cell, each followed by its label (□男 □女,
-    □厚生年金 □共済組合 …): each row of two or more is one choice's options."""
+    □厚生年金 □共済組合 …): each row of two or more is one choice's options, a □ alone
+    with its label (□郵送を希望する) a checkbox (`single_checkbox`)."""
     rows = []
     for cell in cells:
         squares = printed_squares(print_, cell.interior)
-        if len(squares) < 2:
-            continue
         x, _, w, _ = cell.interior
-        labels = []
+        labels: list[Box] = []
+        kept: list[Box] = []
         for k, (sx, sy, sw, sh) in enumerate(squares):
             end = squares[k + 1][0] if k + 1 < len(squares) else x + w - 4
             top, bottom = sy - sh // 2, sy + sh + sh // 2
-            labels.append(_tight(print_, (sx + sw + 2, top, end - 2 - (sx + sw + 2), bottom - top)))
-        if any(label is None for label in labels):
+            label = _tight(print_, (sx + sw + 2, top, end - 2 - (sx + sw + 2), bottom - top))
+            if label is None and k + 1 < len(squares):
+                # nothing between two "squares": the second is the 口 of the first's label
+                # (□口座振替); it is dropped and the label runs on to the square after it
+                squares[k + 1] = (sx, sy, sw, sh)
+                continue
+            if label is not None:
+                kept.append((sx, sy, sw, sh))
+                labels.append(label)
+        if len(kept) == 1 and labels[0][0] - (kept[0][0] + kept[0][2]) < LONE_GAP * kept[0][2]:
+            continue  # a □ alone is set apart from its label; a 口 starting a word is not
+        if not kept:
             continue
-        found = [label for label in labels if label is not None]
+        squares, found = kept, labels
         rows.append(
             ChoiceRow(
                 page,
@@ -204,9 +219,30 @@ def square_rows(print_: np.ndarray, cells: list[PrintedCell], page: int) -> list
                 found,
                 "TODO a row of □ options: one answer (choice) or each ticked apart (checkboxes)?",
                 cell.box,
+                tuple(squares),
             )
         )
     return rows
+
+
+def single_checkbox(row: ChoiceRow, gray: np.ndarray) -> ProposedField:
+    """A □ printed alone with its label: a checkbox, its box the □ with a margin round it
+    (a tick beside the □ is a person's to judge), its label the words after it."""
+    from pipeline.ocr import get_engine
+
+    x, y, w, h = row.labels[0]
+    line = tight_text(gray[y : y + h, x : x + w])
+    label = as_printed(get_engine("ppocr").read_line(line).text) if line is not None else ""
+    sx, sy, sw, sh = row.squares[0]
+    pad = sw // 4
+    return ProposedField(
+        row.page,
+        (sx - pad, sy - pad, sw + 2 * pad, sh + 2 * pad),
+        None,
+        "checkbox",
+        "TODO a □ with its label: a checkbox?",
+        label=label or None,
+    )
 
 
 def printed_squares(print_: np.ndarray, cell: Box) -> list[Box]:

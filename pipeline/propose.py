@@ -28,6 +28,7 @@ from pipeline.choicerows import (
     label_rows,
     printed_words,
     proposed_choice,
+    single_checkbox,
     square_rows,
 )
 from pipeline.cleanup import deskew, to_gray
@@ -55,13 +56,15 @@ def propose_fields(rgb: np.ndarray, page: int = 1) -> list[ProposedField]:
     fields, printed_cells = shaped_fields(ink, ruling, page)
     squares = square_rows(printed(ink, ruling), printed_cells, page)
     option_cells = {row.cell for row in squares}
+    checkboxes = [single_checkbox(row, gray) for row in squares if len(row.squares) == 1]
+    squares = [row for row in squares if len(row.squares) > 1]
     captions = CaptionCells([c for c in printed_cells if c.box not in option_cells], gray)
     boxes = [f.box for f in fields] + [c.box for c in printed_cells]
     words = printed_words(ink, ruling, boxes)
     fields, choices = checkbox_rows(fields, words)
     choices += squares + label_rows(words, boxes, page)
     ordered = with_furigana(sorted(fields, key=lambda f: (f.page, f.box[1], f.box[0])))
-    proposed = named_by_caption(ordered, gray, captions) + [
+    proposed = named_by_caption(ordered, gray, captions) + checkboxes + [
         proposed_choice(c, gray, captions.caption(c.cell) if c.cell else None) for c in choices
     ]
     return sorted(proposed, key=lambda f: (f.page, f.box[1], f.box[0]))

@@ -177,7 +177,8 @@ def captions_above() -> tuple[Image.Image, list[Expected]]:
 def captions_in_corner() -> tuple[Image.Image, list[Expected]]:
     """City C: the caption printed small in the top-left corner of the cell a person writes
     in (氏名, 住所, 電話番号), digit cells with their caption on the left, a 受付印 box
-    with its caption in the corner too (an office's box, no field), medium lines."""
+    with its caption in the corner too (an office's box, no field), a □ alone with its
+    label (a checkbox), medium lines."""
     s = _Sheet(line=4)
     s.text((1240, 180), "年金手帳再交付申請書", 60, "mm")
     s.cell(150, 300, 700, 600)
@@ -204,11 +205,14 @@ def captions_in_corner() -> tuple[Image.Image, list[Expected]]:
     corner(1330, 1220, 2330, 1360, "方書", None, "text")
     corner(150, 1360, 2330, 1600, "住所", "address", "text")
     s.cell(150, 1600, 560, 1720, "再交付の理由", 34, shade=True)
-    s.cell(560, 1600, 2330, 1720, "□紛失　□き損　□その他", 40, anchor="lm")
+    s.cell(560, 1600, 2330, 1720, "□紛失　□き損　□口座振替の書類　□その他", 40, anchor="lm")
     s.expect(None, "choice", _box(560, 1600, 2330, 1720), "再交付の理由",
-             options=("紛失", "き損", "その他"))
-    s.frame((146, 656, 2334, 1724), 7)
-    s.text((150, 1780), "※本人確認書類を提示してください。", 26)
+             options=("紛失", "き損", "口座振替の書類", "その他"))
+    s.cell(150, 1720, 560, 1830, "交付方法", 34, shade=True)
+    s.cell(560, 1720, 2330, 1830, "□　郵送での交付を希望する", 40, anchor="lm")
+    s.expect(None, "checkbox", _box(560, 1720, 2330, 1830), "郵送での交付を希望する")
+    s.frame((146, 656, 2334, 1834), 7)
+    s.text((150, 1890), "※本人確認書類を提示してください。", 26)
     return s.image, s.expected
 
 
@@ -243,8 +247,9 @@ def _centre_in(inner: Box, outer: Box, margin: int = 0) -> bool:
 
 def matches(expected: Expected, box: Box) -> bool:
     """The proposed box is the expected one: each one's centre inside the other (a choice's
-    box covers its options, not the whole cell, so only its centre need lie in the cell)."""
-    if expected.type == "choice":
+    box covers its options and a checkbox's its □, not the whole cell, so only their centre
+    need lie in the cell)."""
+    if expected.type in ("choice", "checkbox"):
         return _centre_in(box, expected.box)
     return _centre_in(box, expected.box) and _centre_in(expected.box, box)
 

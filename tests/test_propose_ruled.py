@@ -15,8 +15,8 @@ from PIL import Image, ImageDraw
 from typer.testing import CliRunner
 
 from kura.cli import app
-from pipeline.blankboxes import dark_print, printed, ruling_lines
-from pipeline.choicerows import printed_squares
+from pipeline.blankboxes import PrintedCell, dark_print, printed, ruling_lines
+from pipeline.choicerows import printed_squares, square_rows
 from pipeline.fonts import PRINTED_FONT, font
 from schemas.forms import FormDef
 from tests import ruled_forms
@@ -77,6 +77,31 @@ def test_a_printed_square_is_told_from_a_boxed_character(tmp_path: Path) -> None
     face = font(PRINTED_FONT, 44)
     for text, x in (("□国民年金　", starts[1]), ("□国民年金　□番号　組合　", starts[2])):
         assert abs(40 + face.getlength(text) - x) <= 8, (text, x)
+
+
+def _square_rows(text: str) -> list[list[int]]:
+    """The rows `square_rows` finds in one ruled cell printed with `text`: each row's
+    options as their left edges."""
+    page = Image.new("L", (1600, 200), 255)
+    draw = ImageDraw.Draw(page)
+    draw.rectangle((10, 10, 1590, 190), outline=0, width=3)
+    draw.text((40, 100), text, font=font(PRINTED_FONT, 40), fill=0, anchor="lm")
+    ink = dark_print(np.asarray(page))
+    cell = PrintedCell((10, 10, 1581, 181), (13, 13, 1575, 175))
+    rows = square_rows(printed(ink, ruling_lines(ink)), [cell], 1)
+    return [[box[0] for box in row.options] for row in rows]
+
+
+def test_a_word_starting_with_口_is_no_box_to_tick() -> None:
+    """In print 口 and □ are the same square: 口座番号 is a caption, not a checkbox, and in
+    □口座振替 the 口 is the first character of the option's label."""
+    face = font(PRINTED_FONT, 40)
+    assert _square_rows("口座番号") == []
+    assert _square_rows("口座振替") == []
+    rows = _square_rows("□口座振替　□納付書")
+    assert len(rows) == 1 and len(rows[0]) == 2, rows
+    assert abs(rows[0][1] - (40 + face.getlength("□口座振替　"))) <= 8
+    assert len(_square_rows("□　郵送を希望する")[0]) == 1  # a □ alone, set apart: a checkbox
 
 
 def test_the_draft_of_a_ruled_blank_is_drawn_over_it(tmp_path: Path) -> None:
