@@ -187,42 +187,45 @@ character (号, 合) is smaller."""
 
 def square_rows(print_: np.ndarray, cells: list[PrintedCell], page: int) -> list[ChoiceRow]:
     """Rows of □ printed as text in a ruled cell, each followed by its label (□男 □女,
-    □厚生年金 □共済組合 …): each row of two or more is one choice's options, a □ alone
-    with its label (□郵送を希望する) a checkbox (`single_checkbox`)."""
+    □厚生年金 □共済組合 …): a row of two or more is one choice's options; a □ alone with
+    its label (□　郵送を希望する) is a checkbox (`single_checkbox`)."""
     rows = []
     for cell in cells:
-        squares = printed_squares(print_, cell.interior)
-        x, _, w, _ = cell.interior
-        labels: list[Box] = []
-        kept: list[Box] = []
-        for k, (sx, sy, sw, sh) in enumerate(squares):
-            end = squares[k + 1][0] if k + 1 < len(squares) else x + w - 4
-            top, bottom = sy - sh // 2, sy + sh + sh // 2
-            label = _tight(print_, (sx + sw + 2, top, end - 2 - (sx + sw + 2), bottom - top))
-            if label is None and k + 1 < len(squares):
-                # nothing between two "squares": the second is the 口 of the first's label
-                # (□口座振替); it is dropped and the label runs on to the square after it
-                squares[k + 1] = (sx, sy, sw, sh)
-                continue
-            if label is not None:
-                kept.append((sx, sy, sw, sh))
-                labels.append(label)
-        if len(kept) == 1 and labels[0][0] - (kept[0][0] + kept[0][2]) < LONE_GAP * kept[0][2]:
-            continue  # a □ alone is set apart from its label; a 口 starting a word is not
-        if not kept:
+        found = printed_squares(print_, cell.interior)
+        if not found:
             continue
-        squares, found = kept, labels
+        # a "square" with nothing printed between it and the □ before it is the 口 that
+        # starts that □'s label (□口座振替)
+        squares = [
+            sq for k, sq in enumerate(found) if k == 0 or _label(print_, found[k - 1], sq[0])
+        ]
+        x, _, w, _ = cell.interior
+        ends = [sq[0] for sq in squares[1:]] + [x + w - 4]
+        labels = [_label(print_, sq, end) for sq, end in zip(squares, ends, strict=True)]
+        kept = [label for label in labels if label is not None]
+        if len(kept) < len(labels):
+            continue
+        lone = squares[0]
+        if len(squares) == 1 and kept[0][0] - (lone[0] + lone[2]) < LONE_GAP * lone[2]:
+            continue  # a □ alone is set apart from its label; a 口 starting a word is not
         rows.append(
             ChoiceRow(
                 page,
-                [_union(square, label) for square, label in zip(squares, found, strict=True)],
-                found,
+                [_union(square, label) for square, label in zip(squares, kept, strict=True)],
+                kept,
                 "TODO a row of □ options: one answer (choice) or each ticked apart (checkboxes)?",
                 cell.box,
                 tuple(squares),
             )
         )
     return rows
+
+
+def _label(print_: np.ndarray, square: Box, end: int) -> Box | None:
+    """The print after a □ up to `end` on its line, cut tight, or None where there is none."""
+    sx, sy, sw, sh = square
+    start, top = sx + sw + 2, sy - sh // 2
+    return _tight(print_, (start, top, end - 2 - start, 2 * sh))
 
 
 def single_checkbox(row: ChoiceRow, gray: np.ndarray) -> ProposedField:

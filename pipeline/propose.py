@@ -48,21 +48,22 @@ PAPER_SNAP = 0.01
 
 def propose_fields(rgb: np.ndarray, page: int = 1) -> list[ProposedField]:
     """The boxes and cell rows of one blank page, top to bottom, then left to right. On a
-    ruled form the cells with print in them are captions (named for the cell beside or
-    below them), legends and notes, or rows of □ options; none is proposed as a field."""
+    ruled form a cell with print in it is a caption (naming the cell beside or below it),
+    a legend or a note, or holds □ options (a choice, or a lone □: a checkbox); none is
+    proposed as a writing field, unless its print is a caption in its corner."""
     gray = to_gray(rgb)
     ink = dark_print(gray)
     ruling = ruling_lines(ink)
     fields, printed_cells = shaped_fields(ink, ruling, page)
-    squares = square_rows(printed(ink, ruling), printed_cells, page)
-    option_cells = {row.cell for row in squares}
-    checkboxes = [single_checkbox(row, gray) for row in squares if len(row.squares) == 1]
-    squares = [row for row in squares if len(row.squares) > 1]
+    square_cells = square_rows(printed(ink, ruling), printed_cells, page)
+    option_cells = {row.cell for row in square_cells}
+    checkboxes = [single_checkbox(row, gray) for row in square_cells if len(row.squares) == 1]
+    square_choices = [row for row in square_cells if len(row.squares) > 1]
     captions = CaptionCells([c for c in printed_cells if c.box not in option_cells], gray)
     boxes = [f.box for f in fields] + [c.box for c in printed_cells]
     words = printed_words(ink, ruling, boxes)
     fields, choices = checkbox_rows(fields, words)
-    choices += squares + label_rows(words, boxes, page)
+    choices += square_choices + label_rows(words, boxes, page)
     ordered = with_furigana(sorted(fields, key=lambda f: (f.page, f.box[1], f.box[0])))
     proposed = named_by_caption(ordered, gray, captions) + checkboxes + [
         proposed_choice(c, gray, captions.caption(c.cell) if c.cell else None) for c in choices
