@@ -271,3 +271,31 @@ def score(expected: list[Expected], draft: FormDef) -> Score:
         labels += got.label.replace(" ", "") == want.label
         options += tuple(o.label for o in got.options or []) == want.options
     return Score(len(expected), found, types, labels, options, len(draft.fields) - len(used))
+
+
+BLANKS = {"captions_left": captions_left, "captions_above": captions_above,
+          "captions_in_corner": captions_in_corner}
+
+
+def main() -> None:
+    """Print each blank's score, clean and scanned (`python -m tests.ruled_forms`)."""
+    import io
+
+    import yaml
+
+    from pipeline.propose import propose
+
+    for name, draw in BLANKS.items():
+        for scan_it in (False, True):
+            image, expected = draw()
+            if scan_it:
+                image = scanned(image)
+            buffer = io.BytesIO()
+            image.save(buffer, format="PNG", dpi=image.info.get("dpi", (300, 300)))
+            text, _ = propose(buffer.getvalue())
+            draft = FormDef.model_validate(yaml.safe_load(text))
+            print(name, "scan" if scan_it else "300dpi", score(expected, draft))
+
+
+if __name__ == "__main__":
+    main()

@@ -21,11 +21,9 @@ from pipeline.fonts import PRINTED_FONT, font
 from schemas.forms import FormDef
 from tests import ruled_forms
 
-BLANKS: dict[str, Callable[[], tuple[Image.Image, list[ruled_forms.Expected]]]] = {
-    "captions_left": ruled_forms.captions_left,
-    "captions_above": ruled_forms.captions_above,
-    "captions_in_corner": ruled_forms.captions_in_corner,
-}
+BLANKS: dict[str, Callable[[], tuple[Image.Image, list[ruled_forms.Expected]]]] = (
+    ruled_forms.BLANKS
+)
 
 
 def _blank(name: str, scanned: bool, tmp_path: Path) -> tuple[Path, list[ruled_forms.Expected]]:
