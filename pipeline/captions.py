@@ -27,10 +27,10 @@ CAPTIONS: tuple[tuple[str, str, FieldType, str | None, int | None], ...] = (
     ("性別", "sex", "choice", None, None),
 )
 """Printed captions and the field they head (氏名 → a name, 生年月日 → a date …)."""
-LOOKALIKES = str.maketrans("别请话备奋亏產", "別請話番番号産")
+LOOKALIKES = str.maketrans("别请话备奋亏產个", "別請話番番号産個")
 """Characters PP-OCR's Chinese model reads for the Japanese ones of a caption (simplified
 and old forms, near shapes, seen on 200 dpi scans): 性别 is 性別, 個人备号 is 個人番号,
-出產 is 出産. None of them is written in a Japanese form, so every caption read is put
+出產 is 出産, 个人 is 個人. None of them is written in a Japanese form, so every caption read is put
 right with this."""
 POSTAL_MARK_READS = ("T", "干", "丁")
 """What a 〒 printed alone in a caption cell is read as."""

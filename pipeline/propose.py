@@ -17,6 +17,7 @@ from pipeline.blankboxes import (
     SPECK_PX,
     ProposedField,
     dark_print,
+    flat_paper,
     printed,
     ruling_lines,
     shaped_fields,
@@ -51,7 +52,7 @@ def propose_fields(rgb: np.ndarray, page: int = 1) -> list[ProposedField]:
     ruled form a cell with print in it is a caption (naming the cell beside or below it),
     a legend or a note, or holds □ options (a choice, or a lone □: a checkbox); none is
     proposed as a writing field, unless its print is a caption in its corner."""
-    gray = to_gray(rgb)
+    gray = flat_paper(to_gray(rgb))
     ink = dark_print(gray)
     ruling = ruling_lines(ink)
     fields, printed_cells = shaped_fields(ink, ruling, page)
