@@ -46,8 +46,10 @@ PRINT_MIN_PX = 60
 """A box interior with at least this much print in it holds a caption, a legend or options,
 not room to write (a printed character at 300 dpi has several hundred)."""
 CORNER_SHARE = 0.4
-"""A corner caption ends within this share of its cell's height from the top and starts
-within this share of its width from the left (a centred caption cell's print does not)."""
+"""A corner caption starts within this share of its cell's width from the left."""
+CORNER_ROOM = 0.5
+"""A corner caption ends within this share of its cell's height from the top, leaving the
+rest to write in (a caption centred in its cell ends lower)."""
 LINE_SHARE = 0.8
 """A row (column) beside a box is its ruling line where this share of it is ruling."""
 TYPE_BY_CELLS: dict[int, FieldType] = {12: "my_number", 10: "bpn", 7: "date"}
@@ -109,8 +111,10 @@ def shaped_fields(
 
 
 def printed(ink: np.ndarray, ruling: np.ndarray) -> np.ndarray:
-    """The print that is not ruling, specks of paper noise taken out."""
-    text = (ink & ~ruling).astype(np.uint8)
+    """The print that is not ruling, specks of paper noise taken out; a ruling line's
+    blurred rim (a line left a little turned has one) is ruling too."""
+    rims = cv2.dilate(ruling.astype(np.uint8), np.ones((5, 5), np.uint8)) > 0
+    text = (ink & ~rims).astype(np.uint8)
     _count, labels, stats, _centres = cv2.connectedComponentsWithStats(text)
     return (stats[:, cv2.CC_STAT_AREA] >= SPECK_PX)[labels] & (labels > 0)
 
@@ -123,7 +127,7 @@ def _corner_caption(print_: np.ndarray, interior: Box) -> Box | None:
     rows, cols = np.where(inside.any(axis=1))[0], np.where(inside.any(axis=0))[0]
     left, top = x + INSET_PX + int(cols[0]), y + INSET_PX + int(rows[0])
     right, bottom = x + INSET_PX + int(cols[-1]), y + INSET_PX + int(rows[-1])
-    if left - x > CORNER_SHARE * w or bottom - y > CORNER_SHARE * h or right - x > w / 2:
+    if left - x > CORNER_SHARE * w or bottom - y > CORNER_ROOM * h or right - x > w / 2:
         return None
     pad = INSET_PX  # the caption's blurred edge
     return (left - pad, top - pad, right + 1 - left + 2 * pad, bottom + 1 - top + 2 * pad)

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 from PIL import Image, ImageDraw
 
+from kura.bench.synth.scanner import ScanEffects, scan
 from pipeline.fonts import PRINTED_FONT, font
 from schemas.forms import FormDef
 
@@ -216,13 +217,23 @@ def captions_in_corner() -> tuple[Image.Image, list[Expected]]:
     return s.image, s.expected
 
 
-def scanned(image: Image.Image, seed: int = 5) -> Image.Image:
-    """The blank as a desk scan: 200 dpi grey, 0.5° turned, noisy, a little blurred."""
-    from kura.bench.synth.scanner import ScanEffects, scan
+SCANS = {
+    "desk200": ScanEffects(dpi=200, rotation=0.5, noise=6.0, blur=0.6, paper_tone=0.3,
+                           color_mode="gray", jpeg_quality=85),
+    "grey150": ScanEffects(dpi=150, rotation=1.5, noise=5.0, color_mode="gray",
+                           jpeg_quality=80),
+    "bw300": ScanEffects(dpi=300, rotation=-1.0, noise=8.0, color_mode="bw", bw_threshold=150),
+    "light240": ScanEffects(dpi=240, rotation=0.3, illumination=0.6, paper_tone=0.6, blur=0.8,
+                            noise=4.0, jpeg_quality=75),
+}
+"""The blank as scanners give it: a desk scan (200 dpi grey, 0.5° turned, noisy, a little
+blurred), a coarse grey one turned 1.5°, a 1-bit one, and a colour one under uneven light on
+yellowed paper, a fraction of a degree turned."""
 
-    effects = ScanEffects(dpi=200, rotation=0.5, noise=6.0, blur=0.6, paper_tone=0.3,
-                          color_mode="gray", jpeg_quality=85)
-    return scan(image.convert("RGB"), effects, random.Random(seed))
+
+def scanned(image: Image.Image, effect: str = "desk200", seed: int = 5) -> Image.Image:
+    """The blank through `kura/bench/synth/scanner.py` with one of `SCANS`."""
+    return scan(image.convert("RGB"), SCANS[effect], random.Random(seed))
 
 
 def as_array(image: Image.Image) -> np.ndarray:
@@ -286,15 +297,15 @@ def main() -> None:
     from pipeline.propose import propose
 
     for name, draw in BLANKS.items():
-        for scan_it in (False, True):
+        for effect in (None, *SCANS):
             image, expected = draw()
-            if scan_it:
-                image = scanned(image)
+            if effect is not None:
+                image = scanned(image, effect)
             buffer = io.BytesIO()
             image.save(buffer, format="PNG", dpi=image.info.get("dpi", (300, 300)))
             text, _ = propose(buffer.getvalue())
             draft = FormDef.model_validate(yaml.safe_load(text))
-            print(name, "scan" if scan_it else "300dpi", score(expected, draft))
+            print(name, effect or "300dpi", score(expected, draft))
 
 
 if __name__ == "__main__":
