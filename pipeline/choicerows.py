@@ -9,8 +9,8 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from pipeline.blankboxes import ALIGN_PX, Box, ProposedField
-from pipeline.captions import CAPTIONS, read_caption, tight_text
+from pipeline.blankboxes import ALIGN_PX, Box, PrintedCell, ProposedField
+from pipeline.captions import as_printed, caption_match, read_caption, tight_text
 
 WORD_GAP_PX = 24
 """Printed characters closer than this are one word; options of a choice stand further apart."""
@@ -55,6 +55,10 @@ class ChoiceRow:
     """Each option's box: where a mark on that option falls."""
     labels: list[Box]
     note: str
+    cell: Box | None = None
+    """The ruled cell the row is printed in, whose caption cell stands beside or above it."""
+    squares: tuple[Box, ...] = ()
+    """The printed □ of the options, where the row is one of □ printed as text."""
 
 
 def label_rows(words: list[Box], boxes: list[Box], page: int) -> list[ChoiceRow]:
@@ -141,21 +145,24 @@ def _union(a: Box, b: Box) -> Box:
     return (left, top, right - left, bottom - top)
 
 
-def proposed_choice(row: ChoiceRow, gray: np.ndarray) -> ProposedField:
-    """A proposed choice: its options' labels read from the print, its caption from the left."""
+def proposed_choice(row: ChoiceRow, gray: np.ndarray, caption: str | None = None) -> ProposedField:
+    """A proposed choice: its options' labels read from the print, its caption from the left
+    (unless the caption cell of a ruled form gave it)."""
     from pipeline.ocr import get_engine
 
     engine = get_engine("ppocr")
     labels = []
     for x, y, w, h in row.labels:
         line = tight_text(gray[y : y + h, x : x + w])
-        read = engine.read_line(line).text.replace(" ", "") if line is not None else ""
+        read = engine.read_line(line).text if line is not None else ""
+        read = as_printed(read)
         labels.append(read or "TODO")
     box = row.options[0]
     for option in row.options[1:]:
         box = _union(box, option)
-    caption = read_caption(gray, box, engine)
-    match = next((c for c in CAPTIONS if caption and c[0] in caption and c[2] == "choice"), None)
+    if caption is None:
+        caption = read_caption(gray, box, engine)
+    match = caption_match(caption, ("choice",))
     return ProposedField(
         row.page,
         box,
@@ -166,3 +173,117 @@ def proposed_choice(row: ChoiceRow, gray: np.ndarray) -> ProposedField:
         name=match[1] if match else None,
         options=tuple(zip(labels, row.options, strict=True)),
     )
+
+
+SQUARE_MIN_PX = 20
+"""Smallest printed □ taken for a box to tick, per side (a □ in 9 pt print at 200 dpi)."""
+LONE_GAP = 0.6
+"""A □ printed alone (a checkbox) stands this share of its side or more before its label
+(□　郵送を希望する): in print 口 and □ are the same square, and 口座 has no such gap."""
+SQUARE_SHARE = 0.7
+"""A printed □ is at least this share of the tallest print beside it high: a 口 inside a
+character (号, 合) is smaller."""
+
+
+def square_rows(print_: np.ndarray, cells: list[PrintedCell], page: int) -> list[ChoiceRow]:
+    """Rows of □ printed as text in a ruled cell, each followed by its label (□男 □女,
+    □厚生年金 □共済組合 …): a row of two or more is one choice's options; a □ alone with
+    its label (□　郵送を希望する) is a checkbox (`single_checkbox`)."""
+    rows = []
+    for cell in cells:
+        found = printed_squares(print_, cell.interior)
+        if not found:
+            continue
+        # a "square" with nothing printed between it and the □ before it is the 口 that
+        # starts that □'s label (□口座振替)
+        squares = [
+            sq for k, sq in enumerate(found) if k == 0 or _label(print_, found[k - 1], sq[0])
+        ]
+        x, _, w, _ = cell.interior
+        ends = [sq[0] for sq in squares[1:]] + [x + w - 4]
+        labels = [_label(print_, sq, end) for sq, end in zip(squares, ends, strict=True)]
+        kept = [label for label in labels if label is not None]
+        if len(kept) < len(labels):
+            continue
+        lone = squares[0]
+        if len(squares) == 1 and kept[0][0] - (lone[0] + lone[2]) < LONE_GAP * lone[2]:
+            continue  # a □ alone is set apart from its label; a 口 starting a word is not
+        rows.append(
+            ChoiceRow(
+                page,
+                [_union(square, label) for square, label in zip(squares, kept, strict=True)],
+                kept,
+                "TODO a row of □ options: one answer (choice) or each ticked apart (checkboxes)?",
+                cell.box,
+                tuple(squares),
+            )
+        )
+    return rows
+
+
+def _label(print_: np.ndarray, square: Box, end: int) -> Box | None:
+    """The print after a □ up to `end` on its line, cut tight, or None where there is none."""
+    sx, sy, sw, sh = square
+    start, top = sx + sw + 2, sy - sh // 2
+    return _tight(print_, (start, top, end - 2 - start, 2 * sh))
+
+
+def single_checkbox(row: ChoiceRow, gray: np.ndarray) -> ProposedField:
+    """A □ printed alone with its label: a checkbox, its box the □ with a margin round it
+    (a tick beside the □ is a person's to judge), its label the words after it."""
+    from pipeline.ocr import get_engine
+
+    x, y, w, h = row.labels[0]
+    line = tight_text(gray[y : y + h, x : x + w])
+    label = as_printed(get_engine("ppocr").read_line(line).text) if line is not None else ""
+    sx, sy, sw, sh = row.squares[0]
+    pad = sw // 4
+    return ProposedField(
+        row.page,
+        (sx - pad, sy - pad, sw + 2 * pad, sh + 2 * pad),
+        None,
+        "checkbox",
+        "TODO a □ with its label: a checkbox?",
+        label=label or None,
+    )
+
+
+def printed_squares(print_: np.ndarray, cell: Box) -> list[Box]:
+    """The hollow printed squares in a cell, left to right: ink on all four sides, none in
+    the middle, about as tall as the characters beside them."""
+    x, y, w, h = cell
+    region = print_[y : y + h, x : x + w].astype(np.uint8)
+    count, labels, stats, _ = cv2.connectedComponentsWithStats(region)
+    if count < 2:
+        return []
+    tallest = int(stats[1:, cv2.CC_STAT_HEIGHT].max())
+    squares = []
+    for i in range(1, count):
+        sx, sy, sw, sh, _ = (int(v) for v in stats[i])
+        if min(sw, sh) < SQUARE_MIN_PX or not 0.8 <= sw / sh <= 1.25 or sh < SQUARE_SHARE * tallest:
+            continue
+        shape = labels[sy : sy + sh, sx : sx + sw] == i
+        rim = max(3, sw // 6)
+        # any print in the middle, not only this stroke's: 囗 round 玉 is 国, not a □
+        middle = region[sy + rim + 2 : sy + sh - rim - 2, sx + rim + 2 : sx + sw - rim - 2]
+        sides = (
+            shape[:rim].any(axis=0).mean(),
+            shape[-rim:].any(axis=0).mean(),
+            shape[:, :rim].any(axis=1).mean(),
+            shape[:, -rim:].any(axis=1).mean(),
+        )
+        if middle.size and middle.mean() < 0.03 and min(sides) >= 0.9:
+            squares.append((x + sx, y + sy, sw, sh))
+    return sorted(squares)
+
+
+def _tight(print_: np.ndarray, box: Box) -> Box | None:
+    """The print inside a box cut tight, or None where there is none."""
+    x, y, w, h = box
+    x, y = max(x, 0), max(y, 0)
+    region = print_[y : y + h, x : x + w]
+    rows, cols = np.where(region.any(axis=1))[0], np.where(region.any(axis=0))[0]
+    if rows.size == 0 or w <= 0 or h <= 0:
+        return None
+    left, top = x + int(cols[0]), y + int(rows[0])
+    return (left, top, int(cols[-1] - cols[0]) + 1, int(rows[-1] - rows[0]) + 1)

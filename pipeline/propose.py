@@ -14,14 +14,24 @@ import numpy as np
 import yaml
 
 from pipeline.blankboxes import (
+    SPECK_PX,
     ProposedField,
     dark_print,
+    flat_paper,
+    printed,
     ruling_lines,
     shaped_fields,
     with_furigana,
 )
-from pipeline.captions import named_by_caption
-from pipeline.choicerows import checkbox_rows, label_rows, printed_words, proposed_choice
+from pipeline.captions import CaptionCells, named_by_caption
+from pipeline.choicerows import (
+    checkbox_rows,
+    label_rows,
+    printed_words,
+    proposed_choice,
+    single_checkbox,
+    square_rows,
+)
 from pipeline.cleanup import deskew, to_gray
 from pipeline.ingest import TARGET_DPI, rasterise
 from schemas.forms import FormDef
@@ -38,16 +48,27 @@ PAPER_SNAP = 0.01
 
 
 def propose_fields(rgb: np.ndarray, page: int = 1) -> list[ProposedField]:
-    """The boxes and cell rows of one blank page, top to bottom, then left to right."""
-    ink = dark_print(to_gray(rgb))
+    """The boxes and cell rows of one blank page, top to bottom, then left to right. On a
+    ruled form a cell with print in it is a caption (naming the cell beside or below it),
+    a legend or a note, or holds □ options (a choice, or a lone □: a checkbox); none is
+    proposed as a writing field, unless its print is a caption in its corner."""
+    gray = flat_paper(to_gray(rgb))
+    ink = dark_print(gray)
     ruling = ruling_lines(ink)
-    fields = shaped_fields(ink, ruling, page)
-    gray = to_gray(rgb)
-    boxes = [f.box for f in fields]
-    fields, choices = checkbox_rows(fields, printed_words(ink, ruling, boxes))
-    choices += label_rows(printed_words(ink, ruling, boxes), boxes, page)
+    fields, printed_cells = shaped_fields(ink, ruling, page)
+    square_cells = square_rows(printed(ink, ruling), printed_cells, page)
+    option_cells = {row.cell for row in square_cells}
+    checkboxes = [single_checkbox(row, gray) for row in square_cells if len(row.squares) == 1]
+    square_choices = [row for row in square_cells if len(row.squares) > 1]
+    captions = CaptionCells([c for c in printed_cells if c.box not in option_cells], gray)
+    boxes = [f.box for f in fields] + [c.box for c in printed_cells]
+    words = printed_words(ink, ruling, boxes)
+    fields, choices = checkbox_rows(fields, words)
+    choices += square_choices + label_rows(words, boxes, page)
     ordered = with_furigana(sorted(fields, key=lambda f: (f.page, f.box[1], f.box[0])))
-    proposed = named_by_caption(ordered, gray) + [proposed_choice(c, gray) for c in choices]
+    proposed = named_by_caption(ordered, gray, captions) + checkboxes + [
+        proposed_choice(c, gray, captions.caption(c.cell) if c.cell else None) for c in choices
+    ]
     return sorted(proposed, key=lambda f: (f.page, f.box[1], f.box[0]))
 
 
@@ -64,10 +85,6 @@ def propose(
     text = draft_yaml(form_id, title, paper_size((width, height)), len(pages), fields, source)
     FormDef.model_validate(yaml.safe_load(text))  # the draft is a valid definition
     return text, fields
-
-
-SPECK_PX = 12
-"""Ink blobs smaller than this (pixels) are paper noise, not print."""
 
 
 def reference_blanks(data: bytes) -> list[bytes]:
