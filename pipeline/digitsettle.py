@@ -124,5 +124,23 @@ def second_opinion(gray: np.ndarray, field: FieldDef, engine_name: str) -> str:
     return digits_of(engine.read_line(digitcells.strip(written)[0], alphabet).text)
 
 
+def weigh_second_opinion(gray: np.ndarray, field: FieldDef, raw: RawField) -> RawField:
+    """A number written freehand whose digits could not be cut apart, read by a second
+    recogniser as well: where the two differ a person decides, shown the reading that makes
+    a number of the field's kind (a phone number's count of digits for its prefix) where
+    only the second's does — a digit dropped or doubled in the first reading, kept in the
+    second."""
+    second = SECOND_OPINION.get(field.type)
+    if not second or "engines_disagree" in raw.notes:
+        return raw
+    other = second_opinion(gray, field, second)
+    if digits_of(raw.text) == other:
+        return raw
+    notes = (*raw.notes, "engines_disagree")
+    if normalise(field, raw.text).reasons and not normalise(field, other).reasons:
+        return replace(raw, text=other, notes=notes)
+    return replace(raw, notes=notes)
+
+
 def digits_of(text: str) -> str:
     return "".join(ch for ch in text if ch.isdigit())
