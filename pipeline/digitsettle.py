@@ -5,6 +5,7 @@ second recogniser, weighed in `pipeline.digitvote` against the field's own check
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 from dataclasses import replace
 
 import cv2
@@ -14,12 +15,13 @@ from pipeline import digitcells, digitvote
 from pipeline import digits as digit_model
 from pipeline.crops import cut_tight, with_overflow
 from pipeline.crosscheck import MAX_AGE
-from pipeline.fields import normalise
+from pipeline.fields import DIGITS, normalise
 from pipeline.handwriting import INK_THRESHOLD
 from pipeline.ocr import get_engine
 from pipeline.rawfield import RawField
 from pipeline.routes import SECOND_OPINION, alphabet_for
 from pipeline.textlines import read_line_field
+from schemas.calibration import calibration
 from schemas.forms import FieldDef
 
 DIGIT_CELLS = ("digits", "my_number", "bpn", "postal", "date", "amount")
@@ -134,12 +136,56 @@ def weigh_second_opinion(gray: np.ndarray, field: FieldDef, raw: RawField) -> Ra
     if not second or "engines_disagree" in raw.notes:
         return raw
     other = second_opinion(gray, field, second)
-    if digits_of(raw.text) == other:
-        return raw
     notes = (*raw.notes, "engines_disagree")
+    if digits_of(raw.text) == other:
+        # the two PP-OCR models misread the same writing alike: the digit model may veto
+        doubted = model_doubts_a_digit(gray, field, raw.engine, other)
+        return replace(raw, notes=notes) if doubted else raw
     if normalise(field, raw.text).reasons and not normalise(field, other).reasons:
         return replace(raw, text=other, notes=notes)
     return replace(raw, notes=notes)
+
+
+def model_doubts_a_digit(gray: np.ndarray, field: FieldDef, engine_name: str, number: str) -> bool:
+    """Whether the digit model, shown each character of the freehand line cut out where the
+    recogniser's frames pass from one character to the next, gives a digit of `number` less
+    than `freehand_veto` (or the line no longer reads as `number`). Touching digits leave
+    parts of their neighbours in each piece, so the model often doubts a right digit: this
+    is a veto, never a reading."""
+    engine = get_engine(engine_name)
+    with_frames = getattr(engine, "read_with_frames", None)
+    line = cut_tight(with_overflow(gray, field.box))
+    if with_frames is None or line is None:
+        return False
+    alphabet = alphabet_for(field) or DIGITS
+    ((_, frames),) = with_frames([line], alphabet)
+    outputs = [digitcells.BLANK, *engine.columns(alphabet)]  # type: ignore[attr-defined]
+    best = frames[:, outputs].argmax(axis=1)
+    runs: list[list[int]] = []  # first frame, last frame, character
+    for frame, index in enumerate(best):
+        if index and runs and runs[-1][2] == index and runs[-1][1] == frame - 1:
+            runs[-1][1] = frame
+        elif index:
+            runs.append([frame, frame, int(index)])
+    digit_runs = [k for k, (*_, index) in enumerate(runs) if alphabet[index - 1].isdigit()]
+    if "".join(alphabet[runs[k][2] - 1] for k in digit_runs) != number:
+        return True
+    width, count = line.shape[1], len(frames)
+    ink = (line < INK_THRESHOLD).sum(axis=0)
+    cuts = [0]
+    for (_, end, _), (start, _, _) in itertools.pairwise(runs):
+        # between the middles of the last frame of one character and the first of the next
+        lo = int((end + 0.5) / count * width)
+        hi = max(int(np.ceil((start + 0.5) / count * width)), lo + 1)
+        cuts.append(lo + int(np.argmin(ink[lo:hi])))
+    cuts.append(width)
+    pieces = [cut_tight(line[:, cuts[k] : cuts[k + 1]]) if cuts[k + 1] > cuts[k] else None
+              for k in digit_runs]
+    if any(piece is None for piece in pieces):
+        return True
+    seen = digit_model.cell_probabilities([p for p in pieces if p is not None])
+    veto = calibration().digit_settle.freehand_veto
+    return any(p is None or p[int(d)] < veto for p, d in zip(seen, number, strict=True))
 
 
 def digits_of(text: str) -> str:

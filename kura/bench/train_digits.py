@@ -97,7 +97,7 @@ def _scanned(gray: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     written at a lower resolution and drawn back up, sensor noise, the writing's edge
     clipped where it ran over the cell's border, then a 1-bit scan or a JPEG round trip."""
     paper = rng.uniform(0.82, 1.0)
-    cell = gray.astype(np.float32) * paper
+    cell: np.ndarray = gray.astype(np.float32) * paper
     factor = float(rng.choice(SCAN_DPI)) / 300
     if factor < 1:
         size = cell.shape[::-1]
