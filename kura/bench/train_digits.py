@@ -82,50 +82,9 @@ def _draw(mask: np.ndarray, rng: np.random.Generator, augment: bool) -> np.ndarr
     if augment:  # the pen's pressure: a light hand writes grey
         cell = (cell.astype(np.float32) * rng.uniform(0.55, 1.0)).astype(np.uint8)
     gray = 255 - cell
-    if not augment:
-        return gray
-    return _scanned(gray, rng)
-
-
-SCAN_DPI = (200, 240, 300, 300)
-"""The resolutions the benchmark's scanner writes (`kura.bench.synth.scanner`); the page is
-brought back to 300 dpi when it is registered to its template."""
-
-
-def _scanned(gray: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-    """A cell as the scanner and the page's registration leave it: paper not quite white,
-    written at a lower resolution and drawn back up, sensor noise, the writing's edge
-    clipped where it ran over the cell's border, then a 1-bit scan or a JPEG round trip."""
-    paper = rng.uniform(0.82, 1.0)
-    cell: np.ndarray = gray.astype(np.float32) * paper
-    factor = float(rng.choice(SCAN_DPI)) / 300
-    if factor < 1:
-        size = cell.shape[::-1]
-        small = (round(size[0] * factor), round(size[1] * factor))
-        cell = cv2.resize(cv2.resize(cell, small, interpolation=cv2.INTER_AREA), size)
-    cell += rng.normal(0, rng.uniform(1, 6), cell.shape).astype(np.float32)
-    out = np.clip(cell, 0, 255).astype(np.uint8)
-    if rng.random() < 0.1:  # the cell's inset cut the writing's edge
-        rows, cols = np.where(out.min(axis=1) < 128)[0], np.where(out.min(axis=0) < 128)[0]
-        if rows.size and cols.size:
-            depth = int(rng.integers(2, 7))
-            side = int(rng.integers(4))
-            if side == 0:
-                out[: rows[0] + depth] = 255
-            elif side == 1:
-                out[rows[-1] - depth + 1 :] = 255
-            elif side == 2:
-                out[:, : cols[0] + depth] = 255
-            else:
-                out[:, cols[-1] - depth + 1 :] = 255
-    if rng.random() < 0.2:  # a 1-bit scan
-        return np.where(out < rng.integers(150, 181), 0, 255).astype(np.uint8)
-    if rng.random() < 0.5:
-        quality = int(rng.integers(60, 96))
-        ok, encoded = cv2.imencode(".jpg", out, [cv2.IMWRITE_JPEG_QUALITY, quality])
-        if ok:
-            out = cv2.imdecode(encoded, cv2.IMREAD_GRAYSCALE)
-    return out
+    if augment and rng.random() < 0.25:  # a 1-bit scan
+        gray = np.where(gray < rng.integers(120, 200), 0, 255).astype(np.uint8)
+    return gray
 
 
 def _elastic(cell: np.ndarray, rng: np.random.Generator) -> np.ndarray:
