@@ -40,7 +40,7 @@ class DigitSettle(BaseModel):
     freehand_veto: float
     """A number written freehand that both recognisers read alike still goes to a person
     where the model, reading its digits cut apart at the recogniser's characters, gives one
-    of them less than this probability."""
+    of them less than this probability (0.5: the model does not take it for that digit)."""
 
 
 class Calibration(BaseModel):
