@@ -12,11 +12,11 @@ import numpy as np
 
 from pipeline.choices import read_checkbox, read_choice
 from pipeline.digitcells import read_cells
-from pipeline.digitsettle import DIGIT_CELLS, digit_glyphs, digits_of, second_opinion, settle_digits
+from pipeline.digitsettle import DIGIT_CELLS, digit_glyphs, settle_digits, weigh_second_opinion
 from pipeline.handwriting import handwriting, marks
 from pipeline.ocr import get_engine
 from pipeline.rawfield import RawField
-from pipeline.routes import ROUTES, SECOND_OPINION, alphabet_for
+from pipeline.routes import ROUTES, alphabet_for
 from pipeline.textlines import read_line_field
 from schemas.forms import FieldDef, FormDef
 
@@ -41,14 +41,7 @@ def read_field(
         return settle_digits(gray, field, raw)
     if field.type == "phone" and (glyphs := digit_glyphs(gray, field)):
         return settle_digits(gray, field, raw, glyphs)
-    second = SECOND_OPINION.get(field.type)
-    if (
-        second
-        and "engines_disagree" not in raw.notes
-        and digits_of(raw.text) != second_opinion(gray, field, second)
-    ):
-        raw = replace(raw, notes=(*raw.notes, "engines_disagree"))
-    return raw
+    return weigh_second_opinion(gray, field, raw)
 
 
 def read_page_fields(

@@ -37,6 +37,10 @@ class DigitSettle(BaseModel):
     candidate_floor: float
     """An open cell's candidates: what the recognisers read and every digit the model gives
     at least this probability."""
+    freehand_veto: float
+    """A number written freehand that both recognisers read alike still goes to a person
+    where the model, reading its digits cut apart at the recogniser's characters, gives one
+    of them less than this probability (0.5: the model does not take it for that digit)."""
 
 
 class Calibration(BaseModel):

@@ -44,6 +44,8 @@ REASONS: dict[str, str] = {
     "era_code": "元号コード不明 — the era code is not 1, 3, 5, 7 or 9",
     "date_invalid": "存在しない日付 — no such day",
     "date_outside_era": "元号の範囲外 — the date is outside its era",
+    "date_implausible": "ありそうにない日付 — a date more than 120 years from today, or a filing "
+    "date after today or more than 20 years back (an era misread)",
     "postal_unknown": "存在しない郵便番号 — no such postal code",
     "postal_address_mismatch": "郵便番号と住所が合わない — the postal code is not the address's",
     "town_from_postal_code": "住所を郵便番号で補正 — a misread town, proposed from the postal code",
