@@ -28,6 +28,13 @@ from pipeline.template import cell_boxes, render_blank
 from schemas.forms import FieldDef, FormDef
 
 Color = tuple[int, int, int]
+
+NUMBER_JOINS = "-"
+"""What is written between the digits of a freehand number (090-1234-5678, 123-4567)."""
+TOUCH_RATE = 0.15
+"""Neighbouring real digits of a freehand number whose ink boxes meet."""
+OVERLAP_RATE = 0.03
+"""Neighbouring real digits of a freehand number that run slightly into each other."""
 Box = tuple[int, int, int, int]
 """x, y, width, height in page pixels."""
 
@@ -263,11 +270,28 @@ class _Pen:
         self.put(page, mask, cx - ink_cx, cy - ink_cy)
 
     def line(
-        self, page: Image.Image, text: str, x: float, cy: float, size: float, *, draw: bool = True
+        self,
+        page: Image.Image,
+        text: str,
+        x: float,
+        cy: float,
+        size: float,
+        *,
+        draw: bool = True,
+        right: float | None = None,
     ) -> float:
         """Write `text` freehand from x with its middle line at cy; returns the end x.
-        With draw=False only measures (consuming no randomness)."""
+        With draw=False only measures (consuming no randomness), at the font's advances.
+        Real digits (`digits="mnist"`) are written at their own width and kept left of
+        `right` (`real_digit_line`)."""
         st = self.style
+        if draw and st.digits == "mnist" and any(ch.isdigit() for ch in text):
+            slope = self.gauss(st.drift)
+            placed, end = self.real_digit_line(text, size, None if right is None else right - x)
+            for mask, left, dy in placed:
+                middle = left + mask.width / 2
+                self.put(page, mask, x + left, cy - slope * middle + dy - mask.height / 2)
+            return x + end
         slope = self.gauss(st.drift) if draw else 0.0
         start = x
         for ch in text:
@@ -280,14 +304,73 @@ class _Pen:
             advance = font(Path(path), max(8, round(size / 2) * 2)).getlength(ch)
             advance *= 0.96 + (self.gauss(st.spacing_jitter) if draw else 0.0)
             if draw:
-                if st.digits == "mnist" and ch.isdigit():
-                    mask = self.real_digit(ch, s)
-                else:
-                    mask, _ = self.glyph(ch, s)
+                mask, _ = self.glyph(ch, s)
                 y = cy - slope * (x - start) + self.gauss(st.baseline_jitter) * size
                 self.put(page, mask, x + advance / 2 - mask.width / 2, y - mask.height / 2)
             x += advance
         return x
+
+    def real_digit_line(
+        self, text: str, size: float, room: float | None
+    ) -> tuple[list[tuple[Image.Image, float, float]], float]:
+        """Lay out `text` with real handwritten digits: each digit and each hyphen between
+        them follows the ink of the one before by a gap a person leaves (`number_gap`),
+        other characters keep the font's advance. Where the line would run past `room`, the
+        whole of it is written smaller to fit, as a person does near the box's edge.
+        Returns (ink mask, its left from the line's start, its middle below the line's) per
+        character, and the line's width."""
+        st = self.style
+        placed: list[tuple[Image.Image, float, float]] = []
+        cursor, previous = 0.0, ""  # previous: the last character written, "" after a space
+        for ch in text:
+            s = size * max(0.7, 1 + self.gauss(st.size_jitter))
+            if ch in (" ", NAME_SEPARATOR):
+                cursor += size * (0.5 if ch == " " else 0.8) * (1 + self.gauss(0.2))
+                previous = ""
+                continue
+            mask = self.real_digit(ch, s) if ch.isdigit() else self.glyph(ch, s)[0]
+            dy = self.gauss(st.baseline_jitter) * size
+            ink = mask.getbbox() or (0, 0, mask.width, mask.height)
+            if ch.isdigit() or ch in NUMBER_JOINS:
+                between_digits = ch.isdigit() and previous.isdigit()
+                gap = self.number_gap(size, between_digits) if placed else 0.0
+                left = cursor + gap - ink[0]
+                cursor = left + ink[2]
+            else:
+                path = _font_for(ch, st.font or str(HANDWRITING_FONTS[0]))
+                advance = font(Path(path), max(8, round(size / 2) * 2)).getlength(ch)
+                advance *= 0.96 + self.gauss(st.spacing_jitter)
+                left = cursor + advance / 2 - mask.width / 2
+                cursor += advance
+            placed.append((mask, left, dy))
+            previous = ch
+        if room is None or cursor <= room or not placed:
+            return placed, cursor
+        scale = room / cursor
+        smaller = [
+            (
+                mask.resize(
+                    (max(1, round(mask.width * scale)), max(1, round(mask.height * scale))),
+                    Image.Resampling.BICUBIC,
+                ),
+                left * scale,
+                dy * scale,
+            )
+            for mask, left, dy in placed
+        ]
+        return smaller, room
+
+    def number_gap(self, size: float, between_digits: bool) -> float:
+        """The room a person leaves between the ink of two characters of a number, in px:
+        mostly apart, about one digit in seven touching its neighbour (the ink boxes meet),
+        a few in a hundred running slightly into it. Beside a hyphen always apart."""
+        height = size * 0.7  # about a real digit's height (`real_digit`)
+        draw = self.rng.random()
+        if between_digits and draw < OVERLAP_RATE:
+            return -height * self.rng.uniform(0.03, 0.1)
+        if between_digits and draw < OVERLAP_RATE + TOUCH_RATE:
+            return 0.0
+        return height * self.rng.uniform(0.08, 0.4)
 
 
 # --- Fields -----------------------------------------------------------------------------
@@ -393,7 +476,7 @@ def _fill_freehand(page: Image.Image, field: FieldDef, text: str, pen: _Pen) -> 
     step = h / (len(lines) + 0.3)
     for index, part in enumerate(lines):
         line_cy = cy if len(lines) == 1 else y + step * (index + 0.65)
-        pen.line(page, part, left + (index * size * 0.6), line_cy, size)
+        pen.line(page, part, left + (index * size * 0.6), line_cy, size, right=left + room)
 
 
 def _wrap(text: str) -> list[str]:
