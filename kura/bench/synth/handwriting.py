@@ -20,6 +20,12 @@ import numpy as np
 from PIL import Image, ImageChops, ImageDraw, ImageFilter, ImageFont
 
 from kura.bench.synth.marks import mark_checkbox, mark_option, take_back_checkbox
+from kura.bench.synth.mnist import (
+    NUMBER_JOINS,
+    number_gap,
+    written_digit,
+    written_smaller,
+)
 from kura.bench.synth.people import NAME_SEPARATOR, split_kana
 from kura.bench.synth.places import format_phone
 from kura.bench.synth.values import Value, era_cells
@@ -28,13 +34,6 @@ from pipeline.template import cell_boxes, render_blank
 from schemas.forms import FieldDef, FormDef
 
 Color = tuple[int, int, int]
-
-NUMBER_JOINS = "-"
-"""What is written between the digits of a freehand number (090-1234-5678, 123-4567)."""
-TOUCH_RATE = 0.15
-"""Neighbouring real digits of a freehand number whose ink boxes meet."""
-OVERLAP_RATE = 0.03
-"""Neighbouring real digits of a freehand number that run slightly into each other."""
 Box = tuple[int, int, int, int]
 """x, y, width, height in page pixels."""
 
@@ -244,23 +243,10 @@ class _Pen:
         a, b, c, d = mask.getbbox() or (0, 0, mask.width, mask.height)
         return (x + a, y + b, c - a, d - b)
 
-    def real_digit(self, ch: str, size: float) -> Image.Image:
-        """A real handwritten digit as an ink mask about as tall as the font's would be."""
-        from kura.bench.synth.mnist import digit_mask
-
-        sample = digit_mask(ch, self.rng)
-        height = size * self.rng.uniform(0.62, 0.8)
-        width = max(2, round(sample.width * height / sample.height))
-        mask = sample.resize((width, max(2, round(height))), Image.Resampling.BICUBIC)
-        pad = round(size / 2)
-        tile = Image.new("L", (mask.width + 2 * pad, mask.height + 2 * pad), 0)
-        tile.paste(mask, (pad, pad))
-        return tile
-
     def char_centered(self, page: Image.Image, ch: str, size: float, cx: float, cy: float) -> None:
         """Draw `ch` with its ink box centred on (cx, cy): digits in cells."""
         if self.style.digits == "mnist" and ch.isdigit():
-            mask = self.real_digit(ch, size)
+            mask = written_digit(ch, size, self.rng)
         else:
             mask, _ = self.glyph(ch, size)
         box = mask.getbbox()
@@ -314,7 +300,7 @@ class _Pen:
         self, text: str, size: float, room: float | None
     ) -> tuple[list[tuple[Image.Image, float, float]], float]:
         """Lay out `text` with real handwritten digits: each digit and each hyphen between
-        them follows the ink of the one before by a gap a person leaves (`number_gap`),
+        them follows the ink of the one before by a gap a person leaves (`mnist.number_gap`),
         other characters keep the font's advance. Where the line would run past `room`, the
         whole of it is written smaller to fit, as a person does near the box's edge.
         Returns (ink mask, its left from the line's start, its middle below the line's) per
@@ -328,12 +314,12 @@ class _Pen:
                 cursor += size * (0.5 if ch == " " else 0.8) * (1 + self.gauss(0.2))
                 previous = ""
                 continue
-            mask = self.real_digit(ch, s) if ch.isdigit() else self.glyph(ch, s)[0]
+            mask = written_digit(ch, s, self.rng) if ch.isdigit() else self.glyph(ch, s)[0]
             dy = self.gauss(st.baseline_jitter) * size
             ink = mask.getbbox() or (0, 0, mask.width, mask.height)
             if ch.isdigit() or ch in NUMBER_JOINS:
                 between_digits = ch.isdigit() and previous.isdigit()
-                gap = self.number_gap(size, between_digits) if placed else 0.0
+                gap = number_gap(size, between_digits, self.rng) if placed else 0.0
                 left = cursor + gap - ink[0]
                 cursor = left + ink[2]
             else:
@@ -346,31 +332,7 @@ class _Pen:
             previous = ch
         if room is None or cursor <= room or not placed:
             return placed, cursor
-        scale = room / cursor
-        smaller = [
-            (
-                mask.resize(
-                    (max(1, round(mask.width * scale)), max(1, round(mask.height * scale))),
-                    Image.Resampling.BICUBIC,
-                ),
-                left * scale,
-                dy * scale,
-            )
-            for mask, left, dy in placed
-        ]
-        return smaller, room
-
-    def number_gap(self, size: float, between_digits: bool) -> float:
-        """The room a person leaves between the ink of two characters of a number, in px:
-        mostly apart, about one digit in seven touching its neighbour (the ink boxes meet),
-        a few in a hundred running slightly into it. Beside a hyphen always apart."""
-        height = size * 0.7  # about a real digit's height (`real_digit`)
-        draw = self.rng.random()
-        if between_digits and draw < OVERLAP_RATE:
-            return -height * self.rng.uniform(0.03, 0.1)
-        if between_digits and draw < OVERLAP_RATE + TOUCH_RATE:
-            return 0.0
-        return height * self.rng.uniform(0.08, 0.4)
+        return written_smaller(placed, room / cursor), room
 
 
 # --- Fields -----------------------------------------------------------------------------
