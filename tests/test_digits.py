@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import random
 from pathlib import Path
 
 import numpy as np
 import pytest
+from PIL import Image
 
 from kura.bench.synth import mnist
 from kura.bench.synth.corpus import generate_corpus
+from kura.bench.synth.handwriting import HandStyle, _Pen, fill_form
+from kura.bench.synth.places import format_phone
 from pipeline import digitcells, digits, digitsettle
 from pipeline.ocr import Reading
 from pipeline.rawfield import RawField
@@ -100,6 +104,74 @@ def test_generate_writes_real_handwritten_digits_on_request(tmp_path: Path) -> N
     generate_corpus(tmp_path, 1, seed=3, quick=True, digits="mnist")
     truth = json.loads(next(tmp_path.glob("*.truth.json")).read_text(encoding="utf-8"))
     assert truth["effects"]["handwriting"]["digits"] == "mnist"
+
+
+def _number_boxes(text: str, seed: int) -> list[tuple[str, float, float]]:
+    """(character, ink left, ink right) of `text` laid out in real digits by a writer."""
+    rng = random.Random(seed)
+    pen = _Pen(HandStyle(digits="mnist").resolve(rng), rng)
+    placed, _ = pen.real_digit_line(text, 60.0, None)
+    boxes = []
+    for ch, (mask, left, _dy) in zip(text, placed, strict=True):
+        ink = mask.getbbox()
+        assert ink is not None
+        boxes.append((ch, left + ink[0], left + ink[2]))
+    return boxes
+
+
+def test_the_real_digits_of_a_freehand_number_stand_mostly_apart() -> None:
+    apart = touching = crossing = 0
+    for seed in range(150):
+        number = format_phone("0" + "".join(random.Random(seed).choices("0123456789", k=10)))
+        boxes = _number_boxes(number, seed)
+        for (a, _, a_right), (b, b_left, _) in itertools.pairwise(boxes):
+            if "-" in (a, b):
+                assert b_left > a_right, "a hyphen stands apart from its digits"
+            elif b_left - a_right > 1:
+                apart += 1
+            elif b_left - a_right >= -1:
+                touching += 1
+            else:
+                crossing += 1
+    pairs = apart + touching + crossing
+    assert pairs == 150 * 8  # 11 digits in three groups
+    assert crossing / pairs <= 0.06
+    assert 0.08 <= touching / pairs <= 0.25
+    assert apart / pairs >= 0.7
+
+
+def test_a_freehand_number_too_long_for_its_box_is_written_smaller_to_fit() -> None:
+    def lay_out(room: float | None) -> tuple[list[tuple[Image.Image, float, float]], float]:
+        rng = random.Random(5)
+        return _Pen(HandStyle(digits="mnist").resolve(rng), rng).real_digit_line(
+            "090-3954-7761", 60.0, room
+        )
+
+    placed, width = lay_out(None)
+    smaller, fitted = lay_out(width * 0.6)
+    assert fitted == pytest.approx(width * 0.6)
+    ink_right = max(left + (mask.getbbox() or (0, 0, 0, 0))[2] for mask, left, _ in smaller)
+    assert ink_right <= width * 0.6 + 1
+    assert max(m.height for m, _, _ in smaller) < 0.7 * max(m.height for m, _, _ in placed)
+
+
+@pytest.mark.parametrize(
+    "form_id", ["kokunen_hihokensha_todoke", "kokunen_menjo_shinsei", "kokunen_sanzen_sango"]
+)
+def test_a_phone_number_in_real_digits_stays_in_its_box(form_id: str) -> None:
+    form = get_form(form_id)
+    field = next(f for f in form.fields if f.type == "phone")
+    x, y, w, h = field.box
+    style = HandStyle(digits="mnist", overflow_rate=0.0, seal_rate=0.0)
+    blank = np.asarray(fill_form(form, {}, random.Random(0), style)[0].convert("L"), np.int16)
+    for seed in range(6):
+        number = "090" + "".join(random.Random(seed).choices("0123456789", k=8))
+        page = fill_form(form, {"phone": number}, random.Random(seed), style)[field.page - 1]
+        ink = np.abs(np.asarray(page.convert("L"), np.int16) - blank) > 40
+        rows, cols = np.where(ink.any(axis=1))[0], np.where(ink.any(axis=0))[0]
+        assert len(cols) > 0
+        assert x <= cols[0] and cols[-1] < x + w, (seed, cols[0], cols[-1])
+        assert y <= rows[0] and rows[-1] < y + h, (seed, rows[0], rows[-1])
 
 
 def test_mnist_missing_says_where_to_put_it(

@@ -20,6 +20,12 @@ import numpy as np
 from PIL import Image, ImageChops, ImageDraw, ImageFilter, ImageFont
 
 from kura.bench.synth.marks import mark_checkbox, mark_option, take_back_checkbox
+from kura.bench.synth.mnist import (
+    NUMBER_JOINS,
+    number_gap,
+    written_digit,
+    written_smaller,
+)
 from kura.bench.synth.people import NAME_SEPARATOR, split_kana
 from kura.bench.synth.places import format_phone
 from kura.bench.synth.values import Value, era_cells
@@ -237,23 +243,10 @@ class _Pen:
         a, b, c, d = mask.getbbox() or (0, 0, mask.width, mask.height)
         return (x + a, y + b, c - a, d - b)
 
-    def real_digit(self, ch: str, size: float) -> Image.Image:
-        """A real handwritten digit as an ink mask about as tall as the font's would be."""
-        from kura.bench.synth.mnist import digit_mask
-
-        sample = digit_mask(ch, self.rng)
-        height = size * self.rng.uniform(0.62, 0.8)
-        width = max(2, round(sample.width * height / sample.height))
-        mask = sample.resize((width, max(2, round(height))), Image.Resampling.BICUBIC)
-        pad = round(size / 2)
-        tile = Image.new("L", (mask.width + 2 * pad, mask.height + 2 * pad), 0)
-        tile.paste(mask, (pad, pad))
-        return tile
-
     def char_centered(self, page: Image.Image, ch: str, size: float, cx: float, cy: float) -> None:
         """Draw `ch` with its ink box centred on (cx, cy): digits in cells."""
         if self.style.digits == "mnist" and ch.isdigit():
-            mask = self.real_digit(ch, size)
+            mask = written_digit(ch, size, self.rng)
         else:
             mask, _ = self.glyph(ch, size)
         box = mask.getbbox()
@@ -263,11 +256,28 @@ class _Pen:
         self.put(page, mask, cx - ink_cx, cy - ink_cy)
 
     def line(
-        self, page: Image.Image, text: str, x: float, cy: float, size: float, *, draw: bool = True
+        self,
+        page: Image.Image,
+        text: str,
+        x: float,
+        cy: float,
+        size: float,
+        *,
+        draw: bool = True,
+        right: float | None = None,
     ) -> float:
         """Write `text` freehand from x with its middle line at cy; returns the end x.
-        With draw=False only measures (consuming no randomness)."""
+        With draw=False only measures (consuming no randomness), at the font's advances.
+        Real digits (`digits="mnist"`) are written at their own width and kept left of
+        `right` (`real_digit_line`)."""
         st = self.style
+        if draw and st.digits == "mnist" and any(ch.isdigit() for ch in text):
+            slope = self.gauss(st.drift)
+            placed, end = self.real_digit_line(text, size, None if right is None else right - x)
+            for mask, left, dy in placed:
+                middle = left + mask.width / 2
+                self.put(page, mask, x + left, cy - slope * middle + dy - mask.height / 2)
+            return x + end
         slope = self.gauss(st.drift) if draw else 0.0
         start = x
         for ch in text:
@@ -280,14 +290,49 @@ class _Pen:
             advance = font(Path(path), max(8, round(size / 2) * 2)).getlength(ch)
             advance *= 0.96 + (self.gauss(st.spacing_jitter) if draw else 0.0)
             if draw:
-                if st.digits == "mnist" and ch.isdigit():
-                    mask = self.real_digit(ch, s)
-                else:
-                    mask, _ = self.glyph(ch, s)
+                mask, _ = self.glyph(ch, s)
                 y = cy - slope * (x - start) + self.gauss(st.baseline_jitter) * size
                 self.put(page, mask, x + advance / 2 - mask.width / 2, y - mask.height / 2)
             x += advance
         return x
+
+    def real_digit_line(
+        self, text: str, size: float, room: float | None
+    ) -> tuple[list[tuple[Image.Image, float, float]], float]:
+        """Lay out `text` with real handwritten digits: each digit and each hyphen between
+        them follows the ink of the one before by a gap a person leaves (`mnist.number_gap`),
+        other characters keep the font's advance. Where the line would run past `room`, the
+        whole of it is written smaller to fit, as a person does near the box's edge.
+        Returns (ink mask, its left from the line's start, its middle below the line's) per
+        character, and the line's width."""
+        st = self.style
+        placed: list[tuple[Image.Image, float, float]] = []
+        cursor, previous = 0.0, ""  # previous: the last character written, "" after a space
+        for ch in text:
+            s = size * max(0.7, 1 + self.gauss(st.size_jitter))
+            if ch in (" ", NAME_SEPARATOR):
+                cursor += size * (0.5 if ch == " " else 0.8) * (1 + self.gauss(0.2))
+                previous = ""
+                continue
+            mask = written_digit(ch, s, self.rng) if ch.isdigit() else self.glyph(ch, s)[0]
+            dy = self.gauss(st.baseline_jitter) * size
+            ink = mask.getbbox() or (0, 0, mask.width, mask.height)
+            if ch.isdigit() or ch in NUMBER_JOINS:
+                between_digits = ch.isdigit() and previous.isdigit()
+                gap = number_gap(size, between_digits, self.rng) if placed else 0.0
+                left = cursor + gap - ink[0]
+                cursor = left + ink[2]
+            else:
+                path = _font_for(ch, st.font or str(HANDWRITING_FONTS[0]))
+                advance = font(Path(path), max(8, round(size / 2) * 2)).getlength(ch)
+                advance *= 0.96 + self.gauss(st.spacing_jitter)
+                left = cursor + advance / 2 - mask.width / 2
+                cursor += advance
+            placed.append((mask, left, dy))
+            previous = ch
+        if room is None or cursor <= room or not placed:
+            return placed, cursor
+        return written_smaller(placed, room / cursor), room
 
 
 # --- Fields -----------------------------------------------------------------------------
@@ -393,7 +438,7 @@ def _fill_freehand(page: Image.Image, field: FieldDef, text: str, pen: _Pen) -> 
     step = h / (len(lines) + 0.3)
     for index, part in enumerate(lines):
         line_cy = cy if len(lines) == 1 else y + step * (index + 0.65)
-        pen.line(page, part, left + (index * size * 0.6), line_cy, size)
+        pen.line(page, part, left + (index * size * 0.6), line_cy, size, right=left + room)
 
 
 def _wrap(text: str) -> list[str]:

@@ -14,6 +14,12 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
+NUMBER_JOINS = "-"
+"""What is written between the digits of a freehand number (090-1234-5678, 123-4567)."""
+TOUCH_RATE = 0.15
+"""Neighbouring real digits of a freehand number whose ink boxes meet."""
+OVERLAP_RATE = 0.03
+"""Neighbouring real digits of a freehand number that run slightly into each other."""
 MEASURE_EVERY = 5
 """Every fifth sample (index % 5 == 0: 2,000 digits) is kept for measuring only."""
 IMAGES = "t10k-images-idx3-ubyte.gz"
@@ -75,3 +81,47 @@ def digit_mask(digit: str, rng: random.Random, part: str = "measure") -> Image.I
     sample = images[choices[rng.randrange(len(choices))]]
     rows, cols = np.where(sample.any(axis=1))[0], np.where(sample.any(axis=0))[0]
     return Image.fromarray(sample[rows[0] : rows[-1] + 1, cols[0] : cols[-1] + 1])
+
+
+def written_digit(ch: str, size: float, rng: random.Random) -> Image.Image:
+    """A real handwritten digit as an ink mask about as tall as a handwriting font's would be
+    at `size`, on a tile with room around it."""
+    sample = digit_mask(ch, rng)
+    height = size * rng.uniform(0.62, 0.8)
+    width = max(2, round(sample.width * height / sample.height))
+    mask = sample.resize((width, max(2, round(height))), Image.Resampling.BICUBIC)
+    pad = round(size / 2)
+    tile = Image.new("L", (mask.width + 2 * pad, mask.height + 2 * pad), 0)
+    tile.paste(mask, (pad, pad))
+    return tile
+
+
+def number_gap(size: float, between_digits: bool, rng: random.Random) -> float:
+    """The room a person leaves between the ink of two characters of a number, in px:
+    mostly apart, about one digit in seven touching its neighbour (the ink boxes meet),
+    a few in a hundred running slightly into it. Beside a hyphen always apart."""
+    height = size * 0.7  # about a written digit's height (`written_digit`)
+    draw = rng.random()
+    if between_digits and draw < OVERLAP_RATE:
+        return -height * rng.uniform(0.03, 0.1)
+    if between_digits and draw < OVERLAP_RATE + TOUCH_RATE:
+        return 0.0
+    return height * rng.uniform(0.08, 0.4)
+
+
+def written_smaller(
+    placed: list[tuple[Image.Image, float, float]], scale: float
+) -> list[tuple[Image.Image, float, float]]:
+    """A laid-out line (ink mask, left, vertical offset per character) written `scale` times
+    as large."""
+    return [
+        (
+            mask.resize(
+                (max(1, round(mask.width * scale)), max(1, round(mask.height * scale))),
+                Image.Resampling.BICUBIC,
+            ),
+            left * scale,
+            dy * scale,
+        )
+        for mask, left, dy in placed
+    ]
