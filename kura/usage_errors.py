@@ -20,8 +20,10 @@ SHAPES: tuple[tuple[re.Pattern[str], str], ...] = (
     (re.compile(r"No such option: (?P<name>\S+)$"), N_("No such option: {name}")),
     (re.compile(r"Option (?P<name>'.+') requires an argument\.$"),
      N_("Option {name} needs a value.")),
-    (re.compile(r"Got unexpected extra argument(?:s|\(s\))? \((?P<names>.+)\)$"),
-     N_("Unexpected extra arguments: {names}")),
+    # not repeated: what was typed where it does not belong may be a 個人番号
+    (re.compile(r"Got unexpected extra argument(?:s|\(s\))? \(.+\)$", re.DOTALL),
+     N_("Got unexpected extra arguments (not shown: a value is typed when asked for, "
+        "never given on the command line)")),
     (re.compile(r"Invalid value for (?P<name>.+?): (?P<message>.+)$", re.DOTALL),
      N_("Invalid value for {name}: {message}")),
     (re.compile(r"(?P<message>.+?)\.? Did you mean (?P<names>.+)\?$", re.DOTALL),

@@ -133,7 +133,7 @@ def test_typers_own_words_around_an_error_follow_the_language(tmp_path: Path) ->
         "'finsh' というコマンドはありません。'finish' のことですか？",
         "--bogus というオプションはありません。",
         "オプション '--field' には値が必要です。",
-        "余分な引数があります: R2"]
+        "余分な引数があります（表示しません。値は求められたら入力します）"]
     en = run(speaking_in(env, "en"), "verify", "finsh", timeout=60)
     assert "No such command 'finsh'. Did you mean 'finish'?" in en.stderr
 

@@ -129,6 +129,7 @@ def test_identifiers_are_never_command_line_arguments(tmp_path: Path) -> None:
     done = _kura(env, "find", "my_number", "968798962676")
     assert done.returncode == ExitCode.bad_input
     assert "unexpected extra argument" in done.stderr
+    assert "968798962676" not in done.stderr  # not even said back
 
 
 def _office(tmp_path: Path) -> tuple[Settings, str]:
