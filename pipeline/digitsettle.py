@@ -178,7 +178,7 @@ def model_doubts_a_digit(gray: np.ndarray, field: FieldDef, engine_name: str, nu
     if getattr(engine, "read_with_frames", None) is None or line is None:
         return False
     read = line_characters(engine, line, alphabet_for(field) or DIGITS)
-    digits = [span for span in read if span[0].isdigit()]
+    digits = [span for span in read if span[0] in DIGITS]
     if "".join(char for char, *_ in digits) != number:
         return True
     return model_vetoes(line, digits)
@@ -212,10 +212,10 @@ def address_digits_doubt(gray: np.ndarray, field: FieldDef, engine_name: str) ->
         if len(pitches) >= 3 and max(pitches) > DROPPED_PITCH * float(np.median(pitches)):
             return "characters_missing"
         for char, left, right, _ in read:
-            piece = cut_tight(line[:, left:right]) if char.isdigit() and right > left else None
-            if char.isdigit() and (piece is None or piece.shape[0] - 2 * TIGHT_PAD < least):
+            piece = cut_tight(line[:, left:right]) if char in DIGITS and right > left else None
+            if char in DIGITS and (piece is None or piece.shape[0] - 2 * TIGHT_PAD < least):
                 return "characters_missing"
-        runs = itertools.groupby(read, key=lambda span: span[0].isdigit())
+        runs = itertools.groupby(read, key=lambda span: span[0] in DIGITS)
         if any(digit and model_vetoes(line, list(run)) for digit, run in runs):
             return "engines_disagree"
     return None
@@ -253,6 +253,7 @@ def line_characters(engine: OcrEngine, line: np.ndarray, alphabet: str | None) -
     ink = (line < INK_THRESHOLD).sum(axis=0)
     cuts = [0]
     for (_, end, _), (start, _, _) in itertools.pairwise(runs):
+        # between the middles of the last frame of one character and the first of the next
         lo = int((end + 0.5) / count * width)
         hi = max(int(np.ceil((start + 0.5) / count * width)), lo + 1)
         cuts.append(lo + int(np.argmin(ink[lo:hi])))

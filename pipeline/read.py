@@ -19,6 +19,7 @@ from pipeline.digitsettle import (
     settle_digits,
     weigh_second_opinion,
 )
+from pipeline.fields import DIGITS
 from pipeline.handwriting import handwriting, marks
 from pipeline.ocr import get_engine
 from pipeline.rawfield import RawField
@@ -47,9 +48,10 @@ def read_field(
         return settle_digits(gray, field, raw)
     if field.type == "phone" and (glyphs := digit_glyphs(gray, field)):
         return settle_digits(gray, field, raw, glyphs)
-    if field.charset == "address" and any(ch.isdigit() for ch in raw.text):
+    if field.charset == "address" and any(ch in DIGITS for ch in raw.text):
         doubt = address_digits_doubt(gray, field, raw.engine)
-        return replace(raw, notes=(*raw.notes, doubt)) if doubt and doubt not in raw.notes else raw
+        if doubt and doubt not in raw.notes:
+            raw = replace(raw, notes=(*raw.notes, doubt))
     return weigh_second_opinion(gray, field, raw)
 
 
