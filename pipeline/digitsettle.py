@@ -13,18 +13,21 @@ import numpy as np
 
 from pipeline import digitcells, digitvote
 from pipeline import digits as digit_model
-from pipeline.crops import cut_tight, with_overflow
+from pipeline.crops import TIGHT_PAD, cut_tight, with_overflow
 from pipeline.crosscheck import MAX_AGE
 from pipeline.fields import DIGITS, normalise
 from pipeline.handwriting import INK_THRESHOLD
-from pipeline.ocr import get_engine
+from pipeline.ocr import OcrEngine, get_engine
 from pipeline.rawfield import RawField
 from pipeline.routes import SECOND_OPINION, alphabet_for
-from pipeline.textlines import read_line_field
+from pipeline.textlines import read_line_field, written_lines
 from schemas.calibration import calibration
 from schemas.forms import FieldDef
 
 DIGIT_CELLS = ("digits", "my_number", "bpn", "postal", "date", "amount")
+Span = tuple[str, int, int, int]
+"""A character read in a line, the columns (left, right) that are its own and the column
+at the middle of the recogniser's frames for it."""
 CHECKED = ("my_number", "postal", "date")
 """Digit fields with a check of their own (check digit, a postal code that exists, a real
 date): among the readings their readers leave open, the check may choose."""
@@ -171,23 +174,81 @@ def model_doubts_a_digit(gray: np.ndarray, field: FieldDef, engine_name: str, nu
     parts of their neighbours in each piece, so the model often doubts a right digit: this
     is a veto, never a reading."""
     engine = get_engine(engine_name)
-    with_frames = getattr(engine, "read_with_frames", None)
     line = cut_tight(with_overflow(gray, field.box))
-    if with_frames is None or line is None:
+    if getattr(engine, "read_with_frames", None) is None or line is None:
         return False
-    alphabet = alphabet_for(field) or DIGITS
-    ((_, frames),) = with_frames([line], alphabet)
-    outputs = [digitcells.BLANK, *engine.columns(alphabet)]  # type: ignore[attr-defined]
-    best = frames[:, outputs].argmax(axis=1)
+    read = line_characters(engine, line, alphabet_for(field) or DIGITS)
+    digits = [span for span in read if span[0] in DIGITS]
+    if "".join(char for char, *_ in digits) != number:
+        return True
+    return model_vetoes(line, digits)
+
+
+DROPPED_PITCH = 1.8
+"""The most writing one character may have between its middle and the next's, over the
+line's median: more, and a character between them was not read (小原田40番地3 read 番地3
+on --digits mnist --seed 71: 2.02). Right readings measured up to 1.66 (`kura bench
+generate --seed 1` and --digits mnist --seed 3 and 71, 2026-12-07)."""
+SMALLEST_DIGIT = 0.25
+"""A digit the recogniser reads in an address whose share of the line holds ink less than
+this share of the line's height tall sits on no digit: 上愛子13番地21 read 1番地21 (--digits
+mnist --seed 3) gave its 1 a sliver 0.06 tall between the 13 its neighbours took."""
+
+
+def address_digits_doubt(gray: np.ndarray, field: FieldDef, engine_name: str) -> str | None:
+    """Why a person should look at an address's digits, cut out of each written line where
+    the recogniser's frames pass from one character to the next (no lexicon checks a
+    number): writing between two characters wider than the line's others
+    (`DROPPED_PITCH`) or a digit on next to no ink (`SMALLEST_DIGIT`) — digits dropped:
+    `characters_missing`; a run of digits the digit model gives less than `freehand_veto`
+    (`model_vetoes`): `engines_disagree`."""
+    engine = get_engine(engine_name)
+    if getattr(engine, "read_with_frames", None) is None:
+        return None
+    for line in written_lines(gray, field):
+        least = SMALLEST_DIGIT * (line.shape[0] - 2 * TIGHT_PAD)
+        read = line_characters(engine, line, alphabet_for(field))
+        pitches = written_pitches(line, read)
+        if len(pitches) >= 3 and max(pitches) > DROPPED_PITCH * float(np.median(pitches)):
+            return "characters_missing"
+        for char, left, right, _ in read:
+            piece = cut_tight(line[:, left:right]) if char in DIGITS and right > left else None
+            if char in DIGITS and (piece is None or piece.shape[0] - 2 * TIGHT_PAD < least):
+                return "characters_missing"
+        runs = itertools.groupby(read, key=lambda span: span[0] in DIGITS)
+        if any(digit and model_vetoes(line, list(run)) for digit, run in runs):
+            return "engines_disagree"
+    return None
+
+
+def written_pitches(line: np.ndarray, read: list[Span]) -> list[int]:
+    """The columns of writing between the middles of each two characters read in `line`,
+    without gaps wider than half its height (a space between words holds no character)."""
+    ink = np.asarray((line < INK_THRESHOLD).any(axis=0))
+    gap_allowed = (line.shape[0] - 2 * TIGHT_PAD) // 2
+    pitches = []
+    for (*_, one), (*_, next_one) in itertools.pairwise(read):
+        columns = np.flatnonzero(ink[one : next_one + 1])
+        gaps = np.diff(columns) - 1
+        wide = columns[-1] - columns[0] + 1 - gaps[gaps > gap_allowed].sum() if columns.size else 0
+        pitches.append(int(wide))
+    return pitches
+
+
+def line_characters(engine: OcrEngine, line: np.ndarray, alphabet: str | None) -> list[Span]:
+    """Each character the recogniser reads in `line` (an engine with `read_with_frames`), with
+    the columns that are its own: the line is cut between the middles of the last frame of
+    one character and the first of the next, at the emptiest column there."""
+    ((_, frames),) = engine.read_with_frames([line], alphabet)  # type: ignore[attr-defined]
+    allowed = engine._allowed_mask(alphabet)  # type: ignore[attr-defined]  # as it decodes
+    best = (frames if allowed is None else np.where(allowed, frames, 0.0)).argmax(axis=1)
+    characters = engine.characters  # type: ignore[attr-defined]
     runs: list[list[int]] = []  # first frame, last frame, character
     for frame, index in enumerate(best):
         if index and runs and runs[-1][2] == index and runs[-1][1] == frame - 1:
             runs[-1][1] = frame
         elif index:
             runs.append([frame, frame, int(index)])
-    digit_runs = [k for k, (*_, index) in enumerate(runs) if alphabet[index - 1].isdigit()]
-    if "".join(alphabet[runs[k][2] - 1] for k in digit_runs) != number:
-        return True
     width, count = line.shape[1], len(frames)
     ink = (line < INK_THRESHOLD).sum(axis=0)
     cuts = [0]
@@ -197,13 +258,21 @@ def model_doubts_a_digit(gray: np.ndarray, field: FieldDef, engine_name: str, nu
         hi = max(int(np.ceil((start + 0.5) / count * width)), lo + 1)
         cuts.append(lo + int(np.argmin(ink[lo:hi])))
     cuts.append(width)
-    pieces = [cut_tight(line[:, cuts[k] : cuts[k + 1]]) if cuts[k + 1] > cuts[k] else None
-              for k in digit_runs]
+    return [
+        (characters[index], cuts[k], cuts[k + 1], int((first + last + 1) / 2 / count * width))
+        for k, (first, last, index) in enumerate(runs)
+    ]
+
+
+def model_vetoes(line: np.ndarray, digits: list[Span]) -> bool:
+    """Whether the digit model, shown each of `digits` cut out of `line`, gives one of them
+    less than `freehand_veto`, or a piece holds no ink."""
+    pieces = [cut_tight(line[:, a:b]) if b > a else None for _, a, b, _ in digits]
     if any(piece is None for piece in pieces):
         return True
     seen = digit_model.cell_probabilities([p for p in pieces if p is not None])
     veto = calibration().digit_settle.freehand_veto
-    return any(p is None or p[int(d)] < veto for p, d in zip(seen, number, strict=True))
+    return any(p is None or p[int(d)] < veto for p, (d, *_) in zip(seen, digits, strict=True))
 
 
 def digits_of(text: str) -> str:

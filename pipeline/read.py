@@ -12,7 +12,14 @@ import numpy as np
 
 from pipeline.choices import read_checkbox, read_choice
 from pipeline.digitcells import read_cells
-from pipeline.digitsettle import DIGIT_CELLS, digit_glyphs, settle_digits, weigh_second_opinion
+from pipeline.digitsettle import (
+    DIGIT_CELLS,
+    address_digits_doubt,
+    digit_glyphs,
+    settle_digits,
+    weigh_second_opinion,
+)
+from pipeline.fields import DIGITS
 from pipeline.handwriting import handwriting, marks
 from pipeline.ocr import get_engine
 from pipeline.rawfield import RawField
@@ -41,6 +48,10 @@ def read_field(
         return settle_digits(gray, field, raw)
     if field.type == "phone" and (glyphs := digit_glyphs(gray, field)):
         return settle_digits(gray, field, raw, glyphs)
+    if field.charset == "address" and any(ch in DIGITS for ch in raw.text):
+        doubt = address_digits_doubt(gray, field, raw.engine)
+        if doubt and doubt not in raw.notes:
+            raw = replace(raw, notes=(*raw.notes, doubt))
     return weigh_second_opinion(gray, field, raw)
 
 

@@ -26,15 +26,7 @@ def read_line_field(
     gray: np.ndarray, field: FieldDef, engine: OcrEngine, alphabet: str | None
 ) -> RawField:
     """A free-writing box, read line by line: a long address often wraps onto a second line."""
-    # a personal seal (印) is stamped just right of a name box: a name is read in its box
-    if field.charset == "name":
-        crop = box_crop(gray, field.box, margin=FREEHAND_MARGIN)
-    else:
-        crop = with_overflow(gray, field.box)
-    if ink_share(crop) < 0.002:
-        return RawField("", 1.0, engine.name)
-    bands = _text_lines(crop, may_wrap=field.charset == "address")
-    lines = [tight for band in bands if (tight := cut_tight(band)) is not None]
+    lines = written_lines(gray, field)
     if not lines:
         return RawField("", 1.0, engine.name)
     readings = [engine.read_line(line, alphabet) for line in lines]
@@ -52,6 +44,19 @@ def read_line_field(
     elif written := [c for ch, c in zip(text, each, strict=True) if ch != " "]:
         confidence = min(written)  # a space between words is no character of the value
     return RawField(text, confidence, engine.name, notes, runners_up, char_confidences=each)
+
+
+def written_lines(gray: np.ndarray, field: FieldDef) -> list[np.ndarray]:
+    """The lines of writing in a free-writing box, each cut to its ink; none when blank."""
+    # a personal seal (印) is stamped just right of a name box: a name is read in its box
+    if field.charset == "name":
+        crop = box_crop(gray, field.box, margin=FREEHAND_MARGIN)
+    else:
+        crop = with_overflow(gray, field.box)
+    if ink_share(crop) < 0.002:
+        return []
+    bands = _text_lines(crop, may_wrap=field.charset == "address")
+    return [tight for band in bands if (tight := cut_tight(band)) is not None]
 
 
 STRAY_MARKS = "ー・-－‐.。、"
