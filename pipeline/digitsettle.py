@@ -184,32 +184,24 @@ def model_doubts_a_digit(gray: np.ndarray, field: FieldDef, engine_name: str, nu
     return model_vetoes(line, digits)
 
 
-DROPPED_PITCH = 1.8
-"""The most writing one character may have between its middle and the next's, over the
-line's median: more, and a character between them was not read (小原田40番地3 read 番地3
-on --digits mnist --seed 71: 2.02). Right readings measured up to 1.66 (`kura bench
-generate --seed 1` and --digits mnist --seed 3 and 71, 2026-12-07)."""
-SMALLEST_DIGIT = 0.25
-"""A digit the recogniser reads in an address whose share of the line holds ink less than
-this share of the line's height tall sits on no digit: 上愛子13番地21 read 1番地21 (--digits
-mnist --seed 3) gave its 1 a sliver 0.06 tall between the 13 its neighbours took."""
 
 
 def address_digits_doubt(gray: np.ndarray, field: FieldDef, engine_name: str) -> str | None:
     """Why a person should look at an address's digits, cut out of each written line where
     the recogniser's frames pass from one character to the next (no lexicon checks a
     number): writing between two characters wider than the line's others
-    (`DROPPED_PITCH`) or a digit on next to no ink (`SMALLEST_DIGIT`) — digits dropped:
+    (`dropped_pitch`) or a digit on next to no ink (`smallest_digit`) — digits dropped:
     `characters_missing`; a run of digits the digit model gives less than `freehand_veto`
     (`model_vetoes`): `engines_disagree`."""
     engine = get_engine(engine_name)
     if getattr(engine, "read_with_frames", None) is None:
         return None
+    settle = calibration().digit_settle
     for line in written_lines(gray, field):
-        least = SMALLEST_DIGIT * (line.shape[0] - 2 * TIGHT_PAD)
+        least = settle.smallest_digit * (line.shape[0] - 2 * TIGHT_PAD)
         read = line_characters(engine, line, alphabet_for(field))
         pitches = written_pitches(line, read)
-        if len(pitches) >= 3 and max(pitches) > DROPPED_PITCH * float(np.median(pitches)):
+        if len(pitches) >= 3 and max(pitches) > settle.dropped_pitch * float(np.median(pitches)):
             return "characters_missing"
         for char, left, right, _ in read:
             piece = cut_tight(line[:, left:right]) if char in DIGITS and right > left else None

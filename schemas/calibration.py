@@ -41,6 +41,12 @@ class DigitSettle(BaseModel):
     """A number written freehand that both recognisers read alike still goes to a person
     where the model, reading its digits cut apart at the recogniser's characters, gives one
     of them less than this probability (0.5: the model does not take it for that digit)."""
+    dropped_pitch: float
+    """The most writing one character of an address may have between its middle and the
+    next's, over the line's median: more, and a character between them was not read."""
+    smallest_digit: float
+    """A digit read in an address on ink less than this share of the line's height tall
+    sits on no digit: one was dropped there."""
 
 
 class Calibration(BaseModel):
