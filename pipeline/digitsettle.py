@@ -232,7 +232,7 @@ def line_characters(engine: OcrEngine, line: np.ndarray, alphabet: str | None) -
     the columns that are its own: the line is cut between the middles of the last frame of
     one character and the first of the next, at the emptiest column there."""
     ((_, frames),) = engine.read_with_frames([line], alphabet)  # type: ignore[attr-defined]
-    allowed = engine._allowed_mask(alphabet)  # type: ignore[attr-defined]  # as it decodes
+    allowed = engine.allowed_mask(alphabet)  # type: ignore[attr-defined]  # as it decodes
     best = (frames if allowed is None else np.where(allowed, frames, 0.0)).argmax(axis=1)
     characters = engine.characters  # type: ignore[attr-defined]
     runs: list[list[int]] = []  # first frame, last frame, character

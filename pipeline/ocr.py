@@ -74,7 +74,7 @@ class PaddleEngine:
         self._lock = threading.Lock()
         self._masks: dict[str, np.ndarray] = {}
 
-    def _allowed_mask(self, alphabet: str | None) -> np.ndarray | None:
+    def allowed_mask(self, alphabet: str | None) -> np.ndarray | None:
         """Which outputs the decoder may choose: the blank and the alphabet's characters."""
         if alphabet is None:
             return None
@@ -89,7 +89,7 @@ class PaddleEngine:
         return self.read_lines([image], alphabet)[0]
 
     def read_lines(self, images: list[np.ndarray], alphabet: str | None = None) -> list[Reading]:
-        mask = self._allowed_mask(alphabet)
+        mask = self.allowed_mask(alphabet)
         return [self._decode(p, mask, stretch) for p, stretch in self.probabilities(images)]
 
     def read_with_frames(
@@ -97,7 +97,7 @@ class PaddleEngine:
     ) -> list[tuple[Reading, np.ndarray]]:
         """Each line's reading and the frames it was decoded from (frames × `characters`,
         softmax), cut to those that span the image's own width."""
-        mask = self._allowed_mask(alphabet)
+        mask = self.allowed_mask(alphabet)
         return [
             (self._decode(p, mask, stretch), p[: max(1, round(len(p) / stretch))])
             for p, stretch in self.probabilities(images)
