@@ -456,11 +456,21 @@ def demo(count: Annotated[int, typer.Option(help=N_("How many sample scans."))] 
 def main() -> None:
     import logging
 
+    from pydantic import ValidationError
+
+    from kura.usage_errors import settings_problems
     from storage.logmask import configure, mask
     from storage.runtime import keep_private
 
-    configure(get_settings().log_level, get_settings().log_json)
-    keep_private(get_settings())
+    try:
+        settings = get_settings()
+    except ValidationError as error:
+        for where, problem in settings_problems(error):
+            Console(stderr=True).print(Text(_("✗ settings: {where}: {problem}").format(
+                where=where, problem=problem)))
+        sys.exit(int(ExitCode.bad_input))
+    configure(settings.log_level, settings.log_json)
+    keep_private(settings)
     try:
         app()
     except KeyboardInterrupt:

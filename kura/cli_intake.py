@@ -312,20 +312,10 @@ def doctor(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
     """Check the configuration and every dependency (Tesseract and its languages, the OCR
     models, the database and its migrations, Redis, S3 and Object Lock, keys and their file
     modes, the hot folder); say what is wrong and how to fix it. Exit status 1 when
-    anything is."""
-    from pydantic import ValidationError
-
+    anything is (2 when a setting cannot be taken at all)."""
     from workers.doctor import examine
 
-    try:
-        settings = Settings()
-    except ValidationError as error:
-        for problem in error.errors():
-            where = "KURA_" + "_".join(str(p) for p in problem["loc"]).upper()
-            err.print(Text(_("✗ settings: {where}: {problem}").format(where=where,
-                                                                   problem=problem["msg"])))
-        raise typer.Exit(code=1) from None
-    findings = examine(settings)
+    findings = examine(get_settings())  # settings it cannot take are said before it runs
     if as_json:
         print(json.dumps([f.__dict__ for f in findings], ensure_ascii=False, indent=1))
     else:

@@ -51,3 +51,28 @@ def speaking(show: Callable[[Any], None]) -> Callable[[Any], None]:
 
     show_in_our_words.speaks = True  # type: ignore[attr-defined]
     return show_in_our_words
+
+
+# pydantic's own words for a setting it cannot take, by the kind of problem; a kind not here
+# is said as pydantic says it.
+SETTING_PROBLEMS = {
+    "bool_parsing": N_("not yes or no (true or false)"),
+    "int_parsing": N_("not a whole number"),
+    "float_parsing": N_("not a number"),
+    "missing": N_("missing"),
+}
+
+
+def settings_problems(error: Any) -> list[tuple[str, str]]:
+    """Each setting pydantic refused, as (its variable, what is wrong), in the reader's
+    language. The value itself is never repeated: a URL may carry a password."""
+    problems = []
+    for problem in error.errors():
+        variable = "KURA_" + "_".join(str(part) for part in problem["loc"]).upper()
+        if problem["type"] == "value_error":
+            said = str(problem["ctx"]["error"])  # our own validator's words, translated
+        else:
+            said = _(SETTING_PROBLEMS[problem["type"]]) if problem["type"] in SETTING_PROBLEMS \
+                else problem["msg"]
+        problems.append((variable, said))
+    return problems

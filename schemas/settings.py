@@ -12,6 +12,8 @@ from typing import Literal
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from schemas.i18n import _
+
 
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
@@ -215,8 +217,8 @@ class Settings(BaseSettings):
         for pair in filter(str.strip, offices.split(",")):
             code, sep, name = pair.partition("=")
             if not (sep and len(code.strip()) == 6 and code.strip().isdigit() and name.strip()):
-                raise ValueError(f"KURA_OFFICES: {pair.strip()!r} is not CODE=office "
-                                 "(a 6-digit 全国地方公共団体コード, '=', the office's name)")
+                raise ValueError(_("{pair!r} is not CODE=office (a 6-digit 全国地方公共団体コード, "
+                                   "'=', the office's name)").format(pair=pair.strip()))
         return offices
 
     def office_of(self, municipality: str) -> str:

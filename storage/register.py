@@ -88,7 +88,8 @@ def sync_entries(session: Session, vault: Vault, settings: Settings) -> None:
             Document.disposed_at.is_(None))).all():
         session.add(RegisterEntry(
             document_id=document.id, municipality=document.municipality,
-            scanned_via=document.channel, office=settings.office,
+            scanned_via=document.channel,
+            office=settings.office_of(document.municipality) or settings.office,
             received_date=document.received_date, stage="received"))
     session.flush()
     waiting = session.scalars(select(RegisterEntry).where(

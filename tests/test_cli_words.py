@@ -138,6 +138,27 @@ def test_typers_own_words_around_an_error_follow_the_language(tmp_path: Path) ->
     assert "No such command 'finsh'. Did you mean 'finish'?" in en.stderr
 
 
+def test_a_setting_kura_cannot_take_is_named_in_the_language_never_a_traceback(
+    tmp_path: Path,
+) -> None:
+    """A wrong environment variable stops every command with the variable named and what is
+    wrong with it, as `kura doctor` says it; its value is not repeated (a URL may carry a
+    password), and no Python traceback reaches the clerk."""
+    from kura.bench.servers import run_kura as run
+
+    env = {**kura_env(data_dir=str(tmp_path / "data")), "KURA_OFFICES": "011002",
+           "KURA_WATCH_POLL": "maybe", "KURA_DATABASE_URL": "postgresql://kura:s3cret@db/x"}
+    ja = run(speaking_in(env, "ja"), "status", timeout=60)
+    assert ja.returncode == 2 and "Traceback" not in ja.stderr
+    said = " ".join(ja.stderr.split())
+    assert "✗ 設定: KURA_OFFICES: '011002' は「コード=事務所名」の形ではありません" in said
+    assert "✗ 設定: KURA_WATCH_POLL: はい・いいえ（true または false）ではありません" in said
+    en = run(speaking_in(env, "en"), "doctor", timeout=60)
+    assert en.returncode == 2 and "Traceback" not in en.stderr
+    assert "✗ settings: KURA_WATCH_POLL: not yes or no (true or false)" in en.stderr
+    assert "maybe" not in ja.stderr + en.stderr and "s3cret" not in ja.stderr + en.stderr
+
+
 def test_every_command_says_who_may_run_it_and_gives_an_example() -> None:
     root = typer.main.get_command(app)
     paths = {path for path, command in commands(root)  # a group that runs alone is one too

@@ -15,6 +15,7 @@ import numpy as np
 import pytest
 import pyzipper
 from PIL import Image
+from sqlalchemy import select
 
 from pipeline.reports import LEFT, NOTE_WIDTH, RIGHT, table_pdf, wrapped
 from pipeline.transmittal import (
@@ -32,6 +33,7 @@ from schemas.transmittal import TransmittalItem
 from storage.accounts import set_municipality
 from storage.audit import Actor
 from storage.db import session_scope
+from storage.register_models import RegisterEntry
 from storage.usecases import transmittals, verification
 from tests.register_data import file_planted, open_register, stranger, token
 from workers.register import build_transmittal
@@ -192,7 +194,7 @@ def test_the_cover_notes_sender_is_the_office_of_the_releasing_persons_municipal
     assert sapporo.office_of(EBETSU) == "江別市 国保年金課"
     assert sapporo.office_of(SAPPORO) == "札幌市 保険年金課"
     assert sapporo.office_of("013005") == ""  # no office known: the 送付書 names the code
-    with pytest.raises(ValueError, match="KURA_OFFICES"):
+    with pytest.raises(ValueError, match="is not CODE=office"):
         Settings(offices="江別市 国保年金課")  # type: ignore[call-arg]
     open_register(sapporo)
     with session_scope(sapporo.sqlalchemy_url) as session:
@@ -211,6 +213,9 @@ def test_the_cover_notes_sender_is_the_office_of_the_releasing_persons_municipal
     cover = sender_of_the_batch(token(sapporo, "chika"), token(sapporo, "rima"))
     assert "江別市 国保年金課" in cover and f"市区町村コード {EBETSU}" in cover
     assert "札幌市" not in cover
+    with session_scope(sapporo.sqlalchemy_url) as session:  # its register entries too
+        assert {entry.office for entry in session.scalars(select(RegisterEntry).where(
+            RegisterEntry.municipality == EBETSU))} == {"江別市 国保年金課"}
     with session_scope(sapporo.sqlalchemy_url) as session:  # the installation's own again
         for person in ("vera", "chika", "rima"):
             set_municipality(session, Actor("test-setup", "-"), person, None)
