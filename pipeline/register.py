@@ -35,28 +35,36 @@ class Registration:
 
 def find_marks(gray: np.ndarray) -> list[tuple[float, float] | None]:
     """Centres of the corner marks (top-left, top-right, bottom-left, bottom-right)."""
-    _, dark = cv2.threshold(gray, 0, 255, cv2.THRESH_BINARY_INV | cv2.THRESH_OTSU)
+    otsu, _ = cv2.threshold(gray, 0, 255, cv2.THRESH_BINARY_INV | cv2.THRESH_OTSU)
+    height, width = gray.shape
+    reach = CORNER_REACH * np.hypot(width, height)
+    # only the corners are searched (a mark lies within `reach` of its corner): the middle
+    # of the page is most of its pixels
+    side = int(reach) + 2 * MARK_SIZE
+    found: list[tuple[float, float] | None] = []
+    for cx, cy in ((0, 0), (width, 0), (0, height), (width, height)):
+        left, top = max(cx - side, 0), max(cy - side, 0)
+        window = gray[top : top + side, left : left + side]
+        _, dark = cv2.threshold(window, otsu, 255, cv2.THRESH_BINARY_INV)
+        near = [(x + left, y + top) for x, y in _mark_centres(dark)
+                if np.hypot(x + left - cx, y + top - cy) <= reach]
+        found.append(min(near, key=lambda c: np.hypot(c[0] - cx, c[1] - cy), default=None))
+    return found
+
+
+def _mark_centres(dark: np.ndarray) -> list[tuple[float, float]]:
+    """Centres of the blobs in `dark` shaped like a corner mark: about its size, square, solid."""
     count, _, stats, centroids = cv2.connectedComponentsWithStats(dark, connectivity=8)
     expected = MARK_SIZE * MARK_SIZE
-    candidates = []
+    centres = []
     for i in range(1, count):
         _x, _y, w, h, area = stats[i]
         if not (0.35 * expected <= area <= 2.5 * expected):
             continue
         if not (0.6 <= w / h <= 1.6) or area < 0.7 * w * h:
             continue
-        candidates.append((float(centroids[i][0]), float(centroids[i][1])))
-    height, width = gray.shape
-    corners = [(0, 0), (width, 0), (0, height), (width, height)]
-    reach = CORNER_REACH * np.hypot(width, height)
-    found: list[tuple[float, float] | None] = []
-    for cx, cy in corners:
-        best = min(candidates, key=lambda c: np.hypot(c[0] - cx, c[1] - cy), default=None)
-        if best is not None and np.hypot(best[0] - cx, best[1] - cy) <= reach:
-            found.append(best)
-        else:
-            found.append(None)
-    return found
+        centres.append((float(centroids[i][0]), float(centroids[i][1])))
+    return centres
 
 
 def register(
