@@ -56,6 +56,13 @@ def test_a_dakuten_lost_in_a_small_one_bit_scan_sends_the_name_to_a_person() -> 
     assert "doubt:シ/ジ" in cell.reasons
 
 
+def test_a_doubt_in_one_word_stays_with_the_whole_name() -> None:
+    # the name is read word by word (family, given) and the words joined
+    crop = scanned_word("タナカ\u3000ハナコ", "MotoyaLCedar", 26, 200, "bw")
+    cell = decide_cell(NAME_KANA, read_word(crop))
+    assert (cell.value, cell.status, cell.reasons) == ("タナカハナコ", "review", ["doubt:コ/ゴ"])
+
+
 def test_the_same_name_printed_larger_or_scanned_grey_is_accepted() -> None:
     for crop in (scanned_word("フジタ", "MotoyaLCedar", 34, 300, "bw"),
                  scanned_word("フジタ", "MotoyaLCedar", 26, 200, "gray")):
