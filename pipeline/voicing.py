@@ -1,13 +1,13 @@
 """Full-width kana whose (han)dakuten a small 1-bit scan leaves too ambiguous to read.
 
 Printed small (26 px at 300 dpi) and scanned 1-bit at 200–240 dpi, a kana stands 14–18
-scanned pixels tall and its voicing mark is two dots of a pixel or two. Where the mark sits against
-the end of one of the kana's own strokes (ジ, ズ, ゴ, デ, ザ, ゲ: the top right of シ, ス, コ,
-テ, サ, ケ), the two run together or the mark vanishes, and PP-OCR reads シ for ジ at
+scanned pixels tall and its voicing mark is two dots of a pixel or two. Where the mark sits
+against the end of one of the kana's own strokes (ジ, ズ, ゴ, デ, ザ, ゲ: the top right of シ,
+ス, コ, テ, サ, ケ), the two run together or the mark vanishes, and PP-OCR reads シ for ジ at
 confidence 1.0: nothing in its reading, and nothing in the ink at that size, says which it
-is. A handakuten's ring fills in the same way (バ read パ). So in such print each of those
-kana goes to a person with `doubt:シ/ジ` (the kana read, and the one it may be); in larger
-or grey print, where the mark stands clear, the reading stands.
+is. A dakuten's two dots blur into a handakuten's ring the same way (バ read パ). So in such
+print each of those kana goes to a person with `doubt:シ/ジ` (the kana read, and the one it
+may be); in larger or grey print, where the mark stands clear, the reading stands.
 """
 
 from __future__ import annotations
