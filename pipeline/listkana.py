@@ -14,6 +14,7 @@ from pipeline import halfkana
 from pipeline.listgeometry import spans_of
 from pipeline.listreading import VOICING_MARKS, read_lines
 from pipeline.ocr import PaddleEngine, Reading
+from pipeline.voicing import check_voicing
 from schemas.normalise import to_katakana
 
 HALF_WIDTH_ENGINE = "halfkana"
@@ -154,7 +155,7 @@ def read_kana(engine: PaddleEngine, crops: list[np.ndarray], alphabet: str | Non
     for pieces in words:
         parts = [next(read) for _ in pieces]
         joined.append(Reading("".join(p.text for p in parts), min(p.confidence for p in parts),
-                              parts[0].engine))
+                              parts[0].engine, doubts=tuple(d for p in parts for d in p.doubts)))
     return joined
 
 
@@ -174,7 +175,8 @@ def _read_kana_words(engine: PaddleEngine, crops: list[np.ndarray], alphabet: st
     chosen = [Reading(compose_voicing(r.text), r.confidence, r.engine) for r in plain]
     counts = [max(len(_unvoiced(c.text)), len(w.text)) for c, w in zip(chosen, wide, strict=True)]
     if not _printed_half_width(crops, counts):
-        return _counted(crops, chosen, [len(r.text) for r in chosen])
+        counted = _counted(crops, chosen, [len(r.text) for r in chosen])
+        return [check_voicing(crop, r) for crop, r in zip(crops, counted, strict=True)]
     for i in range(len(crops)):
         where = [((left + right) / 2 / crops[i].shape[1], mark) for left, right, mark in marks[i]]
         voiced = _voiced(wide[i], where)

@@ -34,6 +34,8 @@ def decide_cell(column: ColumnDef, reading: Reading | None,
     confidence = reading.confidence if reading else 1.0
     if normalised.value and disputed:
         reasons.append("engines_disagree")
+    if normalised.value and reading is not None:
+        reasons.extend(f"doubt:{doubt}" for doubt in reading.doubts)
     if normalised.value and not reasons and confidence < ACCEPT_CONFIDENCE[column.type]:
         reasons.append("low_confidence")
     return FieldResult(

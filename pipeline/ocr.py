@@ -33,6 +33,9 @@ class Reading:
     """Where each character was read, as a share of the image's width (0 left, 1 right)."""
     confidences: tuple[float, ...] = ()
     """Each character's probability, in the order of `text` (empty where the engine gives none)."""
+    doubts: tuple[str, ...] = ()
+    """Characters a check of the ink doubts, as `read/suggested` (`シ/ジ`): each becomes a
+    `doubt` reason on the cell."""
 
 
 RUNNER_UP_FLOOR = 0.01
