@@ -28,7 +28,7 @@ DIGIT_CELLS = ("digits", "my_number", "bpn", "postal", "date", "amount")
 Span = tuple[str, int, int, int]
 """A character read in a line, the columns (left, right) that are its own and the column
 at the middle of the recogniser's frames for it."""
-CHECKED = ("my_number", "postal", "date")
+CHECKED = ("my_number", "postal", "date", "phone")
 """Digit fields with a check of their own (check digit, a postal code that exists, a real
 date): among the readings their readers leave open, the check may choose."""
 
@@ -67,7 +67,9 @@ def settle_digits(
             return not normalised.reasons and plausible(field, normalised.value)
 
     settled = digitvote.settle(np.stack(model), votes, passes, seen)
-    miscounted = any(v is None for v in votes.values())
+    # the first recogniser read another count of digits than were cut out: the cutting or
+    # the reading is wrong (the second's count is weighed in its votes)
+    miscounted = next(iter(votes.values()), "") is None
     if settled.settled and not miscounted:  # the doubts PP-OCR had are weighed: gone
         # and a cell its line reading missed was read under the cell
         notes = tuple(n for n in raw.notes if not (seen and n == "cell_unread"))
