@@ -164,28 +164,47 @@ def weigh_second_opinion(gray: np.ndarray, field: FieldDef, raw: RawField) -> Ra
         # the two PP-OCR models misread the same writing alike: the digit model may veto
         doubted = model_doubts_a_digit(gray, field, raw.engine, other)
         return replace(raw, notes=notes) if doubted else raw
-    if normalise(field, raw.text).reasons and not normalise(field, other).reasons:
+    first_makes_one = not normalise(field, raw.text).reasons
+    if first_makes_one and model_confirms(gray, field, raw.engine, digits_of(raw.text)):
+        # the digit model, which sees differently, reads every digit as the first recogniser
+        # did, sure of each: two readers agree, whatever the second read
+        return replace(raw, runners_up=())
+    if not first_makes_one and not normalise(field, other).reasons:
         return replace(raw, text=other, notes=notes)
     return replace(raw, notes=notes)
 
 
 def model_doubts_a_digit(gray: np.ndarray, field: FieldDef, engine_name: str, number: str) -> bool:
-    """Whether the digit model, shown each character of the freehand line cut out where the
-    recogniser's frames pass from one character to the next, gives a digit of `number` less
-    than `freehand_veto` (or the line no longer reads as `number`). Touching digits leave
-    parts of their neighbours in each piece, so the model often doubts a right digit: this
-    is a veto, never a reading."""
+    """Whether the digit model gives a digit of `number` less than `freehand_veto`
+    (`least_model_probability`). Touching digits leave parts of their neighbours in each
+    piece, so the model often doubts a right digit: this is a veto, never a reading."""
+    least = least_model_probability(gray, field, engine_name, number)
+    return least is not None and least < calibration().digit_settle.freehand_veto
+
+
+def model_confirms(gray: np.ndarray, field: FieldDef, engine_name: str, number: str) -> bool:
+    """Whether the digit model gives every digit of `number` at least `model_trusted`, as it
+    must for a digit cut out of a number to stand (`pipeline.digitvote`)."""
+    least = least_model_probability(gray, field, engine_name, number)
+    return least is not None and least >= calibration().digit_settle.model_trusted
+
+
+def least_model_probability(
+    gray: np.ndarray, field: FieldDef, engine_name: str, number: str
+) -> float | None:
+    """The least probability the digit model gives a digit of `number`, shown each character
+    of the freehand line cut out where the recogniser's frames pass from one character to
+    the next: 0 where the line no longer reads as `number`; None where the recogniser gives
+    no frames or the box holds no writing."""
     engine = get_engine(engine_name)
     line = cut_tight(with_overflow(gray, field.box))
     if getattr(engine, "read_with_frames", None) is None or line is None:
-        return False
+        return None
     read = line_characters(engine, line, alphabet_for(field) or DIGITS)
     digits = [span for span in read if span[0] in DIGITS]
     if "".join(char for char, *_ in digits) != number:
-        return True
-    return model_vetoes(line, digits)
-
-
+        return 0.0
+    return least_digit(line, digits)
 
 
 def address_digits_doubt(gray: np.ndarray, field: FieldDef, engine_name: str) -> str | None:
@@ -261,12 +280,20 @@ def line_characters(engine: OcrEngine, line: np.ndarray, alphabet: str | None) -
 def model_vetoes(line: np.ndarray, digits: list[Span]) -> bool:
     """Whether the digit model, shown each of `digits` cut out of `line`, gives one of them
     less than `freehand_veto`, or a piece holds no ink."""
+    return least_digit(line, digits) < calibration().digit_settle.freehand_veto
+
+
+def least_digit(line: np.ndarray, digits: list[Span]) -> float:
+    """The least probability the digit model gives one of `digits`, each cut out of `line`
+    (0 where a piece holds no ink)."""
     pieces = [cut_tight(line[:, a:b]) if b > a else None for _, a, b, _ in digits]
     if any(piece is None for piece in pieces):
-        return True
+        return 0.0
     seen = digit_model.cell_probabilities([p for p in pieces if p is not None])
-    veto = calibration().digit_settle.freehand_veto
-    return any(p is None or p[int(d)] < veto for p, (d, *_) in zip(seen, digits, strict=True))
+    return min(
+        (0.0 if p is None else float(p[int(d)]) for p, (d, *_) in zip(seen, digits, strict=True)),
+        default=1.0,
+    )
 
 
 def digits_of(text: str) -> str:
