@@ -97,11 +97,17 @@ more often than a real one."""
 
 def plausible(field: FieldDef, value: str) -> bool:
     """Whether a date field's value (ISO) can be what was written: no date on these forms
-    lies more than a lifetime from today, and a filing date (`filed_date`, as
-    `pipeline.crosscheck` names it) lies between `FILED_YEARS_BACK` years back and today."""
+    lies more than a lifetime from today, a filing date (`filed_date`, as
+    `pipeline.crosscheck` names it) lies between `FILED_YEARS_BACK` years back and today,
+    and a period (申請期間: `*_start`, `*_end`) begins on the first of a month and ends on
+    the last day of one: premiums, and their exemption, are counted in whole months."""
     if field.type != "date":
         return True
     date, today = dt.date.fromisoformat(value), dt.date.today()
+    if field.name.endswith("_start") and date.day != 1:
+        return False  # a period of the pension is counted in whole months
+    if field.name.endswith("_end") and (date + dt.timedelta(days=1)).day != 1:
+        return False
     if field.name == "filed_date":
         return today.year - FILED_YEARS_BACK <= date.year and date <= today
     return abs(date.year - today.year) <= MAX_AGE

@@ -316,3 +316,25 @@ def test_a_second_recogniser_that_miscounts_leaves_the_first_and_the_model(
     # PP-OCR itself reading another count than were cut out still goes to a person
     miscounted = _phone_settled(monkeypatch, _sure(phone), "048-38-0636", phone)
     assert miscounted.notes
+
+
+def test_a_period_ends_on_the_last_day_of_a_month() -> None:
+    """Seed 61: 申請期間 終期 令和7年6月30日 (9070630), the month's 6 read 6 by the model
+    (0.90) and 1 by PP-OCR (0.73). 1月30日 is a date, but no period of the pension ends on
+    it: only June's 30th is left."""
+    from pipeline import digitsettle
+
+    field = get_form("kokunen_menjo_shinsei").field("period_end")
+
+    def passes(text: str) -> bool:
+        normalised = normalise(field, text)
+        return not normalised.reasons and digitsettle.plausible(field, normalised.value)
+
+    model = _spread("9070630", 4, {6: 0.90, 1: 0.097, 0: 0.003})
+    seen = _spread("9070630", 4, {1: 0.735, 6: 0.197, 0: 0.051, 7: 0.017})
+    settled = digitvote.settle(model, {}, passes, {"ppocr": seen})
+    assert settled.settled and settled.text == "9070630"
+    start = get_form("kokunen_menjo_shinsei").field("period_start")
+    assert digitsettle.plausible(start, "2025-07-01")
+    assert not digitsettle.plausible(start, "2025-07-07")
+    assert not digitsettle.plausible(field, "2026-06-29")
