@@ -171,10 +171,15 @@ def weigh_second_opinion(gray: np.ndarray, field: FieldDef, raw: RawField) -> Ra
         doubted = model_doubts_a_digit(gray, field, raw.engine, other)
         return replace(raw, notes=notes) if doubted else raw
     first_makes_one = not normalise(field, raw.text).reasons
-    if first_makes_one and model_confirms(gray, field, raw.engine, digits_of(raw.text)):
+    least = (
+        least_model_probability(gray, field, raw.engine, digits_of(raw.text))
+        if first_makes_one else None
+    )
+    if least is not None and least >= calibration().digit_settle.model_trusted:
         # the digit model, which sees differently, reads every digit as the first recogniser
-        # did, sure of each: two readers agree, whatever the second read
-        return replace(raw, runners_up=())
+        # did, as sure as a cut-out digit must be to stand (`pipeline.digitvote`): two readers
+        # agree, whatever the second read; the first's doubts are weighed
+        return replace(raw, confidence=max(raw.confidence, least), runners_up=())
     if not first_makes_one and not normalise(field, other).reasons:
         return replace(raw, text=other, notes=notes)
     return replace(raw, notes=notes)
@@ -186,13 +191,6 @@ def model_doubts_a_digit(gray: np.ndarray, field: FieldDef, engine_name: str, nu
     piece, so the model often doubts a right digit: this is a veto, never a reading."""
     least = least_model_probability(gray, field, engine_name, number)
     return least is not None and least < calibration().digit_settle.freehand_veto
-
-
-def model_confirms(gray: np.ndarray, field: FieldDef, engine_name: str, number: str) -> bool:
-    """Whether the digit model gives every digit of `number` at least `model_trusted`, as it
-    must for a digit cut out of a number to stand (`pipeline.digitvote`)."""
-    least = least_model_probability(gray, field, engine_name, number)
-    return least is not None and least >= calibration().digit_settle.model_trusted
 
 
 def least_model_probability(
