@@ -170,17 +170,7 @@ def weigh_second_opinion(gray: np.ndarray, field: FieldDef, raw: RawField) -> Ra
         # the two PP-OCR models misread the same writing alike: the digit model may veto
         doubted = model_doubts_a_digit(gray, field, raw.engine, other)
         return replace(raw, notes=notes) if doubted else raw
-    first_makes_one = not normalise(field, raw.text).reasons
-    least = (
-        least_model_probability(gray, field, raw.engine, digits_of(raw.text))
-        if first_makes_one else None
-    )
-    if least is not None and least >= calibration().digit_settle.model_trusted:
-        # the digit model, which sees differently, reads every digit as the first recogniser
-        # did, as sure as a cut-out digit must be to stand (`pipeline.digitvote`): two readers
-        # agree, whatever the second read; the first's doubts are weighed
-        return replace(raw, confidence=max(raw.confidence, least), runners_up=())
-    if not first_makes_one and not normalise(field, other).reasons:
+    if normalise(field, raw.text).reasons and not normalise(field, other).reasons:
         return replace(raw, text=other, notes=notes)
     return replace(raw, notes=notes)
 

@@ -314,31 +314,19 @@ def test_the_digit_model_may_veto_a_phone_number_both_recognisers_read_alike(
     assert "engines_disagree" in weighed.notes
 
 
-def test_a_phone_number_the_digit_model_reads_as_the_first_recogniser_stands(
+def test_a_phone_number_the_recognisers_read_differently_goes_to_a_person_whatever_the_model(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    """Benchmark --digits mnist --seed 71: 022-470-8256 read so by PP-OCR v6 and 022470825
-    by v5 (a digit dropped); the digit model, shown each digit cut out at v6's characters,
-    gave every one at least 0.99. Two readers that see differently agree: it stands, where
-    before a person decided."""
+    """Held-out --digits mnist --seed 3: 022-655-3008 with its first 2 written like a 7, read
+    072-655-3008 by PP-OCR v6 and 073-655-3008 by v5; the digit model, shown each digit cut
+    out at v6's characters, gave every one at least 0.988 — the 7 at 1.00. Letting the model
+    and v6 out-vote v5 (tried in session 7, from two right cases on the tuning seeds) accepted
+    it: the readers' difference is what caught the error all three made alike."""
     gray, field = _written_phone("03-1234-5678")
     monkeypatch.setattr(digitsettle, "second_opinion", lambda *_: "031234567")
-    raw = RawField("03-1234-5678", 0.4, "ppocr", runners_up=(("5", "6", 0.1),))
+    raw = RawField("03-1234-5678", 0.9, "ppocr")
     weighed = digitsettle.weigh_second_opinion(gray, field, raw)
-    assert weighed.text == raw.text and not weighed.notes and not weighed.runners_up
-    assert weighed.confidence >= 0.9  # PP-OCR's own doubt (0.4) is weighed with the model's
-    # the model less sure of one digit than a cut-out digit must be to stand: a person
-    sure = digitsettle.digit_model.cell_probabilities
-
-    def unsure_of_the_fourth(cells: list[np.ndarray]) -> list[np.ndarray | None]:
-        probabilities = sure(cells)
-        fourth = np.full(10, 0.01)
-        fourth[2], fourth[7] = 0.85, 0.07
-        return [fourth if k == 3 else p for k, p in enumerate(probabilities)]
-
-    monkeypatch.setattr(digitsettle.digit_model, "cell_probabilities", unsure_of_the_fourth)
-    weighed = digitsettle.weigh_second_opinion(gray, field, raw)
-    assert "engines_disagree" in weighed.notes and weighed.runners_up
+    assert weighed.text == raw.text and "engines_disagree" in weighed.notes
 
 
 def _written_address(parts: list[str], digit_scale: float, gap: int) -> tuple[np.ndarray, object]:
