@@ -28,7 +28,7 @@ DIGIT_CELLS = ("digits", "my_number", "bpn", "postal", "date", "amount")
 Span = tuple[str, int, int, int]
 """A character read in a line, the columns (left, right) that are its own and the column
 at the middle of the recogniser's frames for it."""
-CHECKED = ("my_number", "postal", "date")
+CHECKED = ("my_number", "postal", "date", "phone")
 """Digit fields with a check of their own (check digit, a postal code that exists, a real
 date): among the readings their readers leave open, the check may choose."""
 
@@ -67,7 +67,9 @@ def settle_digits(
             return not normalised.reasons and plausible(field, normalised.value)
 
     settled = digitvote.settle(np.stack(model), votes, passes, seen)
-    miscounted = any(v is None for v in votes.values())
+    # the first recogniser read another count of digits than were cut out: the cutting or
+    # the reading is wrong (the second's count is weighed in its votes)
+    miscounted = next(iter(votes.values()), "") is None
     if settled.settled and not miscounted:  # the doubts PP-OCR had are weighed: gone
         # and a cell its line reading missed was read under the cell
         notes = tuple(n for n in raw.notes if not (seen and n == "cell_unread"))
@@ -95,11 +97,17 @@ more often than a real one."""
 
 def plausible(field: FieldDef, value: str) -> bool:
     """Whether a date field's value (ISO) can be what was written: no date on these forms
-    lies more than a lifetime from today, and a filing date (`filed_date`, as
-    `pipeline.crosscheck` names it) lies between `FILED_YEARS_BACK` years back and today."""
+    lies more than a lifetime from today, a filing date (`filed_date`, as
+    `pipeline.crosscheck` names it) lies between `FILED_YEARS_BACK` years back and today,
+    and a period (申請期間: `*_start`, `*_end`) begins on the first of a month and ends on
+    the last day of one: premiums, and their exemption, are counted in whole months."""
     if field.type != "date":
         return True
     date, today = dt.date.fromisoformat(value), dt.date.today()
+    if field.name.endswith("_start") and date.day != 1:
+        return False  # a period of the pension is counted in whole months
+    if field.name.endswith("_end") and (date + dt.timedelta(days=1)).day != 1:
+        return False
     if field.name == "filed_date":
         return today.year - FILED_YEARS_BACK <= date.year and date <= today
     return abs(date.year - today.year) <= MAX_AGE
@@ -168,22 +176,29 @@ def weigh_second_opinion(gray: np.ndarray, field: FieldDef, raw: RawField) -> Ra
 
 
 def model_doubts_a_digit(gray: np.ndarray, field: FieldDef, engine_name: str, number: str) -> bool:
-    """Whether the digit model, shown each character of the freehand line cut out where the
-    recogniser's frames pass from one character to the next, gives a digit of `number` less
-    than `freehand_veto` (or the line no longer reads as `number`). Touching digits leave
-    parts of their neighbours in each piece, so the model often doubts a right digit: this
-    is a veto, never a reading."""
+    """Whether the digit model gives a digit of `number` less than `freehand_veto`
+    (`least_model_probability`). Touching digits leave parts of their neighbours in each
+    piece, so the model often doubts a right digit: this is a veto, never a reading."""
+    least = least_model_probability(gray, field, engine_name, number)
+    return least is not None and least < calibration().digit_settle.freehand_veto
+
+
+def least_model_probability(
+    gray: np.ndarray, field: FieldDef, engine_name: str, number: str
+) -> float | None:
+    """The least probability the digit model gives a digit of `number`, shown each character
+    of the freehand line cut out where the recogniser's frames pass from one character to
+    the next: 0 where the line no longer reads as `number`; None where the recogniser gives
+    no frames or the box holds no writing."""
     engine = get_engine(engine_name)
     line = cut_tight(with_overflow(gray, field.box))
     if getattr(engine, "read_with_frames", None) is None or line is None:
-        return False
+        return None
     read = line_characters(engine, line, alphabet_for(field) or DIGITS)
     digits = [span for span in read if span[0] in DIGITS]
     if "".join(char for char, *_ in digits) != number:
-        return True
-    return model_vetoes(line, digits)
-
-
+        return 0.0
+    return least_digit(line, digits)
 
 
 def address_digits_doubt(gray: np.ndarray, field: FieldDef, engine_name: str) -> str | None:
@@ -259,12 +274,20 @@ def line_characters(engine: OcrEngine, line: np.ndarray, alphabet: str | None) -
 def model_vetoes(line: np.ndarray, digits: list[Span]) -> bool:
     """Whether the digit model, shown each of `digits` cut out of `line`, gives one of them
     less than `freehand_veto`, or a piece holds no ink."""
+    return least_digit(line, digits) < calibration().digit_settle.freehand_veto
+
+
+def least_digit(line: np.ndarray, digits: list[Span]) -> float:
+    """The least probability the digit model gives one of `digits`, each cut out of `line`
+    (0 where a piece holds no ink)."""
     pieces = [cut_tight(line[:, a:b]) if b > a else None for _, a, b, _ in digits]
     if any(piece is None for piece in pieces):
-        return True
+        return 0.0
     seen = digit_model.cell_probabilities([p for p in pieces if p is not None])
-    veto = calibration().digit_settle.freehand_veto
-    return any(p is None or p[int(d)] < veto for p, (d, *_) in zip(seen, digits, strict=True))
+    return min(
+        (0.0 if p is None else float(p[int(d)]) for p, (d, *_) in zip(seen, digits, strict=True)),
+        default=1.0,
+    )
 
 
 def digits_of(text: str) -> str:

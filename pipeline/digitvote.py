@@ -76,27 +76,74 @@ def settle(
     """The digits of a field from the model's per-cell probabilities (cells × 10), what the
     recognisers saw under each cell (`seen`) or read (`votes`), and the field's check
     (`passes`, None when it has none)."""
-    numbers = calibration().digit_settle
     seen = seen or {}
     posterior = cell_posteriors(model, votes, seen)
     best = [int(np.argmax(row)) for row in posterior]
 
-    def stands(k: int, digit: int) -> bool:
-        opinions = [model[k], *(s[k] for s in seen.values())]
-        # beside readers whose own doubt is weighed under the cell, the model and they must
-        # be sure together; beside readers that only vote, the model alone
-        sure = float(np.prod([o[digit] for o in opinions])) >= numbers.seen_sure if seen else (
-            float(model[k, digit]) >= numbers.model_trusted
-        )
-        return (
-            sure
-            and all(v is not None and v[k] == str(digit) for v in votes.values())
-            and all(int(np.argmax(o)) == digit for o in opinions)
-            and float(posterior[k, digit]) >= numbers.cell_trusted
-        )
+    def open_cells(near_miss: bool) -> list[int]:
+        return [
+            k for k, digit in enumerate(best)
+            if not stands(model[k], [s[k] for s in seen.values()], [v and v[k] for v in
+                          votes.values()], digit, float(posterior[k, digit]), near_miss)
+        ]
 
-    agreed = [stands(k, digit) for k, digit in enumerate(best)]
-    disputed = [k for k, ok in enumerate(agreed) if not ok]
+    disputed = open_cells(near_miss=True)
+    if passes is None:
+        return weighed(model, votes, seen, posterior, None, disputed)
+    settled = weighed(model, votes, seen, posterior, passes, disputed)
+    if passes(settled.text):
+        return settled
+    # the check refutes every reading a near miss leaves (a sure model wrong, PP-OCR's
+    # first choice right): the near misses are weighed with the check as well
+    strict = open_cells(near_miss=False)
+    return settled if strict == disputed else weighed(model, votes, seen, posterior, passes,
+                                                      strict)
+
+
+def stands(
+    model: np.ndarray,
+    seen: list[np.ndarray],
+    votes: list[str | None],
+    digit: int,
+    posterior: float,
+    near_miss: bool,
+) -> bool:
+    """Whether one cell's likeliest digit stands without the field's check, from the model's
+    probabilities for it, each recogniser's under it (`seen`) or its vote."""
+    numbers = calibration().digit_settle
+    if posterior < numbers.cell_trusted:
+        return False
+    if not seen:  # beside readers that only vote: the model sure, the first reader alike
+        return bool(
+            float(model[digit]) >= numbers.model_trusted
+            and int(np.argmax(model)) == digit
+            and votes
+            and votes[0] == str(digit)
+        )
+    # beside readers whose own doubt is weighed under the cell: every first choice the same
+    # and sure together, or a near miss (one reader sure, the other's runner-up at least
+    # `near_miss_floor`)
+    opinions = [float(o[digit]) for o in (model, *seen)]
+    if all(int(np.argmax(o)) == digit for o in (model, *seen)):
+        sure = float(np.prod(opinions)) >= numbers.seen_sure
+    else:
+        sure = near_miss and (
+            max(opinions) >= numbers.near_miss_sure and min(opinions) >= numbers.near_miss_floor
+        )
+    return sure and all(v == str(digit) for v in votes)
+
+
+def weighed(
+    model: np.ndarray,
+    votes: Votes,
+    seen: Seen,
+    posterior: np.ndarray,
+    passes: Callable[[str], bool] | None,
+    disputed: list[int],
+) -> Settled:
+    """The field settled with the `disputed` cells open: by the check, where it has one."""
+    numbers = calibration().digit_settle
+    best = [int(np.argmax(row)) for row in posterior]
     likeliest = "".join(map(str, best))
     if not disputed:  # the field's own check still applies (pipeline.fields)
         return Settled(likeliest, True, float(np.prod(posterior.max(axis=1))), 0)
@@ -123,6 +170,9 @@ def settle(
         return Settled(likeliest, False, 0.0, len(disputed))
     weight, text = max(passing)
     share = weight / sum(w for w, _ in passing)
-    # settled only where the check leaves one of the combinations the readers saw: a check
-    # that two of them pass (a 7 or a 9 in an era digit) decides nothing, whatever the votes
-    return Settled(text, len(passing) == 1, share, len(disputed))
+    # settled where the check leaves one of the combinations the readers saw, or where of
+    # those it leaves (a 7 or a 9 in an era digit) readers that all weigh their doubt (the
+    # model and PP-OCR under printed cells; a vote's weight is a guess) put nearly all their
+    # weight on one
+    dominant = bool(seen) and share >= numbers.check_share
+    return Settled(text, len(passing) == 1 or dominant, share, len(disputed))

@@ -29,6 +29,15 @@ class DigitSettle(BaseModel):
     least product of the model's and their probabilities for a cell's digit for it to stand."""
     cell_trusted: float
     """The least posterior for a cell's digit to stand without the field's check."""
+    near_miss_sure: float
+    """Printed cells: a cell whose readers' first choices differ still stands where one of
+    them gives a digit at least this and each other gives it at least `near_miss_floor`
+    (its runner-up: a near miss), the posterior at least `cell_trusted`."""
+    near_miss_floor: float
+    check_share: float
+    """Where two or more combinations of the open cells pass the field's check (a real date,
+    a postal code that exists, a check digit), the likeliest settles the field when it holds
+    at least this share of their weight."""
     model_floor: float
     """Every digit keeps at least this probability: the model is sometimes sure and wrong."""
     engine_cell_accuracy: dict[str, float]

@@ -7,6 +7,7 @@ import pytest
 
 from pipeline import digitvote
 from pipeline.fields import normalise
+from pipeline.rawfield import RawField
 from schemas.forms import get_form
 from schemas.normalise import my_number_check_digit
 
@@ -204,3 +205,136 @@ def test_a_filing_date_decades_back_goes_to_a_person(monkeypatch: pytest.MonkeyP
     monkeypatch.setattr(digits, "cell_probabilities", lambda cells: list(_sure("7011125")))
     raw = RawField("7011125", 0.93, "ppocr", cell_digits=_sure("7011125"))
     assert not digitsettle.settle_digits(cells[0], birth, raw, cells).notes
+
+
+def _spread(digits: str, cell: int, spread: dict[int, float]) -> np.ndarray:
+    return _sure(digits, {cell: spread})
+
+
+def test_a_near_miss_stands_where_one_reader_is_sure_and_the_others_runner_up_agrees() -> None:
+    """A basic pension number of --digits mnist --seed 61: a 9 the model reads 9 (0.9994)
+    and PP-OCR 7 (0.605), its runner-up the 9 (0.287). No check digit: before, a person."""
+    bpn = "6990390781"
+    model = _spread(bpn, 1, {9: 0.9994, 7: 0.0006})
+    seen = _spread(bpn, 1, {7: 0.605, 9: 0.287, 5: 0.067, 8: 0.041})
+    settled = digitvote.settle(model, {}, None, {"ppocr": seen})
+    assert settled.settled and settled.text == bpn
+    # the model a little less sure (seed 83: a 9 it read 7 at 0.992): a person decides
+    model = _spread(bpn, 1, {9: 0.992, 7: 0.008})
+    assert not digitvote.settle(model, {}, None, {"ppocr": seen}).settled
+    # PP-OCR giving the model's digit next to nothing is no near miss
+    seen = _spread(bpn, 1, {7: 0.95, 9: 0.002, 5: 0.048})
+    assert not digitvote.settle(_spread(bpn, 1, {9: 0.9994, 7: 0.0006}), {}, None,
+                                {"ppocr": seen}).settled
+
+
+def test_a_near_miss_the_check_digit_refutes_is_weighed_with_the_check() -> None:
+    """Seed 83's spouse's 個人番号: a 9 the model read 7 (0.996) and PP-OCR 9 (0.625, 7 at
+    0.317). Standing on the near miss, the number fails its check digit; weighed with the
+    check, only the 9 passes."""
+    truth = _my_number("55091422663")
+    model = _spread(truth, 3, {7: 0.996, 9: 0.003, 4: 0.001})
+    seen = _spread(truth, 3, {9: 0.625, 7: 0.317, 4: 0.058})
+    assert not _passes(truth[:3] + "7" + truth[4:])
+    settled = digitvote.settle(model, {}, _passes, {"ppocr": seen})
+    assert settled.settled and settled.text == truth
+
+
+def test_the_calendar_settles_a_date_where_the_readers_put_nearly_all_weight_on_one() -> None:
+    """Seed 61: 昭和59年 (5590113) with the year's 9 read 9 by PP-OCR (0.992, 4 at 0.005)
+    and by the model only at 0.64 (4 at 0.36). 昭和54年 is a real date as well, so the check
+    alone leaves two; their weights are 0.997 to 0.003."""
+    field = get_form("kokunen_hihokensha_todoke").field("birth_date")
+
+    def passes(text: str) -> bool:
+        return not normalise(field, text).reasons
+
+    truth = "5590113"
+    model = _spread(truth, 2, {9: 0.64, 4: 0.36})
+    seen = _spread(truth, 2, {9: 0.992, 4: 0.005, 0: 0.003})
+    settled = digitvote.settle(model, {}, passes, {"ppocr": seen})
+    assert settled.settled and settled.text == truth and settled.confidence >= 0.995
+    # seed 71: a 6 both readers took for a 1 (0.436 and 0.866): 01 and 06 both months, the
+    # share 0.992 — a person decides
+    model = _spread("5490628", 4, {1: 0.436, 8: 0.313, 6: 0.251})
+    seen = _spread("5490628", 4, {1: 0.866, 4: 0.12, 6: 0.009, 0: 0.005})
+    unsure = digitvote.settle(model, {}, passes, {"ppocr": seen})
+    assert not unsure.settled and unsure.text == "5490128"
+
+
+def test_a_freehand_digit_stands_on_the_model_and_the_first_recogniser() -> None:
+    """Seed 73: 0224632593 read alike by PP-OCR v6 and the model (sure of every digit);
+    the second recogniser read its 2 as 0. Two independent readers agree: it stands. Where
+    the model is unsure, the first recogniser alone is not enough."""
+    phone = "0224632593"
+    settled = digitvote.settle(_sure(phone), {"ppocr": phone, "ppocr5": "0224630593"}, None)
+    assert settled.settled and settled.text == phone
+    unsure = _spread(phone, 6, {2: 0.7, 0: 0.3})
+    assert not digitvote.settle(unsure, {"ppocr": phone, "ppocr5": "0224630593"}, None).settled
+    # the second opinion's vote counts only beside the first: alone with the model, no
+    assert not digitvote.settle(_sure(phone), {"ppocr": "0224630593", "ppocr5": phone},
+                                None).settled
+
+
+def _phone_settled(
+    monkeypatch: pytest.MonkeyPatch, model: np.ndarray, first: str, second: str
+) -> RawField:
+    """A phone number written freehand, its digits cut apart (one glyph per row of `model`),
+    read `first` by PP-OCR and `second` by the second recogniser."""
+    from pipeline import digits, digitsettle
+
+    field = get_form("kokunen_hihokensha_todoke").field("phone")
+    monkeypatch.setattr(digits, "cell_probabilities", lambda cells: list(model))
+    monkeypatch.setattr(digitsettle, "second_opinion", lambda gray, field, engine: second)
+    glyphs = [np.zeros((40, 30), np.uint8)] * len(model)
+    return digitsettle.settle_digits(glyphs[0], field, RawField(first, 0.9, "ppocr"), glyphs)
+
+
+def test_a_phone_numbers_shape_fixes_a_doubtful_digit(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Seed 73: 090-1420-4704 with its second 0 read 8 by PP-OCR (098...), 0 by the second
+    recogniser, the model unsure (6: 0.40). Eleven digits are a 0A0 number: of the digits
+    the readers saw there, only the 0 makes one."""
+    truth = "09014204704"
+    model = _spread(truth, 2, {6: 0.40, 8: 0.32, 0: 0.28})
+    settled = _phone_settled(monkeypatch, model, "098-1420-4704", "00814204704")
+    assert settled.text == truth and not settled.notes
+    # the shape leaves two: a vote's weight is a guess, so no share settles it
+    model = _spread("0248780878", 6, {6: 0.79, 0: 0.16, 8: 0.05})
+    unsure = _phone_settled(monkeypatch, model, "024-878-8878", "0248788878")
+    assert "engines_disagree" in unsure.notes
+
+
+def test_a_second_recogniser_that_miscounts_leaves_the_first_and_the_model(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Seed 73: 048-388-0636, every digit cut out and read alike by PP-OCR and the model
+    (sure); the second recogniser read nine digits. Before, its miscount sent the number to a
+    person."""
+    phone = "0483880636"
+    settled = _phone_settled(monkeypatch, _sure(phone), "048-388-0636", "048380636")
+    assert settled.text == phone and not settled.notes
+    # PP-OCR itself reading another count than were cut out still goes to a person
+    miscounted = _phone_settled(monkeypatch, _sure(phone), "048-38-0636", phone)
+    assert miscounted.notes
+
+
+def test_a_period_ends_on_the_last_day_of_a_month() -> None:
+    """Seed 61: 申請期間 終期 令和7年6月30日 (9070630), the month's 6 read 6 by the model
+    (0.90) and 1 by PP-OCR (0.73). 1月30日 is a date, but no period of the pension ends on
+    it: only June's 30th is left."""
+    from pipeline import digitsettle
+
+    field = get_form("kokunen_menjo_shinsei").field("period_end")
+
+    def passes(text: str) -> bool:
+        normalised = normalise(field, text)
+        return not normalised.reasons and digitsettle.plausible(field, normalised.value)
+
+    model = _spread("9070630", 4, {6: 0.90, 1: 0.097, 0: 0.003})
+    seen = _spread("9070630", 4, {1: 0.735, 6: 0.197, 0: 0.051, 7: 0.017})
+    settled = digitvote.settle(model, {}, passes, {"ppocr": seen})
+    assert settled.settled and settled.text == "9070630"
+    start = get_form("kokunen_menjo_shinsei").field("period_start")
+    assert digitsettle.plausible(start, "2025-07-01")
+    assert not digitsettle.plausible(start, "2025-07-07")
+    assert not digitsettle.plausible(field, "2026-06-29")
