@@ -48,7 +48,8 @@ def decide(field: FieldDef, raw: RawField) -> FieldResult:
     if field.type in ("text", "kana"):
         text, runners_up = lexicon.settle_by_script(text, runners_up)
     normalised = fields.normalise(field, text)
-    reasons = list(raw.notes) + list(normalised.reasons)
+    seen = {f"variant_kanji:{ch}" for ch in raw.variants_seen}  # the form is settled
+    reasons = list(raw.notes) + [r for r in normalised.reasons if r not in seen]
     reasons += [f"doubt:{pair}" for pair in lexicon.doubts(runners_up)]
     if normalised.value and not reasons and raw.confidence < ACCEPT_CONFIDENCE[field.type]:
         reasons.append("low_confidence")
