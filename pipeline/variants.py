@@ -101,8 +101,9 @@ def settle_variants(
 ) -> RawField:
     """`raw` with each classified variant character the network is sure of written in the
     form it saw, noted in `variants_seen`, and the recogniser's near misses between that
-    character's forms dropped. Nothing changes where the engine cannot give its characters'
-    places, where the lines do not read as `raw` did, or where the network is unsure."""
+    character's forms and its doubt there (its probability) dropped. Nothing changes where
+    the engine cannot give its characters' places, where the lines do not read as `raw`
+    did, or where the network is unsure."""
     family_of = _family_of()
     if not any(ch in family_of for ch in raw.text) or not hasattr(engine, "read_with_frames"):
         return raw
@@ -113,7 +114,7 @@ def settle_variants(
     if "".join(char for char, _ in pieces) != raw.text:
         return raw
     sure = calibration().variant_classifier.sure
-    chars, seen = list(raw.text), []
+    chars, seen, places = list(raw.text), [], set()
     for at, (char, piece) in enumerate(pieces):
         features = glyph_features(piece) if char in family_of and piece.size else None
         if features is None:
@@ -124,6 +125,7 @@ def settle_variants(
         if probs[best] >= sure and family[best] in _name_forms():
             chars[at] = family[best]
             seen.append(family[best])
+            places.add(at)
     if not seen:
         return raw
     settled = {family_of[ch] for ch in seen}
@@ -131,5 +133,11 @@ def settle_variants(
         (read, nearly, p) for read, nearly, p in raw.runners_up
         if not (family_of.get(read) in settled and family_of.get(nearly) == family_of[read])
     )
+    # the recogniser's doubt at a settled character was which form it is: the network
+    # answered it, so the field is as sure as its other characters
+    others = [c for at, (ch, c) in enumerate(zip(raw.text, raw.char_confidences, strict=False))
+              if at not in places and ch != " "]
+    confident = len(raw.char_confidences) == len(raw.text) and others
     return replace(raw, text="".join(chars), runners_up=runners_up,
-                   variants_seen=tuple(dict.fromkeys(seen)))
+                   variants_seen=tuple(dict.fromkeys(seen)),
+                   confidence=min(others) if confident else raw.confidence)
