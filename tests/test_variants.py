@@ -91,3 +91,12 @@ def test_nothing_changes_where_the_engine_gives_no_character_places() -> None:
     raw = RawField("高橋", 0.9, "plain")
     gray = _name_page("髙橋", "/usr/share/fonts/truetype/klee/KleeOne-Regular.ttf", 3)
     assert variants.settle_variants(gray, NAME, Plain(), alphabet_for(NAME), raw) is raw
+
+
+def test_training_is_deterministic() -> None:
+    fonts = {"Klee One Regular": train_variants.TRAINED_FONTS["Klee One Regular"]}
+    x, y = train_variants.samples("高髙", fonts, 6, seed=0)
+    again, labels = train_variants.samples("高髙", fonts, 6, seed=0)
+    assert np.array_equal(x, again) and np.array_equal(y, labels)
+    one, two = (train_variants._train(x, y, 2, seed=0) for _ in range(2))
+    assert all(np.array_equal(one[k], two[k]) for k in one)
