@@ -91,9 +91,10 @@ def _family_of() -> dict[str, str]:
     return {ch: family for family in calibration().variant_classifier.families for ch in family}
 
 
-def classified(ch: str) -> bool:
-    """Whether the form of `ch` is for the classifier to tell (its family has a network)."""
-    return ch in _family_of()
+def warm_up() -> None:
+    """Load the weights and the name forms, so that a worker's first name costs no more."""
+    _weights()
+    _name_forms()
 
 
 def settle_variants(

@@ -16,9 +16,11 @@ from __future__ import annotations
 
 import random
 from collections.abc import Callable
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
+from typing import cast
 
 import cv2
 import numpy as np
@@ -176,6 +178,17 @@ def _train(x: np.ndarray, y: np.ndarray, classes: int, seed: int) -> dict[str, n
     return params
 
 
+def _one_thread() -> AbstractContextManager[object]:
+    """One BLAS thread, so that the sums, and the weights, come out the same on every machine:
+    threadpoolctl (the `train` extra) where it is installed; else run the command with
+    OPENBLAS_NUM_THREADS=1 (as the shipped weights were)."""
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:
+        return nullcontext()
+    return cast(AbstractContextManager[object], threadpool_limits(1))
+
+
 def train(out: Path = variants.MODEL, seed: int = 0,
           progress: Callable[[str], None] = lambda _: None) -> Trained:
     families = calibration().variant_classifier.families
@@ -184,7 +197,8 @@ def train(out: Path = variants.MODEL, seed: int = 0,
     for index, family in enumerate(families):
         x, y = samples(family, TRAINED_FONTS, PER_FORM, seed)
         count += len(x)
-        params = _train(x, y, len(family), seed + index)
+        with _one_thread():
+            params = _train(x, y, len(family), seed + index)
         arrays |= {f"{index}_{k}": v.astype(np.float16) for k, v in params.items()}
         progress(f"{family}: {len(x)} glyphs trained")
     out.parent.mkdir(parents=True, exist_ok=True)
