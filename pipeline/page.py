@@ -28,6 +28,7 @@ from pipeline import (
     routes,
     separator,
     tables,
+    variants,
 )
 from pipeline.crosscheck import cross_check, vouch_for_towns
 from pipeline.ingest import TARGET_DPI, PageImage
@@ -48,7 +49,8 @@ def decide(field: FieldDef, raw: RawField) -> FieldResult:
     if field.type in ("text", "kana"):
         text, runners_up = lexicon.settle_by_script(text, runners_up)
     normalised = fields.normalise(field, text)
-    reasons = list(raw.notes) + list(normalised.reasons)
+    seen = {f"variant_kanji:{ch}" for ch in raw.variants_seen}  # the form is settled
+    reasons = list(raw.notes) + [r for r in normalised.reasons if r not in seen]
     reasons += [f"doubt:{pair}" for pair in lexicon.doubts(runners_up)]
     if normalised.value and not reasons and raw.confidence < ACCEPT_CONFIDENCE[field.type]:
         reasons.append("low_confidence")
@@ -87,14 +89,15 @@ class StageClock:
 
 def warm_up() -> None:
     """Load what reading a page needs (the forms, their templates and marks, each routed
-    OCR session, the digit model) and run each model once, so that a worker's first page
-    costs what every other page costs: a new worker process calls this before its first
-    task, as the in-process benchmark warms up before it times anything."""
+    OCR session, the digit model, the variant networks) and run each model once, so that a
+    worker's first page costs what every other page costs: a new worker process calls this
+    before its first task, as the in-process benchmark warms up before it times anything."""
     form = next(f for f in load_forms().values() if f.kind == "form")
     read_page(PageImage(1, np.asarray(render_blank(form).convert("RGB")), TARGET_DPI))
     for name in sorted(set(routes.ROUTES.values())):
         get_engine(name).read_line(np.full((48, 160), 255, np.uint8))
     digits.probabilities(np.zeros((1, 784), np.float32))
+    variants.warm_up()
 
 
 def read_page(

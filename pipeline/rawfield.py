@@ -22,3 +22,6 @@ class RawField:
     char_confidences: tuple[float, ...] = ()
     """Free writing: each character's probability, in the order of `text`; empty where the
     reader gives none."""
+    variants_seen: tuple[str, ...] = ()
+    """Variant kanji of a name whose written form the variant networks were sure of
+    (`pipeline.variants`): no person need look at which form it is."""

@@ -1,8 +1,9 @@
 """Read the fields of a registered page: separate the handwriting from the printed form
 (`pipeline.handwriting`), then read cells (`pipeline.digitcells`), lines
 (`pipeline.textlines`) and marked choices (`pipeline.choices`) with the engine routed to each
-field type (`pipeline.routes`), and settle number fields among their readers
-(`pipeline.digitsettle`)."""
+field type (`pipeline.routes`), settle number fields among their readers
+(`pipeline.digitsettle`) and a name's variant kanji with their own networks
+(`pipeline.variants`)."""
 
 from __future__ import annotations
 
@@ -25,6 +26,7 @@ from pipeline.ocr import get_engine
 from pipeline.rawfield import RawField
 from pipeline.routes import ROUTES, alphabet_for
 from pipeline.textlines import read_line_field
+from pipeline.variants import settle_variants
 from schemas.forms import FieldDef, FormDef
 
 
@@ -48,6 +50,8 @@ def read_field(
         return settle_digits(gray, field, raw)
     if field.type == "phone" and (glyphs := digit_glyphs(gray, field)):
         return settle_digits(gray, field, raw, glyphs)
+    if field.charset == "name":
+        raw = settle_variants(gray, field, get_engine(raw.engine), alphabet, raw)
     if field.charset == "address" and any(ch in DIGITS for ch in raw.text):
         doubt = address_digits_doubt(gray, field, raw.engine)
         if doubt and doubt not in raw.notes:

@@ -58,6 +58,16 @@ class DigitSettle(BaseModel):
     sits on no digit: one was dropped there."""
 
 
+class VariantClassifier(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    families: list[str]
+    """Variant families with a network of their own (`pipeline.variants`), forms in the
+    order of its outputs."""
+    sure: float
+    """The least probability of one form for it to stand without a person."""
+
+
 class Calibration(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
@@ -73,6 +83,7 @@ class Calibration(BaseModel):
     other_doubt: float
     variant_families: list[str]
     variants_told_apart: list[str]
+    variant_classifier: VariantClassifier
 
 
 def calibration_path() -> Path:

@@ -83,6 +83,38 @@ def train_kana(
     )
 
 
+@bench_app.command("train-variants")
+def train_variants(
+    out: Annotated[Path, typer.Option(help="Where the weights (.npz) go.")] = Path(
+        "pipeline/models/variants.npz"
+    ),
+    seed: Annotated[int, typer.Option(help="Same seed, same weights.")] = 0,
+) -> None:
+    """Train the variant-kanji networks (one per family: 真/眞, 髙/高 …) on glyphs drawn from
+    the installed Japanese fonts, the Seto font kept out, and write their weights."""
+    from kura.bench.train_variants import train
+
+    started = time.perf_counter()
+    trained = train(out, seed, progress=lambda message: console.log(message))
+    console.print(
+        _("wrote {path} ({size} KiB) from {samples} glyphs in {seconds} s").format(
+            path=trained.path,
+            size=round(trained.bytes / 1024),
+            samples=trained.samples,
+            seconds=round(time.perf_counter() - started),
+        )
+    )
+    for font, families in trained.accuracy.items():
+        console.print(
+            _("{font}: right per family {accuracy}; sure {sure} %, sure and wrong {wrong}").format(
+                font=font,
+                accuracy=", ".join(f"{f} {100 * a:.1f} %" for f, a in families.items()),
+                sure=f"{100 * trained.sure_share[font]:.1f}",
+                wrong=trained.sure_wrong[font],
+            )
+        )
+
+
 @bench_app.command("train-digits")
 def train_digits(
     out: Annotated[Path, typer.Option(help="Where the ONNX weights go.")] = Path(

@@ -1,0 +1,229 @@
+"""`kura bench train-variants`: train the variant-kanji networks (`pipeline.variants`), one
+per family, and write their weights, deterministically (same fonts, same seed, same weights).
+
+Data: each form of each family drawn from the installed Japanese fonts — printed (IPA, IPAex,
+Ume, VL, Noto CJK, M+, Motoya L Cedar) and handwriting-like (Klee One Regular and SemiBold) —
+then changed as a pen and a scanner change writing: stroke width, slant, rotation, squeeze,
+size, blur, noise, 1-bit. The Seto font, one of the three
+faces the benchmark's generator writes names with (`pipeline.fonts.HANDWRITING_FONTS`), is
+kept out of training so that accuracy on it measures writing the networks never saw.
+
+Model per family: SIDE·SIDE → HIDDEN (ReLU) → its forms, trained with Adam in numpy (one
+thread of arithmetic, fixed seeds); float16 arrays in one .npz.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Callable
+from contextlib import AbstractContextManager, nullcontext
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+from typing import cast
+
+import cv2
+import numpy as np
+from PIL import Image, ImageDraw, ImageFont
+
+from pipeline import variants
+from schemas.calibration import calibration
+
+FONTS = Path("/usr/share/fonts")
+TRAINED_FONTS: dict[str, tuple[Path, int]] = {
+    "IPAex Gothic": (FONTS / "opentype/ipaexfont-gothic/ipaexg.ttf", 0),
+    "IPAex Mincho": (FONTS / "opentype/ipaexfont-mincho/ipaexm.ttf", 0),
+    "IPA Gothic": (FONTS / "opentype/ipafont-gothic/ipag.ttf", 0),
+    "IPA Mincho": (FONTS / "opentype/ipafont-mincho/ipam.ttf", 0),
+    "Ume Gothic": (FONTS / "truetype/horai-umefont/ume-hgo4.ttf", 0),
+    "Ume Mincho": (FONTS / "truetype/horai-umefont/ume-tmo3.ttf", 0),
+    "VL Gothic": (FONTS / "truetype/vlgothic/VL-Gothic-Regular.ttf", 0),
+    "Noto Sans CJK JP": (FONTS / "opentype/noto/NotoSansCJK-Regular.ttc", 0),
+    "Noto Sans CJK JP Bold": (FONTS / "opentype/noto/NotoSansCJK-Bold.ttc", 0),
+    "Noto Serif CJK JP": (FONTS / "opentype/noto/NotoSerifCJK-Regular.ttc", 0),
+    "M+ 1 Regular": (FONTS / "opentype/mplus/Mplus1-Regular.otf", 0),
+    "M+ 2 Bold": (FONTS / "opentype/mplus/Mplus2-Bold.otf", 0),
+    "M+ 1 Black": (FONTS / "opentype/mplus/Mplus1-Black.otf", 0),
+    "M+ 2 ExtraBold": (FONTS / "opentype/mplus/Mplus2-ExtraBold.otf", 0),
+    "Motoya L Cedar": (FONTS / "truetype/motoya-l-cedar/MTLc3m.ttf", 0),
+    "Klee One Regular": (FONTS / "truetype/klee/KleeOne-Regular.ttf", 0),
+    "Klee One SemiBold": (FONTS / "truetype/klee/KleeOne-SemiBold.ttf", 0),
+}
+HELD_FONTS: dict[str, tuple[Path, int]] = {
+    "Seto": (FONTS / "truetype/seto/setofont.ttf", 0),
+}
+PER_FORM = 1500
+"""Training glyphs drawn per form of a family."""
+MEASURED_PER_FORM = 150
+"""Glyphs drawn per form and font to measure on (another seed)."""
+HIDDEN = 96
+EPOCHS = 14
+BATCH = 128
+LEARNING_RATE = 2e-3
+
+
+@dataclass
+class Trained:
+    path: Path
+    samples: int
+    accuracy: dict[str, dict[str, float]]
+    """Per font, per family: the share of glyphs read as the form drawn (another seed)."""
+    sure_wrong: dict[str, int]
+    """Per font: glyphs the networks were at least `sure` of and got wrong."""
+    sure_share: dict[str, float]
+    """Per font: the share of glyphs the networks were at least `sure` of."""
+    bytes: int
+
+
+def _has_glyph(face: ImageFont.FreeTypeFont, ch: str) -> bool:
+    """Whether the face draws `ch` itself, not its missing-glyph box."""
+    def drawn(text: str) -> bytes:
+        image = Image.new("L", (64, 64), 0)
+        ImageDraw.Draw(image).text((4, 4), text, font=face, fill=255)
+        return image.tobytes()
+    return drawn(ch) != drawn("\U0010fffd")
+
+
+@lru_cache(maxsize=256)
+def _face(path: Path, size: int, index: int) -> ImageFont.FreeTypeFont:
+    return ImageFont.truetype(str(path), size, index=index)
+
+
+def draw_glyph(ch: str, font: tuple[Path, int], rng: random.Random) -> np.ndarray:
+    """One character as a person writes it and a scanner sees it: gray, dark ink on white."""
+    em = rng.randint(40, 72)
+    face = _face(font[0], em, font[1])
+    canvas = Image.new("L", (em * 2, em * 2), 0)
+    ImageDraw.Draw(canvas).text((em // 2, em // 2), ch, font=face, fill=255)
+    ink: np.ndarray = np.asarray(canvas, np.float32) / 255.0
+    weight = round(rng.uniform(-0.03, 0.09) * em)  # a fine pen to a felt-tip
+    if weight:
+        kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (abs(weight) + 1,) * 2)
+        ink = cv2.dilate(ink, kernel) if weight > 0 else cv2.erode(ink, kernel)
+    angle = np.radians(rng.uniform(-6, 6))
+    slant, squeeze = rng.uniform(-0.2, 0.25), rng.uniform(0.85, 1.15)
+    centre = em
+    matrix = np.array([[np.cos(angle) * squeeze, -np.sin(angle) + slant, 0.0],
+                       [np.sin(angle), np.cos(angle), 0.0]], np.float32)
+    matrix[:, 2] = centre - matrix[:, :2] @ np.array([centre, centre], np.float32)
+    ink = cv2.warpAffine(ink, matrix, (em * 2, em * 2), flags=cv2.INTER_LINEAR)
+    page: np.ndarray = 250.0 - ink * rng.uniform(170, 225)
+    scale = rng.uniform(28, 64) / em
+    page = cv2.resize(page, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
+    blur = rng.uniform(0.0, 1.1)
+    if blur > 0.3:
+        page = cv2.GaussianBlur(page, (0, 0), blur)
+    page = page + np.random.default_rng(rng.getrandbits(32)).normal(
+        0, rng.uniform(0, 8), page.shape).astype(np.float32)
+    if rng.random() < 0.33:
+        page = np.where(page < rng.uniform(140, 190), 0.0, 255.0)
+    return np.clip(page, 0, 255).astype(np.uint8)
+
+
+def samples(family: str, fonts: dict[str, tuple[Path, int]], per_form: int, seed: int
+            ) -> tuple[np.ndarray, np.ndarray]:
+    """Features and form indices of `per_form` glyphs of each form of `family`, each drawn
+    in a font (of `fonts`) that has it."""
+    rng = random.Random(f"{seed}:{family}:{','.join(sorted(fonts))}")
+    features, labels = [], []
+    for label, ch in enumerate(family):
+        having = [font for font in fonts.values()
+                  if _has_glyph(_face(font[0], 48, font[1]), ch)]
+        for _ in range(per_form if having else 0):
+            seen = variants.glyph_features(draw_glyph(ch, rng.choice(having), rng))
+            if seen is not None:
+                features.append(seen)
+                labels.append(label)
+    if not features:
+        return np.zeros((0, variants.SIDE**2), np.float32), np.zeros(0, np.int64)
+    return np.stack(features).astype(np.float32), np.array(labels)
+
+
+def _train(x: np.ndarray, y: np.ndarray, classes: int, seed: int) -> dict[str, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    params = {
+        "w1": rng.normal(0, np.sqrt(2 / x.shape[1]), (x.shape[1], HIDDEN)).astype(np.float32),
+        "b1": np.zeros(HIDDEN, np.float32),
+        "w2": rng.normal(0, np.sqrt(1 / HIDDEN), (HIDDEN, classes)).astype(np.float32),
+        "b2": np.zeros(classes, np.float32),
+    }
+    moments = {k: (np.zeros_like(v), np.zeros_like(v)) for k, v in params.items()}
+    step = 0
+    for epoch in range(EPOCHS):
+        order = rng.permutation(len(x))
+        rate = LEARNING_RATE * (0.3 if epoch >= EPOCHS * 2 // 3 else 1.0)
+        for at in range(0, len(x), BATCH):
+            batch = order[at : at + BATCH]
+            inputs, targets = x[batch], y[batch]
+            hidden = np.maximum(inputs @ params["w1"] + params["b1"], 0.0)
+            logits = hidden @ params["w2"] + params["b2"]
+            logits -= logits.max(axis=1, keepdims=True)
+            probs = np.exp(logits)
+            probs /= probs.sum(axis=1, keepdims=True)
+            grad = probs
+            grad[np.arange(len(batch)), targets] -= 1.0
+            grad /= len(batch)
+            grads = {"w2": hidden.T @ grad, "b2": grad.sum(axis=0)}
+            back = (grad @ params["w2"].T) * (hidden > 0)
+            grads["w1"], grads["b1"] = inputs.T @ back, back.sum(axis=0)
+            step += 1
+            for name, value in params.items():
+                m, v = moments[name]
+                m *= 0.9
+                m += 0.1 * grads[name]
+                v *= 0.999
+                v += 0.001 * grads[name] ** 2
+                corrected = (m / (1 - 0.9**step)) / (np.sqrt(v / (1 - 0.999**step)) + 1e-8)
+                value -= (rate * corrected).astype(np.float32)
+    return params
+
+
+def _one_thread() -> AbstractContextManager[object]:
+    """One BLAS thread, so that the sums, and the weights, come out the same on every machine:
+    threadpoolctl (the `train` extra) where it is installed; else run the command with
+    OPENBLAS_NUM_THREADS=1 (as the shipped weights were)."""
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:
+        return nullcontext()
+    return cast(AbstractContextManager[object], threadpool_limits(1))
+
+
+def train(out: Path = variants.MODEL, seed: int = 0,
+          progress: Callable[[str], None] = lambda _: None) -> Trained:
+    families = calibration().variant_classifier.families
+    arrays: dict[str, np.ndarray] = {"families": np.array(families)}
+    count = 0
+    for index, family in enumerate(families):
+        x, y = samples(family, TRAINED_FONTS, PER_FORM, seed)
+        count += len(x)
+        with _one_thread():
+            params = _train(x, y, len(family), seed + index)
+        arrays |= {f"{index}_{k}": v.astype(np.float16) for k, v in params.items()}
+        progress(f"{family}: {len(x)} glyphs trained")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    np.savez_compressed(out, **arrays)  # type: ignore[arg-type]
+    variants._weights.cache_clear()
+    sure = calibration().variant_classifier.sure
+    accuracy: dict[str, dict[str, float]] = {}
+    sure_wrong: dict[str, int] = {}
+    sure_share: dict[str, float] = {}
+    for name, font in {**HELD_FONTS, **TRAINED_FONTS}.items():
+        right = wrong_sure = sure_count = total = 0
+        accuracy[name] = {}
+        for family in families:
+            x, y = samples(family, {name: font}, MEASURED_PER_FORM, seed + 1000)
+            if not len(x):
+                continue
+            probs = variants.family_probabilities(family, x, out)
+            best = probs.argmax(axis=1)
+            accuracy[name][family] = float((best == y).mean())
+            confident = probs.max(axis=1) >= sure
+            right += int((best == y).sum())
+            total += len(y)
+            sure_count += int(confident.sum())
+            wrong_sure += int((confident & (best != y)).sum())
+        sure_wrong[name], sure_share[name] = wrong_sure, sure_count / max(total, 1)
+        progress(f"{name}: {100 * right / max(total, 1):.1f} % right, "
+                 f"{100 * sure_share[name]:.1f} % sure, {wrong_sure} sure and wrong")
+    return Trained(out, count, accuracy, sure_wrong, sure_share, out.stat().st_size)
