@@ -88,13 +88,7 @@ def _name_forms() -> frozenset[str]:
 
 @lru_cache(maxsize=1)
 def _family_of() -> dict[str, str]:
-    """Each character a network may settle, and its network's forms: only networks whose
-    forms are the character's whole variant family. 崎/﨑 leaves out 嵜 and 碕, 邊/邉 leaves
-    out 辺: written there, the network would still answer 崎 or 邊, sure and wrong, where a
-    person now decides."""
-    whole = {frozenset(family) for family in calibration().variant_families}
-    return {ch: family for family in calibration().variant_classifier.families
-            if frozenset(family) in whole for ch in family}
+    return {ch: family for family in calibration().variant_classifier.families for ch in family}
 
 
 def warm_up() -> None:
