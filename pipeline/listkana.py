@@ -30,7 +30,13 @@ COUNT_TOLERANCE = 0.5
 """…and how far (in pitches) a word's width may stray from the characters read in it."""
 CELL_SURE = 0.95
 """Where the two readers differ, the cell reader's kana are proposed only when its least sure
-cell is at least this sure (chosen on the tuning lists, see docs/benchmarks.md)."""
+cell is at least this sure (chosen on the tuning lists, see docs/benchmarks.md)…"""
+CELL_TRUSTED = 0.8
+KNOWN_PRINTER = 0.5
+"""…or CELL_TRUSTED, on a column where the cell reader reads at least KNOWN_PRINTER of the
+words CELL_SURE or surer: a printer whose face it knows (one printer prints the column), whose
+kana it reads right where PP-OCR loses a mincho hairline (ﾌ read ｿ); on a face it is unsure
+of, its less sure words stay PP-OCR's (docs/benchmarks.md, 2026-12-07 listrows)."""
 HALF_WIDTH_RATIO = 0.8
 """Printed width over height per character under which kana are half-width (about 0.55;
 full-width about 1.1)."""
@@ -185,11 +191,14 @@ def _read_kana_words(engine: PaddleEngine, crops: list[np.ndarray], alphabet: st
     # a half-width voicing mark takes a character's place of its own
     counted = _counted(crops, chosen, [len(r.text) + len(found) for r, found
                                        in zip(chosen, marks, strict=True)])
-    return [_cell_vote(cells, reading) for cells, reading
-            in zip(halfkana.read_words(crops), counted, strict=True)]
+    cells = halfkana.read_words(crops)
+    known = np.mean([c is not None and c.confidence >= CELL_SURE for c in cells])
+    sure = CELL_TRUSTED if known >= KNOWN_PRINTER else CELL_SURE
+    return [_cell_vote(word, reading, sure) for word, reading in zip(cells, counted, strict=True)]
 
 
-def _cell_vote(cells: halfkana.KanaReading | None, line: Reading) -> Reading:
+def _cell_vote(cells: halfkana.KanaReading | None, line: Reading, sure: float = CELL_SURE
+               ) -> Reading:
     """A half-width word read again glyph by glyph (`pipeline.halfkana`), beside the line
     recogniser's reading. Where both read the same, the line reading stands as it was (taking
     the surer of the two left 2 names accepted wrong on the tuning lists: both readers can
@@ -197,12 +206,13 @@ def _cell_vote(cells: halfkana.KanaReading | None, line: Reading) -> Reading:
     cell reader read it where every cell of it was sure (it reads small half-width print
     better), else as the line recogniser read it: the cell reader is trained on some faces
     only, and on a face it never saw it is unsure where it is wrong, so the proposal is
-    never worse for it than PP-OCR's."""
+    never worse for it than PP-OCR's. `sure`: how sure every cell must be (CELL_SURE, or
+    CELL_TRUSTED on a column of a printer the cell reader knows)."""
     if cells is None:
         return Reading(line.text, min(line.confidence, UNSURE_VOICING), line.engine)
     if cells.text == to_katakana(line.text):
         return line
-    if cells.confidence < CELL_SURE:
+    if cells.confidence < sure:
         return Reading(line.text, min(line.confidence, UNSURE_VOICING), line.engine)
     return Reading(cells.text, min(line.confidence, cells.confidence, UNSURE_VOICING),
                    HALF_WIDTH_ENGINE)
