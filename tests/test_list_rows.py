@@ -1,0 +1,107 @@
+"""More rows of a printed list read exact, and none silently wrong: a half-width name column
+whose printer the cell reader knows, print with no character read on it, a disputed remark's
+proposal (docs/benchmarks.md, "Printed result lists", listrows)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import cv2
+import numpy as np
+from PIL import Image, ImageDraw, ImageFont
+
+from kura.bench.synth.lists import LIST_FORM
+from pipeline.listkana import UNSURE_VOICING, read_kana
+from pipeline.listreading import column_alphabet, japanese_alphabet, read_lines
+from pipeline.listverdicts import _likeliest, _mixes, decide_cell, unread_print
+from pipeline.ocr import PaddleEngine, Reading, get_engine
+from schemas.forms import get_form
+
+MINCHO = Path("/usr/share/fonts/opentype/ipaexfont-mincho/ipaexm.ttf")
+
+
+def _printed(text: str, px: int = 26, em: float = 0.5) -> np.ndarray:
+    """`text` (characters `em` wide) in IPAex Mincho as a 300 dpi printer prints it (a dot or
+    none: a hairline under half a dot is lost, as on the tuning lists), scanned a little
+    blurred."""
+    ink = Image.new("L", (int(px * (len(text) * em + 2)), int(px * 1.8)), 0)
+    ImageDraw.Draw(ink).text((px, px // 3), text, font=ImageFont.truetype(str(MINCHO), px),
+                             fill=255)
+    page = np.where(np.asarray(ink) > 127, 20.0, 245.0).astype(np.float32)
+    return np.clip(cv2.GaussianBlur(page, (0, 0), 0.5), 0, 255).astype(np.uint8)
+
+
+def _engine() -> PaddleEngine:
+    engine = get_engine("ppocr")
+    assert isinstance(engine, PaddleEngine)
+    return engine
+
+
+HAIRLINE_NAMES = {"ﾌｼﾞﾀ ｱﾔ": "フジタアヤ", "ﾌｼﾞｲ ｹﾝﾀ": "フジイケンタ", "ｻｲﾄｳ ﾌﾐｺ": "サイトウフミコ",
+                  "ﾁﾊﾞ ﾌﾐｺ": "チバフミコ", "ﾌｸﾀﾞ ﾘｺ": "フクダリコ", "ﾌｼﾞﾜﾗ ﾄﾓｺ": "フジワラトモコ"}
+"""ﾌ in small mincho loses its hairline top: PP-OCR reads ｿ (ソジタア, ソジリラトモコ …)."""
+OTHER_NAMES = ("ﾔﾏﾀﾞ ﾀﾛｳ", "ｽｽﾞｷ ﾅｵｷ", "ﾀﾅｶ ﾊﾅｺ", "ｻｻｷ ｹﾝｼﾞ", "ｲﾄｳ ﾐﾎ", "ｺﾊﾞﾔｼ ﾘﾝ",
+               "ﾅｶﾑﾗ ｱｷﾗ", "ｵｶﾞﾜ ﾂﾖｼ", "ｻﾜﾀﾞ ﾂﾖｼ", "ﾔﾏｸﾞﾁ ｿｳﾀ")
+
+
+def test_a_name_column_of_a_printer_the_cell_reader_knows_proposes_its_kana() -> None:
+    """Small half-width mincho whose hairlines the printer lost: the cell reader reads the
+    names right but below CELL_SURE; it reads most of the column's words surely, so the
+    printer is one it knows and its kana are proposed. The names still wait for a person."""
+    column = get_form(LIST_FORM).column("name_kana")
+    printed = [*HAIRLINE_NAMES, *OTHER_NAMES]
+    read = read_kana(_engine(), [_printed(name) for name in printed], column_alphabet(column))
+    for name, reading in zip(HAIRLINE_NAMES, read, strict=False):
+        cell = decide_cell(column, reading)
+        assert cell.value == HAIRLINE_NAMES[name]
+        if reading.engine == "halfkana":
+            assert reading.confidence <= UNSURE_VOICING and cell.status == "review"
+
+
+def test_print_no_character_was_read_on_goes_to_a_person() -> None:
+    """A remark whose last character both recognisers dropped (所得確認中 read 所得確認, the
+    scan having taken 中's strokes) is not accepted: the print runs on past what was read."""
+    column = get_form(LIST_FORM).column("remarks")
+    crop = _printed("所得確認中", 30, em=1.0)
+    whole = read_lines(_engine(), [crop], japanese_alphabet())[0]
+    assert whole.text == "所得確認中" and not unread_print(crop, whole)
+    dropped = Reading(whole.text[:-1], whole.confidence, whole.engine,
+                      positions=whole.positions[:-1])
+    assert unread_print(crop, dropped)
+    cell = decide_cell(column, dropped, unread=unread_print(crop, dropped))
+    assert cell.status == "review" and "print_unread" in cell.reasons
+    middle = Reading("所得認中", whole.confidence, whole.engine,
+                     positions=(*whole.positions[:2], *whole.positions[3:]))
+    assert unread_print(crop, middle)
+
+
+def test_a_disputed_remark_proposes_the_mix_both_recognisers_find_likeliest() -> None:
+    """Each recogniser misreads its own characters (却下 read 却ド by one, 前年 read 前午 by
+    the other): every mix of the places they differ is weighed, and where one dropped a
+    character the longer reading's is kept."""
+    mixes = _mixes("前年却ド", "前午却下")
+    assert sorted(mixes) == sorted(["前年却ド", "前年却下", "前午却ド", "前午却下"])
+    assert _mixes("書類不", "書類不備") == ["書類不備"]
+    assert _mixes("書類不備", "書類不") == ["書類不備"]
+
+    class Recogniser(PaddleEngine):
+        def __init__(self, characters: list[str]) -> None:
+            self.characters = characters
+
+    characters = ["", "前", "年", "午", "却", "下", "ド"]
+
+    def frames(*chars: dict[str, float]) -> np.ndarray:
+        """One frame per character (its probabilities), a blank frame between them."""
+        rows = []
+        for probs in chars:
+            row = np.full(len(characters), 1e-4)
+            for ch, p in probs.items():
+                row[characters.index(ch)] = p
+            rows += [row, np.eye(len(characters))[0] * 0.99 + 1e-4]
+        return np.array(rows)
+
+    first = frames({"前": 0.99}, {"年": 0.9, "午": 0.1}, {"却": 0.99}, {"ド": 0.6, "下": 0.4})
+    second = frames({"前": 0.99}, {"午": 0.55, "年": 0.45}, {"却": 0.99}, {"下": 0.95, "ド": 0.05})
+    outputs = [(Recogniser(characters), first), (Recogniser(characters), second)]
+    assert _likeliest(mixes, outputs) == "前年却下"
+    assert _likeliest(["前年却ド", "前年却下"], outputs[:1]) == "前年却ド"
