@@ -4,16 +4,13 @@
 
 from __future__ import annotations
 
-import difflib
-import itertools
 import unicodedata
 
 import numpy as np
 
 from pipeline import halfkana, lexicon, listcells
 from pipeline.fields import Normalised, canonical_text
-from pipeline.listreading import japanese_alphabet, probabilities, read_lines
-from pipeline.listvocabulary import ctc_log_likelihood
+from pipeline.listreading import japanese_alphabet, read_lines
 from pipeline.ocr import PaddleEngine, Reading, get_engine
 from schemas.contracts import FieldResult
 from schemas.forms import ColumnDef
@@ -26,8 +23,6 @@ ACCEPT_CONFIDENCE: dict[str, float] = {
 left accepted were read at 0.77–0.92, small kana and ソ/フ)."""
 SECOND_ENGINE = "ppocr5"
 """The recogniser that must read a free-text cell the same before it is accepted."""
-MIXED_PLACES = 6
-"""Places two readings of a free-text cell may differ in for their mixes to be weighed."""
 UNREAD_EDGE = 1.0
 UNREAD_GAP = 1.8
 """Print with no character read on it: more than UNREAD_EDGE of the line's height between
@@ -46,7 +41,7 @@ def decide_cell(column: ColumnDef, reading: Reading | None,
     if normalised.value and disputed:
         reasons.append("engines_disagree")
     if unread:
-        reasons.append("print_unread")
+        reasons.append("characters_missing")
     if normalised.value and not reasons and confidence < ACCEPT_CONFIDENCE[column.type]:
         reasons.append("low_confidence")
     return FieldResult(
@@ -56,75 +51,15 @@ def decide_cell(column: ColumnDef, reading: Reading | None,
     )
 
 
-def second_opinion(images: list[np.ndarray], readings: list[Reading]
-                   ) -> tuple[list[bool], list[Reading]]:
-    """Whether a second recogniser (PP-OCRv5) reads each free-text cell the same, and each
-    cell's proposal. Free text has no vocabulary or format to check it by, and a recogniser
-    can drop a character it reads the rest of the line around with high confidence (取下げ
-    read 下げ at 0.99). Where the two differ the cell goes to a person; the proposal is the
-    mix of the two readings (each place where they differ taken from one or the other) that
-    both recognisers together find likeliest: each misreads its own characters of a scan
-    that lost strokes (却下 read 却ド by one, 前午 by the other)."""
+def second_opinion(images: list[np.ndarray], readings: list[Reading]) -> list[bool]:
+    """Whether a second recogniser (PP-OCRv5) reads each free-text cell the same. Free text
+    has no vocabulary or format to check it by, and a recogniser can drop a character it
+    reads the rest of the line around with high confidence (取下げ read 下げ at 0.99)."""
     second = get_engine(SECOND_ENGINE)
     assert isinstance(second, PaddleEngine)
     others = read_lines(second, images, japanese_alphabet())
-    agrees = [_folded(mine.text) == _folded(other.text)
-              for mine, other in zip(readings, others, strict=True)]
-    disputed = [i for i, agreed in enumerate(agrees) if not agreed]
-    proposals = list(readings)
-    if disputed:
-        first = get_engine(readings[disputed[0]].engine)
-        assert isinstance(first, PaddleEngine)
-        crops = [images[i] for i in disputed]
-        scored = [(engine, probabilities(engine, crops)) for engine in (first, second)]
-        for n, i in enumerate(disputed):
-            best = _likeliest(_mixes(readings[i].text, others[i].text),
-                              [(engine, found[n][0]) for engine, found in scored])
-            if best is not None:
-                proposals[i] = Reading(best, readings[i].confidence, readings[i].engine)
-    return agrees, proposals
-
-
-def _mixes(mine: str, other: str) -> list[str]:
-    """Readings made of `mine` and `other`: where one holds characters the other lacks, the
-    longer (a recogniser drops characters far more often than it invents them: 書類不備 read
-    書類不 by one); where each reads as many characters otherwise, either, in every
-    combination (at most MIXED_PLACES such places; beyond, the two readings only)."""
-    places = [op for op in difflib.SequenceMatcher(None, mine, other, autojunk=False
-                                                   ).get_opcodes() if op[0] != "equal"]
-    either = [op for op in places if op[2] - op[1] == op[4] - op[3]]
-    if len(either) > MIXED_PLACES:
-        return [mine, other]
-    mixes = []
-    for choice in itertools.product((False, True), repeat=len(either)):
-        theirs = dict(zip(map(id, either), choice, strict=True))
-        text, at = [], 0
-        for op in places:
-            _, i1, i2, j1, j2 = op
-            take_other = theirs[id(op)] if id(op) in theirs else j2 - j1 > i2 - i1
-            text.append(mine[at:i1] + (other[j1:j2] if take_other else mine[i1:i2]))
-            at = i2
-        mixes.append("".join(text) + mine[at:])
-    return mixes
-
-
-def _likeliest(candidates: list[str], outputs: list[tuple[PaddleEngine, np.ndarray]]
-               ) -> str | None:
-    """The candidate of greatest CTC likelihood summed over the recognisers' outputs; only
-    candidates every recogniser can spell are weighed (None: none can)."""
-    best, best_score = None, -np.inf
-    for candidate in candidates:
-        score = 0.0
-        for engine, probs in outputs:
-            index = {ch: i for i, ch in enumerate(engine.characters) if ch}
-            if not candidate or any(ch not in index for ch in candidate):
-                score = -np.inf
-                break
-            log_probs = np.log(np.maximum(probs, 1e-12))
-            score += ctc_log_likelihood(log_probs, [index[ch] for ch in candidate])
-        if score > best_score:
-            best, best_score = candidate, score
-    return best
+    return [_folded(mine.text) == _folded(other.text)
+            for mine, other in zip(readings, others, strict=True)]
 
 
 def _folded(text: str) -> str:

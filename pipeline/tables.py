@@ -190,8 +190,8 @@ def _read_upright(engine: PaddleEngine, gray: np.ndarray, form: FormDef, rotatio
             if column.type == "text":
                 unread |= {key for key, image, reading in zip(keys, images, read, strict=True)
                            if unread_print(image, reading)}
-                agrees, read = second_opinion(images, read)
-                disputed |= {key for key, agreed in zip(keys, agrees, strict=True) if not agreed}
+                disputed |= {key for key, agrees in zip(
+                    keys, second_opinion(images, read), strict=True) if not agrees}
         readings.update(zip(keys, read, strict=True))
     header_values, page, of = read_header_block(
         engine, gray, text, lines[: header_row.index] + footer, form.header or [])

@@ -1,6 +1,6 @@
 """More rows of a printed list read exact, and none silently wrong: a half-width name column
-whose printer the cell reader knows, print with no character read on it, a disputed remark's
-proposal (docs/benchmarks.md, "Printed result lists", listrows)."""
+whose printer the cell reader knows, and print with no character read on it (docs/benchmarks.md,
+"Printed result lists", listrows)."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from PIL import Image, ImageDraw, ImageFont
 from kura.bench.synth.lists import LIST_FORM
 from pipeline.listkana import UNSURE_VOICING, read_kana
 from pipeline.listreading import column_alphabet, japanese_alphabet, read_lines
-from pipeline.listverdicts import _likeliest, _mixes, decide_cell, unread_print
+from pipeline.listverdicts import decide_cell, unread_print
 from pipeline.ocr import PaddleEngine, Reading, get_engine
 from schemas.forms import get_form
 
@@ -69,39 +69,7 @@ def test_print_no_character_was_read_on_goes_to_a_person() -> None:
                       positions=whole.positions[:-1])
     assert unread_print(crop, dropped)
     cell = decide_cell(column, dropped, unread=unread_print(crop, dropped))
-    assert cell.status == "review" and "print_unread" in cell.reasons
+    assert cell.status == "review" and "characters_missing" in cell.reasons
     middle = Reading("所得認中", whole.confidence, whole.engine,
                      positions=(*whole.positions[:2], *whole.positions[3:]))
     assert unread_print(crop, middle)
-
-
-def test_a_disputed_remark_proposes_the_mix_both_recognisers_find_likeliest() -> None:
-    """Each recogniser misreads its own characters (却下 read 却ド by one, 前年 read 前午 by
-    the other): every mix of the places they differ is weighed, and where one dropped a
-    character the longer reading's is kept."""
-    mixes = _mixes("前年却ド", "前午却下")
-    assert sorted(mixes) == sorted(["前年却ド", "前年却下", "前午却ド", "前午却下"])
-    assert _mixes("書類不", "書類不備") == ["書類不備"]
-    assert _mixes("書類不備", "書類不") == ["書類不備"]
-
-    class Recogniser(PaddleEngine):
-        def __init__(self, characters: list[str]) -> None:
-            self.characters = characters
-
-    characters = ["", "前", "年", "午", "却", "下", "ド"]
-
-    def frames(*chars: dict[str, float]) -> np.ndarray:
-        """One frame per character (its probabilities), a blank frame between them."""
-        rows = []
-        for probs in chars:
-            row = np.full(len(characters), 1e-4)
-            for ch, p in probs.items():
-                row[characters.index(ch)] = p
-            rows += [row, np.eye(len(characters))[0] * 0.99 + 1e-4]
-        return np.array(rows)
-
-    first = frames({"前": 0.99}, {"年": 0.9, "午": 0.1}, {"却": 0.99}, {"ド": 0.6, "下": 0.4})
-    second = frames({"前": 0.99}, {"午": 0.55, "年": 0.45}, {"却": 0.99}, {"下": 0.95, "ド": 0.05})
-    outputs = [(Recogniser(characters), first), (Recogniser(characters), second)]
-    assert _likeliest(mixes, outputs) == "前年却下"
-    assert _likeliest(["前年却ド", "前年却下"], outputs[:1]) == "前年却ド"
