@@ -37,7 +37,7 @@ from pipeline.listgeometry import Line, cell_crop, ink_of, printed_lines, rotate
 from pipeline.listheader import read_header_block
 from pipeline.listkana import read_kana
 from pipeline.listreading import column_alphabet, read_lines
-from pipeline.listverdicts import decide_cell, second_opinion
+from pipeline.listverdicts import decide_cell, second_opinion, unread_print
 from pipeline.listvocabulary import read_vocabulary
 from pipeline.ocr import PaddleEngine, Reading, get_engine
 from schemas.contracts import FieldResult
@@ -177,6 +177,7 @@ def _read_upright(engine: PaddleEngine, gray: np.ndarray, form: FormDef, rotatio
                 cells[(row, name)] = _side_by_side(pieces)
     readings: dict[tuple[int, str], Reading] = {}
     disputed: set[tuple[int, str]] = set()
+    unread: set[tuple[int, str]] = set()
     for name, column in by_name.items():
         keys = [key for key in cells if key[1] == name]
         images = [cells[k] for k in keys]
@@ -187,6 +188,8 @@ def _read_upright(engine: PaddleEngine, gray: np.ndarray, form: FormDef, rotatio
         else:
             read = read_lines(engine, images, column_alphabet(column))
             if column.type == "text":
+                unread |= {key for key, image, reading in zip(keys, images, read, strict=True)
+                           if unread_print(image, reading)}
                 disputed |= {key for key, agrees in zip(
                     keys, second_opinion(images, read), strict=True) if not agrees}
         readings.update(zip(keys, read, strict=True))
@@ -204,7 +207,7 @@ def _read_upright(engine: PaddleEngine, gray: np.ndarray, form: FormDef, rotatio
 
     decided = [
         {c.name: decide_cell(c, readings.get((row, c.name)), box(row, c.name),
-                             disputed=(row, c.name) in disputed)
+                             disputed=(row, c.name) in disputed, unread=(row, c.name) in unread)
          for c in columns if c.name in places}
         for row in range(len(row_lines))
     ]
