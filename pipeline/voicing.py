@@ -12,6 +12,7 @@ may be); in larger or grey print, where the mark stands clear, the reading stand
 
 from __future__ import annotations
 
+import itertools
 import unicodedata
 from dataclasses import replace
 
@@ -79,3 +80,110 @@ def check_voicing(crop: np.ndarray, reading: Reading) -> Reading:
         return reading
     return replace(reading, confidence=min(reading.confidence, UNSURE_MARK),
                    doubts=(*reading.doubts, *doubts))
+
+
+SIBLINGS = 3
+"""A doubtful kana is compared with at least this many of the same kana read elsewhere in
+its column; with fewer it goes to a person."""
+GLYPH_MATCH = 0.25
+"""Two glyphs match when at most this share of their ink differs (best of a pixel's shift
+either way): one printer prints one kana alike, a merged mark adds ink where it sits."""
+
+
+def glyphs_of(crop: np.ndarray, reading: Reading) -> list[np.ndarray] | None:
+    """Each character's ink in `crop`, cut between the places PP-OCR read them (at the
+    emptiest column of the middle half between two), from its leftmost column and down to
+    its lowest row (a mark sits at the top right); None where the places do not count the
+    characters."""
+    if len(reading.positions) != len(reading.text) or not reading.text:
+        return None
+    ink = ink_of(crop)
+    width = crop.shape[1]
+    centres = [min(width - 1, int(p * width)) for p in reading.positions]
+    per_column = ink.sum(axis=0)
+    cuts = [0]
+    for left, right in itertools.pairwise(centres):
+        lo, hi = left + (right - left) // 4, right - (right - left) // 4
+        cuts.append(lo + int(np.argmin(per_column[lo:hi + 1])) if hi >= lo else left)
+    cuts.append(width)
+    glyphs = []
+    for start, end in itertools.pairwise(cuts):
+        piece = ink[:, start:end]
+        rows, columns = np.flatnonzero(piece.any(axis=1)), np.flatnonzero(piece.any(axis=0))
+        if rows.size == 0:
+            return None
+        glyphs.append(piece[: rows[-1] + 1, columns[0]:])
+    return glyphs
+
+
+def glyph_distance(one: np.ndarray, other: np.ndarray) -> float:
+    """The share of the two glyphs' ink that differs, laid bottom left on bottom left, at
+    the best shift of up to a pixel each way."""
+    height, width = max(one.shape[0], other.shape[0]) + 2, max(one.shape[1], other.shape[1]) + 2
+
+    def placed(glyph: np.ndarray, down: int, right: int) -> np.ndarray:
+        canvas = np.zeros((height, width), bool)
+        top = height - 1 - glyph.shape[0] + down
+        canvas[top: top + glyph.shape[0], 1 + right: 1 + right + glyph.shape[1]] = glyph
+        return canvas
+
+    base = placed(one, 0, 0)
+    best = 1.0
+    for down in (-1, 0, 1):
+        for right in (-1, 0, 1):
+            moved = placed(other, down, right)
+            union = int((base | moved).sum())
+            if union:
+                best = min(best, int((base ^ moved).sum()) / union)
+    return best
+
+
+def stands_among(glyph: np.ndarray, siblings: list[np.ndarray], partners: list[np.ndarray]
+                 ) -> bool:
+    """Whether a kana's `glyph` matches most of its `siblings` (the same kana read elsewhere
+    in its column), at least `SIBLINGS` of them, and is nearer them than any of its voiced
+    `partners` read there."""
+    near = sorted(glyph_distance(glyph, sibling) for sibling in siblings)
+    close = [d for d in near if d <= GLYPH_MATCH]
+    if len(close) < SIBLINGS or len(close) * 2 <= len(near):
+        return False
+    return all(glyph_distance(glyph, partner) > close[0] for partner in partners)
+
+
+def check_column_voicing(crops: list[np.ndarray], readings: list[Reading],
+                         placed: list[Reading]) -> list[Reading]:
+    """`readings` of a column's words of full-width kana (`check_voicing`), where a kana
+    whose mark is in doubt is accepted again when its glyph matches the same kana read
+    elsewhere in the column (`stands_among`): one printer prints every シ alike, and a ジ
+    read シ is the odd one out. `placed` are the same words as PP-OCR read them, with the
+    places of their characters."""
+    checked = [check_voicing(crop, r) for crop, r in zip(crops, readings, strict=True)]
+    glyphs: dict[int, list[np.ndarray]] = {}
+    for i, (crop, reading, where) in enumerate(zip(crops, readings, placed, strict=True)):
+        cut = glyphs_of(crop, where) if where.text == reading.text and marks_unclear(crop) else None
+        if cut is not None:
+            glyphs[i] = cut
+    read_as: dict[str, list[tuple[int, int]]] = {}
+    for i in glyphs:
+        for k, kana in enumerate(readings[i].text):
+            read_as.setdefault(kana, []).append((i, k))
+    out = []
+    for i, (reading, checked_reading) in enumerate(zip(readings, checked, strict=True)):
+        if checked_reading.doubts == reading.doubts or i not in glyphs:
+            out.append(checked_reading)
+            continue
+        left = []
+        for k, kana in enumerate(reading.text):
+            siblings = [glyphs[j][m] for j, m in read_as.get(kana, []) if (j, m) != (i, k)]
+            if not doubtful_marks(kana):
+                # a word misread otherwise (a kana dropped, コ read ー) is not let through
+                # on the strength of its シ: each of its kana must look like another read so
+                if not any(glyph_distance(glyphs[i][k], s) <= GLYPH_MATCH for s in siblings):
+                    left = list(checked_reading.doubts[len(reading.doubts):])
+                    break
+                continue
+            partners = [glyphs[j][m] for j, m in read_as.get(with_mark(kana, DAKUTEN), [])]
+            if not stands_among(glyphs[i][k], siblings, partners):
+                left += doubtful_marks(kana)
+        out.append(replace(checked_reading, doubts=(*reading.doubts, *left)) if left else reading)
+    return out
