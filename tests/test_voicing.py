@@ -104,19 +104,18 @@ def read_column(words: list[str]) -> list[Reading]:
 
 
 def test_a_kana_printed_like_its_siblings_in_the_column_stands() -> None:
-    # every シ but タジマ's is printed alike; タジマ's シ carries its merged mark and is read
-    # タシマ, as the true タシマ is
-    words = ["ヤマシタ", "タシマ", "マシタ", "ヤシマ", "タジマ"]
+    # every シ but フジタ's is printed alike; フジタ's シ carries its merged mark
+    words = ["ヤマシタ", "イシイ", "オオシマ", "ハシモト", "フジタ"]
     cells = [decide_cell(NAME_KANA, r) for r in read_column(words)]
     assert [(c.value, c.status) for c in cells[:4]] == [(w, "accepted") for w in words[:4]]
-    assert (cells[4].value, cells[4].status, cells[4].reasons) == ("タシマ", "review",
+    assert (cells[4].value, cells[4].status, cells[4].reasons) == ("フシタ", "review",
                                                                     ["doubt:シ/ジ"])
 
 
 def test_a_kana_with_too_few_siblings_to_compare_still_goes_to_a_person() -> None:
-    cells = [decide_cell(NAME_KANA, r) for r in read_column(["ヤマシタ", "タシマ"])]
+    cells = [decide_cell(NAME_KANA, r) for r in read_column(["ヤマシタ", "イシイ"])]
     assert [(c.value, c.status, c.reasons) for c in cells] == [
-        ("ヤマシタ", "review", ["doubt:シ/ジ"]), ("タシマ", "review", ["doubt:シ/ジ"])]
+        ("ヤマシタ", "review", ["doubt:シ/ジ"]), ("イシイ", "review", ["doubt:シ/ジ"])]
 
 
 def test_glyphs_are_cut_where_the_recogniser_read_them() -> None:
@@ -124,9 +123,9 @@ def test_glyphs_are_cut_where_the_recogniser_read_them() -> None:
     glyphs = check_placed(crop)
     assert len(glyphs) == 3
     # one printer prints one kana alike; a different kana differs
-    assert voicing.glyph_distance(glyphs[1], glyphs[2]) <= voicing.GLYPH_MATCH
+    assert voicing.glyph_distance(glyphs[0], glyphs[1]) <= voicing.GLYPH_MATCH
     other = check_placed(scanned_word("ジ", "MotoyaLCedar", 26, 200, "bw"))
-    assert voicing.glyph_distance(glyphs[1], other[0]) > voicing.GLYPH_MATCH
+    assert voicing.glyph_distance(glyphs[0], other[0]) > voicing.GLYPH_MATCH
 
 
 def check_placed(crop: np.ndarray) -> list[np.ndarray]:
