@@ -14,7 +14,7 @@ from pipeline import halfkana
 from pipeline.listgeometry import spans_of
 from pipeline.listreading import VOICING_MARKS, read_lines
 from pipeline.ocr import PaddleEngine, Reading
-from pipeline.voicing import check_column_voicing
+from pipeline.voicing import check_voicing
 from schemas.normalise import to_katakana
 
 HALF_WIDTH_ENGINE = "halfkana"
@@ -176,7 +176,7 @@ def _read_kana_words(engine: PaddleEngine, crops: list[np.ndarray], alphabet: st
     counts = [max(len(_unvoiced(c.text)), len(w.text)) for c, w in zip(chosen, wide, strict=True)]
     if not _printed_half_width(crops, counts):
         counted = _counted(crops, chosen, [len(r.text) for r in chosen])
-        return check_column_voicing(crops, counted, plain)
+        return [check_voicing(crop, r) for crop, r in zip(crops, counted, strict=True)]
     for i in range(len(crops)):
         where = [((left + right) / 2 / crops[i].shape[1], mark) for left, right, mark in marks[i]]
         voiced = _voiced(wide[i], where)

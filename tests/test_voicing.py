@@ -9,7 +9,6 @@ from PIL import Image, ImageDraw
 
 from kura.bench.synth.lists import LIST_FORM, ListStyle, Printer, _on_paper
 from kura.bench.synth.scanner import ScanEffects, scan
-from pipeline import voicing
 from pipeline.listkana import read_kana
 from pipeline.listreading import column_alphabet
 from pipeline.listverdicts import decide_cell
@@ -92,44 +91,3 @@ def test_a_reading_keeps_its_doubts_and_is_made_unsure() -> None:
     checked = check_voicing(crop, Reading("フシタ", 0.99, "ppocr"))
     assert checked.doubts == ("シ/ジ",) and checked.confidence < 0.5
     assert check_voicing(crop, Reading("フジタ", 0.99, "ppocr")).doubts == ()
-
-
-def read_column(words: list[str]) -> list[Reading]:
-    """`words`, each a name of its own, printed alike in one column (the same face, size and
-    scan) and read together, as a list's name column is."""
-    crops = [scanned_word(word, "MotoyaLCedar", 26, 200, "bw") for word in words]
-    engine = get_engine("ppocr")
-    assert isinstance(engine, PaddleEngine)
-    return read_kana(engine, crops, column_alphabet(NAME_KANA))
-
-
-def test_a_kana_printed_like_its_siblings_in_the_column_stands() -> None:
-    # every シ but フジタ's is printed alike; フジタ's シ carries its merged mark
-    words = ["ヤマシタ", "イシイ", "オオシマ", "ハシモト", "フジタ"]
-    cells = [decide_cell(NAME_KANA, r) for r in read_column(words)]
-    assert [(c.value, c.status) for c in cells[:4]] == [(w, "accepted") for w in words[:4]]
-    assert (cells[4].value, cells[4].status, cells[4].reasons) == ("フシタ", "review",
-                                                                    ["doubt:シ/ジ"])
-
-
-def test_a_kana_with_too_few_siblings_to_compare_still_goes_to_a_person() -> None:
-    cells = [decide_cell(NAME_KANA, r) for r in read_column(["ヤマシタ", "イシイ"])]
-    assert [(c.value, c.status, c.reasons) for c in cells] == [
-        ("ヤマシタ", "review", ["doubt:シ/ジ"]), ("イシイ", "review", ["doubt:シ/ジ"])]
-
-
-def test_glyphs_are_cut_where_the_recogniser_read_them() -> None:
-    crop = scanned_word("シシシ", "MotoyaLCedar", 26, 200, "bw")
-    glyphs = check_placed(crop)
-    assert len(glyphs) == 3
-    # one printer prints one kana alike; a different kana differs
-    assert voicing.glyph_distance(glyphs[0], glyphs[1]) <= voicing.GLYPH_MATCH
-    other = check_placed(scanned_word("ジ", "MotoyaLCedar", 26, 200, "bw"))
-    assert voicing.glyph_distance(glyphs[0], other[0]) > voicing.GLYPH_MATCH
-
-
-def check_placed(crop: np.ndarray) -> list[np.ndarray]:
-    reading = get_engine("ppocr").read_line(crop, column_alphabet(NAME_KANA))
-    glyphs = voicing.glyphs_of(crop, reading)
-    assert glyphs is not None
-    return glyphs
