@@ -17,17 +17,14 @@ from pipeline.crops import TIGHT_PAD, cut_tight, with_overflow
 from pipeline.crosscheck import MAX_AGE
 from pipeline.fields import DIGITS, normalise
 from pipeline.handwriting import INK_THRESHOLD
-from pipeline.ocr import OcrEngine, get_engine
-from pipeline.rawfield import RawField
+from pipeline.ocr import get_engine
+from pipeline.rawfield import RawField, Span
 from pipeline.routes import SECOND_OPINION, alphabet_for
-from pipeline.textlines import read_line_field, written_lines
+from pipeline.textlines import line_characters, read_line_field, written_lines
 from schemas.calibration import calibration
 from schemas.forms import FieldDef
 
 DIGIT_CELLS = ("digits", "my_number", "bpn", "postal", "date", "amount")
-Span = tuple[str, int, int, int]
-"""A character read in a line, the columns (left, right) that are its own and the column
-at the middle of the recogniser's frames for it."""
 CHECKED = ("my_number", "postal", "date", "phone")
 """Digit fields with a check of their own (check digit, a postal code that exists, a real
 date): among the readings their readers leave open, the check may choose."""
@@ -201,7 +198,10 @@ def least_model_probability(
     return least_digit(line, digits)
 
 
-def address_digits_doubt(gray: np.ndarray, field: FieldDef, engine_name: str) -> str | None:
+def address_digits_doubt(
+    gray: np.ndarray, field: FieldDef, engine_name: str,
+    lines_read: tuple[tuple[np.ndarray, tuple[Span, ...]], ...] = (),
+) -> str | None:
     """Why a person should look at an address's digits, cut out of each written line where
     the recogniser's frames pass from one character to the next (no lexicon checks a
     number): writing between two characters wider than the line's others
@@ -212,9 +212,12 @@ def address_digits_doubt(gray: np.ndarray, field: FieldDef, engine_name: str) ->
     if getattr(engine, "read_with_frames", None) is None:
         return None
     settle = calibration().digit_settle
-    for line in written_lines(gray, field):
+    if not lines_read:
+        lines_read = tuple((line, tuple(line_characters(engine, line, alphabet_for(field))))
+                           for line in written_lines(gray, field))
+    for line, located in lines_read:
         least = settle.smallest_digit * (line.shape[0] - 2 * TIGHT_PAD)
-        read = line_characters(engine, line, alphabet_for(field))
+        read = list(located)
         pitches = written_pitches(line, read)
         if len(pitches) >= 3 and max(pitches) > settle.dropped_pitch * float(np.median(pitches)):
             return "characters_missing"
@@ -240,35 +243,6 @@ def written_pitches(line: np.ndarray, read: list[Span]) -> list[int]:
         wide = columns[-1] - columns[0] + 1 - gaps[gaps > gap_allowed].sum() if columns.size else 0
         pitches.append(int(wide))
     return pitches
-
-
-def line_characters(engine: OcrEngine, line: np.ndarray, alphabet: str | None) -> list[Span]:
-    """Each character the recogniser reads in `line` (an engine with `read_with_frames`), with
-    the columns that are its own: the line is cut between the middles of the last frame of
-    one character and the first of the next, at the emptiest column there."""
-    ((_, frames),) = engine.read_with_frames([line], alphabet)  # type: ignore[attr-defined]
-    allowed = engine.allowed_mask(alphabet)  # type: ignore[attr-defined]  # as it decodes
-    best = (frames if allowed is None else np.where(allowed, frames, 0.0)).argmax(axis=1)
-    characters = engine.characters  # type: ignore[attr-defined]
-    runs: list[list[int]] = []  # first frame, last frame, character
-    for frame, index in enumerate(best):
-        if index and runs and runs[-1][2] == index and runs[-1][1] == frame - 1:
-            runs[-1][1] = frame
-        elif index:
-            runs.append([frame, frame, int(index)])
-    width, count = line.shape[1], len(frames)
-    ink = (line < INK_THRESHOLD).sum(axis=0)
-    cuts = [0]
-    for (_, end, _), (start, _, _) in itertools.pairwise(runs):
-        # between the middles of the last frame of one character and the first of the next
-        lo = int((end + 0.5) / count * width)
-        hi = max(int(np.ceil((start + 0.5) / count * width)), lo + 1)
-        cuts.append(lo + int(np.argmin(ink[lo:hi])))
-    cuts.append(width)
-    return [
-        (characters[index], cuts[k], cuts[k + 1], int((first + last + 1) / 2 / count * width))
-        for k, (first, last, index) in enumerate(runs)
-    ]
 
 
 def model_vetoes(line: np.ndarray, digits: list[Span]) -> bool:

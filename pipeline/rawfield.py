@@ -8,6 +8,10 @@ from dataclasses import field as dataclass_field
 
 import numpy as np
 
+Span = tuple[str, int, int, int]
+"""A character read in a line, the columns (left, right) that are its own and the column
+at the middle of the recogniser's frames for it."""
+
 
 @dataclass(frozen=True)
 class RawField:
@@ -22,6 +26,12 @@ class RawField:
     char_confidences: tuple[float, ...] = ()
     """Free writing: each character's probability, in the order of `text`; empty where the
     reader gives none."""
+    lines_read: tuple[tuple[np.ndarray, tuple[Span, ...]], ...] = dataclass_field(
+        default=(), compare=False)
+    """Names and addresses: each written line and the characters the recogniser read in it,
+    with the columns that are their own (`textlines.characters_of`), so that the checks of
+    one character (a variant form, an address's digits) need not read the line again; empty
+    where the engine does not locate its characters."""
     variants_seen: tuple[str, ...] = ()
     """Variant kanji of a name whose written form the variant networks were sure of
     (`pipeline.variants`): no person need look at which form it is."""

@@ -53,7 +53,7 @@ def read_field(
     if field.charset == "name":
         raw = settle_variants(gray, field, get_engine(raw.engine), alphabet, raw)
     if field.charset == "address" and any(ch in DIGITS for ch in raw.text):
-        doubt = address_digits_doubt(gray, field, raw.engine)
+        doubt = address_digits_doubt(gray, field, raw.engine, raw.lines_read)
         if doubt and doubt not in raw.notes:
             raw = replace(raw, notes=(*raw.notes, doubt))
     return weigh_second_opinion(gray, field, raw)

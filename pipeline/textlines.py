@@ -4,6 +4,7 @@ checked for dropped characters and stray marks."""
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import replace
 
 import cv2
@@ -13,7 +14,7 @@ from pipeline import lexicon
 from pipeline.crops import FREEHAND_MARGIN, TIGHT_PAD, box_crop, cut_tight, ink_share, with_overflow
 from pipeline.handwriting import INK_THRESHOLD
 from pipeline.ocr import OcrEngine, Reading
-from pipeline.rawfield import RawField
+from pipeline.rawfield import RawField, Span
 from schemas.forms import FieldDef
 
 MIN_CHARS_PER_WIDTH = {"name": 0.72, "address": 0.95}
@@ -29,7 +30,14 @@ def read_line_field(
     lines = written_lines(gray, field)
     if not lines:
         return RawField("", 1.0, engine.name)
-    readings = [engine.read_line(line, alphabet) for line in lines]
+    lines_read: tuple[tuple[np.ndarray, tuple[Span, ...]], ...] = ()
+    if field.charset in ("name", "address") and hasattr(engine, "read_with_frames"):
+        framed = [engine.read_with_frames([line], alphabet)[0] for line in lines]
+        readings = [reading for reading, _ in framed]
+        lines_read = tuple((line, tuple(characters_of(engine, line, frames, alphabet)))
+                           for line, (_, frames) in zip(lines, framed, strict=True))
+    else:
+        readings = [engine.read_line(line, alphabet) for line in lines]
     if field.type == "kana":  # in mixed writing the neighbours' ink blurs the heights
         readings = [settle_kana_sizes(line, r) for line, r in zip(lines, readings, strict=True)]
     runners_up = tuple(pair for r in readings for pair in r.runners_up)
@@ -43,7 +51,8 @@ def read_line_field(
         each = ()
     elif written := [c for ch, c in zip(text, each, strict=True) if ch != " "]:
         confidence = min(written)  # a space between words is no character of the value
-    return RawField(text, confidence, engine.name, notes, runners_up, char_confidences=each)
+    return RawField(text, confidence, engine.name, notes, runners_up, char_confidences=each,
+                    lines_read=lines_read)
 
 
 def written_lines(gray: np.ndarray, field: FieldDef) -> list[np.ndarray]:
@@ -213,3 +222,40 @@ def _split_touching_lines(band: np.ndarray) -> list[np.ndarray]:
     profile = ink[middle].sum(axis=1)
     cut = middle.start + int(np.argmin(profile))
     return [band[:cut], band[cut:]]
+
+
+def line_characters(engine: OcrEngine, line: np.ndarray, alphabet: str | None) -> list[Span]:
+    """Each character the recogniser reads in `line` (an engine with `read_with_frames`), with
+    the columns that are its own (`characters_of`)."""
+    ((_, frames),) = engine.read_with_frames([line], alphabet)  # type: ignore[attr-defined]
+    return characters_of(engine, line, frames, alphabet)
+
+
+def characters_of(
+    engine: OcrEngine, line: np.ndarray, frames: np.ndarray, alphabet: str | None
+) -> list[Span]:
+    """The characters the recogniser's `frames` of `line` decode to, each with the columns
+    that are its own: the line is cut between the middles of the last frame of one character
+    and the first of the next, at the emptiest column there."""
+    allowed = engine.allowed_mask(alphabet)  # type: ignore[attr-defined]  # as it decodes
+    best = (frames if allowed is None else np.where(allowed, frames, 0.0)).argmax(axis=1)
+    characters = engine.characters  # type: ignore[attr-defined]
+    runs: list[list[int]] = []  # first frame, last frame, character
+    for frame, index in enumerate(best):
+        if index and runs and runs[-1][2] == index and runs[-1][1] == frame - 1:
+            runs[-1][1] = frame
+        elif index:
+            runs.append([frame, frame, int(index)])
+    width, count = line.shape[1], len(frames)
+    ink = (line < INK_THRESHOLD).sum(axis=0)
+    cuts = [0]
+    for (_, end, _), (start, _, _) in itertools.pairwise(runs):
+        # between the middles of the last frame of one character and the first of the next
+        lo = int((end + 0.5) / count * width)
+        hi = max(int(np.ceil((start + 0.5) / count * width)), lo + 1)
+        cuts.append(lo + int(np.argmin(ink[lo:hi])))
+    cuts.append(width)
+    return [
+        (characters[index], cuts[k], cuts[k + 1], int((first + last + 1) / 2 / count * width))
+        for k, (first, last, index) in enumerate(runs)
+    ]

@@ -12,7 +12,7 @@ font kept out of training the network was sure of 穗 where 穂 was written): th
 with a person.
 
 The character is the one PP-OCR located: the name's line is cut between the recogniser's
-characters (`pipeline.digitsettle.line_characters`, as the digit checks cut it). Where the
+characters (`pipeline.textlines.characters_of`, as the digit checks cut it). Where the
 network is at least `sure` of one form, and that form is one a Japanese system holds in a
 name (`lexicon.name_alphabet`), the form stands and the field need not go to a person for
 it; anywhere else the reading is left as it was (`variant_kanji`, a person decides).
@@ -29,10 +29,9 @@ import numpy as np
 
 from pipeline import lexicon
 from pipeline.crops import cut_tight
-from pipeline.digitsettle import line_characters
 from pipeline.ocr import OcrEngine
 from pipeline.rawfield import RawField
-from pipeline.textlines import written_lines
+from pipeline.textlines import line_characters, written_lines
 from schemas.calibration import calibration
 from schemas.forms import FieldDef
 
@@ -108,10 +107,10 @@ def settle_variants(
     family_of = _family_of()
     if not any(ch in family_of for ch in raw.text) or not hasattr(engine, "read_with_frames"):
         return raw
-    pieces: list[tuple[str, np.ndarray]] = []  # each character read, and its columns
-    for line in written_lines(gray, field):
-        pieces += [(char, line[:, left:right])
-                   for char, left, right, _ in line_characters(engine, line, alphabet)]
+    lines_read = raw.lines_read or tuple((line, tuple(line_characters(engine, line, alphabet)))
+                                         for line in written_lines(gray, field))
+    pieces = [(char, line[:, left:right])  # each character read, and its columns
+              for line, located in lines_read for char, left, right, _ in located]
     if "".join(char for char, _ in pieces) != raw.text:
         return raw
     sure = calibration().variant_classifier.sure
