@@ -92,6 +92,10 @@ TICK_VERTEX = 0.2
 DOUBLED = 1.75
 """A straight stroke this many times wider over most of its length than where it is
 narrow is two strokes laid along each other (a slash over a tick's long arm)."""
+CIRCLE_REACH_PX = 90
+"""How far round a checkbox a circle round it is looked for."""
+CIRCLED = 0.95
+"""Share of a checkbox inside a stroke's hull from which the stroke runs round it."""
 BESIDE_REACH_PX = (80, 30)
 """How far left or right, and above or below, of a checkbox a tick drawn beside it is looked
 for (the next field's writing starts further down)."""
@@ -345,9 +349,10 @@ def _without_stroke(ink: np.ndarray, ends: tuple[tuple[int, int], tuple[int, int
 
 
 def mark_beside(gray: np.ndarray, box: tuple[int, int, int, int]) -> bool:
-    """Whether a pen mark (a tick, a cross) is drawn beside a checkbox rather than in it: a
-    stroke near the box that lies whole within `BESIDE_REACH_PX` of it (the writing of
-    another field, or a circle round an option above, runs on further)."""
+    """Whether a pen mark is drawn beside a checkbox or round it rather than in it: a stroke
+    near the box (a tick, a cross) that lies whole within `BESIDE_REACH_PX` of it (the
+    writing of another field, or a circle round an option above, runs on further), or a
+    circle round the box (○ round □, as people circle what they mean)."""
     x, y, w, h = box
     reach_x, reach_y = BESIDE_REACH_PX
     x0, y0 = max(x - reach_x, 0), max(y - reach_y, 0)
@@ -361,6 +366,35 @@ def mark_beside(gray: np.ndarray, box: tuple[int, int, int, int]) -> bool:
         inside = left > 0 and top > 0
         inside = inside and left + width < near.shape[1] and top + height < near.shape[0]
         if inside and max(width, height) >= MIN_MARK_PX and areas[i] >= MIN_MARK_INK:
+            return True
+    return _circled(gray, box)
+
+
+def _circled(gray: np.ndarray, box: tuple[int, int, int, int]) -> bool:
+    """Whether one pen stroke runs round the box (closed or nearly, within `CIRCLE_REACH_PX`
+    of it) and is centred on it: a circle round an option above or below passes round its
+    label, not round the box."""
+    x, y, w, h = box
+    x0, y0 = max(x - CIRCLE_REACH_PX, 0), max(y - CIRCLE_REACH_PX, 0)
+    near = gray[y0 : y + h + CIRCLE_REACH_PX, x0 : x + w + CIRCLE_REACH_PX] < INK_THRESHOLD
+    near[max(y - y0 - 6, 0) : y - y0 + h + 6, max(x - x0 - 6, 0) : x - x0 + w + 6] = False
+    joined = cv2.morphologyEx(near.astype(np.uint8), cv2.MORPH_CLOSE, np.ones((7, 7), np.uint8))
+    count, labelled, stats, _ = cv2.connectedComponentsWithStats(joined, connectivity=8)
+    bx, by = x - x0, y - y0
+    for i in range(1, count):
+        left, top, width, height, _ = stats[i]
+        if left <= 0 or top <= 0:
+            continue  # runs on out of the box's surroundings: another field's writing
+        if left + width >= joined.shape[1] or top + height >= joined.shape[0]:
+            continue
+        if not (left < bx and top < by and left + width > bx + w and top + height > by + h):
+            continue
+        points = np.column_stack(np.where(labelled == i)[::-1]).astype(np.int32)
+        hull = np.zeros_like(joined)
+        cv2.fillConvexPoly(hull, cv2.convexHull(points), 1)
+        centre_x, centre_y = left + width / 2, top + height / 2
+        centred = abs(centre_x - (bx + w / 2)) < w / 2 and abs(centre_y - (by + h / 2)) < h / 2
+        if centred and _inside(hull, (bx, by, w, h)) >= CIRCLED:
             return True
     return False
 

@@ -280,7 +280,10 @@ def test_each_way_the_generator_takes_a_tick_back_goes_to_a_person(kind: str) ->
         )
 
 
-def test_the_generators_ticks_crosses_and_clear_boxes_are_accepted() -> None:
+def test_the_generators_ticks_crosses_and_clear_boxes_are_accepted(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(drawn, "CIRCLE_BOX_RATE", 0.0)  # a circle round the box: to a person
     for seed in range(6):
         ticked = _generated_checkbox(
             True, HandStyle(beside_rate=0.0, checkbox_cross_rate=0.0), seed
@@ -394,3 +397,28 @@ def test_the_generators_short_strikes_on_one_character_are_read_as_corrections()
     assert all(read_as.status == "review" for _, read_as in results)
     struck = [(value, r) for value, r in results if r.reasons == ["struck_through"]]
     assert len(struck) >= 6 and all(value == read_as.value for value, read_as in struck)
+
+
+def test_a_circle_round_a_box_goes_to_a_person_proposed_ticked() -> None:
+    x, y, w, h = CHECKBOX.box
+    for margin in (12, 30, 45):
+        page = render_blank(FORM)
+        ImageDraw.Draw(page).ellipse(
+            (x - margin - 10, y - margin, x + w + margin + 10, y + h + margin), outline=PEN, width=5
+        )
+        read_as = _read_checkbox(page)
+        assert (read_as.value, read_as.status, read_as.reasons) == (
+            "true",
+            "review",
+            ["mark_beside"],
+        )
+
+
+def test_the_generators_circles_round_a_box_are_never_read_clear() -> None:
+    blank = render_blank(FORM)
+    for seed in range(6):
+        rng = random.Random(seed)
+        page = blank.copy()
+        drawn.circle_round_box(page, CHECKBOX.box, _Pen(HandStyle().resolve(rng), rng))
+        read_as = _read_checkbox(page)
+        assert read_as.status == "review" or read_as.value == "true"
