@@ -241,7 +241,10 @@ def slash_over_mark(gray: np.ndarray, box: tuple[int, int, int, int]) -> str | N
     ):
         return "struck_through"
     widths = _widths_along(ink, first.ends)
-    if np.percentile(widths, 70) >= DOUBLED * max(float(np.percentile(widths, 20)), 1.0):
+    widths = widths[widths > 0]  # the course may run on past the stroke's ends
+    if widths.size and np.percentile(widths, 70) >= DOUBLED * max(
+        float(np.percentile(widths, 20)), 1.0
+    ):
         return "unsure_mark"
     return None  # a lone slash, a cross, a tick
 
