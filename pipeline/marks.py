@@ -89,7 +89,7 @@ CROSS_ARM = 0.35
 the first."""
 TICK_VERTEX = 0.2
 """A tick's arms meet within this share of the long arm's length from its end."""
-DOUBLED = 1.75
+DOUBLED = 1.55
 """A straight stroke this many times wider over most of its length than where it is
 narrow is two strokes laid along each other (a slash over a tick's long arm)."""
 CIRCLE_REACH_PX = 90
@@ -235,40 +235,41 @@ def slash_over_mark(gray: np.ndarray, box: tuple[int, int, int, int]) -> str | N
         return None  # no stroke from corner to corner: a tick, a dot
     rest = _without_stroke(ink, first.ends)
     second = _straight_stroke(rest)
+    shape = "slash" if second is None else _cross_or_tick(first.ends, second.ends, min(w, h))
     if second is not None and (
-        _without_stroke(rest, second.ends).sum() >= LEFT_OVER_INK
-        or not _a_cross_or_a_tick(first.ends, second.ends, min(w, h))
+        _without_stroke(rest, second.ends).sum() >= LEFT_OVER_INK or shape is None
     ):
         return "struck_through"
     widths = _widths_along(ink, first.ends)
     widths = widths[widths > 0]  # the course may run on past the stroke's ends
-    if widths.size and np.percentile(widths, 70) >= DOUBLED * max(
-        float(np.percentile(widths, 20)), 1.0
+    if (
+        shape != "cross"
+        and widths.size
+        and np.percentile(widths, 70) >= DOUBLED * max(float(np.percentile(widths, 20)), 1.0)
     ):
         return "unsure_mark"
     return None  # a lone slash, a cross, a tick
 
 
-def _a_cross_or_a_tick(
+def _cross_or_tick(
     first: tuple[tuple[int, int], tuple[int, int]],
     second: tuple[tuple[int, int], tuple[int, int]],
     side: int,
-) -> bool:
-    """Whether a second straight stroke crosses the first from well on one side of it to well
-    on the other (a cross), or meets it near one of its ends (a tick's arms). A stroke that
-    meets a slash midway is what is left of a tick the slash was drawn over."""
+) -> str | None:
+    """ "cross" where a second straight stroke crosses the first from well on one side of it
+    to well on the other, "tick" where it meets it near one of its ends (a tick's arms), else
+    None: a stroke that meets a slash midway is what is left of a tick it was drawn over."""
     start, end = np.asarray(first[0], float), np.asarray(first[1], float)
     course = end - start
     length = float(np.hypot(*course))
     normal = np.array([-course[1], course[0]]) / length
     sides = [float((np.asarray(p, float) - start) @ normal) for p in second]
     if min(sides) <= -CROSS_ARM * side and max(sides) >= CROSS_ARM * side:
-        return True
+        return "cross"
     touching = second[int(np.argmin(np.abs(sides)))]
     at = float((np.asarray(touching, float) - start) @ course) / length**2
-    return bool(min(abs(sides[0]), abs(sides[1])) <= STROKE_HALF_WIDTH_PX * 2) and (
-        at <= TICK_VERTEX or at >= 1 - TICK_VERTEX
-    )
+    meets = min(abs(sides[0]), abs(sides[1])) <= STROKE_HALF_WIDTH_PX * 2
+    return "tick" if meets and (at <= TICK_VERTEX or at >= 1 - TICK_VERTEX) else None
 
 
 def _widths_along(ink: np.ndarray, ends: tuple[tuple[int, int], tuple[int, int]]) -> np.ndarray:
