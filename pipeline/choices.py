@@ -23,8 +23,12 @@ def read_choice(gray: np.ndarray, field: FieldDef, form_id: str) -> RawField:
     options = [option.box for option in field.options]
     labels = mark_reader.label_boxes(form_id, field.page, field)
     found = mark_reader.find_marks(gray, options, labels)
-    struck = mark_reader.struck_options(gray, widened_print(form_id, field.page, 1), labels)
-    chosen = sorted({m.option for m in found} - struck)
+    marked = {m.option for m in found}
+    printed = widened_print(form_id, field.page, 1)
+    struck = mark_reader.struck_options(gray, printed, labels)
+    if len(marked - struck) > 1:  # a mark taken back on a one-character label (男, 女)?
+        struck = mark_reader.struck_options(gray, printed, labels, marked - struck)
+    chosen = sorted(marked - struck)
     if struck and not chosen:  # the mark left standing may have run into the struck one
         chosen = sorted({m.also for m in found if m.also is not None} - struck)
     if struck:
@@ -64,6 +68,11 @@ def read_checkbox(gray: np.ndarray, field: FieldDef, form_id: str) -> RawField:
     ):
         return RawField("false", 0.0, "omr", ("struck_through",))
     if share >= CHOICE_MARK_INK:
+        slashed = mark_reader.slash_over_mark(gray, field.box)
+        if slashed == "struck_through":
+            return RawField("false", 0.0, "omr", ("struck_through",))
+        if slashed == "unsure_mark":  # a tick gone over again, or struck along its arm
+            return RawField("true", 0.5, "omr", ("unsure_mark",))
         return RawField("true", 1.0, "omr")
     if share < CHECKBOX_CLEAR_INK:
         if mark_reader.mark_beside(gray, field.box):

@@ -67,6 +67,35 @@ EDGE_STRIKE_SEEN = 0.2
 judge by)."""
 STEEP_ANGLES = np.radians(np.r_[np.arange(-69, -23, 3), np.arange(24, 70, 3)])
 """The angles a steep strike across a checkbox is looked for at (flatter: `STRIKE_SLOPES`)."""
+STROKE_ANGLES = np.radians(np.arange(0, 180, 3))
+"""The directions a straight stroke inside a checkbox is looked for in (`strokes_in_box`)."""
+STROKE_GAP_PX = 15
+"""A straight stroke is followed across a gap this long: where another stroke crossing it
+was taken away, or the print of the box's line cut it."""
+LONG_STROKE = 0.8
+"""A straight stroke inside a box spanning at least this share of the box along its course
+is drawn from corner to corner (or edge to edge): a slash, a "|", a cross's arm. A tick's
+long arm spans about two thirds of it."""
+SHORTEST_COURSE = 0.7
+"""Courses across a box shorter than this share of its side (by a corner) are not measured
+for `LONG_STROKE`: a tick's arm spans most of them."""
+STROKE_HALF_WIDTH_PX = 6
+"""How far either side of a straight stroke's course its ink is taken for that stroke."""
+LEFT_OVER_INK = 20
+"""Pen pixels left over after two straight strokes from which a third stroke was drawn (a
+tick, a cross or a lone slash leaves none: pieces under 15 px are not counted)."""
+CROSS_ARM = 0.35
+"""A cross's second arm reaches at least this share of the box's side out on either side of
+the first."""
+TICK_VERTEX = 0.2
+"""A tick's arms meet within this share of the long arm's length from its end."""
+DOUBLED = 1.55
+"""A straight stroke this many times wider over most of its length than where it is
+narrow is two strokes laid along each other (a slash over a tick's long arm)."""
+CIRCLE_REACH_PX = 90
+"""How far round a checkbox a circle round it is looked for."""
+CIRCLED = 0.95
+"""Share of a checkbox inside a stroke's hull from which the stroke runs round it."""
 BESIDE_REACH_PX = (80, 30)
 """How far left or right, and above or below, of a checkbox a tick drawn beside it is looked
 for (the next field's writing starts further down)."""
@@ -166,11 +195,23 @@ def find_marks(
 
 
 def struck_options(
-    gray: np.ndarray, printed: np.ndarray, labels: list[tuple[int, int, int, int]]
+    gray: np.ndarray,
+    printed: np.ndarray,
+    labels: list[tuple[int, int, int, int]],
+    marked: set[int] | None = None,
 ) -> set[int]:
     """The options whose label a strike crosses: `gray` with the print taken out where
-    `printed` is true (a strike is cut where it crossed the label's print)."""
-    return {index for index, label in enumerate(labels) if _struck_across(gray, printed, label)}
+    `printed` is true (a strike is cut where it crossed the label's print). On the labels
+    of `marked` options (where two or more are marked) a strike that stops at the edges is
+    looked for however narrow the label (男, 女): one of two marks may have been taken back
+    (a cross drawn over one character to mark it can look like one, so not elsewhere)."""
+    return {
+        index
+        for index, label in enumerate(labels)
+        if _struck_across(
+            gray, printed, label, 0 if marked and index in marked else EDGE_STRIKE_LEAST_PX
+        )
+    }
 
 
 def struck_checkbox(gray: np.ndarray, printed: np.ndarray, box: tuple[int, int, int, int]) -> bool:
@@ -179,10 +220,143 @@ def struck_checkbox(gray: np.ndarray, printed: np.ndarray, box: tuple[int, int, 
     return _struck_across(gray, printed, box) or _struck_diagonally(gray, printed, box)
 
 
+def slash_over_mark(gray: np.ndarray, box: tuple[int, int, int, int]) -> str | None:
+    """Whether a mark in the box was struck out with one straight stroke kept inside it: a
+    slash ("/", "\\") or a "|" from about one corner or edge to the other, drawn over a mark
+    that is not one straight stroke itself. A lone slash is a tick (some people tick that
+    way); a cross is two straight strokes; a tick is two short ones joined at an end. A
+    slash over a tick is three: the slash and what it leaves of the tick's two arms →
+    "struck_through". A slash laid along a tick's long arm leaves a tick's shape with that
+    arm drawn twice over, which a tick gone over again also is → "unsure_mark"."""
+    x, y, w, h = box
+    ink = (gray[y : y + h, x : x + w] < INK_THRESHOLD).astype(np.uint8)
+    first = _straight_stroke(ink)
+    if first is None or first.spans < LONG_STROKE:
+        return None  # no stroke from corner to corner: a tick, a dot
+    rest = _without_stroke(ink, first.ends)
+    second = _straight_stroke(rest)
+    shape = "slash" if second is None else _cross_or_tick(first.ends, second.ends, min(w, h))
+    if second is not None and (
+        _without_stroke(rest, second.ends).sum() >= LEFT_OVER_INK or shape is None
+    ):
+        return "struck_through"
+    widths = _widths_along(ink, first.ends)
+    widths = widths[widths > 0]  # the course may run on past the stroke's ends
+    if (
+        shape != "cross"
+        and widths.size
+        and np.percentile(widths, 70) >= DOUBLED * max(float(np.percentile(widths, 20)), 1.0)
+    ):
+        return "unsure_mark"
+    return None  # a lone slash, a cross, a tick
+
+
+def _cross_or_tick(
+    first: tuple[tuple[int, int], tuple[int, int]],
+    second: tuple[tuple[int, int], tuple[int, int]],
+    side: int,
+) -> str | None:
+    """ "cross" where a second straight stroke crosses the first from well on one side of it
+    to well on the other, "tick" where it meets it near one of its ends (a tick's arms), else
+    None: a stroke that meets a slash midway is what is left of a tick it was drawn over."""
+    start, end = np.asarray(first[0], float), np.asarray(first[1], float)
+    course = end - start
+    length = float(np.hypot(*course))
+    normal = np.array([-course[1], course[0]]) / length
+    sides = [float((np.asarray(p, float) - start) @ normal) for p in second]
+    if min(sides) <= -CROSS_ARM * side and max(sides) >= CROSS_ARM * side:
+        return "cross"
+    touching = second[int(np.argmin(np.abs(sides)))]
+    at = float((np.asarray(touching, float) - start) @ course) / length**2
+    meets = min(abs(sides[0]), abs(sides[1])) <= STROKE_HALF_WIDTH_PX * 2
+    return "tick" if meets and (at <= TICK_VERTEX or at >= 1 - TICK_VERTEX) else None
+
+
+def _widths_along(ink: np.ndarray, ends: tuple[tuple[int, int], tuple[int, int]]) -> np.ndarray:
+    """How much ink lies across a straight stroke's course at each point along it."""
+    (x0, y0), (x1, y1) = ends
+    length = float(np.hypot(x1 - x0, y1 - y0))
+    ux, uy = (x1 - x0) / length, (y1 - y0) / length
+    along = np.arange(4, max(length - 4, 5))[:, None]
+    across = np.arange(-9, 10)[None, :]
+    cols = np.rint(x0 + along * ux - across * uy).astype(int)
+    rows = np.rint(y0 + along * uy + across * ux).astype(int)
+    on_box = (cols >= 0) & (cols < ink.shape[1]) & (rows >= 0) & (rows < ink.shape[0])
+    inked = ink[np.clip(rows, 0, ink.shape[0] - 1), np.clip(cols, 0, ink.shape[1] - 1)] > 0
+    return np.asarray((inked & on_box).sum(axis=1))
+
+
+@dataclass(frozen=True)
+class _Stroke:
+    ends: tuple[tuple[int, int], tuple[int, int]]
+    spans: float
+    """The largest share of the box along its course that a straight run of ink spans (of
+    all the courses looked at, not only this stroke's)."""
+
+
+def _straight_stroke(ink: np.ndarray) -> _Stroke | None:
+    """The longest straight run of pen ink in a box (gaps up to `STROKE_GAP_PX` followed
+    across); None where there is too little ink for a stroke."""
+    if int(ink.sum()) < MIN_MARK_INK // 2:
+        return None
+    height, width = ink.shape
+    thick = cv2.dilate(ink, np.ones((3, 3), np.uint8))
+    half = int(np.hypot(height, width) / 2) + 1
+    t = np.arange(-half, half + 1)
+    offsets = np.arange(-half, half + 1, 2)
+    best, longest, spans = None, 0, 0.0
+    for angle in STROKE_ANGLES:
+        cos, sin = float(np.cos(angle)), float(np.sin(angle))
+        cols = np.rint(width / 2 + t[None, :] * cos - offsets[:, None] * sin).astype(int)
+        rows = np.rint(height / 2 + t[None, :] * sin + offsets[:, None] * cos).astype(int)
+        on_box = (cols >= 0) & (cols < width) & (rows >= 0) & (rows < height)
+        along = thick[np.clip(rows, 0, height - 1), np.clip(cols, 0, width - 1)] & on_box
+        closed = cv2.morphologyEx(
+            along.astype(np.uint8), cv2.MORPH_CLOSE, np.ones((1, STROKE_GAP_PX), np.uint8)
+        )
+        start, length = _longest_runs(closed > 0)
+        chord = on_box.sum(axis=1)
+        across = chord >= SHORTEST_COURSE * min(height, width)
+        spans = max(spans, float((length / np.maximum(chord, 1))[across].max()))
+        k = int(np.argmax(length))
+        if length[k] > longest:
+            a, b = start[k], start[k] + length[k] - 1
+            best = ((int(cols[k, a]), int(rows[k, a])), (int(cols[k, b]), int(rows[k, b])))
+            longest = int(length[k])
+    return _Stroke(best, spans) if best is not None and longest >= MIN_MARK_PX else None
+
+
+def _longest_runs(along: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per row of `along`, where its longest run of True starts and how long it is."""
+    padded = np.pad(along.astype(np.int8), ((0, 0), (1, 1)))
+    change = np.diff(padded, axis=1)
+    start = np.zeros(along.shape[0], int)
+    length = np.zeros(along.shape[0], int)
+    for row in range(along.shape[0]):
+        ups, downs = np.flatnonzero(change[row] == 1), np.flatnonzero(change[row] == -1)
+        if ups.size:
+            k = int(np.argmax(downs - ups))
+            start[row], length[row] = ups[k], downs[k] - ups[k]
+    return start, length
+
+
+def _without_stroke(ink: np.ndarray, ends: tuple[tuple[int, int], tuple[int, int]]) -> np.ndarray:
+    """`ink` with the straight stroke between `ends` taken away (and what it leaves of a
+    stroke's end cap: pieces too small to be a stroke)."""
+    taken = np.zeros_like(ink)
+    cv2.line(taken, ends[0], ends[1], 1, thickness=2 * STROKE_HALF_WIDTH_PX + 1)
+    rest = (ink > 0) & (taken == 0)
+    _, labelled, stats, _ = cv2.connectedComponentsWithStats(rest.astype(np.uint8))
+    small = np.flatnonzero(stats[:, cv2.CC_STAT_AREA] < 15)
+    rest[np.isin(labelled, small[small > 0])] = False
+    return rest.astype(np.uint8)
+
+
 def mark_beside(gray: np.ndarray, box: tuple[int, int, int, int]) -> bool:
-    """Whether a pen mark (a tick, a cross) is drawn beside a checkbox rather than in it: a
-    stroke near the box that lies whole within `BESIDE_REACH_PX` of it (the writing of
-    another field, or a circle round an option above, runs on further)."""
+    """Whether a pen mark is drawn beside a checkbox or round it rather than in it: a stroke
+    near the box (a tick, a cross) that lies whole within `BESIDE_REACH_PX` of it (the
+    writing of another field, or a circle round an option above, runs on further), or a
+    circle round the box (○ round □, as people circle what they mean)."""
     x, y, w, h = box
     reach_x, reach_y = BESIDE_REACH_PX
     x0, y0 = max(x - reach_x, 0), max(y - reach_y, 0)
@@ -197,12 +371,47 @@ def mark_beside(gray: np.ndarray, box: tuple[int, int, int, int]) -> bool:
         inside = inside and left + width < near.shape[1] and top + height < near.shape[0]
         if inside and max(width, height) >= MIN_MARK_PX and areas[i] >= MIN_MARK_INK:
             return True
+    return _circled(gray, box)
+
+
+def _circled(gray: np.ndarray, box: tuple[int, int, int, int]) -> bool:
+    """Whether one pen stroke runs round the box (closed or nearly, within `CIRCLE_REACH_PX`
+    of it) and is centred on it: a circle round an option above or below passes round its
+    label, not round the box."""
+    x, y, w, h = box
+    x0, y0 = max(x - CIRCLE_REACH_PX, 0), max(y - CIRCLE_REACH_PX, 0)
+    near = gray[y0 : y + h + CIRCLE_REACH_PX, x0 : x + w + CIRCLE_REACH_PX] < INK_THRESHOLD
+    near[max(y - y0 - 6, 0) : y - y0 + h + 6, max(x - x0 - 6, 0) : x - x0 + w + 6] = False
+    joined = cv2.morphologyEx(near.astype(np.uint8), cv2.MORPH_CLOSE, np.ones((7, 7), np.uint8))
+    count, labelled, stats, _ = cv2.connectedComponentsWithStats(joined, connectivity=8)
+    bx, by = x - x0, y - y0
+    for i in range(1, count):
+        left, top, width, height, _ = stats[i]
+        if left <= 0 or top <= 0:
+            continue  # runs on out of the box's surroundings: another field's writing
+        if left + width >= joined.shape[1] or top + height >= joined.shape[0]:
+            continue
+        if not (left < bx and top < by and left + width > bx + w and top + height > by + h):
+            continue
+        points = np.column_stack(np.where(labelled == i)[::-1]).astype(np.int32)
+        hull = np.zeros_like(joined)
+        cv2.fillConvexPoly(hull, cv2.convexHull(points), 1)
+        centre_x, centre_y = left + width / 2, top + height / 2
+        centred = abs(centre_x - (bx + w / 2)) < w / 2 and abs(centre_y - (by + h / 2)) < h / 2
+        if centred and _inside(hull, (bx, by, w, h)) >= CIRCLED:
+            return True
     return False
 
 
-def _struck_across(gray: np.ndarray, printed: np.ndarray, box: tuple[int, int, int, int]) -> bool:
+def _struck_across(
+    gray: np.ndarray,
+    printed: np.ndarray,
+    box: tuple[int, int, int, int],
+    edge_least_px: int = EDGE_STRIKE_LEAST_PX,
+) -> bool:
     """Whether a straight, nearly level stroke crosses `box` through its middle and runs on
-    past both its ends, or stops at them (`_stops_at_edges`): the pen ink is followed along
+    past both its ends, or stops at them (`_stops_at_edges`, where `box` is at least
+    `edge_least_px` wide): the pen ink is followed along
     courses at each of `STRIKE_SLOPES`, passing over the print and its rims (where the print
     was taken out, so was the strike)."""
     x, y, w, h = box
@@ -216,7 +425,7 @@ def _struck_across(gray: np.ndarray, printed: np.ndarray, box: tuple[int, int, i
     past_both = pen[:, left : left + end].any() and pen[:, right - end + 1 : right + 1].any()
     inner = pen[y - y0 : y - y0 + h, x - x0 : x - x0 + w]
     quarter = w // 4
-    wide = w >= EDGE_STRIKE_LEAST_PX and inner[:, :quarter].any() and inner[:, -quarter:].any()
+    wide = w >= edge_least_px and inner[:, :quarter].any() and inner[:, -quarter:].any()
     if not (past_both or wide):
         return False  # most labels and boxes: no ink past one of their ends, nor on both
     ink = _scribbles_filled(pen)
@@ -239,10 +448,12 @@ def _struck_across(gray: np.ndarray, printed: np.ndarray, box: tuple[int, int, i
         return False
     # from edge to edge, wherever the print leaves pen ink to be seen (a strike on the print
     # shows in the glyphs' gaps, which the rims would hide); a scribble's gaps are closed
-    # only away from the print (a label's rims would close into a line)
+    # only away from the print (a label's rims would close into a line) and across labels
+    # wider than a cross (its two arms close into a line across one character)
     within = slice(STRIKE_PAST_PX, STRIKE_PAST_PX + w)
     plain = cv2.dilate(pen.astype(np.uint8), np.ones((3, 1), np.uint8)) > 0
-    plain |= ink & ~hidden
+    if w >= EDGE_STRIKE_LEAST_PX:
+        plain |= ink & ~hidden
     visible = ~printed[y0 : y0 + pen.shape[0], x0 : x0 + pen.shape[1]]
     return _stops_at_edges(plain[rows, cols][..., within], visible[rows, cols][..., within])
 

@@ -1,8 +1,9 @@
 """Corrections on choices and checkboxes: a mark struck through — one line, two (二重線), one
-that stops at the label's or box's edges, a steep stroke across a box, or a scribble over it
-or inside the box, over a circle or a tick — goes to a person as `struck_through`, with the
-mark left standing proposed; a box filled in or a tick beside a box goes to a person with its
-reason; clean marks (a circle, a tick, a cross, a dot) are still accepted."""
+that stops at the label's or box's edges (also across one character, 男 or 女), a steep stroke
+across a box or a slash kept inside it, or a scribble over it or inside the box, over a circle
+or a tick — goes to a person as `struck_through`, with the mark left standing proposed; a box
+filled in or a tick beside a box goes to a person with its reason; clean marks (a circle, a
+tick, a cross, a dot, a lone slash in a box) are still accepted."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ import numpy as np
 import pytest
 from PIL import Image, ImageDraw
 
+from kura.bench.synth import marks as drawn
 from kura.bench.synth.handwriting import HandStyle, _fill_field, _Pen, fill_form
 from kura.bench.synth.values import Value
 from pipeline import choices, handwriting
@@ -278,7 +280,10 @@ def test_each_way_the_generator_takes_a_tick_back_goes_to_a_person(kind: str) ->
         )
 
 
-def test_the_generators_ticks_crosses_and_clear_boxes_are_accepted() -> None:
+def test_the_generators_ticks_crosses_and_clear_boxes_are_accepted(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(drawn, "CIRCLE_BOX_RATE", 0.0)  # a circle round the box: to a person
     for seed in range(6):
         ticked = _generated_checkbox(
             True, HandStyle(beside_rate=0.0, checkbox_cross_rate=0.0), seed
@@ -306,3 +311,114 @@ def test_the_generators_short_strikes_on_choices_are_read_as_corrections() -> No
     for _, read_as in struck:
         assert read_as.status == "review" and read_as.reasons[0] == "struck_through"
     assert sum(value == read_as.value for value, read_as in struck) >= 6
+
+
+def _slash(draw: ImageDraw.ImageDraw, box: Box, way: str) -> None:
+    """One straight stroke kept inside the box: corner to corner, or top to bottom."""
+    x, y, w, h = box
+    line = {
+        "/": (x + 8, y + h - 8, x + w - 8, y + 8),
+        "\\": (x + 8, y + 8, x + w - 8, y + h - 8),
+        "|": (x + w / 2 + 4, y + 6, x + w / 2 - 2, y + h - 6),
+    }[way]
+    draw.line(line, fill=PEN, width=5)
+
+
+@pytest.mark.parametrize("way", ["/", "\\", "|"])
+def test_a_tick_struck_with_a_slash_kept_inside_the_box_goes_to_a_person(way: str) -> None:
+    page = render_blank(FORM)
+    _slash(_ticked_box(page), CHECKBOX.box, way)
+    read_as = _read_checkbox(page)
+    assert (read_as.value, read_as.status, read_as.reasons) == (
+        "false",
+        "review",
+        ["struck_through"],
+    )
+
+
+@pytest.mark.parametrize("way", ["/", "\\", "|"])
+def test_a_lone_slash_in_a_box_is_a_tick(way: str) -> None:
+    page = render_blank(FORM)
+    _slash(ImageDraw.Draw(page), CHECKBOX.box, way)
+    read_as = _read_checkbox(page)
+    assert (read_as.value, read_as.status) == ("true", "accepted")
+
+
+def test_the_generators_lone_slashes_are_ticks_and_its_slashes_over_ticks_are_not() -> None:
+    blank = render_blank(FORM)
+    for seed in range(6):
+        rng = random.Random(seed)
+        pen = _Pen(HandStyle().resolve(rng), rng)
+        lone, struck = blank.copy(), blank.copy()
+        drawn.slash(lone, CHECKBOX.box, pen)
+        drawn.tick(struck, CHECKBOX.box, pen, inside=True)
+        drawn.slash(struck, CHECKBOX.box, pen)
+        assert (_read_checkbox(lone).value, _read_checkbox(lone).status) == ("true", "accepted")
+        assert (_read_checkbox(struck).value, _read_checkbox(struck).reasons) == (
+            "false",
+            ["struck_through"],
+        )
+
+
+SEX_FORM = get_form("kokunen_hihokensha_todoke")
+SEX = SEX_FORM.field("sex")
+
+
+def _read_sex(page: Image.Image) -> FieldResult:
+    marked = handwriting.marks(np.asarray(page.convert("RGB")), SEX_FORM, 1)
+    return decide(SEX, choices.read_choice(marked, SEX, SEX_FORM.id))
+
+
+def test_a_strike_across_one_character_and_another_mark_go_to_a_person_as_struck() -> None:
+    from pipeline.marks import label_boxes
+
+    man, woman = label_boxes(SEX_FORM.id, 1, SEX)
+    page = render_blank(SEX_FORM)
+    draw = ImageDraw.Draw(page)
+    for lx, ly, lw, lh in (man, woman):
+        draw.ellipse((lx - 45, ly - 25, lx + lw + 45, ly + lh + 25), outline=PEN, width=5)
+    x, y, w, h = man  # 男 taken back with a line from one edge of the character to the other
+    draw.line((x - 1, y + h // 2 - 2, x + w + 1, y + h // 2 + 2), fill=PEN, width=5)
+    read_as = _read_sex(page)
+    assert (read_as.value, read_as.status, read_as.reasons) == ("2", "review", ["struck_through"])
+
+
+def test_the_generators_short_strikes_on_one_character_are_read_as_corrections() -> None:
+    style = HandStyle(correction_rate=1.0, strike_styles=(("short", 1.0),))
+    blank = render_blank(SEX_FORM)
+    results = []
+    for seed in range(8):
+        rng = random.Random(seed)
+        pen = _Pen(style.resolve(rng), rng)
+        page = blank.copy()
+        value = rng.choice(SEX.options or []).value
+        _fill_field(page, SEX, value, pen)
+        results.append((value, _read_sex(page)))
+    assert all(read_as.status == "review" for _, read_as in results)
+    struck = [(value, r) for value, r in results if r.reasons == ["struck_through"]]
+    assert len(struck) >= 6 and all(value == read_as.value for value, read_as in struck)
+
+
+def test_a_circle_round_a_box_goes_to_a_person_proposed_ticked() -> None:
+    x, y, w, h = CHECKBOX.box
+    for margin in (12, 30, 45):
+        page = render_blank(FORM)
+        ImageDraw.Draw(page).ellipse(
+            (x - margin - 10, y - margin, x + w + margin + 10, y + h + margin), outline=PEN, width=5
+        )
+        read_as = _read_checkbox(page)
+        assert (read_as.value, read_as.status, read_as.reasons) == (
+            "true",
+            "review",
+            ["mark_beside"],
+        )
+
+
+def test_the_generators_circles_round_a_box_are_never_read_clear() -> None:
+    blank = render_blank(FORM)
+    for seed in range(6):
+        rng = random.Random(seed)
+        page = blank.copy()
+        drawn.circle_round_box(page, CHECKBOX.box, _Pen(HandStyle().resolve(rng), rng))
+        read_as = _read_checkbox(page)
+        assert read_as.status == "review" or read_as.value == "true"

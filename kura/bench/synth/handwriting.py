@@ -103,17 +103,18 @@ class HandStyle:
     (二重線), one that stops at the label's edges, or a scribble over it
     (`kura.bench.synth.marks.strike`)."""
     checkbox_strike_styles: tuple[tuple[str, float], ...] = (
-        ("line", 0.25),
+        ("line", 0.2),
         ("double", 0.15),
         ("short", 0.15),
-        ("diagonal", 0.15),
+        ("diagonal", 0.1),
+        ("slash", 0.1),
         ("scribble", 0.1),
         ("blot", 0.1),
         ("fill", 0.1),
     )
     """How a tick in a checkbox is taken back: as a choice's mark, or with one steep stroke
-    across the box ("diagonal"), a scribble kept inside the box ("blot"), or the box filled in
-    ("fill", 塗りつぶし)."""
+    across the box and on past it ("diagonal") or kept inside it ("slash"), a scribble kept
+    inside the box ("blot"), or the box filled in ("fill", 塗りつぶし)."""
     digits: str = "font"
     """What writes the digits: "font" (the handwriting font) or "mnist" (real handwritten
     samples of the MNIST part kept for measuring, `kura.bench.synth.mnist`)."""

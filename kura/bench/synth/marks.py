@@ -1,9 +1,10 @@
 """Marks a resident makes on choices and checkboxes, the way people make them: a circle round
 the label (tight, or loose and open, running into the neighbours), a tick on or beside it, a
-cross; a tick, a cross or (now and then) a tick beside the box in a checkbox; and the ways a
-mark made by mistake is taken back — a line across it, two (二重線), a line that stops at the
-label's or the box's edge, a steep stroke across the box, a scribble over it or kept inside
-the box, or the box filled in (塗りつぶし).
+cross; a tick, a cross or (now and then) a lone slash in a checkbox, a circle round it or a
+tick beside it; and the ways a mark made by mistake is taken back — a line across it, two
+(二重線), a line that stops at the label's or the box's edge, a steep stroke across the box
+and on past it or one kept inside it (a slash over the tick), a scribble over it or kept
+inside the box, or the box filled in (塗りつぶし).
 
 On Japanese forms a box filled in is usually a tick blotted out, not a tick: the benchmark's
 truth for it is "not ticked" and the reader sends it to a person (`filled_box`).
@@ -21,6 +22,10 @@ from pipeline.fonts import PRINTED_FONT, font
 
 Box = tuple[int, int, int, int]
 """x, y, width, height in page pixels."""
+SLASH_TICK_RATE = 0.05
+"""Checkboxes ticked: share of ticks made as one slash ("/", "\\" or "|") kept inside the box."""
+CIRCLE_BOX_RATE = 0.03
+"""Checkboxes ticked: share of boxes circled (○ round □) instead of ticked."""
 LABEL_FONT_SIZE = 44
 """The size `render_blank` prints option labels with."""
 Shares = tuple[tuple[str, float], ...]
@@ -85,13 +90,18 @@ def mark_option(
 
 
 def mark_checkbox(page: Image.Image, box: Box, pen: Pen) -> None:
-    """Tick a checkbox: a tick in it, a cross in it, or now and then a tick beside it."""
+    """Tick a checkbox: a tick in it, a cross in it, now and then a lone slash in it, a
+    circle round it or a tick beside it."""
     rng, style = pen.rng, pen.style
     draw = rng.random()
     if draw < style.beside_rate:
         _tick_beside(page, box, pen)
     elif draw < style.beside_rate + style.checkbox_cross_rate:
         cross(page, box, pen, inside=True)
+    elif draw < style.beside_rate + style.checkbox_cross_rate + SLASH_TICK_RATE:
+        slash(page, box, pen)
+    elif draw < style.beside_rate + style.checkbox_cross_rate + SLASH_TICK_RATE + CIRCLE_BOX_RATE:
+        circle_round_box(page, box, pen)
     else:
         tick(page, box, pen, inside=True)
 
@@ -103,6 +113,8 @@ def take_back_checkbox(page: Image.Image, box: Box, pen: Pen) -> None:
     kind = _pick(rng, pen.style.checkbox_strike_styles)
     if kind == "diagonal":
         _diagonal(page, box, pen)
+    elif kind == "slash":
+        slash(page, box, pen)
     elif kind == "blot":
         _blot(page, box, pen, solid=False)
     elif kind == "fill":
@@ -232,6 +244,45 @@ def _diagonal(page: Image.Image, box: Box, pen: Pen) -> None:
     dx, dy = reach * math.cos(angle), reach * math.sin(angle)
     line = [(cx - dx, cy - dy), (cx + rng.gauss(0, 2), cy + rng.gauss(0, 2)), (cx + dx, cy + dy)]
     _put_strokes(page, [line], rng.uniform(3.5, 5.5) + (pen.style.weight or 0), pen)
+
+
+def slash(page: Image.Image, box: Box, pen: Pen) -> None:
+    """One straight stroke kept inside the box's lines: from about one corner to the other
+    ("/", "\\") or from its top to its bottom ("|")."""
+    rng = pen.rng
+    x, y, w, h = box
+    way = rng.choice("/\\|")
+    inset = [rng.uniform(4, 10) for _ in range(4)]
+    if way == "|":
+        middle = x + w / 2 + rng.gauss(0, 5)
+        line = [
+            (middle + rng.gauss(0, 3), y + inset[0]),
+            (middle + rng.gauss(0, 3), y + h - inset[1]),
+        ]
+    else:
+        top, bottom = y + inset[0], y + h - inset[1]
+        left, right = x + inset[2], x + w - inset[3]
+        line = [(left, bottom), (right, top)] if way == "/" else [(left, top), (right, bottom)]
+    _put_strokes(page, [line], rng.uniform(3.5, 5.5) + (pen.style.weight or 0), pen)
+
+
+def circle_round_box(page: Image.Image, box: Box, pen: Pen) -> None:
+    """A circle round the box, clear of its lines, a little off-centre; the pen overshoots
+    where it started or leaves the loop a little open."""
+    rng = pen.rng
+    x, y, w, h = box
+    rx, ry = w / 2 + rng.uniform(10, 35), h / 2 + rng.uniform(8, 30)
+    cx, cy = x + w / 2 + rng.gauss(0, 4), y + h / 2 + rng.gauss(0, 4)
+    start = rng.uniform(0, 2 * math.pi)
+    sweep = 2 * math.pi + rng.uniform(-0.3, 0.5)
+    points = [
+        (
+            cx + rx * math.cos(start + sweep * k / 60) * (1 + 0.04 * k / 60),
+            cy + ry * math.sin(start + sweep * k / 60) * (1 + 0.04 * k / 60),
+        )
+        for k in range(61)
+    ]
+    _put_strokes(page, [points], rng.uniform(3.0, 5.0) + (pen.style.weight or 0), pen)
 
 
 def _blot(page: Image.Image, box: Box, pen: Pen, *, solid: bool) -> None:
