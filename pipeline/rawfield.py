@@ -32,6 +32,9 @@ class RawField:
     with the columns that are their own (`textlines.characters_of`), so that the checks of
     one character (a variant form, an address's digits) need not read the line again; empty
     where the engine does not locate its characters."""
+    nearly_written: tuple[str, ...] = ()
+    """Names: characters the recogniser almost wrote where it wrote none
+    (`textlines.nearly_written`), so that a dropped look-alike is not taken for no character."""
     variants_seen: tuple[str, ...] = ()
     """Variant kanji of a name whose written form the variant networks were sure of
     (`pipeline.variants`): no person need look at which form it is."""

@@ -11,6 +11,12 @@ network trained on all three took a heavy hand's 辺 for 邊) and 穂/穗 (on th
 font kept out of training the network was sure of 穗 where 穂 was written): those stay
 with a person.
 
+A family may also hold the common kanji PP-OCR writes for a rarer name form it does not
+prefer: 嵩嵜嶌寄, since a handwritten 嵜 (山嵜) or 嶌 (寺嶌) is read 嵩 or 寄 and nothing in
+the reading says so. Where PP-OCR read such a look-alike in a name, that family's network
+decides too; unsure, the field goes to a person (`variant_kanji` on the look-alike), where
+before it was accepted wrong. Names only: a 寄 in an address (寄居町) is read as before.
+
 The character is the one PP-OCR located: the name's line is cut between the recogniser's
 characters (`pipeline.textlines.characters_of`, as the digit checks cut it). Where the
 network is at least `sure` of one form, and that form is one a Japanese system holds in a
@@ -101,23 +107,32 @@ def settle_variants(
 ) -> RawField:
     """`raw` with each classified variant character the network is sure of written in the
     form it saw, noted in `variants_seen`, and the recogniser's near misses between that
-    character's forms and its doubt there (its probability) dropped. Nothing changes where
-    the engine cannot give its characters' places, where the lines do not read as `raw`
-    did, or where the network is unsure."""
+    character's forms and its doubt there (its probability) dropped. The text stays as read
+    where the engine cannot give its characters' places, where the lines do not read as
+    `raw` did, or where the network is unsure; a look-alike left so is noted for a person
+    (`_unsettled`)."""
     family_of = _family_of()
-    if not any(ch in family_of for ch in raw.text) or not hasattr(engine, "read_with_frames"):
+    if any(ch in family_of for ch in raw.nearly_written) and "characters_missing" not in raw.notes:
+        # a look-alike nearly written where nothing was: 嵜 dropped (山嵜 read 山太郎)
+        raw = replace(raw, notes=(*raw.notes, "characters_missing"))
+    if not any(ch in family_of for ch in raw.text):
         return raw
+    if not hasattr(engine, "read_with_frames"):
+        return _unsettled(raw, raw.text)
     lines_read = raw.lines_read or tuple((line, tuple(line_characters(engine, line, alphabet)))
                                          for line in written_lines(gray, field))
     pieces = [(char, line[:, left:right])  # each character read, and its columns
               for line, located in lines_read for char, left, right, _ in located]
     if "".join(char for char, _ in pieces) != raw.text:
-        return raw
+        return _unsettled(raw, raw.text)
     sure = calibration().variant_classifier.sure
-    chars, seen, places = list(raw.text), [], set()
+    chars, seen, places, unsure = list(raw.text), [], set(), []
     for at, (char, piece) in enumerate(pieces):
-        features = glyph_features(piece) if char in family_of and piece.size else None
+        if char not in family_of:
+            continue
+        features = glyph_features(piece) if piece.size else None
         if features is None:
+            unsure.append(char)
             continue
         family = family_of[char]
         probs = family_probabilities(family, features[None])[0]
@@ -126,6 +141,9 @@ def settle_variants(
             chars[at] = family[best]
             seen.append(family[best])
             places.add(at)
+        else:
+            unsure.append(char)
+    raw = _unsettled(raw, "".join(unsure))
     if not seen:
         return raw
     settled = {family_of[ch] for ch in seen}
@@ -141,3 +159,13 @@ def settle_variants(
     return replace(raw, text="".join(chars), runners_up=runners_up,
                    variants_seen=tuple(dict.fromkeys(seen)),
                    confidence=min(others) if confident else raw.confidence)
+
+
+def _unsettled(raw: RawField, read: str) -> RawField:
+    """`raw` noted `variant_kanji` at each look-alike of `read` the network did not settle:
+    a common kanji (寄, 嵩) PP-OCR writes for a rarer name form, which nothing else sends to
+    a person (the forms of `lexicon`'s variant families go there as it is)."""
+    family_of = _family_of()
+    notes = [f"variant_kanji:{ch}" for ch in dict.fromkeys(read)
+             if ch in family_of and not lexicon.variant_characters(ch)]
+    return replace(raw, notes=(*raw.notes, *notes)) if notes else raw

@@ -100,3 +100,77 @@ def test_training_is_deterministic() -> None:
     assert np.array_equal(x, again) and np.array_equal(y, labels)
     one, two = (train_variants._train(x, y, 2, seed=0) for _ in range(2))
     assert all(np.array_equal(one[k], two[k]) for k in one)
+
+
+KLEE = "/usr/share/fonts/truetype/klee/KleeOne-Regular.ttf"
+KLEE_BOLD = "/usr/share/fonts/truetype/klee/KleeOne-SemiBold.ttf"
+
+
+@pytest.mark.parametrize(("name", "font", "seed"), [
+    ("寺嶌\u3000太郎", KLEE, 0),  # read 寺嵩太郎 and accepted before issue 11
+    ("山嵜\u3000太郎", KLEE_BOLD, 1),  # read 山嵩太郎 and accepted
+    ("山嵜\u3000太郎", KLEE, 0),  # 嵜 dropped: read 山太郎 and accepted
+    ("宮嵜\u3000太郎", KLEE, 2),  # 嵜 dropped: read 宮 太郎 and accepted
+])
+def test_a_rare_name_form_read_as_a_look_alike_is_never_accepted_wrong(
+        name: str, font: str, seed: int) -> None:
+    gray = _name_page(name, font, seed)
+    raw = read_field(gray, gray, NAME, FORM.id)
+    decided = decide(NAME, raw)
+    right = raw.text.replace(" ", "") == name.replace("\u3000", "")
+    assert right or decided.status == "review", (raw.text, decided.reasons)
+
+
+def test_a_dropped_look_alike_is_a_character_missing() -> None:
+    gray = _name_page("山嵜\u3000太郎", KLEE, 0)
+    raw = read_field(gray, gray, NAME, FORM.id)
+    assert raw.text.replace(" ", "") == "山太郎"
+    assert set(raw.nearly_written) & {"寄", "嵩"}
+    assert "characters_missing" in decide(NAME, raw).reasons
+
+
+def test_a_look_alike_the_network_is_unsure_of_goes_to_a_person(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    gray = _name_page("寄本\u3000太郎", KLEE, 0)
+    monkeypatch.setattr(variants, "family_probabilities",
+                        lambda family, features: np.full((1, len(family)), 1 / len(family)))
+    raw = read_field(gray, gray, NAME, FORM.id)
+    assert raw.text.startswith("寄本")
+    assert "variant_kanji:寄" in decide(NAME, raw).reasons
+
+
+def test_a_real_yori_in_a_name_is_read_and_accepted() -> None:
+    """The network knows 寄 itself: 寄本 is not sent to a person, nor made 嵜本."""
+    gray = _name_page("寄本\u3000太郎", KLEE, 0)
+    raw = read_field(gray, gray, NAME, FORM.id)
+    assert raw.text.replace(" ", "") == "寄本太郎"
+    assert decide(NAME, raw).status == "accepted"
+
+
+def test_a_yori_in_an_address_is_left_as_read() -> None:
+    """寄居町: the look-alike networks read names only."""
+    address = FORM.field("address")
+    style = HandStyle(font=KLEE, ink="black", slant=0.05, weight=1, seal_rate=0.0,
+                      overflow_rate=0.0)
+    (page, *_) = fill_form(FORM, {"address": "埼玉県大里郡寄居町寄居1234"}, random.Random(0),
+                           style)
+    gray, _ = handwriting(np.asarray(page.convert("RGB")), FORM.id, address.page)
+    raw = read_field(gray, gray, address, FORM.id)
+    assert "寄居町" in raw.text
+    assert raw.nearly_written == () and not [n for n in raw.notes if "variant" in n]
+
+
+def test_the_generator_writes_rare_forms_without_moving_other_draws(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    from kura.bench.synth import people
+
+    common_of = {rare: common for common, rare in people.RARER_FORMS.items()}
+    rng = random.Random(5)
+    with_rare = [people.random_person(rng) for _ in range(3000)]
+    monkeypatch.setattr(people, "RARER_FORMS", {})
+    rng = random.Random(5)
+    without = [people.random_person(rng) for _ in range(3000)]
+    changed = [(a, b) for a, b in zip(with_rare, without, strict=True) if a != b]
+    assert {a.family for a, _ in changed} == {"山嵜", "宮嵜", "中嶌"}
+    assert len(changed) < 0.03 * len(with_rare)  # a small share
+    assert all(common_of[a.family] == b.family and a.given == b.given for a, b in changed)
