@@ -11,7 +11,7 @@ from dataclasses import replace
 import cv2
 import numpy as np
 
-from pipeline import digitcells, digitvote
+from pipeline import digitcells, digitvote, lexicon
 from pipeline import digits as digit_model
 from pipeline.crops import TIGHT_PAD, cut_tight, with_overflow
 from pipeline.crosscheck import MAX_AGE
@@ -67,7 +67,11 @@ def settle_digits(
     # the first recogniser read another count of digits than were cut out: the cutting or
     # the reading is wrong (the second's count is weighed in its votes)
     miscounted = next(iter(votes.values()), "") is None
-    if settled.settled and not miscounted:  # the doubts PP-OCR had are weighed: gone
+    # the second recogniser read other digits and the first was in doubt of one: the model
+    # alone may not side with the first (a 4 like a 9 read 9 by the model at 1.00, v6 in
+    # doubt of a 4, v5 reading 4: --digits mnist --seed 91)
+    doubted = len(set(votes.values())) > 1 and bool(lexicon.doubts(raw.runners_up))
+    if settled.settled and not miscounted and not doubted:  # PP-OCR's doubts are weighed
         # and a cell its line reading missed was read under the cell
         notes = tuple(n for n in raw.notes if not (seen and n == "cell_unread"))
         normalised = normalise(field, settled.text)
@@ -115,15 +119,17 @@ HYPHEN_HEIGHT = 0.45
 """A mark lower than this share of the digits' height is a hyphen or a speck, not a digit."""
 
 
-def digit_glyphs(gray: np.ndarray, field: FieldDef) -> list[np.ndarray]:
+def digit_glyphs(gray: np.ndarray, field: FieldDef, count: int | None = None) -> list[np.ndarray]:
     """The digits of a number written freehand (a phone number), each cut out by its strokes,
-    left to right; hyphens and specks left out. Empty where the cutting is unsure (two digits
-    touching, a digit in pieces that do not stack), so the field is read as a line alone."""
+    left to right; hyphens and specks left out; where fewer are found than the `count` the
+    recogniser read, two that touch cut apart (`cut_touching`). Empty where the cutting is
+    unsure (a piece wider than a digit and no count to say it is one, a cut that would leave
+    a sliver), so the field is read as a line alone."""
     crop = with_overflow(gray, field.box)
     ink = (crop < INK_THRESHOLD).astype(np.uint8)
-    count, _, stats, _ = cv2.connectedComponentsWithStats(ink)
+    components, _, stats, _ = cv2.connectedComponentsWithStats(ink)
     spans: list[list[int]] = []  # left, top, right, bottom of the pieces that stack
-    for x, y, w, h, area in sorted(stats[1:count].tolist()):
+    for x, y, w, h, area in sorted(stats[1:components].tolist()):
         if area < GLYPH_MIN_AREA:
             continue
         if spans and x < spans[-1][2] - 0.5 * min(w, spans[-1][2] - spans[-1][0]):
@@ -135,10 +141,66 @@ def digit_glyphs(gray: np.ndarray, field: FieldDef) -> list[np.ndarray]:
         return []
     height = float(np.median([b - t for _, t, _, b in spans]))
     digits = [s for s in spans if s[3] - s[1] >= HYPHEN_HEIGHT * height]
-    if any(r - left > 1.2 * (b - t) for left, t, r, b in digits):
-        return []  # two digits written into one another
-    cut = [cut_tight(crop[max(t - 4, 0) : b + 4, max(x - 4, 0) : r + 4]) for x, t, r, b in digits]
-    return [glyph for glyph in cut if glyph is not None]
+    if count and len(digits) < count:
+        digits = cut_touching(crop, ink, digits, count)
+    elif len(digits) != count and any(r - left > 1.2 * (b - t) for left, t, r, b in digits):
+        return []  # two digits written into one another, and no count to cut them by
+    # a piece cut off its neighbour takes none of the neighbour's ink beyond the cut
+    edges = {x for x, *_ in digits} & {r for _, _, r, _ in digits}
+    pieces = []
+    for x, t, r, b in digits:
+        left, right = max(x - (0 if x in edges else 4), 0), r + (0 if r in edges else 4)
+        pieces.append(cut_tight(crop[max(t - 4, 0) : b + 4, left:right]))
+    return [glyph for glyph in pieces if glyph is not None]
+
+
+def cut_touching(
+    crop: np.ndarray, ink: np.ndarray, digits: list[list[int]], count: int
+) -> list[list[int]]:
+    """`digits` (left, top, right, bottom) cut, one cut at a time, until there are `count`.
+    Each piece is tried cut at its column of least ink within `touching_window` of its width
+    either side of its middle; the cut kept is the one whose two halves the digit model reads
+    surest (the lesser of its two probabilities): two digits that touch come apart into two
+    digits, one wide digit cut in two reads as none (its width says nothing: a 3 may be wider
+    than a 6 touching an 8). Empty where no piece leaves two of at least `narrowest_digit` of
+    the writing's height: no digits touch, the count is wrong."""
+    settle = calibration().digit_settle
+    digits = [list(d) for d in digits]
+    narrowest = settle.narrowest_digit * float(np.median([b - t for _, t, _, b in digits]))
+    while len(digits) < count:
+        cuts = []  # (how sure the model is of the two halves, piece, column)
+        for k, (left, top, right, bottom) in enumerate(digits):
+            middle, reach = (left + right) // 2, int(settle.touching_window * (right - left))
+            columns = ink[top:bottom, middle - reach : middle + reach + 1].sum(axis=0)
+            at = middle - reach + int(np.argmin(columns))
+            if min(at - left, right - at) < narrowest:
+                continue
+            halves = [cut_tight(crop[top:bottom, a:b]) for a, b in ((left, at), (at, right))]
+            if any(half is None for half in halves):
+                continue
+            read = digit_model.cell_probabilities([h for h in halves if h is not None])
+            cuts.append((min(0.0 if p is None else float(p.max()) for p in read), k, at))
+        if not cuts:
+            return []
+        _, k, at = max(cuts)
+        left, top, right, bottom = digits[k]
+        digits[k : k + 1] = [[left, top, at, bottom], [at, top, right, bottom]]
+    return digits
+
+
+def read_phone(gray: np.ndarray, field: FieldDef, raw: RawField) -> RawField:
+    """A phone number written freehand: its digits cut apart (`digit_glyphs`, as many as the
+    first recogniser read) and settled with the digit model's and the second recogniser's
+    readings; where they do not settle it and both recognisers read the same digits, the line
+    as a whole (`weigh_second_opinion`: the model may still veto)."""
+    glyphs = digit_glyphs(gray, field, len(digits_of(raw.text)))
+    if not glyphs:
+        return weigh_second_opinion(gray, field, raw)
+    settled = settle_digits(gray, field, raw, glyphs)
+    unsure = {"engines_disagree", "low_confidence"} & set(settled.notes) - set(raw.notes)
+    if unsure and digits_of(raw.text) == second_opinion(gray, field, SECOND_OPINION["phone"]):
+        return weigh_second_opinion(gray, field, raw)
+    return settled
 
 
 def second_opinion(gray: np.ndarray, field: FieldDef, engine_name: str) -> str:

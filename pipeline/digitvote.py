@@ -114,8 +114,10 @@ def stands(
     if posterior < numbers.cell_trusted:
         return False
     if not seen:  # beside readers that only vote: the model sure, the first reader alike
+        # and, where another reader read another digit there, the model surer still
+        against = any(v is not None and v != str(digit) for v in votes[1:])
         return bool(
-            float(model[digit]) >= numbers.model_trusted
+            float(model[digit]) >= (numbers.model_over_second if against else numbers.model_trusted)
             and int(np.argmax(model)) == digit
             and votes
             and votes[0] == str(digit)
