@@ -158,18 +158,22 @@ def cut_touching(
     crop: np.ndarray, ink: np.ndarray, digits: list[list[int]], count: int
 ) -> list[list[int]]:
     """`digits` (left, top, right, bottom) cut, one cut at a time, until there are `count`.
-    Each piece is tried cut at its column of least ink within `touching_window` of its width
-    either side of its middle; the cut kept is the one whose two halves the digit model reads
-    surest (the lesser of its two probabilities): two digits that touch come apart into two
-    digits, one wide digit cut in two reads as none (its width says nothing: a 3 may be wider
-    than a 6 touching an 8). Empty where no piece leaves two of at least `narrowest_digit` of
-    the writing's height: no digits touch, the count is wrong."""
+    A piece at least `touching_width` times as wide as the median digit is tried cut at its
+    column of least ink within `touching_window` of its width either side of its middle; the
+    cut kept is the one whose two halves the digit model reads surest (the lesser of its two
+    probabilities): two digits that touch come apart into two digits, one wide digit cut in
+    two reads as none (width alone says little: a 3 may be wider than a 6 touching an 8).
+    Empty where no piece is wide enough or leaves two of at least `narrowest_digit` of the
+    writing's height: no digits touch, the count is wrong."""
     settle = calibration().digit_settle
     digits = [list(d) for d in digits]
     narrowest = settle.narrowest_digit * float(np.median([b - t for _, t, _, b in digits]))
+    widest_one = settle.touching_width * float(np.median([r - left for left, _, r, _ in digits]))
     while len(digits) < count:
         cuts = []  # (how sure the model is of the two halves, piece, column)
         for k, (left, top, right, bottom) in enumerate(digits):
+            if right - left < widest_one:
+                continue  # as wide as one digit: its two halves may read as two (a 0: 6 and 3)
             middle, reach = (left + right) // 2, int(settle.touching_window * (right - left))
             columns = ink[top:bottom, middle - reach : middle + reach + 1].sum(axis=0)
             at = middle - reach + int(np.argmin(columns))

@@ -62,6 +62,9 @@ class DigitSettle(BaseModel):
     touching_window: float
     """Two digits of a freehand number that touch are cut apart at the column of least ink
     within this share of their joint width either side of its middle."""
+    touching_width: float
+    """Only a piece at least this many times as wide as the median digit of the number may be
+    two digits that touch."""
     narrowest_digit: float
     """A piece cut off touching digits narrower than this share of the writing's height is
     no digit: the cut is refused and the number read as a line."""
