@@ -86,7 +86,26 @@ def settle_digits(
     proposal = settled.text
     if miscounted and not field.cells and normalise(field, proposal).reasons:
         proposal = raw.text  # the cut-out digits make no number either: the line's reading
+    elif not field.cells:
+        proposal = toward_the_model(field, proposal, model_reads, raw)
     return replace(raw, text=proposal, notes=(*raw.notes, note))
+
+
+def toward_the_model(field: FieldDef, proposal: str, model_reads: str, raw: RawField) -> str:
+    """The digits a person is shown for a freehand number going to them: where the model
+    reads another digit than `proposal` and the first recogniser was in doubt between the two
+    (its runner-up, `doubt:` pairs), the model's (seeds 3 and 91: a 5 read 3 with 5 the
+    runner-up, a 6 read 0 with 6 the runner-up, the model reading 5 and 6; where the model
+    agreed with the doubted digit, it was right as often as wrong). Never a digit no reader
+    saw, and the number keeps its shape."""
+    if len(proposal) != len(model_reads):
+        return proposal
+    doubted = set(lexicon.doubts(raw.runners_up))
+    shown = "".join(
+        theirs if ours != theirs and f"{ours}/{theirs}" in doubted else ours
+        for ours, theirs in zip(proposal, model_reads, strict=True)
+    )
+    return shown if not normalise(field, shown).reasons else proposal
 
 
 FILED_YEARS_BACK = 20

@@ -373,3 +373,25 @@ def test_a_phone_digit_the_first_recogniser_doubted_and_the_second_read_otherwis
     # where v5 reads the same digits, v6's doubt is weighed by the model: it stands
     monkeypatch.setattr(digitsettle, "second_opinion", lambda gray, field, engine: read)
     assert not digitsettle.settle_digits(glyphs[0], field, doubted, glyphs).notes
+
+
+def test_a_phone_number_for_a_person_shows_the_model_s_digit_where_the_first_reader_doubted_it(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Seed 91: 075-638-7686 read 075-638-7086 by PP-OCR v6, its runner-up for that 0 a 6;
+    the model read 6 (0.71), v5 eleven digits. A person decides either way; shown 7686, the
+    model's digit, which the first recogniser nearly read itself."""
+    from pipeline import digits, digitsettle
+
+    field = get_form("kokunen_hihokensha_todoke").field("phone")
+    truth = "0756387686"
+    monkeypatch.setattr(digits, "cell_probabilities",
+                        lambda cells: list(_spread(truth, 7, {6: 0.71, 0: 0.29})))
+    monkeypatch.setattr(digitsettle, "second_opinion", lambda gray, field, engine: "07516387086")
+    glyphs = [np.zeros((40, 30), np.uint8)] * len(truth)
+    doubted = RawField("075-638-7086", 0.58, "ppocr", runners_up=(("0", "6", 0.3),))
+    shown = digitsettle.settle_digits(glyphs[0], field, doubted, glyphs)
+    assert shown.text == truth and "engines_disagree" in shown.notes
+    # without that doubt, the reading the readers weigh likeliest
+    sure = RawField("075-638-7086", 0.58, "ppocr")
+    assert digitsettle.settle_digits(glyphs[0], field, sure, glyphs).text == "0756387086"
