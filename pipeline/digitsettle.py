@@ -31,7 +31,8 @@ date): among the readings their readers leave open, the check may choose."""
 
 
 def settle_digits(
-    gray: np.ndarray, field: FieldDef, raw: RawField, glyphs: list[np.ndarray] | None = None
+    gray: np.ndarray, field: FieldDef, raw: RawField, glyphs: list[np.ndarray] | None = None,
+    other: str | None = None,
 ) -> RawField:
     """PP-OCR's reading of digit cells (what it saw under each cell, `raw.cell_digits`) or of
     the digits cut out of a freehand number (`glyphs`), weighed with the single-cell digit
@@ -54,7 +55,7 @@ def settle_digits(
         votes[raw.engine] = ours if len(ours) == len(written) else None
     second = SECOND_OPINION.get(field.type)
     if second:
-        other = second_opinion(gray, field, second)
+        other = second_opinion(gray, field, second) if other is None else other
         votes[second] = other if len(other) == len(written) else None
     passes = None
     if field.type in CHECKED:
@@ -216,13 +217,15 @@ def read_phone(gray: np.ndarray, field: FieldDef, raw: RawField) -> RawField:
     first recogniser read) and settled with the digit model's and the second recogniser's
     readings; where they do not settle it and both recognisers read the same digits, the line
     as a whole (`weigh_second_opinion`: the model may still veto)."""
+    second = SECOND_OPINION.get(field.type)
+    other = second_opinion(gray, field, second) if second else None  # read once, for both
     glyphs = digit_glyphs(gray, field, len(digits_of(raw.text)))
     if not glyphs:
-        return weigh_second_opinion(gray, field, raw)
-    settled = settle_digits(gray, field, raw, glyphs)
+        return weigh_second_opinion(gray, field, raw, other)
+    settled = settle_digits(gray, field, raw, glyphs, other)
     unsure = {"engines_disagree", "low_confidence"} & set(settled.notes) - set(raw.notes)
-    if unsure and digits_of(raw.text) == second_opinion(gray, field, SECOND_OPINION["phone"]):
-        return weigh_second_opinion(gray, field, raw)
+    if unsure and digits_of(raw.text) == other:
+        return weigh_second_opinion(gray, field, raw, other)
     return settled
 
 
@@ -237,7 +240,9 @@ def second_opinion(gray: np.ndarray, field: FieldDef, engine_name: str) -> str:
     return digits_of(engine.read_line(digitcells.strip(written)[0], alphabet).text)
 
 
-def weigh_second_opinion(gray: np.ndarray, field: FieldDef, raw: RawField) -> RawField:
+def weigh_second_opinion(
+    gray: np.ndarray, field: FieldDef, raw: RawField, other: str | None = None
+) -> RawField:
     """A number written freehand whose digits could not be cut apart, read by a second
     recogniser as well: where the two differ a person decides, shown the reading that makes
     a number of the field's kind (a phone number's count of digits for its prefix) where
@@ -246,7 +251,7 @@ def weigh_second_opinion(gray: np.ndarray, field: FieldDef, raw: RawField) -> Ra
     second = SECOND_OPINION.get(field.type)
     if not second or "engines_disagree" in raw.notes:
         return raw
-    other = second_opinion(gray, field, second)
+    other = second_opinion(gray, field, second) if other is None else other
     notes = (*raw.notes, "engines_disagree")
     if digits_of(raw.text) == other:
         # the two PP-OCR models misread the same writing alike: the digit model may veto
