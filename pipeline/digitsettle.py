@@ -96,9 +96,9 @@ def toward_the_model(field: FieldDef, proposal: str, model_reads: str, raw: RawF
     """The digits a person is shown for a freehand number going to them: where the model
     reads another digit than `proposal` and the first recogniser was in doubt between the two
     (its runner-up, `doubt:` pairs), the model's (seeds 3 and 91: a 5 read 3 with 5 the
-    runner-up, a 6 read 0 with 6 the runner-up, the model reading 5 and 6; where the model
-    agreed with the doubted digit, it was right as often as wrong). Never a digit no reader
-    saw, and the number keeps its shape."""
+    runner-up, a 6 read 0 with 6 the runner-up, the model reading 5 and 6; on the tuning
+    seeds no proposal it changed was right before). Never a digit no reader saw, and the
+    number keeps its shape."""
     if len(proposal) != len(model_reads):
         return proposal
     doubted = set(lexicon.doubts(raw.runners_up))
