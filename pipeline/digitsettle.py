@@ -11,7 +11,7 @@ from dataclasses import replace
 import cv2
 import numpy as np
 
-from pipeline import digitcells, digitvote
+from pipeline import digitcells, digitvote, lexicon
 from pipeline import digits as digit_model
 from pipeline.crops import TIGHT_PAD, cut_tight, with_overflow
 from pipeline.crosscheck import MAX_AGE
@@ -31,7 +31,8 @@ date): among the readings their readers leave open, the check may choose."""
 
 
 def settle_digits(
-    gray: np.ndarray, field: FieldDef, raw: RawField, glyphs: list[np.ndarray] | None = None
+    gray: np.ndarray, field: FieldDef, raw: RawField, glyphs: list[np.ndarray] | None = None,
+    other: str | None = None,
 ) -> RawField:
     """PP-OCR's reading of digit cells (what it saw under each cell, `raw.cell_digits`) or of
     the digits cut out of a freehand number (`glyphs`), weighed with the single-cell digit
@@ -54,7 +55,7 @@ def settle_digits(
         votes[raw.engine] = ours if len(ours) == len(written) else None
     second = SECOND_OPINION.get(field.type)
     if second:
-        other = second_opinion(gray, field, second)
+        other = second_opinion(gray, field, second) if other is None else other
         votes[second] = other if len(other) == len(written) else None
     passes = None
     if field.type in CHECKED:
@@ -67,7 +68,11 @@ def settle_digits(
     # the first recogniser read another count of digits than were cut out: the cutting or
     # the reading is wrong (the second's count is weighed in its votes)
     miscounted = next(iter(votes.values()), "") is None
-    if settled.settled and not miscounted:  # the doubts PP-OCR had are weighed: gone
+    # the second recogniser read other digits and the first was in doubt of one: the model
+    # alone may not side with the first (a 4 like a 9 read 9 by the model at 1.00, v6 in
+    # doubt of a 4, v5 reading 4: --digits mnist --seed 91)
+    doubted = len(set(votes.values())) > 1 and bool(lexicon.doubts(raw.runners_up))
+    if settled.settled and not miscounted and not doubted:  # PP-OCR's doubts are weighed
         # and a cell its line reading missed was read under the cell
         notes = tuple(n for n in raw.notes if not (seen and n == "cell_unread"))
         normalised = normalise(field, settled.text)
@@ -82,7 +87,26 @@ def settle_digits(
     proposal = settled.text
     if miscounted and not field.cells and normalise(field, proposal).reasons:
         proposal = raw.text  # the cut-out digits make no number either: the line's reading
+    elif not field.cells:
+        proposal = toward_the_model(field, proposal, model_reads, raw)
     return replace(raw, text=proposal, notes=(*raw.notes, note))
+
+
+def toward_the_model(field: FieldDef, proposal: str, model_reads: str, raw: RawField) -> str:
+    """The digits a person is shown for a freehand number going to them: where the model
+    reads another digit than `proposal` and the first recogniser was in doubt between the two
+    (its runner-up, `doubt:` pairs), the model's (seeds 3 and 91: a 5 read 3 with 5 the
+    runner-up, a 6 read 0 with 6 the runner-up, the model reading 5 and 6; on the tuning
+    seeds no proposal it changed was right before). Never a digit no reader saw, and the
+    number keeps its shape."""
+    if len(proposal) != len(model_reads):
+        return proposal
+    doubted = set(lexicon.doubts(raw.runners_up))
+    shown = "".join(
+        theirs if ours != theirs and f"{ours}/{theirs}" in doubted else ours
+        for ours, theirs in zip(proposal, model_reads, strict=True)
+    )
+    return shown if not normalise(field, shown).reasons else proposal
 
 
 FILED_YEARS_BACK = 20
@@ -115,15 +139,17 @@ HYPHEN_HEIGHT = 0.45
 """A mark lower than this share of the digits' height is a hyphen or a speck, not a digit."""
 
 
-def digit_glyphs(gray: np.ndarray, field: FieldDef) -> list[np.ndarray]:
+def digit_glyphs(gray: np.ndarray, field: FieldDef, count: int | None = None) -> list[np.ndarray]:
     """The digits of a number written freehand (a phone number), each cut out by its strokes,
-    left to right; hyphens and specks left out. Empty where the cutting is unsure (two digits
-    touching, a digit in pieces that do not stack), so the field is read as a line alone."""
+    left to right; hyphens and specks left out; where fewer are found than the `count` the
+    recogniser read, two that touch cut apart (`cut_touching`). Empty where the cutting is
+    unsure (a piece wider than a digit and no count to say it is one, a cut that would leave
+    a sliver), so the field is read as a line alone."""
     crop = with_overflow(gray, field.box)
     ink = (crop < INK_THRESHOLD).astype(np.uint8)
-    count, _, stats, _ = cv2.connectedComponentsWithStats(ink)
+    components, _, stats, _ = cv2.connectedComponentsWithStats(ink)
     spans: list[list[int]] = []  # left, top, right, bottom of the pieces that stack
-    for x, y, w, h, area in sorted(stats[1:count].tolist()):
+    for x, y, w, h, area in sorted(stats[1:components].tolist()):
         if area < GLYPH_MIN_AREA:
             continue
         if spans and x < spans[-1][2] - 0.5 * min(w, spans[-1][2] - spans[-1][0]):
@@ -135,10 +161,72 @@ def digit_glyphs(gray: np.ndarray, field: FieldDef) -> list[np.ndarray]:
         return []
     height = float(np.median([b - t for _, t, _, b in spans]))
     digits = [s for s in spans if s[3] - s[1] >= HYPHEN_HEIGHT * height]
-    if any(r - left > 1.2 * (b - t) for left, t, r, b in digits):
-        return []  # two digits written into one another
-    cut = [cut_tight(crop[max(t - 4, 0) : b + 4, max(x - 4, 0) : r + 4]) for x, t, r, b in digits]
-    return [glyph for glyph in cut if glyph is not None]
+    if count and len(digits) < count:
+        digits = cut_touching(crop, ink, digits, count)
+    elif len(digits) != count and any(r - left > 1.2 * (b - t) for left, t, r, b in digits):
+        return []  # two digits written into one another, and no count to cut them by
+    # a piece cut off its neighbour takes none of the neighbour's ink beyond the cut
+    edges = {x for x, *_ in digits} & {r for _, _, r, _ in digits}
+    pieces = []
+    for x, t, r, b in digits:
+        left, right = max(x - (0 if x in edges else 4), 0), r + (0 if r in edges else 4)
+        pieces.append(cut_tight(crop[max(t - 4, 0) : b + 4, left:right]))
+    return [glyph for glyph in pieces if glyph is not None]
+
+
+def cut_touching(
+    crop: np.ndarray, ink: np.ndarray, digits: list[list[int]], count: int
+) -> list[list[int]]:
+    """`digits` (left, top, right, bottom) cut, one cut at a time, until there are `count`.
+    A piece at least `touching_width` times as wide as the median digit is tried cut at its
+    column of least ink within `touching_window` of its width either side of its middle; the
+    cut kept is the one whose two halves the digit model reads surest (the lesser of its two
+    probabilities): two digits that touch come apart into two digits, one wide digit cut in
+    two reads as none (width alone says little: a 3 may be wider than a 6 touching an 8).
+    Empty where no piece is wide enough or leaves two of at least `narrowest_digit` of the
+    writing's height: no digits touch, the count is wrong."""
+    settle = calibration().digit_settle
+    digits = [list(d) for d in digits]
+    narrowest = settle.narrowest_digit * float(np.median([b - t for _, t, _, b in digits]))
+    widest_one = settle.touching_width * float(np.median([r - left for left, _, r, _ in digits]))
+    while len(digits) < count:
+        cuts = []  # (how sure the model is of the two halves, piece, column)
+        for k, (left, top, right, bottom) in enumerate(digits):
+            if right - left < widest_one:
+                continue  # as wide as one digit: its two halves may read as two (a 0: 6 and 3)
+            middle, reach = (left + right) // 2, int(settle.touching_window * (right - left))
+            columns = ink[top:bottom, middle - reach : middle + reach + 1].sum(axis=0)
+            at = middle - reach + int(np.argmin(columns))
+            if min(at - left, right - at) < narrowest:
+                continue
+            halves = [cut_tight(crop[top:bottom, a:b]) for a, b in ((left, at), (at, right))]
+            if any(half is None for half in halves):
+                continue
+            read = digit_model.cell_probabilities([h for h in halves if h is not None])
+            cuts.append((min(0.0 if p is None else float(p.max()) for p in read), k, at))
+        if not cuts:
+            return []
+        _, k, at = max(cuts)
+        left, top, right, bottom = digits[k]
+        digits[k : k + 1] = [[left, top, at, bottom], [at, top, right, bottom]]
+    return digits
+
+
+def read_phone(gray: np.ndarray, field: FieldDef, raw: RawField) -> RawField:
+    """A phone number written freehand: its digits cut apart (`digit_glyphs`, as many as the
+    first recogniser read) and settled with the digit model's and the second recogniser's
+    readings; where they do not settle it and both recognisers read the same digits, the line
+    as a whole (`weigh_second_opinion`: the model may still veto)."""
+    second = SECOND_OPINION.get(field.type)
+    other = second_opinion(gray, field, second) if second else None  # read once, for both
+    glyphs = digit_glyphs(gray, field, len(digits_of(raw.text)))
+    if not glyphs:
+        return weigh_second_opinion(gray, field, raw, other)
+    settled = settle_digits(gray, field, raw, glyphs, other)
+    unsure = {"engines_disagree", "low_confidence"} & set(settled.notes) - set(raw.notes)
+    if unsure and digits_of(raw.text) == other:
+        return weigh_second_opinion(gray, field, raw, other)
+    return settled
 
 
 def second_opinion(gray: np.ndarray, field: FieldDef, engine_name: str) -> str:
@@ -152,7 +240,9 @@ def second_opinion(gray: np.ndarray, field: FieldDef, engine_name: str) -> str:
     return digits_of(engine.read_line(digitcells.strip(written)[0], alphabet).text)
 
 
-def weigh_second_opinion(gray: np.ndarray, field: FieldDef, raw: RawField) -> RawField:
+def weigh_second_opinion(
+    gray: np.ndarray, field: FieldDef, raw: RawField, other: str | None = None
+) -> RawField:
     """A number written freehand whose digits could not be cut apart, read by a second
     recogniser as well: where the two differ a person decides, shown the reading that makes
     a number of the field's kind (a phone number's count of digits for its prefix) where
@@ -161,7 +251,7 @@ def weigh_second_opinion(gray: np.ndarray, field: FieldDef, raw: RawField) -> Ra
     second = SECOND_OPINION.get(field.type)
     if not second or "engines_disagree" in raw.notes:
         return raw
-    other = second_opinion(gray, field, second)
+    other = second_opinion(gray, field, second) if other is None else other
     notes = (*raw.notes, "engines_disagree")
     if digits_of(raw.text) == other:
         # the two PP-OCR models misread the same writing alike: the digit model may veto

@@ -6,7 +6,8 @@ digits under that cell (`pipeline.digitcells`, "seen"); in a number written free
 digit it read (a vote, counted as a reader right `engine_cell_accuracy` of the time). Per
 cell they combine into a posterior over the ten digits. A cell stands where every reader's
 likeliest digit is the same, they are sure of it together (`seen_sure`; beside votes, the
-model alone `model_trusted`) and the posterior is at least `cell_trusted`. For the other
+model alone `model_trusted`, or `model_over_second` where the second recogniser read another
+digit) and the posterior is at least `cell_trusted`. For the other
 cells (at most `MAX_DISPUTED`), where the field has a check of its own (the 個人番号 check
 digit, a real date, a postal code that exists) the field is settled only when exactly one
 combination of the digits its readers saw passes: otherwise a person decides, shown the
@@ -114,8 +115,10 @@ def stands(
     if posterior < numbers.cell_trusted:
         return False
     if not seen:  # beside readers that only vote: the model sure, the first reader alike
+        # and, where another reader read another digit there, the model surer still
+        against = any(v is not None and v != str(digit) for v in votes[1:])
         return bool(
-            float(model[digit]) >= numbers.model_trusted
+            float(model[digit]) >= (numbers.model_over_second if against else numbers.model_trusted)
             and int(np.argmax(model)) == digit
             and votes
             and votes[0] == str(digit)

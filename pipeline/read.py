@@ -16,7 +16,7 @@ from pipeline.digitcells import read_cells
 from pipeline.digitsettle import (
     DIGIT_CELLS,
     address_digits_doubt,
-    digit_glyphs,
+    read_phone,
     settle_digits,
     weigh_second_opinion,
 )
@@ -48,8 +48,8 @@ def read_field(
         return raw
     if field.cells and field.type in DIGIT_CELLS:
         return settle_digits(gray, field, raw)
-    if field.type == "phone" and (glyphs := digit_glyphs(gray, field)):
-        return settle_digits(gray, field, raw, glyphs)
+    if field.type == "phone":
+        return read_phone(gray, field, raw)
     if field.charset == "name":
         raw = settle_variants(gray, field, get_engine(raw.engine), alphabet, raw)
     if field.charset == "address" and any(ch in DIGITS for ch in raw.text):

@@ -24,6 +24,9 @@ class DigitSettle(BaseModel):
     model_trusted: float
     """Beside readers that only vote (a number written freehand), a cell stands without
     weighing when every reader agrees and the model is this sure."""
+    model_over_second: float
+    """Beside votes, a cell the second recogniser read as another digit stands on the model
+    and the first recogniser only where the model is at least this sure."""
     seen_sure: float
     """Beside readers whose probabilities under each cell are weighed (printed cells), the
     least product of the model's and their probabilities for a cell's digit for it to stand."""
@@ -56,6 +59,15 @@ class DigitSettle(BaseModel):
     smallest_digit: float
     """A digit read in an address on ink less than this share of the line's height tall
     sits on no digit: one was dropped there."""
+    touching_window: float
+    """Two digits of a freehand number that touch are cut apart at the column of least ink
+    within this share of their joint width either side of its middle."""
+    touching_width: float
+    """Only a piece at least this many times as wide as the median digit of the number may be
+    two digits that touch."""
+    narrowest_digit: float
+    """A piece cut off touching digits narrower than this share of the writing's height is
+    no digit: the cut is refused and the number read as a line."""
 
 
 class VariantClassifier(BaseModel):

@@ -434,3 +434,75 @@ def test_an_address_s_digits_stand_only_where_each_is_a_digit_of_its_own(
     vouched[1] = np.eye(10)[7]  # the model sees a 7 where the line reads 2
     read_as(*own)
     assert digitsettle.address_digits_doubt(gray, field, "ppocr") == "engines_disagree"
+
+
+def _phone_touching(touching: tuple[int, ...], wide: tuple[int, ...]) -> tuple[np.ndarray, object]:
+    """03-1234-5678 written into the phone box in real handwritten digits (the MNIST part
+    kept for measuring), each character's ink 14 px after the one before; the characters at
+    the positions in `touching` run into the next (2 px over), those in `wide` drawn 1.6
+    times as wide as high."""
+    import cv2
+
+    field = get_form("kokunen_hihokensha_todoke").field("phone")
+    x, y, w, h = field.box
+    gray = np.full((y + h + 100, x + w + 500), 255, np.uint8)
+    images, labels = mnist.load()
+    measure = mnist.split("measure")
+    left, side = x + 20, min(h - 10, 90)
+    for k, ch in enumerate("03-1234-5678"):
+        if ch == "-":
+            cv2.line(gray, (left + 4, y + h // 2), (left + 24, y + h // 2), 0, 4)
+            left += 44
+            continue
+        index = next(i for i in measure[3 * k :] if str(labels[i]) == ch)
+        digit = cv2.resize(images[index], (int(side * (1.6 if k in wide else 1)), side),
+                           interpolation=cv2.INTER_CUBIC)
+        columns = np.flatnonzero(digit.max(axis=0) > 60)
+        ink = 255 - digit[:, columns[0] : columns[-1] + 1]
+        top = y + (h - side) // 2
+        under = gray[top : top + side, left : left + ink.shape[1]]
+        gray[top : top + side, left : left + ink.shape[1]] = np.minimum(under, ink)
+        left += ink.shape[1] + (-2 if k in touching else 14)
+    return gray, field
+
+
+def test_digits_that_touch_are_cut_apart_into_as_many_as_the_recogniser_read() -> None:
+    """On the tuning seeds (--digits mnist 3, 61–93) most freehand phone numbers were read as
+    a line only: two digits touched (one piece for two) or a real digit was wider than 1.2
+    times its height. With the count PP-OCR read, the touching ones are cut where the model
+    reads both halves surest — not in the widest piece: a 3 wider than a 6 touching an 8 on
+    seed 83 — and a wide digit is a digit."""
+    gray, field = _phone_touching(touching=(8,), wide=(11,))  # 5 runs into 6; a wide 8
+    assert len(digitsettle.digit_glyphs(gray, field)) != 10  # no count: not cut apart
+    glyphs = digitsettle.digit_glyphs(gray, field, 10)
+    read = "".join(str(int(np.argmax(p))) for p in digits.cell_probabilities(glyphs))
+    assert read == "0312345678"
+    gray, field = _phone_touching(touching=(4, 8), wide=(0,))  # 2 into 3, 5 into 6, a wide 0
+    glyphs = digitsettle.digit_glyphs(gray, field, 10)
+    assert "".join(str(int(np.argmax(p))) for p in digits.cell_probabilities(glyphs)) == (
+        "0312345678")
+    # a count no cut can make without leaving a sliver: read as a line
+    gray, field = _phone_touching(touching=(), wide=())
+    assert digitsettle.digit_glyphs(gray, field, 40) == []
+
+
+def test_a_phone_number_its_cut_digits_leave_unsure_is_read_as_a_line_where_both_read_it_alike(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Cut apart, a digit the model is unsure of (below `model_trusted`) leaves the number
+    open; where both recognisers read the same digits it is decided as before the cutting,
+    as a line (the model's veto, the recogniser's confidence and doubts); where they differ,
+    a person decides."""
+    gray, field = _phone_touching(touching=(8,), wide=())
+    unsure = digits.cell_probabilities(digitsettle.digit_glyphs(gray, field, 10))
+    unsure[3] = np.full(10, 0.2 / 9)
+    unsure[3][2] = 0.8
+    monkeypatch.setattr(digitsettle.digit_model, "cell_probabilities", lambda cells: unsure)
+    as_a_line = RawField("03-1234-5678", 0.9, "ppocr", notes=("as_a_line",))
+    monkeypatch.setattr(digitsettle, "weigh_second_opinion", lambda *_: as_a_line)
+    raw = RawField("03-1234-5678", 0.9, "ppocr")
+    monkeypatch.setattr(digitsettle, "second_opinion", lambda *_: "0312345678")
+    assert digitsettle.read_phone(gray, field, raw) == as_a_line
+    monkeypatch.setattr(digitsettle, "second_opinion", lambda *_: "0312845678")
+    differ = digitsettle.read_phone(gray, field, raw)
+    assert differ != as_a_line and "engines_disagree" in differ.notes

@@ -338,3 +338,60 @@ def test_a_period_ends_on_the_last_day_of_a_month() -> None:
     assert digitsettle.plausible(start, "2025-07-01")
     assert not digitsettle.plausible(start, "2025-07-07")
     assert not digitsettle.plausible(field, "2026-06-29")
+
+
+def test_a_freehand_digit_the_second_recogniser_read_otherwise_needs_the_model_surer() -> None:
+    """Tuning seeds 61–93, phone numbers cut apart: v6 and the model against v5 were right
+    where the model gave its digit ≥ 0.99; the model sides with v6 at 0.97 no longer
+    outvotes v5 (`model_over_second`)."""
+    phone = "0224632593"
+    nearly = _spread(phone, 6, {2: 0.97, 7: 0.03})
+    assert digitvote.settle(nearly, {"ppocr": phone, "ppocr5": phone}, None).settled
+    assert not digitvote.settle(nearly, {"ppocr": phone, "ppocr5": "0224630593"}, None).settled
+    sure = _spread(phone, 6, {2: 0.995, 7: 0.005})
+    assert digitvote.settle(sure, {"ppocr": phone, "ppocr5": "0224630593"}, None).settled
+
+
+def test_a_phone_digit_the_first_recogniser_doubted_and_the_second_read_otherwise_goes_to_a_person(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Seed 91: 070-6485-5904 with its last 4 written like a 9, read 9 by PP-OCR v6 (in
+    doubt: 4 its runner-up) and by the model at 1.00, 4 by v5. Cut apart, the model and v6
+    outvoted v5; the doubt v6 had is what says v5 may be right."""
+    from pipeline import digits, digitsettle
+
+    field = get_form("kokunen_hihokensha_todoke").field("phone")
+    read = "07064855909"
+    monkeypatch.setattr(digits, "cell_probabilities", lambda cells: list(_sure(read)))
+    monkeypatch.setattr(digitsettle, "second_opinion", lambda gray, field, engine: "07064855904")
+    glyphs = [np.zeros((40, 30), np.uint8)] * len(read)
+    doubted = RawField("070-6485-5909", 0.75, "ppocr", runners_up=(("9", "4", 0.3),))
+    settled = digitsettle.settle_digits(glyphs[0], field, doubted, glyphs)
+    assert "engines_disagree" in settled.notes and settled.runners_up
+    sure = RawField("070-6485-5909", 0.75, "ppocr")
+    assert not digitsettle.settle_digits(glyphs[0], field, sure, glyphs).notes
+    # where v5 reads the same digits, v6's doubt is weighed by the model: it stands
+    monkeypatch.setattr(digitsettle, "second_opinion", lambda gray, field, engine: read)
+    assert not digitsettle.settle_digits(glyphs[0], field, doubted, glyphs).notes
+
+
+def test_a_phone_number_for_a_person_shows_the_model_s_digit_where_the_first_reader_doubted_it(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Seed 91: 075-638-7686 read 075-638-7086 by PP-OCR v6, its runner-up for that 0 a 6;
+    the model read 6 (0.71), v5 eleven digits. A person decides either way; shown 7686, the
+    model's digit, which the first recogniser nearly read itself."""
+    from pipeline import digits, digitsettle
+
+    field = get_form("kokunen_hihokensha_todoke").field("phone")
+    truth = "0756387686"
+    monkeypatch.setattr(digits, "cell_probabilities",
+                        lambda cells: list(_spread(truth, 7, {6: 0.71, 0: 0.29})))
+    monkeypatch.setattr(digitsettle, "second_opinion", lambda gray, field, engine: "07516387086")
+    glyphs = [np.zeros((40, 30), np.uint8)] * len(truth)
+    doubted = RawField("075-638-7086", 0.58, "ppocr", runners_up=(("0", "6", 0.3),))
+    shown = digitsettle.settle_digits(glyphs[0], field, doubted, glyphs)
+    assert shown.text == truth and "engines_disagree" in shown.notes
+    # without that doubt, the reading the readers weigh likeliest
+    sure = RawField("075-638-7086", 0.58, "ppocr")
+    assert digitsettle.settle_digits(glyphs[0], field, sure, glyphs).text == "0756387086"
