@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from kura.bench import train_variants
+from kura.bench.mlp import train_mlp
 from kura.bench.synth.handwriting import HandStyle, fill_form
 from pipeline import variants
 from pipeline.handwriting import handwriting
@@ -98,7 +99,7 @@ def test_training_is_deterministic() -> None:
     x, y = train_variants.samples("高髙", fonts, 6, seed=0)
     again, labels = train_variants.samples("高髙", fonts, 6, seed=0)
     assert np.array_equal(x, again) and np.array_equal(y, labels)
-    one, two = (train_variants._train(x, y, 2, seed=0) for _ in range(2))
+    one, two = (train_mlp(x, y, 2, train_variants.SCHEDULE, seed=0) for _ in range(2))
     assert all(np.array_equal(one[k], two[k]) for k in one)
 
 

@@ -10,8 +10,8 @@ printer and a scanner degrade them: dot-matrix print through a grey ribbon, 200�
 blur, noise, 1-bit. Every cell is cut from the word exactly as `pipeline.halfkana` cuts it,
 at its true place shifted a little (the reader's layout search is that far off at worst).
 
-Model: CELL_W·CELL_H → HIDDEN (ReLU) → the glyphs and a blank, trained with Adam in numpy;
-written as float16 arrays in an .npz (no ONNX needed to read it).
+Model: CELL_W·CELL_H → one hidden layer (ReLU) → the glyphs and a blank, trained by
+`kura.bench.mlp`; written as float16 arrays in an .npz (no ONNX needed to read it).
 """
 
 from __future__ import annotations
@@ -25,6 +25,7 @@ import cv2
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
+from kura.bench.mlp import Schedule, train_mlp
 from kura.bench.synth.lists import FACES, PRINTERS, Face
 from pipeline import halfkana
 
@@ -39,10 +40,7 @@ HELD_FACES = _faces("held")
 VOICED = set("ｳｶｷｸｹｺｻｼｽｾｿﾀﾁﾂﾃﾄﾊﾋﾌﾍﾎ")
 HALF_VOICED = set("ﾊﾋﾌﾍﾎ")
 BASE = [ch for ch in halfkana.GLYPHS if ch not in "ﾞﾟ"]
-HIDDEN = 192
-EPOCHS = 12
-BATCH = 256
-LEARNING_RATE = 2e-3
+SCHEDULE = Schedule(hidden=192, epochs=12, batch=256, rate=2e-3, late_rate=0.5)
 WORDS = 13000
 SHIFT = 0.12
 """How far (share of the pitch) a training cell is cut from its true place."""
@@ -146,55 +144,11 @@ def samples(count: int, seed: int, faces: tuple[Face, ...] = TRAINED_FACES
     return np.stack(features), np.array(labels)
 
 
-def _train(x: np.ndarray, y: np.ndarray, seed: int, progress: Callable[[str], None]
-           ) -> dict[str, np.ndarray]:
-    rng = np.random.default_rng(seed)
-    classes = len(halfkana.CLASSES)
-    params = {
-        "w1": rng.normal(0, np.sqrt(2 / x.shape[1]), (x.shape[1], HIDDEN)).astype(np.float32),
-        "b1": np.zeros(HIDDEN, np.float32),
-        "w2": rng.normal(0, np.sqrt(1 / HIDDEN), (HIDDEN, classes)).astype(np.float32),
-        "b2": np.zeros(classes, np.float32),
-    }
-    moments = {k: (np.zeros_like(v), np.zeros_like(v)) for k, v in params.items()}
-    step = 0
-    for epoch in range(EPOCHS):
-        order = rng.permutation(len(x))
-        rate = LEARNING_RATE * (0.5 if epoch >= EPOCHS * 2 // 3 else 1.0)
-        loss_sum = 0.0
-        for at in range(0, len(x), BATCH):
-            batch = order[at : at + BATCH]
-            inputs, targets = x[batch], y[batch]
-            hidden = np.maximum(inputs @ params["w1"] + params["b1"], 0.0)
-            logits = hidden @ params["w2"] + params["b2"]
-            logits -= logits.max(axis=1, keepdims=True)
-            probs = np.exp(logits)
-            probs /= probs.sum(axis=1, keepdims=True)
-            loss_sum += float(-np.log(probs[np.arange(len(batch)), targets] + 1e-9).sum())
-            grad = probs
-            grad[np.arange(len(batch)), targets] -= 1.0
-            grad /= len(batch)
-            grads = {"w2": hidden.T @ grad, "b2": grad.sum(axis=0)}
-            back = (grad @ params["w2"].T) * (hidden > 0)
-            grads["w1"], grads["b1"] = inputs.T @ back, back.sum(axis=0)
-            step += 1
-            for name, value in params.items():
-                m, v = moments[name]
-                m *= 0.9
-                m += 0.1 * grads[name]
-                v *= 0.999
-                v += 0.001 * grads[name] ** 2
-                corrected = (m / (1 - 0.9**step)) / (np.sqrt(v / (1 - 0.999**step)) + 1e-8)
-                value -= (rate * corrected).astype(np.float32)
-        progress(f"epoch {epoch + 1}/{EPOCHS}: loss {loss_sum / len(x):.4f}")
-    return params
-
-
 def train(out: Path = halfkana.MODEL, seed: int = 0,
           progress: Callable[[str], None] = lambda _: None) -> Trained:
     x, y = samples(WORDS, seed)
     progress(f"{len(x)} cells drawn")
-    params = _train(x, y, seed, progress)
+    params = train_mlp(x, y, len(halfkana.CLASSES), SCHEDULE, seed, progress)
     out.parent.mkdir(parents=True, exist_ok=True)
     half = {k: v.astype(np.float16) for k, v in params.items()}
     np.savez_compressed(out, w1=half["w1"], b1=half["b1"], w2=half["w2"], b2=half["b2"])

@@ -8,24 +8,23 @@ size, blur, noise, 1-bit. The Seto font, one of the three
 faces the benchmark's generator writes names with (`pipeline.fonts.HANDWRITING_FONTS`), is
 kept out of training so that accuracy on it measures writing the networks never saw.
 
-Model per family: SIDE·SIDE → HIDDEN (ReLU) → its forms, trained with Adam in numpy (one
-thread of arithmetic, fixed seeds); float16 arrays in one .npz.
+Model per family: SIDE·SIDE → one hidden layer (ReLU) → its forms, trained by
+`kura.bench.mlp` (one thread of arithmetic, fixed seeds); float16 arrays in one .npz.
 """
 
 from __future__ import annotations
 
 import random
 from collections.abc import Callable
-from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
-from typing import cast
 
 import cv2
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
+from kura.bench.mlp import Schedule, one_thread, train_mlp
 from pipeline import variants
 from schemas.calibration import calibration
 
@@ -56,10 +55,7 @@ PER_FORM = 1500
 """Training glyphs drawn per form of a family."""
 MEASURED_PER_FORM = 150
 """Glyphs drawn per form and font to measure on (another seed)."""
-HIDDEN = 96
-EPOCHS = 14
-BATCH = 128
-LEARNING_RATE = 2e-3
+SCHEDULE = Schedule(hidden=96, epochs=14, batch=128, rate=2e-3, late_rate=0.3)
 
 
 @dataclass
@@ -139,56 +135,6 @@ def samples(family: str, fonts: dict[str, tuple[Path, int]], per_form: int, seed
     return np.stack(features).astype(np.float32), np.array(labels)
 
 
-def _train(x: np.ndarray, y: np.ndarray, classes: int, seed: int) -> dict[str, np.ndarray]:
-    rng = np.random.default_rng(seed)
-    params = {
-        "w1": rng.normal(0, np.sqrt(2 / x.shape[1]), (x.shape[1], HIDDEN)).astype(np.float32),
-        "b1": np.zeros(HIDDEN, np.float32),
-        "w2": rng.normal(0, np.sqrt(1 / HIDDEN), (HIDDEN, classes)).astype(np.float32),
-        "b2": np.zeros(classes, np.float32),
-    }
-    moments = {k: (np.zeros_like(v), np.zeros_like(v)) for k, v in params.items()}
-    step = 0
-    for epoch in range(EPOCHS):
-        order = rng.permutation(len(x))
-        rate = LEARNING_RATE * (0.3 if epoch >= EPOCHS * 2 // 3 else 1.0)
-        for at in range(0, len(x), BATCH):
-            batch = order[at : at + BATCH]
-            inputs, targets = x[batch], y[batch]
-            hidden = np.maximum(inputs @ params["w1"] + params["b1"], 0.0)
-            logits = hidden @ params["w2"] + params["b2"]
-            logits -= logits.max(axis=1, keepdims=True)
-            probs = np.exp(logits)
-            probs /= probs.sum(axis=1, keepdims=True)
-            grad = probs
-            grad[np.arange(len(batch)), targets] -= 1.0
-            grad /= len(batch)
-            grads = {"w2": hidden.T @ grad, "b2": grad.sum(axis=0)}
-            back = (grad @ params["w2"].T) * (hidden > 0)
-            grads["w1"], grads["b1"] = inputs.T @ back, back.sum(axis=0)
-            step += 1
-            for name, value in params.items():
-                m, v = moments[name]
-                m *= 0.9
-                m += 0.1 * grads[name]
-                v *= 0.999
-                v += 0.001 * grads[name] ** 2
-                corrected = (m / (1 - 0.9**step)) / (np.sqrt(v / (1 - 0.999**step)) + 1e-8)
-                value -= (rate * corrected).astype(np.float32)
-    return params
-
-
-def _one_thread() -> AbstractContextManager[object]:
-    """One BLAS thread, so that the sums, and the weights, come out the same on every machine:
-    threadpoolctl (the `train` extra) where it is installed; else run the command with
-    OPENBLAS_NUM_THREADS=1 (as the shipped weights were)."""
-    try:
-        from threadpoolctl import threadpool_limits
-    except ImportError:
-        return nullcontext()
-    return cast(AbstractContextManager[object], threadpool_limits(1))
-
-
 def train(out: Path = variants.MODEL, seed: int = 0,
           progress: Callable[[str], None] = lambda _: None) -> Trained:
     families = calibration().variant_classifier.families
@@ -197,8 +143,8 @@ def train(out: Path = variants.MODEL, seed: int = 0,
     for index, family in enumerate(families):
         x, y = samples(family, TRAINED_FONTS, PER_FORM, seed)
         count += len(x)
-        with _one_thread():
-            params = _train(x, y, len(family), seed + index)
+        with one_thread():
+            params = train_mlp(x, y, len(family), SCHEDULE, seed + index)
         arrays |= {f"{index}_{k}": v.astype(np.float16) for k, v in params.items()}
         progress(f"{family}: {len(x)} glyphs trained")
     out.parent.mkdir(parents=True, exist_ok=True)
