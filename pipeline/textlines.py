@@ -15,6 +15,7 @@ from pipeline.crops import FREEHAND_MARGIN, TIGHT_PAD, box_crop, cut_tight, ink_
 from pipeline.handwriting import INK_THRESHOLD
 from pipeline.ocr import OcrEngine, Reading
 from pipeline.rawfield import RawField, Span
+from schemas.calibration import calibration
 from schemas.forms import FieldDef
 
 MIN_CHARS_PER_WIDTH = {"name": 0.72, "address": 0.95}
@@ -265,25 +266,19 @@ def characters_of(
     ]
 
 
-NEARLY_WRITTEN_BLANK = 0.5
-"""A frame whose blank wins with less than this was nearly a character: where a handwritten
-嵜 was dropped (山嵜 read 山太郎), the blank won its frame with 0.16-0.32 beside 寄 or 嵩 at
-0.10-0.22; between characters read, the blank holds 0.87 and more. On 630 surveyed names
-(docs/benchmarks.md, Rare name forms read as common kanji) it flagged the 5 dropped and no
-other."""
-
-
 def nearly_written(engine: OcrEngine, frames: np.ndarray, alphabet: str | None) -> list[str]:
     """The characters the recogniser almost wrote where it wrote none: at each frame whose
-    blank won with less than NEARLY_WRITTEN_BLANK, the likeliest other character, unless a
-    frame beside it wrote that character (the edge of one it did write) or it is a space."""
+    blank won with less than `variant_classifier.nearly_written` (schemas/calibration.yaml),
+    the likeliest other character, unless a frame beside it wrote that character (the edge
+    of one it did write) or it is a space."""
     allowed = engine.allowed_mask(alphabet)  # type: ignore[attr-defined]  # as it decodes
     probs = frames if allowed is None else np.where(allowed, frames, 0.0)
     best = probs.argmax(axis=1)
     characters = engine.characters  # type: ignore[attr-defined]
+    blank_least = calibration().variant_classifier.nearly_written
     found = []
     for frame, index in enumerate(best):
-        if index or probs[frame, 0] >= NEARLY_WRITTEN_BLANK:
+        if index or probs[frame, 0] >= blank_least:
             continue
         candidate = int(probs[frame, 1:].argmax()) + 1
         if candidate not in best[max(frame - 1, 0) : frame + 2] and characters[candidate] != " ":

@@ -78,6 +78,10 @@ class VariantClassifier(BaseModel):
     order of its outputs."""
     sure: float
     """The least probability of one form for it to stand without a person."""
+    nearly_written: float
+    """A frame of a name's line whose blank wins with less than this was nearly a character
+    (`pipeline.textlines.nearly_written`): a look-alike of a family dropped there goes to a
+    person."""
 
 
 class Calibration(BaseModel):
