@@ -263,29 +263,20 @@ def weigh_second_opinion(
 
 
 def model_doubts_a_digit(gray: np.ndarray, field: FieldDef, engine_name: str, number: str) -> bool:
-    """Whether the digit model gives a digit of `number` less than `freehand_veto`
-    (`least_model_probability`). Touching digits leave parts of their neighbours in each
-    piece, so the model often doubts a right digit: this is a veto, never a reading."""
-    least = least_model_probability(gray, field, engine_name, number)
-    return least is not None and least < calibration().digit_settle.freehand_veto
-
-
-def least_model_probability(
-    gray: np.ndarray, field: FieldDef, engine_name: str, number: str
-) -> float | None:
-    """The least probability the digit model gives a digit of `number`, shown each character
-    of the freehand line cut out where the recogniser's frames pass from one character to
-    the next: 0 where the line no longer reads as `number`; None where the recogniser gives
-    no frames or the box holds no writing."""
+    """Whether the digit model, shown each character of the freehand line cut out where the
+    recogniser's frames pass from one character to the next, gives a digit of `number` less
+    than `freehand_veto` (or the line no longer reads as `number`). Touching digits leave
+    parts of their neighbours in each piece, so the model often doubts a right digit: this
+    is a veto, never a reading."""
     engine = get_engine(engine_name)
     line = cut_tight(with_overflow(gray, field.box))
     if getattr(engine, "read_with_frames", None) is None or line is None:
-        return None
+        return False
     read = line_characters(engine, line, alphabet_for(field) or DIGITS)
     digits = [span for span in read if span[0] in DIGITS]
     if "".join(char for char, *_ in digits) != number:
-        return 0.0
-    return least_digit(line, digits)
+        return True
+    return model_vetoes(line, digits)
 
 
 def address_digits_doubt(

@@ -14,7 +14,7 @@ from pipeline import halfkana
 from pipeline.listgeometry import spans_of
 from pipeline.listreading import VOICING_MARKS, read_lines
 from pipeline.ocr import PaddleEngine, Reading
-from pipeline.voicing import check_voicing
+from pipeline.voicing import check_voicing, unvoiced
 from schemas.normalise import to_katakana
 
 HALF_WIDTH_ENGINE = "halfkana"
@@ -51,7 +51,7 @@ def compose_voicing(text: str) -> str:
         if mark is None:
             out.append(ch)
             continue
-        if out and out[-1] != _unvoiced(out[-1]):
+        if out and out[-1] != unvoiced(out[-1]):
             continue  # the recogniser read the voiced kana and its mark besides
         if out:
             base = unicodedata.normalize("NFKC", out[-1])
@@ -61,11 +61,6 @@ def compose_voicing(text: str) -> str:
                 continue
         out.append(ch)
     return "".join(out)
-
-
-def _unvoiced(text: str) -> str:
-    return unicodedata.normalize(
-        "NFC", unicodedata.normalize("NFD", text).replace("\u3099", "").replace("\u309a", ""))
 
 
 def _printed_half_width(crops: list[np.ndarray], counts: list[int]) -> bool:
@@ -117,7 +112,7 @@ def _voiced(reading: Reading, marks: list[tuple[float, str]]) -> Reading:
             confidence = min(confidence, UNSURE_VOICING)
             continue
         index = before[-1]
-        if chars[index] != _unvoiced(chars[index]):
+        if chars[index] != unvoiced(chars[index]):
             continue  # the recogniser read the voiced kana itself
         joined = unicodedata.normalize("NFC", unicodedata.normalize("NFKC", chars[index]) + mark)
         if len(joined) == 1:
@@ -125,7 +120,7 @@ def _voiced(reading: Reading, marks: list[tuple[float, str]]) -> Reading:
         else:
             confidence = min(confidence, UNSURE_VOICING)
     text = "".join(chars)
-    if sum(ch != _unvoiced(ch) for ch in text) != len(marks):
+    if sum(ch != unvoiced(ch) for ch in text) != len(marks):
         confidence = min(confidence, UNSURE_VOICING)
     return Reading(text, confidence, reading.engine, positions=reading.positions)
 
@@ -173,14 +168,14 @@ def _read_kana_words(engine: PaddleEngine, crops: list[np.ndarray], alphabet: st
                                           interpolation=cv2.INTER_CUBIC) for crop in crops],
                       unmarked)
     chosen = [Reading(compose_voicing(r.text), r.confidence, r.engine) for r in plain]
-    counts = [max(len(_unvoiced(c.text)), len(w.text)) for c, w in zip(chosen, wide, strict=True)]
+    counts = [max(len(unvoiced(c.text)), len(w.text)) for c, w in zip(chosen, wide, strict=True)]
     if not _printed_half_width(crops, counts):
         counted = _counted(crops, chosen, [len(r.text) for r in chosen])
         return [check_voicing(crop, r) for crop, r in zip(crops, counted, strict=True)]
     for i in range(len(crops)):
         where = [((left + right) / 2 / crops[i].shape[1], mark) for left, right, mark in marks[i]]
         voiced = _voiced(wide[i], where)
-        if len(_unvoiced(chosen[i].text)) != len(voiced.text):
+        if len(unvoiced(chosen[i].text)) != len(voiced.text):
             # the plain reading counts other characters: one of the two dropped or added one
             voiced = Reading(voiced.text, min(voiced.confidence, UNSURE_VOICING), voiced.engine)
         chosen[i] = voiced

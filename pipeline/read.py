@@ -51,7 +51,7 @@ def read_field(
     if field.type == "phone":
         return read_phone(gray, field, raw)
     if field.charset == "name":
-        raw = settle_variants(gray, field, get_engine(raw.engine), alphabet, raw)
+        raw = settle_variants(raw)
     if field.charset == "address" and any(ch in DIGITS for ch in raw.text):
         doubt = address_digits_doubt(gray, field, raw.engine, raw.lines_read)
         if doubt and doubt not in raw.notes:

@@ -242,8 +242,7 @@ def characters_of(
     """The characters the recogniser's `frames` of `line` decode to, each with the columns
     that are its own: the line is cut between the middles of the last frame of one character
     and the first of the next, at the emptiest column there."""
-    allowed = engine.allowed_mask(alphabet)  # type: ignore[attr-defined]  # as it decodes
-    best = (frames if allowed is None else np.where(allowed, frames, 0.0)).argmax(axis=1)
+    best = _as_decoded(engine, frames, alphabet).argmax(axis=1)
     characters = engine.characters  # type: ignore[attr-defined]
     runs: list[list[int]] = []  # first frame, last frame, character
     for frame, index in enumerate(best):
@@ -271,8 +270,7 @@ def nearly_written(engine: OcrEngine, frames: np.ndarray, alphabet: str | None) 
     blank won with less than `variant_classifier.nearly_written` (schemas/calibration.yaml),
     the likeliest other character, unless a frame beside it wrote that character (the edge
     of one it did write) or it is a space."""
-    allowed = engine.allowed_mask(alphabet)  # type: ignore[attr-defined]  # as it decodes
-    probs = frames if allowed is None else np.where(allowed, frames, 0.0)
+    probs = _as_decoded(engine, frames, alphabet)
     best = probs.argmax(axis=1)
     characters = engine.characters  # type: ignore[attr-defined]
     blank_least = calibration().variant_classifier.nearly_written
@@ -284,3 +282,9 @@ def nearly_written(engine: OcrEngine, frames: np.ndarray, alphabet: str | None) 
         if candidate not in best[max(frame - 1, 0) : frame + 2] and characters[candidate] != " ":
             found.append(characters[candidate])
     return found
+
+
+def _as_decoded(engine: OcrEngine, frames: np.ndarray, alphabet: str | None) -> np.ndarray:
+    """The recogniser's `frames` with the characters `alphabet` leaves out at 0, as it decodes."""
+    allowed = engine.allowed_mask(alphabet)  # type: ignore[attr-defined]
+    return frames if allowed is None else np.where(allowed, frames, 0.0)

@@ -35,11 +35,8 @@ import numpy as np
 
 from pipeline import lexicon
 from pipeline.crops import cut_tight
-from pipeline.ocr import OcrEngine
 from pipeline.rawfield import RawField
-from pipeline.textlines import line_characters, written_lines
 from schemas.calibration import calibration
-from schemas.forms import FieldDef
 
 MODEL = Path(__file__).parent / "models" / "variants.npz"
 SIDE = 32
@@ -102,27 +99,21 @@ def warm_up() -> None:
     _name_forms()
 
 
-def settle_variants(
-    gray: np.ndarray, field: FieldDef, engine: OcrEngine, alphabet: str | None, raw: RawField
-) -> RawField:
-    """`raw` with each classified variant character the network is sure of written in the
-    form it saw, noted in `variants_seen`, and the recogniser's near misses between that
-    character's forms and its doubt there (its probability) dropped. The text stays as read
-    where the engine cannot give its characters' places, where the lines do not read as
-    `raw` did, or where the network is unsure; a look-alike left so is noted for a person
-    (`_unsettled`)."""
+def settle_variants(raw: RawField) -> RawField:
+    """`raw` (a name's reading) with each classified variant character the network is sure
+    of written in the form it saw, noted in `variants_seen`, and the recogniser's near misses
+    between that character's forms and its doubt there (its probability) dropped. The
+    characters are cut where the recogniser located them (`raw.lines_read`). The text stays
+    as read where the engine gave no places, where the lines do not read as `raw` did, or
+    where the network is unsure; a look-alike left so is noted for a person (`_unsettled`)."""
     family_of = _family_of()
     if any(ch in family_of for ch in raw.nearly_written) and "characters_missing" not in raw.notes:
         # a look-alike nearly written where nothing was: 嵜 dropped (山嵜 read 山太郎)
         raw = replace(raw, notes=(*raw.notes, "characters_missing"))
     if not any(ch in family_of for ch in raw.text):
         return raw
-    if not hasattr(engine, "read_with_frames"):
-        return _unsettled(raw, raw.text)
-    lines_read = raw.lines_read or tuple((line, tuple(line_characters(engine, line, alphabet)))
-                                         for line in written_lines(gray, field))
     pieces = [(char, line[:, left:right])  # each character read, and its columns
-              for line, located in lines_read for char, left, right, _ in located]
+              for line, located in raw.lines_read for char, left, right, _ in located]
     if "".join(char for char, _ in pieces) != raw.text:
         return _unsettled(raw, raw.text)
     sure = calibration().variant_classifier.sure

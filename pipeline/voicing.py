@@ -35,9 +35,9 @@ UNSURE_MARK = 0.3
 """The confidence of a word holding a kana whose mark the ink cannot settle."""
 
 
-def unvoiced(kana: str) -> str:
-    """The kana without its (han)dakuten (ジ → シ, パ → ハ; others as they are)."""
-    marks = unicodedata.normalize("NFD", kana).replace(DAKUTEN, "").replace(HANDAKUTEN, "")
+def unvoiced(text: str) -> str:
+    """`text` with its kana's (han)dakuten taken off (ジ → シ, パ → ハ; others as they are)."""
+    marks = unicodedata.normalize("NFD", text).replace(DAKUTEN, "").replace(HANDAKUTEN, "")
     return unicodedata.normalize("NFC", marks)
 
 
@@ -47,7 +47,7 @@ def with_mark(kana: str, mark: str) -> str:
     return joined if len(joined) == 1 else ""
 
 
-def ink_of(crop: np.ndarray) -> np.ndarray:
+def _print_of(crop: np.ndarray) -> np.ndarray:
     """The print of a crop: below Otsu's threshold (a 1-bit crop has two levels, where Otsu
     answers 0: then below mid-grey)."""
     level, _ = cv2.threshold(crop, 0, 255, cv2.THRESH_BINARY + cv2.THRESH_OTSU)
@@ -57,7 +57,7 @@ def ink_of(crop: np.ndarray) -> np.ndarray:
 def marks_unclear(crop: np.ndarray) -> bool:
     """Whether the word in `crop` is printed too small, and scanned 1-bit, for a mark to
     stand clear of its kana's strokes."""
-    rows = np.flatnonzero(ink_of(crop).any(axis=1))
+    rows = np.flatnonzero(_print_of(crop).any(axis=1))
     if rows.size == 0:
         return False
     pure = float(((crop == 0) | (crop == 255)).mean())

@@ -17,7 +17,6 @@ from __future__ import annotations
 import random
 from collections.abc import Callable
 from dataclasses import dataclass
-from functools import lru_cache
 from pathlib import Path
 
 import cv2
@@ -26,30 +25,31 @@ from PIL import Image, ImageDraw, ImageFont
 
 from kura.bench.mlp import Schedule, one_thread, train_mlp
 from pipeline import variants
+from pipeline.fonts import font
 from schemas.calibration import calibration
 
 FONTS = Path("/usr/share/fonts")
-TRAINED_FONTS: dict[str, tuple[Path, int]] = {
-    "IPAex Gothic": (FONTS / "opentype/ipaexfont-gothic/ipaexg.ttf", 0),
-    "IPAex Mincho": (FONTS / "opentype/ipaexfont-mincho/ipaexm.ttf", 0),
-    "IPA Gothic": (FONTS / "opentype/ipafont-gothic/ipag.ttf", 0),
-    "IPA Mincho": (FONTS / "opentype/ipafont-mincho/ipam.ttf", 0),
-    "Ume Gothic": (FONTS / "truetype/horai-umefont/ume-hgo4.ttf", 0),
-    "Ume Mincho": (FONTS / "truetype/horai-umefont/ume-tmo3.ttf", 0),
-    "VL Gothic": (FONTS / "truetype/vlgothic/VL-Gothic-Regular.ttf", 0),
-    "Noto Sans CJK JP": (FONTS / "opentype/noto/NotoSansCJK-Regular.ttc", 0),
-    "Noto Sans CJK JP Bold": (FONTS / "opentype/noto/NotoSansCJK-Bold.ttc", 0),
-    "Noto Serif CJK JP": (FONTS / "opentype/noto/NotoSerifCJK-Regular.ttc", 0),
-    "M+ 1 Regular": (FONTS / "opentype/mplus/Mplus1-Regular.otf", 0),
-    "M+ 2 Bold": (FONTS / "opentype/mplus/Mplus2-Bold.otf", 0),
-    "M+ 1 Black": (FONTS / "opentype/mplus/Mplus1-Black.otf", 0),
-    "M+ 2 ExtraBold": (FONTS / "opentype/mplus/Mplus2-ExtraBold.otf", 0),
-    "Motoya L Cedar": (FONTS / "truetype/motoya-l-cedar/MTLc3m.ttf", 0),
-    "Klee One Regular": (FONTS / "truetype/klee/KleeOne-Regular.ttf", 0),
-    "Klee One SemiBold": (FONTS / "truetype/klee/KleeOne-SemiBold.ttf", 0),
+TRAINED_FONTS: dict[str, Path] = {
+    "IPAex Gothic": FONTS / "opentype/ipaexfont-gothic/ipaexg.ttf",
+    "IPAex Mincho": FONTS / "opentype/ipaexfont-mincho/ipaexm.ttf",
+    "IPA Gothic": FONTS / "opentype/ipafont-gothic/ipag.ttf",
+    "IPA Mincho": FONTS / "opentype/ipafont-mincho/ipam.ttf",
+    "Ume Gothic": FONTS / "truetype/horai-umefont/ume-hgo4.ttf",
+    "Ume Mincho": FONTS / "truetype/horai-umefont/ume-tmo3.ttf",
+    "VL Gothic": FONTS / "truetype/vlgothic/VL-Gothic-Regular.ttf",
+    "Noto Sans CJK JP": FONTS / "opentype/noto/NotoSansCJK-Regular.ttc",
+    "Noto Sans CJK JP Bold": FONTS / "opentype/noto/NotoSansCJK-Bold.ttc",
+    "Noto Serif CJK JP": FONTS / "opentype/noto/NotoSerifCJK-Regular.ttc",
+    "M+ 1 Regular": FONTS / "opentype/mplus/Mplus1-Regular.otf",
+    "M+ 2 Bold": FONTS / "opentype/mplus/Mplus2-Bold.otf",
+    "M+ 1 Black": FONTS / "opentype/mplus/Mplus1-Black.otf",
+    "M+ 2 ExtraBold": FONTS / "opentype/mplus/Mplus2-ExtraBold.otf",
+    "Motoya L Cedar": FONTS / "truetype/motoya-l-cedar/MTLc3m.ttf",
+    "Klee One Regular": FONTS / "truetype/klee/KleeOne-Regular.ttf",
+    "Klee One SemiBold": FONTS / "truetype/klee/KleeOne-SemiBold.ttf",
 }
-HELD_FONTS: dict[str, tuple[Path, int]] = {
-    "Seto": (FONTS / "truetype/seto/setofont.ttf", 0),
+HELD_FONTS: dict[str, Path] = {
+    "Seto": FONTS / "truetype/seto/setofont.ttf",
 }
 PER_FORM = 1500
 """Training glyphs drawn per form of a family."""
@@ -80,15 +80,10 @@ def _has_glyph(face: ImageFont.FreeTypeFont, ch: str) -> bool:
     return drawn(ch) != drawn("\U0010fffd")
 
 
-@lru_cache(maxsize=256)
-def _face(path: Path, size: int, index: int) -> ImageFont.FreeTypeFont:
-    return ImageFont.truetype(str(path), size, index=index)
-
-
-def draw_glyph(ch: str, font: tuple[Path, int], rng: random.Random) -> np.ndarray:
+def draw_glyph(ch: str, font_path: Path, rng: random.Random) -> np.ndarray:
     """One character as a person writes it and a scanner sees it: gray, dark ink on white."""
     em = rng.randint(40, 72)
-    face = _face(font[0], em, font[1])
+    face = font(font_path, em)
     canvas = Image.new("L", (em * 2, em * 2), 0)
     ImageDraw.Draw(canvas).text((em // 2, em // 2), ch, font=face, fill=255)
     ink: np.ndarray = np.asarray(canvas, np.float32) / 255.0
@@ -116,15 +111,14 @@ def draw_glyph(ch: str, font: tuple[Path, int], rng: random.Random) -> np.ndarra
     return np.clip(page, 0, 255).astype(np.uint8)
 
 
-def samples(family: str, fonts: dict[str, tuple[Path, int]], per_form: int, seed: int
+def samples(family: str, fonts: dict[str, Path], per_form: int, seed: int
             ) -> tuple[np.ndarray, np.ndarray]:
     """Features and form indices of `per_form` glyphs of each form of `family`, each drawn
     in a font (of `fonts`) that has it."""
     rng = random.Random(f"{seed}:{family}:{','.join(sorted(fonts))}")
     features, labels = [], []
     for label, ch in enumerate(family):
-        having = [font for font in fonts.values()
-                  if _has_glyph(_face(font[0], 48, font[1]), ch)]
+        having = [path for path in fonts.values() if _has_glyph(font(path, 48), ch)]
         for _ in range(per_form if having else 0):
             seen = variants.glyph_features(draw_glyph(ch, rng.choice(having), rng))
             if seen is not None:
@@ -154,11 +148,11 @@ def train(out: Path = variants.MODEL, seed: int = 0,
     accuracy: dict[str, dict[str, float]] = {}
     sure_wrong: dict[str, int] = {}
     sure_share: dict[str, float] = {}
-    for name, font in {**HELD_FONTS, **TRAINED_FONTS}.items():
+    for name, path in {**HELD_FONTS, **TRAINED_FONTS}.items():
         right = wrong_sure = sure_count = total = 0
         accuracy[name] = {}
         for family in families:
-            x, y = samples(family, {name: font}, MEASURED_PER_FORM, seed + 1000)
+            x, y = samples(family, {name: path}, MEASURED_PER_FORM, seed + 1000)
             if not len(x):
                 continue
             probs = variants.family_probabilities(family, x, out)
