@@ -203,16 +203,53 @@ def _darkness(gray: np.ndarray, scale: float, blur: float) -> np.ndarray:
 
 def content_residual(gray: np.ndarray, form_id: str, page: int) -> float:
     """Mean distance, in template pixels, from the template's printed ink to the nearest
-    dark pixel of the page (capped, so a missing line counts as a fixed penalty)."""
+    dark pixel of the page (capped, so a missing line counts as a fixed penalty). Print in
+    a margin the page lost (`_cut_off`) is not counted: what is left of it is measured."""
     template = _template_gray(form_id, page)
     size = (round(template.shape[1] * RESIDUAL_SCALE), round(template.shape[0] * RESIDUAL_SCALE))
     small_t = cv2.resize(template, size, interpolation=cv2.INTER_AREA) < 170
     small_p = cv2.resize(gray, size, interpolation=cv2.INTER_AREA) < 170
+    small_t &= ~_cut_off(small_p, small_t)
     if not small_t.any():
         return 0.0
     distance = cv2.distanceTransform((~small_p).astype(np.uint8), cv2.DIST_L2, 3)
     capped = np.minimum(distance[small_t], RESIDUAL_CAP_PX * RESIDUAL_SCALE)
     return float(capped.mean() / RESIDUAL_SCALE)
+
+
+MM_AT_RESIDUAL_SCALE = 300 / 25.4 * RESIDUAL_SCALE
+LEAST_CUT_MM = 5.0
+"""A margin counts as cut off when the page is bare this much deeper than the form's print
+begins; less is what a shift left or a feed stretched, and is measured as misfit."""
+MOST_CUT_MM = 30.0
+"""Deepest margin a page may lose and still be read (a copy's cut corner, a sheet fed
+askew into a copier: 15–25 mm seen in the benchmark's scanner model)."""
+SPECK_PX = 3
+"""Dark pixels a row or column of the page may hold and still count as bare (dust, noise)."""
+
+
+def _cut_off(page_ink: np.ndarray, template_ink: np.ndarray) -> np.ndarray:
+    """Where the page lost a margin: along each edge, the strip where the page is bare paper
+    although the form prints there, up to `MOST_CUT_MM` deep. A cut margin reads as bare
+    paper on the scan, so its print is missing, not misplaced; counted, it would refuse a
+    page whose remaining content fits."""
+    lost = np.zeros_like(template_ink)
+    least, most = (round(mm * MM_AT_RESIDUAL_SCALE) for mm in (LEAST_CUT_MM, MOST_CUT_MM))
+    for axis in (0, 1):  # rows (top, bottom), then columns (left, right)
+        inked = page_ink.sum(axis=1 - axis) > SPECK_PX
+        printed = template_ink.sum(axis=1 - axis) > 0
+        for step in (1, -1):  # from the first line inwards, then from the last
+            bare = _leading_false(inked[::step])
+            if bare - _leading_false(printed[::step]) < least:
+                continue
+            depth = min(bare, most)
+            strip = slice(0, depth) if step == 1 else slice(len(inked) - depth, None)
+            lost[(strip, slice(None)) if axis == 0 else (slice(None), strip)] = True
+    return lost
+
+
+def _leading_false(flags: np.ndarray) -> int:
+    return int(np.argmax(flags)) if flags.any() else len(flags)
 
 
 def refine(registered: np.ndarray, form_id: str, page: int) -> Refined:

@@ -473,6 +473,31 @@ def test_a_page_without_our_marks_is_aligned_by_its_print(effects: ScanEffects) 
     assert result.fields["postal_code"].value == "1700013"
 
 
+def test_a_sparse_form_that_lost_its_top_margin_with_the_title_is_aligned_by_what_is_left() -> None:
+    # three boxes and their captions: the title is a fifth of the print, and with it cut
+    # off the missing print alone would put the residual over the limit
+    form = get_form("shienkyufu_seikyusho")
+    effects = _effects(cut=(0, 190, 0, 0), shift=(-22.0, 4.0), rotation=0.2)
+    scanned = np.asarray(scan(render_blank(form), effects, random.Random(52)))
+    result = process_page(PageImage(1, scanned, 200))
+    assert result.form == form.id, result.reasons
+    assert result.residual_px is not None and result.residual_px < 1.5
+
+
+def test_a_cut_margin_forgives_only_the_print_the_page_lost() -> None:
+    form = get_form("shienkyufu_seikyusho")
+    blank = np.asarray(render_blank(form).convert("L"))
+    cut = blank.copy()
+    cut[:300] = 255  # the top 25 mm: the title
+    assert align.content_residual(cut, form.id, 1) == pytest.approx(
+        align.content_residual(blank, form.id, 1), abs=0.05
+    )
+    # the same page with its print 3 mm low and the top margin cut is not forgiven
+    low = np.full_like(cut, 255)
+    low[35:] = cut[:-35]
+    assert align.content_residual(low, form.id, 1) > align.MAX_CONTENT_RESIDUAL_PX
+
+
 def test_a_page_whose_print_does_not_fit_its_form_is_not_aligned_with_its_residual() -> None:
     page = np.asarray(_with_postal_code(render_blank(FORM)).convert("L")).copy()
     # the middle of the sheet moved 12 mm down against its corners (a torn, re-taped copy)
