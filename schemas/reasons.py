@@ -19,6 +19,8 @@ REASONS: dict[str, str] = {
     "characters_missing": "文字の読み落とし — fewer characters read than are written",
     "cell_unread": "読めない枠 — a cell whose writing was not read",
     "cells_empty": "一部の枠が空欄 — some cells of the field are empty",
+    "digit_on_line": "枠線にかかった数字 — a digit written across a cell's edge line, cut in two "
+    "where the line was",
     "seal_over_writing": "印影が文字に重なっている — a seal is stamped over the writing",
     "variant_kanji": "異体字の可能性 — a kanji with other written forms (髙/高) to look at",
     "small_kana": "小書きの仮名の位置が不自然 — a small kana where Japanese spelling puts none",

@@ -506,3 +506,52 @@ def test_a_phone_number_its_cut_digits_leave_unsure_is_read_as_a_line_where_both
     monkeypatch.setattr(digitsettle, "second_opinion", lambda *_: "0312845678")
     differ = digitsettle.read_phone(gray, field, raw)
     assert differ != as_a_line and "engines_disagree" in differ.notes
+
+
+def _field_canvas(field_name: str = "postal_code") -> tuple[np.ndarray, object]:
+    """A page with only the handwriting left (the print gone white), and the field."""
+    field = get_form("kokunen_hihokensha_todoke").field(field_name)
+    x, y, w, h = field.box
+    return np.full((y + h + 200, x + w + 200), 255, np.uint8), field
+
+
+def _ink(gray: np.ndarray, top: int, bottom: int, left: int, right: int) -> None:
+    gray[top:bottom, left:right] = 40
+
+
+def test_a_stroke_cut_where_it_crossed_a_cell_s_edge_line_goes_to_a_person() -> None:
+    gray, field = _field_canvas()
+    (x1, y, w, h), (x2, _, _, _) = cell_boxes(field)[:2]
+    middle = y + h // 2
+    _ink(gray, middle - 20, middle + 20, x1 + w // 2 - 4, x1 + w // 2 + 4)  # a 1 in its cell
+    assert not digitcells.cut_by_a_line(gray, field)
+    near = digitcells.LINE_GUARD_PX + 1
+    # a stroke beside the line, on one side of it only, is not cut
+    along = gray.copy()
+    _ink(along, middle - 15, middle + 15, x2 + near, x2 + near + 3)
+    assert not digitcells.cut_by_a_line(along, field)
+    # a stroke across the line between the cells, its part on the line gone with the print
+    across = gray.copy()
+    _ink(across, middle, middle + 6, x2 - 14, x2 - near)
+    _ink(across, middle + 3, middle + 9, x2 + near, x2 + 14)
+    assert digitcells.cut_by_a_line(across, field)
+    # the same stroke bridged across the line is whole
+    _ink(across, middle + 1, middle + 8, x2 - near, x2 + near)
+    assert not digitcells.cut_by_a_line(across, field)
+
+
+def test_a_digit_written_low_across_the_box_s_bottom_line_is_read_whole_in_its_cell() -> None:
+    gray, field = _field_canvas()
+    (x1, y, w, h), (x2, _, w2, _) = cell_boxes(field)[:2]
+    _ink(gray, y + h // 3, y + h + 30, x1 + w // 2 - 4, x1 + w // 2 + 4)  # runs 30 px below
+    _ink(gray, y + h // 3, y + 2 * h // 3, x2 + w2 // 2 - 4, x2 + w2 // 2 + 4)
+    first, second = digitcells.cell_crops(gray, field)[:2]
+    assert first is not None and second is not None
+    pad = 2 * 12
+    assert first.shape[0] - pad == h + 30 - h // 3  # whole, not cut at the line
+    assert second.shape[0] - pad == 2 * h // 3 - h // 3
+    # a digit strayed half into its neighbour's cell is that cell's, not the neighbour's
+    strayed = np.full_like(gray, 255)
+    _ink(strayed, y + h // 3, y + 2 * h // 3, x2 - 10, x2 + 30)
+    crops = digitcells.cell_crops(strayed, field)
+    assert crops[0] is None and crops[1] is not None and crops[1].shape[1] - pad == 40
