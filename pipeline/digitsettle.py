@@ -20,7 +20,7 @@ from pipeline.handwriting import INK_THRESHOLD
 from pipeline.ocr import get_engine
 from pipeline.rawfield import RawField, Span
 from pipeline.routes import SECOND_OPINION, alphabet_for
-from pipeline.textlines import line_characters, read_line_field, written_lines
+from pipeline.textlines import line_characters, read_line_field, written_lines, written_pitches
 from schemas.calibration import calibration
 from schemas.forms import FieldDef
 
@@ -310,20 +310,6 @@ def address_digits_doubt(
         if any(digit and model_vetoes(line, list(run)) for digit, run in runs):
             return "engines_disagree"
     return None
-
-
-def written_pitches(line: np.ndarray, read: list[Span]) -> list[int]:
-    """The columns of writing between the middles of each two characters read in `line`,
-    without gaps wider than half its height (a space between words holds no character)."""
-    ink = np.asarray((line < INK_THRESHOLD).any(axis=0))
-    gap_allowed = (line.shape[0] - 2 * TIGHT_PAD) // 2
-    pitches = []
-    for (*_, one), (*_, next_one) in itertools.pairwise(read):
-        columns = np.flatnonzero(ink[one : next_one + 1])
-        gaps = np.diff(columns) - 1
-        wide = columns[-1] - columns[0] + 1 - gaps[gaps > gap_allowed].sum() if columns.size else 0
-        pitches.append(int(wide))
-    return pitches
 
 
 def model_vetoes(line: np.ndarray, digits: list[Span]) -> bool:

@@ -47,7 +47,8 @@ def read_line_field(
         readings = [settle_kana_sizes(line, r) for line, r in zip(lines, readings, strict=True)]
     runners_up = tuple(pair for r in readings for pair in r.runners_up)
     text = "".join(r.text for r in readings)
-    notes: tuple[str, ...] = ("characters_missing",) if _too_short(text, lines, field) else ()
+    dropped = _too_short(text, lines, field) or _writing_unread(lines_read, field)
+    notes: tuple[str, ...] = ("characters_missing",) if dropped else ()
     if field.charset == "address" and (trimmed := _without_stray_marks(text)) != text:
         text, notes = trimmed, (*notes, "stray_marks")
     confidence = min(r.confidence for r in readings)
@@ -154,6 +155,60 @@ def _too_short(text: str, lines: list[np.ndarray], field: FieldDef) -> bool:
     written = sum(_written_width(line) / max(line.shape[0] - 2 * TIGHT_PAD, 1) for line in lines)
     least = MIN_CHARS_PER_WIDTH["address" if field.charset == "address" else "name"]
     return len(text.replace(" ", "")) < least * written
+
+
+def _writing_unread(
+    lines_read: tuple[tuple[np.ndarray, tuple[Span, ...]], ...], field: FieldDef
+) -> bool:
+    """Writing no character read accounts for (`calibration.unread_writing`): in a name,
+    before the first character read or after the last (a 木 touching the 村 after it, read
+    as one 村); in an address, between two characters read next to each other (a 7 between
+    野 and 番地). `_too_short` counts characters against the whole width, and misses one
+    dropped where the rest are written wide; a name's 姓 and 名 stand apart, so only its
+    ends are measured."""
+    limits = calibration().unread_writing
+    for line, located in lines_read:
+        if not located:
+            continue
+        height = max(line.shape[0] - 2 * TIGHT_PAD, 1)
+        if field.charset == "address":
+            pitches = written_pitches(line, list(located))
+            if pitches and max(pitches) > limits.address_pitch * height:
+                return True
+        elif field.charset == "name":
+            columns = np.flatnonzero((line < INK_THRESHOLD).any(axis=0))
+            before = _writing_from(columns, located[0][3], -1, height // 2)
+            after = _writing_from(columns, located[-1][3], 1, height // 2)
+            if max(before, after) > limits.name_edge * height:
+                return True
+    return False
+
+
+def _writing_from(columns: np.ndarray, middle: int, step: int, gap: int) -> int:
+    """How far the writing (its inked `columns`) runs on from `middle`, rightwards (`step`
+    1) or leftwards (-1), up to a gap wider than `gap`: what is past such a gap (the rest
+    of a seal, a speck at the end of the box) is no character of the name."""
+    ahead = np.sort(step * (columns - middle))
+    ahead = ahead[ahead > 0]
+    if ahead.size == 0:
+        return 0
+    wide = np.flatnonzero(np.diff(np.concatenate([[0], ahead])) > gap + 1)
+    end = int(wide[0]) if wide.size else ahead.size  # the writing up to the first wide gap
+    return int(ahead[end - 1]) if end else 0
+
+
+def written_pitches(line: np.ndarray, read: list[Span]) -> list[int]:
+    """The columns of writing between the middles of each two characters read in `line`,
+    without gaps wider than half its height (a space between words holds no character)."""
+    ink = np.asarray((line < INK_THRESHOLD).any(axis=0))
+    gap_allowed = (line.shape[0] - 2 * TIGHT_PAD) // 2
+    pitches = []
+    for (*_, one), (*_, next_one) in itertools.pairwise(read):
+        columns = np.flatnonzero(ink[one : next_one + 1])
+        gaps = np.diff(columns) - 1
+        wide = columns[-1] - columns[0] + 1 - gaps[gaps > gap_allowed].sum() if columns.size else 0
+        pitches.append(int(wide))
+    return pitches
 
 
 HAIRLINE_PX = 3.0

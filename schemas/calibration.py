@@ -84,6 +84,17 @@ class VariantClassifier(BaseModel):
     person."""
 
 
+class UnreadWriting(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    name_edge: float
+    """Writing of a name this many line heights before the middle of the first character
+    read, or after the middle of the last, holds a character the recogniser dropped."""
+    address_pitch: float
+    """Writing this many line heights wide between the middles of two characters of an
+    address read next to each other holds a character the recogniser dropped."""
+
+
 class Calibration(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
@@ -100,6 +111,7 @@ class Calibration(BaseModel):
     variant_families: list[str]
     variants_told_apart: list[str]
     variant_classifier: VariantClassifier
+    unread_writing: UnreadWriting
 
 
 def calibration_path() -> Path:

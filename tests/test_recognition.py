@@ -525,6 +525,34 @@ def test_an_unsure_checkbox_goes_to_a_person_not_to_false() -> None:
     assert unsure.status == "review" and "unsure_mark" in unsure.reasons
 
 
+def _line_with_writing(*runs: tuple[int, int]) -> np.ndarray:
+    """A written line 100 px tall (cut tight, with its white margin) inked over `runs`."""
+    pad = textlines.TIGHT_PAD
+    line = np.full((100 + 2 * pad, 900), 255, np.uint8)
+    for left, right in runs:
+        line[pad : pad + 100, left:right] = 0
+    return line
+
+
+def test_writing_no_character_read_accounts_for_goes_to_a_person() -> None:
+    name, address = (get_form("kokunen_hihokensha_todoke").field(n) for n in ("name", "address"))
+    # 姓 and 名 written apart, each character read where it is written
+    line = _line_with_writing((12, 212), (400, 500))
+    read = (("木", 12, 112, 62), ("村", 112, 212, 162), ("彩", 212, 900, 450))
+    assert not textlines._writing_unread(((line, read),), name)
+    # the 木 touching the 村 read as one 村: writing before its middle the width of a character
+    dropped = (("村", 12, 212, 162), ("彩", 212, 900, 450))
+    assert textlines._writing_unread(((line, dropped),), name)
+    # an address with a character's writing between two read next to each other
+    street = _line_with_writing((12, 512))
+    whole = tuple(
+        (ch, 12 + 100 * k, 112 + 100 * k, 62 + 100 * k) for k, ch in enumerate("東沖野7番")
+    )
+    assert not textlines._writing_unread(((street, whole),), address)
+    gap = (*whole[:3], whole[4])
+    assert textlines._writing_unread(((street, gap),), address)
+
+
 def test_dots_and_dashes_past_the_end_of_an_address_go_to_a_person() -> None:
     trimmed = textlines._without_stray_marks
     assert trimmed("仙台市青葉区中山台5丁目21番11号アーバンコート506ー・・") == (
