@@ -212,21 +212,25 @@ def _stray_digits(
     owned: dict[int, list[int]] = {}
     changed: set[int] = set()
     for piece in range(1, count):
-        if stats[piece, cv2.CC_STAT_AREA] < LEAST_STROKE_PX:
+        px, py, pw, ph, area = stats[piece]
+        if area < LEAST_STROKE_PX:
             continue
-        ys, xs = np.nonzero(labels == piece)
+        within = [k for k, (a, b) in enumerate(spans) if a <= px and px + pw <= b]
+        if within and inner[0] - inset <= py and py + ph <= inner[1] + inset:
+            a, b = spans[within[0]]  # in its cell: no pixel to weigh
+            if px + pw > a + inset and px < b - inset and py + ph > inner[0] and py < inner[1]:
+                owned.setdefault(within[0], []).append(piece)
+            continue
+        ys, xs = np.nonzero(labels[py : py + ph, px : px + pw] == piece)
+        ys, xs = ys + py, xs + px
         per_cell = np.array([((xs >= a) & (xs < b)).sum() for a, b in spans])
         owner = int(per_cell.argmax())
         a, b = spans[owner]
         inside = (ys >= inner[0]) & (ys < inner[1]) & (xs >= a + inset) & (xs < b - inset)
         if not inside.any():
             continue  # writing beside the field, not in it
-        strays = bool(
-            (xs < a).any() or (xs >= b).any() or ys.min() < inner[0] - inset
-            or ys.max() >= inner[1] + inset
-        )
-        shares = per_cell / max(per_cell.sum(), 1)
-        if strays and np.sort(shares)[-2] < SHARED_STROKE:
+        shares = np.sort(per_cell / max(per_cell.sum(), 1))
+        if len(shares) < 2 or shares[-2] < SHARED_STROKE:
             changed.update(int(c) for c in np.nonzero(per_cell)[0])
         owned.setdefault(owner, []).append(piece)
     redrawn: dict[int, np.ndarray | None] = {}
