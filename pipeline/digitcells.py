@@ -163,12 +163,13 @@ def cut_by_a_line(gray: np.ndarray, field: FieldDef) -> bool:
     top, left = y - max(y - far, 0), x - max(x - far, 0)
     rows = slice(top + far, top + h - far)
     columns = slice(left + far, left + w - far)
-    # each edge as (the writing just before it, the line's band, the writing just after),
+    upright = [left + cell_x - x for cell_x, _, _, _ in cell_boxes(field)] + [left + w]
+    # each line as (the writing just before it, the line's band, the writing just after),
     # turned so that the line runs down the array
     edges = [
         (inked[rows, e - far : e - near], inked[rows, e - near : e + near],
          inked[rows, e + near : e + far])
-        for e in (left + cx - x for cx, _, _, _ in [*cell_boxes(field), (x + w, 0, 0, 0)])
+        for e in upright
     ] + [
         (inked[e - far : e - near, columns].T, inked[e - near : e + near, columns].T,
          inked[e + near : e + far, columns].T)
