@@ -40,6 +40,12 @@ def test_a_clerk_uploads_a_batch_and_follows_it_live(
         "pages": 1}
 
 
+PAGES = 12
+"""Scans in the batch watched while it is read. The moment looked for lasts from the first
+page read to the last, and the page asks once a second: with 5 scans it lasted under a second
+where pages read fast, and a fresh-clone CI run once missed it (2026-12-07)."""
+
+
 def test_the_desk_shows_a_quarantined_file_and_the_time_left_while_pages_are_read(
     browser: Browser, office: tuple[Office, str], shots: Path
 ) -> None:
@@ -48,10 +54,11 @@ def test_the_desk_shows_a_quarantined_file_and_the_time_left_while_pages_are_rea
     sakura.locator("#files").set_input_files([
         {"name": "memo.txt", "mimeType": "text/plain", "buffer": b"not a scan"},
         *({"name": f"scan-{seed}.png", "mimeType": "image/png", "buffer": scan_png(seed)}
-          for seed in (7001, 7002, 7003, 7004, 7005)),
+          for seed in range(7001, 7001 + PAGES)),
     ])
     # one moment while the batch is still being read: pages read, the time left, and the
-    # bad file already listed with its reason, all without a reload
+    # bad file already listed with its reason, all without a reload (the page asks once a
+    # second: the batch is long enough that a moment lasts several seconds)
     sakura.wait_for_function("""() => {
         const left = document.getElementById("n-left").textContent;
         return document.getElementById("batch").dataset.finished === "0"
@@ -63,7 +70,7 @@ def test_the_desk_shows_a_quarantined_file_and_the_time_left_while_pages_are_rea
     sakura.screenshot(path=shots / "desk-reading.png", full_page=True)
     expect(sakura.locator("#batch")).to_have_attribute("data-finished", "1", timeout=120_000)
     expect(sakura.locator("#n-left")).to_have_text("0 秒")
-    expect(sakura.locator("#n-read")).to_have_text("5")
+    expect(sakura.locator("#n-read")).to_have_text(str(PAGES))
     expect(sakura.locator("#quarantined li")).to_have_count(1)
     [batch] = [e for e in office_.audit("intake.batch") if e.actor == "sakura"]
-    assert (batch.detail["quarantined"], batch.detail["pages"]) == (1, 5)
+    assert (batch.detail["quarantined"], batch.detail["pages"]) == (1, PAGES)
