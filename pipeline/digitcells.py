@@ -95,7 +95,8 @@ def read_cells(
     else:
         line = engine.read_line(line_image, alphabet)
     if len(line.text) == len(written):
-        return RawField(line.text, line.confidence, engine.name, notes, line.runners_up, seen)
+        return RawField(line.text, line.confidence, engine.name, notes, line.runners_up, seen,
+                        written_cells=tuple(written))
     if with_frames is not None and seen is not None:
         # the line dropped or doubled a digit: each cell read alone as well, and where the
         # line saw no digit under a cell, what the cell alone shows is the opinion of it
@@ -112,7 +113,8 @@ def read_cells(
         notes += ("cell_unread",)
     runners_up = tuple(pair for r in readings for pair in r.runners_up)
     confidence = min(r.confidence for r in readings)
-    return RawField(text, confidence, engine.name, notes, runners_up, seen)
+    return RawField(text, confidence, engine.name, notes, runners_up, seen,
+                    written_cells=tuple(written))
 
 
 CELL_INSET_PX = LINE_GUARD_PX + 4

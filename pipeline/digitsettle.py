@@ -40,8 +40,10 @@ def settle_digits(
     where every reader agrees and is sure the reading stands; where they differ the field's
     check may settle it when one combination clearly passes; otherwise a person decides,
     shown the likeliest digits."""
-    if glyphs is None:
-        glyphs = [crop for crop in digitcells.cell_crops(gray, field) if crop is not None]
+    if glyphs is None:  # the cells as read_cells cut them (a reading made elsewhere: cut now)
+        glyphs = list(raw.written_cells) or [
+            crop for crop in digitcells.cell_crops(gray, field) if crop is not None
+        ]
     written = glyphs
     model = [p for p in digit_model.cell_probabilities(written) if p is not None]
     if len(model) != len(written):  # a speck the model saw no digit in

@@ -38,3 +38,7 @@ class RawField:
     variants_seen: tuple[str, ...] = ()
     """Variant kanji of a name whose written form the variant networks were sure of
     (`pipeline.variants`): no person need look at which form it is."""
+    written_cells: tuple[np.ndarray, ...] = dataclass_field(default=(), compare=False)
+    """Digit cells: each written cell's writing as the reader cut it
+    (`digitcells.cell_crops`), so that the digit model weighs the same cells without
+    cutting them again."""
