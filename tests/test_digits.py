@@ -38,25 +38,6 @@ def test_the_measuring_part_of_mnist_never_overlaps_the_training_part() -> None:
     assert len(measure) == 2000 and len(train) == 8000 and not measure & train
 
 
-def test_digits_of_other_writers_are_trained_on_but_never_one_that_is_measured(
-    tmp_path: Path,
-) -> None:
-    from kura.bench.train_digits import other_writers
-
-    images, labels = mnist.load()
-    measured = int(mnist.split("measure")[0])
-    unseen = np.zeros((28, 28), np.uint8)
-    unseen[4:24, 12:16] = 255  # a bar no MNIST test digit is
-    as_json = {d: [] for d in range(10)}
-    as_json[int(labels[measured])].append(images[measured] / 255)  # the npm package's 0–1 floats
-    as_json[1].append(unseen / 255)
-    for digit, samples in as_json.items():
-        data = [round(float(v), 3) for sample in samples for v in sample.reshape(-1)]
-        (tmp_path / f"{digit}.json").write_text(json.dumps({"data": data}))
-    kept = other_writers(tmp_path)
-    assert [(mask.shape, label) for mask, label in kept] == [((20, 4), 1)]
-
-
 def test_the_shipped_model_is_small_and_reads_held_out_real_digits() -> None:
     assert digits.MODEL.stat().st_size < 600_000
     images, labels = mnist.load()

