@@ -221,11 +221,21 @@ def towns_for(postal_code: str) -> list[str]:
     return list(dict.fromkeys(towns))
 
 
+@lru_cache(maxsize=1024)
+def is_town(name: str) -> bool:
+    """Whether `name` (prefecture + city + town) is a town of the postal data, under any
+    code."""
+    with closing(_postal_data()) as db:
+        query = "SELECT 1 FROM postal_data WHERE prefecture || city || neighborhood = ? LIMIT 1"
+        return db.execute(query, (name,)).fetchone() is not None
+
+
 def check_address(postal_code: str, address: str) -> AddressCheck:
     """The address must begin with the town its postal code belongs to. A small slip of the
     engine in the town name (宫城→宮城, 豐島→豊島) is corrected from the postal data; a
     larger one (up to a third of the name) is corrected as a proposal for a person to
-    confirm; more than that is a mismatch, never a guess."""
+    confirm; more than that is a mismatch, never a guess. Nor is a town name that is
+    another town (西一番町 where the code is 東一番町's): the code or the address is wrong."""
     towns = towns_for(postal_code)
     if not towns:
         return AddressCheck(address, ("postal_unknown",))
@@ -242,6 +252,8 @@ def check_address(postal_code: str, address: str) -> AddressCheck:
     distance, _, town, length = min(candidates)
     if address.startswith(town):
         return AddressCheck(address, (), town)
+    if is_town(address[:length]):
+        return AddressCheck(address, ("postal_address_mismatch",))
     if distance <= max(1, len(town) // 6):
         return AddressCheck(town + address[length:], (), town)
     if distance <= len(town) // 3:

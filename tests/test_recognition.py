@@ -40,6 +40,13 @@ def test_the_town_of_a_postal_code_corrects_small_slips_in_an_address() -> None:
         "postal_address_mismatch",
     )
     assert lexicon.check_address("2841103", "千葉県").reasons == ("postal_unknown",)
+    # one character from the code's town, but another town (0340092's): no slip to correct
+    # (a 9 of the postal code read 1 turned a right address into 東一番町, both accepted)
+    other_town = lexicon.check_address("0340012", "青森県十和田市西一番町536番地")
+    assert other_town == lexicon.AddressCheck(
+        "青森県十和田市西一番町536番地", ("postal_address_mismatch",)
+    )
+    assert lexicon.check_address("0340012", "青森県十和田市東一番町536番地").reasons == ()
     # a worse slip is corrected too, as a proposal a person confirms
     proposed = lexicon.check_address("9893203", "主呂城県仙台市育葉区中山吉成5番")
     assert proposed.address.startswith("宮城県仙台市青葉区中山")
