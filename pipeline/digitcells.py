@@ -211,7 +211,8 @@ def _stray_digits(
     )
     spans = [(x - x0, x - x0 + w) for x, _, w, _ in boxes]
     inset = CELL_INSET_PX
-    inner = (top - y0 + inset, bottom - y0 - inset)
+    box_top, box_bottom = top - y0, bottom - y0
+    inner = (box_top + inset, box_bottom - inset)
     owned: dict[int, list[int]] = {}
     changed: set[int] = set()
     for piece in range(1, count):
@@ -219,7 +220,7 @@ def _stray_digits(
         if area < LEAST_STROKE_PX:
             continue
         within = [k for k, (a, b) in enumerate(spans) if a <= px and px + pw <= b]
-        if within and inner[0] - inset <= py and py + ph <= inner[1] + inset:
+        if within and box_top <= py and py + ph <= box_bottom:
             a, b = spans[within[0]]  # in its cell: no pixel to weigh
             if px + pw > a + inset and px < b - inset and py + ph > inner[0] and py < inner[1]:
                 owned.setdefault(within[0], []).append(piece)
