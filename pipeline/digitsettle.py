@@ -89,9 +89,22 @@ def settle_digits(
     proposal = settled.text
     if miscounted and not field.cells and normalise(field, proposal).reasons:
         proposal = raw.text  # the cut-out digits make no number either: the line's reading
+    elif not field.cells and cut_astray(model_reads, digits_of(raw.text)):
+        proposal = raw.text
     elif not field.cells:
         proposal = toward_the_model(field, proposal, model_reads, raw)
     return replace(raw, text=proposal, notes=(*raw.notes, note))
+
+
+def cut_astray(model_reads: str, line_reads: str) -> bool:
+    """Whether the pieces cut out of a freehand number are not the digits the recogniser
+    read on the line: the model reads other digits than it in more places than could be
+    weighed (`digitvote.MAX_DISPUTED`), as where a faint digit was lost to the cutting and
+    another cut in two (every later piece one place off). What the pieces say is then no
+    proposal for a person."""
+    return sum(a != b for a, b in zip(model_reads, line_reads, strict=False)) > (
+        digitvote.MAX_DISPUTED
+    )
 
 
 def toward_the_model(field: FieldDef, proposal: str, model_reads: str, raw: RawField) -> str:
