@@ -69,49 +69,12 @@ def probabilities(inputs: np.ndarray, model: Path = MODEL) -> np.ndarray:
     return np.asarray(session.run(None, {name: inputs.astype(np.float32)})[0])
 
 
-TURN_DEGREES = 8.0
-STRETCH = 0.15
-PEN = np.ones((3, 3), np.uint8)
-
-
-def views(cell: np.ndarray) -> list[np.ndarray]:
-    """A cell's writing as written and as another pen, hand or scan might have left it:
-    thicker and thinner strokes, turned `TURN_DEGREES` either way, `STRETCH` narrower and
-    wider. A digit the model reads one way only as it happens to be drawn is a digit it
-    should doubt."""
-    ink = 255 - cell
-    height, width = cell.shape
-    thinner = cv2.erode(ink, PEN)
-    drawn = [ink, cv2.dilate(ink, PEN), thinner if thinner.max() > 2 * INK_LEVEL else ink]
-    for degrees in (-TURN_DEGREES, TURN_DEGREES):
-        turn = cv2.getRotationMatrix2D((width / 2, height / 2), degrees, 1.0)
-        drawn.append(cv2.warpAffine(ink, turn, (width, height)))
-    for stretch in (1 - STRETCH, 1 + STRETCH):
-        drawn.append(cv2.resize(ink, (max(2, round(width * stretch)), height)))
-    return [255 - view for view in drawn]
-
-
 def cell_probabilities(cells: list[np.ndarray]) -> list[np.ndarray | None]:
-    """The ten digits' probabilities for each cell (None for a cell without ink): the
-    geometric mean of the model's over the cell's `views`. On the 2,000 MNIST digits kept
-    for measuring, each drawn twice as `kura bench train-digits` draws a scanned cell: right
-    97.45 -> 97.75 %, wrong at 0.9 or surer 33 -> 32, right under 0.9 142 -> 138
-    (tests/test_digits.py)."""
-    prepared = [[prepare(view) for view in views(cell)] for cell in cells]
-    inked = [[p for p in cell if p is not None] if cell[0] is not None else [] for cell in prepared]
-    rows = [p for cell in inked for p in cell]
-    if not rows:
-        return [None] * len(cells)
-    logs = iter(np.log(probabilities(np.stack(rows)) + 1e-6))
-    read: list[np.ndarray | None] = []
-    for cell in inked:
-        if not cell:
-            read.append(None)
-            continue
-        mean = np.mean([next(logs) for _ in cell], axis=0)
-        weights = np.exp(mean - mean.max())
-        read.append(weights / weights.sum())
-    return read
+    """The ten digits' probabilities for each cell (None for a cell without ink)."""
+    prepared = [prepare(cell) for cell in cells]
+    rows = [p for p in prepared if p is not None]
+    probs = iter(probabilities(np.stack(rows)) if rows else [])
+    return [None if p is None else next(probs) for p in prepared]
 
 
 def read_cells(cells: list[np.ndarray]) -> list[tuple[str, float]]:
