@@ -87,12 +87,12 @@ def settle_digits(
     )
     note = "engines_disagree" if disagree else "low_confidence"
     proposal = settled.text
-    if miscounted and not field.cells and normalise(field, proposal).reasons:
-        proposal = raw.text  # the cut-out digits make no number either: the line's reading
-    elif not field.cells and cut_astray(model_reads, digits_of(raw.text)):
-        proposal = raw.text
-    elif not field.cells:
-        proposal = toward_the_model(field, proposal, model_reads, raw)
+    if not field.cells:  # a freehand number: the line's reading where the cut-out digits
+        # make no number either, or are not the digits the line shows
+        pieces_fail = (miscounted and bool(normalise(field, proposal).reasons)) or cut_astray(
+            model_reads, digits_of(raw.text)
+        )
+        proposal = raw.text if pieces_fail else toward_the_model(field, proposal, model_reads, raw)
     return replace(raw, text=proposal, notes=(*raw.notes, note))
 
 
