@@ -6,11 +6,13 @@ voted with the glyph-by-glyph reader (`pipeline.halfkana`).
 from __future__ import annotations
 
 import unicodedata
+from dataclasses import replace
 
 import cv2
 import numpy as np
 
 from pipeline import halfkana
+from pipeline.kanasize import check_size
 from pipeline.listgeometry import spans_of
 from pipeline.listreading import VOICING_MARKS, read_lines
 from pipeline.ocr import PaddleEngine, Reading
@@ -145,7 +147,7 @@ def read_kana(engine: PaddleEngine, crops: list[np.ndarray], alphabet: str | Non
     """Each name read word by word (see `_read_kana_words`), the words joined."""
     words = [_words(crop) for crop in crops]
     flat = [w for pieces in words for w in pieces]
-    read = iter(_read_kana_words(engine, flat, alphabet))
+    read = iter(_read_kana_words(engine, flat, alphabet, [len(pieces) for pieces in words]))
     joined = []
     for pieces in words:
         parts = [next(read) for _ in pieces]
@@ -154,11 +156,12 @@ def read_kana(engine: PaddleEngine, crops: list[np.ndarray], alphabet: str | Non
     return joined
 
 
-def _read_kana_words(engine: PaddleEngine, crops: list[np.ndarray], alphabet: str | None
-                     ) -> list[Reading]:
+def _read_kana_words(engine: PaddleEngine, crops: list[np.ndarray], alphabet: str | None,
+                     names: list[int]) -> list[Reading]:
     """Kana as printed; half-width kana again stretched to full-width proportions, which
     the recogniser reads far better, except for the separate (han)dakuten, which it drops:
-    those are found by their shape and put back."""
+    those are found by their shape and put back. `names`: how many of the words (in order)
+    make each name; a small kana is measured against the rest of its name."""
     plain = read_lines(engine, crops, alphabet)
     # Stretched, a mark reads as nothing or as noise: it is left to `voicing_marks`.
     # (Whitening the marks first reads worse: the kana beside them are dropped more often.)
@@ -167,23 +170,34 @@ def _read_kana_words(engine: PaddleEngine, crops: list[np.ndarray], alphabet: st
     wide = read_lines(engine, [cv2.resize(crop, None, fx=HALF_WIDTH_STRETCH, fy=1.0,
                                           interpolation=cv2.INTER_CUBIC) for crop in crops],
                       unmarked)
-    chosen = [Reading(compose_voicing(r.text), r.confidence, r.engine) for r in plain]
+    chosen = [replace(sized, text=compose_voicing(sized.text))
+              for sized in _sized(crops, plain, names)]
     counts = [max(len(unvoiced(c.text)), len(w.text)) for c, w in zip(chosen, wide, strict=True)]
     if not _printed_half_width(crops, counts):
         counted = _counted(crops, chosen, [len(r.text) for r in chosen])
         return [check_voicing(crop, r) for crop, r in zip(crops, counted, strict=True)]
-    for i in range(len(crops)):
-        where = [((left + right) / 2 / crops[i].shape[1], mark) for left, right, mark in marks[i]]
-        voiced = _voiced(wide[i], where)
-        if len(unvoiced(chosen[i].text)) != len(voiced.text):
+    voiced = [_voiced(reading, [((left + right) / 2 / crop.shape[1], mark)
+                                for left, right, mark in found])
+              for crop, reading, found in zip(crops, wide, marks, strict=True)]
+    for i, word in enumerate(_sized(crops, voiced, names)):
+        if len(unvoiced(chosen[i].text)) != len(word.text):
             # the plain reading counts other characters: one of the two dropped or added one
-            voiced = Reading(voiced.text, min(voiced.confidence, UNSURE_VOICING), voiced.engine)
-        chosen[i] = voiced
+            word = replace(word, confidence=min(word.confidence, UNSURE_VOICING))
+        chosen[i] = word
     # a half-width voicing mark takes a character's place of its own
     counted = _counted(crops, chosen, [len(r.text) + len(found) for r, found
                                        in zip(chosen, marks, strict=True)])
     return [_cell_vote(cells, reading) for cells, reading
             in zip(halfkana.read_words(crops), counted, strict=True)]
+
+
+def _sized(crops: list[np.ndarray], readings: list[Reading], names: list[int]) -> list[Reading]:
+    """`check_size` over each name's words."""
+    sized: list[Reading] = []
+    for count in names:
+        start = len(sized)
+        sized += check_size(crops[start : start + count], readings[start : start + count])
+    return sized
 
 
 def _cell_vote(cells: halfkana.KanaReading | None, line: Reading) -> Reading:
@@ -196,11 +210,11 @@ def _cell_vote(cells: halfkana.KanaReading | None, line: Reading) -> Reading:
     only, and on a face it never saw it is unsure where it is wrong, so the proposal is
     never worse for it than PP-OCR's."""
     if cells is None:
-        return Reading(line.text, min(line.confidence, UNSURE_VOICING), line.engine)
+        return replace(line, confidence=min(line.confidence, UNSURE_VOICING))
     if cells.text == to_katakana(line.text):
         return line
     if cells.confidence < CELL_SURE:
-        return Reading(line.text, min(line.confidence, UNSURE_VOICING), line.engine)
+        return replace(line, confidence=min(line.confidence, UNSURE_VOICING))
     return Reading(cells.text, min(line.confidence, cells.confidence, UNSURE_VOICING),
                    HALF_WIDTH_ENGINE)
 
@@ -230,5 +244,5 @@ def _counted(crops: list[np.ndarray], readings: list[Reading], places: list[int]
     out = list(readings)
     for i in counted:
         if abs(widths[i] - (pitch * places[i] + offset)) / pitch > COUNT_TOLERANCE:
-            out[i] = Reading(out[i].text, min(out[i].confidence, UNSURE_VOICING), out[i].engine)
+            out[i] = replace(out[i], confidence=min(out[i].confidence, UNSURE_VOICING))
     return out

@@ -47,7 +47,7 @@ def with_mark(kana: str, mark: str) -> str:
     return joined if len(joined) == 1 else ""
 
 
-def _print_of(crop: np.ndarray) -> np.ndarray:
+def print_of(crop: np.ndarray) -> np.ndarray:
     """The print of a crop: below Otsu's threshold (a 1-bit crop has two levels, where Otsu
     answers 0: then below mid-grey)."""
     level, _ = cv2.threshold(crop, 0, 255, cv2.THRESH_BINARY + cv2.THRESH_OTSU)
@@ -57,7 +57,7 @@ def _print_of(crop: np.ndarray) -> np.ndarray:
 def marks_unclear(crop: np.ndarray) -> bool:
     """Whether the word in `crop` is printed too small, and scanned 1-bit, for a mark to
     stand clear of its kana's strokes."""
-    rows = np.flatnonzero(_print_of(crop).any(axis=1))
+    rows = np.flatnonzero(print_of(crop).any(axis=1))
     if rows.size == 0:
         return False
     pure = float(((crop == 0) | (crop == 255)).mean())
