@@ -36,7 +36,11 @@ def add_list_page(documents: list[DocumentResult], pages_of: dict[int, list[Page
         if pages is None or document.form != page.form:
             continue
         starts_again = page.list_page == 1 and any(p.list_page == 1 for p in pages)
-        if same_list(document.fields, page, pages) and not starts_again:
+        continues = _rows_continue(document.rows or [], page.rows)
+        if same_list(document.fields, page, pages) and (continues or not starts_again):
+            if starts_again:
+                # a faint page number read 1 (4/4 read 1/4): the rows say where it goes
+                document.reasons.append(f"list_page_number_against_rows:{page.number}")
             document.pages.append(page.number)
             (document.rows or []).extend(page.rows)
             (document.row_pages or []).extend([page.number] * len(page.rows))
@@ -54,6 +58,16 @@ def add_list_page(documents: list[DocumentResult], pages_of: dict[int, list[Page
     documents.append(document)
     pages_of[len(documents) - 1] = [page]
     return document
+
+
+def _rows_continue(rows: list[dict[str, FieldResult]], more: list[dict[str, FieldResult]]
+                   ) -> bool:
+    """Whether the first row number of `more` follows the last of `rows` (and is not 1): the
+    rows of one list's next page."""
+    last = rows[-1].get("number") if rows else None
+    first = more[0].get("number") if more else None
+    return (last is not None and first is not None and last.value.isdigit()
+            and first.value.isdigit() and int(first.value) == int(last.value) + 1 > 1)
 
 
 def check_list(document: DocumentResult, pages: list[PageResult], others: list[int]) -> None:

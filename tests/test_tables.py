@@ -139,6 +139,18 @@ def test_missing_duplicated_and_foreign_pages_are_reported_and_kept() -> None:
     assert first.needs_review
 
 
+def test_a_page_number_misread_as_1_stays_with_its_list_where_the_rows_run_on() -> None:
+    pages = [_page(1, 1, 3, [1, 2]), _page(2, 2, 3, [3, 4]),
+             _page(3, 1, 3, [5, 6], total=6)]  # 3/3 printed faint, read 1/3
+    documents = assemble("list.tif", pages)
+    assert [d.pages for d in documents] == [[1, 2, 3]]
+    assert "list_page_number_against_rows:3" in documents[0].reasons
+    assert documents[0].needs_review
+    # a second list of the same week starts again at row 1: a list of its own
+    pages = [_page(1, 1, 1, [1, 2]), _page(2, 1, 1, [1, 2])]
+    assert [d.pages for d in assemble("lists.tif", pages)] == [[1], [2]]
+
+
 def test_a_total_that_disagrees_with_the_rows_read() -> None:
     document = assemble("list.tif", [_page(1, 1, 1, [1, 2], total=3)])[0]
     assert "list_row_count:2/3" in document.reasons
