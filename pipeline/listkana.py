@@ -5,6 +5,7 @@ voted with the glyph-by-glyph reader (`pipeline.halfkana`).
 
 from __future__ import annotations
 
+import itertools
 import unicodedata
 from dataclasses import replace
 
@@ -25,7 +26,9 @@ UNSURE_VOICING = 0.3
 """The confidence of a half-width name whose voicing marks and kana do not add up, or
 whose two readings count different characters."""
 WORD_GAP = 0.55
-"""A gap in a name at least this share of the text's height is the space between words."""
+"""A gap in a name at least this share of the text's height is the space between words…"""
+SPACE_SHARE = 0.5
+"""…where it is at least this share of the name's widest gap."""
 HALF_WIDTH_STRETCH = 2.0
 COUNT_FIT_WORDS = 8
 """Words of a column needed to fit its printing pitch…"""
@@ -138,6 +141,16 @@ def _words(crop: np.ndarray) -> list[np.ndarray]:
     spans = spans_of(ink.any(axis=0), int(height * WORD_GAP))
     if len(spans) < 2:
         return [crop]
+    # fixed-pitch print leaves a wide gap beside a narrow kana (イ|ノウエ): only the gaps
+    # near the widest are spaces
+    gaps = [right[0] - left[1] for left, right in itertools.pairwise(spans)]
+    words = [spans[0]]
+    for gap, span in zip(gaps, spans[1:], strict=True):
+        if gap >= SPACE_SHARE * max(gaps):
+            words.append(span)
+        else:
+            words[-1] = (words[-1][0], span[1])
+    spans = words
     pad = max(2, height // 4)
     return [crop[:, max(0, a - pad) : min(crop.shape[1], b + pad)] for a, b in spans]
 
