@@ -178,6 +178,19 @@ def test_a_row_number_out_of_sequence_goes_to_a_person_with_the_number_its_neigh
     assert all(row["number"].status == "accepted" for row in gap.rows or [])
 
 
+def test_two_row_numbers_misread_alike_go_to_a_person_with_the_numbers_around_them() -> None:
+    # a faint 4 read 1 twice running: 18 and 19 follow each other, not the rows around them
+    document = assemble("list.tif", [_page(1, 1, 1, [46, 47, 18, 19, 50, 51], total=6)])[0]
+    cells = [row["number"] for row in document.rows or []]
+    assert [c.value for c in cells] == ["46", "47", "48", "49", "50", "51"]
+    assert [c.status for c in cells] == ["accepted"] * 2 + ["review"] * 2 + ["accepted"] * 2
+    # the same numbers as a page of their own are a page out of place, not misread
+    pages = [_page(1, 1, 3, [46, 47]), _page(2, 2, 3, [18, 19]), _page(3, 3, 3, [50, 51])]
+    document = assemble("list.tif", pages)[0]
+    assert [row["number"].value for row in document.rows or []] == ["46", "47", "18", "19",
+                                                                     "50", "51"]
+
+
 def test_a_word_whose_width_holds_another_count_of_characters_is_unsure() -> None:
     """Printed on a fixed pitch, a word of n characters is about n pitches wide: a reading
     that lost a character no longer fits its width."""
