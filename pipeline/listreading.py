@@ -14,7 +14,9 @@ from pipeline.ocr import PaddleEngine, Reading, get_engine
 from schemas.forms import ColumnDef
 
 BATCH = 16
-"""Crops read together by the recogniser (sorted by width, so little is padding)."""
+"""Crops read together by the recogniser (sorted by width, so little is padding)…"""
+BATCH_SPREAD = 2.0
+"""…and none more than this many times as wide (for its height) as the narrowest."""
 HALF_WIDTH_KANA = "".join(chr(c) for c in range(0xFF66, 0xFFA0))
 DATE_CHARACTERS = "0123456789元年月日明治大正昭和平成令和MTSHR./"
 VOICING_MARKS = "゛゜”\"°"
@@ -47,9 +49,20 @@ def japanese_alphabet() -> str:
 
 
 def _by_width(images: list[np.ndarray]) -> list[list[int]]:
-    """Indices of `images` in batches of like widths: a batch is padded to its widest."""
-    order = sorted(range(len(images)), key=lambda i: images[i].shape[1] / images[i].shape[0])
-    return [order[i : i + BATCH] for i in range(0, len(order), BATCH)]
+    """Indices of `images` in batches of like widths: a batch is padded to its widest, and
+    a short word padded far past its own width can be read as nothing (番号 beside
+    基礎年金番号 in one batch: read '', alone: 番号)."""
+    def aspect(i: int) -> float:
+        return images[i].shape[1] / max(1, images[i].shape[0])
+
+    batches: list[list[int]] = []
+    for i in sorted(range(len(images)), key=aspect):
+        if batches and len(batches[-1]) < BATCH and aspect(i) <= BATCH_SPREAD * aspect(
+                batches[-1][0]):
+            batches[-1].append(i)
+        else:
+            batches.append([i])
+    return batches
 
 
 def read_lines(engine: PaddleEngine, images: list[np.ndarray], alphabet: str | None = None
