@@ -17,7 +17,7 @@ from pipeline.kanasize import check_size
 from pipeline.listgeometry import spans_of
 from pipeline.listreading import VOICING_MARKS, read_lines
 from pipeline.ocr import PaddleEngine, Reading
-from pipeline.voicing import check_voicing, unvoiced
+from pipeline.voicing import check_voicing, print_of, unvoiced
 from schemas.normalise import to_katakana
 
 HALF_WIDTH_ENGINE = "halfkana"
@@ -40,12 +40,6 @@ cell is at least this sure (chosen on the tuning lists, see docs/benchmarks.md).
 HALF_WIDTH_RATIO = 0.8
 """Printed width over height per character under which kana are half-width (about 0.55;
 full-width about 1.1)."""
-
-
-def _dark(crop: np.ndarray) -> np.ndarray:
-    """The print of a cell's crop, however grey (a worn ribbon): Otsu's threshold."""
-    level, _ = cv2.threshold(crop, 0, 255, cv2.THRESH_BINARY + cv2.THRESH_OTSU)
-    return np.asarray(crop < min(level, 200))
 
 
 def compose_voicing(text: str) -> str:
@@ -75,7 +69,7 @@ def _printed_half_width(crops: list[np.ndarray], counts: list[int]) -> bool:
     reading, as small half-width print read plainly loses characters and would look wide."""
     width = height = 0.0
     for crop, count in zip(crops, counts, strict=True):
-        ink = np.argwhere(_dark(crop))
+        ink = np.argwhere(print_of(crop))
         if ink.size == 0 or count == 0:
             continue
         width += float(ink[:, 1].max() - ink[:, 1].min() + 1)
@@ -87,7 +81,7 @@ def voicing_marks(crop: np.ndarray) -> list[tuple[int, int, str]]:
     """The separate (han)dakuten of half-width kana (ｶﾞ, ﾊﾟ), found by their shape: a
     narrow piece of print in a cell of its own, in the top half of the line only. Each is
     (left, right) in the crop's pixels and the combining mark."""
-    ink = _dark(crop)
+    ink = print_of(crop)
     rows = np.flatnonzero(ink.any(axis=1))
     if rows.size == 0:
         return []
@@ -133,7 +127,7 @@ def _voiced(reading: Reading, marks: list[tuple[float, str]]) -> Reading:
 def _words(crop: np.ndarray) -> list[np.ndarray]:
     """A name's crop cut at the space between family and given name, which the recogniser
     would read as a long-vowel mark (ー)."""
-    ink = _dark(crop)
+    ink = print_of(crop)
     rows = np.flatnonzero(ink.any(axis=1))
     if rows.size == 0:
         return [crop]
@@ -240,7 +234,7 @@ def _counted(crops: list[np.ndarray], readings: list[Reading], places: list[int]
     room for lost or invented one: it is made unsure."""
     widths = []
     for crop in crops:
-        columns = np.flatnonzero(_dark(crop).any(axis=0))
+        columns = np.flatnonzero(print_of(crop).any(axis=0))
         widths.append(float(columns[-1] - columns[0] + 1) if columns.size else 0.0)
     counted = [i for i, n in enumerate(places) if n > 0 and widths[i] > 0]
     if len(counted) < COUNT_FIT_WORDS or len({places[i] for i in counted}) < 2:

@@ -1,8 +1,11 @@
-"""A small kana is printed smaller and on the baseline. Printed small and scanned 1-bit, PP-OCR
-reads ツヨシ as ツョシ: the ink sets it back and a person confirms; a small kana read right
-stands."""
+"""Names on a list measured on their ink. A small kana is printed smaller and on the
+baseline: PP-OCR reads ツヨシ as ツョシ in small 1-bit print, the ink sets it back and a person
+confirms; a small kana read right stands. A 1-bit scan at 300 dpi has no grey at all, and its
+print must still be found (half-width words, their marks, the gap between words)."""
 
 from __future__ import annotations
+
+import numpy as np
 
 from pipeline.listreading import column_alphabet
 from pipeline.listverdicts import decide_cell
@@ -23,3 +26,11 @@ def test_a_small_kana_read_small_stands() -> None:
     crop = scanned_word("ササキ\u3000キョウコ", "IPAexGothic", 30, 240, "bw")
     cell = decide_cell(NAME_KANA, read_word(crop))
     assert (cell.value, cell.status, cell.reasons) == ("ササキキョウコ", "accepted", [])
+
+
+def test_half_width_kana_scanned_one_bit_at_300_dpi_are_read_as_half_width() -> None:
+    # no resampling leaves a grey level: the print is found below mid-grey, not at Otsu's 0
+    for printed, name in (("ﾜﾀﾞ ﾅｵｷ", "ワダナオキ"), ("ｵｵﾀ ｱｲ", "オオタアイ")):
+        crop = scanned_word(printed, "NotoSerifCJKJP", 33, 300, "bw")
+        assert set(np.unique(crop)) == {0, 255}
+        assert decide_cell(NAME_KANA, read_word(crop)).value == name
