@@ -65,6 +65,8 @@ REASONS: dict[str, str] = {
     "list_page_duplicate": "頁の重複 — a page of the list is there twice (detail: page)",
     "list_page_number_unread": "頁番号が読めない — a page's n/m was not read (detail: file page)",
     "list_page_order": "頁の順序 — the pages are not in printed order",
+    "list_page_number_against_rows": "頁番号と行番号の食い違い — the page's n/m was read as 1 "
+    "again, but its row numbers carry on the list: kept with it (detail: file page)",
     "list_page_of_another_list": "別の一覧表の頁 — a page of another list in this file "
     "(detail: file page)",
     "list_row_number_gap": "番号の欠け — the row numbers skip (detail: after number)",
@@ -72,7 +74,8 @@ REASONS: dict[str, str] = {
     "list_row_count": "件数の不一致 — rows read differ from the printed total "
     "(detail: read/printed)",
     "row_number_out_of_sequence": "番号が前後の行と続かない — the row's number follows neither "
-    "neighbour (the number they agree on is proposed)",
+    "neighbour, or a few rows' numbers run apart from the rows around them (the numbers those "
+    "agree on are proposed)",
     # across fields
     "birth_after_filing": "生年月日が届出日より後 — born after the day of filing",
     "age_implausible": "年齢が不自然 — an age over 120",
