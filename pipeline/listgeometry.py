@@ -67,6 +67,10 @@ def rulings(ink: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return cv2.dilate(horizontal, grow) > 0, cv2.dilate(vertical, grow) > 0
 
 
+FAINT_HEIGHT = 0.6
+FAINT_INK = 2.0
+
+
 def printed_lines(text: np.ndarray) -> list[Line]:
     """Printed lines: bands of rows holding text, separated by empty rows."""
     profile = text.sum(axis=1)
@@ -92,7 +96,24 @@ def printed_lines(text: np.ndarray) -> list[Line]:
         return []
     tall = float(np.median([h for h in heights if h >= 8] or heights))
     kept = [ln for ln in merged if ln.bottom - ln.top >= max(8, 0.35 * tall)]
+    kept = sorted(kept + _faint_lines(profile, kept, tall), key=lambda ln: ln.top)
     return [part for ln in kept for part in _split_touching(ln, profile, tall)]
+
+
+def _faint_lines(profile: np.ndarray, lines: list[Line], tall: float) -> list[Line]:
+    """Lines too thin for three inked pixels a row: one character alone on a line in hairline
+    print (a remark's last 下, wrapped) inks one or two in most of its rows. Found in the gaps
+    between the lines found, apart from them, as rows each inked at all, at least
+    FAINT_HEIGHT of a line tall and FAINT_INK pixels a row on average (specks are neither)."""
+    found = []
+    edges = [0, *[y for line in lines for y in (line.top, line.bottom)], len(profile)]
+    for top, bottom in zip(edges[::2], edges[1::2], strict=True):
+        for start, end in spans_of(profile[top:bottom] >= 1, 0):
+            apart = (start >= 2 or top == 0) and (end <= bottom - top - 2 or bottom == len(profile))
+            rows = profile[top + start : top + end]
+            if apart and end - start >= FAINT_HEIGHT * tall and rows.mean() >= FAINT_INK:
+                found.append(Line(top + start, top + end))
+    return found
 
 
 def _split_touching(line: Line, profile: np.ndarray, tall: float) -> list[Line]:

@@ -20,6 +20,7 @@ from pipeline.fonts import PRINTED_FONT
 from pipeline.ingest import PageImage
 from pipeline.listcells import municipality_code_reasons, parse_date, parse_period
 from pipeline.listchecks import check_list
+from pipeline.listgeometry import printed_lines
 from pipeline.listheader import PAGE_NUMBER
 from pipeline.listkana import CELL_SURE, UNSURE_VOICING, _cell_vote, _counted, compose_voicing
 from pipeline.listverdicts import decide_cell
@@ -149,6 +150,17 @@ def test_a_page_number_misread_as_1_stays_with_its_list_where_the_rows_run_on() 
     # a second list of the same week starts again at row 1: a list of its own
     pages = [_page(1, 1, 1, [1, 2]), _page(2, 1, 1, [1, 2])]
     assert [d.pages for d in assemble("lists.tif", pages)] == [[1], [2]]
+
+
+def test_a_lone_character_in_hairline_print_is_a_line_of_its_own() -> None:
+    text = np.zeros((200, 400), bool)
+    text[10:40, 20:380] = np.random.default_rng(1).random((30, 360)) < 0.3  # a row of print
+    text[60, 300:320] = text[61, 300:320] = True  # a wrapped 下: its bar, then a one-pixel stem
+    text[62:90, 310] = True
+    text[120, 50] = True  # a speck
+    text[150:180, 20:380] = np.random.default_rng(2).random((30, 360)) < 0.3
+    assert [(line.top, line.bottom) for line in printed_lines(text)] == [
+        (10, 40), (60, 90), (150, 180)]
 
 
 def test_a_total_that_disagrees_with_the_rows_read() -> None:
