@@ -74,19 +74,8 @@ FAINT_INK = 2.0
 def printed_lines(text: np.ndarray) -> list[Line]:
     """Printed lines: bands of rows holding text, separated by empty rows."""
     profile = text.sum(axis=1)
-    filled = profile >= 3
-    lines: list[Line] = []
-    start = None
-    for y, on in enumerate(filled):
-        if on and start is None:
-            start = y
-        elif not on and start is not None:
-            lines.append(Line(start, y))
-            start = None
-    if start is not None:
-        lines.append(Line(start, len(filled)))
     merged: list[Line] = []
-    for line in lines:
+    for line in (Line(top, bottom) for top, bottom in spans_of(profile >= 3, 0)):
         if merged and line.top - merged[-1].bottom <= 3:
             merged[-1].bottom = line.bottom
         else:

@@ -177,10 +177,11 @@ def _read_kana_words(engine: PaddleEngine, crops: list[np.ndarray], alphabet: st
     wide = read_lines(engine, [cv2.resize(crop, None, fx=HALF_WIDTH_STRETCH, fy=1.0,
                                           interpolation=cv2.INTER_CUBIC) for crop in crops],
                       unmarked)
-    chosen = [replace(sized, text=compose_voicing(sized.text))
-              for sized in _sized(crops, plain, names)]
+    chosen = [replace(r, text=compose_voicing(r.text)) for r in plain]
     counts = [max(len(unvoiced(c.text)), len(w.text)) for c, w in zip(chosen, wide, strict=True)]
     if not _printed_half_width(crops, counts):
+        chosen = [replace(sized, text=compose_voicing(sized.text))
+                  for sized in _sized(crops, plain, names)]
         counted = _counted(crops, chosen, [len(r.text) for r in chosen])
         return [check_voicing(crop, r) for crop, r in zip(crops, counted, strict=True)]
     voiced = [_voiced(reading, [((left + right) / 2 / crop.shape[1], mark)
